@@ -1,0 +1,3 @@
+from imgtwin.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,112 @@
+"""The composition root: builds the engine and its collaborators from settings.
+
+This is the one place that knows concrete classes; everything else receives
+its collaborators through constructors (the seed's ``from_app``).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from typing import Literal
+
+from platformdirs import user_cache_path
+from rich.console import Console
+
+from imgtwin.config import ExecutorKind, ProcessingConfig
+from imgtwin.hashing.dct import DCTHasher
+from imgtwin.interfaces import HashPersistence, ProgressReporter
+from imgtwin.loading.pillow_loader import StandardImageLoader
+from imgtwin.persistence.composite import CompositePersistence
+from imgtwin.persistence.csv_file import CsvHashPersistence
+from imgtwin.persistence.json_file import JsonHashPersistence
+from imgtwin.persistence.sqlite import SqliteHashPersistence
+from imgtwin.processing.discovery import check_roots
+from imgtwin.processing.engine import ParallelProcessingEngine
+from imgtwin.records import ProcessingSummary
+from imgtwin.reporting.composite import CompositeReporter, NullReporter
+from imgtwin.reporting.console import ConsoleProgressReporter
+from imgtwin.reporting.logfile import FileProgressReporter
+
+DB_ENV_VAR = "IMGTWIN_DB"
+
+
+def default_db_path() -> str:
+    """``$IMGTWIN_DB``, else ``index.sqlite3`` in the user's cache folder."""
+    return os.environ.get(DB_ENV_VAR) or str(user_cache_path("imgtwin") / "index.sqlite3")
+
+
+@dataclass(frozen=True)
+class ScanSettings:
+    """Everything ``imgtwin scan`` can be told, with the CLI's defaults."""
+
+    roots: tuple[str, ...]
+    db_path: str = field(default_factory=default_db_path)
+    output_format: Literal["json", "csv"] | None = None
+    output_path: str | None = None
+    workers: int = 0
+    batch_size: int = 50
+    buffer: int = 100
+    executor: ExecutorKind = "process"
+    file_timeout: float = 30.0
+    include_hidden: bool = False
+    follow_symlinks: bool = False
+    max_dimension: int = 512
+    log_path: str | None = None
+    progress: bool = True
+    quiet: bool = False
+
+    def processing_config(self) -> ProcessingConfig:
+        return ProcessingConfig(
+            max_concurrent_tasks=self.workers,
+            channel_buffer_size=self.buffer,
+            batch_size=self.batch_size,
+            enable_progress_reporting=self.progress and not self.quiet,
+            executor=self.executor,
+            file_timeout=self.file_timeout,
+            include_hidden=self.include_hidden,
+            follow_symlinks=self.follow_symlinks,
+        )
+
+
+def build_engine(settings: ScanSettings) -> ParallelProcessingEngine:
+    return ParallelProcessingEngine(StandardImageLoader(settings.max_dimension), DCTHasher(8))
+
+
+def build_persistence(settings: ScanSettings, engine: ParallelProcessingEngine) -> HashPersistence:
+    persistences: list[HashPersistence] = [SqliteHashPersistence(settings.db_path)]
+    if settings.output_format == "json" and settings.output_path:
+        persistences.append(JsonHashPersistence(settings.output_path, engine.hasher.spec, engine.loader.decode_id))
+    elif settings.output_format == "csv" and settings.output_path:
+        persistences.append(CsvHashPersistence(settings.output_path))
+    return persistences[0] if len(persistences) == 1 else CompositePersistence(persistences)
+
+
+def build_reporter(settings: ScanSettings, console: Console) -> tuple[ProgressReporter, list[object]]:
+    """The reporter, and the resources (log files) to close after the run."""
+    reporters: list[ProgressReporter] = []
+    resources: list[object] = []
+    if not settings.quiet:
+        reporters.append(ConsoleProgressReporter(console, show_progress=settings.progress))
+    if settings.log_path:
+        log_reporter = FileProgressReporter.open(settings.log_path)
+        reporters.append(log_reporter)
+        resources.append(log_reporter.stream)
+    if not reporters:
+        return NullReporter(), resources
+    return (reporters[0] if len(reporters) == 1 else CompositeReporter(reporters)), resources
+
+
+def run_scan(settings: ScanSettings, console: Console, cancel: threading.Event | None = None) -> ProcessingSummary:
+    check_roots(settings.roots)  # before any output file is created
+    engine = build_engine(settings)
+    reporter, resources = build_reporter(settings, console)
+    try:
+        persistence = build_persistence(settings, engine)
+        return engine.process_directory(
+            list(settings.roots), settings.processing_config(), reporter, persistence, cancel
+        )
+    finally:
+        for resource in resources:
+            resource.close()  # type: ignore[attr-defined]

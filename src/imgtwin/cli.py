@@ -1,0 +1,140 @@
+"""The ``imgtwin`` command: a thin layer over the composition root.
+
+Exit codes: 0 every image was hashed; 1 some files could not be read;
+2 usage or fatal error; 130 stopped by Ctrl-C (work done so far is kept).
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+from rich.console import Console
+
+from imgtwin._version import __version__
+from imgtwin.app import DB_ENV_VAR, ScanSettings, default_db_path, run_scan
+from imgtwin.persistence.sqlite import IndexVersionError
+from imgtwin.processing.workers import quiet_decoder_warnings
+from imgtwin.records import ProcessingSummary
+
+EXIT_OK, EXIT_SOME_FAILED, EXIT_FATAL, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+@contextmanager
+def stop_on_first_interrupt(cancel: threading.Event, console: Console) -> Iterator[None]:
+    """First Ctrl-C asks for a clean stop; a second one aborts at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        cancel.set()
+        console.print("[yellow]Stopping: finishing files in flight and saving (Ctrl-C again to abort)...[/]")
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _summary_line(summary: ProcessingSummary, db_path: str) -> str:
+    state = "Stopped" if summary.cancelled else "Done"
+    seconds = summary.total_processing_time_ms / 1000
+    return (
+        f"{state}: {summary.processed_files} hashed, {summary.error_count} errors, "
+        f"{summary.skipped} skipped in {seconds:.1f} s "
+        f"({summary.throughput:.1f} images/s, {summary.bytes_per_second / 1e6:.1f} MB/s). Index: {db_path}"
+    )
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="imgtwin")
+def main() -> None:
+    """Find duplicate and near-duplicate images in large photo collections."""
+
+
+@main.command()
+@click.argument("dirs", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help=f"SQLite index to update [default: ${DB_ENV_VAR} or the user cache folder].")
+@click.option("--format", "output_format", type=click.Choice(["json", "csv"]), default=None,
+              help="Also write the results to --output in this format.")
+@click.option("--output", "output_path", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="File for --format (replaced atomically when the scan ends).")
+@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Parallel workers; 0 = one per CPU core.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=50, show_default=True,
+              help="Results written per transaction.")
+@click.option("--buffer", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Capacity of the work and result queues (back-pressure).")
+@click.option("--executor", type=click.Choice(["process", "thread"]), default="process", show_default=True,
+              help="Worker processes (crash- and hang-proof) or threads.")
+@click.option("--timeout", "file_timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
+              help="Seconds one file may take before its worker is stopped (process executor).")
+@click.option("--hidden/--no-hidden", "include_hidden", default=False, show_default=True,
+              help="Include files and folders whose names start with a dot.")
+@click.option("--follow-symlinks/--no-follow-symlinks", default=False, show_default=True,
+              help="Follow symbolic links to files and folders (loops are detected).")
+@click.option("--log", "log_path", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Append a timestamped log of the run, every error included, to this file.")
+@click.option("--no-progress", is_flag=True, help="No progress bar (errors and summary are still printed).")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but fatal errors; the exit code tells the rest.")
+def scan(
+    dirs: tuple[str, ...],
+    db_path: str | None,
+    output_format: str | None,
+    output_path: str | None,
+    workers: int,
+    batch_size: int,
+    buffer: int,
+    executor: str,
+    file_timeout: float,
+    include_hidden: bool,
+    follow_symlinks: bool,
+    log_path: str | None,
+    no_progress: bool,
+    quiet: bool,
+) -> None:
+    """Hash every image under DIRS and store the hashes in the index."""
+    if (output_format is None) != (output_path is None):
+        raise click.UsageError("--format and --output go together")
+    settings = ScanSettings(
+        roots=dirs,
+        db_path=db_path or default_db_path(),
+        output_format=output_format,  # type: ignore[arg-type]
+        output_path=output_path,
+        workers=workers,
+        batch_size=batch_size,
+        buffer=buffer,
+        executor=executor,  # type: ignore[arg-type]
+        file_timeout=file_timeout,
+        include_hidden=include_hidden,
+        follow_symlinks=follow_symlinks,
+        log_path=log_path,
+        progress=not no_progress,
+        quiet=quiet,
+    )
+    console = Console(stderr=True)
+    quiet_decoder_warnings()
+    cancel = threading.Event()
+    try:
+        with stop_on_first_interrupt(cancel, console):
+            summary = run_scan(settings, console, cancel)
+    except (FileNotFoundError, NotADirectoryError, IndexVersionError, PermissionError) as exc:
+        console.print(f"[bold red]imgtwin: error:[/] {exc}", highlight=False)
+        sys.exit(EXIT_FATAL)
+    except KeyboardInterrupt:
+        console.print("[bold red]imgtwin: aborted[/]")
+        sys.exit(EXIT_INTERRUPTED)
+    if not quiet:
+        click.echo(_summary_line(summary, settings.db_path))
+    if summary.cancelled:
+        sys.exit(EXIT_INTERRUPTED)
+    sys.exit(EXIT_SOME_FAILED if summary.error_count else EXIT_OK)

@@ -1,0 +1,62 @@
+"""Run-time tuning of a scan (the seed's ProcessingConfig)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Literal
+
+ExecutorKind = Literal["process", "thread"]
+
+
+def cpu_count() -> int:
+    """Cores this process may run on (respects affinity / cgroup cpusets)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def default_workers() -> int:
+    # One worker process per core: decoding is CPU-bound and Pillow releases the
+    # GIL, so more workers than cores only add contention. The seed's "cores x 2"
+    # was measured against this in benchmarks/scan_throughput.py (see
+    # docs/benchmarks.md): 2x gained nothing on local disks.
+    return cpu_count()
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessingConfig:
+    """How a scan runs. Every field has a measured, documented default.
+
+    ``channel_buffer_size`` bounds both the work queue and the result queue, so
+    a slow consumer pushes back on discovery instead of letting memory grow.
+    ``executor`` picks worker processes (default: a file that crashes or hangs a
+    decoder is contained and can be killed after ``file_timeout`` seconds) or
+    threads (lighter, but a hung decode cannot be stopped).
+    """
+
+    max_concurrent_tasks: int = 0  # 0 = default_workers()
+    channel_buffer_size: int = 100
+    batch_size: int = 50
+    enable_progress_reporting: bool = True
+    executor: ExecutorKind = "process"
+    file_timeout: float = 30.0
+    include_hidden: bool = False
+    follow_symlinks: bool = False
+
+    def __post_init__(self) -> None:
+        if self.max_concurrent_tasks < 0:
+            raise ValueError("max_concurrent_tasks must be >= 0 (0 = one per core)")
+        if self.channel_buffer_size < 1:
+            raise ValueError("channel_buffer_size must be >= 1")
+        if self.batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
+        if self.file_timeout <= 0:
+            raise ValueError("file_timeout must be > 0 seconds")
+        if self.executor not in ("process", "thread"):
+            raise ValueError(f"executor must be 'process' or 'thread', not {self.executor!r}")
+
+    @property
+    def workers(self) -> int:
+        return self.max_concurrent_tasks or default_workers()

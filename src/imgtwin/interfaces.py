@@ -1,0 +1,93 @@
+"""The small interfaces the engine is built from (the seed's abstractions).
+
+Each is a ``typing.Protocol`` so that any object with the right methods fits,
+test doubles included; nothing needs to inherit from these classes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from imgtwin.config import ProcessingConfig
+from imgtwin.records import FileResult, HashSpec, ImageHash, ProcessingSummary
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedImage:
+    """Pixels ready for hashing, plus what the loader learnt about the file.
+
+    ``width``/``height`` are the file's displayed dimensions (after EXIF
+    orientation), not those of the possibly reduced ``image``.
+    """
+
+    image: Image.Image
+    width: int
+    height: int
+    format: str
+    decode: str
+
+
+@runtime_checkable
+class ImageLoader(Protocol):
+    """Turns a file into (reduced) pixels. Raises ``LoadError`` on failure."""
+
+    @property
+    def decode_id(self) -> str:
+        """Identifies the loader's decode path and parameters, stored per hash."""
+        ...
+
+    def load(self, path: str) -> LoadedImage: ...
+
+
+@runtime_checkable
+class Hasher(Protocol):
+    """Computes one perceptual hash from pixels."""
+
+    @property
+    def spec(self) -> HashSpec: ...
+
+    def hash(self, image: Image.Image) -> ImageHash: ...
+
+
+@runtime_checkable
+class ProgressReporter(Protocol):
+    """Receives progress events. Called from the collector thread only."""
+
+    def report_started(self, total_files: int) -> None: ...
+
+    def report_progress(self, completed: int, total: int) -> None: ...
+
+    def report_error(self, file_path: str, error: str) -> None: ...
+
+    def report_completed(self, summary: ProcessingSummary) -> None: ...
+
+
+@runtime_checkable
+class HashPersistence(Protocol):
+    """Stores results. ``store_batch`` is atomic: all of a batch or none of it."""
+
+    def store_batch(self, results: Sequence[FileResult]) -> None: ...
+
+    def finalize(self) -> None:
+        """Make everything stored durable and visible; called once at the end."""
+        ...
+
+
+@runtime_checkable
+class ParallelProcessor(Protocol):
+    """Runs a whole scan of one or more folders."""
+
+    def process_directory(
+        self,
+        path: str | Sequence[str],
+        config: ProcessingConfig,
+        reporter: ProgressReporter,
+        persistence: HashPersistence,
+        cancel: threading.Event | None = None,
+    ) -> ProcessingSummary: ...

@@ -1,0 +1,174 @@
+"""StandardImageLoader: Pillow, never decoding more pixels than the hash needs."""
+
+from __future__ import annotations
+
+from typing import BinaryIO, Literal
+
+import numpy as np
+from PIL import Image, ImageFile
+
+from imgtwin.interfaces import LoadedImage
+from imgtwin.loading.errors import LoadError, classify_decode_error, classify_os_error
+from imgtwin.loading.signatures import HEADER_BYTES, SUPPORTED_FORMATS, sniff
+from imgtwin.records import ErrorReason
+
+# Pillow's own decompression-bomb error threshold (2 x MAX_IMAGE_PIXELS).
+DEFAULT_MAX_PIXELS = 178_956_970
+
+# EXIF orientation -> the transpose that makes the image display upright.
+_ORIENTATION = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+# Pillow plugin names that may open a file of a sniffed family.
+_PLUGINS = {"JPEG": ("JPEG", "MPO"), "ICO": ("ICO", "CUR"), "BMP": ("BMP", "DIB")}
+
+_HIGH_DEPTH_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
+
+
+def _orientation(image: Image.Image) -> int:
+    try:
+        value = image.getexif().get(0x0112, 1)
+    except Exception:  # a corrupt EXIF block never costs the image itself
+        return 1
+    return value if isinstance(value, int) and value in _ORIENTATION else 1
+
+
+def _high_depth_to_float(image: Image.Image) -> Image.Image:
+    """16/32-bit and float pixels as a 0-255 float image, keeping precision.
+
+    16-bit data is scaled by its nominal range (as a viewer shows it); float
+    data, which has no nominal range, by its own min..max.
+    """
+    pixels = np.asarray(image, dtype=np.float64)
+    finite = np.isfinite(pixels)
+    if not finite.all():
+        pixels = np.where(finite, pixels, 0.0)
+    if image.mode == "F" or pixels.max(initial=0) > 65535 or pixels.min(initial=0) < 0:
+        low, high = float(pixels.min(initial=0)), float(pixels.max(initial=0))
+        scaled = (pixels - low) * (255.0 / (high - low)) if high > low else np.zeros_like(pixels)
+    else:
+        scaled = pixels * (255.0 / 65535.0)
+    return Image.fromarray(scaled.astype(np.float32), mode="F")
+
+
+def _to_target_mode(image: Image.Image, mode: Literal["L", "RGB"]) -> Image.Image:
+    """Any Pillow mode as ``mode`` (or ``F`` for high bit depths in grayscale)."""
+    if image.mode == mode:
+        return image
+    if image.mode in _HIGH_DEPTH_MODES:
+        flat = _high_depth_to_float(image)
+        return flat if mode == "L" else flat.convert("L").convert("RGB")
+    if image.mode == "LAB":
+        lightness = image.getchannel(0)
+        return lightness if mode == "L" else lightness.convert("RGB")
+    if image.mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    if "A" in image.mode or image.mode in ("RGBa", "La", "PA"):
+        # Flatten transparency over white, as most viewers and converters do.
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, rgba).convert("RGB")
+    if image.mode not in ("L", "RGB"):
+        image = image.convert("RGB")  # CMYK, YCbCr, HSV, 1, ...
+    return image if image.mode == mode else image.convert(mode)
+
+
+class StandardImageLoader:
+    """Pillow loader returning an image that fits ``max_dimension`` pixels.
+
+    JPEG files are decoded with libjpeg's DCT scaling (Pillow's draft mode), so
+    a 4000 x 3000 photo costs a 1/4 or 1/8 decode instead of 12 MP of pixels.
+    EXIF orientation is applied; the first frame of animations and multi-page
+    files is used; images above ``max_pixels`` are refused before decoding.
+    """
+
+    VERSION = 1
+
+    def __init__(
+        self,
+        max_dimension: int = 512,
+        *,
+        mode: Literal["L", "RGB"] = "L",
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+        formats: frozenset[str] = SUPPORTED_FORMATS,
+    ) -> None:
+        if max_dimension < 8:
+            raise ValueError("max_dimension must be >= 8")
+        self.max_dimension = max_dimension
+        self.mode = mode
+        self.max_pixels = max_pixels
+        self.formats = formats
+
+    @classmethod
+    def with_max_dimension(cls, max_dimension: int) -> StandardImageLoader:
+        return cls(max_dimension)
+
+    @property
+    def decode_id(self) -> str:
+        return f"pillow-{self.mode}-max{self.max_dimension}-draft-v{self.VERSION}"
+
+    def load(self, path: str) -> LoadedImage:
+        try:
+            with open(path, "rb") as stream:
+                return self._load_stream(stream)
+        except LoadError:
+            raise
+        except OSError as exc:
+            if exc.filename is not None or isinstance(exc, (PermissionError, FileNotFoundError)):
+                raise LoadError(classify_os_error(exc), exc.strerror or str(exc)) from None
+            raise classify_decode_error(exc, "image") from None
+
+    def _load_stream(self, stream: BinaryIO) -> LoadedImage:
+        head = stream.read(HEADER_BYTES)
+        fmt = sniff(head)
+        if fmt is None:
+            kind = "empty file" if not head else "content is not a known image format"
+            raise LoadError(ErrorReason.NOT_AN_IMAGE, kind)
+        if fmt not in self.formats:
+            raise LoadError(ErrorReason.UNSUPPORTED_FORMAT, f"{fmt} images are not supported")
+        stream.seek(0)
+        try:
+            return self._decode(stream, fmt)
+        except LoadError:
+            raise
+        except Exception as exc:
+            raise classify_decode_error(exc, fmt) from None
+
+    def _decode(self, stream: BinaryIO, fmt: str) -> LoadedImage:
+        image: ImageFile.ImageFile = Image.open(stream, formats=_PLUGINS.get(fmt, (fmt,)))
+        width, height = image.size
+        if width <= 0 or height <= 0:
+            raise LoadError(ErrorReason.DECODE_ERROR, f"{fmt} image has no pixels ({width}x{height})")
+        if width * height > self.max_pixels:
+            raise LoadError(
+                ErrorReason.TOO_LARGE,
+                f"{width}x{height} = {width * height / 1e6:.0f} MP exceeds the "
+                f"{self.max_pixels / 1e6:.0f} MP limit",
+            )
+        orientation = _orientation(image)
+        decode = "full"
+        if image.format in ("JPEG", "MPO"):
+            requested = (self.max_dimension, self.max_dimension)
+            scaled = image.draft("L" if self.mode == "L" and image.mode != "CMYK" else image.mode, requested)
+            if scaled is not None:
+                scale = round(width / image.size[0]) if image.size[0] else 1
+                decode = f"jpeg-draft-1/{scale}"
+        image.load()
+        pixels = _to_target_mode(image, self.mode)
+        if max(pixels.size) > self.max_dimension:
+            pixels.thumbnail(
+                (self.max_dimension, self.max_dimension), Image.Resampling.LANCZOS, reducing_gap=3.0
+            )
+        if orientation != 1:
+            pixels = pixels.transpose(_ORIENTATION[orientation])
+            if orientation >= 5:
+                width, height = height, width
+        return LoadedImage(pixels, width, height, image.format or fmt, decode)
+

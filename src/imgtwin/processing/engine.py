@@ -1,0 +1,52 @@
+"""ParallelProcessingEngine: the seed's core, generic over loader, hasher and storage."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+from imgtwin.config import ProcessingConfig
+from imgtwin.interfaces import Hasher, HashPersistence, ImageLoader, ProgressReporter
+from imgtwin.processing.discovery import check_roots
+from imgtwin.processing.pipeline import ProcessingPipeline
+from imgtwin.processing.source import FileSource, LocalFileSource
+from imgtwin.processing.workers import ProcessWorkerPool, ThreadWorkerPool, WorkerPool
+from imgtwin.records import ProcessingSummary
+
+
+class ParallelProcessingEngine:
+    """Scans folders with injected components (constructor injection).
+
+    ``loader`` and ``hasher`` must be picklable for the process executor: they
+    are sent once to each worker process.
+    """
+
+    def __init__(self, loader: ImageLoader, hasher: Hasher, storage: FileSource | None = None) -> None:
+        self.loader = loader
+        self.hasher = hasher
+        self.storage = storage if storage is not None else LocalFileSource()
+
+    def make_pool(self, config: ProcessingConfig) -> WorkerPool:
+        if config.executor == "thread":
+            return ThreadWorkerPool(config.workers, self.loader, self.hasher)
+        return ProcessWorkerPool(config.workers, self.loader, self.hasher, config.file_timeout)
+
+    def process_directory(
+        self,
+        path: str | Sequence[str],
+        config: ProcessingConfig,
+        reporter: ProgressReporter,
+        persistence: HashPersistence,
+        cancel: threading.Event | None = None,
+    ) -> ProcessingSummary:
+        """Hash every image under ``path`` (one root or several).
+
+        Raises ``FileNotFoundError`` / ``NotADirectoryError`` before starting if
+        a root cannot be scanned; per-file problems never raise, they are
+        reported and stored. Setting ``cancel`` stops the run cleanly: work in
+        flight is stored and the summary says ``cancelled``.
+        """
+        roots = [path] if isinstance(path, str) else list(path)
+        check_roots(roots)
+        pipeline = ProcessingPipeline(self.storage, self.make_pool(config), config)
+        return pipeline.run(roots, reporter, persistence, cancel or threading.Event())

@@ -1,0 +1,184 @@
+"""Producer -> bounded work channel -> worker pool -> bounded result channel -> collector.
+
+The producer thread walks the roots; the pool's thread(s) decode and hash; the
+collector, in the caller's thread, stores results in batches and reports
+progress. Memory is bounded by the two channels and one batch: results are
+never accumulated beyond the batch being written.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from imgtwin.config import ProcessingConfig
+from imgtwin.interfaces import HashPersistence, ProgressReporter
+from imgtwin.processing.channels import END, Channel
+from imgtwin.processing.discovery import DiscoveryOptions
+from imgtwin.processing.source import FileSource
+from imgtwin.processing.task import error_result
+from imgtwin.processing.workers import WorkerPool
+from imgtwin.records import FileResult, FileStatus, ProcessingSummary
+
+
+@dataclass
+class _Tally:
+    completed: int = 0
+    hashed: int = 0
+    errors: int = 0
+    skipped: int = 0
+    bytes_read: int = 0
+    cancelled: bool = False
+    batch: list[FileResult] = field(default_factory=list)
+
+
+class ProcessingPipeline:
+    """One run of the three stages, wired by bounded channels."""
+
+    def __init__(
+        self,
+        source: FileSource,
+        pool: WorkerPool,
+        config: ProcessingConfig,
+        *,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.source = source
+        self.pool = pool
+        self.config = config
+        self.clock = clock
+
+    def run(
+        self,
+        roots: Sequence[str],
+        reporter: ProgressReporter,
+        persistence: HashPersistence,
+        cancel: threading.Event,
+    ) -> ProcessingSummary:
+        started = self.clock()
+        options = DiscoveryOptions(self.config.include_hidden, self.config.follow_symlinks)
+        total = self.source.count(roots, options)
+        reporter.report_started(total)
+        work = Channel(self.config.channel_buffer_size)
+        results = Channel(self.config.channel_buffer_size)
+        failures: list[BaseException] = []
+        stop = threading.Event()  # ours: set on cancel, on a stage's crash, and at the end
+
+        producer = threading.Thread(
+            target=self._guard(self._produce, failures, stop),
+            args=(roots, options, work, results, stop),
+            name="imgtwin-producer",
+            daemon=True,
+        )
+        consumers = threading.Thread(
+            target=self._guard(self.pool.run, failures, stop, on_exit=lambda: results.put(END)),
+            args=(work, results, stop),
+            name="imgtwin-pool",
+            daemon=True,
+        )
+        producer.start()
+        consumers.start()
+        tally = _Tally()
+        try:
+            self._collect(results, tally, total, reporter, persistence, cancel, stop)
+        finally:
+            if tally.batch:
+                persistence.store_batch(tally.batch)
+            persistence.finalize()
+            stop.set()  # release the producer if it is still blocked
+            producer.join(timeout=5)
+            consumers.join(timeout=5)
+        if failures:
+            raise failures[0]
+        summary = ProcessingSummary(
+            processed_files=tally.hashed,
+            error_count=tally.errors,
+            skipped=tally.skipped,
+            total_processing_time_ms=(self.clock() - started) * 1000,
+            bytes_read=tally.bytes_read,
+            cancelled=tally.cancelled,
+        )
+        reporter.report_completed(summary)
+        return summary
+
+    def _produce(
+        self, roots: Sequence[str], options: DiscoveryOptions, work: Channel, results: Channel, stop: threading.Event
+    ) -> None:
+        for item in self.source.discover(roots, options):
+            if stop.is_set():
+                return
+            if item.error is not None:
+                delivered = results.send(error_result(item.path, item.error), stop)
+            else:
+                delivered = work.send(item.path, stop)
+            if not delivered:
+                return
+        work.send(END, stop)
+
+    def _collect(
+        self,
+        results: Channel,
+        tally: _Tally,
+        total: int,
+        reporter: ProgressReporter,
+        persistence: HashPersistence,
+        cancel: threading.Event,
+        stop: threading.Event,
+    ) -> None:
+        while True:
+            try:
+                item = results.receive()
+            except KeyboardInterrupt:  # library use without a SIGINT handler
+                cancel.set()
+                continue
+            if cancel.is_set() and not stop.is_set():
+                tally.cancelled = True
+                stop.set()
+            if item is None:
+                continue
+            if item is END:
+                return
+            self._count(item, tally)
+            if item.status is FileStatus.ERROR:
+                assert item.error is not None
+                reporter.report_error(item.path, str(item.error))
+            if item.status is not FileStatus.SKIPPED:
+                tally.batch.append(item)
+                if len(tally.batch) >= self.config.batch_size:
+                    persistence.store_batch(tally.batch)
+                    tally.batch = []
+            reporter.report_progress(tally.completed, max(total, tally.completed))
+
+    @staticmethod
+    def _count(result: FileResult, tally: _Tally) -> None:
+        tally.completed += 1
+        if result.status is FileStatus.HASHED:
+            tally.hashed += 1
+            tally.bytes_read += result.metadata.size
+        elif result.status is FileStatus.ERROR:
+            tally.errors += 1
+            tally.bytes_read += result.metadata.size
+        else:
+            tally.skipped += 1
+
+    @staticmethod
+    def _guard(
+        target: Callable[..., None],
+        failures: list[BaseException],
+        stop: threading.Event,
+        on_exit: Callable[[], None] | None = None,
+    ) -> Callable[..., None]:
+        """Run a stage; a crash in it stops the run instead of hanging it."""
+
+        def guarded(*args: object) -> None:
+            try:
+                target(*args)
+            except BaseException as exc:
+                failures.append(exc)
+                stop.set()
+                if on_exit is not None:
+                    on_exit()
+
+        return guarded

@@ -1,0 +1,144 @@
+"""Immutable records that flow through the pipeline and into persistence.
+
+They are plain frozen dataclasses so that they pickle cheaply between worker
+processes and can be compared in tests.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class FileStatus(str, enum.Enum):
+    """What happened to one discovered file."""
+
+    HASHED = "hashed"
+    ERROR = "error"
+    SKIPPED = "skipped"  # not an image by name nor by content: passed over silently
+
+
+class ErrorReason(str, enum.Enum):
+    """Machine-readable reason a file could not be hashed.
+
+    The values are stable: they are stored in the index and in JSON/CSV outputs.
+    """
+
+    NOT_AN_IMAGE = "not_an_image"
+    UNSUPPORTED_FORMAT = "unsupported_format"
+    TRUNCATED = "truncated"
+    DECODE_ERROR = "decode_error"
+    TOO_LARGE = "too_large"
+    TIMEOUT = "timeout"
+    PERMISSION = "permission"
+    VANISHED = "vanished"
+    CHANGED = "changed_during_scan"
+    NOT_A_REGULAR_FILE = "not_a_regular_file"
+    IO_ERROR = "io_error"
+    WORKER_CRASHED = "worker_crashed"
+
+
+@dataclass(frozen=True, slots=True)
+class FileError:
+    """Why a file failed: a stable code for scripts and a message for people."""
+
+    reason: ErrorReason
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.reason.value}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class HashSpec:
+    """Identifies exactly how a hash was computed.
+
+    Two hashes are only comparable when their specs are equal; the spec's
+    ``id`` is stored next to every hash so that a later change of definition
+    can never silently mix hashes.
+    """
+
+    algorithm: str
+    bits: int
+    params: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.algorithm}-{self.bits}-{self.params}"
+
+
+@dataclass(frozen=True, slots=True)
+class ImageHash:
+    """A perceptual hash value together with the spec that produced it."""
+
+    value: int
+    spec: HashSpec
+
+    @property
+    def hex(self) -> str:
+        return format(self.value, f"0{self.spec.bits // 4}x")
+
+    def distance(self, other: ImageHash) -> int:
+        if other.spec != self.spec:
+            raise ValueError(f"cannot compare {self.spec.id} with {other.spec.id}")
+        return (self.value ^ other.value).bit_count()
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessingMetadata:
+    """What we know about one file besides its hash.
+
+    ``decode`` records how the pixels were obtained (e.g. ``jpeg-draft-1/8``
+    or ``full``), since a scaled JPEG decode gives a slightly different hash
+    than a full one; ``loader`` identifies the loader and its settings.
+    """
+
+    path: str
+    size: int
+    mtime_ns: int
+    width: int | None = None
+    height: int | None = None
+    format: str | None = None
+    decode: str | None = None
+    loader: str | None = None
+
+    @property
+    def mtime(self) -> float:
+        return self.mtime_ns / 1e9
+
+
+@dataclass(frozen=True, slots=True)
+class FileResult:
+    """The outcome for one file: a hash, an error, or a skip."""
+
+    metadata: ProcessingMetadata
+    status: FileStatus
+    hash: ImageHash | None = None
+    error: FileError | None = None
+
+    @property
+    def path(self) -> str:
+        return self.metadata.path
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessingSummary:
+    """Totals of one run, returned by ``process_directory``."""
+
+    processed_files: int
+    error_count: int
+    skipped: int
+    total_processing_time_ms: float
+    bytes_read: int = 0
+    cancelled: bool = False
+
+    @property
+    def throughput(self) -> float:
+        """Images (hashed or failed) per second."""
+        seconds = self.total_processing_time_ms / 1000
+        return (self.processed_files + self.error_count) / seconds if seconds > 0 else 0.0
+
+    @property
+    def bytes_per_second(self) -> float:
+        seconds = self.total_processing_time_ms / 1000
+        return self.bytes_read / seconds if seconds > 0 else 0.0

@@ -1,0 +1,79 @@
+"""ConsoleProgressReporter: a live progress bar, then the list of failures."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
+from rich.text import Text
+
+from imgtwin.records import ProcessingSummary
+
+
+class RateColumn(ProgressColumn):
+    """Files per second, from rich's smoothed speed estimate."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("-- files/s" if speed is None else f"{speed:,.0f} files/s", style="progress.data.speed")
+
+
+class ConsoleProgressReporter:
+    """Progress bar with count, rate and ETA; failed files listed at the end.
+
+    ``console`` and ``get_time`` are injected so tests can capture the exact
+    output and drive the clock.
+    """
+
+    def __init__(
+        self,
+        console: Console | None = None,
+        *,
+        show_progress: bool = True,
+        max_errors_listed: int = 50,
+        get_time: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.console = console or Console(stderr=True)
+        self.show_progress = show_progress
+        self.max_errors_listed = max_errors_listed
+        self.errors: list[tuple[str, str]] = []
+        self.errors_seen = 0
+        self._progress = Progress(
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            RateColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=self.console,
+            get_time=get_time,
+            transient=False,
+            disable=not show_progress,
+        )
+        self._task = self._progress.add_task("Hashing", total=None, start=False)
+
+    def report_started(self, total_files: int) -> None:
+        self._progress.update(self._task, total=total_files)
+        self._progress.start_task(self._task)
+        self._progress.start()
+
+    def report_progress(self, completed: int, total: int) -> None:
+        self._progress.update(self._task, completed=completed, total=total)
+
+    def report_error(self, file_path: str, error: str) -> None:
+        self.errors_seen += 1
+        if len(self.errors) < self.max_errors_listed:
+            self.errors.append((file_path, error))
+
+    def report_completed(self, summary: ProcessingSummary) -> None:
+        self._progress.stop()
+        if not self.errors:
+            return
+        self.console.print(f"[bold red]{self.errors_seen} file(s) could not be read:[/]")
+        for path, error in self.errors:
+            self.console.print(f"  {path}: {error}", markup=False, highlight=False)
+        hidden = self.errors_seen - len(self.errors)
+        if hidden:
+            self.console.print(f"  ... and {hidden} more (use --log FILE for the full list)")
