@@ -7,10 +7,12 @@ Exit codes: 0 every image was hashed; 1 some files could not be read;
 from __future__ import annotations
 
 import signal
+import sqlite3
 import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import NoReturn
 
 import click
 from rich.console import Console
@@ -42,6 +44,12 @@ def stop_on_first_interrupt(cancel: threading.Event, console: Console) -> Iterat
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def fail(console: Console, message: str) -> NoReturn:
+    """A fatal error a person can act on: one line, no traceback, exit 2."""
+    console.print(f"[bold red]imgtwin: error:[/] {message}", highlight=False, soft_wrap=True)
+    sys.exit(EXIT_FATAL)
 
 
 def _summary_line(summary: ProcessingSummary, db_path: str) -> str:
@@ -128,8 +136,9 @@ def scan(
         with stop_on_first_interrupt(cancel, console):
             summary = run_scan(settings, console, cancel)
     except (FileNotFoundError, NotADirectoryError, IndexVersionError, PermissionError) as exc:
-        console.print(f"[bold red]imgtwin: error:[/] {exc}", highlight=False)
-        sys.exit(EXIT_FATAL)
+        fail(console, str(exc))
+    except sqlite3.OperationalError as exc:
+        fail(console, f"cannot use the index {settings.db_path}: {exc}")
     except KeyboardInterrupt:
         console.print("[bold red]imgtwin: aborted[/]")
         sys.exit(EXIT_INTERRUPTED)

@@ -152,7 +152,6 @@ class StandardImageLoader:
                 f"{width}x{height} = {width * height / 1e6:.0f} MP exceeds the "
                 f"{self.max_pixels / 1e6:.0f} MP limit",
             )
-        orientation = _orientation(image)
         decode = "full"
         if image.format in ("JPEG", "MPO"):
             requested = (self.max_dimension, self.max_dimension)
@@ -161,6 +160,9 @@ class StandardImageLoader:
                 scale = round(width / image.size[0]) if image.size[0] else 1
                 decode = f"jpeg-draft-1/{scale}"
         image.load()
+        # Only after load(): some plugins (PNG) load inside getexif(), and a
+        # decode error there must not be swallowed with the EXIF lookup.
+        orientation = _orientation(image)
         pixels = _to_target_mode(image, self.mode)
         if max(pixels.size) > self.max_dimension:
             pixels.thumbnail(

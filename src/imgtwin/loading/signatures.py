@@ -57,8 +57,8 @@ def sniff(head: bytes) -> str | None:
     """
     if head.startswith(b"\xff\xd8\xff"):
         return "JPEG"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "PNG"
+    if head.startswith(b"\x89PNG\r\n\x1a\n") or head.startswith(b"PNG\r\n\x1a\n"):
+        return "PNG"  # the second: a PNG whose first signature byte was lost
     if head[:6] in (b"GIF87a", b"GIF89a"):
         return "GIF"
     if head.startswith(b"RIFF") and head[8:12] == b"WEBP":

@@ -63,6 +63,11 @@ def connect(db_path: str) -> sqlite3.Connection:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")
         _ensure_schema(conn, db_path)
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        if isinstance(exc, sqlite3.OperationalError):  # locked, read-only, disk full...
+            raise
+        raise IndexVersionError(f"{db_path} is not an imgtwin index (not a SQLite database)") from exc
     except BaseException:
         conn.close()
         raise
@@ -70,10 +75,7 @@ def connect(db_path: str) -> sqlite3.Connection:
 
 
 def _ensure_schema(conn: sqlite3.Connection, db_path: str) -> None:
-    try:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-    except sqlite3.DatabaseError as exc:
-        raise IndexVersionError(f"{db_path} is not an imgtwin index (not a SQLite database)") from exc
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version == SCHEMA_VERSION:
         return
     if version > SCHEMA_VERSION:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import signal
 import threading
 import time
@@ -46,6 +47,20 @@ def quiet_decoder_warnings() -> None:
     from PIL import Image
 
     warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+
+
+def silence_native_stderr() -> None:
+    """libtiff and friends print warnings straight to file descriptor 2.
+
+    In a worker process they would scribble over the progress bar; every
+    problem that matters reaches the user as the file's error instead. Set
+    IMGTWIN_DEBUG=1 to keep them.
+    """
+    if os.environ.get("IMGTWIN_DEBUG"):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
 
 
 class ThreadWorkerPool:
@@ -83,6 +98,7 @@ def _worker_main(conn: Connection, loader: ImageLoader, hasher: Hasher) -> None:
     """Body of a worker process: one path in, one result out, until None."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
     quiet_decoder_warnings()
+    silence_native_stderr()
     try:
         while (path := conn.recv()) is not None:
             conn.send(process_file(path, loader, hasher))

@@ -72,8 +72,8 @@ class ConsoleProgressReporter:
         if not self.errors:
             return
         self.console.print(f"[bold red]{self.errors_seen} file(s) could not be read:[/]")
-        for path, error in self.errors:
-            self.console.print(f"  {path}: {error}", markup=False, highlight=False)
+        for path, error in sorted(self.errors):
+            self.console.print(f"  {path}: {error}", markup=False, highlight=False, soft_wrap=True)
         hidden = self.errors_seen - len(self.errors)
         if hidden:
             self.console.print(f"  ... and {hidden} more (use --log FILE for the full list)")

@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from imgtwin.loading.errors import LoadError
+from imgtwin.loading.pillow_loader import StandardImageLoader
+from imgtwin.records import ErrorReason
+from tests.helpers import synthetic_photo
+
+
+@pytest.fixture
+def loader() -> StandardImageLoader:
+    return StandardImageLoader(512)
+
+
+def test_large_jpeg_uses_draft_decode_and_fits_max_dimension(tmp_path, loader) -> None:
+    path = tmp_path / "big.jpg"
+    synthetic_photo(1, (4000, 3000)).save(path, quality=90)
+    loaded = loader.load(str(path))
+    assert (loaded.width, loaded.height) == (4000, 3000)
+    assert loaded.decode == "jpeg-draft-1/4"  # 4000/4 = 1000 >= 512, 4000/8 = 500 < 512
+    assert max(loaded.image.size) == 512
+    assert loaded.image.mode == "L"
+    assert loaded.format == "JPEG"
+
+
+def test_small_png_is_decoded_fully_and_not_enlarged(tmp_path, loader) -> None:
+    path = tmp_path / "small.png"
+    synthetic_photo(1, (300, 200)).save(path)
+    loaded = loader.load(str(path))
+    assert loaded.decode == "full"
+    assert loaded.image.size == (300, 200)
+
+
+@pytest.mark.parametrize("mode", ["1", "L", "P", "RGB", "RGBA", "CMYK", "LA", "I;16", "I", "F"])
+def test_every_pillow_mode_loads_as_grayscale(tmp_path, loader, mode: str) -> None:
+    base = synthetic_photo(2, (120, 80))
+    if mode in ("I;16", "I"):
+        pixels = np.asarray(base.convert("L"), dtype=np.uint16) * 257
+        image = Image.fromarray(pixels if mode == "I;16" else pixels.astype(np.int32))
+    elif mode == "F":
+        image = Image.fromarray(np.asarray(base.convert("L"), dtype=np.float32) / 255.0)
+    elif mode == "P":
+        image = base.convert("P", palette=Image.Palette.ADAPTIVE)
+    else:
+        image = base.convert(mode)
+    path = tmp_path / ("x.tif" if mode in ("I;16", "I", "F", "CMYK", "LA") else "x.png")
+    assert image.mode == mode
+    image.save(path)
+    loaded = loader.load(str(path))
+    assert loaded.image.mode in ("L", "F")
+    assert loaded.image.size == (120, 80)
+    reference = np.asarray(base.convert("L"), dtype=np.float64)
+    got = np.asarray(loaded.image, dtype=np.float64)
+    if mode in ("L", "I;16", "I"):  # nominal range kept: the same gray levels
+        assert np.abs(got - reference).mean() < 1.0
+    elif mode != "1":  # float data is stretched to 0..255, other modes are converted
+        assert np.corrcoef(got.ravel(), reference.ravel())[0, 1] > 0.97
+
+
+def test_transparency_is_flattened_over_white(tmp_path, loader) -> None:
+    path = tmp_path / "clear.png"
+    Image.new("RGBA", (50, 40), (0, 0, 0, 0)).save(path)
+    assert np.asarray(loader.load(str(path)).image).min() == 255
+
+
+def test_animation_uses_first_frame(tmp_path, loader) -> None:
+    frames = [Image.new("L", (60, 40), value).convert("P") for value in (10, 200, 120)]
+    path = tmp_path / "anim.gif"
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=50)
+    assert abs(int(np.asarray(loader.load(str(path)).image).mean()) - 10) <= 2
+
+
+@pytest.mark.parametrize(("orientation", "displayed"), [(1, (200, 100)), (3, (200, 100)), (6, (100, 200)), (8, (100, 200))])
+def test_exif_orientation_gives_displayed_size(tmp_path, loader, orientation: int, displayed) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = tmp_path / "o.jpg"
+    synthetic_photo(3, (200, 100)).save(path, exif=exif)
+    loaded = loader.load(str(path))
+    assert (loaded.width, loaded.height) == displayed
+    assert loaded.image.size == displayed
+
+
+def error_of(loader: StandardImageLoader, path) -> LoadError:
+    with pytest.raises(LoadError) as info:
+        loader.load(str(path))
+    return info.value
+
+
+def test_errors_carry_reasons(tmp_path, loader) -> None:
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    assert error_of(loader, tmp_path / "empty.jpg").reason is ErrorReason.NOT_AN_IMAGE
+    (tmp_path / "page.jpg").write_text("<html>404</html>")
+    assert error_of(loader, tmp_path / "page.jpg").reason is ErrorReason.NOT_AN_IMAGE
+    synthetic_photo(1).save(tmp_path / "whole.jpg")
+    data = (tmp_path / "whole.jpg").read_bytes()
+    (tmp_path / "cut.jpg").write_bytes(data[: len(data) // 2])
+    assert error_of(loader, tmp_path / "cut.jpg").reason is ErrorReason.TRUNCATED
+    assert error_of(loader, tmp_path / "missing.jpg").reason is ErrorReason.VANISHED
+    (tmp_path / "x.dds").write_bytes(b"DDS " + bytes(200))
+    assert error_of(loader, tmp_path / "x.dds").reason is ErrorReason.UNSUPPORTED_FORMAT
+
+
+def test_pixel_limit_refuses_before_decoding(tmp_path) -> None:
+    path = tmp_path / "wide.png"
+    Image.new("L", (3000, 2000)).save(path)
+    error = error_of(StandardImageLoader(512, max_pixels=5_000_000), path)
+    assert error.reason is ErrorReason.TOO_LARGE
+    assert "6 MP" in error.message
+
+
+def test_content_wins_over_extension(tmp_path, loader) -> None:
+    path = tmp_path / "photo.dat"
+    synthetic_photo(4).save(path, "PNG")
+    assert loader.load(str(path)).format == "PNG"

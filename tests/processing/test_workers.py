@@ -1,0 +1,68 @@
+"""The process pool contains crashes and hangs; back-pressure bounds the queues."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from imgtwin.hashing.dct import DCTHasher
+from imgtwin.processing.channels import END, Channel
+from imgtwin.processing.workers import ProcessWorkerPool, ThreadWorkerPool
+from imgtwin.records import ErrorReason, FileStatus
+from tests.helpers import MisbehavingLoader, synthetic_photo
+
+
+def run_pool(pool, paths: list[str]) -> list:
+    work, results = Channel(100), Channel(100)
+    for path in paths:
+        work.put(path)
+    work.put(END)
+    pool.run(work, results, threading.Event())
+    out = []
+    while (item := results.get()) is not END:
+        out.append(item)
+    return out
+
+
+def test_hung_and_crashing_files_cost_only_themselves(tmp_path: Path) -> None:
+    paths = []
+    for i in range(6):
+        synthetic_photo(i, (200, 150)).save(tmp_path / f"ok{i}.jpg")
+        paths.append(str(tmp_path / f"ok{i}.jpg"))
+    for name in ("hang.jpg", "crash.jpg"):
+        synthetic_photo(9).save(tmp_path / name)
+    paths[2:2] = [str(tmp_path / "hang.jpg"), str(tmp_path / "crash.jpg")]
+    pool = ProcessWorkerPool(2, MisbehavingLoader(512), DCTHasher(), file_timeout=2.0)
+    started = time.monotonic()
+    results = {Path(r.path).name: r for r in run_pool(pool, paths)}
+    elapsed = time.monotonic() - started
+    assert results["hang.jpg"].error.reason is ErrorReason.TIMEOUT
+    assert results["crash.jpg"].error.reason is ErrorReason.WORKER_CRASHED
+    assert all(results[f"ok{i}.jpg"].status is FileStatus.HASHED for i in range(6))
+    assert pool.replaced == 2
+    assert elapsed < 15  # the hang cost about its 2 s budget, not an hour
+
+
+def test_thread_pool_processes_everything(tmp_path: Path) -> None:
+    paths = []
+    for i in range(5):
+        synthetic_photo(i, (100, 80)).save(tmp_path / f"{i}.png")
+        paths.append(str(tmp_path / f"{i}.png"))
+    results = run_pool(ThreadWorkerPool(3, MisbehavingLoader(512), DCTHasher()), paths)
+    assert sorted(r.path for r in results) == sorted(paths)
+
+
+def test_channel_applies_back_pressure_and_honours_cancel() -> None:
+    channel = Channel(2)
+    cancel = threading.Event()
+    assert channel.send(1, cancel) and channel.send(2, cancel)
+    blocked_result: list[bool] = []
+    sender = threading.Thread(target=lambda: blocked_result.append(channel.send(3, cancel)))
+    sender.start()
+    time.sleep(0.3)
+    assert sender.is_alive()  # full: the producer waits
+    cancel.set()
+    sender.join(timeout=2)
+    assert blocked_result == [False]
+    assert channel.qsize() == 2
