@@ -15,15 +15,34 @@ def loader() -> StandardImageLoader:
     return StandardImageLoader(512)
 
 
-def test_large_jpeg_uses_draft_decode_and_fits_max_dimension(tmp_path, loader) -> None:
+def test_large_jpeg_uses_the_smallest_sufficient_dct_scale(tmp_path, loader) -> None:
     path = tmp_path / "big.jpg"
     synthetic_photo(1, (4000, 3000)).save(path, quality=90)
     loaded = loader.load(str(path))
     assert (loaded.width, loaded.height) == (4000, 3000)
-    assert loaded.decode == "jpeg-draft-1/4"  # 4000/4 = 1000 >= 512, 4000/8 = 500 < 512
-    assert max(loaded.image.size) == 512
+    assert loaded.decode == "jpeg-draft-1/8"
+    assert loaded.image.size == (500, 375)
     assert loaded.image.mode == "L"
     assert loaded.format == "JPEG"
+    # Asking for more pixels picks a milder scale, and max_dimension caps the result.
+    bigger = StandardImageLoader(512, decode_size=600).load(str(path))
+    assert bigger.decode == "jpeg-draft-1/4"  # 3000/8 = 375 < 600 <= 3000/4
+    assert max(bigger.image.size) == 512
+
+
+def test_draft_decoded_hash_matches_full_decode_closely(tmp_path) -> None:
+    from imgtwin.hashing.dct import DCTHasher
+
+    hasher = DCTHasher()
+    distances = []
+    for seed in range(6):
+        path = tmp_path / f"{seed}.jpg"
+        synthetic_photo(seed, (2400, 1600)).save(path, quality=90)
+        draft = StandardImageLoader(512).load(str(path))
+        full = StandardImageLoader(4096, decode_size=4096).load(str(path))
+        assert draft.decode == "jpeg-draft-1/8" and full.decode == "jpeg-draft-1/1"
+        distances.append(hasher.hash(draft.image).distance(hasher.hash(full.image)))
+    assert max(distances) <= 4
 
 
 def test_small_png_is_decoded_fully_and_not_enlarged(tmp_path, loader) -> None:

@@ -83,8 +83,10 @@ def _to_target_mode(image: Image.Image, mode: Literal["L", "RGB"]) -> Image.Imag
 class StandardImageLoader:
     """Pillow loader returning an image that fits ``max_dimension`` pixels.
 
-    JPEG files are decoded with libjpeg's DCT scaling (Pillow's draft mode), so
-    a 4000 x 3000 photo costs a 1/4 or 1/8 decode instead of 12 MP of pixels.
+    JPEG files are decoded with libjpeg's DCT scaling (Pillow's draft mode) at
+    the smallest scale (1/2, 1/4, 1/8) that still leaves ``decode_size`` pixels
+    on each side, so a 4000 x 3000 photo costs a 1/8 decode instead of 12 MP of
+    pixels. The default, 64, is twice the 32 px the DCT hash reads.
     EXIF orientation is applied; the first frame of animations and multi-page
     files is used; images above ``max_pixels`` are refused before decoding.
     """
@@ -95,13 +97,17 @@ class StandardImageLoader:
         self,
         max_dimension: int = 512,
         *,
+        decode_size: int = 64,
         mode: Literal["L", "RGB"] = "L",
         max_pixels: int = DEFAULT_MAX_PIXELS,
         formats: frozenset[str] = SUPPORTED_FORMATS,
     ) -> None:
         if max_dimension < 8:
             raise ValueError("max_dimension must be >= 8")
+        if decode_size < 8:
+            raise ValueError("decode_size must be >= 8")
         self.max_dimension = max_dimension
+        self.decode_size = decode_size
         self.mode = mode
         self.max_pixels = max_pixels
         self.formats = formats
@@ -112,7 +118,7 @@ class StandardImageLoader:
 
     @property
     def decode_id(self) -> str:
-        return f"pillow-{self.mode}-max{self.max_dimension}-draft-v{self.VERSION}"
+        return f"pillow-{self.mode}-max{self.max_dimension}-draft{self.decode_size}-v{self.VERSION}"
 
     def load(self, path: str) -> LoadedImage:
         try:
@@ -154,7 +160,7 @@ class StandardImageLoader:
             )
         decode = "full"
         if image.format in ("JPEG", "MPO"):
-            requested = (self.max_dimension, self.max_dimension)
+            requested = (self.decode_size, self.decode_size)
             scaled = image.draft("L" if self.mode == "L" and image.mode != "CMYK" else image.mode, requested)
             if scaled is not None:
                 scale = round(width / image.size[0]) if image.size[0] else 1

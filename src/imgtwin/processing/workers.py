@@ -18,7 +18,8 @@ import threading
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Protocol
 
@@ -110,15 +111,20 @@ def _worker_main(conn: Connection, loader: ImageLoader, hasher: Hasher) -> None:
 class _Worker:
     process: multiprocessing.process.BaseProcess
     conn: Connection
-    path: str | None = None
+    # Paths sent and not yet answered, in order; the head is being decoded and
+    # must finish by ``deadline``.
+    pending: deque[str] = field(default_factory=deque)
     deadline: float = 0.0
 
 
 class ProcessWorkerPool:
-    """``workers`` processes, each fed one path at a time over its own pipe.
+    """``workers`` processes, each fed over its own pipe.
 
     One dispatcher thread keeps every worker busy and watches deadlines, so a
-    hung or crashed worker costs only its own file.
+    hung or crashed worker costs only its own file. Each worker holds up to
+    ``prefetch`` paths, so it starts its next file while the dispatcher is
+    still handling the last result (one path at a time left workers idle for
+    a GIL switch per file).
     """
 
     def __init__(
@@ -128,6 +134,7 @@ class ProcessWorkerPool:
         hasher: Hasher,
         file_timeout: float = 30.0,
         *,
+        prefetch: int = 2,
         clock: Callable[[], float] = time.monotonic,
         start_method: str | None = None,
     ) -> None:
@@ -135,6 +142,7 @@ class ProcessWorkerPool:
         self.loader = loader
         self.hasher = hasher
         self.file_timeout = file_timeout
+        self.prefetch = prefetch
         self.clock = clock
         if start_method is None:
             start_method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
@@ -170,80 +178,99 @@ class ProcessWorkerPool:
             self._dispatch(pool, work, results, cancel)
         finally:
             for worker in pool:
-                self._stop_worker(worker, kill=worker.path is not None)
+                self._stop_worker(worker, kill=bool(worker.pending))
             results.put(END)
 
     def _dispatch(self, pool: list[_Worker], work: Channel, results: Channel, cancel: threading.Event) -> None:
+        backlog: deque[str] = deque()  # paths to send again after their worker was replaced
         input_open = True
         cancel_deadline: float | None = None
         while True:
-            busy = [w for w in pool if w.path is not None]
             if cancel.is_set():
                 input_open = False
+                backlog.clear()
                 if cancel_deadline is None:
                     cancel_deadline = self.clock() + CANCEL_GRACE_SECONDS
-                if not busy or self.clock() > cancel_deadline:
-                    return  # the pool's finally kills whatever is still busy
-            if not input_open and not busy:
-                return
-            if input_open and len(busy) < len(pool):
-                input_open = self._assign(pool, work, wait_for_work=not busy)
-                busy = [w for w in pool if w.path is not None]
+                if not any(w.pending for w in pool) or self.clock() > cancel_deadline:
+                    return  # run() kills whatever is still busy
+            if input_open or backlog:
+                idle = not any(w.pending for w in pool)
+                input_open = self._top_up(pool, work, backlog, input_open, block=idle)
+            busy = [w for w in pool if w.pending]
             if not busy:
+                if not input_open and not backlog:
+                    return
                 continue
-            timeout = max(0.0, min(w.deadline for w in busy) - self.clock())
-            if input_open and len(busy) < len(pool):
-                timeout = min(timeout, 0.01)  # idle workers: come back soon for more work
-            ready = wait([w.conn for w in busy], timeout=min(timeout, 0.5))
+            timeout = min(w.deadline for w in busy) - self.clock()
+            hungry = (input_open or backlog) and any(len(w.pending) < self.prefetch for w in pool)
+            if hungry:
+                timeout = min(timeout, 0.01)  # more work may arrive any moment
+            ready = wait([w.conn for w in busy], timeout=max(0.0, min(timeout, 0.5)))
             for worker in busy:
                 if worker.conn in ready:
-                    self._collect(pool, worker, results, cancel)
-            self._expire(pool, results, cancel)
+                    self._collect(pool, worker, backlog, results, cancel)
+            self._expire(pool, backlog, results, cancel)
 
-    def _assign(self, pool: list[_Worker], work: Channel, wait_for_work: bool) -> bool:
-        """Give paths to idle workers; False once the work channel has ended."""
-        for worker in pool:
-            if worker.path is not None:
-                continue
-            item = work.receive(timeout=POLL_SECONDS if wait_for_work else 0.0)
-            if item is None:
-                return True
-            if item is END:
-                return False
-            worker.path = item
+    def _top_up(self, pool: list[_Worker], work: Channel, backlog: deque[str], input_open: bool, block: bool) -> bool:
+        """Fill every worker to one path, then to ``prefetch``; False once input has ended."""
+        for target in range(1, self.prefetch + 1):
+            for worker in pool:
+                if len(worker.pending) >= target:
+                    continue
+                if backlog:
+                    self._send(worker, backlog.popleft())
+                    continue
+                if not input_open:
+                    return False
+                item = work.receive(timeout=POLL_SECONDS if block else 0.0)
+                block = False
+                if item is None:
+                    return True
+                if item is END:
+                    return False
+                self._send(worker, item)
+        return input_open
+
+    def _send(self, worker: _Worker, path: str) -> None:
+        if not worker.pending:
             worker.deadline = self.clock() + self.file_timeout
-            worker.conn.send(item)
-            wait_for_work = False
-        return True
+        worker.pending.append(path)
+        worker.conn.send(path)
 
-    def _collect(self, pool: list[_Worker], worker: _Worker, results: Channel, cancel: threading.Event) -> None:
-        path = worker.path
-        assert path is not None
+    def _collect(
+        self, pool: list[_Worker], worker: _Worker, backlog: deque[str], results: Channel, cancel: threading.Event
+    ) -> None:
         try:
             result = worker.conn.recv()
         except (EOFError, OSError):
             code = worker.process.exitcode
+            path = worker.pending[0]
             log.warning("worker died on %s (exit code %s); starting a new one", path, code)
-            self._replace(pool, worker)
+            self._replace(pool, worker, backlog)
             result = error_result(
                 path, FileError(ErrorReason.WORKER_CRASHED, f"the decoder crashed (worker exit code {code})")
             )
         else:
-            worker.path = None
+            worker.pending.popleft()
+            if worker.pending:
+                worker.deadline = self.clock() + self.file_timeout
         results.send(result, cancel)
 
-    def _expire(self, pool: list[_Worker], results: Channel, cancel: threading.Event) -> None:
+    def _expire(self, pool: list[_Worker], backlog: deque[str], results: Channel, cancel: threading.Event) -> None:
         now = self.clock()
         for worker in list(pool):
-            if worker.path is not None and now > worker.deadline:
-                path = worker.path
+            if worker.pending and now > worker.deadline:
+                path = worker.pending[0]
                 log.warning("%s took longer than %.0f s; killing its worker", path, self.file_timeout)
-                self._replace(pool, worker)
+                self._replace(pool, worker, backlog)
                 message = f"decoding took longer than {self.file_timeout:g} s and was stopped"
                 results.send(error_result(path, FileError(ErrorReason.TIMEOUT, message)), cancel)
 
-    def _replace(self, pool: list[_Worker], worker: _Worker) -> None:
+    def _replace(self, pool: list[_Worker], worker: _Worker, backlog: deque[str]) -> None:
+        """Kill a worker and start another; the paths queued behind its file go first."""
+        worker.pending.popleft()
+        backlog.extendleft(reversed(worker.pending))
+        worker.pending.clear()
         self._stop_worker(worker, kill=True)
         pool[pool.index(worker)] = self._start_worker()
         self.replaced += 1
-
