@@ -16,14 +16,18 @@ from rich.console import Console
 
 from imgtwin.config import ExecutorKind, ProcessingConfig
 from imgtwin.hashing.dct import DCTHasher
+from imgtwin.hashing.extractor import MatchFeatureExtractor
 from imgtwin.interfaces import HashPersistence, ProgressReporter
 from imgtwin.loading.pillow_loader import StandardImageLoader
 from imgtwin.persistence.composite import CompositePersistence
 from imgtwin.persistence.csv_file import CsvHashPersistence
+from imgtwin.persistence.index import HashIndex
 from imgtwin.persistence.json_file import JsonHashPersistence
+from imgtwin.persistence.lock import IndexWriteLock
 from imgtwin.persistence.sqlite import SqliteHashPersistence
 from imgtwin.processing.discovery import check_roots
 from imgtwin.processing.engine import ParallelProcessingEngine
+from imgtwin.processing.incremental import IndexScanCache
 from imgtwin.records import ProcessingSummary
 from imgtwin.reporting.composite import CompositeReporter, NullReporter
 from imgtwin.reporting.console import ConsoleProgressReporter
@@ -52,6 +56,7 @@ class ScanSettings:
     file_timeout: float = 30.0
     include_hidden: bool = False
     follow_symlinks: bool = False
+    worker_memory_mb: int = 4096
     max_dimension: int = 512
     log_path: str | None = None
     progress: bool = True
@@ -67,11 +72,14 @@ class ScanSettings:
             file_timeout=self.file_timeout,
             include_hidden=self.include_hidden,
             follow_symlinks=self.follow_symlinks,
+            worker_memory_mb=self.worker_memory_mb,
         )
 
 
 def build_engine(settings: ScanSettings) -> ParallelProcessingEngine:
-    return ParallelProcessingEngine(StandardImageLoader(settings.max_dimension), DCTHasher(8))
+    return ParallelProcessingEngine(
+        StandardImageLoader(settings.max_dimension), DCTHasher(8), features=MatchFeatureExtractor()
+    )
 
 
 def build_persistence(settings: ScanSettings, engine: ParallelProcessingEngine) -> HashPersistence:
@@ -99,14 +107,27 @@ def build_reporter(settings: ScanSettings, console: Console) -> tuple[ProgressRe
 
 
 def run_scan(settings: ScanSettings, console: Console, cancel: threading.Event | None = None) -> ProcessingSummary:
+    """Scan into the index: reuse what it knows, then mark files that are gone.
+
+    Holds the index's write lock for the whole run.
+    """
     check_roots(settings.roots)  # before any output file is created
     engine = build_engine(settings)
-    reporter, resources = build_reporter(settings, console)
-    try:
-        persistence = build_persistence(settings, engine)
-        return engine.process_directory(
-            list(settings.roots), settings.processing_config(), reporter, persistence, cancel
-        )
-    finally:
-        for resource in resources:
-            resource.close()  # type: ignore[attr-defined]
+    with IndexWriteLock(settings.db_path):
+        reporter, resources = build_reporter(settings, console)
+        try:
+            persistence = build_persistence(settings, engine)
+            features_spec = engine.features.spec if engine.features is not None else None
+            cache = IndexScanCache(settings.db_path, engine.hasher.spec, engine.loader.decode_id, features_spec)
+            summary = engine.process_directory(
+                list(settings.roots), settings.processing_config(), reporter, persistence, cancel, cache=cache
+            )
+        finally:
+            for resource in resources:
+                resource.close()  # type: ignore[attr-defined]
+        roots = [os.path.abspath(root) for root in settings.roots]
+        with HashIndex(settings.db_path) as index:
+            if not summary.cancelled:
+                index.mark_vanished(roots)
+            index.record_roots(roots, complete=not summary.cancelled)
+    return summary

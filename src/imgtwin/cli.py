@@ -19,6 +19,7 @@ from rich.console import Console
 
 from imgtwin._version import __version__
 from imgtwin.app import DB_ENV_VAR, ScanSettings, default_db_path, run_scan
+from imgtwin.persistence.lock import IndexBusyError
 from imgtwin.persistence.sqlite import IndexVersionError
 from imgtwin.processing.workers import quiet_decoder_warnings
 from imgtwin.records import ProcessingSummary
@@ -52,11 +53,26 @@ def fail(console: Console, message: str) -> NoReturn:
     sys.exit(EXIT_FATAL)
 
 
+@contextmanager
+def fatal_errors(console: Console, db_path: str) -> Iterator[None]:
+    """Expected fatal conditions as one-line messages and exit codes, never tracebacks."""
+    try:
+        yield
+    except (FileNotFoundError, NotADirectoryError, IndexVersionError, IndexBusyError, PermissionError) as exc:
+        fail(console, str(exc))
+    except sqlite3.OperationalError as exc:
+        fail(console, f"cannot use the index {db_path}: {exc}")
+    except KeyboardInterrupt:
+        console.print("[bold red]imgtwin: aborted[/]")
+        sys.exit(EXIT_INTERRUPTED)
+
+
 def _summary_line(summary: ProcessingSummary, db_path: str) -> str:
     state = "Stopped" if summary.cancelled else "Done"
     seconds = summary.total_processing_time_ms / 1000
+    reused = f" ({summary.reused} known to the index, not read again)" if summary.reused else ""
     return (
-        f"{state}: {summary.processed_files} hashed, {summary.error_count} errors, "
+        f"{state}: {summary.processed_files} hashed, {summary.error_count} errors{reused}, "
         f"{summary.skipped} skipped in {seconds:.1f} s "
         f"({summary.throughput:.1f} images/s, {summary.bytes_per_second / 1e6:.1f} MB/s). Index: {db_path}"
     )
@@ -90,6 +106,8 @@ def main() -> None:
               help="Include files and folders whose names start with a dot.")
 @click.option("--follow-symlinks/--no-follow-symlinks", default=False, show_default=True,
               help="Follow symbolic links to files and folders (loops are detected).")
+@click.option("--memory-limit", "worker_memory_mb", type=click.IntRange(min=0), default=4096, show_default=True,
+              help="MiB of memory each worker process may add while decoding (process executor); 0 = no limit.")
 @click.option("--log", "log_path", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Append a timestamped log of the run, every error included, to this file.")
 @click.option("--no-progress", is_flag=True, help="No progress bar (errors and summary are still printed).")
@@ -106,6 +124,7 @@ def scan(
     file_timeout: float,
     include_hidden: bool,
     follow_symlinks: bool,
+    worker_memory_mb: int,
     log_path: str | None,
     no_progress: bool,
     quiet: bool,
@@ -125,6 +144,7 @@ def scan(
         file_timeout=file_timeout,
         include_hidden=include_hidden,
         follow_symlinks=follow_symlinks,
+        worker_memory_mb=worker_memory_mb,
         log_path=log_path,
         progress=not no_progress,
         quiet=quiet,
@@ -132,18 +152,23 @@ def scan(
     console = Console(stderr=True)
     quiet_decoder_warnings()
     cancel = threading.Event()
-    try:
-        with stop_on_first_interrupt(cancel, console):
-            summary = run_scan(settings, console, cancel)
-    except (FileNotFoundError, NotADirectoryError, IndexVersionError, PermissionError) as exc:
-        fail(console, str(exc))
-    except sqlite3.OperationalError as exc:
-        fail(console, f"cannot use the index {settings.db_path}: {exc}")
-    except KeyboardInterrupt:
-        console.print("[bold red]imgtwin: aborted[/]")
-        sys.exit(EXIT_INTERRUPTED)
+    with fatal_errors(console, settings.db_path), stop_on_first_interrupt(cancel, console):
+        summary = run_scan(settings, console, cancel)
     if not quiet:
         click.echo(_summary_line(summary, settings.db_path))
     if summary.cancelled:
         sys.exit(EXIT_INTERRUPTED)
     sys.exit(EXIT_SOME_FAILED if summary.error_count else EXIT_OK)
+
+
+def _register_subcommands() -> None:
+    from imgtwin.cli_errors import errors
+    from imgtwin.cli_find import find
+    from imgtwin.cli_index import index
+
+    main.add_command(find)
+    main.add_command(index)
+    main.add_command(errors)
+
+
+_register_subcommands()

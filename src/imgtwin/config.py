@@ -44,6 +44,10 @@ class ProcessingConfig:
     file_timeout: float = 30.0
     include_hidden: bool = False
     follow_symlinks: bool = False
+    # Address space each worker process may add to its start-up size, in MiB;
+    # 0 = unlimited. 4 GiB fits the largest image max_pixels admits (a 179 MP
+    # 16-bit TIFF peaks near 2.5 GB in the loader) with room to spare.
+    worker_memory_mb: int = 4096
 
     def __post_init__(self) -> None:
         if self.max_concurrent_tasks < 0:
@@ -54,6 +58,8 @@ class ProcessingConfig:
             raise ValueError("batch_size must be >= 1")
         if self.file_timeout <= 0:
             raise ValueError("file_timeout must be > 0 seconds")
+        if self.worker_memory_mb < 0:
+            raise ValueError("worker_memory_mb must be >= 0 (0 = unlimited)")
         if self.executor not in ("process", "thread"):
             raise ValueError(f"executor must be 'process' or 'thread', not {self.executor!r}")
 

@@ -101,6 +101,10 @@ class ProcessingMetadata:
     format: str | None = None
     decode: str | None = None
     loader: str | None = None
+    dev: int | None = None
+    inode: int | None = None
+    ctime_ns: int | None = None  # changes on every write, even when mtime is put back
+    content_hash: str | None = None  # xxh3-128 of the bytes, hex: finds exact copies and moved files
 
     @property
     def mtime(self) -> float:
@@ -115,6 +119,11 @@ class FileResult:
     status: FileStatus
     hash: ImageHash | None = None
     error: FileError | None = None
+    features: bytes | None = None  # opaque matching features (see hashing.extractor)
+    features_spec: str | None = None
+    # Taken from the index without reading the file again: ``unchanged`` (same
+    # size, mtime and inode) or ``moved`` (same bytes as a vanished indexed file).
+    reused: str | None = None
 
     @property
     def path(self) -> str:
@@ -131,10 +140,11 @@ class ProcessingSummary:
     total_processing_time_ms: float
     bytes_read: int = 0
     cancelled: bool = False
+    reused: int = 0  # of processed_files + error_count: answered from the index without decoding
 
     @property
     def throughput(self) -> float:
-        """Images (hashed or failed) per second."""
+        """Images (hashed, failed or reused from the index) per second."""
         seconds = self.total_processing_time_ms / 1000
         return (self.processed_files + self.error_count) / seconds if seconds > 0 else 0.0
 
@@ -142,3 +152,46 @@ class ProcessingSummary:
     def bytes_per_second(self) -> float:
         seconds = self.total_processing_time_ms / 1000
         return self.bytes_read / seconds if seconds > 0 else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class GroupMember:
+    """One file of a duplicate group, as reported to people and scripts.
+
+    ``distance`` is in bits from the keeper's hash (0 for the keeper and for
+    byte-identical copies); ``transform`` says how the member's picture relates
+    to the keeper's: ``None`` (same orientation), ``"rotate90"``,
+    ``"rotate180"``, ``"rotate270"`` (counter-clockwise), ``"mirror"`` (left-right),
+    ``"flip"`` (top-bottom), ``"transpose"`` or ``"transverse"``.
+    """
+
+    path: str
+    size: int
+    width: int | None
+    height: int | None
+    format: str | None
+    mtime_ns: int
+    distance: int
+    keep: bool
+    transform: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DuplicateGroup:
+    """Files that show the same picture; exactly one is marked ``keep``.
+
+    ``category`` is ``"exact"`` when every member has the keeper's bytes, else
+    ``"near"``.
+    """
+
+    id: int
+    category: str
+    members: tuple[GroupMember, ...]
+
+    @property
+    def keeper(self) -> GroupMember:
+        return next(m for m in self.members if m.keep)
+
+    @property
+    def reclaimable_bytes(self) -> int:
+        return sum(m.size for m in self.members if not m.keep)

@@ -47,7 +47,8 @@ def classify_decode_error(exc: BaseException, fmt: str) -> LoadError:
     if isinstance(exc, UnidentifiedImageError):
         return LoadError(ErrorReason.DECODE_ERROR, f"{fmt} header is corrupt or unsupported")
     lowered = text.lower()
-    if "truncated" in lowered or isinstance(exc, EOFError):
+    # libheif says "Unexpected end of file", libavif "Truncated data".
+    if "truncated" in lowered or "end of file" in lowered or isinstance(exc, EOFError):
         return LoadError(ErrorReason.TRUNCATED, f"{fmt} data ends early ({text})")
     if isinstance(exc, OSError) and exc.errno is not None:
         return LoadError(classify_os_error(exc), text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from typing import BinaryIO, Literal
 
 import numpy as np
@@ -9,7 +10,9 @@ from PIL import Image, ImageFile
 
 from imgtwin.interfaces import LoadedImage
 from imgtwin.loading.errors import LoadError, classify_decode_error, classify_os_error
-from imgtwin.loading.signatures import HEADER_BYTES, SUPPORTED_FORMATS, sniff
+from imgtwin.loading.plugins import missing_plugin_message
+from imgtwin.loading.raw import read_preview
+from imgtwin.loading.signatures import HEADER_BYTES, SUPPORTED_FORMATS, declared_length, raw_format, sniff
 from imgtwin.records import ErrorReason
 
 # Pillow's own decompression-bomb error threshold (2 x MAX_IMAGE_PIXELS).
@@ -80,6 +83,17 @@ def _to_target_mode(image: Image.Image, mode: Literal["L", "RGB"]) -> Image.Imag
     return image if image.mode == mode else image.convert(mode)
 
 
+def _truncation_by_length(stream: BinaryIO, head: bytes, fmt: str) -> LoadError | None:
+    """A TRUNCATED error when the header declares more bytes than the file holds."""
+    declared = declared_length(head)
+    if declared is None:
+        return None
+    size = stream.seek(0, io.SEEK_END)
+    if size >= declared:
+        return None
+    return LoadError(ErrorReason.TRUNCATED, f"{fmt} data ends early ({size} of the {declared} bytes its header declares)")
+
+
 class StandardImageLoader:
     """Pillow loader returning an image that fits ``max_dimension`` pixels.
 
@@ -89,6 +103,10 @@ class StandardImageLoader:
     pixels. The default, 64, is twice the 32 px the DCT hash reads.
     EXIF orientation is applied; the first frame of animations and multi-page
     files is used; images above ``max_pixels`` are refused before decoding.
+    HEIF/HEIC needs pillow-heif and camera RAW needs rawpy (its embedded
+    preview is hashed); without them those files are ``unsupported_format``.
+    Embedded ICC profiles are not applied: converting to sRGB changed hashes
+    by 0-2 bits for +45 % decode time (see docs/formats-and-limits.md).
     """
 
     VERSION = 1
@@ -123,7 +141,7 @@ class StandardImageLoader:
     def load(self, path: str) -> LoadedImage:
         try:
             with open(path, "rb") as stream:
-                return self._load_stream(stream)
+                return self._load_stream(stream, path)
         except LoadError:
             raise
         except OSError as exc:
@@ -131,23 +149,37 @@ class StandardImageLoader:
                 raise LoadError(classify_os_error(exc), exc.strerror or str(exc)) from None
             raise classify_decode_error(exc, "image") from None
 
-    def _load_stream(self, stream: BinaryIO) -> LoadedImage:
+    def _load_stream(self, stream: BinaryIO, name: str = "") -> LoadedImage:
         head = stream.read(HEADER_BYTES)
-        fmt = sniff(head)
+        fmt = raw_format(name, sniff(head))
         if fmt is None:
             kind = "empty file" if not head else "content is not a known image format"
             raise LoadError(ErrorReason.NOT_AN_IMAGE, kind)
         if fmt not in self.formats:
             raise LoadError(ErrorReason.UNSUPPORTED_FORMAT, f"{fmt} images are not supported")
+        if missing := missing_plugin_message(fmt):
+            raise LoadError(ErrorReason.UNSUPPORTED_FORMAT, missing)
         stream.seek(0)
         try:
-            return self._decode(stream, fmt)
+            return self._decode_raw(stream) if fmt == "RAW" else self._decode(stream, fmt)
         except LoadError:
             raise
         except Exception as exc:
-            raise classify_decode_error(exc, fmt) from None
+            error = classify_decode_error(exc, fmt)
+        raise _truncation_by_length(stream, head, fmt) or error
 
-    def _decode(self, stream: BinaryIO, fmt: str) -> LoadedImage:
+
+    def _decode_raw(self, stream: BinaryIO) -> LoadedImage:
+        """A camera RAW's embedded preview; LibRaw's rotation unless the preview has its own."""
+        preview = read_preview(stream)
+        if preview.jpeg is not None:
+            loaded = self._decode(io.BytesIO(preview.jpeg), "JPEG", preview.orientation)
+            return LoadedImage(loaded.image, loaded.width, loaded.height, "RAW", f"raw-preview-{loaded.decode}")
+        assert preview.bitmap is not None
+        width, height = preview.bitmap.size
+        return self._finish(preview.bitmap, width, height, "RAW", "raw-preview-bitmap", preview.orientation)
+
+    def _decode(self, stream: BinaryIO, fmt: str, fallback_orientation: int = 1) -> LoadedImage:
         image: ImageFile.ImageFile = Image.open(stream, formats=_PLUGINS.get(fmt, (fmt,)))
         width, height = image.size
         if width <= 0 or height <= 0:
@@ -169,6 +201,14 @@ class StandardImageLoader:
         # Only after load(): some plugins (PNG) load inside getexif(), and a
         # decode error there must not be swallowed with the EXIF lookup.
         orientation = _orientation(image)
+        if orientation == 1:
+            orientation = fallback_orientation
+        return self._finish(image, width, height, image.format or fmt, decode, orientation)
+
+    def _finish(
+        self, image: Image.Image, width: int, height: int, fmt: str, decode: str, orientation: int
+    ) -> LoadedImage:
+        """Decoded pixels in the target mode, reduced, and turned upright."""
         pixels = _to_target_mode(image, self.mode)
         if max(pixels.size) > self.max_dimension:
             pixels.thumbnail(
@@ -178,5 +218,5 @@ class StandardImageLoader:
             pixels = pixels.transpose(_ORIENTATION[orientation])
             if orientation >= 5:
                 width, height = height, width
-        return LoadedImage(pixels, width, height, image.format or fmt, decode)
+        return LoadedImage(pixels, width, height, fmt, decode)
 

@@ -6,8 +6,10 @@ import threading
 from collections.abc import Sequence
 
 from imgtwin.config import ProcessingConfig
+from imgtwin.hashing.extractor import FeatureExtractor
 from imgtwin.interfaces import Hasher, HashPersistence, ImageLoader, ProgressReporter
 from imgtwin.processing.discovery import check_roots
+from imgtwin.processing.incremental import ResultCache
 from imgtwin.processing.pipeline import ProcessingPipeline
 from imgtwin.processing.source import FileSource, LocalFileSource
 from imgtwin.processing.workers import ProcessWorkerPool, ThreadWorkerPool, WorkerPool
@@ -17,19 +19,30 @@ from imgtwin.records import ProcessingSummary
 class ParallelProcessingEngine:
     """Scans folders with injected components (constructor injection).
 
-    ``loader`` and ``hasher`` must be picklable for the process executor: they
-    are sent once to each worker process.
+    ``loader``, ``hasher`` and ``features`` must be picklable for the process
+    executor: they are sent once to each worker process. ``features``, when
+    given, computes matching features from the same decoded pixels.
     """
 
-    def __init__(self, loader: ImageLoader, hasher: Hasher, storage: FileSource | None = None) -> None:
+    def __init__(
+        self,
+        loader: ImageLoader,
+        hasher: Hasher,
+        storage: FileSource | None = None,
+        features: FeatureExtractor | None = None,
+    ) -> None:
         self.loader = loader
         self.hasher = hasher
         self.storage = storage if storage is not None else LocalFileSource()
+        self.features = features
 
     def make_pool(self, config: ProcessingConfig) -> WorkerPool:
         if config.executor == "thread":
-            return ThreadWorkerPool(config.workers, self.loader, self.hasher)
-        return ProcessWorkerPool(config.workers, self.loader, self.hasher, config.file_timeout)
+            return ThreadWorkerPool(config.workers, self.loader, self.hasher, extractor=self.features)
+        return ProcessWorkerPool(
+            config.workers, self.loader, self.hasher, config.file_timeout,
+            memory_limit_mb=config.worker_memory_mb, extractor=self.features,
+        )
 
     def process_directory(
         self,
@@ -38,15 +51,18 @@ class ParallelProcessingEngine:
         reporter: ProgressReporter,
         persistence: HashPersistence,
         cancel: threading.Event | None = None,
+        *,
+        cache: ResultCache | None = None,
     ) -> ProcessingSummary:
         """Hash every image under ``path`` (one root or several).
 
         Raises ``FileNotFoundError`` / ``NotADirectoryError`` before starting if
         a root cannot be scanned; per-file problems never raise, they are
         reported and stored. Setting ``cancel`` stops the run cleanly: work in
-        flight is stored and the summary says ``cancelled``.
+        flight is stored and the summary says ``cancelled``. A ``cache``
+        answers for files already known (see ``processing.incremental``).
         """
         roots = [path] if isinstance(path, str) else list(path)
         check_roots(roots)
-        pipeline = ProcessingPipeline(self.storage, self.make_pool(config), config)
+        pipeline = ProcessingPipeline(self.storage, self.make_pool(config), config, cache=cache)
         return pipeline.run(roots, reporter, persistence, cancel or threading.Event())

@@ -17,6 +17,7 @@ from imgtwin.config import ProcessingConfig
 from imgtwin.interfaces import HashPersistence, ProgressReporter
 from imgtwin.processing.channels import END, Channel
 from imgtwin.processing.discovery import DiscoveryOptions
+from imgtwin.processing.incremental import ResultCache
 from imgtwin.processing.source import FileSource
 from imgtwin.processing.task import error_result
 from imgtwin.processing.workers import WorkerPool
@@ -30,6 +31,7 @@ class _Tally:
     errors: int = 0
     skipped: int = 0
     bytes_read: int = 0
+    reused: int = 0
     cancelled: bool = False
     batch: list[FileResult] = field(default_factory=list)
 
@@ -43,11 +45,13 @@ class ProcessingPipeline:
         pool: WorkerPool,
         config: ProcessingConfig,
         *,
+        cache: ResultCache | None = None,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.source = source
         self.pool = pool
         self.config = config
+        self.cache = cache
         self.clock = clock
 
     def run(
@@ -99,6 +103,7 @@ class ProcessingPipeline:
             total_processing_time_ms=(self.clock() - started) * 1000,
             bytes_read=tally.bytes_read,
             cancelled=tally.cancelled,
+            reused=tally.reused,
         )
         reporter.report_completed(summary)
         return summary
@@ -106,16 +111,22 @@ class ProcessingPipeline:
     def _produce(
         self, roots: Sequence[str], options: DiscoveryOptions, work: Channel, results: Channel, stop: threading.Event
     ) -> None:
-        for item in self.source.discover(roots, options):
-            if stop.is_set():
-                return
-            if item.error is not None:
-                delivered = results.send(error_result(item.path, item.error), stop)
-            else:
-                delivered = work.send(item.path, stop)
-            if not delivered:
-                return
-        work.send(END, stop)
+        try:
+            for item in self.source.discover(roots, options):
+                if stop.is_set():
+                    return
+                if item.error is not None:
+                    delivered = results.send(error_result(item.path, item.error), stop)
+                elif self.cache is not None and (known := self.cache.lookup(item.path)) is not None:
+                    delivered = results.send(known, stop)
+                else:
+                    delivered = work.send(item.path, stop)
+                if not delivered:
+                    return
+            work.send(END, stop)
+        finally:
+            if self.cache is not None:
+                self.cache.close()
 
     def _collect(
         self,
@@ -154,12 +165,14 @@ class ProcessingPipeline:
     @staticmethod
     def _count(result: FileResult, tally: _Tally) -> None:
         tally.completed += 1
+        if result.reused:
+            tally.reused += 1
+        elif result.status is not FileStatus.SKIPPED:
+            tally.bytes_read += result.metadata.size
         if result.status is FileStatus.HASHED:
             tally.hashed += 1
-            tally.bytes_read += result.metadata.size
         elif result.status is FileStatus.ERROR:
             tally.errors += 1
-            tally.bytes_read += result.metadata.size
         else:
             tally.skipped += 1
 

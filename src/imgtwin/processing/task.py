@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import os
 import stat
+from dataclasses import replace
 
+from imgtwin.hashing.content import content_hash
+from imgtwin.hashing.extractor import FeatureExtractor
 from imgtwin.interfaces import Hasher, ImageLoader
 from imgtwin.loading.errors import LoadError, classify_os_error
 from imgtwin.loading.signatures import has_image_extension
@@ -19,31 +22,40 @@ def error_result(path: str, error: FileError, size: int = 0, mtime_ns: int = 0) 
     return FileResult(ProcessingMetadata(path, size, mtime_ns), FileStatus.ERROR, error=error)
 
 
-def process_file(path: str, loader: ImageLoader, hasher: Hasher) -> FileResult:
+def process_file(path: str, loader: ImageLoader, hasher: Hasher, extractor: FeatureExtractor | None = None) -> FileResult:
     try:
         before = os.stat(path)
     except OSError as exc:
         return error_result(path, FileError(classify_os_error(exc), exc.strerror or str(exc)))
     if not stat.S_ISREG(before.st_mode):
         return error_result(path, FileError(ErrorReason.NOT_A_REGULAR_FILE, "not a regular file"))
-    size, mtime_ns = before.st_size, before.st_mtime_ns
+    base = ProcessingMetadata(
+        path, before.st_size, before.st_mtime_ns, loader=loader.decode_id, dev=before.st_dev, inode=before.st_ino,
+        ctime_ns=before.st_ctime_ns,
+    )
     try:
+        digest = content_hash(path)
         loaded = loader.load(path)
         image_hash = hasher.hash(loaded.image)
+        features = extractor.extract(loaded.image) if extractor is not None else None
     except LoadError as exc:
         if exc.reason is ErrorReason.NOT_AN_IMAGE and not has_image_extension(path):
-            return FileResult(ProcessingMetadata(path, size, mtime_ns), FileStatus.SKIPPED)
-        return error_result(path, exc.to_file_error(), size, mtime_ns)
+            return FileResult(base, FileStatus.SKIPPED)
+        return FileResult(base, FileStatus.ERROR, error=exc.to_file_error())
+    except OSError as exc:
+        return FileResult(base, FileStatus.ERROR, error=FileError(classify_os_error(exc), exc.strerror or str(exc)))
     except Exception as exc:  # a loader or hasher bug must not end the run
         message = f"unexpected {type(exc).__name__}: {exc}"
-        return error_result(path, FileError(ErrorReason.DECODE_ERROR, message), size, mtime_ns)
+        return FileResult(base, FileStatus.ERROR, error=FileError(ErrorReason.DECODE_ERROR, message))
     try:
         after = os.stat(path)
     except OSError:
-        return error_result(path, FileError(ErrorReason.VANISHED, "file disappeared while it was read"), size, mtime_ns)
-    if (after.st_size, after.st_mtime_ns) != (size, mtime_ns):
-        return error_result(path, FileError(ErrorReason.CHANGED, "file changed while it was read"), size, mtime_ns)
-    metadata = ProcessingMetadata(
-        path, size, mtime_ns, loaded.width, loaded.height, loaded.format, loaded.decode, loader.decode_id
+        return FileResult(base, FileStatus.ERROR, error=FileError(ErrorReason.VANISHED, "file disappeared while it was read"))
+    if (after.st_size, after.st_mtime_ns, after.st_ino) != (base.size, base.mtime_ns, base.inode):
+        return FileResult(base, FileStatus.ERROR, error=FileError(ErrorReason.CHANGED, "file changed while it was read"))
+    metadata = replace(
+        base, width=loaded.width, height=loaded.height, format=loaded.format, decode=loaded.decode,
+        content_hash=digest,
     )
-    return FileResult(metadata, FileStatus.HASHED, hash=image_hash)
+    spec = extractor.spec if extractor is not None else None
+    return FileResult(metadata, FileStatus.HASHED, hash=image_hash, features=features, features_spec=spec)

@@ -23,8 +23,10 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Protocol
 
+from imgtwin.hashing.extractor import FeatureExtractor
 from imgtwin.interfaces import Hasher, ImageLoader
 from imgtwin.processing.channels import END, POLL_SECONDS, Channel
+from imgtwin.processing.limits import limit_address_space
 from imgtwin.processing.task import error_result, process_file
 from imgtwin.records import ErrorReason, FileError
 
@@ -67,10 +69,13 @@ def silence_native_stderr() -> None:
 class ThreadWorkerPool:
     """``workers`` threads in this process (Pillow releases the GIL to decode)."""
 
-    def __init__(self, workers: int, loader: ImageLoader, hasher: Hasher) -> None:
+    def __init__(
+        self, workers: int, loader: ImageLoader, hasher: Hasher, *, extractor: FeatureExtractor | None = None
+    ) -> None:
         self.workers = workers
         self.loader = loader
         self.hasher = hasher
+        self.extractor = extractor
 
     def run(self, work: Channel, results: Channel, cancel: threading.Event) -> None:
         threads = [
@@ -91,18 +96,26 @@ class ThreadWorkerPool:
             if item is END:
                 work.put(END)  # let the sibling threads see it too
                 return
-            if not results.send(process_file(item, self.loader, self.hasher), cancel):
+            if not results.send(process_file(item, self.loader, self.hasher, self.extractor), cancel):
                 return
 
 
-def _worker_main(conn: Connection, loader: ImageLoader, hasher: Hasher) -> None:
+def _worker_main(
+    conn: Connection,
+    loader: ImageLoader,
+    hasher: Hasher,
+    memory_limit_mb: int = 0,
+    extractor: FeatureExtractor | None = None,
+) -> None:
     """Body of a worker process: one path in, one result out, until None."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
     quiet_decoder_warnings()
     silence_native_stderr()
+    if memory_limit_mb > 0:
+        limit_address_space(memory_limit_mb * 1024 * 1024)
     try:
         while (path := conn.recv()) is not None:
-            conn.send(process_file(path, loader, hasher))
+            conn.send(process_file(path, loader, hasher, extractor))
     except (EOFError, KeyboardInterrupt, BrokenPipeError):
         pass
 
@@ -124,7 +137,9 @@ class ProcessWorkerPool:
     hung or crashed worker costs only its own file. Each worker holds up to
     ``prefetch`` paths, so it starts its next file while the dispatcher is
     still handling the last result (one path at a time left workers idle for
-    a GIL switch per file).
+    a GIL switch per file). ``memory_limit_mb`` caps each worker's address
+    space above its start-up size (0: no cap), so a decoder that asks for
+    gigabytes gets MemoryError (``too_large``) instead of the machine's memory.
     """
 
     def __init__(
@@ -137,13 +152,17 @@ class ProcessWorkerPool:
         prefetch: int = 2,
         clock: Callable[[], float] = time.monotonic,
         start_method: str | None = None,
+        memory_limit_mb: int = 0,
+        extractor: FeatureExtractor | None = None,
     ) -> None:
         self.workers = workers
         self.loader = loader
         self.hasher = hasher
+        self.extractor = extractor
         self.file_timeout = file_timeout
         self.prefetch = prefetch
         self.clock = clock
+        self.memory_limit_mb = memory_limit_mb
         if start_method is None:
             start_method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
         self.context = multiprocessing.get_context(start_method)
@@ -152,7 +171,10 @@ class ProcessWorkerPool:
     def _start_worker(self) -> _Worker:
         parent, child = self.context.Pipe(duplex=True)
         process = self.context.Process(
-            target=_worker_main, args=(child, self.loader, self.hasher), name="imgtwin-worker", daemon=True
+            target=_worker_main,
+            args=(child, self.loader, self.hasher, self.memory_limit_mb, self.extractor),
+            name="imgtwin-worker",
+            daemon=True,
         )
         process.start()
         child.close()
@@ -173,16 +195,32 @@ class ProcessWorkerPool:
         worker.conn.close()
 
     def run(self, work: Channel, results: Channel, cancel: threading.Event) -> None:
-        pool = [self._start_worker() for _ in range(self.workers)]
+        pool: list[_Worker] = []
         try:
-            self._dispatch(pool, work, results, cancel)
+            first = self._first_item(work, cancel)
+            if first is not None:
+                # Started only now: a rescan that finds nothing to decode pays no start-up.
+                pool.extend(self._start_worker() for _ in range(self.workers))
+                self._dispatch(pool, work, results, cancel, deque([first]))
         finally:
             for worker in pool:
                 self._stop_worker(worker, kill=bool(worker.pending))
             results.put(END)
 
-    def _dispatch(self, pool: list[_Worker], work: Channel, results: Channel, cancel: threading.Event) -> None:
-        backlog: deque[str] = deque()  # paths to send again after their worker was replaced
+    @staticmethod
+    def _first_item(work: Channel, cancel: threading.Event) -> str | None:
+        while not cancel.is_set():
+            item = work.receive()
+            if item is END:
+                return None
+            if item is not None:
+                return item
+        return None
+
+    def _dispatch(
+        self, pool: list[_Worker], work: Channel, results: Channel, cancel: threading.Event, backlog: deque[str]
+    ) -> None:
+        """Keep workers fed from ``backlog`` (paths to send first) and the work channel."""
         input_open = True
         cancel_deadline: float | None = None
         while True:

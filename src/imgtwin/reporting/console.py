@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
 
 from rich.console import Console
@@ -10,6 +11,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 from rich.text import Text
 
 from imgtwin.records import ProcessingSummary
+from imgtwin.reporting.reasons import format_reason_counts, reason_of
+from imgtwin.reporting.text import printable
 
 
 class RateColumn(ProgressColumn):
@@ -21,7 +24,8 @@ class RateColumn(ProgressColumn):
 
 
 class ConsoleProgressReporter:
-    """Progress bar with count, rate and ETA; failed files listed at the end.
+    """Progress bar with count, rate and ETA; failed files listed at the end,
+    then one line of counts per error reason.
 
     ``console`` and ``get_time`` are injected so tests can capture the exact
     output and drive the clock.
@@ -40,6 +44,7 @@ class ConsoleProgressReporter:
         self.max_errors_listed = max_errors_listed
         self.errors: list[tuple[str, str]] = []
         self.errors_seen = 0
+        self.reasons: Counter[str] = Counter()
         self._progress = Progress(
             TextColumn("[progress.description]{task.description}"),
             BarColumn(),
@@ -64,6 +69,7 @@ class ConsoleProgressReporter:
 
     def report_error(self, file_path: str, error: str) -> None:
         self.errors_seen += 1
+        self.reasons[reason_of(error)] += 1
         if len(self.errors) < self.max_errors_listed:
             self.errors.append((file_path, error))
 
@@ -73,7 +79,10 @@ class ConsoleProgressReporter:
             return
         self.console.print(f"[bold red]{self.errors_seen} file(s) could not be read:[/]")
         for path, error in sorted(self.errors):
-            self.console.print(f"  {path}: {error}", markup=False, highlight=False, soft_wrap=True)
+            self.console.print(
+                f"  {printable(path)}: {printable(error)}", markup=False, highlight=False, soft_wrap=True
+            )
         hidden = self.errors_seen - len(self.errors)
         if hidden:
-            self.console.print(f"  ... and {hidden} more (use --log FILE for the full list)")
+            self.console.print(f"  ... and {hidden} more (use --log FILE or `imgtwin errors` for the full list)")
+        self.console.print(format_reason_counts(self.reasons), markup=False, highlight=False, soft_wrap=True)

@@ -1,0 +1,89 @@
+"""``imgtwin find``: scan, then report exact and near-duplicate groups."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+
+import click
+from rich.console import Console
+
+from imgtwin.app import DB_ENV_VAR, default_db_path
+from imgtwin.finding import DEFAULT_THRESHOLD, find_duplicates
+from imgtwin.matching.keeper import KeeperPolicy
+from imgtwin.reporting.groups import groups_document, print_groups, write_csv, write_json
+
+THRESHOLD_HELP = (
+    "How different two pictures may look, in bits of the 64-bit perceptual hash, to be checked as "
+    "duplicates: 0 = identical look only (re-saves, resizes, format changes); 6 (default) = also "
+    "re-encodes, light edits, borders, small crops; 10-12 = heavier edits. Every candidate is verified "
+    "on aligned thumbnails, so raising it costs little precision."
+)
+
+
+@click.command()
+@click.argument("dirs", nargs=-1, type=click.Path(path_type=str))
+@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help=f"SQLite index [default: ${DB_ENV_VAR} or the user cache folder]. Alone (no DIRS): "
+                   "compare everything the index holds.")
+@click.option("--threshold", type=click.IntRange(0, 20), default=DEFAULT_THRESHOLD, show_default=True,
+              help=THRESHOLD_HELP)
+@click.option("--rotations/--no-rotations", default=True, show_default=True,
+              help="Also find copies rotated by 90/180/270 degrees or mirrored.")
+@click.option("--keep", type=click.Choice([p.value for p in KeeperPolicy]), default="best", show_default=True,
+              help="Which file of a group to keep: best = highest resolution, then largest file, less lossy "
+                   "format, oldest, shortest path; prefer-folder = files under --prefer first.")
+@click.option("--prefer", type=click.Path(file_okay=False, path_type=str), default=None,
+              help="Folder whose files are kept first (with --keep prefer-folder).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Write the groups as JSON (schema in the README).")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Write one CSV row per group member.")
+@click.option("--workers", type=click.IntRange(min=0), default=0, help="Scan workers; 0 = one per core.")
+@click.option("--no-progress", is_flag=True, help="No progress bar while scanning.")
+@click.option("-q", "--quiet", is_flag=True, help="No table and no progress; files and exit code only.")
+def find(
+    dirs: tuple[str, ...],
+    db_path: str | None,
+    threshold: int,
+    rotations: bool,
+    keep: str,
+    prefer: str | None,
+    json_path: str | None,
+    csv_path: str | None,
+    workers: int,
+    no_progress: bool,
+    quiet: bool,
+) -> None:
+    """Group exact and near-duplicate images under DIRS (scanning them first)."""
+    from imgtwin.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, fail, fatal_errors, stop_on_first_interrupt
+
+    if keep == KeeperPolicy.PREFER_FOLDER.value and not prefer:
+        raise click.UsageError("--keep prefer-folder needs --prefer FOLDER")
+    console = Console(stderr=True)
+    db = db_path or default_db_path()
+    if not dirs and not os.path.isfile(db):
+        fail(console, f"no index at {db}: give folders to scan, or --db with an existing index")
+    cancel = threading.Event()
+    scan_settings = {"progress": not no_progress, "quiet": quiet, "workers": workers}
+    with fatal_errors(console, db), stop_on_first_interrupt(cancel, console):
+        result = find_duplicates(
+            dirs, db_path=db, threshold=threshold, rotations=rotations, keep=keep, prefer=prefer,
+            scan_settings=scan_settings, console=console,
+        )
+    if result.scan is not None and result.scan.cancelled:
+        console.print("[yellow]Scan stopped: groups below cover the files hashed so far.[/]")
+    document = groups_document(result.groups, result.errors, threshold, rotations)
+    if json_path:
+        write_json(json_path, document)
+    if csv_path:
+        write_csv(csv_path, result.groups)
+    if not quiet:
+        print_groups(Console(), result.groups, result.errors)
+        if result.stale:
+            console.print(f"[yellow]{result.stale} indexed file(s) were hashed by another imgtwin version and "
+                          "were not compared: scan their folders again.[/]")
+    if result.scan is not None and result.scan.cancelled:
+        sys.exit(EXIT_INTERRUPTED)
+    sys.exit(EXIT_SOME_FAILED if result.errors else EXIT_OK)

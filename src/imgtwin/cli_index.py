@@ -1,0 +1,87 @@
+"""``imgtwin index info`` and ``imgtwin index prune``: look after the index."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import asdict
+
+import click
+from rich.console import Console
+
+from imgtwin.app import DB_ENV_VAR, default_db_path
+from imgtwin.persistence.index import HashIndex
+from imgtwin.persistence.lock import IndexBusyError, IndexWriteLock
+from imgtwin.persistence.sqlite import IndexVersionError
+
+_DB_OPTION = click.option(
+    "--db", "db_path", type=click.Path(dir_okay=False, path_type=str), default=None,
+    help=f"The index [default: ${DB_ENV_VAR} or the user cache folder].",
+)
+
+
+def _open(db_path: str | None, console: Console) -> HashIndex:
+    from imgtwin.cli import fail
+
+    path = db_path or default_db_path()
+    if not _exists(path):
+        fail(console, f"no index at {path} (run imgtwin scan first, or pass --db)")
+    try:
+        return HashIndex(path)
+    except (IndexVersionError, sqlite3.OperationalError) as exc:
+        fail(console, str(exc))
+
+
+def _exists(path: str) -> bool:
+    import os
+
+    return os.path.isfile(path)
+
+
+def _when(stamp: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(stamp))
+
+
+@click.group()
+def index() -> None:
+    """Inspect and maintain the SQLite index."""
+
+
+@index.command()
+@_DB_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print the facts as JSON.")
+def info(db_path: str | None, as_json: bool) -> None:
+    """Files, errors, size, schema version and roots of the index."""
+    console = Console(stderr=True)
+    with _open(db_path, console) as idx:
+        facts = idx.info()
+    if as_json:
+        click.echo(json.dumps(asdict(facts), indent=2))
+        return
+    click.echo(f"index:          {facts.path}")
+    click.echo(f"schema version: {facts.schema_version}")
+    click.echo(f"files:          {facts.files} ({facts.hashed} hashed, {facts.errors} errors, "
+               f"{facts.vanished} vanished)")
+    click.echo(f"images:         {facts.image_bytes / 1e9:.2f} GB")
+    click.echo(f"index size:     {facts.index_bytes / 1e6:.1f} MB")
+    click.echo("roots:" + ("" if facts.roots else "          none"))
+    for root in facts.roots:
+        state = "complete" if root.complete else "interrupted"
+        click.echo(f"  {root.path}  (last scan {_when(root.last_scan_at)}, {state})")
+
+
+@index.command()
+@_DB_OPTION
+def prune(db_path: str | None) -> None:
+    """Delete the rows of files that a scan found gone."""
+    from imgtwin.cli import fail
+
+    console = Console(stderr=True)
+    with _open(db_path, console) as idx:
+        try:
+            with IndexWriteLock(idx.db_path):
+                removed = idx.prune()
+        except IndexBusyError as exc:
+            fail(console, str(exc))
+    click.echo(f"Removed {removed} vanished file(s) from {idx.db_path}.")

@@ -1,0 +1,1 @@
+"""Finding duplicates among scanned files: exact groups, near-duplicate search and grouping."""

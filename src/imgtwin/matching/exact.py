@@ -1,0 +1,86 @@
+"""Exact duplicates: same size, then same full-content hash.
+
+Sizes are free (from the scan); the content is read and hashed only for files
+whose size collides with another's, and with xxh3-128 (several GB/s, 128 bits
+so an accidental collision is out of reach for any collection).  Files that
+vanish or cannot be read are left out, never guessed.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+try:  # xxhash is the fast path; blake2b keeps the module usable without it.
+    import xxhash
+
+    def _new_hasher():  # type: ignore[no-untyped-def]
+        return xxhash.xxh3_128()
+
+    CONTENT_HASH = "xxh3-128"
+except ImportError:  # pragma: no cover - exercised only where xxhash is missing
+    import hashlib
+
+    def _new_hasher():  # type: ignore[no-untyped-def]
+        return hashlib.blake2b(digest_size=16)
+
+    CONTENT_HASH = "blake2b-128"
+
+_READ = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class ExactGroup:
+    """Files with identical bytes; ``digest`` is the hex content hash."""
+
+    size: int
+    digest: str
+    paths: tuple[str, ...]
+
+
+def content_digest(path: str) -> str:
+    """Hex content hash of a whole file (streamed, 1 MiB at a time)."""
+    hasher = _new_hasher()
+    with open(path, "rb") as stream:
+        while chunk := stream.read(_READ):
+            hasher.update(chunk)
+    return hasher.hexdigest()
+
+
+def exact_groups(
+    files: Iterable[tuple[str, int]],
+    digest: Callable[[str], str] = content_digest,
+    on_error: Callable[[str, OSError], None] | None = None,
+) -> list[ExactGroup]:
+    """Groups of >= 2 byte-identical files among ``(path, size)`` pairs.
+
+    Only files sharing their size with another file are read.  Empty files are
+    ignored (they are not images).  Groups and paths come out sorted.
+    """
+    by_size: dict[int, list[str]] = defaultdict(list)
+    for path, size in files:
+        if size > 0:
+            by_size[size].append(path)
+    groups: list[ExactGroup] = []
+    for size, paths in sorted(by_size.items()):
+        if len(paths) < 2:
+            continue
+        by_digest: dict[str, list[str]] = defaultdict(list)
+        for path in paths:
+            try:
+                by_digest[digest(path)].append(path)
+            except OSError as exc:
+                if on_error is not None:
+                    on_error(path, exc)
+        for value, same in by_digest.items():
+            if len(same) >= 2:
+                groups.append(ExactGroup(size, value, tuple(sorted(same))))
+    groups.sort(key=lambda g: g.paths)
+    return groups
+
+
+def exact_labels(paths: Sequence[str], groups: Iterable[ExactGroup]) -> list[int]:
+    """For each path, the index of its exact group, or -1 (for grouping's input)."""
+    where = {path: k for k, group in enumerate(groups) for path in group.paths}
+    return [where.get(path, -1) for path in paths]

@@ -1,0 +1,130 @@
+"""Duplicate groups from accepted matches, without chaining.
+
+Rule (*keeper star*): every member of a group is a direct, accepted match of
+the group's keeper.  Files are visited from the most to the least preferred
+keeper (``keeper.keeper_order``); an unassigned file with unassigned matches
+becomes a keeper and takes all of them.  So A~B, B~C with A!~C never puts A
+and C together through B: chaining (single linkage) would let a run of small
+edits join unrelated pictures.  Each member carries its distance to the keeper
+and the transform relating them.
+
+Exact duplicates (same bytes) are grouped first and act as one unit: the unit's
+best file stands for all of them in near matching, and its byte twins follow
+it into whichever group it lands in (distance 0, transform ``exact``).  A group
+is ``exact`` when all its members are byte twins of the keeper, else ``near``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+EXACT = "exact"
+NEAR = "near"
+
+
+@dataclass(frozen=True, slots=True)
+class Matches:
+    """Accepted near matches ``i ~ j``; ``transform[k]`` maps ``i``'s picture onto ``j``'s.
+
+    ``transform`` uses ``features.DIHEDRAL_NAMES`` (``identity`` for plain
+    near copies).  The arrays are parallel and may list a pair in either order.
+    """
+
+    i: np.ndarray
+    j: np.ndarray
+    distance: np.ndarray
+    transform: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    index: int
+    distance: int  # bits from the keeper (0 for the keeper and byte twins)
+    transform: str  # "keeper", "exact", "identity", "mirror_h", "rotate90", ...
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    keeper: int
+    members: tuple[Member, ...]  # keeper first, then by distance and index
+    category: str  # "exact" | "near"
+
+    @property
+    def indices(self) -> tuple[int, ...]:
+        return tuple(m.index for m in self.members)
+
+
+_INVERSE = {"rotate90": "rotate270", "rotate270": "rotate90"}  # all others are involutions
+
+
+def _inverse(transform: str) -> str:
+    return _INVERSE.get(transform, transform)
+
+
+def form_groups(
+    n: int,
+    matches: Matches,
+    order: Sequence[int],
+    exact_labels: Sequence[int] | None = None,
+) -> list[Group]:
+    """Groups of ``n`` files (indices ``0..n-1``) under the keeper-star rule.
+
+    ``order``: all indices from the most to the least preferred keeper.
+    ``exact_labels``: per file, the id of its byte-identical set or -1.
+    """
+    if sorted(order) != list(range(n)):
+        raise ValueError("order must be a permutation of range(n)")
+    rank = np.empty(n, dtype=np.int64)
+    rank[np.asarray(order, dtype=np.int64)] = np.arange(n)
+
+    # Exact sets: the best-ranked file represents the set.
+    labels = list(exact_labels) if exact_labels is not None else [-1] * n
+    rep = np.arange(n)
+    twins: dict[int, list[int]] = {}
+    best_of: dict[int, int] = {}
+    for index in sorted(range(n), key=lambda k: rank[k]):
+        label = labels[index]
+        if label < 0:
+            continue
+        if label in best_of:
+            rep[index] = best_of[label]
+            twins[best_of[label]].append(index)
+        else:
+            best_of[label] = index
+            twins[index] = []
+
+    # Near matches between representatives: best (smallest) distance per pair.
+    neighbours: dict[int, dict[int, tuple[int, str]]] = {}
+    for a, b, d, t in zip(matches.i.tolist(), matches.j.tolist(), matches.distance.tolist(), matches.transform):
+        ra, rb = int(rep[a]), int(rep[b])
+        if ra == rb:
+            continue
+        for x, y, tr in ((ra, rb, t), (rb, ra, _inverse(t))):
+            known = neighbours.setdefault(x, {}).get(y)
+            if known is None or d < known[0]:
+                neighbours[x][y] = (int(d), tr)  # tr maps x's picture onto y's
+
+    assigned = np.zeros(n, dtype=bool)
+    groups: list[Group] = []
+    for keeper in order:
+        if assigned[keeper] or rep[keeper] != keeper:
+            continue
+        near = sorted(
+            ((d, rank[m], m, t) for m, (d, t) in neighbours.get(keeper, {}).items() if not assigned[m]),
+        )
+        if not near and not twins.get(keeper):
+            continue
+        members = [Member(keeper, 0, "keeper")]
+        members += [Member(t, 0, EXACT) for t in twins.get(keeper, [])]
+        assigned[[m.index for m in members]] = True
+        for d, _, m, t in near:
+            assigned[m] = True
+            members.append(Member(m, d, t))
+            members += [Member(tw, d, t) for tw in twins.get(m, [])]
+            assigned[twins.get(m, [])] = True
+        category = EXACT if all(m.transform in ("keeper", EXACT) for m in members) else NEAR
+        groups.append(Group(keeper, tuple(members), category))
+    return groups

@@ -1,0 +1,183 @@
+"""Near-duplicate matches: hash candidates, then a verification that keeps precision.
+
+Candidates (all found by radius search, never by a Python loop over pairs):
+
+* *plain*: any of the two hashes of one file (whole image, border-trimmed)
+  within ``threshold`` bits of any of the other's; a padded copy matches its
+  original through the trimmed hash;
+* *rotated/mirrored* (``rotations``): one of the 7 non-identity dihedral
+  variants of a file's trimmed hash (derived from its DCT block) within
+  ``threshold`` of another file's trimmed hash;
+* *crop*: plain hash distance above ``threshold`` but within ``crop_threshold``
+  (edge crops of 2-10 % move a copy 10-20 bits away).
+
+Every candidate is then verified on the 32 x 32 thumbnails, crop-aligned
+(``verify.aligned_scores``): the 255-bit detail hash distance separates true
+copies from same-scene tiles and smooth pictures that collide on 64 bits (see
+:func:`accept`).  The reported distance is the 64-bit hash distance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from imgtwin.hashing.features import DIHEDRAL_NAMES, THUMB, MatchFeatures, dihedral_hashes
+from imgtwin.matching.grouping import Matches
+from imgtwin.matching.search import radius_join, radius_pairs
+from imgtwin.matching.verify import aligned_scores
+
+# g^-1 for each dihedral index (rotate90 <-> rotate270, the rest are involutions).
+_INVERSE = np.array([DIHEDRAL_NAMES.index(n) for n in
+                     ("identity", "mirror_h", "mirror_v", "rotate180", "transpose", "rotate90", "rotate270",
+                      "transverse")])  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class NearParams:
+    """Matching settings; defaults from the corpus benchmark (benchmarks/corpus_accuracy.py).
+
+    A candidate within ``threshold`` bits is accepted when, once aligned, its
+    detail distance (255-bit, ``verify.detail_bits``) is <= ``max_detail``, or
+    <= ``max_detail_strong`` with a gradient correlation >= ``min_correlation``;
+    a crop candidate (``threshold`` < distance <= ``crop_threshold``, upright
+    only) needs detail <= ``crop_max_detail``.  ``crop_threshold=0`` disables
+    the crop stage; ``rotations=False`` the rotated/mirrored candidates.
+    """
+
+    threshold: int = 6
+    rotations: bool = True
+    max_detail: int = 40
+    max_detail_strong: int = 60
+    min_correlation: float = 0.9
+    crop_threshold: int = 20
+    crop_max_detail: int = 32
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.threshold < 64 or not 0 <= self.crop_threshold < 64:
+            raise ValueError("thresholds must be in 0..63 bits")
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureTable:
+    """Column arrays of many files' ``MatchFeatures`` (what matching works on)."""
+
+    hashes: np.ndarray  # (n,) uint64
+    trim_hashes: np.ndarray  # (n,) uint64
+    thumbs: np.ndarray  # (n, 32, 32) uint8, of the border-trimmed images
+    full_thumbs: np.ndarray | None = None  # (n, 32, 32) uint8, untrimmed; None: same as thumbs
+    trimmed: np.ndarray | None = None  # (n,) bool: thumbs and full_thumbs differ
+
+    @classmethod
+    def from_features(cls, features: Sequence[MatchFeatures]) -> FeatureTable:
+        n = len(features)
+        size = THUMB * THUMB
+        thumbs = np.frombuffer(b"".join(f.thumb for f in features), dtype=np.uint8).reshape(n, THUMB, THUMB)
+        trimmed = np.fromiter((f.full_thumb is not None and f.full_thumb != f.thumb for f in features), bool, n)
+        full = thumbs
+        if trimmed.any():
+            full = thumbs.copy()
+            for k in np.flatnonzero(trimmed):
+                full[k] = np.frombuffer(features[k].full_thumb, dtype=np.uint8, count=size).reshape(THUMB, THUMB)
+        return cls(
+            np.fromiter((f.hash for f in features), dtype=np.uint64, count=n),
+            np.fromiter((f.trim_hash for f in features), dtype=np.uint64, count=n),
+            thumbs,
+            full,
+            trimmed,
+        )
+
+    def __len__(self) -> int:
+        return len(self.hashes)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidates:
+    """Pairs ``i < j`` with ``transform`` (dihedral index) mapping ``i`` onto ``j``."""
+
+    i: np.ndarray
+    j: np.ndarray
+    distance: np.ndarray
+    transform: np.ndarray
+
+
+def _best_per_pair(i: np.ndarray, j: np.ndarray, d: np.ndarray, g: np.ndarray) -> Candidates:
+    """Orient pairs as i < j and keep each pair's smallest distance (identity on ties)."""
+    keep = i != j
+    i, j, d, g = i[keep], j[keep], d[keep].astype(np.int16), g[keep].astype(np.int8)
+    swap = i > j
+    i, j = np.where(swap, j, i), np.where(swap, i, j)
+    g = np.where(swap, _INVERSE[g], g).astype(np.int8)
+    order = np.lexsort((g != 0, d, j, i))
+    i, j, d, g = i[order], j[order], d[order], g[order]
+    first = np.ones(len(i), dtype=bool)
+    first[1:] = (i[1:] != i[:-1]) | (j[1:] != j[:-1])
+    return Candidates(i[first], j[first], d[first], g[first])
+
+
+def candidate_pairs(table: FeatureTable, radius: int, rotations: bool = True, rotation_radius: int | None = None
+                    ) -> Candidates:  # fmt: skip
+    """Every file pair whose best hash pairing is within ``radius`` bits."""
+    n = len(table)
+    both = np.concatenate([table.hashes, table.trim_hashes])
+    a, b, d = radius_pairs(both, radius)
+    parts = [(a % n, b % n, d, np.zeros(len(a), np.int8))]
+    if rotations and n > 1:
+        queries = dihedral_hashes(table.thumbs)[:, 1:].reshape(-1)
+        q, b, d = radius_join(queries, table.trim_hashes, radius if rotation_radius is None else rotation_radius)
+        parts.append((q // 7, b, d, (q % 7 + 1).astype(np.int8)))
+    i, j, d, g = (np.concatenate(x) for x in zip(*parts))
+    return _best_per_pair(i.astype(np.int64), j.astype(np.int64), d, g)
+
+
+def accept(params: NearParams, distance: np.ndarray, transform: np.ndarray, correlation: np.ndarray,
+           detail: np.ndarray) -> np.ndarray:  # fmt: skip
+    """The acceptance rule on verified candidates (boolean mask)."""
+    close = (detail <= params.max_detail) | (
+        (correlation >= params.min_correlation) & (detail <= params.max_detail_strong)
+    )
+    direct = (distance <= params.threshold) & close
+    crop = (transform == 0) & (distance > params.threshold) & (distance <= params.crop_threshold)
+    return direct | (crop & (detail <= params.crop_max_detail))
+
+
+def verify_pairs(table: FeatureTable, i: np.ndarray, j: np.ndarray, g: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Aligned (correlation, detail) of candidate pairs, best over the thumbnails kept.
+
+    Trimmed thumbnails against each other first; where either file had a
+    border cut, also the untrimmed ones (a frame or padding may be picture:
+    a sky, a studio backdrop, or the other file may keep it) and the mixed
+    pairs, keeping the lowest detail distance (and its correlation).
+    """
+    correlation, detail = aligned_scores(table.thumbs[i], table.thumbs[j], g)
+    if table.full_thumbs is None or table.trimmed is None:
+        return correlation, detail
+    ti, tj = table.trimmed[i], table.trimmed[j]
+    for use_full_i, use_full_j in ((True, True), (True, False), (False, True)):
+        rows = np.flatnonzero((ti if use_full_i else True) & (tj if use_full_j else True))
+        if use_full_i and use_full_j:
+            rows = np.flatnonzero(ti | tj)
+        if len(rows) == 0:
+            continue
+        a = (table.full_thumbs if use_full_i else table.thumbs)[i[rows]]
+        b = (table.full_thumbs if use_full_j else table.thumbs)[j[rows]]
+        c, dt = aligned_scores(a, b, g[rows])
+        better = dt < detail[rows]
+        detail[rows[better]] = dt[better]
+        correlation[rows[better]] = c[better]
+    return correlation, detail
+
+
+def near_matches(table: FeatureTable, params: NearParams = NearParams()) -> tuple[Matches, np.ndarray]:
+    """Verified near matches and their detail distances (0..255, lower = closer)."""
+    radius = max(params.threshold, params.crop_threshold)
+    cand = candidate_pairs(table, radius, params.rotations, rotation_radius=params.threshold)
+    eligible = (cand.distance <= params.threshold) | (cand.transform == 0)
+    i, j, d, g = cand.i[eligible], cand.j[eligible], cand.distance[eligible], cand.transform[eligible]
+    correlation, detail = verify_pairs(table, i, j, g)
+    ok = accept(params, d, g, correlation, detail)
+    matches = Matches(i[ok], j[ok], d[ok], tuple(DIHEDRAL_NAMES[int(x)] for x in g[ok]))
+    return matches, detail[ok]

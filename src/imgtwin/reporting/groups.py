@@ -1,0 +1,117 @@
+"""Duplicate groups for people (a terminal table) and for scripts (JSON, CSV).
+
+The JSON document::
+
+    {"tool": "imgtwin", "version": "0.1.0", "threshold": 10, "rotations": true,
+     "summary": {"groups": 2, "duplicates": 3, "reclaimable_bytes": 123456, "errors": 1},
+     "groups": [{"id": 1, "category": "exact"|"near", "reclaimable_bytes": 4567,
+                 "members": [{"path", "size", "width", "height", "format", "distance",
+                              "keep": true|false, "transform": null|"rotate90"|...}]}],
+     "errors": [{"path", "reason", "message"}]}
+
+Members are listed keeper first. CSV has one row per member with the columns
+``CSV_COLUMNS``. Paths are written as the caller gave them.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.markup import escape
+
+from imgtwin._version import __version__
+from imgtwin.persistence.atomic import AtomicTextFile
+from imgtwin.persistence.rows import text_path
+from imgtwin.records import DuplicateGroup, FileError
+
+CSV_COLUMNS = ("group", "category", "keep", "path", "size", "width", "height", "format", "distance", "transform")
+
+
+def human_bytes(count: float) -> str:
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if count < 1000 or unit == "TB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1000
+    raise AssertionError("unreachable")
+
+
+def _member_dict(member: Any) -> dict[str, Any]:
+    return {
+        "path": text_path(member.path), "size": member.size, "width": member.width, "height": member.height,
+        "format": member.format, "distance": member.distance, "keep": member.keep, "transform": member.transform,
+    }
+
+
+def groups_document(
+    groups: Sequence[DuplicateGroup], errors: Sequence[tuple[str, FileError]], threshold: int, rotations: bool
+) -> dict[str, Any]:
+    return {
+        "tool": "imgtwin",
+        "version": __version__,
+        "threshold": threshold,
+        "rotations": rotations,
+        "summary": {
+            "groups": len(groups),
+            "duplicates": sum(len(g.members) - 1 for g in groups),
+            "reclaimable_bytes": sum(g.reclaimable_bytes for g in groups),
+            "errors": len(errors),
+        },
+        "groups": [
+            {"id": g.id, "category": g.category, "reclaimable_bytes": g.reclaimable_bytes,
+             "members": [_member_dict(m) for m in g.members]}
+            for g in groups
+        ],
+        "errors": [{"path": text_path(p), "reason": e.reason.value, "message": e.message} for p, e in errors],
+    }
+
+
+def write_json(path: str, document: dict[str, Any]) -> None:
+    out = AtomicTextFile(path)
+    json.dump(document, out.stream, ensure_ascii=False, indent=1)
+    out.stream.write("\n")
+    out.commit()
+
+
+def write_csv(path: str, groups: Sequence[DuplicateGroup]) -> None:
+    out = AtomicTextFile(path, newline="")
+    _csv_rows(out.stream, groups)
+    out.commit()
+
+
+def _csv_rows(stream: TextIO, groups: Sequence[DuplicateGroup]) -> None:
+    writer = csv.writer(stream, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for group in groups:
+        for m in group.members:
+            writer.writerow([group.id, group.category, int(m.keep), text_path(m.path), m.size, m.width, m.height,
+                             m.format, m.distance, m.transform or ""])
+
+
+def print_groups(console: Console, groups: Sequence[DuplicateGroup], errors: Sequence[tuple[str, FileError]]) -> None:
+    """Every group, keeper first, paths last so that they never wrap mid-name."""
+    for group in groups:
+        console.print(
+            f"[bold]Group {group.id}[/] · {group.category} · {len(group.members)} files · "
+            f"{human_bytes(group.reclaimable_bytes)} reclaimable", highlight=False,
+        )
+        for m in group.members:
+            dims = f"{m.width}x{m.height}" if m.width else "?"
+            mark = "[green]keep[/]" if m.keep else f"{m.distance:>4}"
+            note = "" if m.keep else (f"  ({m.transform})" if m.transform else "")
+            console.print(
+                f"  {mark} {dims:>11} {human_bytes(m.size):>9}  {escape(text_path(m.path))}{note}",
+                highlight=False, soft_wrap=True,
+            )
+    duplicates = sum(len(g.members) - 1 for g in groups)
+    reclaimable = sum(g.reclaimable_bytes for g in groups)
+    exact = sum(g.category == "exact" for g in groups)
+    console.print(
+        f"{len(groups)} group(s) ({exact} exact, {len(groups) - exact} near): {duplicates} duplicate file(s), "
+        f"{human_bytes(reclaimable)} reclaimable.", highlight=False, soft_wrap=True,
+    )
+    if errors:
+        console.print(f"{len(errors)} file(s) could not be read (see `imgtwin errors` or --json).", highlight=False)

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from imgtwin.hashing.dct import DCTHasher
+from imgtwin.hashing.features import DIHEDRAL_NAMES, compute_features, dihedral_hashes, trim_box
+
+_OPS = {
+    "identity": None,
+    "mirror_h": Image.Transpose.FLIP_LEFT_RIGHT,
+    "mirror_v": Image.Transpose.FLIP_TOP_BOTTOM,
+    "rotate180": Image.Transpose.ROTATE_180,
+    "transpose": Image.Transpose.TRANSPOSE,
+    "rotate270": Image.Transpose.ROTATE_270,
+    "rotate90": Image.Transpose.ROTATE_90,
+    "transverse": Image.Transpose.TRANSVERSE,
+}
+
+
+def test_dihedral_hashes_equal_hashes_of_transformed_pixels(make_scene):
+    thumb = np.asarray(make_scene(1).resize((32, 32), Image.Resampling.LANCZOS))
+    derived = dihedral_hashes(thumb[None])[0]
+    hasher = DCTHasher()
+    for k, name in enumerate(DIHEDRAL_NAMES):
+        op = _OPS[name]
+        moved = Image.fromarray(thumb) if op is None else Image.fromarray(thumb).transpose(op)
+        assert int(derived[k]) == hasher.hash(moved).value, name
+
+
+def test_full_hash_is_the_scan_hash(make_scene):
+    image = make_scene(2)
+    assert compute_features(image).hash == DCTHasher().hash(image).value
+
+
+def test_trim_removes_padding_to_square(make_scene):
+    image = make_scene(3)
+    padded = ImageOps.pad(image, (320, 320), color=255)
+    left, top, right, bottom = trim_box(np.asarray(padded))
+    assert (left, right) == (0, 320)
+    assert 40 <= top <= 48 and 272 <= bottom <= 280  # the border plus a small safety shave
+    plain, framed = compute_features(image), compute_features(padded)
+    assert framed.trimmed and not plain.trimmed
+    assert bin(plain.trim_hash ^ framed.trim_hash).count("1") <= 4
+    assert bin(plain.hash ^ framed.hash).count("1") > 8  # why the trimmed hash exists
+
+
+def test_features_are_compact(make_scene):
+    features = compute_features(make_scene(4))
+    assert len(features.thumb) == 1024
+    assert features.thumb_array().shape == (32, 32)

@@ -1,0 +1,154 @@
+"""``imgtwin find`` and ``find_duplicates`` on small real images."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+from PIL import Image, ImageOps
+
+from imgtwin.finding import find_duplicates
+from tests.helpers import require_shared
+
+SCHEMA = json.loads((Path(__file__).resolve().parents[1] / "docs/schemas/find.schema.json").read_text())
+
+
+def photo(index: int, size: int = 640) -> Image.Image:
+    """A real photo from the shared corpus, scaled to ``size`` on its long side."""
+    paths = sorted(require_shared("corpus/photos").glob("*.jpg"))
+    image = Image.open(paths[index]).convert("RGB")
+    image.thumbnail((size, size), Image.Resampling.LANCZOS)
+    return image
+
+
+def crop_edges(image: Image.Image, fraction: float) -> Image.Image:
+    w, h = image.size
+    dx, dy = int(w * fraction), int(h * fraction)
+    return image.crop((dx, dy, w - dx, h - dy))
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("find") / "library"
+    (root / "copies").mkdir(parents=True)
+    original = photo(0)
+    original.save(root / "original.jpg", quality=92)
+    (root / "copies" / "exact.jpg").write_bytes((root / "original.jpg").read_bytes())
+    original.resize((480, int(480 * original.height / original.width))).save(root / "copies" / "small.jpg", quality=70)
+    ImageOps.expand(original, border=40, fill="white").save(root / "copies" / "padded.png")
+    crop_edges(original, 0.04).save(root / "copies" / "cropped.jpg", quality=90)
+    original.transpose(Image.Transpose.ROTATE_90).save(root / "copies" / "rotated.jpg", quality=75)
+    ImageOps.mirror(original).save(root / "copies" / "mirrored.webp", quality=75)
+    for k in range(1, 6):  # unrelated pictures, and one exact pair among them
+        photo(k).save(root / f"other{k}.jpg", quality=90)
+    (root / "copies" / "other5 copy.jpg").write_bytes((root / "other5.jpg").read_bytes())
+    return root
+
+
+def by_name(result) -> dict[str, tuple[int, object]]:
+    return {os.path.basename(m.path): (g.id, m) for g in result.groups for m in g.members}
+
+
+def test_finds_every_kind_of_copy_and_nothing_else(library: Path, tmp_path: Path) -> None:
+    result = find_duplicates([str(library)], db_path=str(tmp_path / "i.db"))
+    names = by_name(result)
+    group_of_original = names["original.jpg"][0]
+    for copy in ("exact.jpg", "small.jpg", "padded.png", "cropped.jpg", "rotated.jpg", "mirrored.webp"):
+        assert names[copy][0] == group_of_original, copy
+    assert names["rotated.jpg"][1].transform in ("rotate90", "rotate270")
+    assert names["mirrored.webp"][1].transform == "mirror"
+    assert names["small.jpg"][1].transform is None
+    assert names["other5.jpg"][0] == names["other5 copy.jpg"][0]
+    exact_group = next(g for g in result.groups if g.id == names["other5.jpg"][0])
+    assert exact_group.category == "exact" and exact_group.reclaimable_bytes == (library / "other5.jpg").stat().st_size
+    for k in range(1, 5):
+        assert f"other{k}.jpg" not in names  # unrelated pictures stay out of every group
+    assert len(result.groups) == 2
+    near_group = next(g for g in result.groups if g.id == group_of_original)
+    assert near_group.category == "near"
+    assert sum(m.keep for m in near_group.members) == 1
+
+
+def test_rotations_can_be_turned_off(library: Path, tmp_path: Path) -> None:
+    names = by_name(find_duplicates([str(library)], db_path=str(tmp_path / "i.db"), rotations=False))
+    assert "rotated.jpg" not in names and "mirrored.webp" not in names
+    assert names["cropped.jpg"][0] == names["original.jpg"][0]
+
+
+def test_keeper_is_the_highest_resolution_then_policies(library: Path, tmp_path: Path) -> None:
+    db = str(tmp_path / "i.db")
+    best = by_name(find_duplicates([str(library)], db_path=db))
+    # The padded copy has more pixels, but they are border; rotated and mirrored
+    # copies have as many pixels in smaller files; of the two byte twins, the
+    # shorter path wins.
+    keeper = [name for name, (_, m) in best.items() if m.keep and best[name][0] == best["original.jpg"][0]]
+    assert keeper == ["exact.jpg"] or keeper == ["original.jpg"]
+    assert best["original.jpg"][1].keep  # same size and mtime class: "original.jpg" is the shorter path
+    smallest = find_duplicates([str(library)], db_path=db, scan=False, keep="smallest")
+    for group in smallest.groups:
+        assert group.keeper.size == min(m.size for m in group.members)
+    names = by_name(smallest)
+    assert names["mirrored.webp"][1].keep  # the smallest file of the near group
+    assert names["original.jpg"][1].transform == "mirror"  # transforms are relative to the keeper
+    preferred = by_name(find_duplicates([str(library)], db_path=db, scan=False, keep="prefer-folder",
+                                        prefer=str(library / "copies")))
+    assert preferred["other5 copy.jpg"][1].keep and not preferred["other5.jpg"][1].keep
+
+
+def test_cli_json_and_csv_validate_and_paths_stay_relative(library: Path, tmp_path: Path) -> None:
+    out_json, out_csv = tmp_path / "groups.json", tmp_path / "groups.csv"
+    done = subprocess.run(
+        [sys.executable, "-m", "imgtwin", "find", "library", "--db", str(tmp_path / "i.db"), "--json", str(out_json),
+         "--csv", str(out_csv), "--no-progress"],
+        cwd=library.parent, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "2 group(s) (1 exact, 1 near)" in done.stdout
+    document = json.loads(out_json.read_text())
+    jsonschema.validate(document, SCHEMA)
+    paths = [m["path"] for g in document["groups"] for m in g["members"]]
+    assert all(p.startswith("library/") for p in paths)
+    with open(out_csv, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["path"] for r in rows] == paths
+    assert {r["keep"] for r in rows} == {"0", "1"}
+    # From the index alone, no scan: same groups, absolute paths.
+    again = subprocess.run(
+        [sys.executable, "-m", "imgtwin", "find", "--db", str(tmp_path / "i.db"), "--json", str(out_json), "-q"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert again.returncode == 0, again.stderr
+    absolute = json.loads(out_json.read_text())
+    assert [len(g["members"]) for g in absolute["groups"]] == [len(g["members"]) for g in document["groups"]]
+    assert all(os.path.isabs(m["path"]) for g in absolute["groups"] for m in g["members"])
+
+
+def test_unreadable_files_are_listed_and_exit_1(tmp_path: Path) -> None:
+    root = tmp_path / "lib"
+    root.mkdir()
+    photo(2).save(root / "a.jpg")
+    (root / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(20))
+    out = tmp_path / "g.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "imgtwin", "find", str(root), "--db", str(tmp_path / "i.db"), "--json", str(out), "-q"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 1
+    errors = json.loads(out.read_text())["errors"]
+    assert [os.path.basename(e["path"]) for e in errors] == ["broken.png"]
+    assert errors[0]["reason"] == "decode_error"
+
+
+def test_find_usage_errors(tmp_path: Path) -> None:
+    missing = subprocess.run([sys.executable, "-m", "imgtwin", "find", "--db", str(tmp_path / "none.db")],
+                             capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 2 and "no index at" in missing.stderr
+    prefer = subprocess.run([sys.executable, "-m", "imgtwin", "find", str(tmp_path), "--keep", "prefer-folder"],
+                            capture_output=True, text=True, timeout=60)
+    assert prefer.returncode == 2 and "--prefer" in prefer.stderr
