@@ -21,7 +21,7 @@ import sys
 import time
 from dataclasses import replace
 
-from imgtwin.hashing.features import compute_features
+from imgtwin.hashing.features import FEATURES_SPEC, compute_features
 from imgtwin.loading.pillow_loader import StandardImageLoader
 from imgtwin.matching.exact import exact_groups, exact_labels
 from imgtwin.matching.grouping import form_groups
@@ -34,7 +34,10 @@ SCORER = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "corpus",
 def load(root: str, cache: str | None) -> tuple[list[str], list[FileInfo], list]:
     if cache and os.path.exists(cache):
         with open(cache, "rb") as f:
-            return pickle.load(f)
+            cached = pickle.load(f)
+        if len(cached) == 4 and cached[3] == FEATURES_SPEC:
+            return cached[:3]
+        print(f"{cache}: features of another definition, recomputing", file=sys.stderr)
     with open(os.path.join(root, "truth.json"), encoding="utf-8") as f:
         paths = sorted(json.load(f))
     loader = StandardImageLoader(512)
@@ -47,7 +50,7 @@ def load(root: str, cache: str | None) -> tuple[list[str], list[FileInfo], list]
         feats.append(compute_features(loaded.image))
     if cache:
         with open(cache, "wb") as f:
-            pickle.dump((paths, infos, feats), f)
+            pickle.dump((paths, infos, feats, FEATURES_SPEC), f)
     return paths, infos, feats
 
 
@@ -99,12 +102,16 @@ def main() -> None:
     if args.sweep:
         configs.append(("plain 64-bit hashes only, T=8, no verification",
                         replace(default, threshold=8, rotations=False, crop_threshold=0, max_detail=255)))
-        for t in (6, 8, 10, 12, 14):
-            configs.append((f"threshold={t}", replace(default, threshold=t, crop_threshold=max(t, 20))))
+        for t in (4, 8, 10):
+            configs.append((f"threshold={t}", replace(default, threshold=t)))
+        for t in (8, 12):
+            configs.append((f"crop_threshold={t}", replace(default, crop_threshold=t)))
         configs.append(("no crop stage", replace(default, crop_threshold=0)))
         configs.append(("no rotations", replace(default, rotations=False)))
-        for d in (32, 50, 60):
-            configs.append((f"max_detail={d}", replace(default, max_detail=d, crop_max_detail=d)))
+        for d in (24, 32):
+            configs.append((f"crop_max_detail={d}", replace(default, crop_max_detail=d)))
+        for d in (28, 40):
+            configs.append((f"max_detail={d}", replace(default, max_detail=d)))
     for label, params in configs:
         t = time.perf_counter()
         prediction = predict(paths, infos, table, params)

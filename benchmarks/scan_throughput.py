@@ -198,6 +198,8 @@ def main() -> None:
     parser.add_argument("--corpus-dir", type=Path, default=Path(tempfile.gettempdir()))
     parser.add_argument("--plain-sample", type=int, default=1000)
     parser.add_argument("--configs", nargs="+", default=["process:2", "thread:2", "process:4", "thread:4"])
+    parser.add_argument("--growth-check", action="store_true",
+                        help="also compare peak RSS on a fifth of the last preset with all of it")
     args = parser.parse_args()
 
     print(f"machine: {platform.machine()}, {cpu_count()} cores, "
@@ -226,6 +228,30 @@ def main() -> None:
         peaks[preset] = default.peak_rss_mb
     if "small" in peaks and "medium" in peaks:
         print(f"\npeak RSS medium / small (default engine): {peaks['medium'] / peaks['small']:.2f}")
+    if args.growth_check:
+        growth_check(ensure_corpus(args.presets[-1], args.corpus_dir))
+
+
+def growth_check(root: Path) -> None:
+    """Peak RSS on a fifth of a corpus versus all of it: same images, 5x the files.
+
+    Comparing presets mixes two things, file count and the largest image's
+    pixels (a 20 MP PNG or WebP must be decoded whole); this isolates the first.
+    """
+    files = image_files(root)
+    fifth = sample(files, len(files) // 5)
+    with tempfile.TemporaryDirectory(dir=root.parent) as tmp:
+        subset = Path(tmp) / "subset"
+        for k, path in enumerate(fifth):
+            target = subset / f"{k // 100:03d}" / f"{k:05d}{Path(path).suffix}"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.link(path, target)
+        part = run_engine(subset, fifth, "process", cpu_count())
+    whole = run_engine(root, files, "process", cpu_count())
+    print(f"\n## memory growth with file count ({root.name}, default engine)\n")
+    print("| files | peak RSS MB |\n|---|---|")
+    print(f"| {len(fifth)} (every 5th) | {part.peak_rss_mb:.0f} |\n| {len(files)} | {whole.peak_rss_mb:.0f} |")
+    print(f"\npeak RSS {len(files)} / {len(fifth)} files: {whole.peak_rss_mb / part.peak_rss_mb:.2f}")
 
 
 if __name__ == "__main__":

@@ -152,3 +152,21 @@ def test_find_usage_errors(tmp_path: Path) -> None:
     prefer = subprocess.run([sys.executable, "-m", "imgtwin", "find", str(tmp_path), "--keep", "prefer-folder"],
                             capture_output=True, text=True, timeout=60)
     assert prefer.returncode == 2 and "--prefer" in prefer.stderr
+
+
+def test_heic_and_avif_copies_are_found_as_duplicates_of_their_jpeg(tmp_path: Path) -> None:
+    pillow_heif = pytest.importorskip("pillow_heif")
+    pillow_heif.register_heif_opener()
+    root = tmp_path / "phone"
+    root.mkdir()
+    original = photo(3)
+    original.save(root / "IMG_0001.jpg", quality=92)
+    original.save(root / "IMG_0001.heic", quality=80)
+    original.save(root / "IMG_0001.avif", quality=70)
+    photo(4).save(root / "IMG_0002.heic", quality=80)  # another picture, same format
+    result = find_duplicates([str(root)], db_path=str(tmp_path / "i.db"))
+    assert [sorted(os.path.basename(m.path) for m in g.members) for g in result.groups] == [
+        ["IMG_0001.avif", "IMG_0001.heic", "IMG_0001.jpg"]
+    ]
+    formats = {os.path.basename(m.path): m.format for m in result.groups[0].members}
+    assert formats["IMG_0001.heic"] == "HEIF" and formats["IMG_0001.avif"] == "AVIF"

@@ -1,7 +1,20 @@
 """imgtwin: find duplicate and near-duplicate images, and act on them safely."""
 
 from imgtwin._version import __version__
+from imgtwin.actions import (
+    ActionKind,
+    ActionPlan,
+    ApplyReport,
+    FileOps,
+    UndoReport,
+    apply_plan,
+    plan_actions,
+    plan_from_file,
+    preview_plan,
+)
+from imgtwin.actions.undo import undo_journal as undo
 from imgtwin.config import ProcessingConfig
+from imgtwin.finding import FindResult, find_duplicates
 from imgtwin.hashing.dct import DCTHasher
 from imgtwin.interfaces import HashPersistence, Hasher, ImageLoader, LoadedImage, ParallelProcessor, ProgressReporter
 from imgtwin.loading.pillow_loader import StandardImageLoader
@@ -10,10 +23,12 @@ from imgtwin.persistence.json_file import JsonHashPersistence
 from imgtwin.persistence.sqlite import SqliteHashPersistence
 from imgtwin.processing.engine import ParallelProcessingEngine
 from imgtwin.records import (
+    DuplicateGroup,
     ErrorReason,
     FileError,
     FileResult,
     FileStatus,
+    GroupMember,
     HashSpec,
     ImageHash,
     ProcessingMetadata,
@@ -24,15 +39,22 @@ from imgtwin.reporting.console import ConsoleProgressReporter
 from imgtwin.reporting.logfile import FileProgressReporter
 
 __all__ = [
+    "ActionKind",
+    "ActionPlan",
+    "ApplyReport",
     "CompositeReporter",
     "ConsoleProgressReporter",
     "CsvHashPersistence",
     "DCTHasher",
+    "DuplicateGroup",
     "ErrorReason",
     "FileError",
+    "FileOps",
     "FileProgressReporter",
     "FileResult",
     "FileStatus",
+    "FindResult",
+    "GroupMember",
     "HashPersistence",
     "HashSpec",
     "Hasher",
@@ -49,5 +71,12 @@ __all__ = [
     "ProgressReporter",
     "SqliteHashPersistence",
     "StandardImageLoader",
+    "UndoReport",
     "__version__",
+    "apply_plan",
+    "find_duplicates",
+    "plan_actions",
+    "plan_from_file",
+    "preview_plan",
+    "undo",
 ]

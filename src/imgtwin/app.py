@@ -31,7 +31,7 @@ from imgtwin.processing.incremental import IndexScanCache
 from imgtwin.records import ProcessingSummary
 from imgtwin.reporting.composite import CompositeReporter, NullReporter
 from imgtwin.reporting.console import ConsoleProgressReporter
-from imgtwin.reporting.logfile import FileProgressReporter
+from imgtwin.reporting.logfile import FileProgressReporter, LogRecordsTo
 
 DB_ENV_VAR = "IMGTWIN_DB"
 
@@ -50,6 +50,7 @@ class ScanSettings:
     output_format: Literal["json", "csv"] | None = None
     output_path: str | None = None
     workers: int = 0
+    adaptive_workers: bool = False  # --workers auto
     batch_size: int = 50
     buffer: int = 100
     executor: ExecutorKind = "process"
@@ -61,6 +62,8 @@ class ScanSettings:
     log_path: str | None = None
     progress: bool = True
     quiet: bool = False
+    metrics_port: int | None = None  # serve Prometheus metrics while scanning (0: any free port)
+    metrics_host: str = "127.0.0.1"
 
     def processing_config(self) -> ProcessingConfig:
         return ProcessingConfig(
@@ -73,6 +76,7 @@ class ScanSettings:
             include_hidden=self.include_hidden,
             follow_symlinks=self.follow_symlinks,
             worker_memory_mb=self.worker_memory_mb,
+            adaptive_workers=self.adaptive_workers,
         )
 
 
@@ -95,11 +99,26 @@ def build_reporter(settings: ScanSettings, console: Console) -> tuple[ProgressRe
     """The reporter, and the resources (log files) to close after the run."""
     reporters: list[ProgressReporter] = []
     resources: list[object] = []
+    if settings.metrics_port is not None:
+        from imgtwin.reporting.metrics import MetricsReporter  # prometheus_client only when asked for
+
+        metrics = MetricsReporter()
+        port = metrics.serve(settings.metrics_port, settings.metrics_host)
+        if not settings.quiet:
+            console.print(f"Metrics: http://{settings.metrics_host}:{port}/metrics", highlight=False)
+        reporters.append(metrics)
+        resources.append(metrics)
     if not settings.quiet:
         reporters.append(ConsoleProgressReporter(console, show_progress=settings.progress))
     if settings.log_path:
-        log_reporter = FileProgressReporter.open(settings.log_path)
+        try:
+            log_reporter = FileProgressReporter.open(settings.log_path)
+        except BaseException:
+            for resource in resources:
+                resource.close()  # type: ignore[attr-defined]
+            raise
         reporters.append(log_reporter)
+        resources.append(LogRecordsTo(log_reporter.stream))  # worker-count changes, worker deaths
         resources.append(log_reporter.stream)
     if not reporters:
         return NullReporter(), resources

@@ -19,10 +19,12 @@ from rich.console import Console
 
 from imgtwin._version import __version__
 from imgtwin.app import DB_ENV_VAR, ScanSettings, default_db_path, run_scan
+from imgtwin.cli_options import WorkersType, metrics_options, workers_settings
 from imgtwin.persistence.lock import IndexBusyError
 from imgtwin.persistence.sqlite import IndexVersionError
-from imgtwin.processing.workers import quiet_decoder_warnings
+from imgtwin.processing.workers import WorkerStartupError, quiet_decoder_warnings
 from imgtwin.records import ProcessingSummary
+from imgtwin.reporting.metrics import MetricsServerError
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_FATAL, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -58,7 +60,8 @@ def fatal_errors(console: Console, db_path: str) -> Iterator[None]:
     """Expected fatal conditions as one-line messages and exit codes, never tracebacks."""
     try:
         yield
-    except (FileNotFoundError, NotADirectoryError, IndexVersionError, IndexBusyError, PermissionError) as exc:
+    except (FileNotFoundError, NotADirectoryError, IndexVersionError, IndexBusyError, PermissionError,
+            WorkerStartupError, MetricsServerError) as exc:
         fail(console, str(exc))
     except sqlite3.OperationalError as exc:
         fail(console, f"cannot use the index {db_path}: {exc}")
@@ -92,8 +95,9 @@ def main() -> None:
               help="Also write the results to --output in this format.")
 @click.option("--output", "output_path", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="File for --format (replaced atomically when the scan ends).")
-@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Parallel workers; 0 = one per CPU core.")
+@click.option("--workers", type=WorkersType(), default=0, show_default=True,
+              help="Parallel workers; 0 = one per CPU core; auto = adapt to throughput and load "
+                   "(1 to 2 per core).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=50, show_default=True,
               help="Results written per transaction.")
 @click.option("--buffer", type=click.IntRange(min=1), default=100, show_default=True,
@@ -112,12 +116,13 @@ def main() -> None:
               help="Append a timestamped log of the run, every error included, to this file.")
 @click.option("--no-progress", is_flag=True, help="No progress bar (errors and summary are still printed).")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but fatal errors; the exit code tells the rest.")
+@metrics_options
 def scan(
     dirs: tuple[str, ...],
     db_path: str | None,
     output_format: str | None,
     output_path: str | None,
-    workers: int,
+    workers: int | str,
     batch_size: int,
     buffer: int,
     executor: str,
@@ -128,6 +133,8 @@ def scan(
     log_path: str | None,
     no_progress: bool,
     quiet: bool,
+    metrics_port: int | None,
+    metrics_host: str,
 ) -> None:
     """Hash every image under DIRS and store the hashes in the index."""
     if (output_format is None) != (output_path is None):
@@ -137,7 +144,6 @@ def scan(
         db_path=db_path or default_db_path(),
         output_format=output_format,  # type: ignore[arg-type]
         output_path=output_path,
-        workers=workers,
         batch_size=batch_size,
         buffer=buffer,
         executor=executor,  # type: ignore[arg-type]
@@ -148,6 +154,9 @@ def scan(
         log_path=log_path,
         progress=not no_progress,
         quiet=quiet,
+        metrics_port=metrics_port,
+        metrics_host=metrics_host,
+        **workers_settings(workers, executor),
     )
     console = Console(stderr=True)
     quiet_decoder_warnings()
@@ -162,13 +171,18 @@ def scan(
 
 
 def _register_subcommands() -> None:
+    from imgtwin.cli_dedupe import dedupe, undo
     from imgtwin.cli_errors import errors
     from imgtwin.cli_find import find
     from imgtwin.cli_index import index
+    from imgtwin.cli_report import report
 
     main.add_command(find)
     main.add_command(index)
     main.add_command(errors)
+    main.add_command(dedupe)
+    main.add_command(undo)
+    main.add_command(report)
 
 
 _register_subcommands()

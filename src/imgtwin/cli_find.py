@@ -10,6 +10,7 @@ import click
 from rich.console import Console
 
 from imgtwin.app import DB_ENV_VAR, default_db_path
+from imgtwin.cli_options import WorkersType, metrics_options, workers_settings
 from imgtwin.finding import DEFAULT_THRESHOLD, find_duplicates
 from imgtwin.matching.keeper import KeeperPolicy
 from imgtwin.reporting.groups import groups_document, print_groups, write_csv, write_json
@@ -40,9 +41,12 @@ THRESHOLD_HELP = (
               help="Write the groups as JSON (schema in the README).")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Write one CSV row per group member.")
-@click.option("--workers", type=click.IntRange(min=0), default=0, help="Scan workers; 0 = one per core.")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Write an HTML review page (thumbnails in a folder beside it); see `imgtwin report`.")
+@click.option("--workers", type=WorkersType(), default=0, help="Scan workers; 0 = one per core; auto = adapt.")
 @click.option("--no-progress", is_flag=True, help="No progress bar while scanning.")
 @click.option("-q", "--quiet", is_flag=True, help="No table and no progress; files and exit code only.")
+@metrics_options
 def find(
     dirs: tuple[str, ...],
     db_path: str | None,
@@ -52,9 +56,12 @@ def find(
     prefer: str | None,
     json_path: str | None,
     csv_path: str | None,
-    workers: int,
+    html_path: str | None,
+    workers: int | str,
     no_progress: bool,
     quiet: bool,
+    metrics_port: int | None,
+    metrics_host: str,
 ) -> None:
     """Group exact and near-duplicate images under DIRS (scanning them first)."""
     from imgtwin.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, fail, fatal_errors, stop_on_first_interrupt
@@ -66,7 +73,8 @@ def find(
     if not dirs and not os.path.isfile(db):
         fail(console, f"no index at {db}: give folders to scan, or --db with an existing index")
     cancel = threading.Event()
-    scan_settings = {"progress": not no_progress, "quiet": quiet, "workers": workers}
+    scan_settings = {"progress": not no_progress, "quiet": quiet, **workers_settings(workers),
+                     "metrics_port": metrics_port, "metrics_host": metrics_host}
     with fatal_errors(console, db), stop_on_first_interrupt(cancel, console):
         result = find_duplicates(
             dirs, db_path=db, threshold=threshold, rotations=rotations, keep=keep, prefer=prefer,
@@ -79,6 +87,10 @@ def find(
         write_json(json_path, document)
     if csv_path:
         write_csv(csv_path, result.groups)
+    if html_path:
+        from imgtwin.reporting.html import write_html_report
+
+        write_html_report(html_path, document, source=f"imgtwin find {' '.join(dirs)}", workers=workers if isinstance(workers, int) else 0)
     if not quiet:
         print_groups(Console(), result.groups, result.errors)
         if result.stale:

@@ -48,6 +48,9 @@ class ProcessingConfig:
     # 0 = unlimited. 4 GiB fits the largest image max_pixels admits (a 179 MP
     # 16-bit TIFF peaks near 2.5 GB in the loader) with room to spare.
     worker_memory_mb: int = 4096
+    # --workers auto: vary the fed worker count at run time (processing.adaptive);
+    # process executor only.
+    adaptive_workers: bool = False
 
     def __post_init__(self) -> None:
         if self.max_concurrent_tasks < 0:
@@ -62,6 +65,8 @@ class ProcessingConfig:
             raise ValueError("worker_memory_mb must be >= 0 (0 = unlimited)")
         if self.executor not in ("process", "thread"):
             raise ValueError(f"executor must be 'process' or 'thread', not {self.executor!r}")
+        if self.adaptive_workers and self.executor != "process":
+            raise ValueError("adaptive_workers needs the process executor")
 
     @property
     def workers(self) -> int:

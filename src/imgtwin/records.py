@@ -7,7 +7,7 @@ processes and can be compared in tests.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 class FileStatus(str, enum.Enum):
@@ -124,6 +124,9 @@ class FileResult:
     # Taken from the index without reading the file again: ``unchanged`` (same
     # size, mtime and inode) or ``moved`` (same bytes as a vanished indexed file).
     reused: str | None = None
+    # Seconds the worker spent on this file (stat, read, decode, hash): for the
+    # metrics histogram. Not part of the outcome, so left out of equality.
+    duration_s: float | None = field(default=None, compare=False)
 
     @property
     def path(self) -> str:

@@ -49,3 +49,32 @@ def test_features_are_compact(make_scene):
     features = compute_features(make_scene(4))
     assert len(features.thumb) == 1024
     assert features.thumb_array().shape == (32, 32)
+
+
+def test_serialisation_round_trip(make_scene):
+    from imgtwin.hashing.features import FEATURES_SPEC, MatchFeatures
+
+    plain = compute_features(make_scene(5))
+    framed = compute_features(ImageOps.pad(make_scene(5), (320, 320), color=0))
+    assert not plain.trimmed and plain.full_thumb is None
+    assert framed.trimmed and framed.full_thumb is not None and framed.full_thumb != framed.thumb
+    for features, size in ((plain, 1053), (framed, 2077)):
+        data = features.to_bytes()
+        assert isinstance(data, bytes) and len(data) == size
+        assert MatchFeatures.from_bytes(data) == features
+        assert MatchFeatures.from_bytes(memoryview(data)) == features
+    assert FEATURES_SPEC.startswith("features-v2-")
+    for bad in (b"", b"XYZ" + plain.to_bytes()[3:], plain.to_bytes()[:-1], plain.to_bytes()[:3] + b"\x09" + plain.to_bytes()[4:]):
+        try:
+            MatchFeatures.from_bytes(bad)
+        except ValueError:
+            continue
+        raise AssertionError(f"accepted {bad[:8]!r}")
+
+
+def test_untrimmed_thumbnail_kept(make_scene):
+    image = make_scene(6)
+    framed = compute_features(ImageOps.expand(image, border=24, fill=255))
+    full = framed.full_thumb_array()
+    assert full.shape == (32, 32) and full[0].min() >= 250  # the frame is in the untrimmed thumbnail
+    assert framed.thumb_array()[0].max() < 250  # and cut from the trimmed one

@@ -86,3 +86,18 @@ def test_unrelated_pictures_not_grouped(tmp_path, make_scene):
         path.write_bytes(jpeg(make_scene(200 + k)))
         paths.append(str(path))
     assert run(paths) == []
+
+
+def test_crop_hypotheses_find_edge_crops(make_scene):
+    from imgtwin.matching.near import FeatureTable as Table
+    from imgtwin.matching.near import NearParams, candidate_pairs, crop_hashes
+
+    original = make_scene(11, (400, 300))
+    cropped = original.crop((32, 0, 400, 300))  # 8 % off the left side
+    feats = [compute_features(original), compute_features(cropped), compute_features(make_scene(12, (400, 300)))]
+    table = Table.from_features(feats)
+    assert crop_hashes(table.full_thumbs).shape == (3, 6)
+    with_crops = candidate_pairs(table, 6, rotations=False, crop_radius=NearParams().crop_threshold)
+    assert ((with_crops.i == 0) & (with_crops.j == 1)).any()
+    matches, _ = near_matches(table)
+    assert {(int(a), int(b)) for a, b in zip(matches.i, matches.j)} == {(0, 1)}

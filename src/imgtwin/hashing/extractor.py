@@ -11,7 +11,10 @@ from typing import Protocol
 
 from PIL import Image
 
+from imgtwin.hashing.dct import DCTHasher
 from imgtwin.hashing.features import FEATURES_SPEC, compute_features
+from imgtwin.interfaces import Hasher
+from imgtwin.records import ImageHash
 
 
 class FeatureExtractor(Protocol):
@@ -20,15 +23,24 @@ class FeatureExtractor(Protocol):
         """Names the feature definition; stored with the bytes, never mixed."""
         ...
 
-    def extract(self, image: Image.Image) -> bytes: ...
+    def extract(self, image: Image.Image, hasher: Hasher) -> tuple[ImageHash, bytes]:
+        """The image's hash (as ``hasher`` defines it) and its features, in one pass."""
+        ...
 
 
 class MatchFeatureExtractor:
-    """Everything ``imgtwin find`` needs beyond the pHash (trimmed hash, thumbnails)."""
+    """Everything ``imgtwin find`` needs beyond the pHash (trimmed hash, thumbnails).
+
+    The features start from the same 32 x 32 pixels as the DCT hash, so with a
+    ``DCTHasher`` the hash comes out of the same pass instead of a second resize.
+    """
 
     @property
     def spec(self) -> str:
         return FEATURES_SPEC
 
-    def extract(self, image: Image.Image) -> bytes:
-        return compute_features(image).to_bytes()
+    def extract(self, image: Image.Image, hasher: Hasher) -> tuple[ImageHash, bytes]:
+        if isinstance(hasher, DCTHasher):
+            features = compute_features(image, hasher)
+            return ImageHash(features.hash, hasher.spec), features.to_bytes()
+        return hasher.hash(image), compute_features(image).to_bytes()

@@ -65,8 +65,8 @@ DIHEDRAL_NAMES = ("identity", "mirror_h", "mirror_v", "rotate180", "transpose", 
 class MatchFeatures:
     """Everything matching needs for one image (see module doc).
 
-    Serialised by :meth:`to_bytes` in 1,056 bytes when nothing was trimmed,
-    2,080 bytes when a border was (the untrimmed thumbnail is then stored too).
+    Serialised by :meth:`to_bytes` in 1,053 bytes when nothing was trimmed,
+    2,077 bytes when a border was (the untrimmed thumbnail is then stored too).
     """
 
     hash: int

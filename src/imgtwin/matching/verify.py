@@ -29,7 +29,7 @@ MAX_CROP = 0.14
 CROP_STEP = 0.02
 _BATCH = 256
 _DETAIL_BASIS = dct_matrix(THUMB)[:16]
-TOP = 1  # hypotheses per axis tried in 2-D
+TOP = 3  # hypotheses per axis tried in 2-D
 
 
 @lru_cache(maxsize=4)

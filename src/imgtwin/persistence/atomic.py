@@ -29,7 +29,7 @@ class AtomicTextFile:
         self.stream.close()
         os.replace(self.temp_path, self.target)
         self.committed = True
-        _fsync_directory(os.path.dirname(self.target))
+        fsync_directory(os.path.dirname(self.target))
 
     def discard(self) -> None:
         if not self.committed:
@@ -40,7 +40,8 @@ class AtomicTextFile:
                 pass
 
 
-def _fsync_directory(directory: str) -> None:
+def fsync_directory(directory: str) -> None:
+    """Make renames and links in ``directory`` durable; a no-op where directories cannot be synced."""
     try:
         fd = os.open(directory, os.O_RDONLY)
     except OSError:

@@ -25,7 +25,7 @@ CREATE TABLE files (
     height        INTEGER,
     format        TEXT,               -- Pillow format name, e.g. JPEG
     decode        TEXT,               -- how pixels were read, e.g. jpeg-draft-1/8 or full
-    loader        TEXT,               -- loader and its settings, e.g. pillow-L-max512-draft64-v1
+    loader        TEXT,               -- loader and its settings, e.g. pillow-L-max512-draft64-v2
     hash          TEXT,               -- perceptual hash, lower-case hex; NULL on error
     hash_spec     TEXT,               -- algorithm and parameters, e.g. dct-64-32px-lanczos-v1
     features      BLOB,               -- matching features (trimmed hash, thumbnails), see hashing/features.py

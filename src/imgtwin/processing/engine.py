@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
-from imgtwin.config import ProcessingConfig
+from imgtwin.config import ProcessingConfig, cpu_count
 from imgtwin.hashing.extractor import FeatureExtractor
 from imgtwin.interfaces import Hasher, HashPersistence, ImageLoader, ProgressReporter
 from imgtwin.processing.discovery import check_roots
@@ -39,9 +39,14 @@ class ParallelProcessingEngine:
     def make_pool(self, config: ProcessingConfig) -> WorkerPool:
         if config.executor == "thread":
             return ThreadWorkerPool(config.workers, self.loader, self.hasher, extractor=self.features)
+        controller = None
+        if config.adaptive_workers:
+            from imgtwin.processing.adaptive import AdaptiveConcurrency
+
+            controller = AdaptiveConcurrency(minimum=1, maximum=2 * cpu_count(), initial=config.workers)
         return ProcessWorkerPool(
             config.workers, self.loader, self.hasher, config.file_timeout,
-            memory_limit_mb=config.worker_memory_mb, extractor=self.features,
+            memory_limit_mb=config.worker_memory_mb, extractor=self.features, controller=controller,
         )
 
     def process_directory(

@@ -23,6 +23,10 @@ from imgtwin.processing.task import error_result
 from imgtwin.processing.workers import WorkerPool
 from imgtwin.records import FileResult, FileStatus, ProcessingSummary
 
+# How often the collector tells a reporter with a ``report_queues`` hook the
+# channels' depths and the busy workers (monitoring back-pressure).
+QUEUE_REPORT_SECONDS = 0.5
+
 
 @dataclass
 class _Tally:
@@ -86,7 +90,7 @@ class ProcessingPipeline:
         consumers.start()
         tally = _Tally()
         try:
-            self._collect(results, tally, total, reporter, persistence, cancel, stop)
+            self._collect(results, tally, total, reporter, persistence, cancel, stop, work)
         finally:
             if tally.batch:
                 persistence.store_batch(tally.batch)
@@ -137,8 +141,17 @@ class ProcessingPipeline:
         persistence: HashPersistence,
         cancel: threading.Event,
         stop: threading.Event,
+        work: Channel | None = None,
     ) -> None:
+        # Optional reporter hooks (see reporting.metrics): looked up once, skipped when absent.
+        on_result: Callable[[FileResult], None] | None = getattr(reporter, "report_result", None)
+        on_queues: Callable[[int, int, int], None] | None = getattr(reporter, "report_queues", None)
+        next_queue_report = self.clock()
         while True:
+            if on_queues is not None and self.clock() >= next_queue_report:
+                next_queue_report = self.clock() + QUEUE_REPORT_SECONDS
+                busy = getattr(self.pool, "busy_workers", 0)
+                on_queues(work.qsize() if work is not None else 0, results.qsize(), int(busy))
             try:
                 item = results.receive()
             except KeyboardInterrupt:  # library use without a SIGINT handler
@@ -152,6 +165,8 @@ class ProcessingPipeline:
             if item is END:
                 return
             self._count(item, tally)
+            if on_result is not None:
+                on_result(item)
             if item.status is FileStatus.ERROR:
                 assert item.error is not None
                 reporter.report_error(item.path, str(item.error))

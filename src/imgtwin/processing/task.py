@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 from dataclasses import replace
 
 from imgtwin.hashing.content import content_hash
@@ -23,6 +24,13 @@ def error_result(path: str, error: FileError, size: int = 0, mtime_ns: int = 0) 
 
 
 def process_file(path: str, loader: ImageLoader, hasher: Hasher, extractor: FeatureExtractor | None = None) -> FileResult:
+    """The file's result, with the seconds it took in ``duration_s`` (the worker is the one that knows)."""
+    started = time.perf_counter()
+    result = _process_file(path, loader, hasher, extractor)
+    return replace(result, duration_s=time.perf_counter() - started)
+
+
+def _process_file(path: str, loader: ImageLoader, hasher: Hasher, extractor: FeatureExtractor | None) -> FileResult:
     try:
         before = os.stat(path)
     except OSError as exc:
@@ -36,8 +44,10 @@ def process_file(path: str, loader: ImageLoader, hasher: Hasher, extractor: Feat
     try:
         digest = content_hash(path)
         loaded = loader.load(path)
-        image_hash = hasher.hash(loaded.image)
-        features = extractor.extract(loaded.image) if extractor is not None else None
+        if extractor is not None:
+            image_hash, features = extractor.extract(loaded.image, hasher)
+        else:
+            image_hash, features = hasher.hash(loaded.image), None
     except LoadError as exc:
         if exc.reason is ErrorReason.NOT_AN_IMAGE and not has_image_extension(path):
             return FileResult(base, FileStatus.SKIPPED)

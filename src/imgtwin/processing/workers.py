@@ -25,6 +25,7 @@ from typing import Protocol
 
 from imgtwin.hashing.extractor import FeatureExtractor
 from imgtwin.interfaces import Hasher, ImageLoader
+from imgtwin.processing.adaptive import AdaptiveConcurrency
 from imgtwin.processing.channels import END, POLL_SECONDS, Channel
 from imgtwin.processing.limits import limit_address_space
 from imgtwin.processing.task import error_result, process_file
@@ -35,6 +36,15 @@ log = logging.getLogger(__name__)
 # After a stop request, how long in-flight files may finish before their
 # workers are killed.
 CANCEL_GRACE_SECONDS = 2.0
+
+
+# Worker deaths in a row, with no file finished in between, after which the
+# pool stops: then the workers themselves are broken, not the files.
+MIN_CRASHES_IN_A_ROW = 8
+
+
+class WorkerStartupError(RuntimeError):
+    """Worker processes die before finishing any file: a broken set-up, not bad files."""
 
 
 class WorkerPool(Protocol):
@@ -76,6 +86,13 @@ class ThreadWorkerPool:
         self.loader = loader
         self.hasher = hasher
         self.extractor = extractor
+        self._busy = 0
+        self._busy_lock = threading.Lock()
+
+    @property
+    def busy_workers(self) -> int:
+        """Threads decoding a file right now (for monitoring)."""
+        return self._busy
 
     def run(self, work: Channel, results: Channel, cancel: threading.Event) -> None:
         threads = [
@@ -96,7 +113,14 @@ class ThreadWorkerPool:
             if item is END:
                 work.put(END)  # let the sibling threads see it too
                 return
-            if not results.send(process_file(item, self.loader, self.hasher, self.extractor), cancel):
+            with self._busy_lock:
+                self._busy += 1
+            try:
+                result = process_file(item, self.loader, self.hasher, self.extractor)
+            finally:
+                with self._busy_lock:
+                    self._busy -= 1
+            if not results.send(result, cancel):
                 return
 
 
@@ -154,8 +178,13 @@ class ProcessWorkerPool:
         start_method: str | None = None,
         memory_limit_mb: int = 0,
         extractor: FeatureExtractor | None = None,
+        controller: AdaptiveConcurrency | None = None,
     ) -> None:
-        self.workers = workers
+        # With a controller (--workers auto), ``controller.maximum`` workers are
+        # started and only the first ``controller.active`` are fed; the others
+        # finish what they hold and wait, so a change costs no process start.
+        self.controller = controller
+        self.workers = controller.maximum if controller is not None else workers
         self.loader = loader
         self.hasher = hasher
         self.extractor = extractor
@@ -167,6 +196,13 @@ class ProcessWorkerPool:
             start_method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
         self.context = multiprocessing.get_context(start_method)
         self.replaced = 0
+        self.crashes_in_a_row = 0
+        self._pool: list[_Worker] = []
+
+    @property
+    def busy_workers(self) -> int:
+        """Worker processes with a file in hand right now (for monitoring)."""
+        return sum(1 for worker in list(self._pool) if worker.pending)
 
     def _start_worker(self) -> _Worker:
         parent, child = self.context.Pipe(duplex=True)
@@ -196,6 +232,7 @@ class ProcessWorkerPool:
 
     def run(self, work: Channel, results: Channel, cancel: threading.Event) -> None:
         pool: list[_Worker] = []
+        self._pool = pool
         try:
             first = self._first_item(work, cancel)
             if first is not None:
@@ -240,7 +277,7 @@ class ProcessWorkerPool:
                     return
                 continue
             timeout = min(w.deadline for w in busy) - self.clock()
-            hungry = (input_open or backlog) and any(len(w.pending) < self.prefetch for w in pool)
+            hungry = (input_open or backlog) and any(len(w.pending) < self.prefetch for w in self._fed(pool))
             if hungry:
                 timeout = min(timeout, 0.01)  # more work may arrive any moment
             ready = wait([w.conn for w in busy], timeout=max(0.0, min(timeout, 0.5)))
@@ -248,11 +285,20 @@ class ProcessWorkerPool:
                 if worker.conn in ready:
                     self._collect(pool, worker, backlog, results, cancel)
             self._expire(pool, backlog, results, cancel)
+            self._adapt()
+
+    def _fed(self, pool: list[_Worker]) -> list[_Worker]:
+        """The workers that get new paths: all, or the controller's ``active`` first ones."""
+        return pool if self.controller is None else pool[: self.controller.active]
+
+    def _adapt(self) -> None:
+        if self.controller is not None and (change := self.controller.update()) is not None:
+            log.info("%s", change)
 
     def _top_up(self, pool: list[_Worker], work: Channel, backlog: deque[str], input_open: bool, block: bool) -> bool:
         """Fill every worker to one path, then to ``prefetch``; False once input has ended."""
         for target in range(1, self.prefetch + 1):
-            for worker in pool:
+            for worker in self._fed(pool):
                 if len(worker.pending) >= target:
                     continue
                 if backlog:
@@ -283,15 +329,26 @@ class ProcessWorkerPool:
         except (EOFError, OSError):
             code = worker.process.exitcode
             path = worker.pending[0]
+            self.crashes_in_a_row += 1
+            if self.crashes_in_a_row >= max(MIN_CRASHES_IN_A_ROW, 4 * self.workers):
+                raise WorkerStartupError(
+                    f"{self.crashes_in_a_row} worker processes in a row died (last exit code {code}) without "
+                    "finishing a file; if imgtwin runs from your own script, guard its entry point with "
+                    "`if __name__ == '__main__':` (worker processes import the main module), or use "
+                    "--executor thread"
+                )
             log.warning("worker died on %s (exit code %s); starting a new one", path, code)
             self._replace(pool, worker, backlog)
             result = error_result(
                 path, FileError(ErrorReason.WORKER_CRASHED, f"the decoder crashed (worker exit code {code})")
             )
         else:
+            self.crashes_in_a_row = 0
             worker.pending.popleft()
             if worker.pending:
                 worker.deadline = self.clock() + self.file_timeout
+        if self.controller is not None:
+            self.controller.record()
         results.send(result, cancel)
 
     def _expire(self, pool: list[_Worker], backlog: deque[str], results: Channel, cancel: threading.Event) -> None:

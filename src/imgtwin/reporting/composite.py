@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from imgtwin.interfaces import ProgressReporter
-from imgtwin.records import ProcessingSummary
+from imgtwin.records import FileResult, ProcessingSummary
 
 
 class CompositeReporter:
@@ -29,6 +29,18 @@ class CompositeReporter:
     def report_completed(self, summary: ProcessingSummary) -> None:
         for reporter in self.reporters:
             reporter.report_completed(summary)
+
+    # Optional hooks (see reporting.metrics): forwarded to the reporters that have them.
+
+    def report_result(self, result: FileResult) -> None:
+        for reporter in self.reporters:
+            if (hook := getattr(reporter, "report_result", None)) is not None:
+                hook(result)
+
+    def report_queues(self, work_depth: int, result_depth: int, busy: int) -> None:
+        for reporter in self.reporters:
+            if (hook := getattr(reporter, "report_queues", None)) is not None:
+                hook(work_depth, result_depth, busy)
 
 
 class NullReporter:

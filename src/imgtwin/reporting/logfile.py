@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import TextIO
@@ -55,3 +56,26 @@ class FileProgressReporter:
             f"({summary.throughput:.1f} files/s)"
         )
         self.stream.flush()
+
+
+class LogRecordsTo:
+    """Copies the ``imgtwin`` logger's INFO-and-above records into a run's log file.
+
+    Events decided inside the worker pool (``--workers auto`` changes, a worker
+    replaced) are not progress events, so they reach the ``--log`` file this
+    way, in its timestamp format. ``close()`` detaches it (not the stream).
+    """
+
+    def __init__(self, stream: TextIO, logger_name: str = "imgtwin") -> None:
+        self.logger = logging.getLogger(logger_name)
+        self.handler = logging.StreamHandler(stream)
+        self.handler.setLevel(logging.INFO)
+        self.handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%dT%H:%M:%S"))
+        self.previous_level = self.logger.level
+        self.logger.addHandler(self.handler)
+        if self.logger.getEffectiveLevel() > logging.INFO:
+            self.logger.setLevel(logging.INFO)
+
+    def close(self) -> None:
+        self.logger.removeHandler(self.handler)
+        self.logger.setLevel(self.previous_level)

@@ -1,0 +1,198 @@
+"""The file-system operations dedupe and undo perform, behind one small interface.
+
+Every change goes through a ``FileOps`` so that tests can inject the faults a
+real disk produces (a full disk, a permission error, a slow device) at any
+step, and check that what was done is consistent and can be undone. The
+compound operations below (``move_no_replace``...) are built from these
+primitives, so an injected fault exercises their real recovery paths.
+
+Nothing here ever replaces an existing file it did not create itself: new
+names are made with ``link`` or ``O_EXCL``, which fail on an existing name.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import stat
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from imgtwin.hashing.content import content_hash
+from imgtwin.persistence.atomic import fsync_directory
+
+# link() cannot make the name here (another file system, no hard links): copy instead.
+LINK_UNSUPPORTED = {errno.EXDEV, errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.EACCES}
+
+
+@dataclass(frozen=True, slots=True)
+class TrashedFile:
+    """Where a trashed file went; ``path`` is None where the platform does not say."""
+
+    path: str | None
+    info_path: str | None = None
+
+
+@runtime_checkable
+class FileOps(Protocol):
+    """The primitive operations; each raises ``OSError`` as the OS would."""
+
+    def lstat(self, path: str) -> os.stat_result: ...
+    def stat(self, path: str) -> os.stat_result: ...
+    def readlink(self, path: str) -> str: ...
+    def link(self, src: str, dst: str) -> None: ...
+    def symlink(self, target: str, dst: str) -> None: ...
+    def rename(self, src: str, dst: str) -> None: ...
+    def unlink(self, path: str) -> None: ...
+    def rmdir(self, path: str) -> None: ...
+    def makedirs(self, path: str) -> list[str]: ...
+    def create_exclusive(self, path: str) -> None: ...
+    def copy_file(self, src: str, dst: str) -> None: ...
+    def set_meta(self, path: str, mode: int, atime_ns: int, mtime_ns: int) -> None: ...
+    def content_hash(self, path: str) -> str: ...
+    def trash(self, path: str) -> TrashedFile: ...
+    def sync_dir(self, path: str) -> None: ...
+
+
+class RealFileOps:
+    """``FileOps`` on the real file system."""
+
+    def lstat(self, path: str) -> os.stat_result:
+        return os.lstat(path)
+
+    def stat(self, path: str) -> os.stat_result:
+        return os.stat(path)
+
+    def readlink(self, path: str) -> str:
+        return os.readlink(path)
+
+    def link(self, src: str, dst: str) -> None:
+        os.link(src, dst, follow_symlinks=False)
+
+    def symlink(self, target: str, dst: str) -> None:
+        os.symlink(target, dst)
+
+    def rename(self, src: str, dst: str) -> None:
+        os.rename(src, dst)
+
+    def unlink(self, path: str) -> None:
+        os.unlink(path)
+
+    def rmdir(self, path: str) -> None:
+        os.rmdir(path)
+
+    def makedirs(self, path: str) -> list[str]:
+        """Create ``path`` and missing parents; returns those created, outermost first."""
+        missing = []
+        current = path
+        while current and not os.path.isdir(current):
+            missing.append(current)
+            parent = os.path.dirname(current)
+            if parent == current:
+                break
+            current = parent
+        for folder in reversed(missing):
+            try:
+                os.mkdir(folder)
+            except FileExistsError:
+                if not os.path.isdir(folder):
+                    raise
+        return list(reversed(missing))
+
+    def create_exclusive(self, path: str) -> None:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+
+    def copy_file(self, src: str, dst: str) -> None:
+        """Copy bytes, mode and times to a new ``dst`` (never an existing one), synced to disk."""
+        fd = os.open(dst, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        try:
+            with open(src, "rb") as source, os.fdopen(fd, "wb", closefd=False) as out:
+                shutil.copyfileobj(source, out, 1 << 20)
+                out.flush()
+                os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            _remove_quietly(dst)
+            raise
+        os.close(fd)
+        try:
+            shutil.copystat(src, dst)
+        except OSError:
+            pass  # bytes are what matter; mode and times are best effort across file systems
+
+    def set_meta(self, path: str, mode: int, atime_ns: int, mtime_ns: int) -> None:
+        os.chmod(path, stat.S_IMODE(mode))
+        os.utime(path, ns=(atime_ns, mtime_ns))
+
+    def content_hash(self, path: str) -> str:
+        return content_hash(path)
+
+    def trash(self, path: str) -> TrashedFile:
+        from imgtwin.actions.trash import send_to_trash
+
+        return send_to_trash(path)
+
+    def sync_dir(self, path: str) -> None:
+        """Make renames and links in ``path`` durable (a power cut after a journal "done")."""
+        fsync_directory(path)
+
+
+def _remove_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def lstat_or_none(ops: FileOps, path: str) -> os.stat_result | None:
+    try:
+        return ops.lstat(path)
+    except FileNotFoundError:
+        return None
+
+
+def same_file(a: os.stat_result, b: os.stat_result) -> bool:
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
+def move_no_replace(ops: FileOps, src: str, dst: str, expected_hash: str | None = None) -> list[str]:
+    """Move ``src`` to a new name ``dst``; never replaces a file already at ``dst``.
+
+    Same file system: ``link`` then ``unlink`` (the name appears atomically,
+    and ``link`` fails if it exists). Otherwise copy with ``O_EXCL``, check the
+    copy's bytes, then remove ``src``. If removing ``src`` fails, the new copy
+    is removed again so that exactly one copy remains. Returns the folders made.
+    """
+    created = ops.makedirs(os.path.dirname(dst))
+    try:
+        try:
+            ops.link(src, dst)
+        except OSError as exc:
+            if exc.errno not in LINK_UNSUPPORTED or os.path.lexists(dst):
+                raise
+            ops.copy_file(src, dst)
+            want = expected_hash or ops.content_hash(src)
+            if ops.content_hash(dst) != want:
+                ops.unlink(dst)
+                raise OSError(errno.EIO, f"the copy at {dst} does not match the original") from None
+        try:
+            ops.unlink(src)
+        except OSError:
+            ops.unlink(dst)  # the name at dst is ours: we just made it
+            raise
+    except BaseException:
+        remove_empty_dirs(ops, created)
+        raise
+    ops.sync_dir(os.path.dirname(dst))
+    ops.sync_dir(os.path.dirname(src))
+    return created
+
+
+def remove_empty_dirs(ops: FileOps, created: list[str]) -> None:
+    """Remove folders we made (innermost first) if they are empty again."""
+    for folder in reversed(created):
+        try:
+            ops.rmdir(folder)
+        except OSError:
+            return

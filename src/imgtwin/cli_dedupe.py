@@ -1,0 +1,260 @@
+"""``imgtwin dedupe`` and ``imgtwin undo``: act on duplicates, safely, and take it back.
+
+A thin layer over ``imgtwin.actions``: options in, plan, then a dry run
+(default) or the real run (``--yes``), printed one file per line. Exit codes:
+0 every file done (or, in a dry run, doable); 1 some file was skipped or failed,
+or a group of the plan was refused; 2 usage or fatal error; 130 Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from typing import Any
+
+import click
+from rich.console import Console
+
+from imgtwin.actions import (
+    ActionKind,
+    ActionPlan,
+    ApplyReport,
+    FileOps,
+    ItemOutcome,
+    JournalError,
+    PlanError,
+    RealFileOps,
+    UndoOutcome,
+    apply_plan,
+    plan_actions,
+    plan_from_file,
+    preview_plan,
+    undo_journal,
+)
+from imgtwin.actions.journal import default_journal_path
+from imgtwin.app import DB_ENV_VAR, default_db_path
+from imgtwin.cli_find import THRESHOLD_HELP
+from imgtwin.finding import DEFAULT_THRESHOLD, PathDisplay
+from imgtwin.matching.keeper import KeeperPolicy
+from imgtwin.reporting.groups import human_bytes
+from imgtwin.reporting.text import printable
+
+DELETE_FLAG = "--i-understand-delete-is-permanent"
+_SELECTION = ("threshold", "rotations", "keep", "prefer")
+
+
+def _fileops() -> FileOps:
+    """The file operations to use: tests may pass their own as ``main(obj={"fileops": ...})``."""
+    obj = click.get_current_context().find_root().obj
+    if isinstance(obj, dict) and obj.get("fileops") is not None:
+        return obj["fileops"]  # type: ignore[no-any-return]
+    return RealFileOps()
+
+
+class _Printer:
+    """One line per file, under a heading per group; paths as the user wrote the roots."""
+
+    def __init__(self, plan: ActionPlan, dry_run: bool) -> None:
+        self.show = PathDisplay(plan.display_roots or plan.roots)
+        self.dry_run = dry_run
+        self.action = plan.action
+        self.group: int | None = None
+
+    def path(self, path: str) -> str:
+        return printable(self.show(path))
+
+    def __call__(self, outcome: ItemOutcome) -> None:
+        item = outcome.item
+        if item.group_id != self.group:
+            self.group = item.group_id
+            click.echo(f"Group {item.group_id} ({item.category}), keep: {self.path(item.keeper.path)}")
+        size = human_bytes(item.file.size)
+        where = ""
+        if outcome.detail and self.action is ActionKind.MOVE:
+            where = f" -> {self.path(outcome.detail)}"
+        elif outcome.detail and self.action is ActionKind.TRASH:
+            where = f" -> {printable(outcome.detail)}"
+        if outcome.status in ("would", "done"):
+            verb = self.action.value if self.dry_run else self.action.past
+            note = f"  ({outcome.reason})" if outcome.reason else ""
+            click.echo(f"  {verb:<11} {self.path(item.path)}{where}  [{size}]{note}")
+        elif outcome.status == "unchanged":
+            click.echo(f"  {'unchanged':<11} {self.path(item.path)}: {outcome.reason}")
+        else:
+            label = "skip" if outcome.status == "skipped" else "FAILED"
+            click.echo(f"  {label:<11} {self.path(item.path)}: {outcome.reason}")
+
+
+def _summary(report: ApplyReport) -> str:
+    action = report.plan.action
+    reclaimed = "moved out" if action is ActionKind.MOVE else "reclaimed"
+    if action is ActionKind.TRASH:
+        reclaimed = "moved to the trash (freed when the trash is emptied)"
+    if report.dry_run:
+        head = f"Dry run: {report.count('would')} file(s) would be {action.past}, {human_bytes(report.bytes)} {reclaimed}"
+    else:
+        state = "Stopped" if report.cancelled else "Done"
+        head = f"{state}: {report.count('done')} file(s) {action.past}, {human_bytes(report.bytes)} {reclaimed}"
+    parts = [f"{report.count('skipped')} skipped"]
+    if not report.dry_run:
+        parts.append(f"{report.count('failed')} failed")
+    if report.count("unchanged"):
+        parts.append(f"{report.count('unchanged')} already linked to their keeper")
+    if report.plan.refused:
+        parts.append(f"{len(report.plan.refused)} group(s) refused")
+    return f"{head}; {', '.join(parts)}."
+
+
+@click.command()
+@click.argument("dirs", nargs=-1, type=click.Path(path_type=str))
+@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help=f"SQLite index [default: ${DB_ENV_VAR} or the user cache folder].")
+@click.option("--action", "action", type=click.Choice([a.value for a in ActionKind]), required=True,
+              help="What to do with every file but the keeper: trash, move (to --move-to), hardlink or symlink "
+                   f"to the keeper, or delete (permanent: needs {DELETE_FLAG}).")
+@click.option("--move-to", type=click.Path(file_okay=False, path_type=str), default=None,
+              help="Folder for --action move; each file keeps its folders below its scanned root.")
+@click.option("--plan", "plan_path", type=click.Path(dir_okay=False, exists=True, path_type=str), default=None,
+              help="Act on a `find --json` file (keep flags may be edited: exactly one keep per group) "
+                   "instead of finding again. DIRS, if given, are the folders files must be in "
+                   "(default: the index's roots).")
+@click.option("--journal", "journal_path", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Journal file to create (must not exist) [default: a new file in the user data folder].")
+@click.option("--yes", is_flag=True, help="Apply the plan. Without it, only print what would happen.")
+@click.option(DELETE_FLAG, "allow_delete", is_flag=True,
+              help="Required with --action delete --yes: deleted files cannot be restored by undo.")
+@click.option("--threshold", type=click.IntRange(0, 20), default=DEFAULT_THRESHOLD, show_default=True,
+              help=THRESHOLD_HELP)
+@click.option("--rotations/--no-rotations", default=True, show_default=True,
+              help="Also group copies rotated by 90/180/270 degrees or mirrored.")
+@click.option("--keep", type=click.Choice([p.value for p in KeeperPolicy]), default="best", show_default=True,
+              help="Which file of a group to keep (as for find).")
+@click.option("--prefer", type=click.Path(file_okay=False, path_type=str), default=None,
+              help="Folder whose files are kept first (with --keep prefer-folder).")
+@click.option("--workers", type=click.IntRange(min=0), default=0, help="Scan workers; 0 = one per core.")
+@click.option("--no-progress", is_flag=True, help="No progress bar while scanning.")
+def dedupe(
+    dirs: tuple[str, ...], db_path: str | None, action: str, move_to: str | None, plan_path: str | None,
+    journal_path: str | None, yes: bool, allow_delete: bool, threshold: int, rotations: bool, keep: str,
+    prefer: str | None, workers: int, no_progress: bool,
+) -> None:
+    """Trash, move or link every duplicate under DIRS but its group's keeper (dry run unless --yes)."""
+    from imgtwin.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, fail, fatal_errors, stop_on_first_interrupt
+
+    ctx = click.get_current_context()
+    kind = ActionKind(action)
+    if kind is ActionKind.MOVE and not move_to:
+        raise click.UsageError("--action move needs --move-to DIR")
+    if move_to and kind is not ActionKind.MOVE:
+        raise click.UsageError("--move-to goes with --action move")
+    if kind is ActionKind.DELETE and yes and not allow_delete:
+        raise click.UsageError(f"delete is permanent and undo cannot reverse it: add {DELETE_FLAG} to apply it, "
+                               "or use --action trash")
+    if not dirs and not plan_path:
+        raise click.UsageError("give folders to deduplicate, or --plan FILE")
+    if plan_path:
+        given = [f"--{n}" for n in _SELECTION if ctx.get_parameter_source(n) is not click.core.ParameterSource.DEFAULT]
+        if given:
+            raise click.UsageError(f"{', '.join(given)} choose groups, which --plan already holds")
+    elif keep == KeeperPolicy.PREFER_FOLDER.value and not prefer:
+        raise click.UsageError("--keep prefer-folder needs --prefer FOLDER")
+    console = Console(stderr=True)
+    db = db_path or default_db_path()
+    if move_to:
+        inside = [d for d in dirs if _within(os.path.abspath(move_to), os.path.abspath(d))]
+        if inside:
+            fail(console, f"--move-to {move_to} is inside the scanned folder {inside[0]}: choose a folder outside")
+    if journal_path and os.path.lexists(journal_path):
+        fail(console, f"the journal {journal_path} already exists: choose a new file")
+    cancel = threading.Event()
+    with fatal_errors(console, db), stop_on_first_interrupt(cancel, console):
+        try:
+            if plan_path:
+                plan = plan_from_file(plan_path, kind, roots=dirs, db_path=db, move_to=move_to)
+                if not plan.roots:
+                    fail(console, f"the index {db} records no scanned folders: give the folders the plan covers")
+            else:
+                plan = plan_actions(dirs, kind, db_path=db, move_to=move_to, threshold=threshold,
+                                    rotations=rotations, keep=keep, prefer=prefer,
+                                    scan_settings={"progress": not no_progress, "workers": workers})
+        except PlanError as exc:
+            fail(console, str(exc))
+        for refused in plan.refused:
+            console.print(f"[yellow]Refused: {refused.reason}[/]", highlight=False)
+        if move_to:
+            bad = [r for r in plan.roots if _within(plan.move_to or "", r)]
+            if bad:
+                fail(console, f"--move-to {move_to} is inside the scanned folder {bad[0]}: choose a folder outside")
+        printer = _Printer(plan, dry_run=not yes)
+        ops = _fileops()
+        if not yes:
+            report = preview_plan(plan, ops=ops, on_item=printer)
+        else:
+            journal = journal_path or default_journal_path(kind.value)
+            click.echo(f"Journal: {journal}")
+            report = apply_plan(plan, journal, ops=ops, on_item=printer, cancel=cancel, allow_delete=allow_delete)
+    click.echo(_summary(report))
+    if report.dry_run:
+        if kind is ActionKind.DELETE:
+            click.echo(f"Delete is permanent: undo cannot bring deleted files back. To apply: --yes {DELETE_FLAG}.")
+        else:
+            click.echo("Nothing was changed. To apply: the same command with --yes.")
+    else:
+        click.echo(f"Journal: {report.journal_path}")
+        if kind is ActionKind.DELETE:
+            click.echo("Deleted files cannot be restored: undo reverses nothing of a delete run.")
+        else:
+            click.echo(f"To undo: imgtwin undo {_quote(report.journal_path or '')}")
+    if report.cancelled:
+        sys.exit(EXIT_INTERRUPTED)
+    sys.exit(EXIT_OK if report.complete else EXIT_SOME_FAILED)
+
+
+def _within(path: str, root: str) -> bool:
+    root = root.rstrip(os.sep) or os.sep
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _quote(path: str) -> str:
+    import shlex
+
+    return shlex.quote(printable(path))
+
+
+@click.command()
+@click.argument("journal", type=click.Path(dir_okay=False, path_type=str))
+def undo(journal: str) -> None:
+    """Reverse a dedupe run from its JOURNAL (moves, links and trash; not delete)."""
+    from imgtwin.cli import EXIT_OK, EXIT_SOME_FAILED, fail
+
+    console = Console(stderr=True)
+    if not os.path.isfile(journal):
+        fail(console, f"no journal at {journal}")
+
+    def show(outcome: UndoOutcome) -> None:
+        path = printable(outcome.path)
+        if outcome.status == "restored":
+            click.echo(f"restored      {path}" + (f"  ({outcome.reason})" if outcome.reason else ""))
+        elif outcome.status == "failed":
+            click.echo(f"NOT UNDONE    {path}: {outcome.reason}")
+        elif outcome.status == "irreversible":
+            click.echo(f"NOT UNDONE    {path}: {outcome.reason}")
+
+    try:
+        report = undo_journal(journal, ops=_fileops(), on_item=show)
+    except JournalError as exc:
+        fail(console, str(exc))
+    except OSError as exc:
+        fail(console, f"cannot use the journal {journal}: {exc.strerror or exc}")
+    counts: dict[str, Any] = {s: report.count(s) for s in ("restored", "not_needed", "already_undone", "failed",
+                                                            "irreversible")}
+    click.echo(
+        f"Undo: {counts['restored']} restored, {counts['not_needed']} had not happened, "
+        f"{counts['already_undone']} already undone, {counts['failed'] + counts['irreversible']} could not be "
+        f"undone ({counts['irreversible']} deleted permanently)."
+    )
+    if report.bad_lines:
+        console.print(f"[yellow]{report.bad_lines} unreadable journal line(s) were passed over "
+                      "(a run killed mid-write leaves one).[/]")
+    sys.exit(EXIT_OK if report.complete else EXIT_SOME_FAILED)

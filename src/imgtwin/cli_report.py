@@ -1,0 +1,95 @@
+"""``imgtwin report``: an HTML review page from a ``find --json`` file or from the index.
+
+From the index it groups exactly as ``find`` does but never scans, so a page
+can be made (again) in seconds from what an earlier scan stored.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+from rich.console import Console
+
+from imgtwin.app import DB_ENV_VAR, default_db_path
+from imgtwin.cli_find import THRESHOLD_HELP
+from imgtwin.finding import DEFAULT_THRESHOLD, find_duplicates
+from imgtwin.matching.keeper import KeeperPolicy
+from imgtwin.reporting.groups import groups_document
+from imgtwin.reporting.html import HtmlReport, ReportInputError, load_find_json, write_html_report
+
+
+def _summary_line(report: HtmlReport) -> str:
+    t = report.thumbnails
+    unreadable = f", {t.failed} unreadable (placeholders)" if t.failed else ""
+    return (
+        f"Report: {report.path} ({report.groups} groups, {report.files} files; thumbnails in "
+        f"{report.thumbnail_dir}: {t.made} made, {t.reused} reused{unreadable}) in {report.seconds:.1f} s"
+    )
+
+
+@click.command()
+@click.argument("dirs", nargs=-1, type=click.Path(path_type=str))
+@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=str), required=True,
+              help="The page to write; thumbnails go to a folder beside it (OUT_files/).")
+@click.option("--from-json", "json_path", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Read the groups from this `imgtwin find --json` file instead of the index.")
+@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help=f"SQLite index to group [default: ${DB_ENV_VAR} or the user cache folder]; DIRS limit it "
+                   "to those folders. Nothing is scanned.")
+@click.option("--threshold", type=click.IntRange(0, 20), default=DEFAULT_THRESHOLD, show_default=True,
+              help=THRESHOLD_HELP)
+@click.option("--rotations/--no-rotations", default=True, show_default=True,
+              help="Also group copies rotated by 90/180/270 degrees or mirrored.")
+@click.option("--keep", type=click.Choice([p.value for p in KeeperPolicy]), default="best", show_default=True,
+              help="Which file of a group is proposed as the keeper (as for find).")
+@click.option("--prefer", type=click.Path(file_okay=False, path_type=str), default=None,
+              help="Folder whose files are kept first (with --keep prefer-folder).")
+@click.option("--workers", type=click.IntRange(min=0), default=0, help="Thumbnail workers; 0 = one per core.")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but fatal errors.")
+def report(
+    dirs: tuple[str, ...],
+    html_path: str,
+    json_path: str | None,
+    db_path: str | None,
+    threshold: int,
+    rotations: bool,
+    keep: str,
+    prefer: str | None,
+    workers: int,
+    quiet: bool,
+) -> None:
+    """Write an HTML page to review duplicate groups in a browser (offline).
+
+    The page shows thumbnails of every group, marks the keeper, filters and
+    sorts, and exports the reviewed groups as a JSON plan in the
+    `find --json` format.
+    """
+    from imgtwin.cli import EXIT_OK, fail, fatal_errors
+
+    if json_path and (dirs or db_path):
+        raise click.UsageError("--from-json reads groups from the file: give no DIRS or --db with it")
+    if keep == KeeperPolicy.PREFER_FOLDER.value and not prefer:
+        raise click.UsageError("--keep prefer-folder needs --prefer FOLDER")
+    console = Console(stderr=True)
+    db = db_path or default_db_path()
+    with fatal_errors(console, db):
+        if json_path:
+            try:
+                document = load_find_json(json_path)
+            except ReportInputError as exc:
+                fail(console, str(exc))
+            source = f"From {os.path.abspath(json_path)}"
+        else:
+            if not os.path.isfile(db):
+                fail(console, f"no index at {db}: run `imgtwin scan` first, or give --db or --from-json")
+            result = find_duplicates(dirs, db_path=db, threshold=threshold, rotations=rotations, keep=keep,
+                                     prefer=prefer, scan=False)
+            document = groups_document(result.groups, result.errors, threshold, rotations)
+            where = f" under {', '.join(dirs)}" if dirs else ""
+            source = f"From the index {os.path.abspath(db)}{where} (threshold {threshold})"
+        written = write_html_report(html_path, document, source=source, workers=workers)
+    if not quiet:
+        click.echo(_summary_line(written))
+    sys.exit(EXIT_OK)

@@ -1,0 +1,72 @@
+"""A 10,000-group review page opens quickly: groups are rendered a chunk at a time."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from imgtwin.reporting.html import render_page
+from tests.helpers import synthetic_photo
+from tests.reporting.test_html import ARTIFACTS, browser  # noqa: F401 - the fixture
+
+GROUPS = 10_000
+OPEN_BUDGET_S = 5.0  # measured ~0.5 s on a shared 2-core machine; generous for slow CI
+
+
+def synthetic_document(groups: int) -> dict[str, Any]:
+    """``groups`` near groups of 3 files (every 4th exact, every 5th with a rotated copy)."""
+    out = []
+    for g in range(1, groups + 1):
+        members = [
+            {"path": f"/photos/{g:05d}/IMG_{g}_{k}.jpg", "size": 3_000_000 - 1000 * k - g, "width": 4000,
+             "height": 3000, "format": "JPEG", "distance": 0 if k == 0 or g % 4 == 0 else k + 1, "keep": k == 0,
+             "transform": "rotate90" if k == 2 and g % 5 == 0 else None}
+            for k in range(3)
+        ]
+        out.append({"id": g, "category": "exact" if g % 4 == 0 else "near",
+                    "reclaimable_bytes": sum(m["size"] for m in members[1:]), "members": members})
+    return {"tool": "imgtwin", "version": "0", "threshold": 6, "rotations": True,
+            "summary": {"groups": groups, "duplicates": 2 * groups,
+                        "reclaimable_bytes": sum(g["reclaimable_bytes"] for g in out), "errors": 0},
+            "groups": out, "errors": []}
+
+
+def test_ten_thousand_groups_open_quickly(browser: Any, tmp_path: Path) -> None:  # noqa: F811
+    folder = tmp_path / "big_files"
+    folder.mkdir()
+    for k in range(30):
+        synthetic_photo(k, (160, 120)).save(folder / f"{k:02d}.jpg", quality=80)
+    document = synthetic_document(GROUPS)
+    names = [[f"{(3 * i + k) % 30:02d}.jpg" for k in range(3)] for i in range(GROUPS)]
+    started = time.perf_counter()
+    html = tmp_path / "big.html"
+    html.write_text(render_page(document, names, "big_files", "synthetic"), encoding="utf-8")
+    render_s = time.perf_counter() - started
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    started = time.perf_counter()
+    page.goto(html.as_uri())
+    page.wait_for_selector("html[data-ready=true]")
+    ready_s = time.perf_counter() - started
+    timing = page.evaluate("""() => ({
+        ready_ms: performance.getEntriesByName('imgtwin-rendered')[0].startTime,
+        load_ms: performance.getEntriesByType('navigation')[0].loadEventEnd,
+        groups_in_dom: document.querySelectorAll('.group').length,
+    })""")
+    page.wait_for_function("[...document.images].filter(i => i.getBoundingClientRect().top < innerHeight)"
+                           ".every(i => i.complete && i.naturalWidth > 0)")
+    visible_s = time.perf_counter() - started
+    assert page.get_attribute('#summary [data-key="groups"]', "data-value") == str(GROUPS)
+    assert timing["groups_in_dom"] < 200  # not 10,000 rows at once
+    page.mouse.wheel(0, 20_000)
+    page.wait_for_function(f"document.querySelectorAll('.group').length > {timing['groups_in_dom']}")
+    page.close()
+
+    result = {"groups": GROUPS, "page_bytes": html.stat().st_size, "render_s": round(render_s, 3),
+              "open_to_ready_s": round(ready_s, 3), "visible_thumbnails_s": round(visible_s, 3), **timing}
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "html-report-10k-open.json").write_text(json.dumps(result, indent=1) + "\n")
+    print(result)
+    assert ready_s < OPEN_BUDGET_S, result

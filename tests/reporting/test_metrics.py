@@ -1,0 +1,172 @@
+"""MetricsReporter: counts, rates, and a real scan scraped over HTTP while it runs."""
+
+from __future__ import annotations
+
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+import imgtwin.app
+from imgtwin.cli import main
+from imgtwin.interfaces import LoadedImage
+from imgtwin.loading.pillow_loader import StandardImageLoader
+from imgtwin.processing.engine import ParallelProcessingEngine
+from imgtwin.records import ErrorReason, FileError, FileResult, FileStatus, ProcessingMetadata, ProcessingSummary
+from imgtwin.reporting.metrics import MetricsReporter
+
+
+class SlowLoader(StandardImageLoader):
+    """The real loader, slowed down so that a scan lasts long enough to be scraped."""
+
+    def load(self, path: str) -> LoadedImage:
+        time.sleep(0.15)
+        return super().load(path)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of an exposition, keyed by name and sorted labels."""
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            out[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return out
+
+
+def value(parsed: dict, name: str, **labels: str) -> float:
+    return parsed.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def test_counts_by_status_reason_bytes_and_duration() -> None:
+    now = [100.0]
+    reporter = MetricsReporter(clock=lambda: now[0])
+    reporter.report_started(4)
+    ok = FileResult(ProcessingMetadata("/a.jpg", 1000, 1), FileStatus.HASHED, duration_s=0.02)
+    reused = FileResult(ProcessingMetadata("/b.jpg", 500, 1), FileStatus.HASHED, reused="unchanged")
+    bad = FileResult(ProcessingMetadata("/c.jpg", 300, 1), FileStatus.ERROR,
+                     error=FileError(ErrorReason.TRUNCATED, "image file is truncated: 12 bytes"), duration_s=0.004)
+    skipped = FileResult(ProcessingMetadata("/d.txt", 7, 1), FileStatus.SKIPPED, duration_s=0.001)
+    for i, result in enumerate([ok, reused, bad, skipped], 1):
+        reporter.report_result(result)
+        if result.error is not None:
+            reporter.report_error(result.path, str(result.error))
+        now[0] += 0.5
+        reporter.report_progress(i, 4)
+    reporter.report_queues(3, 1, 2)
+    parsed = samples(generate_latest(reporter.registry).decode())
+    assert value(parsed, "imgtwin_files_processed_total", status="hashed") == 2
+    assert value(parsed, "imgtwin_files_processed_total", status="error") == 1
+    assert value(parsed, "imgtwin_files_processed_total", status="skipped") == 1
+    assert value(parsed, "imgtwin_errors_total", reason="truncated") == 1  # the part before the first colon
+    assert value(parsed, "imgtwin_bytes_read_total") == 1300  # reused and skipped files are not read
+    assert value(parsed, "imgtwin_file_duration_seconds_count") == 3
+    assert value(parsed, "imgtwin_files_per_second") == pytest.approx(2.0)
+    assert (value(parsed, "imgtwin_work_queue_depth"), value(parsed, "imgtwin_result_queue_depth"),
+            value(parsed, "imgtwin_busy_workers")) == (3, 1, 2)
+    reporter.report_completed(ProcessingSummary(3, 1, 1, 2000.0))
+    parsed = samples(generate_latest(reporter.registry).decode())
+    assert value(parsed, "imgtwin_files_per_second") == pytest.approx(2.0)  # (3 + 1) / 2 s
+    assert value(parsed, "imgtwin_scan_running") == 0
+
+
+def test_each_reporter_has_its_own_registry() -> None:
+    first, second = MetricsReporter(), MetricsReporter()  # would raise "Duplicated timeseries" if shared
+    first.report_error("/x", "timeout: too slow")
+    assert value(samples(generate_latest(second.registry).decode()), "imgtwin_errors_total", reason="timeout") == 0
+
+
+def test_scan_serves_metrics_while_it_runs_and_they_match_the_summary(
+    photo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (photo_dir / "cut.jpg").write_bytes((photo_dir / "img1.jpg").read_bytes()[:3000])
+    monkeypatch.setattr(imgtwin.app, "build_engine", lambda settings: ParallelProcessingEngine(SlowLoader(512),
+                        imgtwin.app.DCTHasher(8), features=imgtwin.app.MatchFeatureExtractor()))
+    final: list[str] = []
+    original_close = MetricsReporter.close
+
+    def close_and_keep(self: MetricsReporter) -> None:
+        final.append(generate_latest(self.registry).decode())
+        original_close(self)
+
+    monkeypatch.setattr(MetricsReporter, "close", close_and_keep)
+    port = free_port()
+    scrapes: list[str] = []
+    done = threading.Event()
+
+    def scrape() -> None:
+        deadline = time.monotonic() + 20
+        while not done.is_set() and time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as response:
+                    scrapes.append(response.read().decode())
+            except (urllib.error.URLError, ConnectionError, OSError):
+                pass
+            time.sleep(0.05)
+
+    scraper = threading.Thread(target=scrape, daemon=True)
+    scraper.start()
+    try:
+        result = CliRunner().invoke(main, ["scan", str(photo_dir), "--db", str(tmp_path / "i.db"), "--no-progress",
+                                           "--executor", "thread", "--workers", "1", "--metrics-port", str(port)])
+    finally:
+        done.set()
+        scraper.join(timeout=5)
+    assert result.exit_code == 1, result.output
+    match = re.search(r"Done: (\d+) hashed, (\d+) errors, (\d+) skipped", result.output)
+    assert match, result.output
+    hashed, errors, skipped = map(int, match.groups())
+    assert (hashed, errors, skipped) == (7, 1, 1)
+
+    # Scraped during the scan: some files done, not all, the worker busy.
+    during = [samples(text) for text in scrapes]
+    in_flight = [p for p in during if value(p, "imgtwin_scan_running") == 1
+                 and 0 < sum(value(p, "imgtwin_files_processed_total", status=s) for s in ("hashed", "error", "skipped"))
+                 < hashed + errors + skipped]
+    assert in_flight, f"{len(scrapes)} scrapes, none mid-scan"
+    assert any(value(p, "imgtwin_busy_workers") == 1 for p in during)
+
+    # At the end: the same numbers as the summary line.
+    assert final
+    end = samples(final[0])
+    assert value(end, "imgtwin_files_processed_total", status="hashed") == hashed
+    assert value(end, "imgtwin_files_processed_total", status="error") == errors
+    assert value(end, "imgtwin_files_processed_total", status="skipped") == skipped
+    assert value(end, "imgtwin_errors_total", reason="truncated") == errors
+    assert value(end, "imgtwin_files_discovered") == hashed + errors + skipped
+    assert value(end, "imgtwin_file_duration_seconds_count") == hashed + errors + skipped
+    assert value(end, "imgtwin_file_duration_seconds_sum") >= 0.15 * (hashed + errors)
+    read = sum(p.stat().st_size for p in photo_dir.rglob("*") if p.is_file() and p.suffix != ".txt")
+    assert value(end, "imgtwin_bytes_read_total") == read
+    assert value(end, "imgtwin_files_per_second") > 0
+    # The endpoint is gone once the scan has ended.
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2)
+
+
+def test_port_in_use_is_a_one_line_fatal_error(photo_dir: Path, tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "imgtwin", "scan", str(photo_dir), "--db", str(tmp_path / "i.db"),
+             "--metrics-port", str(port)], capture_output=True, text=True, timeout=60,
+        )
+    assert done.returncode == 2
+    assert f"cannot serve metrics on 127.0.0.1:{port}" in done.stderr and "Traceback" not in done.stderr
