@@ -18,8 +18,8 @@ from imgtwin.reporting.groups import groups_document, print_groups, write_csv, w
 THRESHOLD_HELP = (
     "How different two pictures may look, in bits of the 64-bit perceptual hash, to be checked as "
     "duplicates: 0 = identical look only (re-saves, resizes, format changes); 6 (default) = also "
-    "re-encodes, light edits, borders, small crops; 10-12 = heavier edits. Every candidate is verified "
-    "on aligned thumbnails, so raising it costs little precision."
+    "re-encodes, light edits, borders, small crops; 10 and up = heavier edits, at the risk of grouping "
+    "different shots of one scene. Every candidate is verified on aligned thumbnails."
 )
 
 
