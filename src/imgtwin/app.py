@@ -64,6 +64,7 @@ class ScanSettings:
     quiet: bool = False
     metrics_port: int | None = None  # serve Prometheus metrics while scanning (0: any free port)
     metrics_host: str = "127.0.0.1"
+    scheduler: str | None = None  # Dask scheduler address, or local:N (processing.distributed)
 
     def processing_config(self) -> ProcessingConfig:
         return ProcessingConfig(
@@ -80,10 +81,14 @@ class ScanSettings:
         )
 
 
-def build_engine(settings: ScanSettings) -> ParallelProcessingEngine:
-    return ParallelProcessingEngine(
-        StandardImageLoader(settings.max_dimension), DCTHasher(8), features=MatchFeatureExtractor()
-    )
+def build_engine(settings: ScanSettings, client: object | None = None) -> ParallelProcessingEngine:
+    """The local engine, or with a Dask ``client`` the one that decodes on its cluster."""
+    loader, hasher, features = StandardImageLoader(settings.max_dimension), DCTHasher(8), MatchFeatureExtractor()
+    if client is not None:
+        from imgtwin.processing.distributed import DistributedProcessingEngine  # Dask only when asked for
+
+        return DistributedProcessingEngine(loader, hasher, client, features=features)  # type: ignore[arg-type]
+    return ParallelProcessingEngine(loader, hasher, features=features)
 
 
 def build_persistence(settings: ScanSettings, engine: ParallelProcessingEngine) -> HashPersistence:
@@ -131,7 +136,17 @@ def run_scan(settings: ScanSettings, console: Console, cancel: threading.Event |
     Holds the index's write lock for the whole run.
     """
     check_roots(settings.roots)  # before any output file is created
-    engine = build_engine(settings)
+    if settings.scheduler is None:
+        return _scan_with(settings, build_engine(settings), console, cancel)
+    from imgtwin.processing.distributed import open_client  # Dask only when asked for
+
+    with open_client(settings.scheduler) as client:  # a local:N cluster lives for this run only
+        return _scan_with(settings, build_engine(settings, client), console, cancel)
+
+
+def _scan_with(
+    settings: ScanSettings, engine: ParallelProcessingEngine, console: Console, cancel: threading.Event | None
+) -> ProcessingSummary:
     with IndexWriteLock(settings.db_path):
         reporter, resources = build_reporter(settings, console)
         try:

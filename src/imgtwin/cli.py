@@ -16,12 +16,14 @@ from typing import NoReturn
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from imgtwin._version import __version__
 from imgtwin.app import DB_ENV_VAR, ScanSettings, default_db_path, run_scan
-from imgtwin.cli_options import WorkersType, metrics_options, workers_settings
+from imgtwin.cli_options import SchedulerType, WorkersType, metrics_options, workers_settings
 from imgtwin.persistence.lock import IndexBusyError
 from imgtwin.persistence.sqlite import IndexVersionError
+from imgtwin.processing.distributed import DistributedSetupError
 from imgtwin.processing.workers import WorkerStartupError, quiet_decoder_warnings
 from imgtwin.records import ProcessingSummary
 from imgtwin.reporting.metrics import MetricsServerError
@@ -51,7 +53,8 @@ def stop_on_first_interrupt(cancel: threading.Event, console: Console) -> Iterat
 
 def fail(console: Console, message: str) -> NoReturn:
     """A fatal error a person can act on: one line, no traceback, exit 2."""
-    console.print(f"[bold red]imgtwin: error:[/] {message}", highlight=False, soft_wrap=True)
+    # escape: messages are plain text, and "[x]" in a path or a hint is not markup
+    console.print(f"[bold red]imgtwin: error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     sys.exit(EXIT_FATAL)
 
 
@@ -61,7 +64,7 @@ def fatal_errors(console: Console, db_path: str) -> Iterator[None]:
     try:
         yield
     except (FileNotFoundError, NotADirectoryError, IndexVersionError, IndexBusyError, PermissionError,
-            WorkerStartupError, MetricsServerError) as exc:
+            WorkerStartupError, MetricsServerError, DistributedSetupError) as exc:
         fail(console, str(exc))
     except sqlite3.OperationalError as exc:
         fail(console, f"cannot use the index {db_path}: {exc}")
@@ -116,6 +119,10 @@ def main() -> None:
               help="Append a timestamped log of the run, every error included, to this file.")
 @click.option("--no-progress", is_flag=True, help="No progress bar (errors and summary are still printed).")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but fatal errors; the exit code tells the rest.")
+@click.option("--scheduler", type=SchedulerType(), default=None, metavar="tcp://HOST:PORT|local:N",
+              help="Decode on a Dask cluster (pip install 'imgtwin[distributed]'): its scheduler's address, "
+                   "or local:N for N local worker processes for this run. Workers must see the files at the same "
+                   "absolute paths; --workers, --executor, --timeout and --memory-limit do not apply.")
 @metrics_options
 def scan(
     dirs: tuple[str, ...],
@@ -135,10 +142,13 @@ def scan(
     quiet: bool,
     metrics_port: int | None,
     metrics_host: str,
+    scheduler: str | None,
 ) -> None:
     """Hash every image under DIRS and store the hashes in the index."""
     if (output_format is None) != (output_path is None):
         raise click.UsageError("--format and --output go together")
+    if scheduler is not None and workers == "auto":
+        raise click.UsageError("--workers auto does not apply with --scheduler (the cluster sets its workers)")
     settings = ScanSettings(
         roots=dirs,
         db_path=db_path or default_db_path(),
@@ -156,6 +166,7 @@ def scan(
         quiet=quiet,
         metrics_port=metrics_port,
         metrics_host=metrics_host,
+        scheduler=scheduler,
         **workers_settings(workers, executor),
     )
     console = Console(stderr=True)

@@ -42,3 +42,18 @@ def workers_settings(workers: int | str, executor: str = "process") -> dict[str,
     if executor != "process":
         raise click.UsageError("--workers auto needs --executor process")
     return {"workers": 0, "adaptive_workers": True}
+
+
+class SchedulerType(click.ParamType):
+    """``--scheduler``: a Dask scheduler address, or ``local:N`` (checked here, before anything starts)."""
+
+    name = "ADDRESS|local:N"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from imgtwin.processing.distributed import parse_local  # no Dask import: parsing only
+
+        try:
+            parse_local(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+        return str(value)

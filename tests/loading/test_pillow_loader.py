@@ -135,3 +135,11 @@ def test_content_wins_over_extension(tmp_path, loader) -> None:
     path = tmp_path / "photo.dat"
     synthetic_photo(4).save(path, "PNG")
     assert loader.load(str(path)).format == "PNG"
+
+
+def test_a_jpeg_the_decoder_rejects_is_a_plain_decode_error(tmp_path, loader) -> None:
+    path = tmp_path / "broken.jpg"
+    path.write_bytes(b"\xff\xd8\xff\xe0" + bytes(100))  # JPEG signature, no JPEG inside
+    error = error_of(loader, path)
+    assert error.reason is ErrorReason.DECODE_ERROR
+    assert "KeyError" not in error.message and "JPEG" in error.message

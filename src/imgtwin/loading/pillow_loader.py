@@ -30,7 +30,8 @@ _ORIENTATION = {
 }
 
 # Pillow plugin names that may open a file of a sniffed family.
-_PLUGINS = {"JPEG": ("JPEG", "MPO"), "ICO": ("ICO", "CUR"), "BMP": ("BMP", "DIB")}
+# MPO files open through the JPEG plugin (Pillow registers no opener named "MPO").
+_PLUGINS = {"ICO": ("ICO", "CUR"), "BMP": ("BMP", "DIB")}
 
 _HIGH_DEPTH_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
 

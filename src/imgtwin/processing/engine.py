@@ -49,6 +49,10 @@ class ParallelProcessingEngine:
             memory_limit_mb=config.worker_memory_mb, extractor=self.features, controller=controller,
         )
 
+    def prepare_roots(self, roots: list[str]) -> list[str]:
+        """The roots as the workers must see them (local workers share our working directory)."""
+        return roots
+
     def process_directory(
         self,
         path: str | Sequence[str],
@@ -67,7 +71,7 @@ class ParallelProcessingEngine:
         flight is stored and the summary says ``cancelled``. A ``cache``
         answers for files already known (see ``processing.incremental``).
         """
-        roots = [path] if isinstance(path, str) else list(path)
+        roots = self.prepare_roots([path] if isinstance(path, str) else list(path))
         check_roots(roots)
         pipeline = ProcessingPipeline(self.storage, self.make_pool(config), config, cache=cache)
         return pipeline.run(roots, reporter, persistence, cancel or threading.Event())

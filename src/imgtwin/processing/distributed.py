@@ -1,0 +1,259 @@
+"""Scaling out: the worker pool on a Dask ``distributed`` cluster (issue #8).
+
+``DaskWorkerPool`` keeps the pool contract of ``processing.workers``: it reads
+paths from the work channel, sends batches of them to the cluster, streams the
+results into the result channel and ends with ``END``. Discovery, the result
+cache and storage stay in this process, so the pipeline, the index and the
+summary are the same as for a local scan; only decoding and hashing move.
+
+Dask is an optional dependency (``pip install 'imgtwin[distributed]'``): this
+module imports it only when a client is made or a pool runs.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from imgtwin.config import ProcessingConfig
+from imgtwin.hashing.extractor import FeatureExtractor
+from imgtwin.interfaces import Hasher, ImageLoader
+from imgtwin.processing.channels import END, POLL_SECONDS, Channel
+from imgtwin.processing.engine import ParallelProcessingEngine
+from imgtwin.processing.source import FileSource
+from imgtwin.processing.task import error_result, process_file
+from imgtwin.processing.workers import WorkerPool, quiet_decoder_warnings
+from imgtwin.records import ErrorReason, FileError, FileResult
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+INSTALL_HINT = "pip install 'imgtwin[distributed]'"
+# Paths per task: enough to amortise a scheduler round trip (a few ms), few
+# enough that a lost worker costs little work and the load stays balanced.
+DEFAULT_BATCH_FILES = 16
+# Dask re-runs a task whose worker died (up to the scheduler's
+# ``allowed-failures``); ``retries`` covers a task that raised.
+TASK_RETRIES = 2
+# How often the pool re-reads the cluster's thread count (workers come and go).
+NTHREADS_REFRESH_SECONDS = 2.0
+CONNECT_TIMEOUT_SECONDS = 10.0
+
+_quieted = False
+
+
+class DistributedSetupError(RuntimeError):
+    """Dask is missing, or the scheduler cannot be reached: nothing was scanned."""
+
+
+def _require_distributed() -> Any:
+    try:
+        import distributed
+    except ImportError as exc:
+        raise DistributedSetupError(f"--scheduler needs Dask distributed: {INSTALL_HINT} ({exc})") from exc
+    return distributed
+
+
+def process_batch(
+    paths: Sequence[str], loader: ImageLoader, hasher: Hasher, extractor: FeatureExtractor | None = None
+) -> list[FileResult]:
+    """One task on a Dask worker: several files, so that scheduling costs less than decoding."""
+    global _quieted
+    if not _quieted:
+        quiet_decoder_warnings()
+        _quieted = True
+    return [process_file(path, loader, hasher, extractor) for path in paths]
+
+
+def parse_local(scheduler: str) -> int | None:
+    """``local:N`` -> N (workers of a throw-away local cluster); None for an address."""
+    if not scheduler.startswith("local:"):
+        return None
+    try:
+        workers = int(scheduler.removeprefix("local:"))
+    except ValueError:
+        raise ValueError(f"{scheduler!r}: expected local:N with N a number of workers") from None
+    if workers < 1:
+        raise ValueError(f"{scheduler!r}: a local cluster needs at least 1 worker")
+    return workers
+
+
+@contextmanager
+def open_client(scheduler: str) -> Iterator[Client]:
+    """A client for ``tcp://HOST:PORT`` (or a scheduler file path), or for a fresh ``local:N`` cluster.
+
+    A local cluster listens on 127.0.0.1 only and is closed on exit.
+    """
+    distributed = _require_distributed()
+    workers = parse_local(scheduler)
+    cluster = None
+    try:
+        if workers is not None:
+            cluster = distributed.LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+            )
+            client = distributed.Client(cluster)
+        elif scheduler.endswith(".json") and os.path.exists(scheduler):
+            client = distributed.Client(scheduler_file=scheduler, timeout=CONNECT_TIMEOUT_SECONDS)
+        else:
+            client = distributed.Client(scheduler, timeout=CONNECT_TIMEOUT_SECONDS)
+    except (OSError, TimeoutError) as exc:
+        if cluster is not None:
+            cluster.close()
+        raise DistributedSetupError(f"cannot reach the Dask scheduler {scheduler}: {exc}") from exc
+    try:
+        yield client
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+class DaskWorkerPool:
+    """Decodes on a Dask cluster, with at most ``max_in_flight`` batches submitted at once.
+
+    The bound is the back-pressure: discovery waits on the work channel instead
+    of the scheduler holding every path. It defaults to twice the cluster's
+    threads, so each worker has its next batch while it returns the last one.
+    A batch is a future that completes once, so a batch re-run after a worker
+    died still gives its results once. A batch that fails for good (its
+    workers kept dying) becomes ``worker_crashed`` errors for its files. The
+    per-file timeout and memory limit of the process pool do not apply here:
+    Dask's nanny and worker memory limits are the cluster's own settings.
+    """
+
+    def __init__(
+        self,
+        client: Client,
+        loader: ImageLoader,
+        hasher: Hasher,
+        *,
+        extractor: FeatureExtractor | None = None,
+        batch_files: int = DEFAULT_BATCH_FILES,
+        max_in_flight: int | None = None,
+    ) -> None:
+        if batch_files < 1:
+            raise ValueError("batch_files must be >= 1")
+        self.client = client
+        self.loader = loader
+        self.hasher = hasher
+        self.extractor = extractor
+        self.batch_files = batch_files
+        self.max_in_flight = max_in_flight
+        self._in_flight: dict[Any, list[str]] = {}
+        self._run_id = uuid.uuid4().hex[:12]
+        self._numbers = itertools.count()
+        self._limit = max_in_flight or 2
+        self._limit_checked = 0.0
+
+    @property
+    def busy_workers(self) -> int:
+        """Batches submitted and not yet answered (for monitoring)."""
+        return len(self._in_flight)
+
+    def _current_limit(self) -> int:
+        if self.max_in_flight is not None:
+            return self.max_in_flight
+        now = time.monotonic()
+        if now - self._limit_checked >= NTHREADS_REFRESH_SECONDS:
+            self._limit_checked = now
+            self._limit = max(2, 2 * sum(self.client.nthreads().values()))
+        return self._limit
+
+    def run(self, work: Channel, results: Channel, cancel: threading.Event) -> None:
+        distributed = _require_distributed()
+        completed = distributed.as_completed(with_results=True, raise_errors=False)
+        batch: list[str] = []
+        input_open = True
+        try:
+            while not cancel.is_set():
+                if input_open and len(self._in_flight) < self._current_limit():
+                    # Wait for input only when nothing is out; otherwise just look.
+                    item = work.receive(timeout=0.01 if self._in_flight else POLL_SECONDS)
+                    if item is END:
+                        input_open = False
+                    elif item is not None:
+                        batch.append(os.path.abspath(item))  # workers may run elsewhere
+                    # A part batch goes out at the end of input, or when the workers are idle.
+                    idle = item is None and not self._in_flight
+                    if batch and (len(batch) >= self.batch_files or idle or not input_open):
+                        self._submit(batch, completed)
+                        batch = []
+                    if input_open and not completed.has_ready():
+                        continue
+                elif not self._in_flight:
+                    return
+                with completed.thread_condition:
+                    if not completed.has_ready():
+                        completed.thread_condition.wait(timeout=POLL_SECONDS)
+                if completed.has_ready():
+                    for future, value in completed.next_batch(block=False):
+                        if not self._deliver(future, value, results, cancel):
+                            return
+        finally:
+            if self._in_flight:
+                self.client.cancel(list(self._in_flight))
+                self._in_flight.clear()
+            results.put(END)
+
+    def _submit(self, paths: list[str], completed: Any) -> None:
+        key = f"imgtwin-batch-{self._run_id}-{next(self._numbers)}"
+        future = self.client.submit(
+            process_batch, paths, self.loader, self.hasher, self.extractor, key=key, retries=TASK_RETRIES
+        )
+        self._in_flight[future] = paths
+        completed.add(future)
+
+    def _deliver(self, future: Any, value: Any, results: Channel, cancel: threading.Event) -> bool:
+        paths = self._in_flight.pop(future, [])
+        if future.status == "finished":
+            batch_results: list[FileResult] = value
+        else:
+            exc = value[1] if isinstance(value, tuple) and len(value) > 1 else value
+            message = f"the Dask task failed ({type(exc).__name__}: {exc})"
+            batch_results = [error_result(p, FileError(ErrorReason.WORKER_CRASHED, message)) for p in paths]
+        for result in batch_results:
+            if not results.send(result, cancel):
+                return False
+        return True
+
+
+class DistributedProcessingEngine(ParallelProcessingEngine):
+    """``ParallelProcessingEngine`` whose decoding runs on a Dask cluster.
+
+    ``client`` is a ``distributed.Client``. Every worker must read the files at
+    the same absolute paths as this process (a shared or mounted file system);
+    ``loader``, ``hasher`` and ``features`` are pickled to the workers.
+    """
+
+    def __init__(
+        self,
+        loader: ImageLoader,
+        hasher: Hasher,
+        client: Client,
+        storage: FileSource | None = None,
+        features: FeatureExtractor | None = None,
+        *,
+        batch_files: int = DEFAULT_BATCH_FILES,
+        max_in_flight: int | None = None,
+    ) -> None:
+        super().__init__(loader, hasher, storage, features)
+        self.client = client
+        self.batch_files = batch_files
+        self.max_in_flight = max_in_flight
+
+    def make_pool(self, config: ProcessingConfig) -> WorkerPool:
+        return DaskWorkerPool(
+            self.client, self.loader, self.hasher, extractor=self.features,
+            batch_files=self.batch_files, max_in_flight=self.max_in_flight,
+        )
+
+    def prepare_roots(self, roots: list[str]) -> list[str]:
+        """Absolute: the workers see no working directory of ours."""
+        return [os.path.abspath(root) for root in roots]
