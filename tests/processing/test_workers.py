@@ -85,3 +85,31 @@ def test_workers_that_keep_dying_stop_the_run_with_a_clear_error(tmp_path: Path)
         engine.process_directory(str(tmp_path), ProcessingConfig(max_concurrent_tasks=2), NullReporter(), persistence)
     assert persistence.finalized == 1  # what was collected is still stored
     assert len(persistence.results) < 12
+
+
+def test_paths_sent_to_a_worker_that_just_crashed_are_not_lost(tmp_path: Path) -> None:
+    # One worker and crashes alternating with good files, so that prefetched
+    # paths keep landing on the pipe of a worker that has just died.
+    paths = []
+    for i in range(14):
+        name = f"crash{i:02d}.jpg" if i % 2 else f"ok{i:02d}.jpg"
+        synthetic_photo(i, (64, 48)).save(tmp_path / name)
+        paths.append(str(tmp_path / name))
+    results = {Path(r.path).name: r for r in run_pool(ProcessWorkerPool(1, MisbehavingLoader(512), DCTHasher()), paths)}
+    assert sorted(results) == sorted(Path(p).name for p in paths)
+    for name, result in results.items():
+        expected = ErrorReason.WORKER_CRASHED if name.startswith("crash") else None
+        assert (result.error.reason if result.error else None) is expected, name
+
+
+def test_sending_to_a_dead_worker_does_not_break_the_dispatcher() -> None:
+    # The race above, made deterministic: the worker is gone before the send.
+    pool = ProcessWorkerPool(1, MisbehavingLoader(512), DCTHasher())
+    worker = pool._start_worker()
+    worker.process.kill()
+    worker.process.join()
+    try:
+        pool._send(worker, "/nowhere/next.jpg")  # must not raise BrokenPipeError
+        assert list(worker.pending) == ["/nowhere/next.jpg"]  # kept, to be re-queued on EOF
+    finally:
+        pool._stop_worker(worker, kill=True)

@@ -319,7 +319,13 @@ class ProcessWorkerPool:
         if not worker.pending:
             worker.deadline = self.clock() + self.file_timeout
         worker.pending.append(path)
-        worker.conn.send(path)
+        try:
+            worker.conn.send(path)
+        except OSError:
+            # The worker died while decoding its current file (a prefetched
+            # path arrives after the crash). Its pipe reads EOF next, and
+            # _collect blames the file it was on and re-queues this one.
+            pass
 
     def _collect(
         self, pool: list[_Worker], worker: _Worker, backlog: deque[str], results: Channel, cancel: threading.Event
