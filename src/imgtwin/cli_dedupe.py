@@ -34,8 +34,8 @@ from imgtwin.actions import (
 )
 from imgtwin.actions.journal import default_journal_path
 from imgtwin.app import DB_ENV_VAR, default_db_path
-from imgtwin.cli_find import THRESHOLD_HELP
-from imgtwin.finding import DEFAULT_THRESHOLD, PathDisplay
+from imgtwin.cli_options import selection_options
+from imgtwin.finding import PathDisplay
 from imgtwin.matching.keeper import KeeperPolicy
 from imgtwin.reporting.groups import human_bytes
 from imgtwin.reporting.text import printable
@@ -124,14 +124,7 @@ def _summary(report: ApplyReport) -> str:
 @click.option("--yes", is_flag=True, help="Apply the plan. Without it, only print what would happen.")
 @click.option(DELETE_FLAG, "allow_delete", is_flag=True,
               help="Required with --action delete --yes: deleted files cannot be restored by undo.")
-@click.option("--threshold", type=click.IntRange(0, 20), default=DEFAULT_THRESHOLD, show_default=True,
-              help=THRESHOLD_HELP)
-@click.option("--rotations/--no-rotations", default=True, show_default=True,
-              help="Also group copies rotated by 90/180/270 degrees or mirrored.")
-@click.option("--keep", type=click.Choice([p.value for p in KeeperPolicy]), default="best", show_default=True,
-              help="Which file of a group to keep (as for find).")
-@click.option("--prefer", type=click.Path(file_okay=False, path_type=str), default=None,
-              help="Folder whose files are kept first (with --keep prefer-folder).")
+@selection_options
 @click.option("--workers", type=click.IntRange(min=0), default=0, help="Scan workers; 0 = one per core.")
 @click.option("--no-progress", is_flag=True, help="No progress bar while scanning.")
 def dedupe(

@@ -10,17 +10,10 @@ import click
 from rich.console import Console
 
 from imgtwin.app import DB_ENV_VAR, default_db_path
-from imgtwin.cli_options import WorkersType, metrics_options, workers_settings
-from imgtwin.finding import DEFAULT_THRESHOLD, find_duplicates
+from imgtwin.cli_options import WorkersType, metrics_options, selection_options, workers_settings
+from imgtwin.finding import find_duplicates
 from imgtwin.matching.keeper import KeeperPolicy
 from imgtwin.reporting.groups import groups_document, print_groups, write_csv, write_json
-
-THRESHOLD_HELP = (
-    "How different two pictures may look, in bits of the 64-bit perceptual hash, to be checked as "
-    "duplicates: 0 = identical look only (re-saves, resizes, format changes); 6 (default) = also "
-    "re-encodes, light edits, borders, small crops; 10 and up = heavier edits, at the risk of grouping "
-    "different shots of one scene. Every candidate is verified on aligned thumbnails."
-)
 
 
 @click.command()
@@ -28,15 +21,7 @@ THRESHOLD_HELP = (
 @click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=str), default=None,
               help=f"SQLite index [default: ${DB_ENV_VAR} or the user cache folder]. Alone (no DIRS): "
                    "compare everything the index holds.")
-@click.option("--threshold", type=click.IntRange(0, 20), default=DEFAULT_THRESHOLD, show_default=True,
-              help=THRESHOLD_HELP)
-@click.option("--rotations/--no-rotations", default=True, show_default=True,
-              help="Also find copies rotated by 90/180/270 degrees or mirrored.")
-@click.option("--keep", type=click.Choice([p.value for p in KeeperPolicy]), default="best", show_default=True,
-              help="Which file of a group to keep: best = highest resolution, then largest file, less lossy "
-                   "format, oldest, shortest path; prefer-folder = files under --prefer first.")
-@click.option("--prefer", type=click.Path(file_okay=False, path_type=str), default=None,
-              help="Folder whose files are kept first (with --keep prefer-folder).")
+@selection_options
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Write the groups as JSON (schema in the README).")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=str), default=None,

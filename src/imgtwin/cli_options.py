@@ -7,6 +7,39 @@ from typing import Any
 
 import click
 
+THRESHOLD_HELP = (
+    "How different two pictures may look, in bits of the 64-bit perceptual hash, to be checked as "
+    "duplicates: 0 = identical look only (re-saves, resizes, format changes); 6 (default) = also "
+    "re-encodes, light edits, borders, small crops; 10 and up = heavier edits, at the risk of grouping "
+    "different shots of one scene. Every candidate is verified on aligned thumbnails."
+)
+
+
+def selection_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--threshold``, ``--rotations``, ``--keep``, ``--prefer``: how groups and keepers are chosen.
+
+    Shared by ``find``, ``dedupe`` and ``report`` so that the same words select
+    the same groups everywhere.
+    """
+    from imgtwin.finding import DEFAULT_THRESHOLD
+    from imgtwin.matching.keeper import KeeperPolicy
+
+    options = [
+        click.option("--threshold", type=click.IntRange(0, 20), default=DEFAULT_THRESHOLD, show_default=True,
+                     help=THRESHOLD_HELP),
+        click.option("--rotations/--no-rotations", default=True, show_default=True,
+                     help="Also find copies rotated by 90/180/270 degrees or mirrored."),
+        click.option("--keep", type=click.Choice([p.value for p in KeeperPolicy]), default="best",
+                     show_default=True,
+                     help="Which file of a group to keep: best = highest resolution, then largest file, less "
+                          "lossy format, oldest, shortest path; prefer-folder = files under --prefer first."),
+        click.option("--prefer", type=click.Path(file_okay=False, path_type=str), default=None,
+                     help="Folder whose files are kept first (with --keep prefer-folder)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
 
 def metrics_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """``--metrics-port`` / ``--metrics-host``, shared by ``scan`` and ``find``."""

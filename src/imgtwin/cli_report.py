@@ -13,8 +13,8 @@ import click
 from rich.console import Console
 
 from imgtwin.app import DB_ENV_VAR, default_db_path
-from imgtwin.cli_find import THRESHOLD_HELP
-from imgtwin.finding import DEFAULT_THRESHOLD, find_duplicates
+from imgtwin.cli_options import selection_options
+from imgtwin.finding import find_duplicates
 from imgtwin.matching.keeper import KeeperPolicy
 from imgtwin.reporting.groups import groups_document
 from imgtwin.reporting.html import HtmlReport, ReportInputError, load_find_json, write_html_report
@@ -38,14 +38,7 @@ def _summary_line(report: HtmlReport) -> str:
 @click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=str), default=None,
               help=f"SQLite index to group [default: ${DB_ENV_VAR} or the user cache folder]; DIRS limit it "
                    "to those folders. Nothing is scanned.")
-@click.option("--threshold", type=click.IntRange(0, 20), default=DEFAULT_THRESHOLD, show_default=True,
-              help=THRESHOLD_HELP)
-@click.option("--rotations/--no-rotations", default=True, show_default=True,
-              help="Also group copies rotated by 90/180/270 degrees or mirrored.")
-@click.option("--keep", type=click.Choice([p.value for p in KeeperPolicy]), default="best", show_default=True,
-              help="Which file of a group is proposed as the keeper (as for find).")
-@click.option("--prefer", type=click.Path(file_okay=False, path_type=str), default=None,
-              help="Folder whose files are kept first (with --keep prefer-folder).")
+@selection_options
 @click.option("--workers", type=click.IntRange(min=0), default=0, help="Thumbnail workers; 0 = one per core.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but fatal errors.")
 def report(
