@@ -100,10 +100,7 @@ def _load(db_path: str, roots: Sequence[str]) -> _Loaded:
     loaded = _Loaded()
     spec_id = DCTHasher().spec.id
     with HashIndex(db_path) as index:
-        rows = index.rows_under([os.path.abspath(r) for r in roots]) if roots else index.conn.execute(
-            "SELECT * FROM files WHERE vanished_at IS NULL ORDER BY path"
-        )
-        for row in rows:
+        for row in index.rows_under([os.path.abspath(r) for r in roots]):
             if row["error_reason"] is not None:
                 reason = _reason(row["error_reason"])
                 loaded.errors.append((row["path"], FileError(reason, row["error_message"] or "")))

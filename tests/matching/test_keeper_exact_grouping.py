@@ -48,9 +48,9 @@ def test_exact_groups_by_size_then_content(tmp_path):
 
     def digest(path):
         read.append(path)
-        from imgtwin.matching.exact import content_digest
+        from imgtwin.hashing.content import content_hash
 
-        return content_digest(path)
+        return content_hash(path)
 
     groups = exact_groups(files, digest)
     assert [g.paths for g in groups] == [(str(tmp_path / "a"), str(tmp_path / "b"))]

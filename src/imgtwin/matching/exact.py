@@ -12,22 +12,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-try:  # xxhash is the fast path; blake2b keeps the module usable without it.
-    import xxhash
-
-    def _new_hasher():  # type: ignore[no-untyped-def]
-        return xxhash.xxh3_128()
-
-    CONTENT_HASH = "xxh3-128"
-except ImportError:  # pragma: no cover - exercised only where xxhash is missing
-    import hashlib
-
-    def _new_hasher():  # type: ignore[no-untyped-def]
-        return hashlib.blake2b(digest_size=16)
-
-    CONTENT_HASH = "blake2b-128"
-
-_READ = 1 << 20
+from imgtwin.hashing.content import content_hash
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,18 +24,9 @@ class ExactGroup:
     paths: tuple[str, ...]
 
 
-def content_digest(path: str) -> str:
-    """Hex content hash of a whole file (streamed, 1 MiB at a time)."""
-    hasher = _new_hasher()
-    with open(path, "rb") as stream:
-        while chunk := stream.read(_READ):
-            hasher.update(chunk)
-    return hasher.hexdigest()
-
-
 def exact_groups(
     files: Iterable[tuple[str, int]],
-    digest: Callable[[str], str] = content_digest,
+    digest: Callable[[str], str] = content_hash,
     on_error: Callable[[str, OSError], None] | None = None,
 ) -> list[ExactGroup]:
     """Groups of >= 2 byte-identical files among ``(path, size)`` pairs.

@@ -74,7 +74,8 @@ class HashIndex:
         ).fetchall()
 
     def rows_under(self, roots: Sequence[str], *, include_vanished: bool = False) -> Iterator[sqlite3.Row]:
-        where, params = under_root_clause(roots)
+        """Rows inside any of ``roots`` (absolute), in path order; no roots: every row."""
+        where, params = under_root_clause(roots) if roots else ("1", [])
         if not include_vanished:
             where += " AND vanished_at IS NULL"
         yield from self.conn.execute(f"SELECT * FROM files WHERE {where} ORDER BY path", params)
