@@ -11,16 +11,25 @@ Two engines with identical results (the same set of pairs, the same distances):
   one chunk is within its sub-radius (pigeonhole), so probing each chunk's table
   with every pattern of at most ``r_c`` flipped bits finds all of them; each
   candidate is then checked on the full 64 bits.  Exact, never approximate.
+  It runs on one of two engines with the same results: ``compiled``
+  (:mod:`imgtwin.matching.mih_kernel`, numba, one thread per core; queries
+  sharing a key share their probes and are compared with vector popcounts)
+  or ``numpy`` (batched array operations, kept where numba cannot be had and
+  as an independent check in the tests).
 
-:func:`radius_pairs` picks one by size.  All return ``(i, j, d)`` arrays with
+:func:`radius_pairs` picks brute force or MIH, and the chunking, by a cost model.  All return ``(i, j, d)`` arrays with
 ``i < j``, sorted by ``(i, j)``, each pair once.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
+import math
+import os
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Literal
 
 import numpy as np
 
@@ -30,6 +39,23 @@ _BLOCK = 2048
 _PROBE_BATCH_ENTRIES = 12_000_000  # items x probe patterns handled at once (memory bound)
 
 _EMPTY = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int8))
+_BRUTE_SECONDS_PER_PAIR = 1.0e-9  # numpy XOR + bitwise_count + compare, measured on the project machine
+
+Engine = Literal["compiled", "numpy"]
+
+
+@lru_cache(maxsize=1)
+def default_engine() -> Engine:
+    """``compiled`` (numba, a dependency) where it is installed, else the numpy engine."""
+    return "compiled" if importlib.util.find_spec("numba") is not None else "numpy"
+
+
+def default_threads() -> int:
+    """Cores this process may run on (the compiled engine runs one thread per core)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def _as_hashes(hashes: np.ndarray) -> np.ndarray:
@@ -88,6 +114,10 @@ class Chunk:
         mask = np.uint64((1 << self.bits) - 1)
         return ((hashes >> np.uint64(self.shift)) & mask).astype(np.int32)
 
+    def patterns(self) -> np.ndarray:
+        """The probe offsets of this table: every key change of at most ``radius`` bits."""
+        return _flip_patterns(self.bits, self.radius)
+
 
 @lru_cache(maxsize=64)
 def _flip_patterns(bits: int, radius: int) -> np.ndarray:
@@ -118,7 +148,7 @@ def plan_chunks(radius: int, m: int) -> tuple[Chunk, ...]:
 
 
 def _expected_cost(n: int, chunks: tuple[Chunk, ...]) -> float:
-    """Rough work estimate: probes plus candidate pairs (uniform random hashes)."""
+    """Rough work of the numpy engine: probes plus candidate pairs (uniform random hashes)."""
     probes = sum(len(_flip_patterns(c.bits, c.radius)) if c.radius <= 4 else 1e12 for c in chunks)
     candidates = sum(
         n * n / 2 * len(_flip_patterns(c.bits, c.radius)) / 2**c.bits if c.radius <= 4 else 1e12 for c in chunks
@@ -126,29 +156,77 @@ def _expected_cost(n: int, chunks: tuple[Chunk, ...]) -> float:
     return n * probes + 1.5 * candidates
 
 
-def choose_chunks(n: int, radius: int) -> tuple[Chunk, ...]:
-    """The chunking with the least expected work for ``n`` hashes."""
-    best = min(range(3, 17), key=lambda m: _expected_cost(n, plan_chunks(radius, m)))
+def _compiled_cost(n_table: int, n_queries: int, chunks: tuple[Chunk, ...], self_join: bool) -> float:
+    """Expected seconds of the compiled engine (one thread), uniform random hashes.
+
+    Its constants were fitted on the project machine (benchmarks/search_scale.py
+    --chunks): a bit-map probe per distinct query key and pattern, a look-up per
+    occupied bucket hit, a copy per hash gathered, a vector popcount per
+    candidate pair, a row set-up per query and hit list, and the table build
+    (per hash and per bucket).
+    """
+    half = 0.5 if self_join else 1.0
+    total = 0.0
+    for c in chunks:
+        if c.radius > 5:
+            return math.inf
+        buckets = 2.0**c.bits
+        patterns = len(_flip_patterns(c.bits, c.radius))
+        runs = buckets * -math.expm1(-n_queries / buckets)  # distinct query keys
+        occupancy = -math.expm1(-n_table / buckets)
+        hits = runs * patterns * occupancy * half
+        gathered = runs * patterns * n_table / buckets * half
+        candidates = n_queries * n_table * patterns / buckets * half
+        total += (1.0 * runs * patterns + 8.0 * hits + 0.4 * gathered + 0.08 * candidates
+                  + 3.0 * n_queries + 15.0 * (n_table + n_queries) + 3.0 * buckets) * 1e-9  # fmt: skip
+    return total
+
+
+def choose_chunks(n: int, radius: int, n_queries: int | None = None, engine: str | None = None) -> tuple[Chunk, ...]:
+    """The chunking with the least expected work for ``n`` hashes (and ``n_queries`` queries)."""
+    engine = engine or default_engine()
+    if engine == "compiled":
+        q = n if n_queries is None else n_queries
+        best = min(range(3, 17), key=lambda m: _compiled_cost(n, q, plan_chunks(radius, m), n_queries is None))
+    else:
+        best = min(range(3, 17), key=lambda m: _expected_cost(max(n, n_queries or 0), plan_chunks(radius, m)))
     return plan_chunks(radius, best)
 
 
 def mih_pairs(
-    hashes: np.ndarray, radius: int, chunks: tuple[Chunk, ...] | None = None
+    hashes: np.ndarray, radius: int, chunks: tuple[Chunk, ...] | None = None, engine: Engine | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Same pairs as :func:`brute_force_pairs`, via multi-index hashing."""
     _check_radius(radius)
     h = _as_hashes(hashes)
     if len(h) < 2:
         return _EMPTY
-    return _mih(h, None, radius, chunks or choose_chunks(len(h), radius))
+    engine = engine or default_engine()
+    return _mih(h, None, radius, chunks or choose_chunks(len(h), radius, engine=engine), engine)
 
 
 def _mih(
-    h: np.ndarray, queries: np.ndarray | None, radius: int, chunks: tuple[Chunk, ...]
+    h: np.ndarray,
+    queries: np.ndarray | None,
+    radius: int,
+    chunks: tuple[Chunk, ...],
+    engine: Engine | None = None,
+    threads: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Self-join of ``h`` (``queries`` None, pairs i < j) or join of ``queries`` x ``h``."""
     if sum(c.radius + 1 for c in chunks) < radius + 1:
         raise ValueError("chunk sub-radii do not cover the radius: results would be incomplete")
+    if (engine or default_engine()) == "compiled":
+        from imgtwin.matching.mih_kernel import mih_join
+
+        return _sorted_result(*mih_join(h, queries, radius, chunks, threads or default_threads()))
+    return _mih_numpy(h, queries, radius, chunks)
+
+
+def _mih_numpy(
+    h: np.ndarray, queries: np.ndarray | None, radius: int, chunks: tuple[Chunk, ...]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The numpy engine: probes materialised pattern-major in batches (no compiler needed)."""
     q = h if queries is None else queries
     all_keys = [c.keys(h) for c in chunks]
     all_qkeys = all_keys if queries is None else [c.keys(q) for c in chunks]
@@ -261,28 +339,42 @@ def brute_force_join(
     return _sorted_result(np.concatenate(out_i), np.concatenate(out_j), np.concatenate(out_d))
 
 
+def _use_brute_force(n_table: int, n_queries: int, self_join: bool, radius: int, engine: Engine
+                     ) -> tuple[bool, tuple[Chunk, ...]]:  # fmt: skip
+    """Brute force while small, or while MIH would probe more than it saves (wide radii)."""
+    pairs = n_table * n_queries / (2 if self_join else 1)
+    if pairs <= BRUTE_FORCE_LIMIT**2 // 2:
+        return True, ()
+    chunks = choose_chunks(n_table, radius, None if self_join else n_queries, engine)
+    if engine == "compiled":
+        mih_seconds = _compiled_cost(n_table, n_queries, chunks, self_join) / default_threads()
+        return pairs * _BRUTE_SECONDS_PER_PAIR < mih_seconds, chunks
+    return pairs < 0.3 * _expected_cost(max(n_table, n_queries), chunks), chunks
+
+
 def radius_join(
-    queries: np.ndarray, hashes: np.ndarray, radius: int
+    queries: np.ndarray, hashes: np.ndarray, radius: int, engine: Engine | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All (query index, hash index, distance) within ``radius``: brute force or MIH."""
     _check_radius(radius)
     q, h = _as_hashes(queries), _as_hashes(hashes)
     if len(q) == 0 or len(h) == 0:
         return _EMPTY
-    chunks = choose_chunks(max(len(h), len(q)), radius)
-    pairs = len(q) * len(h)
-    if pairs <= BRUTE_FORCE_LIMIT**2 // 2 or pairs < 0.3 * _expected_cost(max(len(h), len(q)), chunks):
+    engine = engine or default_engine()
+    brute, chunks = _use_brute_force(len(h), len(q), False, radius, engine)
+    if brute:
         return brute_force_join(q, h, radius)
-    return _mih(h, q, radius, chunks)
+    return _mih(h, q, radius, chunks, engine)
 
 
-def radius_pairs(hashes: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def radius_pairs(
+    hashes: np.ndarray, radius: int, engine: Engine | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All pairs within ``radius`` bits, by brute force when small, else MIH."""
     _check_radius(radius)
     h = _as_hashes(hashes)
-    n = len(h)
-    chunks = choose_chunks(n, radius) if n > BRUTE_FORCE_LIMIT else ()
-    # Wide radii make MIH probe too much: brute force wins while it is cheaper.
-    if n <= BRUTE_FORCE_LIMIT or n * n / 2 < 0.3 * _expected_cost(n, chunks):
+    engine = engine or default_engine()
+    brute, chunks = _use_brute_force(len(h), len(h), True, radius, engine)
+    if brute:
         return brute_force_pairs(h, radius)
-    return _mih(h, None, radius, chunks)
+    return _mih(h, None, radius, chunks, engine)
