@@ -183,23 +183,20 @@ def probe_runs(
 
 
 @njit(nogil=True, cache=True)
-def build_table(hashes: np.ndarray, shift: np.int64, bits: np.int64, index_type_probe: np.ndarray
+def build_table(hashes: np.ndarray, keys: np.ndarray, bits: np.int64, index_type_probe: np.ndarray
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
     """One chunk's bucket table, in O(n + 2**bits) and without the GIL.
 
-    Returns (order: items in stable key order, keys in that order, hashes in that
-    order, bucket starts, occupancy bit map).  ``index_type_probe`` is an empty
-    array of the index dtype to use (int32 below 2**31 items).
+    ``keys`` are the chunk's keys of ``hashes`` (``Chunk.keys``).  Returns (order:
+    items in stable key order, keys in that order, hashes in that order, bucket
+    starts, occupancy bit map).  ``index_type_probe`` is an empty array of the
+    index dtype to use (int32 below 2**31 items).
     """
     n = len(hashes)
-    mask = np.uint64((1 << bits) - 1)
     buckets = 1 << bits
-    keys = np.empty(n, np.int32)
     counts = np.zeros(buckets + 1, index_type_probe.dtype)
     for i in range(n):
-        k = np.int32((hashes[i] >> np.uint64(shift)) & mask)
-        keys[i] = k
-        counts[k + 1] += 1
+        counts[keys[i] + 1] += 1
     starts = np.cumsum(counts).astype(index_type_probe.dtype)
     occupied = np.zeros((buckets + 63) // 64, np.uint64)
     for k in range(buckets):
@@ -240,14 +237,14 @@ def mih_join(
     qkeys = tkeys if self_join else np.stack([c.keys(q) for c in chunks])
     radii = np.array([c.radius for c in chunks], dtype=np.int64)
 
-    def build(chunk):  # type: ignore[no-untyped-def]
-        shift, bits = np.int64(chunk.shift), np.int64(chunk.bits)
-        tables = build_table(table, shift, bits, probe)
-        return tables, (tables if self_join else build_table(q, shift, bits, probe))
+    def build(index):  # type: ignore[no-untyped-def]
+        bits = np.int64(chunks[index].bits)
+        tables = build_table(table, tkeys[index], bits, probe)
+        return tables, (tables if self_join else build_table(q, qkeys[index], bits, probe))
 
     parts: list = []
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        pending_build = pool.submit(build, chunks[0])
+        pending_build = pool.submit(build, 0)
         previous_jobs: list = []
         for index, chunk in enumerate(chunks):
             (order, _, sorted_hashes, starts, occupied), (query_order, qkeys_sorted, qsorted, _, _) = (
@@ -255,7 +252,7 @@ def mih_join(
             )
             parts.extend(job.result() for job in previous_jobs)  # frees the chunk before last
             if index + 1 < len(chunks):
-                pending_build = pool.submit(build, chunks[index + 1])
+                pending_build = pool.submit(build, index + 1)
             # Pieces for the threads, moved back to the start of a run of equal keys.
             pieces = np.linspace(0, len(q), 4 * threads + 1).astype(np.int64)
             pieces[1:-1] = np.searchsorted(qkeys_sorted, qkeys_sorted[pieces[1:-1]], side="left")

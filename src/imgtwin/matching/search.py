@@ -17,8 +17,9 @@ Two engines with identical results (the same set of pairs, the same distances):
   or ``numpy`` (batched array operations, kept where numba cannot be had and
   as an independent check in the tests).
 
-:func:`radius_pairs` picks brute force or MIH, and the chunking, by a cost model.  All return ``(i, j, d)`` arrays with
-``i < j``, sorted by ``(i, j)``, each pair once.
+:func:`radius_pairs` picks brute force or MIH, and the chunking, by a cost
+model.  All return ``(i, j, d)`` arrays with ``i < j``, sorted by ``(i, j)``,
+each pair once.
 """
 
 from __future__ import annotations
@@ -182,7 +183,9 @@ def _compiled_cost(n_table: int, n_queries: int, chunks: tuple[Chunk, ...], self
     return total
 
 
-def choose_chunks(n: int, radius: int, n_queries: int | None = None, engine: str | None = None) -> tuple[Chunk, ...]:
+def choose_chunks(
+    n: int, radius: int, n_queries: int | None = None, engine: Engine | None = None
+) -> tuple[Chunk, ...]:
     """The chunking with the least expected work for ``n`` hashes (and ``n_queries`` queries)."""
     engine = engine or default_engine()
     if engine == "compiled":
