@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pytest
@@ -12,6 +14,8 @@ from PIL import Image
 
 from imgtwin.interfaces import LoadedImage
 from imgtwin.loading.pillow_loader import StandardImageLoader
+
+T = TypeVar("T")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("IMGTWIN_SHARED", REPO.parent / "shared"))
@@ -64,3 +68,46 @@ class MisbehavingLoader(StandardImageLoader):
         if "crash" in name:
             os._exit(139)
         return super().load(path)
+
+
+NOBODY = 65534
+
+
+def run_as_nobody(function: Callable[[], T]) -> T:
+    """``function()`` in a forked child running as 'nobody'; its result (pickled) comes back.
+
+    The interpreter lives under /root (mode 700), so exec'ing a new Python as
+    nobody is impossible; a fork keeps the already-imported code and drops
+    privileges for real, so the kernel, not a mock, refuses what nobody may not do.
+    An exception in the child is raised again here.
+    """
+    import pickle
+
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        try:
+            os.close(read_end)
+            os.setgroups([])
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+            try:
+                payload = (True, function())
+            except BaseException as exc:  # noqa: BLE001 - carried back to the test
+                payload = (False, exc)
+            os.write(write_end, pickle.dumps(payload))
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        data = pipe.read()
+    os.waitpid(pid, 0)
+    ok, value = pickle.loads(data)
+    if not ok:
+        raise value
+    return value  # type: ignore[no-any-return]
+
+
+needs_root_to_drop = pytest.mark.skipif(
+    not hasattr(os, "fork") or os.geteuid() != 0, reason="needs root to become 'nobody'"
+)

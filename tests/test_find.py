@@ -170,3 +170,17 @@ def test_heic_and_avif_copies_are_found_as_duplicates_of_their_jpeg(tmp_path: Pa
     ]
     formats = {os.path.basename(m.path): m.format for m in result.groups[0].members}
     assert formats["IMG_0001.heic"] == "HEIF" and formats["IMG_0001.avif"] == "AVIF"
+
+
+def test_the_table_escapes_control_characters_in_names(tmp_path: Path) -> None:
+    root = tmp_path / "lib"
+    root.mkdir()
+    photo(3).save(root / "a.jpg")
+    hostile = "x\x1b]0;owned\x07\x1b[31m\nGroup 9 · forged.jpg"  # retitles the terminal, recolours, forges a line
+    (root / hostile).write_bytes((root / "a.jpg").read_bytes())
+    done = subprocess.run([sys.executable, "-m", "imgtwin", "find", str(root), "--db", str(tmp_path / "i.db"),
+                           "--no-progress"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "\x1b" not in done.stdout and "\x07" not in done.stdout
+    assert "\\x1b]0;owned\\x07\\x1b[31m\\nGroup 9" in done.stdout
+    assert not any(line.startswith("Group 9") for line in done.stdout.splitlines())

@@ -24,7 +24,7 @@ from imgtwin.persistence.csv_file import CsvHashPersistence
 from imgtwin.persistence.index import HashIndex
 from imgtwin.persistence.json_file import JsonHashPersistence
 from imgtwin.persistence.lock import IndexWriteLock
-from imgtwin.persistence.sqlite import SqliteHashPersistence
+from imgtwin.persistence.sqlite import SqliteHashPersistence, connect
 from imgtwin.processing.discovery import check_roots
 from imgtwin.processing.engine import ParallelProcessingEngine
 from imgtwin.processing.incremental import IndexScanCache
@@ -38,7 +38,7 @@ DB_ENV_VAR = "IMGTWIN_DB"
 
 def default_db_path() -> str:
     """``$IMGTWIN_DB``, else ``index.sqlite3`` in the user's cache folder."""
-    return os.environ.get(DB_ENV_VAR) or str(user_cache_path("imgtwin") / "index.sqlite3")
+    return os.environ.get(DB_ENV_VAR) or str(user_cache_path("imgtwin", ensure_exists=True) / "index.sqlite3")
 
 
 @dataclass(frozen=True)
@@ -147,6 +147,7 @@ def run_scan(settings: ScanSettings, console: Console, cancel: threading.Event |
 def _scan_with(
     settings: ScanSettings, engine: ParallelProcessingEngine, console: Console, cancel: threading.Event | None
 ) -> ProcessingSummary:
+    connect(settings.db_path).close()  # create, upgrade or refuse the index before anything else is made
     with IndexWriteLock(settings.db_path):
         reporter, resources = build_reporter(settings, console)
         try:

@@ -22,7 +22,7 @@ from imgtwin._version import __version__
 from imgtwin.app import DB_ENV_VAR, ScanSettings, default_db_path, run_scan
 from imgtwin.cli_options import SchedulerType, WorkersType, metrics_options, workers_settings
 from imgtwin.persistence.lock import IndexBusyError
-from imgtwin.persistence.sqlite import IndexVersionError
+from imgtwin.persistence.sqlite import IndexDamagedError, IndexVersionError, damaged
 from imgtwin.processing.distributed import DistributedSetupError
 from imgtwin.processing.workers import WorkerStartupError, quiet_decoder_warnings
 from imgtwin.records import ProcessingSummary
@@ -63,11 +63,13 @@ def fatal_errors(console: Console, db_path: str) -> Iterator[None]:
     """Expected fatal conditions as one-line messages and exit codes, never tracebacks."""
     try:
         yield
-    except (FileNotFoundError, NotADirectoryError, IndexVersionError, IndexBusyError, PermissionError,
-            WorkerStartupError, MetricsServerError, DistributedSetupError) as exc:
+    except (FileNotFoundError, NotADirectoryError, IndexVersionError, IndexBusyError, IndexDamagedError,
+            PermissionError, WorkerStartupError, MetricsServerError, DistributedSetupError) as exc:
         fail(console, str(exc))
     except sqlite3.OperationalError as exc:
         fail(console, f"cannot use the index {db_path}: {exc}")
+    except sqlite3.DatabaseError as exc:  # corrupt pages found by a query after the index opened fine
+        fail(console, str(damaged(db_path, exc)))
     except KeyboardInterrupt:
         console.print("[bold red]imgtwin: aborted[/]")
         sys.exit(EXIT_INTERRUPTED)
@@ -76,7 +78,12 @@ def fatal_errors(console: Console, db_path: str) -> Iterator[None]:
 def _summary_line(summary: ProcessingSummary, db_path: str) -> str:
     state = "Stopped" if summary.cancelled else "Done"
     seconds = summary.total_processing_time_ms / 1000
-    reused = f" ({summary.reused} known to the index, not read again)" if summary.reused else ""
+    notes = []
+    if summary.reused:
+        notes.append(f"{summary.reused} known to the index, not read again")
+    if summary.copies:
+        notes.append(f"{summary.copies} byte copies of known files, not decoded")
+    reused = f" ({'; '.join(notes)})" if notes else ""
     return (
         f"{state}: {summary.processed_files} hashed, {summary.error_count} errors{reused}, "
         f"{summary.skipped} skipped in {seconds:.1f} s "

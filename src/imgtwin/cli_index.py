@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from dataclasses import asdict
 
@@ -13,7 +12,8 @@ from rich.console import Console
 from imgtwin.app import DB_ENV_VAR, default_db_path
 from imgtwin.persistence.index import HashIndex
 from imgtwin.persistence.lock import IndexBusyError, IndexWriteLock
-from imgtwin.persistence.sqlite import IndexVersionError
+from imgtwin.persistence.rows import text_path
+from imgtwin.reporting.text import printable
 
 _DB_OPTION = click.option(
     "--db", "db_path", type=click.Path(dir_okay=False, path_type=str), default=None,
@@ -21,16 +21,14 @@ _DB_OPTION = click.option(
 )
 
 
-def _open(db_path: str | None, console: Console) -> HashIndex:
-    from imgtwin.cli import fail
+def _open(db_path: str | None, console: Console, *, readonly: bool) -> HashIndex:
+    from imgtwin.cli import fail, fatal_errors
 
     path = db_path or default_db_path()
     if not _exists(path):
         fail(console, f"no index at {path} (run imgtwin scan first, or pass --db)")
-    try:
-        return HashIndex(path)
-    except (IndexVersionError, sqlite3.OperationalError) as exc:
-        fail(console, str(exc))
+    with fatal_errors(console, path):
+        return HashIndex(path, readonly=readonly)
 
 
 def _exists(path: str) -> bool:
@@ -53,11 +51,15 @@ def index() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the facts as JSON.")
 def info(db_path: str | None, as_json: bool) -> None:
     """Files, errors, size, schema version and roots of the index."""
+    from imgtwin.cli import fatal_errors
+
     console = Console(stderr=True)
-    with _open(db_path, console) as idx:
+    with _open(db_path, console, readonly=True) as idx, fatal_errors(console, idx.db_path):
         facts = idx.info()
     if as_json:
-        click.echo(json.dumps(asdict(facts), indent=2))
+        document = asdict(facts)
+        document["roots"] = [{**root, "path": text_path(root["path"])} for root in document["roots"]]
+        click.echo(json.dumps(document, indent=2))
         return
     click.echo(f"index:          {facts.path}")
     click.echo(f"schema version: {facts.schema_version}")
@@ -68,17 +70,17 @@ def info(db_path: str | None, as_json: bool) -> None:
     click.echo("roots:" + ("" if facts.roots else "          none"))
     for root in facts.roots:
         state = "complete" if root.complete else "interrupted"
-        click.echo(f"  {root.path}  (last scan {_when(root.last_scan_at)}, {state})")
+        click.echo(f"  {printable(root.path)}  (last scan {_when(root.last_scan_at)}, {state})")
 
 
 @index.command()
 @_DB_OPTION
 def prune(db_path: str | None) -> None:
     """Delete the rows of files that a scan found gone."""
-    from imgtwin.cli import fail
+    from imgtwin.cli import fail, fatal_errors
 
     console = Console(stderr=True)
-    with _open(db_path, console) as idx:
+    with _open(db_path, console, readonly=False) as idx, fatal_errors(console, idx.db_path):
         try:
             with IndexWriteLock(idx.db_path):
                 removed = idx.prune()

@@ -28,7 +28,7 @@ from imgtwin.matching.exact import exact_groups, exact_labels
 from imgtwin.matching.grouping import Group, form_groups
 from imgtwin.matching.keeper import FileInfo, KeeperPolicy, keeper_order
 from imgtwin.matching.near import FeatureTable, NearParams, near_matches
-from imgtwin.persistence.index import HashIndex
+from imgtwin.persistence.index import HashIndex, row_path
 from imgtwin.records import DuplicateGroup, ErrorReason, FileError, GroupMember, ProcessingSummary
 
 DEFAULT_THRESHOLD = NearParams().threshold
@@ -99,18 +99,19 @@ class PathDisplay:
 def _load(db_path: str, roots: Sequence[str]) -> _Loaded:
     loaded = _Loaded()
     spec_id = DCTHasher().spec.id
-    with HashIndex(db_path) as index:
+    with HashIndex(db_path, readonly=True) as index:
         for row in index.rows_under([os.path.abspath(r) for r in roots]):
+            path = row_path(row)
             if row["error_reason"] is not None:
                 reason = _reason(row["error_reason"])
-                loaded.errors.append((row["path"], FileError(reason, row["error_message"] or "")))
+                loaded.errors.append((path, FileError(reason, row["error_message"] or "")))
             elif row["hash_spec"] != spec_id or row["features_spec"] != FEATURES_SPEC or row["features"] is None:
                 loaded.stale += 1
             else:
                 features = MatchFeatures.from_bytes(row["features"])
                 width, height = _content_size(row["width"], row["height"], features)
-                info = FileInfo(row["path"], row["size"], row["mtime_ns"], width, height, row["format"])
-                loaded.rows.append(_Row(row["path"], info, row["width"], row["height"], row["content_hash"], features))
+                info = FileInfo(path, row["size"], row["mtime_ns"], width, height, row["format"])
+                loaded.rows.append(_Row(path, info, row["width"], row["height"], row["content_hash"], features))
     return loaded
 
 

@@ -121,9 +121,14 @@ class FileResult:
     error: FileError | None = None
     features: bytes | None = None  # opaque matching features (see hashing.extractor)
     features_spec: str | None = None
-    # Taken from the index without reading the file again: ``unchanged`` (same
-    # size, mtime and inode) or ``moved`` (same bytes as a vanished indexed file).
+    signals: bytes | None = None  # what the keeper is chosen by (see hashing.signals)
+    signals_spec: str | None = None
+    # Taken from the index without decoding: ``unchanged`` (same size, mtime and
+    # inode: not read at all), ``moved`` (same bytes as an indexed file that is
+    # gone) or ``copy`` (same bytes as an indexed file that is still there).
     reused: str | None = None
+    # Stored in the row: ``"content"`` when the hashes came from a file with the same bytes.
+    answered_by: str | None = None
     # Seconds the worker spent on this file (stat, read, decode, hash): for the
     # metrics histogram. Not part of the outcome, so left out of equality.
     duration_s: float | None = field(default=None, compare=False)
@@ -143,7 +148,8 @@ class ProcessingSummary:
     total_processing_time_ms: float
     bytes_read: int = 0
     cancelled: bool = False
-    reused: int = 0  # of processed_files + error_count: answered from the index without decoding
+    reused: int = 0  # of processed_files + error_count: known to the index (unchanged or moved), not read again
+    copies: int = 0  # of processed_files + error_count: byte copies of indexed files, read but not decoded
 
     @property
     def throughput(self) -> float:

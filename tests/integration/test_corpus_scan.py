@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import signal
 import subprocess
@@ -24,7 +25,13 @@ def test_small_corpus_is_hashed_completely_and_consistently(small_corpus: Path, 
     truth = json.loads((small_corpus / "truth.json").read_text())
     files = {os.path.relpath(f["path"], small_corpus): f for f in json.loads(out.read_text())["files"]}
     assert set(files) == set(truth)  # every image, and only images (truth/meta.json skipped)
-    assert done.stdout.startswith(f"Done: {len(truth)} hashed, 0 errors, 2 skipped")
+    copies = sum(t["transform"] == "exact_copy" for t in truth.values())
+    # Byte copies whose twin was stored first are answered without a decode (about 1 in 2 here, whichever
+    # of the pair is found first); that is said in the summary.
+    assert re.match(rf"Done: {len(truth)} hashed, 0 errors( \(\d+ byte copies of known files, not decoded\))?, "
+                    r"2 skipped", done.stdout), done.stdout
+    answered = [r for r in read_rows(str(db)) if r["answered_by"] == "content"]
+    assert 0 < len(answered) <= copies
     assert len(list(read_rows(str(db)))) == len(truth)
 
     def distance(a: str, b: str) -> int:

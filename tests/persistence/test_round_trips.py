@@ -35,6 +35,7 @@ def sample_results(root: Path) -> list[FileResult]:
 
 
 def test_sqlite_round_trip_and_upsert(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
     db = tmp_path / "sub" / "index.db"
     results = sample_results(tmp_path)
     store = SqliteHashPersistence(str(db), clock=lambda: 42.0)
@@ -59,14 +60,22 @@ def test_sqlite_round_trip_and_upsert(tmp_path: Path) -> None:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
+def test_index_folder_must_exist(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="no folder"):
+        SqliteHashPersistence(str(tmp_path / "no" / "such" / "index.db"))
+    assert not (tmp_path / "no").exists()  # a mistyped --db never creates folders
+
+
 def test_sqlite_batch_is_all_or_nothing(tmp_path: Path) -> None:
     db = tmp_path / "i.db"
     store = SqliteHashPersistence(str(db))
     store.store_batch(sample_results(tmp_path)[:1])
     poisoned = sample_results(tmp_path)[1:]
-    poisoned.append(object())  # type: ignore[arg-type]  # fails mid-batch
-    with pytest.raises(AttributeError):
-        store.store_batch(poisoned)
+    # SQLite cannot store a list: the last row fails inside the transaction, after the others were written.
+    bad = FileResult(ProcessingMetadata(str(tmp_path / "c.jpg"), [1], 1), FileStatus.HASHED,  # type: ignore[arg-type]
+                     hash=ImageHash(3, SPEC))
+    with pytest.raises(sqlite3.ProgrammingError):
+        store.store_batch([*poisoned, bad])
     store.finalize()
     assert [os.path.basename(r["path"]) for r in read_rows(str(db))] == ["a.jpg"]
 
@@ -156,4 +165,5 @@ def test_undecodable_file_names_do_not_break_storage(tmp_path: Path) -> None:
     for store in (SqliteHashPersistence(str(db)), CsvHashPersistence(str(out))):
         store.store_batch([result])
         store.finalize()
-    assert next(read_rows(str(db)))["path"].endswith("caf\\xe9.jpg")
+    assert next(read_rows(str(db)))["path"] == weird  # the very name, not a text standing for it
+    assert "caf\\xe9.jpg" in out.read_text(encoding="utf-8")  # escaped only when exported

@@ -12,7 +12,7 @@ import pytest
 from rich.console import Console
 
 from imgtwin.app import ScanSettings, run_scan
-from imgtwin.persistence.index import HashIndex
+from imgtwin.persistence.index import HashIndex, row_path
 from imgtwin.persistence.sqlite import read_rows
 from imgtwin.records import ProcessingSummary
 from tests.helpers import synthetic_photo
@@ -111,8 +111,8 @@ def test_new_loader_or_hash_settings_invalidate_exactly_the_rows_they_affect(tre
     db = tmp_path / "i.db"
     scan(tree, db)
     with sqlite3.connect(db) as conn:
-        conn.execute("UPDATE files SET loader = 'pillow-L-max512-draft64-v1' WHERE path LIKE '%p0.jpg'")
-        conn.execute("UPDATE files SET hash_spec = 'dct-64-32px-lanczos-v0' WHERE path LIKE '%p1.jpg'")
+        conn.execute("UPDATE files SET loader = 'pillow-L-max512-draft64-v1' WHERE CAST(path AS TEXT) LIKE '%p0.jpg'")
+        conn.execute("UPDATE files SET hash_spec = 'dct-64-32px-lanczos-v0' WHERE CAST(path AS TEXT) LIKE '%p1.jpg'")
     summary = scan(tree, db)
     assert summary.reused == 5  # only p0 and p1 were read again
     after = rows(db)
@@ -127,7 +127,7 @@ def test_passing_failures_are_retried_settled_ones_are_not(tree: Path, tmp_path:
     scan(tree, db)
     assert rows(db)["broken.jpg"]["error_reason"] == "decode_error"
     with sqlite3.connect(db) as conn:
-        conn.execute("UPDATE files SET hash = NULL, error_reason = 'timeout' WHERE path LIKE '%p0.jpg'")
+        conn.execute("UPDATE files SET hash = NULL, error_reason = 'timeout' WHERE CAST(path AS TEXT) LIKE '%p0.jpg'")
     summary = scan(tree, db)
     assert summary.reused == 6  # broken.jpg stays settled; p0 (timeout) is read again
     assert rows(db)["p0.jpg"]["hash"] is not None
@@ -145,5 +145,79 @@ def test_several_roots_share_one_index(tree: Path, tmp_path: Path) -> None:
     assert rows(db)["p0.jpg"]["vanished_at"] is None
     with HashIndex(str(db)) as index:
         assert {r.path for r in index.info().roots} == {str(tree), str(other)}
-        assert [os.path.basename(r["path"]) for r in index.rows_under([str(other)])] == ["x.jpg"]
+        assert [os.path.basename(row_path(r)) for r in index.rows_under([str(other)])] == ["x.jpg"]
         assert len(list(index.rows_under([str(tree)]))) == 7
+
+
+def test_a_byte_copy_of_an_indexed_file_is_answered_without_decoding(tree: Path, tmp_path: Path) -> None:
+    db = tmp_path / "i.db"
+    scan(tree, db)
+    backup = tree / "backup"
+    backup.mkdir()
+    shutil.copy2(tree / "p1.jpg", backup / "p1.jpg")
+    summary = scan(tree, db)
+    assert (summary.reused, summary.copies) == (7, 1)  # the seven known files, and the copy not decoded
+    copy = {row["path"]: row for row in read_rows(str(db))}[str(backup / "p1.jpg")]
+    original = rows(db)["p1.jpg"]
+    assert copy["answered_by"] == "content" and original["answered_by"] is None
+    assert (copy["hash"], copy["features"], copy["decode"]) == (original["hash"], original["features"],
+                                                              original["decode"])
+
+
+# --- every per-file lookup is linear: SQLite's own instruction count, not a timer ----------------------------
+
+def _store_same_size(db: Path, count: int, size: int, *, hashed: bool, same_bytes: bool) -> None:
+    from imgtwin.hashing.dct import DCTHasher
+    from imgtwin.persistence.sqlite import SqliteHashPersistence
+    from imgtwin.records import ErrorReason, FileError, FileResult, FileStatus, ImageHash, ProcessingMetadata
+
+    spec = DCTHasher().spec
+    results = []
+    for k in range(count):
+        meta = ProcessingMetadata(f"/elsewhere/f{k:06d}.bmp", size, 1, loader="other",
+                                  content_hash="ab" * 16 if same_bytes else f"{k:032x}")
+        if hashed:
+            results.append(FileResult(meta, FileStatus.HASHED, hash=ImageHash(k, spec)))
+        else:
+            results.append(FileResult(meta, FileStatus.ERROR, error=FileError(ErrorReason.NOT_AN_IMAGE, "empty file")))
+    store = SqliteHashPersistence(str(db))
+    store.store_batch(results)
+    store.finalize()
+
+
+def _instructions_for_one_new_file(tmp_path: Path, count: int, size: int, **kind: bool) -> int:
+    from imgtwin.hashing.dct import DCTHasher
+    from imgtwin.processing.incremental import IndexScanCache
+
+    folder = tmp_path / f"n{count}-{size}"
+    folder.mkdir()
+    db = folder / "i.db"
+    _store_same_size(db, count, size, **kind)
+    new = folder / "new.bmp"
+    new.write_bytes(b"\x01" * size)
+    cache = IndexScanCache(str(db), DCTHasher().spec, "pillow", "f")
+    cache.lookup(str(tmp_path))  # opens the connection
+    steps = [0]
+
+    def count_step() -> int:
+        steps[0] += 1
+        return 0
+
+    assert cache._index is not None
+    cache._index.conn.set_progress_handler(count_step, 1)  # called once per SQLite VM instruction
+    assert cache.lookup(str(new)) is None
+    cache.close()
+    return steps[0]
+
+
+@pytest.mark.parametrize("size,kind", [
+    (4096, {"hashed": True, "same_bytes": False}),  # same-size BMPs from one camera
+    (4096, {"hashed": True, "same_bytes": True}),  # thousands of copies of one small file
+    (0, {"hashed": False, "same_bytes": False}),  # a folder of empty .jpg files
+    (4096, {"hashed": False, "same_bytes": False}),  # same-size files that all failed
+])
+def test_a_lookup_costs_the_same_whatever_many_files_share_its_size(tmp_path: Path, size: int,
+                                                                    kind: dict[str, bool]) -> None:
+    few = _instructions_for_one_new_file(tmp_path, 20, size, **kind)
+    many = _instructions_for_one_new_file(tmp_path, 4000, size, **kind)
+    assert many <= few * 1.5 + 50, (few, many)  # was linear in the files of that size: quadratic scans

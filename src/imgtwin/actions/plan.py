@@ -220,8 +220,8 @@ def index_roots(db_path: str) -> tuple[str, ...]:
     """The roots recorded in the index (each folder ever scanned into it)."""
     if not os.path.exists(db_path):
         return ()
-    with HashIndex(db_path) as index:
-        return tuple(r.path for r in index.info().roots)
+    with HashIndex(db_path, readonly=True) as index:
+        return tuple(r.path for r in index.roots())
 
 
 def plan_from_file(

@@ -2,7 +2,10 @@
 
 The write side of a scan is ``SqliteHashPersistence``; this is everything else
 that touches the same file: what a rescan may reuse, which files are gone,
-what ``imgtwin index info`` shows and what ``prune`` removes.
+what ``imgtwin index info`` shows and what ``prune`` removes. Every method
+takes and returns paths as ``str`` (see ``persistence.keys``); rows keep the
+raw key in ``row["path"]``, turned back into a path by ``row_path``.
+Every per-file lookup is one indexed query, whatever the collection holds.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
+from imgtwin.persistence.keys import key_path, path_key, under_root_clause
 from imgtwin.persistence.sqlite import SCHEMA_VERSION, connect, write_transaction
 
 
@@ -36,24 +40,43 @@ class IndexInfo:
     roots: tuple[RootInfo, ...]
 
 
-def under_root_clause(roots: Sequence[str]) -> tuple[str, list[str]]:
-    """SQL matching paths equal to or inside any root, using the primary key's order."""
-    clauses, params = [], []
-    for root in roots:
-        prefix = root if root.endswith(os.sep) else root + os.sep
-        # Every path below ``prefix`` sorts between it and the prefix with its
-        # last separator bumped to the next character ('/' + 1 == '0').
-        clauses.append("(path = ? OR (path >= ? AND path < ?))")
-        params += [root.rstrip(os.sep) or os.sep, prefix, prefix[:-1] + chr(ord(os.sep) + 1)]
-    return "(" + " OR ".join(clauses) + ")", params
+@dataclass(frozen=True, slots=True)
+class FailedFile:
+    """A file the index records as unreadable (what ``imgtwin errors`` lists)."""
+
+    path: str
+    reason: str
+    message: str
+    size: int
+    mtime_ns: int
+
+
+def row_path(row: sqlite3.Row) -> str:
+    """The path of an index row."""
+    return key_path(row["path"])
+
+
+def is_gone(path: str) -> bool:
+    """True only when the file is known not to exist; a path that cannot be looked at is not gone."""
+    try:
+        os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return True
+    except OSError:
+        return False  # permission denied on a folder above it, I/O error...: unknown, so kept
+    return False
 
 
 class HashIndex:
-    """A connection to an index with the queries the rest of imgtwin needs."""
+    """A connection to an index with the queries the rest of imgtwin needs.
 
-    def __init__(self, db_path: str, *, check_same_thread: bool = True) -> None:
+    ``readonly``: for commands that only read; an index this user may not
+    write is then opened read-only instead of refused.
+    """
+
+    def __init__(self, db_path: str, *, check_same_thread: bool = True, readonly: bool = False) -> None:
         self.db_path = db_path
-        self.conn = connect(db_path, check_same_thread=check_same_thread)
+        self.conn = connect(db_path, check_same_thread=check_same_thread, readonly=readonly)
         self.conn.row_factory = sqlite3.Row
 
     def close(self) -> None:
@@ -65,26 +88,57 @@ class HashIndex:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def lookup(self, abs_path: str) -> sqlite3.Row | None:
-        return self.conn.execute("SELECT * FROM files WHERE path = ?", (abs_path,)).fetchone()
+    def lookup(self, path: str) -> sqlite3.Row | None:
+        return self.conn.execute("SELECT * FROM files WHERE path = ?", (path_key(path),)).fetchone()
 
-    def same_size(self, size: int) -> list[sqlite3.Row]:
+    def has_hashed_size(self, size: int) -> bool:
+        """Whether some hashed file has ``size`` bytes (so a new file of that size may be a twin)."""
+        row = self.conn.execute(
+            "SELECT 1 FROM files WHERE size = ? AND hash IS NOT NULL AND content_hash IS NOT NULL LIMIT 1", (size,)
+        ).fetchone()
+        return row is not None
+
+    def twin(self, content_hash: str) -> sqlite3.Row | None:
+        """The most recently hashed row with these bytes, or None (one index probe, however many copies)."""
         return self.conn.execute(
-            "SELECT * FROM files WHERE size = ? AND content_hash IS NOT NULL AND hash IS NOT NULL", (size,)
-        ).fetchall()
+            "SELECT * FROM files INDEXED BY files_hashed_content WHERE content_hash = ? AND hash IS NOT NULL "
+            "ORDER BY scanned_at DESC LIMIT 1",
+            (content_hash,),
+        ).fetchone()
 
-    def rows_under(self, roots: Sequence[str], *, include_vanished: bool = False) -> Iterator[sqlite3.Row]:
-        """Rows inside any of ``roots`` (absolute), in path order; no roots: every row."""
+    def rows_under(self, roots: Sequence[str], *, include_vanished: bool = False,
+                   columns: str = "*") -> Iterator[sqlite3.Row]:  # fmt: skip
+        """Rows inside any of ``roots``, in path order; no roots: every row."""
         where, params = under_root_clause(roots) if roots else ("1", [])
         if not include_vanished:
             where += " AND vanished_at IS NULL"
-        yield from self.conn.execute(f"SELECT * FROM files WHERE {where} ORDER BY path", params)
+        yield from self.conn.execute(f"SELECT {columns} FROM files WHERE {where} ORDER BY path", params)
+
+    def failures(self, reason: str | None = None) -> Iterator[FailedFile]:
+        """Files that failed (and were not since found gone), in path order; reads only those rows."""
+        where, params = "error_reason IS NOT NULL AND vanished_at IS NULL", []
+        if reason is not None:
+            where, params = where + " AND error_reason = ?", [reason]
+        for row in self.conn.execute(
+            f"SELECT path, error_reason, error_message, size, mtime_ns FROM files WHERE {where} ORDER BY path", params
+        ):
+            yield FailedFile(row_path(row), row["error_reason"], row["error_message"] or "", row["size"],
+                             row["mtime_ns"])
 
     def mark_vanished(self, roots: Sequence[str], now: float | None = None) -> int:
-        """Mark rows under ``roots`` whose file no longer exists; returns how many."""
-        gone = [row["path"] for row in self.rows_under(roots) if not os.path.lexists(row["path"])]
+        """Mark rows under ``roots`` whose file no longer exists; returns how many.
+
+        A file that cannot be looked at (a folder above it became unreadable)
+        is not gone: its row stays. A folder's own error row (it could not be
+        listed) goes once the folder can be listed again.
+        """
+        gone = []
+        for row in self.rows_under(roots, columns="path, error_reason"):
+            path = row_path(row)
+            if is_gone(path) or (row["error_reason"] is not None and _listable_folder(path)):
+                gone.append(row["path"])
         self._in_transaction(
-            "UPDATE files SET vanished_at = ? WHERE path = ?", ((now or time.time(), path) for path in gone)
+            "UPDATE files SET vanished_at = ? WHERE path = ?", ((now or time.time(), key) for key in gone)
         )
         return len(gone)
 
@@ -98,7 +152,13 @@ class HashIndex:
         self._in_transaction(
             "INSERT INTO roots (path, first_scan_at, last_scan_at, complete) VALUES (?, ?, ?, ?) "
             "ON CONFLICT(path) DO UPDATE SET last_scan_at = excluded.last_scan_at, complete = excluded.complete",
-            ((root, stamp, stamp, int(complete)) for root in roots),
+            ((path_key(root), stamp, stamp, int(complete)) for root in roots),
+        )
+
+    def roots(self) -> tuple[RootInfo, ...]:
+        return tuple(
+            RootInfo(key_path(r["path"]), r["last_scan_at"], bool(r["complete"]))
+            for r in self.conn.execute("SELECT * FROM roots ORDER BY path")
         )
 
     def info(self) -> IndexInfo:
@@ -106,17 +166,24 @@ class HashIndex:
             "SELECT count(*), count(hash), count(error_reason), count(vanished_at), coalesce(sum(size), 0) "
             "FROM files"
         ).fetchone()
-        roots = tuple(
-            RootInfo(r["path"], r["last_scan_at"], bool(r["complete"]))
-            for r in self.conn.execute("SELECT * FROM roots ORDER BY path")
-        )
         index_bytes = sum(
             os.path.getsize(self.db_path + suffix)
             for suffix in ("", "-wal")
             if os.path.exists(self.db_path + suffix)
         )
-        return IndexInfo(self.db_path, SCHEMA_VERSION, files, hashed, errors, vanished, image_bytes, index_bytes, roots)
+        return IndexInfo(self.db_path, SCHEMA_VERSION, files, hashed, errors, vanished, image_bytes, index_bytes,
+                         self.roots())
 
     def _in_transaction(self, sql: str, rows: Iterable[tuple[object, ...]]) -> None:
         with write_transaction(self.conn):
             self.conn.executemany(sql, rows)
+
+
+def _listable_folder(path: str) -> bool:
+    if not os.path.isdir(path):
+        return False
+    try:
+        with os.scandir(path):
+            return True
+    except OSError:
+        return False

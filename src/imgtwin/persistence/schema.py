@@ -2,19 +2,28 @@
 
 The version lives in ``PRAGMA user_version``. Opening an index upgrades an
 older schema in one transaction, or refuses one that is newer than this code
-understands, or a file that is not an imgtwin index: never a silent misread.
+understands, or a file that is not an imgtwin index: never a silent misread,
+and a refused file is left exactly as it was (see ``inspect``).
+
+Paths are stored as the bytes of the file's name (``os.fsencode`` of the
+absolute path), so every name a file system can hold has exactly one row:
+``caf\\xe9.jpg`` (Latin-1 bytes) and a file literally named ``caf\\\\xe9.jpg``
+are two rows. Text for people and documents is made only when printing or
+exporting (``persistence.rows.text_path``).
 """
 
 from __future__ import annotations
 
+import os
+import re
 import sqlite3
 from collections.abc import Callable
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
-FILES_V2 = """
+FILES_V3 = """
 CREATE TABLE files (
-    path          TEXT PRIMARY KEY,   -- absolute path
+    path          BLOB PRIMARY KEY,   -- absolute path: the name's bytes (os.fsencode), whatever the encoding
     size          INTEGER NOT NULL,   -- bytes
     mtime_ns      INTEGER NOT NULL,   -- modification time, nanoseconds since the epoch
     dev           INTEGER,            -- st_dev, st_ino and st_ctime when hashed: a replaced or
@@ -27,9 +36,12 @@ CREATE TABLE files (
     decode        TEXT,               -- how pixels were read, e.g. jpeg-draft-1/8 or full
     loader        TEXT,               -- loader and its settings, e.g. pillow-L-max512-draft64-v2
     hash          TEXT,               -- perceptual hash, lower-case hex; NULL on error
-    hash_spec     TEXT,               -- algorithm and parameters, e.g. dct-64-32px-lanczos-v1
+    hash_spec     TEXT,               -- algorithm and parameters, e.g. dct-64-32px-lanczos-v2
     features      BLOB,               -- matching features (trimmed hash, thumbnails), see hashing/features.py
-    features_spec TEXT,               -- their definition, e.g. features-v2-...
+    features_spec TEXT,               -- their definition, e.g. features-v3-...
+    signals       BLOB,               -- what the keeper is chosen by (quality, colour depth, camera data),
+    signals_spec  TEXT,               -- see hashing/signals.py, and its definition
+    answered_by   TEXT,               -- NULL: decoded; 'content': taken from a file with the same bytes
     error_reason  TEXT,               -- stable reason code; NULL when hashed
     error_message TEXT,
     scanned_at    REAL NOT NULL,      -- when this row was written, seconds since the epoch
@@ -37,29 +49,67 @@ CREATE TABLE files (
 )
 """
 
-ROOTS_V2 = """
+ROOTS_V3 = """
 CREATE TABLE roots (
-    path           TEXT PRIMARY KEY,  -- absolute path of a folder or file given to scan
+    path           BLOB PRIMARY KEY,  -- absolute path (name bytes) of a folder or file given to scan
     first_scan_at  REAL NOT NULL,
     last_scan_at   REAL NOT NULL,
     complete       INTEGER NOT NULL   -- 1 if the last scan of this root ran to the end
 )
 """
 
-INDEXES_V2 = (
-    "CREATE INDEX files_size ON files (size)",
-    "CREATE INDEX files_content_hash ON files (content_hash)",
+INDEXES_V3 = (
+    # Partial indexes, so that no lookup walks rows it cannot use (100,000
+    # same-size files must not make each lookup cost 100,000 steps).
+    # "Is any hashed file this size?": whether a new file's bytes are worth hashing to look for a twin.
+    "CREATE INDEX files_hashed_size ON files (size) WHERE hash IS NOT NULL AND content_hash IS NOT NULL",
+    # "Which hashed file has these bytes?": moved files and byte copies answered without decoding.
+    "CREATE INDEX files_hashed_content ON files (content_hash, scanned_at) WHERE hash IS NOT NULL",
+    # `imgtwin errors` reads only the failed rows.
+    "CREATE INDEX files_errors ON files (error_reason) WHERE error_reason IS NOT NULL",
 )
+
+# The columns every imgtwin index (any version) has: a file with a ``files``
+# table lacking them is some other program's database, whatever its user_version.
+_CORE_COLUMNS = frozenset({"path", "size", "mtime_ns", "hash", "hash_spec", "error_reason", "scanned_at"})
+_COLUMNS_BY_VERSION = {
+    1: _CORE_COLUMNS,
+    2: _CORE_COLUMNS | {"inode", "content_hash", "features", "vanished_at"},
+    3: _CORE_COLUMNS | {"inode", "content_hash", "features", "vanished_at", "signals", "answered_by"},
+}
 
 
 class IndexVersionError(RuntimeError):
     """The file is not an index this imgtwin can read."""
 
 
+def inspect(conn: sqlite3.Connection, db_path: str) -> int:
+    """The index's schema version (0: a new, empty file); raises if it is not ours.
+
+    Reads only: a refused file is never changed (not even switched to WAL).
+    """
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if version > SCHEMA_VERSION:
+        raise IndexVersionError(
+            f"{db_path} has index schema version {version}, newer than this imgtwin understands "
+            f"({SCHEMA_VERSION}); upgrade imgtwin or use another --db"
+        )
+    if version == 0 and not tables:
+        return 0
+    foreign = IndexVersionError(f"{db_path} is a SQLite file but not an imgtwin index; use another --db")
+    if version == 0 or "files" not in tables or (version >= 2 and "roots" not in tables):
+        raise foreign
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(files)")}
+    if not _COLUMNS_BY_VERSION[version] <= columns:
+        raise foreign
+    return int(version)
+
+
 def _create(conn: sqlite3.Connection) -> None:
-    conn.execute(FILES_V2)
-    conn.execute(ROOTS_V2)
-    for statement in INDEXES_V2:
+    conn.execute(FILES_V3)
+    conn.execute(ROOTS_V3)
+    for statement in INDEXES_V3:
         conn.execute(statement)
 
 
@@ -72,30 +122,59 @@ def _v1_to_v2(conn: sqlite3.Connection) -> None:
     for column in ("dev INTEGER", "inode INTEGER", "ctime_ns INTEGER", "content_hash TEXT", "features BLOB",
                    "features_spec TEXT", "vanished_at REAL"):
         conn.execute(f"ALTER TABLE files ADD COLUMN {column}")
-    conn.execute(ROOTS_V2)
-    for statement in INDEXES_V2:
-        conn.execute(statement)
+    conn.execute("CREATE TABLE roots (path TEXT PRIMARY KEY, first_scan_at REAL NOT NULL, "
+                 "last_scan_at REAL NOT NULL, complete INTEGER NOT NULL)")
+    conn.execute("CREATE INDEX files_size ON files (size)")
+    conn.execute("CREATE INDEX files_content_hash ON files (content_hash)")
+
+
+_ESCAPE = re.compile(rb"\\x([0-9a-f]{2})")
+
+
+def v2_key(text: str) -> bytes:
+    """The name bytes a v2 row's text path stood for.
+
+    v2 stored names that are not UTF-8 with backslash escapes (``caf\\xe9.jpg``),
+    which a file literally named so could not be told from. The literal reading
+    wins when such a file exists; else the escapes are undone when that names a
+    file that exists; a row matching neither stays literal (the next scan marks
+    it vanished and finds the real file again).
+    """
+    literal = text.encode("utf-8", "surrogateescape")
+    if b"\\x" not in literal or os.path.lexists(literal):
+        return literal
+    unescaped = _ESCAPE.sub(lambda m: bytes([int(m.group(1), 16)]), literal)
+    return unescaped if os.path.lexists(unescaped) else literal
+
+
+def _v2_to_v3(conn: sqlite3.Connection) -> None:
+    """v3 keys rows by the name's bytes and adds the keeper signals and ``answered_by``."""
+    conn.create_function("imgtwin_v2_key", 1, v2_key)
+    kept = ("size, mtime_ns, dev, inode, ctime_ns, content_hash, width, height, format, decode, loader, hash, "
+            "hash_spec, features, features_spec, error_reason, error_message, scanned_at, vanished_at")
+    conn.execute("ALTER TABLE files RENAME TO files_v2")
+    conn.execute("ALTER TABLE roots RENAME TO roots_v2")
+    conn.execute("DROP INDEX IF EXISTS files_size")
+    conn.execute("DROP INDEX IF EXISTS files_content_hash")
+    _create(conn)
+    conn.execute(f"INSERT OR IGNORE INTO files (path, {kept}) SELECT imgtwin_v2_key(path), {kept} FROM files_v2")
+    conn.execute("INSERT OR IGNORE INTO roots SELECT imgtwin_v2_key(path), first_scan_at, last_scan_at, complete "
+                 "FROM roots_v2")
+    conn.execute("DROP TABLE files_v2")
+    conn.execute("DROP TABLE roots_v2")
 
 
 # MIGRATIONS[n] upgrades a version-n schema to version n + 1.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1_to_v2}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 def ensure_schema(conn: sqlite3.Connection, db_path: str) -> None:
-    """Create, upgrade, or refuse; all inside one write transaction."""
+    """Create or upgrade, inside one write transaction (call ``inspect`` first)."""
     if conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
         return
     conn.execute("BEGIN IMMEDIATE")
     try:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]  # again, now that we hold the lock
-        tables = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise IndexVersionError(
-                f"{db_path} has index schema version {version}, newer than this imgtwin understands "
-                f"({SCHEMA_VERSION}); upgrade imgtwin or use another --db"
-            )
-        if version == 0 and tables:
-            raise IndexVersionError(f"{db_path} is a SQLite file but not an imgtwin index; use another --db")
+        version = inspect(conn, db_path)  # again, now that we hold the lock
         if version == 0:
             _create(conn)
         else:

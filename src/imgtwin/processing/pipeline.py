@@ -36,6 +36,7 @@ class _Tally:
     skipped: int = 0
     bytes_read: int = 0
     reused: int = 0
+    copies: int = 0
     cancelled: bool = False
     batch: list[FileResult] = field(default_factory=list)
 
@@ -108,6 +109,7 @@ class ProcessingPipeline:
             bytes_read=tally.bytes_read,
             cancelled=tally.cancelled,
             reused=tally.reused,
+            copies=tally.copies,
         )
         reporter.report_completed(summary)
         return summary
@@ -180,7 +182,10 @@ class ProcessingPipeline:
     @staticmethod
     def _count(result: FileResult, tally: _Tally) -> None:
         tally.completed += 1
-        if result.reused:
+        if result.reused == "copy":
+            tally.copies += 1
+            tally.bytes_read += result.metadata.size  # read to recognise it, never decoded
+        elif result.reused:
             tally.reused += 1
         elif result.status is not FileStatus.SKIPPED:
             tally.bytes_read += result.metadata.size

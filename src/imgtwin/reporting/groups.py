@@ -27,6 +27,7 @@ from imgtwin._version import __version__
 from imgtwin.persistence.atomic import AtomicTextFile
 from imgtwin.persistence.rows import text_path
 from imgtwin.records import DuplicateGroup, FileError
+from imgtwin.reporting.text import printable
 
 CSV_COLUMNS = ("group", "category", "keep", "path", "size", "width", "height", "format", "distance", "transform")
 
@@ -103,7 +104,7 @@ def print_groups(console: Console, groups: Sequence[DuplicateGroup], errors: Seq
             mark = "[green]keep[/]" if m.keep else f"{m.distance:>4}"
             note = "" if m.keep else (f"  ({m.transform})" if m.transform else "")
             console.print(
-                f"  {mark} {dims:>11} {human_bytes(m.size):>9}  {escape(text_path(m.path))}{note}",
+                f"  {mark} {dims:>11} {human_bytes(m.size):>9}  {escape(printable(m.path))}{note}",
                 highlight=False, soft_wrap=True,
             )
     duplicates = sum(len(g.members) - 1 for g in groups)
