@@ -153,7 +153,9 @@ def _scan_with(
         try:
             persistence = build_persistence(settings, engine)
             features_spec = engine.features.spec if engine.features is not None else None
-            cache = IndexScanCache(settings.db_path, engine.hasher.spec, engine.loader.decode_id, features_spec)
+            signals_spec = engine.features.signals_spec if engine.features is not None else None
+            cache = IndexScanCache(settings.db_path, engine.hasher.spec, engine.loader.decode_id, features_spec,
+                                   signals_spec)
             summary = engine.process_directory(
                 list(settings.roots), settings.processing_config(), reporter, persistence, cancel, cache=cache
             )

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from imgtwin.config import ProcessingConfig
+from imgtwin.loading.facts import SourceFacts
 from imgtwin.records import FileResult, HashSpec, ImageHash, ProcessingSummary
 
 if TYPE_CHECKING:
@@ -23,7 +24,10 @@ class LoadedImage:
     """Pixels ready for hashing, plus what the loader learnt about the file.
 
     ``width``/``height`` are the file's displayed dimensions (after EXIF
-    orientation), not those of the possibly reduced ``image``.
+    orientation), not those of the possibly reduced ``image``. ``colour``: the
+    picture in RGB at most ``COLOUR_SIZE`` px (None when the file holds no
+    colour), from the same decode, for colour checks and the keeper; ``facts``:
+    what the file's headers say (mode, palette, JPEG quality, camera EXIF).
     """
 
     image: Image.Image
@@ -31,6 +35,8 @@ class LoadedImage:
     height: int
     format: str
     decode: str
+    colour: Image.Image | None = None
+    facts: SourceFacts | None = None
 
 
 @runtime_checkable

@@ -58,12 +58,14 @@ def test_serialisation_round_trip(make_scene):
     framed = compute_features(ImageOps.pad(make_scene(5), (320, 320), color=0))
     assert not plain.trimmed and plain.full_thumb is None
     assert framed.trimmed and framed.full_thumb is not None and framed.full_thumb != framed.thumb
-    for features, size in ((plain, 1053), (framed, 2077)):
+    coloured = compute_features(make_scene(5), colour=Image.merge("RGB", [make_scene(5)] * 3).convert("HSV"))
+    assert coloured.colour is not None and len(coloured.colour) == 512
+    for features, size in ((plain, 1054), (framed, 2078), (coloured, 1566)):
         data = features.to_bytes()
         assert isinstance(data, bytes) and len(data) == size
         assert MatchFeatures.from_bytes(data) == features
         assert MatchFeatures.from_bytes(memoryview(data)) == features
-    assert FEATURES_SPEC.startswith("features-v2-")
+    assert FEATURES_SPEC.startswith("features-v3-")
     for bad in (b"", b"XYZ" + plain.to_bytes()[3:], plain.to_bytes()[:-1], plain.to_bytes()[:3] + b"\x09" + plain.to_bytes()[4:]):
         try:
             MatchFeatures.from_bytes(bad)

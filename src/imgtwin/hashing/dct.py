@@ -1,22 +1,35 @@
 """The 64-bit DCT perceptual hash (pHash).
 
-Definition (version 1), for ``hash_size`` N (default 8) and ``highfreq_factor`` F
+Definition (version 2), for ``hash_size`` N (default 8) and ``highfreq_factor`` F
 (default 4), with M = N * F (32):
 
 1. convert the image to 8-bit grayscale (Pillow mode ``L``, ITU-R 601-2 luma);
 2. resize to M x M with Pillow's LANCZOS filter (aspect ratio is not kept);
 3. take the 2-D DCT-II of the M x M float array: D = C X C^T with
    C[k, n] = cos(pi * (2n + 1) * k / (2M)) (unnormalised; scale does not matter);
-4. keep the low-frequency N x N block D[:N, :N], DC term included;
+4. keep the low-frequency N x N block D[:N, :N], DC term included, each
+   coefficient rounded to 6 decimals (``TIE_DECIMALS``);
 5. bit i (row-major over the block) is 1 when that coefficient is strictly
    greater than the median of the N x N block;
 6. the N*N bits form an integer, first coefficient as the most significant bit,
    written as N*N/4 lower-case hex digits (16 for N = 8).
 
-Fed the same M x M grayscale pixels, this gives the same bits as
-``imagehash.phash``. Hamming distance between two hashes measures how
-different two pictures look: 0 for the same look, a few bits for re-encodes and
-resizes, around 32 for unrelated pictures.
+Why step 4 rounds (version 1 did not): on flat and symmetric pictures (a solid
+colour, a blank page, a plain gradient) many coefficients are exactly zero in
+exact arithmetic and so tie with the median; computed in floating point they
+come out as +-1e-12 noise that differs between CPUs, BLAS builds and DCT
+algorithms, and version 1's bits (like ``imagehash.phash``'s) were that noise.
+Rounded, exact ties stay ties (bit 0) on every machine, while a change of one
+grey level in one pixel still moves a coefficient by up to 1, far above the
+rounding. So: fed the same M x M grayscale pixels, this gives the same bits as
+``imagehash.phash`` except where coefficients tie with the median, where
+imagehash's bits depend on floating-point rounding (scipy's DCT) and ours do not.
+
+Hamming distance between two hashes measures how different two pictures look:
+0 for the same look, a few bits for re-encodes and resizes, around 32 for
+unrelated pictures. On low-detail pictures the bits that sit near the median
+are unstable under any re-encode; ``hashing.features`` counts them and matching
+never trusts a hash distance alone there.
 """
 
 from __future__ import annotations
@@ -28,6 +41,15 @@ from PIL import Image
 
 from imgtwin.records import HashSpec, ImageHash
 
+#: Coefficients are rounded to this many decimals before thresholding (definition step 4).
+TIE_DECIMALS = 6
+
+
+def threshold_bits(blocks: np.ndarray) -> np.ndarray:
+    """Steps 4-5 on (..., N, N) blocks: a bool (..., N * N) array, tie-stable (see the module doc)."""
+    flat = np.round(blocks.reshape(*blocks.shape[:-2], -1), TIE_DECIMALS)
+    return flat > np.median(flat, axis=-1, keepdims=True)
+
 
 def dct_matrix(size: int) -> np.ndarray:
     """The unnormalised DCT-II basis as a ``size x size`` matrix."""
@@ -38,7 +60,7 @@ def dct_matrix(size: int) -> np.ndarray:
 class DCTHasher:
     """pHash: median-thresholded low frequencies of a 2-D DCT."""
 
-    VERSION = 1
+    VERSION = 2  # 2: coefficients rounded before the median threshold (tie-stable)
 
     def __init__(self, hash_size: int = 8, highfreq_factor: int = 4) -> None:
         if hash_size < 2 or highfreq_factor < 1:
@@ -70,8 +92,8 @@ class DCTHasher:
         return self._basis @ pixels @ self._basis.T
 
     def hash_block(self, block: np.ndarray) -> ImageHash:
-        """Steps 5-6 on an N x N coefficient block."""
-        bits = (block > np.median(block)).ravel()
+        """Steps 4-6 on an N x N coefficient block."""
+        bits = threshold_bits(block)
         value = int(np.sum(self._weights[bits], dtype=np.uint64))
         return ImageHash(value, self.spec)
 

@@ -10,6 +10,7 @@ from PIL import Image, ImageFile
 
 from imgtwin.interfaces import LoadedImage
 from imgtwin.loading.errors import LoadError, classify_decode_error, classify_os_error
+from imgtwin.loading.facts import GREY, SourceFacts, read_facts
 from imgtwin.loading.plugins import missing_plugin_message
 from imgtwin.loading.raw import read_preview
 from imgtwin.loading.signatures import HEADER_BYTES, SUPPORTED_FORMATS, declared_length, raw_format, sniff
@@ -17,6 +18,10 @@ from imgtwin.records import ErrorReason
 
 # Pillow's own decompression-bomb error threshold (2 x MAX_IMAGE_PIXELS).
 DEFAULT_MAX_PIXELS = 178_956_970
+
+#: Longest side of ``LoadedImage.colour``: colour checks and the keeper read a 16 x 16
+#: thumbnail of it, so 64 px is plenty and costs nothing next to the decode.
+COLOUR_SIZE = 64
 
 # EXIF orientation -> the transpose that makes the image display upright.
 _ORIENTATION = {
@@ -110,7 +115,7 @@ class StandardImageLoader:
     by 0-2 bits for +45 % decode time (see docs/formats-and-limits.md).
     """
 
-    VERSION = 2  # 2: box reduction to max_dimension (1: Lanczos thumbnail)
+    VERSION = 3  # 3: colour and header facts (JPEG drafts in YCbCr); 2: box reduction (1: Lanczos)
 
     def __init__(
         self,
@@ -175,10 +180,12 @@ class StandardImageLoader:
         preview = read_preview(stream)
         if preview.jpeg is not None:
             loaded = self._decode(io.BytesIO(preview.jpeg), "JPEG", preview.orientation)
-            return LoadedImage(loaded.image, loaded.width, loaded.height, "RAW", f"raw-preview-{loaded.decode}")
+            return LoadedImage(loaded.image, loaded.width, loaded.height, "RAW", f"raw-preview-{loaded.decode}",
+                               loaded.colour, loaded.facts)
         assert preview.bitmap is not None
         width, height = preview.bitmap.size
-        return self._finish(preview.bitmap, width, height, "RAW", "raw-preview-bitmap", preview.orientation)
+        facts = read_facts(preview.bitmap)
+        return self._finish(preview.bitmap, width, height, "RAW", "raw-preview-bitmap", preview.orientation, facts)
 
     def _decode(self, stream: BinaryIO, fmt: str, fallback_orientation: int = 1) -> LoadedImage:
         image: ImageFile.ImageFile = Image.open(stream, formats=_PLUGINS.get(fmt, (fmt,)))
@@ -191,10 +198,13 @@ class StandardImageLoader:
                 f"{width}x{height} = {width * height / 1e6:.0f} MP exceeds the "
                 f"{self.max_pixels / 1e6:.0f} MP limit",
             )
+        facts = read_facts(image)
         decode = "full"
         if image.format in ("JPEG", "MPO"):
             requested = (self.decode_size, self.decode_size)
-            scaled = image.draft("L" if self.mode == "L" and image.mode != "CMYK" else image.mode, requested)
+            # YCbCr: the luma channel is exactly the "L" decode, and the chroma comes free with it.
+            mode = {"RGB": "YCbCr" if self.mode == "L" else "RGB"}.get(image.mode, image.mode)
+            scaled = image.draft(mode, requested)
             if scaled is not None:
                 scale = round(width / image.size[0]) if image.size[0] else 1
                 decode = f"jpeg-draft-1/{scale}"
@@ -204,21 +214,34 @@ class StandardImageLoader:
         orientation = _orientation(image)
         if orientation == 1:
             orientation = fallback_orientation
-        return self._finish(image, width, height, image.format or fmt, decode, orientation)
+        return self._finish(image, width, height, image.format or fmt, decode, orientation, facts)
 
     def _finish(
-        self, image: Image.Image, width: int, height: int, fmt: str, decode: str, orientation: int
+        self, image: Image.Image, width: int, height: int, fmt: str, decode: str, orientation: int,
+        facts: SourceFacts,
     ) -> LoadedImage:
-        """Decoded pixels in the target mode, reduced, and turned upright."""
-        pixels = _to_target_mode(image, self.mode)
-        if max(pixels.size) > self.max_dimension:
-            # A box reduction by a whole factor: the hash's own Lanczos resize to
-            # 32 px follows, so a second Lanczos pass here only cost time (11 %
-            # of a medium-corpus scan) for 0.04 bits of hash on average.
-            pixels = pixels.reduce(-(-max(pixels.size) // self.max_dimension))
+        """Decoded pixels in the target mode, reduced, and turned upright; a small colour copy beside."""
+        if image.mode == "YCbCr":  # a JPEG draft: luma for hashing, the three channels for colour
+            pixels, colour = image.getchannel(0), _small(image, COLOUR_SIZE).convert("RGB")
+        else:
+            pixels = _to_target_mode(image, self.mode)
+            colour = None if facts.colour_depth <= GREY else _small(_to_target_mode(image, "RGB"), COLOUR_SIZE)
+        pixels = _small(pixels, self.max_dimension)
         if orientation != 1:
             pixels = pixels.transpose(_ORIENTATION[orientation])
+            colour = colour.transpose(_ORIENTATION[orientation]) if colour is not None else None
             if orientation >= 5:
                 width, height = height, width
-        return LoadedImage(pixels, width, height, fmt, decode)
+        return LoadedImage(pixels, width, height, fmt, decode, colour, facts)
+
+
+def _small(image: Image.Image, limit: int) -> Image.Image:
+    """``image`` box-reduced by a whole factor to at most ``limit`` px on its long side.
+
+    The hash's own Lanczos resize to 32 px follows, so a Lanczos pass here only
+    cost time (11 % of a medium-corpus scan) for 0.04 bits of hash on average.
+    """
+    if max(image.size) <= limit:
+        return image
+    return image.reduce(-(-max(image.size) // limit))
 

@@ -16,12 +16,18 @@ Candidates (all found by radius search, never by a Python loop over pairs):
   the pHash of each hypothesis (derived from the stored thumbnail, no
   decode) is searched within ``crop_threshold`` bits of the other files' hashes.
 
+* *flat* (``matching.flat``): pairs of low-detail pictures close in tone and
+  colour, whatever their hash distance (their bits are noise).
+
 Every candidate is then verified on the 32 x 32 thumbnails, crop-aligned
 (``verify.aligned_scores``; trimmed and untrimmed thumbnails, see
 :func:`verify_pairs`): the 255-bit detail hash distance separates true copies
 from same-scene tiles and smooth pictures that collide on 64 bits (see
-:func:`accept`).  The reported distance is the best 64-bit hash distance of
-the pair (for a crop candidate: of the matching crop hypothesis).
+:func:`accept`), and the colour layout must agree too (``matching.colour``).
+A pair where either picture is low-detail is judged on pixel agreement alone
+(value and colour), never on hash or detail distances, whose bits are noise
+there.  The reported distance is the best 64-bit hash distance of the pair
+(for a crop candidate: of the matching crop hypothesis).
 """
 
 from __future__ import annotations
@@ -31,11 +37,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from imgtwin.hashing.features import DIHEDRAL_NAMES, THUMB, MatchFeatures, dihedral_hashes
+from imgtwin.hashing.features import _BASIS, COLOUR_THUMB, DIHEDRAL_NAMES, THUMB, MatchFeatures, dihedral_hashes, \
+    hashes_of_blocks
+from imgtwin.matching.colour import ColourRules, colour_shift, pixel_agreement, tone_difference
+from imgtwin.matching.flat import flat_candidates
 from imgtwin.matching.grouping import Matches
 from imgtwin.matching.search import radius_join, radius_pairs
-from imgtwin.hashing.features import _BASIS, hashes_of_blocks
-from imgtwin.matching.verify import _resampler, aligned_scores
+from imgtwin.matching.verify import Alignment, aligned_scores, resampler
 
 #: Crop hypotheses (left, top, right, bottom fractions cut) tried on every file:
 #: on the benchmark corpus they bring 96 % of edge-cropped copies within 8 bits
@@ -48,7 +56,7 @@ CROP_HYPOTHESES = (
     (0.0, 0.0, 0.08, 0.0),
     (0.0, 0.0, 0.0, 0.08),
 )
-PLAIN, ROTATED, CROP = 0, 1, 2  # candidate kinds, by precedence
+PLAIN, ROTATED, CROP, FLAT = 0, 1, 2, 3  # candidate kinds, by precedence
 
 # g^-1 for each dihedral index (rotate90 <-> rotate270, the rest are involutions).
 _INVERSE = np.array([DIHEDRAL_NAMES.index(n) for n in
@@ -67,7 +75,8 @@ class NearParams:
     a crop candidate (a crop hypothesis within ``crop_threshold`` bits,
     upright only, see the module doc) needs detail <= ``crop_max_detail``.
     ``crop_threshold=0`` disables the crop stage; ``rotations=False`` the
-    rotated/mirrored candidates.
+    rotated/mirrored candidates. ``colour`` holds the colour and pixel
+    agreement thresholds (``matching.colour``).
     """
 
     threshold: int = 6
@@ -79,6 +88,7 @@ class NearParams:
     crop_max_detail: int = 28
     max_detail_mid: int = 48
     min_correlation_mid: float = 0.8
+    colour: ColourRules = ColourRules()
 
     def __post_init__(self) -> None:
         if not 0 <= self.threshold < 64 or not 0 <= self.crop_threshold < 64:
@@ -94,10 +104,18 @@ class FeatureTable:
     thumbs: np.ndarray  # (n, 32, 32) uint8, of the border-trimmed images
     full_thumbs: np.ndarray | None = None  # (n, 32, 32) uint8, untrimmed; None: same as thumbs
     trimmed: np.ndarray | None = None  # (n,) bool: thumbs and full_thumbs differ
+    colour: np.ndarray | None = None  # (n, 2, 16, 16) int8 a*, b*; zeros for pictures without colour
+    low_detail: np.ndarray | None = None  # (n,) bool: judged on pixel agreement alone
+    mostly_flat: np.ndarray | None = None  # (n,) bool: tones must agree as well as structure
+    trim: np.ndarray | None = None  # (n, 4) float32: the trimmed box (left, top, right, bottom fractions)
 
     @classmethod
     def from_features(cls, features: Sequence[MatchFeatures]) -> FeatureTable:
         n = len(features)
+        colour = np.zeros((n, 2, COLOUR_THUMB, COLOUR_THUMB), dtype=np.int8)
+        for k, f in enumerate(features):
+            if f.colour is not None:
+                colour[k] = np.frombuffer(f.colour, dtype=np.int8).reshape(2, COLOUR_THUMB, COLOUR_THUMB)
         size = THUMB * THUMB
         thumbs = np.frombuffer(b"".join(f.thumb for f in features), dtype=np.uint8).reshape(n, THUMB, THUMB)
         trimmed = np.fromiter((f.full_thumb is not None and f.full_thumb != f.thumb for f in features), bool, n)
@@ -112,6 +130,10 @@ class FeatureTable:
             thumbs,
             full,
             trimmed,
+            colour=colour,
+            low_detail=np.fromiter((f.low_detail for f in features), bool, n),
+            mostly_flat=np.fromiter((f.mostly_flat for f in features), bool, n),
+            trim=np.array([f.trim for f in features], dtype=np.float32).reshape(n, 4),
         )
 
     def __len__(self) -> int:
@@ -156,8 +178,8 @@ def crop_hashes(thumbs: np.ndarray, hypotheses: Sequence[tuple[float, float, flo
     x = np.asarray(thumbs, dtype=np.float64).reshape(-1, THUMB, THUMB)
     out = np.empty((len(x), len(hypotheses)), dtype=np.uint64)
     for k, (left, top, right, bottom) in enumerate(hypotheses):
-        rows = _BASIS @ _resampler(THUMB, top, bottom)
-        cols = _BASIS @ _resampler(THUMB, left, right)
+        rows = _BASIS @ resampler(THUMB, top, bottom)
+        cols = _BASIS @ resampler(THUMB, left, right)
         out[:, k] = hashes_of_blocks(rows @ x @ cols.T)
     return out
 
@@ -204,18 +226,18 @@ def accept(params: NearParams, distance: np.ndarray, transform: np.ndarray, corr
     return direct | (crop & (detail <= params.crop_max_detail))
 
 
-def verify_pairs(table: FeatureTable, i: np.ndarray, j: np.ndarray, g: np.ndarray
-                 ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """Aligned (correlation, detail) of candidate pairs, best over the thumbnails kept.
+def verify_pairs(table: FeatureTable, i: np.ndarray, j: np.ndarray, g: np.ndarray) -> Alignment:
+    """Aligned correlation, detail distance and crop windows of candidate pairs, best over the thumbnails kept.
 
     Trimmed thumbnails against each other first; where either file had a
     border cut, also the untrimmed ones (a frame or padding may be picture:
     a sky, a studio backdrop, or the other file may keep it) and the mixed
-    pairs, keeping the lowest detail distance (and its correlation).
+    pairs, keeping the lowest detail distance (and its correlation and windows).
     """
-    correlation, detail = aligned_scores(table.thumbs[i], table.thumbs[j], g)
+    best = aligned_scores(table.thumbs[i], table.thumbs[j], g)
+    correlation, detail, window_x, window_y = best.correlation, best.detail, best.window_x, best.window_y
     if table.full_thumbs is None or table.trimmed is None:
-        return correlation, detail
+        return best
     ti, tj = table.trimmed[i], table.trimmed[j]
     for use_full_i, use_full_j in ((True, True), (True, False), (False, True)):
         rows = np.flatnonzero((ti if use_full_i else True) & (tj if use_full_j else True))
@@ -225,18 +247,66 @@ def verify_pairs(table: FeatureTable, i: np.ndarray, j: np.ndarray, g: np.ndarra
             continue
         a = (table.full_thumbs if use_full_i else table.thumbs)[i[rows]]
         b = (table.full_thumbs if use_full_j else table.thumbs)[j[rows]]
-        c, dt = aligned_scores(a, b, g[rows])
-        better = dt < detail[rows]
-        detail[rows[better]] = dt[better]
-        correlation[rows[better]] = c[better]
-    return correlation, detail
+        other = aligned_scores(a, b, g[rows])
+        better = other.detail < detail[rows]
+        for mine, theirs in ((detail, other.detail), (correlation, other.correlation), (window_x, other.window_x),
+                             (window_y, other.window_y)):
+            mine[rows[better]] = theirs[better]
+    return Alignment(correlation, detail, window_x, window_y)
+
+
+def _with_flat_candidates(table: FeatureTable, cand: Candidates) -> Candidates:
+    """``cand`` plus the pairs of low-detail pictures alike in tone and colour (kind ``FLAT``)."""
+    if table.low_detail is None or table.colour is None or not table.low_detail.any():
+        return cand
+    fi, fj = flat_candidates(table.thumbs, table.colour, table.low_detail)
+    if len(fi) == 0:
+        return cand
+    fd = (np.bitwise_count(table.hashes[fi] ^ table.hashes[fj])).astype(np.int16)
+    kind = cand.kind if cand.kind is not None else np.full(len(cand.i), PLAIN, np.int8)
+    return _best_per_pair(np.concatenate([cand.i, fi]), np.concatenate([cand.j, fj]),
+                          np.concatenate([cand.distance, fd]), np.concatenate([cand.transform, np.zeros(len(fi), np.int8)]),
+                          np.concatenate([kind, np.full(len(fi), FLAT, np.int8)]))
+
+
+def judge(table: FeatureTable, params: NearParams, cand: Candidates) -> tuple[np.ndarray, np.ndarray]:
+    """(accepted mask, detail distances) of candidate pairs: structure and colour, or pixel agreement."""
+    i, j, d, g, k = cand.i, cand.j, cand.distance, cand.transform, cand.kind
+    alignment = verify_pairs(table, i, j, g)
+    structural = accept(params, d, g, alignment.correlation, alignment.detail, k)
+    if table.colour is None or table.low_detail is None:
+        return structural, alignment.detail
+    colour = table.colour
+    trim = table.trim
+    shift = colour_shift(colour[i], colour[j], g, alignment.window_x, alignment.window_y,
+                         trim[i] if trim is not None else None, trim[j] if trim is not None else None)
+    flat = table.low_detail[i] | table.low_detail[j]
+    agreeing = np.zeros(len(i), dtype=bool)
+    if flat.any():
+        rows = np.flatnonzero(flat)
+        agreeing[rows] = pixel_agreement(table.full_thumbs[i[rows]] if table.full_thumbs is not None else
+                                         table.thumbs[i[rows]],
+                                         table.full_thumbs[j[rows]] if table.full_thumbs is not None else
+                                         table.thumbs[j[rows]],
+                                         colour[i[rows]], colour[j[rows]], g[rows], params.colour)
+        # A flat picture turned or mirrored cannot be told from another one (a light on the left, one on
+        # the right): low-detail pictures are matched only the way they stand.
+        agreeing &= g == 0
+    ok = np.where(flat, agreeing, structural & (shift <= params.colour.max_cell_shift))
+    if table.mostly_flat is not None:
+        # A different flat picture in other shades cannot be told from a brightness edit: tones must agree.
+        toned = np.flatnonzero(ok & ~flat & (table.mostly_flat[i] | table.mostly_flat[j]))
+        if len(toned):
+            ok[toned] = tone_difference(table.thumbs[i[toned]], table.thumbs[j[toned]], g[toned],
+                                        alignment.window_x[toned], alignment.window_y[toned]) <= params.colour.max_tone
+    return ok, alignment.detail
 
 
 def near_matches(table: FeatureTable, params: NearParams = NearParams()) -> tuple[Matches, np.ndarray]:
     """Verified near matches and their detail distances (0..255, lower = closer)."""
     cand = candidate_pairs(table, params.threshold, params.rotations, crop_radius=params.crop_threshold)
-    i, j, d, g, k = cand.i, cand.j, cand.distance, cand.transform, cand.kind
-    correlation, detail = verify_pairs(table, i, j, g)
-    ok = accept(params, d, g, correlation, detail, k)
+    cand = _with_flat_candidates(table, cand)
+    ok, detail = judge(table, params, cand)
+    i, j, d, g = cand.i, cand.j, cand.distance, cand.transform
     matches = Matches(i[ok], j[ok], d[ok], tuple(DIHEDRAL_NAMES[int(x)] for x in g[ok]))
     return matches, detail[ok]

@@ -18,6 +18,7 @@ The score is in [-1, 1]; copies score ~0.8-1.0, unrelated pictures rarely 0.6.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -33,7 +34,7 @@ TOP = 3  # hypotheses per axis tried in 2-D
 
 
 @lru_cache(maxsize=4)
-def _windows(size: int = THUMB) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def crop_windows(size: int = THUMB) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Resampling matrices for every crop hypothesis of one axis.
 
     Returns ``(first, second, offsets)``: ``first[k]``/``second[k]`` resample a
@@ -44,13 +45,13 @@ def _windows(size: int = THUMB) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     first, second, offsets = [], [], []
     for lo in steps:
         for hi in steps:
-            first.append(_resampler(size, max(lo, 0.0), max(hi, 0.0)))
-            second.append(_resampler(size, max(-lo, 0.0), max(-hi, 0.0)))
+            first.append(resampler(size, max(lo, 0.0), max(hi, 0.0)))
+            second.append(resampler(size, max(-lo, 0.0), max(-hi, 0.0)))
             offsets.append((lo, hi))
     return np.stack(first), np.stack(second), np.array(offsets)
 
 
-def _resampler(size: int, cut_low: float, cut_high: float) -> np.ndarray:
+def resampler(size: int, cut_low: float, cut_high: float) -> np.ndarray:
     """Linear interpolation matrix sampling the window [cut_low, 1 - cut_high]."""
     span = 1.0 - cut_low - cut_high
     centres = cut_low + (np.arange(size) + 0.5) / size * span  # in [0, 1]
@@ -78,7 +79,7 @@ def _best_axis(profile_a: np.ndarray, profile_b: np.ndarray, top: int = 1) -> np
     each side is a single BLAS product for all hypotheses at once.
     """
     first, second = _profile_maps()
-    k = len(_windows()[2])
+    k = len(crop_windows()[2])
     ra = (profile_a.astype(np.float32) @ first).reshape(len(profile_a), k, -1)
     rb = (profile_b.astype(np.float32) @ second).reshape(len(profile_b), k, -1)
     dot = np.einsum("nki,nki->nk", ra, rb)
@@ -90,7 +91,7 @@ def _best_axis(profile_a: np.ndarray, profile_b: np.ndarray, top: int = 1) -> np
 @lru_cache(maxsize=1)
 def _profile_maps() -> tuple[np.ndarray, np.ndarray]:
     """(size, k * (size - 1)) maps: profile -> centred differences of each hypothesis."""
-    first, second, _ = _windows()
+    first, second, _ = crop_windows()
     size = first.shape[-1]
     diff = np.diff(np.eye(size), axis=0)  # (size - 1, size)
     centre = np.eye(size - 1) - 1.0 / (size - 1)
@@ -107,11 +108,35 @@ def _gradients(x: np.ndarray) -> np.ndarray:
     return np.concatenate([gx.reshape(len(x), -1), gy.reshape(len(x), -1)], axis=1)
 
 
+@dataclass(frozen=True, slots=True)
+class Alignment:
+    """What :func:`aligned_scores` found per pair: scores, and the crop windows that gave the detail distance.
+
+    ``window_x``/``window_y`` index the hypotheses of :func:`crop_windows` (same
+    order at every size), so colour thumbnails can be cut the same way.
+    """
+
+    correlation: np.ndarray
+    detail: np.ndarray
+    window_x: np.ndarray
+    window_y: np.ndarray
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        """``correlation, detail = aligned_scores(...)`` keeps working."""
+        return iter((self.correlation, self.detail))
+
+
+def uncropped_window() -> int:
+    """Index of the hypothesis that cuts nothing from either image."""
+    offsets = crop_windows()[2]
+    return int(np.flatnonzero((offsets[:, 0] == 0) & (offsets[:, 1] == 0))[0])
+
+
 def aligned_similarity(
     thumbs_a: np.ndarray, thumbs_b: np.ndarray, transforms: np.ndarray, *, align: bool = True, top: int = TOP
 ) -> np.ndarray:
     """Gradient correlation only (see :func:`aligned_scores`)."""
-    return aligned_scores(thumbs_a, thumbs_b, transforms, align=align, top=top)[0]
+    return aligned_scores(thumbs_a, thumbs_b, transforms, align=align, top=top).correlation
 
 
 def detail_bits(x: np.ndarray) -> np.ndarray:
@@ -128,7 +153,7 @@ def detail_bits(x: np.ndarray) -> np.ndarray:
 
 def aligned_scores(
     thumbs_a: np.ndarray, thumbs_b: np.ndarray, transforms: np.ndarray, *, align: bool = True, top: int = TOP
-) -> tuple[np.ndarray, np.ndarray]:
+) -> Alignment:
     """Crop-aligned gradient correlation of thumbnail pairs.
 
     ``thumbs_a``/``thumbs_b``: (n, 32, 32) uint8; ``transforms``: (n,) dihedral
@@ -139,7 +164,9 @@ def aligned_scores(
     n = len(thumbs_a)
     out = np.empty(n)
     detail = np.empty(n, dtype=np.int16)
-    first, second, _ = _windows()
+    window_x = np.full(n, uncropped_window(), dtype=np.int16)
+    window_y = window_x.copy()
+    first, second, _ = crop_windows()
     for lo in range(0, n, _BATCH):
         a = thumbs_a[lo : lo + _BATCH].astype(np.float32)
         b = thumbs_b[lo : lo + _BATCH].astype(np.float32)
@@ -154,6 +181,8 @@ def aligned_scores(
         ky = _best_axis(a.mean(axis=2), b.mean(axis=2), top)
         best = np.full(len(a), -1.0)
         best_detail = np.full(len(a), 255, dtype=np.int16)
+        best_x = np.empty(len(a), dtype=np.int16)
+        best_y = np.empty(len(a), dtype=np.int16)
         for tx in range(kx.shape[1]):
             fx, sx = first[kx[:, tx]].astype(np.float32), second[kx[:, tx]].astype(np.float32)
             a_x = a @ np.swapaxes(fx, 1, 2)
@@ -163,7 +192,13 @@ def aligned_scores(
                 bb = second[ky[:, ty]].astype(np.float32) @ b_x
                 score = (_zscore(_gradients(aa)) * _zscore(_gradients(bb))).sum(axis=1)
                 best = np.maximum(best, score)
-                best_detail = np.minimum(best_detail, (detail_bits(aa) != detail_bits(bb)).sum(axis=1))
+                distance = (detail_bits(aa) != detail_bits(bb)).sum(axis=1)
+                better = distance < best_detail
+                best_detail = np.where(better, distance, best_detail)
+                best_x = np.where(better, kx[:, tx], best_x)
+                best_y = np.where(better, ky[:, ty], best_y)
         out[lo : lo + _BATCH] = best
         detail[lo : lo + _BATCH] = best_detail
-    return out, detail
+        window_x[lo : lo + _BATCH] = best_x
+        window_y[lo : lo + _BATCH] = best_y
+    return Alignment(out, detail, window_x, window_y)

@@ -44,10 +44,8 @@ def _process_file(path: str, loader: ImageLoader, hasher: Hasher, extractor: Fea
     try:
         digest = content_hash(path)
         loaded = loader.load(path)
-        if extractor is not None:
-            image_hash, features = extractor.extract(loaded.image, hasher)
-        else:
-            image_hash, features = hasher.hash(loaded.image), None
+        extraction = extractor.extract(loaded, hasher) if extractor is not None else None
+        plain_hash = hasher.hash(loaded.image) if extraction is None else extraction.hash
     except LoadError as exc:
         if exc.reason is ErrorReason.NOT_AN_IMAGE and not has_image_extension(path):
             return FileResult(base, FileStatus.SKIPPED)
@@ -67,5 +65,9 @@ def _process_file(path: str, loader: ImageLoader, hasher: Hasher, extractor: Fea
         base, width=loaded.width, height=loaded.height, format=loaded.format, decode=loaded.decode,
         content_hash=digest,
     )
-    spec = extractor.spec if extractor is not None else None
-    return FileResult(metadata, FileStatus.HASHED, hash=image_hash, features=features, features_spec=spec)
+    if extractor is None or extraction is None:
+        return FileResult(metadata, FileStatus.HASHED, hash=plain_hash)
+    return FileResult(
+        metadata, FileStatus.HASHED, hash=extraction.hash, features=extraction.features, features_spec=extractor.spec,
+        signals=extraction.signals, signals_spec=extractor.signals_spec if extraction.signals is not None else None,
+    )

@@ -1,0 +1,106 @@
+"""What a file says about its own quality and history, read from the opened image for free.
+
+The keeper (``matching.keeper``) must tell an original from the copies made of
+it; much of the evidence sits in the file's headers, which the loader has
+parsed anyway: the colour mode and palette (a GIF or PNG-8 copy holds at most
+256 colours), the bit depth, the JPEG quantisation tables (quality) and chroma
+subsampling, and the EXIF block (a camera's make and model and the time the
+picture was taken survive in originals and are often lost in re-saves; an
+editor names itself in ``Software``). Nothing here decodes pixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+# IJG's example luminance quantisation table (ITU T.81, Annex K), row-major: the
+# table every libjpeg-based encoder scales by its quality setting.
+_IJG_LUMA = (
+    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55,
+    14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62,
+    18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+    49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99,
+)  # fmt: skip
+
+
+def _scaled_tables() -> np.ndarray:
+    """(100, 64): the IJG luminance table as libjpeg scales it for qualities 1..100."""
+    quality = np.arange(1, 101, dtype=np.float64)[:, None]
+    scale = np.where(quality < 50, 5000 / quality, 200 - 2 * quality)
+    return np.clip((np.array(_IJG_LUMA)[None, :] * scale + 50) // 100, 1, 255)
+
+
+_TABLES = _scaled_tables()
+
+# EXIF tags (TIFF/EXIF numbering).
+_MAKE, _MODEL, _SOFTWARE, _EXIF_IFD, _DATE_TAKEN = 0x010F, 0x0110, 0x0131, 0x8769, 0x9003
+
+_SUBSAMPLING = {0: "4:4:4", 1: "4:2:2", 2: "4:2:0"}
+
+# Pillow modes by how much colour they can hold (the keeper's colour-depth scale).
+BILEVEL, GREY, PALETTE, COLOUR = 1, 2, 3, 4
+_MODE_DEPTH = {"1": BILEVEL, "L": GREY, "LA": GREY, "La": GREY, "I": GREY, "I;16": GREY, "I;16B": GREY,
+               "I;16L": GREY, "I;16N": GREY, "F": GREY, "P": PALETTE, "PA": PALETTE}
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFacts:
+    """Header facts of one file (``None``: the format does not say)."""
+
+    mode: str  # Pillow's mode of the stored pixels, e.g. RGB, L, P, 1, I;16, CMYK
+    colour_depth: int  # BILEVEL, GREY, PALETTE or COLOUR, from the mode (and palette size)
+    bits: int = 8  # bits per sample: 16 for 16-bit TIFF/PNG
+    palette_size: int | None = None  # entries in the palette of a P image
+    jpeg_quality: float | None = None  # estimated IJG quality (1-100) from the luminance table
+    subsampling: str | None = None  # JPEG chroma subsampling, e.g. "4:2:0"
+    camera: bool = False  # EXIF make or model present
+    taken: bool = False  # EXIF date taken (DateTimeOriginal) present
+    software: str | None = None  # EXIF Software: the program that last wrote the file
+
+
+def jpeg_quality(table: list[int] | tuple[int, ...]) -> float | None:
+    """The IJG quality (1-100) whose scaled standard table is closest to ``table``.
+
+    Encoders that use their own tables (some cameras, Photoshop) still get the
+    closest IJG quality: a rank, not an exact setting.
+    """
+    if len(table) != 64:
+        return None
+    errors = np.abs(_TABLES - np.asarray(table, dtype=np.float64)[None, :]).sum(axis=1)
+    return float(np.argmin(errors) + 1)
+
+
+def _exif_facts(image: Image.Image) -> tuple[bool, bool, str | None]:
+    try:
+        exif = image.getexif()
+        camera = bool(str(exif.get(_MAKE, "")).strip() or str(exif.get(_MODEL, "")).strip())
+        taken = bool(str(exif.get_ifd(_EXIF_IFD).get(_DATE_TAKEN, "")).strip())
+        software = str(exif.get(_SOFTWARE, "")).strip().replace("\x00", "") or None
+    except Exception:  # a corrupt EXIF block says nothing; it never costs the image
+        return False, False, None
+    return camera, taken, software[:64] if software else None
+
+
+def read_facts(image: Image.Image) -> SourceFacts:
+    """The facts of an opened (not necessarily loaded) image."""
+    mode = image.mode
+    depth = _MODE_DEPTH.get(mode, COLOUR)
+    palette_size = None
+    if mode in ("P", "PA"):
+        palette = image.getpalette() or []
+        palette_size = len(palette) // 3 or None
+        if palette_size is not None and palette_size <= 2:
+            depth = BILEVEL
+    bits = 16 if mode.startswith("I;16") or mode in ("I", "F") else 8
+    quality = subsampling = None
+    tables = getattr(image, "quantization", None)
+    if isinstance(tables, dict) and tables:
+        quality = jpeg_quality(list(tables.get(0, tables[min(tables)])))
+        from PIL import JpegImagePlugin
+
+        subsampling = _SUBSAMPLING.get(JpegImagePlugin.get_sampling(image))
+    camera, taken, software = _exif_facts(image)
+    return SourceFacts(mode, depth, bits, palette_size, quality, subsampling, camera, taken, software)
