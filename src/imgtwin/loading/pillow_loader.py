@@ -10,9 +10,10 @@ from PIL import Image, ImageFile
 
 from imgtwin.interfaces import LoadedImage
 from imgtwin.loading.errors import LoadError, classify_decode_error, classify_os_error
+from imgtwin.loading.formats import SUPPORTED_FORMATS, refusal
 from imgtwin.loading.plugins import missing_plugin_message
 from imgtwin.loading.raw import read_preview
-from imgtwin.loading.signatures import HEADER_BYTES, SUPPORTED_FORMATS, declared_length, raw_format, sniff
+from imgtwin.loading.signatures import HEADER_BYTES, declared_length, identify
 from imgtwin.records import ErrorReason
 
 # Pillow's own decompression-bomb error threshold (2 x MAX_IMAGE_PIXELS).
@@ -110,7 +111,10 @@ class StandardImageLoader:
     by 0-2 bits for +45 % decode time (see docs/formats-and-limits.md).
     """
 
-    VERSION = 2  # 2: box reduction to max_dimension (1: Lanczos thumbnail)
+    # 3: TGA, DIB, Photo CD and grayscale PFM decoded (rows of v2 hold settled
+    #    not_an_image or decode_error results for them, so they must be read again)
+    # 2: box reduction to max_dimension (1: Lanczos thumbnail)
+    VERSION = 3
 
     def __init__(
         self,
@@ -152,12 +156,12 @@ class StandardImageLoader:
 
     def _load_stream(self, stream: BinaryIO, name: str = "") -> LoadedImage:
         head = stream.read(HEADER_BYTES)
-        fmt = raw_format(name, sniff(head))
+        fmt = identify(stream, head, name)
         if fmt is None:
             kind = "empty file" if not head else "content is not a known image format"
             raise LoadError(ErrorReason.NOT_AN_IMAGE, kind)
         if fmt not in self.formats:
-            raise LoadError(ErrorReason.UNSUPPORTED_FORMAT, f"{fmt} images are not supported")
+            raise refusal(fmt)
         if missing := missing_plugin_message(fmt):
             raise LoadError(ErrorReason.UNSUPPORTED_FORMAT, missing)
         stream.seek(0)
