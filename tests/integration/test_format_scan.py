@@ -13,7 +13,7 @@ from tests.helpers import synthetic_photo
 
 
 def imgtwin(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "imgtwin", *args], capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, "-m", "imgtwin", *args], capture_output=True, text=True, timeout=300, check=False)
 
 
 def test_scan_hashes_decoded_formats_and_counts_the_others(tmp_path: Path) -> None:

@@ -122,6 +122,7 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"ZCZC", "BUFR"),
     (b"\x00\x00\x01\xb3", "MPEG"),
 )
+_MAGIC_PREFIXES = tuple(prefix for prefix, _ in _MAGIC)
 
 
 def _u16(head: bytes, at: int) -> int:
@@ -204,9 +205,12 @@ def _gbr(head: bytes, version: int) -> bool:
     return _be32(head, 0) >= 20
 
 
+_ONE_BE, _ONE_LE = struct.pack(">f", 1.0), struct.pack("<f", 1.0)
+
+
 def _spider(head: bytes) -> bool:
     """A SPIDER 2-D image: no magic, but header words that must be whole numbers."""
-    if len(head) < 92:
+    if len(head) < 92 or head[16:20] not in (_ONE_BE, _ONE_LE):  # word 5, the image type, is 1.0
         return False
     for order in (">", "<"):
         h = (0.0, *struct.unpack(order + "23f", head[:92]))  # SPIDER counts words from 1
@@ -225,7 +229,10 @@ def _imt(head: bytes) -> bool:
     end = head.find(b"\x0c")
     if end <= 0 or b"\n" not in head[:100]:
         return False
-    fields = dict(m.groups() for line in head[:end].split(b"\n") if (m := _IMT_FIELD.fullmatch(line.rstrip(b"\r"))))
+    fields: dict[bytes, bytes] = {}
+    for line in head[:end].split(b"\n"):
+        if m := _IMT_FIELD.fullmatch(line.rstrip(b"\r")):
+            fields[m.group(1)] = m.group(2)
     return fields.get(b"pixel") == b"n8" and fields.get(b"width", b"").isdigit() and fields.get(b"height", b"").isdigit()
 
 
@@ -242,12 +249,15 @@ def _im(head: bytes) -> bool:
     end = min((i for i in (head.find(b"\x00"), head.find(b"\x1a")) if i >= 0), default=-1)
     if end <= 0 or b"\x1a" not in head:
         return False
-    lines = [line for line in head[:end].replace(b"\r", b"").split(b"\n") if line]
-    matches = [_IM_LINE.fullmatch(line) for line in lines]
-    return (
-        bool(lines) and all(matches) and any(m.group(1) == b"Image type" for m in matches if m)
-        and all(len(line) <= 100 for line in lines) and bool(matches[0]) and matches[0].group(1) in _IM_KEYS
-    )
+    keys = []
+    for line in head[:end].replace(b"\r", b"").split(b"\n"):
+        if not line:
+            continue
+        m = _IM_LINE.fullmatch(line)
+        if m is None or len(line) > 100:  # Pillow reads lines of up to 100 bytes
+            return False
+        keys.append(m.group(1))
+    return bool(keys) and keys[0] in _IM_KEYS and b"Image type" in keys
 
 
 # XBM is C source: after any leading comments, ``#define NAME_width N`` and
@@ -318,9 +328,8 @@ def sniff(head: bytes) -> str | None:
         return "ICO"
     if _NETPBM.match(head):
         return "PPM"
-    for prefix, fmt in _MAGIC:
-        if head.startswith(prefix):
-            return fmt
+    if head.startswith(_MAGIC_PREFIXES):
+        return next(fmt for prefix, fmt in _MAGIC if head.startswith(prefix))
     return _sniff_structure(head)
 
 
@@ -352,7 +361,7 @@ def _sniff_structure(head: bytes) -> str | None:
         return "DIB"
     if _spider(head):
         return "SPIDER"
-    if _im(head):
+    if head[:1].isalpha() and _im(head):
         return "IM"
     if head[:1] in b" \t\r\n/#" and _xbm(head):
         return "XBM"
