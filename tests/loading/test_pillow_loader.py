@@ -143,3 +143,26 @@ def test_a_jpeg_the_decoder_rejects_is_a_plain_decode_error(tmp_path, loader) ->
     error = error_of(loader, path)
     assert error.reason is ErrorReason.DECODE_ERROR
     assert "KeyError" not in error.message and "JPEG" in error.message
+
+
+@pytest.mark.parametrize(("fmt", "size"), [("JPEG", (1001, 753)), ("PNG", (1537, 1025))])
+def test_reductions_that_do_not_divide_the_size_keep_the_pictures_geometry(tmp_path, loader, fmt, size) -> None:
+    """libjpeg's 1/8 decode of 1001 x 753 px gives 126 x 95 px whose last column and row cover only
+    1/8 of a pixel of the picture; counted whole, they stretched it and moved the hash by up to 4 bits."""
+    from imgtwin.hashing.dct import DCTHasher
+
+    hasher = DCTHasher()
+    distances = []
+    for seed in range(12):
+        path = tmp_path / f"{seed}.{fmt.lower()}"
+        synthetic_photo(seed, size).save(path, fmt, **({"quality": 90} if fmt == "JPEG" else {}))
+        with Image.open(path) as full:
+            reference = hasher.hash(full.convert("L"))  # the whole picture, no reduction
+        loaded = loader.load(str(path))
+        assert (loaded.width, loaded.height) == size
+        distances.append(hasher.hash(loaded.image).distance(reference))
+    if fmt == "JPEG":
+        assert loaded.decode == "jpeg-draft-1/8" and loaded.image.size == (125, 94)  # 125.125 x 94.125, rounded
+    else:
+        assert loaded.image.size == (384, 256)  # reduced by 4: 384.25 x 256.25
+    assert max(distances) <= 2 and sum(distances) <= 6

@@ -116,8 +116,8 @@ def test_new_loader_or_hash_settings_invalidate_exactly_the_rows_they_affect(tre
     summary = scan(tree, db)
     assert summary.reused == 5  # only p0 and p1 were read again
     after = rows(db)
-    assert after["p0.jpg"]["loader"] == "pillow-L-max512-draft64-v2"
-    assert after["p1.jpg"]["hash_spec"] == "dct-64-32px-lanczos-v1"
+    assert after["p0.jpg"]["loader"] == "pillow-L-max512-draft64-v4"
+    assert after["p1.jpg"]["hash_spec"] == "dct-64-32px-lanczos-v2"
     # A different loader setting re-reads everything.
     assert scan(tree, db, max_dimension=256).reused == 0
 

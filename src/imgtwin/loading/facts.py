@@ -11,7 +11,7 @@ editor names itself in ``Software``). Nothing here decodes pixels.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from PIL import Image
@@ -85,7 +85,11 @@ def _exif_facts(image: Image.Image) -> tuple[bool, bool, str | None]:
 
 
 def read_facts(image: Image.Image) -> SourceFacts:
-    """The facts of an opened (not necessarily loaded) image."""
+    """The header facts of an opened image, before any draft changes its mode; no EXIF yet (see ``with_exif``).
+
+    EXIF is read apart because Pillow's PNG plugin loads the pixels to find it:
+    before ``load()``, a decode error there would be taken for a corrupt EXIF.
+    """
     mode = image.mode
     depth = _MODE_DEPTH.get(mode, COLOUR)
     palette_size = None
@@ -102,5 +106,10 @@ def read_facts(image: Image.Image) -> SourceFacts:
         from PIL import JpegImagePlugin
 
         subsampling = _SUBSAMPLING.get(JpegImagePlugin.get_sampling(image))
+    return SourceFacts(mode, depth, bits, palette_size, quality, subsampling)
+
+
+def with_exif(facts: SourceFacts, image: Image.Image) -> SourceFacts:
+    """``facts`` with what the EXIF block of the loaded ``image`` says."""
     camera, taken, software = _exif_facts(image)
-    return SourceFacts(mode, depth, bits, palette_size, quality, subsampling, camera, taken, software)
+    return replace(facts, camera=camera, taken=taken, software=software)
