@@ -218,14 +218,21 @@ def test_endpoint_serves_a_burst_of_simultaneous_scrapes() -> None:
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
 
 
-def test_port_in_use_is_a_one_line_fatal_error(photo_dir: Path, tmp_path: Path) -> None:
+def test_port_in_use_is_a_one_line_fatal_error_that_leaves_nothing_behind(photo_dir: Path, tmp_path: Path) -> None:
+    """Checked before the index, the log, the outputs or a local cluster are touched."""
+    out = tmp_path / "out"
+    out.mkdir()
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        done = subprocess.run(
-            [sys.executable, "-m", "imgtwin", "scan", str(photo_dir), "--db", str(tmp_path / "i.db"),
-             "--metrics-port", str(port)], capture_output=True, text=True, timeout=60,
-        )
-    assert done.returncode == 2
-    assert f"cannot serve metrics on 127.0.0.1:{port}" in done.stderr and "Traceback" not in done.stderr
+        for extra in ([], ["--scheduler", "local:2"]):
+            done = subprocess.run(
+                [sys.executable, "-m", "imgtwin", "scan", str(photo_dir), "--db", str(out / "new" / "i.db"),
+                 "--log", str(out / "scan.log"), "--format", "json", "--output", str(out / "hashes.json"),
+                 "--metrics-port", str(port), *extra], check=False, capture_output=True, text=True, timeout=120,
+            )
+            assert done.returncode == 2, done.stderr
+            assert f"cannot serve metrics on 127.0.0.1:{port}" in done.stderr and "Traceback" not in done.stderr
+            assert len(done.stderr.strip().splitlines()) == 1, done.stderr  # no cluster started and stopped
+            assert list(out.iterdir()) == [], extra
