@@ -246,6 +246,7 @@ def test_local_cluster_admits_only_the_scan_that_started_it(tmp_path: Path) -> N
         # The scheduler, 2 nannies and 2 workers (and the HTTP servers Dask always starts), all on loopback.
         assert len(sockets) >= 5, sockets
         assert {address for address, _ in sockets} == {"127.0.0.1"}, sockets
+        assert 8787 not in {port for _, port in sockets}  # Dask's dashboard port is left to dashboards
         report = run_intruder([port for _, port in sockets], marker, env)
         assert_nothing_reached(report, marker)
         assert proc.poll() is None, "the scan ended before the intruder was done"
@@ -259,7 +260,8 @@ def test_local_cluster_admits_only_the_scan_that_started_it(tmp_path: Path) -> N
     local = scan(root, tmp_path / "local.db", executor="thread", workers=2)
     assert (local.processed_files, local.error_count) == (12, 1)
     assert rows(db) == rows(tmp_path / "local.db")
-    assert "Traceback" not in (tmp_path / "scan.log").read_text()
+    log = (tmp_path / "scan.log").read_text()
+    assert "Traceback" not in log and "already in use" not in log, log
 
 
 def _wait_for(condition: object, seconds: float, what: str) -> None:
@@ -346,6 +348,17 @@ def test_cli_without_dask_says_how_to_install_it(tmp_path: Path, monkeypatch: py
     result = CliRunner().invoke(main, ["scan", "--scheduler", "local:2", "--db", str(tmp_path / "i.db"), str(root)])
     assert result.exit_code == 2
     assert "pip install 'imgtwin[distributed]'" in result.output.replace("\n", "")
+
+
+def test_local_cluster_whose_workers_cannot_start_is_a_one_line_error(tmp_path: Path) -> None:
+    root = make_photos(tmp_path / "photos", 1)
+    env = {**os.environ, "DASK_DISTRIBUTED__WORKER__PRELOAD": '["no_such_module_for_imgtwin"]'}  # a typo'd preload
+    done = subprocess.run([sys.executable, "-m", "imgtwin", "scan", str(root), "--db", str(tmp_path / "i.db"),
+                           "--no-progress", "--scheduler", "local:1"], check=False, capture_output=True, text=True,
+                          env=env, cwd=str(REPO), timeout=120)
+    assert done.returncode == 2, done.stderr[-3000:]
+    last = done.stderr.strip().splitlines()[-1]  # after Dask's own log of the worker's failure
+    assert "cannot start the local Dask cluster" in last and "no_such_module_for_imgtwin" in last, last
 
 
 def test_cli_rejects_a_bad_local_cluster_and_an_unreachable_scheduler(

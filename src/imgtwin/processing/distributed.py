@@ -111,11 +111,20 @@ def private_cluster(workers: int) -> Any:
         security = distributed.Security.temporary()
     except ImportError as exc:
         raise DistributedSetupError(f"--scheduler local:N needs the cryptography package: {INSTALL_HINT} ({exc})") from exc
-    with dask.config.set(_NO_HTTP_ROUTES):  # read by the scheduler and each nanny when they start
-        return distributed.LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1", protocol="tls://",
-            security=security, dashboard_address=None, worker_dashboard_address=None,
-        )
+    try:
+        with dask.config.set(_NO_HTTP_ROUTES):  # read by the scheduler and each nanny when they start
+            return distributed.LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1", protocol="tls://",
+                security=security, dashboard_address=None, worker_dashboard_address=None,
+                # The scheduler's HTTP server starts anyway: on a free port, not on 8787 (a dashboard's).
+                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+            )
+    except RuntimeError as exc:  # "Nanny failed to start.": a worker that cannot start (a bad preload, ...)
+        cause: BaseException = exc
+        while cause.__cause__ is not None or cause.__context__ is not None:
+            cause = cause.__cause__ or cause.__context__  # type: ignore[assignment]
+        detail = f" ({type(cause).__name__}: {cause})" if cause is not exc else ""
+        raise DistributedSetupError(f"cannot start the local Dask cluster: {exc}{detail}") from exc
 
 
 def scheduler_address(scheduler: str) -> str:
