@@ -126,13 +126,20 @@ def test_local_cluster_scan_matches_the_local_engine(tmp_path: Path, monkeypatch
     assert not any(os.path.exists(name) or os.path.exists(os.path.dirname(name)) for name, _, _ in loaded)
 
 
-def listening_sockets(pid: int) -> list[tuple[str, int]]:
-    """(address, port) of every TCP socket that process ``pid`` or one of its children listens on."""
+def cluster_processes(pid: int) -> list[Any]:
+    """``psutil.Process`` of ``pid`` and of all its children."""
     import psutil  # a dependency of distributed
 
     root = psutil.Process(pid)
+    return [root, *root.children(recursive=True)]
+
+
+def listening_sockets(pid: int) -> list[tuple[str, int]]:
+    """(address, port) of every TCP socket that process ``pid`` or one of its children listens on."""
+    import psutil
+
     found: set[tuple[str, int]] = set()
-    for proc in [root, *root.children(recursive=True)]:
+    for proc in cluster_processes(pid):
         try:
             connections = proc.net_connections(kind="tcp")
         except psutil.NoSuchProcess:
@@ -247,6 +254,8 @@ def test_local_cluster_admits_only_the_scan_that_started_it(tmp_path: Path) -> N
         assert len(sockets) >= 5, sockets
         assert {address for address, _ in sockets} == {"127.0.0.1"}, sockets
         assert 8787 not in {port for _, port in sockets}  # Dask's dashboard port is left to dashboards
+        for process in cluster_processes(proc.pid):  # the key reached the workers through their spawn pipe
+            assert not any("PRIVATE KEY" in text for text in [*process.cmdline(), *process.environ().values()])
         report = run_intruder([port for _, port in sockets], marker, env)
         assert_nothing_reached(report, marker)
         assert proc.poll() is None, "the scan ended before the intruder was done"
