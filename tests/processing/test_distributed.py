@@ -370,6 +370,16 @@ def test_local_cluster_whose_workers_cannot_start_is_a_one_line_error(tmp_path: 
     assert "cannot start the local Dask cluster" in last and "no_such_module_for_imgtwin" in last, last
 
 
+def test_plain_address_under_required_encryption_is_a_one_line_error(tmp_path: Path) -> None:
+    root = make_photos(tmp_path / "photos", 1)
+    env = {**os.environ, "DASK_DISTRIBUTED__COMM__REQUIRE_ENCRYPTION": "True"}
+    done = subprocess.run([sys.executable, "-m", "imgtwin", "scan", str(root), "--db", str(tmp_path / "i.db"),
+                           "--scheduler", "tcp://127.0.0.1:9"], check=False, capture_output=True, text=True,
+                          env=env, cwd=str(REPO), timeout=120)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-3000:]
+    assert "requires encryption" in done.stderr and "tcp://127.0.0.1:9 is not a tls:// address" in done.stderr
+
+
 def test_cli_rejects_a_bad_local_cluster_and_an_unreachable_scheduler(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -7,7 +7,10 @@ cache and storage stay in this process, so the pipeline, the index and the
 summary are the same as for a local scan; only decoding and hashing move.
 
 Dask is an optional dependency (``pip install 'imgtwin[distributed]'``): this
-module imports it only when a client is made or a pool runs.
+module imports it only when a client is made or a pool runs. A Dask cluster
+runs whatever code its clients send, so the ``local:N`` cluster is private to
+the scan (TLS with a certificate of its own), and a cluster given by address
+is reached with the credentials of Dask's own configuration.
 """
 
 from __future__ import annotations
@@ -121,8 +124,10 @@ def private_cluster(workers: int) -> Any:
             )
     except RuntimeError as exc:  # "Nanny failed to start.": a worker that cannot start (a bad preload, ...)
         cause: BaseException = exc
-        while cause.__cause__ is not None or cause.__context__ is not None:
-            cause = cause.__cause__ or cause.__context__  # type: ignore[assignment]
+        seen = {id(exc)}
+        while (earlier := cause.__cause__ or cause.__context__) is not None and id(earlier) not in seen:
+            cause = earlier
+            seen.add(id(cause))
         detail = f" ({type(cause).__name__}: {cause})" if cause is not exc else ""
         raise DistributedSetupError(f"cannot start the local Dask cluster: {exc}{detail}") from exc
 
