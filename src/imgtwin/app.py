@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from platformdirs import user_cache_path
 from rich.console import Console
@@ -32,6 +32,9 @@ from imgtwin.records import ProcessingSummary
 from imgtwin.reporting.composite import CompositeReporter, NullReporter
 from imgtwin.reporting.console import ConsoleProgressReporter
 from imgtwin.reporting.logfile import FileProgressReporter, LogRecordsTo
+
+if TYPE_CHECKING:
+    from imgtwin.reporting.metrics import MetricsReporter
 
 DB_ENV_VAR = "IMGTWIN_DB"
 
@@ -100,19 +103,27 @@ def build_persistence(settings: ScanSettings, engine: ParallelProcessingEngine) 
     return persistences[0] if len(persistences) == 1 else CompositePersistence(persistences)
 
 
-def build_reporter(settings: ScanSettings, console: Console) -> tuple[ProgressReporter, list[object]]:
-    """The reporter, and the resources (log files) to close after the run."""
+def start_metrics(settings: ScanSettings, console: Console) -> MetricsReporter | None:
+    """The metrics endpoint, listening before anything else starts: a port in use stops the run having made nothing."""
+    if settings.metrics_port is None:
+        return None
+    from imgtwin.reporting.metrics import MetricsReporter  # prometheus_client only when asked for
+
+    metrics = MetricsReporter()
+    port = metrics.serve(settings.metrics_port, settings.metrics_host)
+    if not settings.quiet:
+        console.print(f"Metrics: http://{settings.metrics_host}:{port}/metrics", highlight=False)
+    return metrics
+
+
+def build_reporter(
+    settings: ScanSettings, console: Console, metrics: MetricsReporter | None = None
+) -> tuple[ProgressReporter, list[object]]:
+    """The reporter (with ``metrics``, if serving), and the resources (log files) to close after the run."""
     reporters: list[ProgressReporter] = []
     resources: list[object] = []
-    if settings.metrics_port is not None:
-        from imgtwin.reporting.metrics import MetricsReporter  # prometheus_client only when asked for
-
-        metrics = MetricsReporter()
-        port = metrics.serve(settings.metrics_port, settings.metrics_host)
-        if not settings.quiet:
-            console.print(f"Metrics: http://{settings.metrics_host}:{port}/metrics", highlight=False)
+    if metrics is not None:
         reporters.append(metrics)
-        resources.append(metrics)
     if not settings.quiet:
         reporters.append(ConsoleProgressReporter(console, show_progress=settings.progress))
     if settings.log_path:
@@ -136,20 +147,26 @@ def run_scan(settings: ScanSettings, console: Console, cancel: threading.Event |
     Holds the index's write lock for the whole run.
     """
     check_roots(settings.roots)  # before any output file is created
-    if settings.scheduler is None:
-        return _scan_with(settings, build_engine(settings), console, cancel)
-    from imgtwin.processing.distributed import open_client  # Dask only when asked for
+    metrics = start_metrics(settings, console)  # before the cluster, the lock and any file
+    try:
+        if settings.scheduler is None:
+            return _scan_with(settings, build_engine(settings), console, cancel, metrics)
+        from imgtwin.processing.distributed import open_client  # Dask only when asked for
 
-    with open_client(settings.scheduler) as client:  # a local:N cluster lives for this run only
-        return _scan_with(settings, build_engine(settings, client), console, cancel)
+        with open_client(settings.scheduler) as client:  # a local:N cluster lives for this run only
+            return _scan_with(settings, build_engine(settings, client), console, cancel, metrics)
+    finally:
+        if metrics is not None:
+            metrics.close()
 
 
 def _scan_with(
-    settings: ScanSettings, engine: ParallelProcessingEngine, console: Console, cancel: threading.Event | None
+    settings: ScanSettings, engine: ParallelProcessingEngine, console: Console, cancel: threading.Event | None,
+    metrics: MetricsReporter | None = None,
 ) -> ProcessingSummary:
     connect(settings.db_path).close()  # create, upgrade or refuse the index before anything else is made
     with IndexWriteLock(settings.db_path):
-        reporter, resources = build_reporter(settings, console)
+        reporter, resources = build_reporter(settings, console, metrics)
         try:
             persistence = build_persistence(settings, engine)
             features_spec = engine.features.spec if engine.features is not None else None

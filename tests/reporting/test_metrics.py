@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from prometheus_client import generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 import imgtwin.app
@@ -23,7 +24,7 @@ from imgtwin.interfaces import LoadedImage
 from imgtwin.loading.pillow_loader import StandardImageLoader
 from imgtwin.processing.engine import ParallelProcessingEngine
 from imgtwin.records import ErrorReason, FileError, FileResult, FileStatus, ProcessingMetadata, ProcessingSummary
-from imgtwin.reporting.metrics import MetricsReporter
+from imgtwin.reporting.metrics import LISTEN_BACKLOG, MetricsHTTPServer, MetricsReporter
 
 
 class SlowLoader(StandardImageLoader):
@@ -159,14 +160,79 @@ def test_scan_serves_metrics_while_it_runs_and_they_match_the_summary(
         urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2)
 
 
-def test_port_in_use_is_a_one_line_fatal_error(photo_dir: Path, tmp_path: Path) -> None:
+def kernel_listen_backlog(sock: socket.socket) -> int:
+    """The accept-queue limit the kernel applies to a listening socket (Linux: TCP_INFO's tcpi_sacked)."""
+    info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+    return int(struct.unpack_from("8B6I", info)[8 + 5])  # 8 single bytes, then rto ato snd_mss rcv_mss unacked sacked
+
+
+def scrape_raw(port: int, start: threading.Barrier, timeout: float) -> str:
+    """One scrape on a socket of its own, sent the moment every other one is ready; its outcome as text."""
+    with socket.socket() as sock:
+        sock.settimeout(timeout)
+        start.wait()
+        try:
+            sock.connect(("127.0.0.1", port))
+            sock.sendall(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+            reply = b""
+            while chunk := sock.recv(65536):
+                reply += chunk
+        except OSError as exc:  # ConnectionResetError, TimeoutError (a connection the kernel dropped)...
+            return type(exc).__name__
+    if reply.startswith(b"HTTP/1.0 200") and b"imgtwin_scan_running" in reply:
+        return "ok"
+    return f"bad reply {reply[:40]!r}"
+
+
+BURST = 200  # simultaneous scrapes: several Prometheus servers, a dashboard's panels, a retry storm
+SCRAPE_TIMEOUT = 10.0  # Prometheus's default scrape_timeout
+
+
+def test_endpoint_serves_a_burst_of_simultaneous_scrapes() -> None:
+    """Before: a listen backlog of 5, and 90-160 of 200 simultaneous scrapes were lost (timed out after 10 s)."""
+    if sys.platform.startswith("linux"):  # what the kernel was told, read back from the listening socket
+        with open("/proc/sys/net/core/somaxconn") as f:
+            somaxconn = int(f.read())
+        server = MetricsHTTPServer("127.0.0.1", 0, CollectorRegistry())
+        try:
+            assert kernel_listen_backlog(server.socket) == min(LISTEN_BACKLOG, somaxconn) >= BURST
+        finally:
+            server.server_close()
+    reporter = MetricsReporter()
+    port = reporter.serve(0)  # on 127.0.0.1 unless told otherwise
+    try:
+        start = threading.Barrier(BURST)
+        outcomes: list[str] = []
+        threads = [threading.Thread(target=lambda: outcomes.append(scrape_raw(port, start, SCRAPE_TIMEOUT)))
+                   for _ in range(BURST)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=SCRAPE_TIMEOUT + 30)
+        assert len(outcomes) == BURST
+        lost = {outcome: outcomes.count(outcome) for outcome in set(outcomes) if outcome != "ok"}
+        assert not lost, f"{sum(lost.values())} of {BURST} scrapes lost: {lost}"
+    finally:
+        reporter.close()
+    with pytest.raises(OSError):  # closed: nothing listens any more
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+
+def test_port_in_use_is_a_one_line_fatal_error_that_leaves_nothing_behind(photo_dir: Path, tmp_path: Path) -> None:
+    """Checked before the index, the log, the outputs or a local cluster are touched."""
+    out = tmp_path / "out"
+    out.mkdir()
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        done = subprocess.run(
-            [sys.executable, "-m", "imgtwin", "scan", str(photo_dir), "--db", str(tmp_path / "i.db"),
-             "--metrics-port", str(port)], capture_output=True, text=True, timeout=60,
-        )
-    assert done.returncode == 2
-    assert f"cannot serve metrics on 127.0.0.1:{port}" in done.stderr and "Traceback" not in done.stderr
+        for extra in ([], ["--scheduler", "local:2"]):
+            done = subprocess.run(
+                [sys.executable, "-m", "imgtwin", "scan", str(photo_dir), "--db", str(out / "new" / "i.db"),
+                 "--log", str(out / "scan.log"), "--format", "json", "--output", str(out / "hashes.json"),
+                 "--metrics-port", str(port), *extra], check=False, capture_output=True, text=True, timeout=120,
+            )
+            assert done.returncode == 2, done.stderr
+            assert f"cannot serve metrics on 127.0.0.1:{port}" in done.stderr and "Traceback" not in done.stderr
+            assert len(done.stderr.strip().splitlines()) == 1, done.stderr  # no cluster started and stopped
+            assert list(out.iterdir()) == [], extra

@@ -7,12 +7,16 @@ cache and storage stay in this process, so the pipeline, the index and the
 summary are the same as for a local scan; only decoding and hashing move.
 
 Dask is an optional dependency (``pip install 'imgtwin[distributed]'``): this
-module imports it only when a client is made or a pool runs.
+module imports it only when a client is made or a pool runs. A Dask cluster
+runs whatever code its clients send, so the ``local:N`` cluster is private to
+the scan (TLS with a certificate of its own), and a cluster given by address
+is reached with the credentials of Dask's own configuration.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import threading
 import time
@@ -44,6 +48,13 @@ TASK_RETRIES = 2
 # How often the pool re-reads the cluster's thread count (workers come and go).
 NTHREADS_REFRESH_SECONDS = 2.0
 CONNECT_TIMEOUT_SECONDS = 10.0
+# Dask's own names for a client's TLS credentials (environment form of distributed.comm.tls.*).
+TLS_ENV_VARS = (
+    "DASK_DISTRIBUTED__COMM__TLS__CA_FILE, DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT and "
+    "DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY"
+)
+# HTTP routes of a private local cluster's scheduler and workers: none (see private_cluster).
+_NO_HTTP_ROUTES: dict[str, list[str]] = {"distributed.scheduler.http.routes": [], "distributed.worker.http.routes": []}
 
 _quieted = False
 
@@ -84,29 +95,103 @@ def parse_local(scheduler: str) -> int | None:
     return workers
 
 
+def private_cluster(workers: int) -> Any:
+    """A ``LocalCluster`` of ``workers`` processes on 127.0.0.1 that only this process can use.
+
+    Every port it opens (scheduler, nannies, workers) is TLS and demands a
+    certificate made for this run by ``Security.temporary()``: another user
+    of the machine cannot connect, let alone run code as ours. The key stays
+    in memory here and is handed to the worker processes through their spawn
+    pipe; Dask writes it to disk only while loading it into an SSL context,
+    in a folder ``tempfile`` makes private (0700) and deletes at once. The
+    scheduler's and workers' HTTP servers (dashboard, ``/json``, ``/info``,
+    their own ``/metrics``), which TLS does not cover, serve no routes.
+    """
+    distributed = _require_distributed()
+    import dask
+
+    try:
+        security = distributed.Security.temporary()
+    except ImportError as exc:
+        raise DistributedSetupError(f"--scheduler local:N needs the cryptography package: {INSTALL_HINT} ({exc})") from exc
+    try:
+        with dask.config.set(_NO_HTTP_ROUTES):  # read by the scheduler and each nanny when they start
+            return distributed.LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1", protocol="tls://",
+                security=security, dashboard_address=None, worker_dashboard_address=None,
+                # The scheduler's HTTP server starts anyway: on a free port, not on 8787 (a dashboard's).
+                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+            )
+    except RuntimeError as exc:  # "Nanny failed to start.": a worker that cannot start (a bad preload, ...)
+        cause: BaseException = exc
+        seen = {id(exc)}
+        while (earlier := cause.__cause__ or cause.__context__) is not None and id(earlier) not in seen:
+            cause = earlier
+            seen.add(id(cause))
+        detail = f" ({type(cause).__name__}: {cause})" if cause is not exc else ""
+        raise DistributedSetupError(f"cannot start the local Dask cluster: {exc}{detail}") from exc
+
+
+def scheduler_address(scheduler: str) -> str:
+    """The address in a scheduler file (``dask scheduler --scheduler-file``), or ``scheduler`` itself."""
+    if not (scheduler.endswith(".json") and os.path.exists(scheduler)):
+        return scheduler
+    try:
+        with open(scheduler, encoding="utf-8") as f:
+            address = json.load(f)["address"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DistributedSetupError(f"{scheduler} is not a Dask scheduler file ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(address, str):
+        raise DistributedSetupError(f"{scheduler} is not a Dask scheduler file (its address is {address!r})")
+    return address
+
+
+def check_credentials(address: str) -> None:
+    """Dask's configuration must fit the address: say what is missing up front.
+
+    Without a certificate Dask fails a ``tls://`` address deep inside with a
+    TypeError, and refuses a ``tcp://`` one under ``require-encryption`` with
+    a RuntimeError. With one, a certificate the cluster does not trust is
+    refused in the handshake and reported as "cannot reach".
+    """
+    security = _require_distributed().Security()  # Dask's config files and DASK_* variables
+    if address.startswith("tls://") and not (security.tls_ca_file and security.tls_client_cert):
+        raise DistributedSetupError(
+            f"the Dask scheduler {address} uses TLS: give this client the cluster's credentials in Dask's "
+            f"configuration, e.g. {TLS_ENV_VARS} (see the README, Scaling out)"
+        )
+    if security.require_encryption and not address.startswith("tls://"):
+        raise DistributedSetupError(
+            f"Dask's configuration requires encryption (distributed.comm.require-encryption), "
+            f"and {address} is not a tls:// address"
+        )
+
+
 @contextmanager
 def open_client(scheduler: str) -> Iterator[Client]:
-    """A client for ``tcp://HOST:PORT`` (or a scheduler file path), or for a fresh ``local:N`` cluster.
+    """A client for ``tcp://`` or ``tls://HOST:PORT`` (or a scheduler file), or for a fresh ``local:N`` cluster.
 
-    A local cluster listens on 127.0.0.1 only and is closed on exit.
+    A local cluster is private to this process (``private_cluster``) and is
+    closed on exit. For an address, TLS credentials come from Dask's own
+    configuration (``distributed.comm.tls.*``), as for any Dask client.
     """
     distributed = _require_distributed()
     workers = parse_local(scheduler)
     cluster = None
     try:
         if workers is not None:
-            cluster = distributed.LocalCluster(
-                n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
-            )
-            client = distributed.Client(cluster)
-        elif scheduler.endswith(".json") and os.path.exists(scheduler):
-            client = distributed.Client(scheduler_file=scheduler, timeout=CONNECT_TIMEOUT_SECONDS)
+            cluster = private_cluster(workers)
+            client = distributed.Client(cluster)  # with the cluster's credentials
         else:
-            client = distributed.Client(scheduler, timeout=CONNECT_TIMEOUT_SECONDS)
-    except (OSError, TimeoutError) as exc:
+            address = scheduler_address(scheduler)
+            check_credentials(address)
+            client = distributed.Client(address, timeout=CONNECT_TIMEOUT_SECONDS)
+    except BaseException as exc:
         if cluster is not None:
             cluster.close()
-        raise DistributedSetupError(f"cannot reach the Dask scheduler {scheduler}: {exc}") from exc
+        if isinstance(exc, (OSError, TimeoutError)):
+            raise DistributedSetupError(f"cannot reach the Dask scheduler {scheduler}: {exc}") from exc
+        raise
     try:
         yield client
     finally:

@@ -9,13 +9,16 @@ share or clash over metric names, and nothing leaks into the global registry.
 
 from __future__ import annotations
 
+import socket
 import time
 from collections import deque
 from collections.abc import Callable
 from threading import Thread
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
+from prometheus_client.exposition import ThreadingWSGIServer
 
 from imgtwin.records import FileResult, FileStatus, ProcessingSummary
 
@@ -30,8 +33,39 @@ DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0
 RATE_WINDOW_SECONDS = 10.0
 
 
+# Connections the kernel queues for the endpoint before it accepts them (Linux caps it at
+# net.core.somaxconn, 4096 by default). prometheus_client's server keeps socketserver's 5: of 200
+# simultaneous scrapes (several Prometheus servers, a dashboard's panels, a retry storm), 90-160
+# were dropped by the kernel and timed out (2 cores, Linux 6.18); with 1024, none.
+LISTEN_BACKLOG = 1024
+
+
 class MetricsServerError(RuntimeError):
     """The metrics endpoint could not listen (port in use, bad address)."""
+
+
+class MetricsHTTPServer(ThreadingWSGIServer):
+    """prometheus_client's thread-per-request WSGI server, with a listen backlog for bursts of scrapes.
+
+    prometheus_client's ``start_http_server`` takes no backlog, so the server
+    is made here as it makes it; only ``request_queue_size`` differs.
+    """
+
+    request_queue_size = LISTEN_BACKLOG
+
+    def __init__(self, host: str, port: int, registry: CollectorRegistry) -> None:
+        # The family of the address (an IPv6 --metrics-host needs AF_INET6), as start_http_server finds it.
+        family, _, _, _, sockaddr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+        self.address_family = family
+        super().__init__((str(sockaddr[0]), port), _QuietHandler)
+        self.set_app(make_wsgi_app(registry))
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """No access log on stderr, where it would cut through the progress bar."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
 
 
 class MetricsReporter:
@@ -67,7 +101,7 @@ class MetricsReporter:
         for status in FileStatus:  # present at 0 from the start, so rate() works on the first scrape
             self.files.labels(status=status.value)
         self._samples: deque[tuple[float, int]] = deque()
-        self._server: Any = None
+        self._server: MetricsHTTPServer | None = None
         self._thread: Thread | None = None
 
     # -- serving -------------------------------------------------------------------------------
@@ -75,9 +109,11 @@ class MetricsReporter:
     def serve(self, port: int, host: str = "127.0.0.1") -> int:
         """Start the ``/metrics`` endpoint; returns the port (useful with ``port=0``)."""
         try:
-            self._server, self._thread = start_http_server(port, addr=host, registry=self.registry)
-        except OSError as exc:
+            self._server = MetricsHTTPServer(host, port, self.registry)
+        except OSError as exc:  # the port is taken, or the address is not one of this machine's
             raise MetricsServerError(f"cannot serve metrics on {host}:{port}: {exc.strerror or exc}") from exc
+        self._thread = Thread(target=self._server.serve_forever, name="imgtwin-metrics", daemon=True)
+        self._thread.start()
         return int(self._server.server_port)
 
     def close(self) -> None:
