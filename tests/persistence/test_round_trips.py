@@ -45,7 +45,7 @@ def test_sqlite_round_trip_and_upsert(tmp_path: Path) -> None:
     rows = {os.path.basename(r["path"]): r for r in read_rows(str(db))}
     assert len(rows) == 3
     assert rows["a.jpg"]["hash"] == "8f000000000000ff"
-    assert rows["a.jpg"]["hash_spec"] == "dct-64-32px-lanczos-v1"
+    assert rows["a.jpg"]["hash_spec"] == "dct-64-32px-lanczos-v2"
     assert rows["a.jpg"]["mtime_ns"] == 1_700_000_000_123_456_789
     assert rows["a.jpg"]["decode"] == "jpeg-draft-1/2"
     assert rows["bad.png"]["hash"] is None and rows["bad.png"]["error_reason"] == "truncated"
@@ -107,7 +107,7 @@ def test_json_document_round_trip(tmp_path: Path) -> None:
     store.finalize()
     doc = json.loads(out.read_text(encoding="utf-8"))
     assert doc["tool"] == "imgtwin" and doc["version"]
-    assert doc["hash"] == {"algorithm": "dct", "bits": 64, "params": "32px-lanczos-v1",
+    assert doc["hash"] == {"algorithm": "dct", "bits": 64, "params": "32px-lanczos-v2",
                            "loader": "pillow-L-max512-draft-v1"}
     assert [f["path"] for f in doc["files"]] == [r.path for r in results]
     assert set(doc["files"][0]) == set(COLUMNS)
