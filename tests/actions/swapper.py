@@ -2,7 +2,8 @@
 
 Usage: python swapper.py PATH OTHER STOP_FILE. Each ``renameat2(RENAME_EXCHANGE)``
 swaps what the two names hold, so neither file is ever lost by the swapper
-itself. Writes the number of swaps to STOP_FILE + ".count" when STOP_FILE appears.
+itself. Writes STOP_FILE + ".ready" after its first 1,000 swaps, and the number of
+swaps to STOP_FILE + ".count" when STOP_FILE appears.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ def main(path: str, other: str, stop: str) -> None:
     assert exchange is not None
     a, b = os.fsencode(path), os.fsencode(other)
     swaps = 0
+    while swaps < 1000:  # under way before dedupe starts: the test can rely on a live race
+        swaps += exchange(AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE) == 0
     open(stop + ".ready", "w").close()
     while True:
         for _ in range(200):

@@ -217,3 +217,27 @@ def test_killed_at_every_step_undo_restores_the_tree(action: str, tmp_path: Path
         for folder in ("files", "info"):  # nothing left in the trash: no link, no .trashinfo, no temporary
             assert not (private_trash / folder).exists() or os.listdir(private_trash / folder) == [], die_at
         assert not move_to.exists() or not os.listdir(move_to), (die_at, list(os.walk(move_to)))
+
+
+def test_a_name_taken_while_linking_keeps_the_original_set_aside(library: Path, tmp_path: Path) -> None:
+    class NameTaken(RealFileOps):
+        """Another program creates a file at the name between the set-aside and the link."""
+
+        def link(self, src: str, dst: str) -> None:
+            if src.endswith("-link") and not os.path.lexists(dst):  # the checked link, about to take the name
+                Path(dst).write_bytes(b"someone else's file")
+            super().link(src, dst)
+
+    plan = plan_for(library, tmp_path, "hardlink")
+    item = next(i for i in plan.items if i.byte_identical)
+    original = Path(item.path).read_bytes()
+    journal = str(tmp_path / "j.jsonl")
+    report = apply_plan(plan, journal, ops=NameTaken())
+    outcome = next(o for o in report.outcomes if o.item == item)
+    assert outcome.status == "failed" and outcome.detail and "the file is kept at" in outcome.reason
+    assert Path(outcome.detail).read_bytes() == original  # the original, whole, set aside
+    assert Path(item.path).read_bytes() == b"someone else's file"  # never overwritten
+    undone = undo_journal(journal)
+    reasons = [o.reason for o in undone.outcomes if o.path == item.path]
+    assert not undone.complete and "another file is at" in reasons[0] and "the original is at" in reasons[0]
+    assert Path(outcome.detail).read_bytes() == original

@@ -16,10 +16,10 @@ file is put back at its name (never over a file that appeared there) and left
 alone. Only the verified inode is then trashed, moved, deleted or replaced.
 
 Links (hardlink, symlink) never destroy the only copy of the replaced bytes
-before the link is in place: the link is made at the file's name and checked
-to reach the keeper, ``done`` is journalled, and only then is the set-aside
-original removed (``backup_removed``). If making the link fails, the original
-is put back.
+before the link is in place: the link is made under a name of this run's,
+checked to reach the keeper, linked to the file's name, ``done`` is
+journalled, and only then is the set-aside original removed
+(``backup_removed``). If making the link fails, the original is put back.
 """
 
 from __future__ import annotations
@@ -113,7 +113,12 @@ def preview_plan(plan: ActionPlan, *, ops: FileOps | None = None, on_item: OnIte
 
 
 class _Raced(Exception):
-    """The name held another file than the one verified when it was set aside; that file was put back."""
+    """The name held another file than the one verified when it was set aside; that file was put back
+    (``kept_at`` None) or, if its name was taken meanwhile, kept at ``kept_at``."""
+
+    def __init__(self, reason: str, kept_at: str | None = None) -> None:
+        super().__init__(reason)
+        self.kept_at = kept_at
 
 
 class _Stopped(Exception):
@@ -246,19 +251,27 @@ def _one(run: _Run, ctx: CheckContext, item: PlanItem, seen: set[str]) -> ItemOu
         done, detail, after = _act(run, item, checked, intent)
     except (_Raced, OSError) as exc:
         reason = _os_reason(exc) if isinstance(exc, OSError) else str(exc)
+        kept_at = exc.kept_at if isinstance(exc, _Raced) else _original_at(run.ops, intent.get("backup"), st)
         failed: dict[str, object] = {"type": "failed", "seq": seq, "reason": reason}
-        backup = intent.get("backup")
-        original_at = None
-        if isinstance(backup, str) and os.path.lexists(backup) and not os.path.lexists(item.path):
-            failed["original_at"] = original_at = backup
-        status = SKIPPED if isinstance(exc, _Raced) and original_at is None else FAILED
-        outcome = ItemOutcome(item, status, reason, original_at)
+        if kept_at:
+            failed["original_at"] = kept_at
+            reason += f"; the file is kept at {kept_at}"
+        status = SKIPPED if isinstance(exc, _Raced) and not kept_at else FAILED
+        outcome = ItemOutcome(item, status, reason, kept_at)
         _write(run, failed, f"after {item.path}", outcome)
         return outcome
     kept = f"the original is kept at {intent.get('backup')}" if after else None
     _write(run, {"type": "done", "seq": seq, **done}, f"after {item.path}", ItemOutcome(item, DONE, kept or "", detail))
     note = after() if after else None
     return ItemOutcome(item, DONE, note or "", detail)
+
+
+def _original_at(ops: FileOps, backup: object, verified: os.stat_result) -> str | None:
+    """``backup`` if the original is still set aside there after a failure (it could not be put back)."""
+    if not isinstance(backup, str):
+        return None
+    at = lstat_or_none(ops, backup)
+    return backup if at is not None and identity(at) == identity(verified) else None
 
 
 def _os_reason(exc: OSError) -> str:
@@ -294,7 +307,7 @@ def _act(run: _Run, item: PlanItem, checked: Checked, intent: dict[str, object])
             ops.unlink(backup)
             ops.sync_dir(os.path.dirname(path))
             return {}, None, None
-        _link_at(ops, action, item, checked)
+        _link_at(ops, action, item, checked, backup)
     except BaseException:
         at_backup = lstat_or_none(ops, backup)
         if at_backup is not None and identity(at_backup) == identity(checked.file):
@@ -322,21 +335,38 @@ def _set_aside(ops: FileOps, path: str, backup: str, verified: os.stat_result) -
         ops.unlink(backup)
         raise
     if identity(ops.lstat(backup)) != identity(verified):
-        put_back(ops, backup, path)  # someone else's file: back at its name
+        try:
+            put_back(ops, backup, path)  # someone else's file: back at its name
+        except OSError as exc:
+            raise _Raced("it was replaced by another file while being acted on, and that file could not be put "
+                         f"back ({_os_reason(exc)})", kept_at=backup) from exc
         raise _Raced("it was replaced by another file while being acted on: put back, left alone")
 
 
-def _link_at(ops: FileOps, action: ActionKind, item: PlanItem, checked: Checked) -> None:
-    """Put a link to the keeper at the file's (now free) name and check that it reaches the keeper."""
+def link_temp_name(backup: str) -> str:
+    """Where a link to the keeper is made and checked before it is put at the file's name."""
+    return backup + "-link"
+
+
+def _link_at(ops: FileOps, action: ActionKind, item: PlanItem, checked: Checked, backup: str) -> None:
+    """Put a link to the keeper at the file's (now free) name, checked to reach the keeper.
+
+    The link is made under a name of this run's (``link_temp_name``) and
+    checked there, then linked to the file's name, which ``link`` never
+    replaces: a name another process may be at work on is never checked and
+    then acted on.
+    """
     path, keeper = item.path, item.keeper.path
+    temp = link_temp_name(backup)
     if action is ActionKind.HARDLINK:
-        ops.link(keeper, path)
+        ops.link(keeper, temp)
     else:
-        ops.symlink(keeper, path)
+        ops.symlink(keeper, temp)
     try:
-        if not same_file(ops.stat(path), checked.keeper):
-            raise OSError(0, f"the new link does not reach the keeper {keeper}")
-        ops.sync_dir(os.path.dirname(path))
+        if not same_file(ops.stat(temp), checked.keeper):
+            raise OSError(0, f"the new link does not reach the keeper {keeper} (it was replaced meanwhile)")
+        put_back(ops, temp, path)
     except BaseException:
-        ops.unlink(path)
+        if os.path.lexists(temp):
+            ops.unlink(temp)
         raise

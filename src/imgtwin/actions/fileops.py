@@ -18,6 +18,7 @@ import errno
 import os
 import shutil
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -233,6 +234,27 @@ def put_back(ops: FileOps, aside: str, path: str) -> None:
     else:
         ops.unlink(aside)
     ops.sync_dir(os.path.dirname(path))
+
+
+def remove_if(ops: FileOps, path: str, aside: str, wanted: Callable[[str, os.stat_result], bool]) -> bool:
+    """Remove what ``path`` names only if ``wanted(name, stat)`` says it is ours; True if removed.
+
+    The name is first renamed (atomically) to ``aside``, a name reserved with
+    ``O_EXCL``, and judged there, where no other process is at work: checking
+    ``path`` itself and then unlinking it could remove a file another process
+    put there in between. Something else is put back at its name.
+    """
+    ops.create_exclusive(aside)
+    try:
+        ops.rename(path, aside)
+    except BaseException:
+        ops.unlink(aside)
+        raise
+    if wanted(aside, ops.lstat(aside)):
+        ops.unlink(aside)
+        return True
+    put_back(ops, aside, path)
+    return False
 
 
 def move_no_replace(ops: FileOps, src: str, dst: str, expected_hash: str | None = None) -> list[str]:

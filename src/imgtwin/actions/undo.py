@@ -35,7 +35,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from imgtwin.actions.fileops import FileOps, RealFileOps, lstat_or_none, move_no_replace, put_back
+from imgtwin.actions.apply import link_temp_name
+from imgtwin.actions.fileops import FileOps, RealFileOps, lstat_or_none, move_no_replace, put_back, remove_if
 from imgtwin.actions.journal import JournalEntry, JournalWriteError, JournalWriter, now_iso, read_journal
 
 RESTORED, NOT_NEEDED, ALREADY, FAILED, IRREVERSIBLE = (
@@ -142,6 +143,8 @@ def _is_original(st: os.stat_result | None, intent: dict[str, Any]) -> bool:
 def _undo(ops: FileOps, entry: JournalEntry, tag: str) -> tuple[str, str]:
     intent = entry.intent
     action, path, backup = intent["action"], intent["path"], intent.get("backup")
+    if action in ("hardlink", "symlink"):
+        _clean_link_leftovers(ops, intent, tag)
     at_backup = lstat_or_none(ops, backup) if backup else None
     if _is_original(at_backup, intent):
         return _from_backup(ops, entry, tag)
@@ -163,13 +166,33 @@ def _undo(ops: FileOps, entry: JournalEntry, tag: str) -> tuple[str, str]:
     return handler(ops, entry, tag)
 
 
-def _ours_at_path(ops: FileOps, intent: dict[str, Any], st: os.stat_result | None) -> bool:
-    """The file's name holds the link this run made to the keeper."""
+def _our_link(ops: FileOps, intent: dict[str, Any], name: str, st: os.stat_result | None) -> bool:
+    """``name`` holds the link this run made to the keeper."""
     if st is None or intent["action"] not in ("hardlink", "symlink"):
         return False
     if intent["action"] == "symlink":
-        return stat.S_ISLNK(st.st_mode) and ops.readlink(intent["path"]) == intent["keeper"]
+        return stat.S_ISLNK(st.st_mode) and ops.readlink(name) == intent["keeper"]
     return stat.S_ISREG(st.st_mode) and (st.st_dev, st.st_ino) == (intent["keeper_dev"], intent["keeper_inode"])
+
+
+def _aside(intent: dict[str, Any], tag: str) -> str:
+    """The name undo sets a link aside to before removing it (in the file's folder)."""
+    return os.path.join(os.path.dirname(intent["path"]), f".imgtwin-undo-{tag}")
+
+
+def _remove_our_link(ops: FileOps, intent: dict[str, Any], tag: str) -> None:
+    """Remove the link at the file's name, judged once it is set aside; _CannotUndo if it is not ours."""
+    if not remove_if(ops, intent["path"], _aside(intent, tag), lambda name, st: _our_link(ops, intent, name, st)):
+        raise _CannotUndo(f"{intent['path']} changed since it was linked: left as it is")
+
+
+def _clean_link_leftovers(ops: FileOps, intent: dict[str, Any], tag: str) -> None:
+    """Links a killed run (or undo) left under names of its own: the link being made, a link set aside."""
+    names = [_aside(intent, tag)] + ([link_temp_name(intent["backup"])] if intent.get("backup") else [])
+    for name in names:
+        st = lstat_or_none(ops, name)
+        if st is not None and _our_link(ops, intent, name, st):
+            ops.unlink(name)
 
 
 def _from_backup(ops: FileOps, entry: JournalEntry, tag: str) -> tuple[str, str]:
@@ -177,16 +200,18 @@ def _from_backup(ops: FileOps, entry: JournalEntry, tag: str) -> tuple[str, str]
     intent = entry.intent
     path, backup = intent["path"], intent["backup"]
     at_path = lstat_or_none(ops, path)
-    if at_path is not None and not _ours_at_path(ops, intent, at_path):
+    if at_path is not None and not _our_link(ops, intent, path, at_path):
         raise _CannotUndo(f"another file is at {path}; the original is at {backup}")
     if at_path is not None:
-        ops.unlink(path)  # our link to the keeper
+        _remove_our_link(ops, intent, tag)
     if intent["action"] == "trash":
         _clean_trash(ops, intent, tag, remove_copies=True)
     if intent["action"] == "move":
         target = intent["target"]
         at_target = lstat_or_none(ops, target)
-        if at_target is not None and (_is_original(at_target, intent) or _partial_copy(target, backup, at_target)):
+        ours = at_target is not None and (_is_original(at_target, intent) or (
+            entry.state != "failed" and _partial_copy(target, backup, at_target)))  # a failed move removed its copy
+        if ours:
             ops.unlink(target)  # the new name, or the copy, this run made
     put_back(ops, backup, path)
     _remove_dirs(ops, intent, entry.outcome or {})
@@ -315,14 +340,19 @@ def _undo_link(ops: FileOps, entry: JournalEntry, tag: str) -> tuple[str, str]:
     at_path = lstat_or_none(ops, path)
     if _is_original(at_path, intent):
         return NOT_NEEDED, "the file was not replaced"
-    if at_path is not None and not _ours_at_path(ops, intent, at_path):
+    if at_path is not None and not _our_link(ops, intent, path, at_path):
         raise _CannotUndo(f"{path} changed since it was linked: left as it is")
-    _restore_from_keeper(ops, entry, at_path is not None)
+    _restore_from_keeper(ops, entry, tag)
     return RESTORED, "from the keeper's identical bytes"
 
 
-def _restore_from_keeper(ops: FileOps, entry: JournalEntry, replace_link: bool) -> None:
-    """Copy the keeper's bytes (checked equal to the original's) to a new file at the original name."""
+def _restore_from_keeper(ops: FileOps, entry: JournalEntry, tag: str) -> None:
+    """Copy the keeper's bytes (checked equal to the original's) to a new file at the original name.
+
+    The copy is made and checked under a temporary name; then our link is
+    removed from the name (judged once set aside) and the copy linked there,
+    never over a file another process put there meanwhile.
+    """
     intent = entry.intent
     path, keeper, expected = intent["path"], intent["keeper"], intent.get("content_hash")
     if not expected:
@@ -332,17 +362,21 @@ def _restore_from_keeper(ops: FileOps, entry: JournalEntry, replace_link: bool) 
             raise _CannotUndo(f"the keeper {keeper} changed since: the original bytes are gone")
     except FileNotFoundError:
         raise _CannotUndo(f"the keeper {keeper} is gone: the original bytes are gone") from None
-    temp = os.path.join(os.path.dirname(path), f".imgtwin-restore-{entry.seq}-{os.getpid()}")
+    temp = os.path.join(os.path.dirname(path), f".imgtwin-restore-{tag}")
+    if os.path.lexists(temp):
+        ops.unlink(temp)  # a copy an interrupted undo left
     ops.copy_file(keeper, temp)
     try:
         if ops.content_hash(temp) != expected:
             raise _CannotUndo("the copy of the keeper does not match the original's bytes")
         ops.set_meta(temp, intent["mode"], intent["atime_ns"], intent["mtime_ns"])
-        if not replace_link and os.path.lexists(path):
-            raise _CannotUndo(f"a file appeared at {path} meanwhile")
-        ops.rename(temp, path)  # replaces only our link, checked by the caller
+        if os.path.lexists(path):
+            _remove_our_link(ops, intent, tag)
+        try:
+            put_back(ops, temp, path)
+        except FileExistsError:
+            raise _CannotUndo(f"a file appeared at {path} meanwhile") from None
     except BaseException:
         if os.path.lexists(temp):
             ops.unlink(temp)
         raise
-    ops.sync_dir(os.path.dirname(path))
