@@ -8,7 +8,7 @@ import pytest
 from PIL import Image, ImageOps
 
 from imgtwin.hashing.features import MatchFeatures, compute_features
-from imgtwin.matching.confirm import MAX_THRESHOLD, confirm_members, plan_params
+from imgtwin.matching.confirm import MAX_THRESHOLD, confirm_members, confirm_pairs, plan_params
 from imgtwin.matching.near import FeatureTable, NearParams, near_matches
 
 
@@ -48,6 +48,9 @@ def test_every_pair_gets_the_verdict_find_gives_it(make_scene) -> None:  # type:
             assert confirm_members([features[a], features[b]], 0, params)[1] == (frozenset((a, b)) in found), (a, b)
             assert confirm_members([features[a], features[b]], 1, params)[0] == (frozenset((a, b)) in found), (a, b)
         assert found  # the set does hold matches
+        pairs = list(itertools.combinations(range(len(names)), 2))  # every group of the set checked at once
+        verdicts = confirm_pairs([features[n] for n in names], pairs, params)
+        assert verdicts == [frozenset((names[a], names[b])) in found for a, b in pairs]
 
 
 def test_plan_params_take_finds_defaults_and_cap_the_threshold() -> None:
@@ -63,3 +66,6 @@ def test_plan_params_take_finds_defaults_and_cap_the_threshold() -> None:
         plan_params(6, "yes")
     with pytest.raises(IndexError):
         confirm_members([], 0)
+    with pytest.raises(IndexError):
+        confirm_pairs([], [(0, 1)])
+    assert confirm_pairs([], []) == []

@@ -51,20 +51,17 @@ def _plan(
     abs_roots = tuple(os.path.abspath(r) for r in roots)
     dest = check_move_to(move_to, abs_roots, reference) if move_to else None
     references = Folders.of(reference)
-    items: list[PlanItem] = []
     index = HashIndex(db_path) if db_path and os.path.exists(db_path) else None
     try:
         vetter = Vetter(index, Folders.of(abs_roots), references, action, dest, params)
         for group in proposed:
-            group_items, refusal = vetter.vet(group)
-            if refusal is not None:
-                refused.append(refusal)
-            items += group_items
+            vetter.add(group)
+        items, vetted = vetter.result()
     finally:
         if index is not None:
             index.close()
-    return ActionPlan(action, abs_roots, tuple(items), tuple(refused), dest, tuple(display_roots) or abs_roots,
-                      references.real)
+    return ActionPlan(action, abs_roots, tuple(items), tuple(refused + vetted), dest,
+                      tuple(display_roots) or abs_roots, references.real)
 
 
 def plan_from_groups(

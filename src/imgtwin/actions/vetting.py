@@ -28,7 +28,7 @@ from imgtwin.actions.model import ActionKind, FileState, PlanItem, RefusedGroup,
 from imgtwin.actions.paths import Folders
 from imgtwin.hashing.dct import DCTHasher
 from imgtwin.hashing.features import FEATURES_SPEC, MatchFeatures
-from imgtwin.matching.confirm import confirm_members
+from imgtwin.matching.confirm import confirm_pairs
 from imgtwin.matching.near import NearParams
 from imgtwin.persistence.index import HashIndex
 
@@ -53,7 +53,9 @@ class Vetter:
     """Plan-time checks of proposed groups against the roots, the reference folders and the index.
 
     ``params``: the matching settings to verify near members with; ``None``
-    trusts the groups' near members (groups ``find`` just made).
+    trusts the groups' near members (groups ``find`` just made). Add every
+    group with ``add``, then take the items and refusals from ``result``
+    (near members are verified there, all groups at once).
     """
 
     def __init__(self, index: HashIndex | None, roots: Folders, reference: Folders, action: ActionKind,
@@ -61,34 +63,40 @@ class Vetter:
         self.index, self.roots, self.reference = index, roots, reference
         self.action, self.move_to, self.params = action, move_to, params
         self._spec = DCTHasher().spec.id
+        self._items: list[PlanItem] = []
+        self._refused: list[RefusedGroup] = []
+        self._pending: list[tuple[int, _Indexed, _Indexed]] = []  # (item position, keeper, member)
 
-    def vet(self, group: Proposed) -> tuple[list[PlanItem], RefusedGroup | None]:
+    def add(self, group: Proposed) -> None:
+        refusal = self._vet(group)
+        if refusal is not None:
+            self._refused.append(refusal)
+
+    def result(self) -> tuple[list[PlanItem], list[RefusedGroup]]:
+        self._confirm()
+        return self._items, self._refused
+
+    def _vet(self, group: Proposed) -> RefusedGroup | None:
         gid = group.group_id
         keeper_path, keeper_size = group.keeper
-        shown = keeper_path
         kept = (keeper_path,)
         if not self.roots.holding(keeper_path):
-            return [], RefusedGroup(gid, f"group {gid}: its keeper {shown} is outside the scanned folders", kept)
+            return RefusedGroup(gid, f"group {gid}: its keeper {keeper_path} is outside the scanned folders", kept)
         keeper, problem = self._indexed(keeper_path, keeper_size)
         if keeper is None:
-            return [], RefusedGroup(gid, f"group {gid}: its keeper {shown} {problem}", kept)
-        keeper_reference = self.reference.touching(keeper_path)
-        if self.reference and not keeper_reference:
+            return RefusedGroup(gid, f"group {gid}: its keeper {keeper_path} {problem}", kept)
+        if self.reference and not self.reference.touching(keeper_path):
             victims = [p for p, _ in group.members if self.reference.touching(p)]
             if victims:
-                return [], RefusedGroup(gid, f"group {gid} keeps {shown} but would act on {victims[0]}, in the "
-                                             "reference folder: a reference file must be the keeper", kept)
-        items: list[PlanItem] = []
-        to_confirm: list[tuple[int, _Indexed]] = []
+                return RefusedGroup(gid, f"group {gid} keeps {keeper_path} but would act on {victims[0]}, in the "
+                                         "reference folder: a reference file must be the keeper", kept)
         for path, size in group.members:
             item, indexed = self._member(group, keeper.state, path, size)
             if indexed is not None and item.refusal is None and item.reference is None \
                     and self.params is not None and not item.byte_identical:
-                to_confirm.append((len(items), indexed))
-            items.append(item)
-        if to_confirm:
-            self._confirm(items, keeper, to_confirm)
-        return items, None
+                self._pending.append((len(self._items), keeper, indexed))
+            self._items.append(item)
+        return None
 
     def _member(self, group: Proposed, keeper: FileState, path: str, size: int) -> tuple[PlanItem, _Indexed | None]:
         root = self.roots.holding(path)
@@ -112,29 +120,30 @@ class Vetter:
                                  "keeper's: refused")
         return item, indexed
 
-    def _confirm(self, items: list[PlanItem], keeper: _Indexed, members: list[tuple[int, _Indexed]]) -> None:
-        usable = [(k, m) for k, m in members if m.features is not None]
-        for k, m in members:
-            if m.features is None:
-                items[k] = _refuse(items[k], "not verified: the index holds no current features for it "
-                                             "(scan it again with this imgtwin)")
-        if not usable:
-            return
-        if keeper.features is None:
-            for k, _ in usable:
-                items[k] = _refuse(items[k], "not verified: the index holds no current features for the keeper "
-                                             "(scan it again with this imgtwin)")
+    def _confirm(self) -> None:
+        """Refuse each pending near member that is not a verified match of its keeper (one matcher run)."""
+        stale = "not verified: the index holds no current features for {} (scan it again with this imgtwin)"
+        rows: dict[str, MatchFeatures] = {}
+        checks: list[tuple[int, str, str]] = []
+        for k, keeper, member in self._pending:
+            if member.features is None:
+                self._items[k] = _refuse(self._items[k], stale.format("it"))
+            elif keeper.features is None:
+                self._items[k] = _refuse(self._items[k], stale.format("the keeper"))
+            else:
+                rows[keeper.state.path], rows[member.state.path] = keeper.features, member.features
+                checks.append((k, keeper.state.path, member.state.path))
+        if not checks:
             return
         assert self.params is not None
-        paths = [keeper.state.path] + [m.state.path for _, m in usable]
-        features = [keeper.features] + [m.features for _, m in usable if m.features is not None]
-        order = sorted(range(len(paths)), key=lambda n: os.fsencode(paths[n]))  # find's row order
-        confirmed = confirm_members([features[n] for n in order], order.index(0), self.params)
-        by_file = {n: confirmed[position] for position, n in enumerate(order)}
-        for position, (k, _) in enumerate(usable, start=1):
-            if not by_file[position]:
-                items[k] = _refuse(items[k], "not a verified match of the keeper (checked again from the index "
-                                             "with the plan's threshold): refused")
+        paths = sorted(rows, key=os.fsencode)  # find's row order, so that pairs are oriented as there
+        position = {path: n for n, path in enumerate(paths)}
+        verdicts = confirm_pairs([rows[p] for p in paths], [(position[a], position[b]) for _, a, b in checks],
+                                 self.params)
+        for (k, _, _), confirmed in zip(checks, verdicts):
+            if not confirmed:
+                self._items[k] = _refuse(self._items[k], "not a verified match of the keeper (checked again from "
+                                                         "the index with the plan's threshold): refused")
 
     def _indexed(self, path: str, size: int) -> tuple[_Indexed | None, str]:
         """The index's record of an image at ``path``, or None and what is wrong."""

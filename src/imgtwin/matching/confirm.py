@@ -40,20 +40,26 @@ def plan_params(threshold: object = None, rotations: object = None) -> NearParam
     return NearParams(threshold=min(threshold, MAX_THRESHOLD), rotations=rotations)
 
 
-def confirm_members(features: Sequence[MatchFeatures], keeper: int, params: NearParams | None = None) -> list[bool]:
-    """For each of ``features``, whether it is a verified near match of ``features[keeper]`` (the keeper: True).
+def confirm_pairs(features: Sequence[MatchFeatures], pairs: Sequence[tuple[int, int]],
+                  params: NearParams | None = None) -> list[bool]:
+    """For each ``(keeper, member)`` index pair into ``features``, whether it is a verified near match.
 
+    One run of the matcher over all the files (its verdict on a pair depends
+    on that pair alone, so many groups are checked at once at find's cost).
     Give the files in the order ``find`` loads them (by path) so that every
     pair is oriented as it is there. ``params``: find's defaults when None.
     """
+    if any(not (0 <= a < len(features) and 0 <= b < len(features)) for a, b in pairs):
+        raise IndexError("a pair names a file that is not among the features")
+    if not pairs:
+        return []
+    matches, _ = near_matches(FeatureTable.from_features(features), params or NearParams())
+    found = {(min(i, j), max(i, j)) for i, j in zip(matches.i.tolist(), matches.j.tolist())}
+    return [a == b or (min(a, b), max(a, b)) in found for a, b in pairs]
+
+
+def confirm_members(features: Sequence[MatchFeatures], keeper: int, params: NearParams | None = None) -> list[bool]:
+    """For each of ``features``, whether it is a verified near match of ``features[keeper]`` (the keeper: True)."""
     if not 0 <= keeper < len(features):
         raise IndexError("keeper is not one of the features")
-    matches, _ = near_matches(FeatureTable.from_features(features), params or NearParams())
-    confirmed = [False] * len(features)
-    confirmed[keeper] = True
-    for i, j in zip(matches.i.tolist(), matches.j.tolist()):
-        if i == keeper:
-            confirmed[j] = True
-        elif j == keeper:
-            confirmed[i] = True
-    return confirmed
+    return confirm_pairs(features, [(keeper, k) for k in range(len(features))], params)
