@@ -3,9 +3,9 @@
 Each entry is judged by what the file system shows now, not only by what the
 journal says, so an action interrupted at any instant (an ``intent`` with no
 ``done``) is undone as far as it got, and running undo twice is harmless.
-What is put back is checked first to be the original: the same device and
-inode as journalled, or, for a copy (a move across file systems, bytes
-restored from a keeper), the journalled content hash.
+What is put back is checked first to be the original: the same device,
+inode, size and mtime as journalled, or, for a copy (a move across file
+systems, bytes restored from a keeper), the journalled content hash.
 
 Rules, for every action:
 
@@ -137,7 +137,10 @@ def _undo_entry(ops: FileOps, entry: JournalEntry, run_id: str) -> UndoOutcome:
 
 
 def _is_original(st: os.stat_result | None, intent: dict[str, Any]) -> bool:
-    return st is not None and stat.S_ISREG(st.st_mode) and (st.st_dev, st.st_ino) == (intent["dev"], intent["inode"])
+    """The very file acted on: its device and inode, and its size and mtime too (a freed inode number is
+    soon given to a new file)."""
+    return st is not None and stat.S_ISREG(st.st_mode) and (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) == (
+        intent["dev"], intent["inode"], intent["size"], intent["mtime_ns"])
 
 
 def _undo(ops: FileOps, entry: JournalEntry, tag: str) -> tuple[str, str]:
