@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from imgtwin.actions import (
     ActionKind,
@@ -23,10 +24,12 @@ from imgtwin.actions import (
     FileOps,
     ItemOutcome,
     JournalError,
+    JournalWriteError,
     PlanError,
     RealFileOps,
     UndoOutcome,
     apply_plan,
+    check_move_to,
     plan_actions,
     plan_from_file,
     preview_plan,
@@ -34,7 +37,7 @@ from imgtwin.actions import (
 )
 from imgtwin.actions.journal import default_journal_path
 from imgtwin.app import DB_ENV_VAR, default_db_path
-from imgtwin.cli_options import selection_options
+from imgtwin.cli_options import reference_option, selection_options
 from imgtwin.finding import PathDisplay
 from imgtwin.matching.keeper import KeeperPolicy
 from imgtwin.reporting.groups import human_bytes
@@ -81,6 +84,8 @@ class _Printer:
             click.echo(f"  {verb:<11} {self.path(item.path)}{where}  [{size}]{note}")
         elif outcome.status == "unchanged":
             click.echo(f"  {'unchanged':<11} {self.path(item.path)}: {outcome.reason}")
+        elif outcome.status == "protected":
+            click.echo(f"  {'reference':<11} {self.path(item.path)}: {outcome.reason}")
         else:
             label = "skip" if outcome.status == "skipped" else "FAILED"
             click.echo(f"  {label:<11} {self.path(item.path)}: {outcome.reason}")
@@ -94,13 +99,15 @@ def _summary(report: ApplyReport) -> str:
     if report.dry_run:
         head = f"Dry run: {report.count('would')} file(s) would be {action.past}, {human_bytes(report.bytes)} {reclaimed}"
     else:
-        state = "Stopped" if report.cancelled else "Done"
+        state = "Stopped" if report.cancelled or report.journal_error else "Done"
         head = f"{state}: {report.count('done')} file(s) {action.past}, {human_bytes(report.bytes)} {reclaimed}"
     parts = [f"{report.count('skipped')} skipped"]
     if not report.dry_run:
         parts.append(f"{report.count('failed')} failed")
     if report.count("unchanged"):
         parts.append(f"{report.count('unchanged')} already linked to their keeper")
+    if report.count("protected"):
+        parts.append(f"{report.count('protected')} in reference folders left alone")
     if report.plan.refused:
         parts.append(f"{len(report.plan.refused)} group(s) refused")
     return f"{head}; {', '.join(parts)}."
@@ -124,13 +131,14 @@ def _summary(report: ApplyReport) -> str:
 @click.option("--yes", is_flag=True, help="Apply the plan. Without it, only print what would happen.")
 @click.option(DELETE_FLAG, "allow_delete", is_flag=True,
               help="Required with --action delete --yes: deleted files cannot be restored by undo.")
+@reference_option
 @selection_options
 @click.option("--workers", type=click.IntRange(min=0), default=0, help="Scan workers; 0 = one per core.")
 @click.option("--no-progress", is_flag=True, help="No progress bar while scanning.")
 def dedupe(
     dirs: tuple[str, ...], db_path: str | None, action: str, move_to: str | None, plan_path: str | None,
-    journal_path: str | None, yes: bool, allow_delete: bool, threshold: int, rotations: bool, keep: str,
-    prefer: str | None, workers: int, no_progress: bool,
+    journal_path: str | None, yes: bool, allow_delete: bool, reference: tuple[str, ...], threshold: int,
+    rotations: bool, keep: str, prefer: str | None, workers: int, no_progress: bool,
 ) -> None:
     """Trash, move or link every duplicate under DIRS but its group's keeper (dry run unless --yes)."""
     from imgtwin.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, fail, fatal_errors, stop_on_first_interrupt
@@ -155,30 +163,27 @@ def dedupe(
     console = Console(stderr=True)
     db = db_path or default_db_path()
     if move_to:
-        inside = [d for d in dirs if _within(os.path.abspath(move_to), os.path.abspath(d))]
-        if inside:
-            fail(console, f"--move-to {move_to} is inside the scanned folder {inside[0]}: choose a folder outside")
+        try:
+            check_move_to(move_to, dirs, reference)  # again once the plan knows its roots
+        except PlanError as exc:
+            fail(console, str(exc))
     if journal_path and os.path.lexists(journal_path):
         fail(console, f"the journal {journal_path} already exists: choose a new file")
     cancel = threading.Event()
     with fatal_errors(console, db), stop_on_first_interrupt(cancel, console):
         try:
             if plan_path:
-                plan = plan_from_file(plan_path, kind, roots=dirs, db_path=db, move_to=move_to)
+                plan = plan_from_file(plan_path, kind, roots=dirs, db_path=db, move_to=move_to, reference=reference)
                 if not plan.roots:
                     fail(console, f"the index {db} records no scanned folders: give the folders the plan covers")
             else:
                 plan = plan_actions(dirs, kind, db_path=db, move_to=move_to, threshold=threshold,
-                                    rotations=rotations, keep=keep, prefer=prefer,
+                                    rotations=rotations, keep=keep, prefer=prefer, reference=reference,
                                     scan_settings={"progress": not no_progress, "workers": workers})
         except PlanError as exc:
             fail(console, str(exc))
         for refused in plan.refused:
-            console.print(f"[yellow]Refused: {refused.reason}[/]", highlight=False)
-        if move_to:
-            bad = [r for r in plan.roots if _within(plan.move_to or "", r)]
-            if bad:
-                fail(console, f"--move-to {move_to} is inside the scanned folder {bad[0]}: choose a folder outside")
+            console.print(f"[yellow]Refused: {escape(printable(refused.reason))}[/]", highlight=False)
         printer = _Printer(plan, dry_run=not yes)
         ops = _fileops()
         if not yes:
@@ -186,7 +191,11 @@ def dedupe(
         else:
             journal = journal_path or default_journal_path(kind.value)
             click.echo(f"Journal: {journal}")
-            report = apply_plan(plan, journal, ops=ops, on_item=printer, cancel=cancel, allow_delete=allow_delete)
+            try:
+                report = apply_plan(plan, journal, ops=ops, on_item=printer, cancel=cancel,
+                                    allow_delete=allow_delete)
+            except JournalWriteError as exc:
+                fail(console, f"{exc}: nothing was changed")
     click.echo(_summary(report))
     if report.dry_run:
         if kind is ActionKind.DELETE:
@@ -199,14 +208,11 @@ def dedupe(
             click.echo("Deleted files cannot be restored: undo reverses nothing of a delete run.")
         else:
             click.echo(f"To undo: imgtwin undo {_quote(report.journal_path or '')}")
+    if report.journal_error:
+        fail(console, printable(report.journal_error))
     if report.cancelled:
         sys.exit(EXIT_INTERRUPTED)
     sys.exit(EXIT_OK if report.complete else EXIT_SOME_FAILED)
-
-
-def _within(path: str, root: str) -> bool:
-    root = root.rstrip(os.sep) or os.sep
-    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
 def _quote(path: str) -> str:
@@ -248,6 +254,10 @@ def undo(journal: str) -> None:
         f"undone ({counts['irreversible']} deleted permanently)."
     )
     if report.bad_lines:
-        console.print(f"[yellow]{report.bad_lines} unreadable journal line(s) were passed over "
-                      "(a run killed mid-write leaves one).[/]")
+        console.print(f"[yellow]{report.bad_lines} journal line(s) could not be read: the work they record could "
+                      "not be verified (a run killed mid-write leaves one; check those files by hand).[/]",
+                      highlight=False)
+    if report.journal_error:
+        console.print(f"[yellow]{escape(printable(report.journal_error))}: undo's progress is not recorded "
+                      "(running undo again is harmless).[/]", highlight=False)
     sys.exit(EXIT_OK if report.complete else EXIT_SOME_FAILED)

@@ -41,6 +41,19 @@ def selection_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
+def reference_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--reference DIR`` (repeatable): folders of originals that no action ever touches.
+
+    Shared by ``find``, ``report`` and ``dedupe``; the command receives
+    ``reference``, a tuple of the folders as given.
+    """
+    return click.option(
+        "--reference", "reference", multiple=True, metavar="DIR",
+        type=click.Path(exists=True, file_okay=False, path_type=str),
+        help="A folder of originals (repeatable): its files are never acted on, one of them is kept in any "
+             "group it appears in, and a group made only of them is left alone.")(command)
+
+
 def metrics_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """``--metrics-port`` / ``--metrics-host``, shared by ``scan`` and ``find``."""
     command = click.option(

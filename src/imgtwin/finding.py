@@ -163,6 +163,7 @@ def find_duplicates(
     scan: bool = True,
     scan_settings: dict[str, object] | None = None,
     console: Console | None = None,
+    reference: Sequence[str] = (),
 ) -> FindResult:
     """Duplicate groups among the images under ``paths``.
 
@@ -171,7 +172,8 @@ def find_duplicates(
     ``best`` (resolution without borders, then size, less lossy format,
     oldest, shortest path),
     ``largest``, ``smallest``, ``oldest``, ``newest`` or ``prefer-folder``
-    (files under ``prefer`` first).
+    (files under ``prefer`` first). ``reference``: folders whose files are
+    never acted on (``dedupe --reference``).
     """
     db = db_path or default_db_path()
     summary = None

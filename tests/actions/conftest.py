@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -62,3 +66,38 @@ def library(tmp_path: Path) -> Path:
 def plan_for(root: Path, tmp_path: Path, action: str, **kwargs: object) -> ActionPlan:
     return plan_actions([str(root)], action, db_path=str(tmp_path / "index.db"), scan_settings=SCAN,
                         **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path: Path) -> Iterator[Path]:
+    """A real 256 KiB tmpfs, mounted for the test (skipped where mounting is not permitted)."""
+    if not sys.platform.startswith("linux") or shutil.which("mount") is None:
+        pytest.skip("needs Linux and mount(8) for a small tmpfs")
+    folder = tmp_path / "tmpfs"
+    folder.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(folder)], capture_output=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode(errors='replace').strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True, check=False)
+
+
+def fill(folder: Path, leave: int = 0) -> Path:
+    """Fill the file system of ``folder`` (a tmpfs) to the last page, then free ``leave`` bytes (whole pages)."""
+    filler = folder / "filler"
+    fd = os.open(filler, os.O_CREAT | os.O_WRONLY, 0o600)
+    try:
+        while True:
+            try:
+                os.write(fd, b"\0" * 4096)
+            except OSError as exc:
+                if exc.errno != errno.ENOSPC:
+                    raise
+                break
+    finally:
+        os.close(fd)
+    if leave:
+        os.truncate(filler, max(0, os.path.getsize(filler) - leave))
+    return filler

@@ -34,9 +34,9 @@ class SlowFileOps(RealFileOps):
         time.sleep(self.delay)
         super().unlink(path)
 
-    def trash(self, path: str) -> TrashedFile:
+    def trash(self, path: str, original: str, tag: str) -> TrashedFile:
         time.sleep(self.delay)
-        return super().trash(path)
+        return super().trash(path, original, tag)
 
 
 if __name__ == "__main__":

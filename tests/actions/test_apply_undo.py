@@ -96,3 +96,21 @@ def test_a_trash_run_killed_before_done_is_found_by_its_trashinfo(
     assert report.count("restored") == 4 and report.bad_lines == 1
     assert snapshot(library) == before
     assert os.listdir(private_trash / "files") == [] and os.listdir(private_trash / "info") == []
+
+
+@pytest.mark.parametrize("action", ["move", "trash"])
+def test_undo_puts_back_only_the_original(action: str, library: Path, tmp_path: Path, private_trash: Path) -> None:
+    move_to = tmp_path / "to"
+    plan = plan_for(library, tmp_path, action, move_to=str(move_to) if action == "move" else None)
+    journal = str(tmp_path / "j.jsonl")
+    report = apply_plan(plan, journal)
+    outcome = next(o for o in report.outcomes if o.item.path.endswith("copy0.png"))
+    assert outcome.status == "done" and outcome.detail
+    where = Path(outcome.detail)  # the moved or trashed file, replaced there by another picture
+    where.unlink()
+    where.write_bytes((library / "unique8.png").read_bytes())
+    undone = undo_journal(journal)
+    reasons = {os.path.basename(o.path): (o.status, o.reason) for o in undone.outcomes}
+    assert reasons["copy0.png"][0] == "failed" and "is not the original any more" in reasons["copy0.png"][1]
+    assert not (library / "sub" / "copy0.png").exists() and where.exists()
+    assert all(status == "restored" for name, (status, _) in reasons.items() if name != "copy0.png")

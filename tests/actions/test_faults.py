@@ -154,10 +154,13 @@ class _Killed(BaseException):
 
 
 class DyingFileOps(RealFileOps):
-    """Dies at the ``die_at``-th change; every later call fails too, so no clean-up can run (as after SIGKILL)."""
+    """Dies at the ``die_at``-th change; every later call fails too, so no clean-up can run (as after SIGKILL).
+
+    Journal writes count as changes: a kill may come between any two steps, the journal's included.
+    """
 
     MUTATING = ("link", "symlink", "rename", "unlink", "create_exclusive", "copy_file", "makedirs", "set_meta",
-                "trash", "rmdir")
+                "trash", "rmdir", "write_new", "write")
 
     def __init__(self, die_at: int) -> None:
         self.die_at, self.calls, self.dead = die_at, 0, False
@@ -176,18 +179,65 @@ class DyingFileOps(RealFileOps):
         return dying
 
 
-@pytest.mark.parametrize("action,steps", [("hardlink", 4), ("symlink", 4), ("move", 6), ("trash", 2)])
-def test_killed_at_every_step_undo_restores_the_tree(action: str, steps: int, tmp_path: Path) -> None:
+def _steps(action: str, work: Path) -> int:
+    """How many changes a whole run makes (so that the test below dies at each of them)."""
+    library = make_library(work / "lib", groups=1, size=(32, 24))
+    plan = plan_for(library, work, action, move_to=str(work / "to") if action == "move" else None)
+    ops = DyingFileOps(10**9)
+    apply_plan(plan, str(work / "j.jsonl"), ops=ops, allow_delete=True)
+    undo_journal(str(work / "j.jsonl"))  # empties the trash again
+    return ops.calls
+
+
+@pytest.mark.parametrize("action", ["hardlink", "symlink", "move", "trash", "delete"])
+def test_killed_at_every_step_undo_restores_the_tree(action: str, tmp_path: Path, private_trash: Path) -> None:
+    steps = _steps(action, tmp_path / "count")
+    assert steps >= 8
     for die_at in range(1, steps + 1):
         work = tmp_path / str(die_at)
         library = make_library(work / "lib", groups=1, size=(32, 24))
         before = snapshot(library)
-        move_to = str(work / "to") if action == "move" else None
-        plan = plan_for(library, work, action, move_to=move_to)
+        move_to = work / "to"
+        plan = plan_for(library, work, action, move_to=str(move_to) if action == "move" else None)
         journal = str(work / "j.jsonl")
         with pytest.raises(_Killed):
-            apply_plan(plan, journal, ops=DyingFileOps(die_at))
+            apply_plan(plan, journal, ops=DyingFileOps(die_at), allow_delete=True)
+        if os.path.getsize(journal) == 0:  # killed before the journal's first line: nothing was done
+            assert snapshot(library) == before, die_at
+            continue
         assert not read_journal(journal).finished
         report = undo_journal(journal)
+        if action == "delete" and report.count("irreversible"):
+            gone = {o.path for o in report.outcomes if o.status == "irreversible"}
+            assert all(os.path.exists(i.keeper.path) for i in plan.items)
+            assert all(os.path.exists(i.path) != (i.path in gone) for i in plan.items), die_at
+            continue
         assert report.complete, (die_at, report.outcomes)
         assert snapshot(library) == before, die_at
+        for folder in ("files", "info"):  # nothing left in the trash: no link, no .trashinfo, no temporary
+            assert not (private_trash / folder).exists() or os.listdir(private_trash / folder) == [], die_at
+        assert not move_to.exists() or not os.listdir(move_to), (die_at, list(os.walk(move_to)))
+
+
+def test_a_name_taken_while_linking_keeps_the_original_set_aside(library: Path, tmp_path: Path) -> None:
+    class NameTaken(RealFileOps):
+        """Another program creates a file at the name between the set-aside and the link."""
+
+        def link(self, src: str, dst: str) -> None:
+            if src.endswith("-link") and not os.path.lexists(dst):  # the checked link, about to take the name
+                Path(dst).write_bytes(b"someone else's file")
+            super().link(src, dst)
+
+    plan = plan_for(library, tmp_path, "hardlink")
+    item = next(i for i in plan.items if i.byte_identical)
+    original = Path(item.path).read_bytes()
+    journal = str(tmp_path / "j.jsonl")
+    report = apply_plan(plan, journal, ops=NameTaken())
+    outcome = next(o for o in report.outcomes if o.item == item)
+    assert outcome.status == "failed" and outcome.detail and "the file is kept at" in outcome.reason
+    assert Path(outcome.detail).read_bytes() == original  # the original, whole, set aside
+    assert Path(item.path).read_bytes() == b"someone else's file"  # never overwritten
+    undone = undo_journal(journal)
+    reasons = [o.reason for o in undone.outcomes if o.path == item.path]
+    assert not undone.complete and "another file is at" in reasons[0] and "the original is at" in reasons[0]
+    assert Path(outcome.detail).read_bytes() == original

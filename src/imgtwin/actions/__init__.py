@@ -3,13 +3,13 @@
 The promise: no action ever loses the last copy of an image (the keeper must
 exist, unchanged, before each file is touched), and every action but
 ``delete`` can be undone from its journal. ``plan_actions`` / ``plan_from_file``
-make a plan, ``preview_plan`` is the dry run, ``apply_plan`` carries it out,
-``undo_journal`` reverses it.
+/ ``plan_from_document`` make a plan, ``preview_plan`` is the dry run,
+``apply_plan`` carries it out, ``undo_journal`` reverses it.
 """
 
 from imgtwin.actions.apply import ApplyReport, ItemOutcome, apply_plan, preview_plan
 from imgtwin.actions.fileops import FileOps, RealFileOps, TrashedFile
-from imgtwin.actions.journal import JournalError, default_journal_path, read_journal
+from imgtwin.actions.journal import JournalError, JournalWriteError, default_journal_path, read_journal
 from imgtwin.actions.plan import (
     ActionKind,
     ActionPlan,
@@ -17,7 +17,10 @@ from imgtwin.actions.plan import (
     PlanError,
     PlanItem,
     RefusedGroup,
+    check_move_to,
+    load_plan_document,
     plan_actions,
+    plan_from_document,
     plan_from_file,
     plan_from_groups,
 )
@@ -31,6 +34,7 @@ __all__ = [
     "FileState",
     "ItemOutcome",
     "JournalError",
+    "JournalWriteError",
     "PlanError",
     "PlanItem",
     "RealFileOps",
@@ -39,8 +43,11 @@ __all__ = [
     "UndoOutcome",
     "UndoReport",
     "apply_plan",
+    "check_move_to",
     "default_journal_path",
+    "load_plan_document",
     "plan_actions",
+    "plan_from_document",
     "plan_from_file",
     "plan_from_groups",
     "preview_plan",

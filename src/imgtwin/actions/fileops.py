@@ -8,6 +8,8 @@ primitives, so an injected fault exercises their real recovery paths.
 
 Nothing here ever replaces an existing file it did not create itself: new
 names are made with ``link`` or ``O_EXCL``, which fail on an existing name.
+The journal's writes go through ``write`` and ``fsync`` too, so a full disk
+can be injected there as well.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import errno
 import os
 import shutil
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -51,7 +54,11 @@ class FileOps(Protocol):
     def copy_file(self, src: str, dst: str) -> None: ...
     def set_meta(self, path: str, mode: int, atime_ns: int, mtime_ns: int) -> None: ...
     def content_hash(self, path: str) -> str: ...
-    def trash(self, path: str) -> TrashedFile: ...
+    def fingerprint(self, path: str, digest: bool) -> tuple[os.stat_result, str | None]: ...
+    def write_new(self, path: str, data: bytes) -> None: ...
+    def write(self, fd: int, data: bytes) -> int: ...
+    def fsync(self, fd: int) -> None: ...
+    def trash(self, path: str, original: str, tag: str) -> TrashedFile: ...
     def sync_dir(self, path: str) -> None: ...
 
 
@@ -128,14 +135,71 @@ class RealFileOps:
     def content_hash(self, path: str) -> str:
         return content_hash(path)
 
-    def trash(self, path: str) -> TrashedFile:
+    def fingerprint(self, path: str, digest: bool) -> tuple[os.stat_result, str | None]:
+        """The file at ``path`` opened without following a link: its ``fstat``, and its content hash.
+
+        Both describe the one inode opened, whatever happens to the name
+        meanwhile. OSError (``ELOOP`` for a link) if it cannot be opened; EAGAIN
+        if it changed while it was read.
+        """
+        fd = os.open(path, os.O_RDONLY | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        try:
+            before = os.fstat(fd)
+            if not stat.S_ISREG(before.st_mode) or not digest:
+                return before, None
+            # content_hash opens what it is given: a duplicate descriptor (which it closes) reads this inode.
+            value = content_hash(os.dup(fd))  # type: ignore[arg-type]
+            if identity(os.fstat(fd)) != identity(before) or os.fstat(fd).st_ctime_ns != before.st_ctime_ns:
+                raise OSError(errno.EAGAIN, "it changed while it was read", path)
+            return before, value
+        finally:
+            os.close(fd)
+
+    def write_new(self, path: str, data: bytes) -> None:
+        """A new file (never an existing one) holding ``data``, synced; nothing is left if that fails."""
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_BINARY", 0), 0o600)
+        try:
+            write_all(self, fd, data)
+            self.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            _remove_quietly(path)
+            raise
+        os.close(fd)
+
+    def write(self, fd: int, data: bytes) -> int:
+        return os.write(fd, data)
+
+    def fsync(self, fd: int) -> None:
+        os.fsync(fd)
+
+    def trash(self, path: str, original: str, tag: str) -> TrashedFile:
+        """Move ``path`` (the file ``original``, set aside under another name) to the trash, as ``original``."""
         from imgtwin.actions.trash import send_to_trash
 
-        return send_to_trash(path)
+        return send_to_trash(self, path, original, tag)
 
     def sync_dir(self, path: str) -> None:
         """Make renames and links in ``path`` durable (a power cut after a journal "done")."""
         fsync_directory(path)
+
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+def identity(st: os.stat_result) -> tuple[int, int, int, int]:
+    """What says a file is the one seen before: device, inode, size, modification time."""
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def write_all(ops: FileOps, fd: int, data: bytes) -> None:
+    """Write every byte of ``data`` (``write`` may write fewer than asked); OSError when the disk takes no more."""
+    view = memoryview(data)
+    while view:
+        written = ops.write(fd, bytes(view))
+        if written <= 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        view = view[written:]
 
 
 def _remove_quietly(path: str) -> None:
@@ -154,6 +218,43 @@ def lstat_or_none(ops: FileOps, path: str) -> os.stat_result | None:
 
 def same_file(a: os.stat_result, b: os.stat_result) -> bool:
     return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
+def put_back(ops: FileOps, aside: str, path: str) -> None:
+    """Return a file set aside at ``aside`` to its free name ``path``; never replaces a file that appeared there.
+
+    OSError (``EEXIST``) when ``path`` is taken: the file then stays at ``aside``.
+    """
+    try:
+        ops.link(aside, path)
+    except OSError as exc:
+        if exc.errno not in LINK_UNSUPPORTED or os.path.lexists(path):
+            raise
+        ops.rename(aside, path)  # no hard links on this file system; the name was free a moment ago
+    else:
+        ops.unlink(aside)
+    ops.sync_dir(os.path.dirname(path))
+
+
+def remove_if(ops: FileOps, path: str, aside: str, wanted: Callable[[str, os.stat_result], bool]) -> bool:
+    """Remove what ``path`` names only if ``wanted(name, stat)`` says it is ours; True if removed.
+
+    The name is first renamed (atomically) to ``aside``, a name reserved with
+    ``O_EXCL``, and judged there, where no other process is at work: checking
+    ``path`` itself and then unlinking it could remove a file another process
+    put there in between. Something else is put back at its name.
+    """
+    ops.create_exclusive(aside)
+    try:
+        ops.rename(path, aside)
+    except BaseException:
+        ops.unlink(aside)
+        raise
+    if wanted(aside, ops.lstat(aside)):
+        ops.unlink(aside)
+        return True
+    put_back(ops, aside, path)
+    return False
 
 
 def move_no_replace(ops: FileOps, src: str, dst: str, expected_hash: str | None = None) -> list[str]:

@@ -1,171 +1,85 @@
-"""What dedupe will do: one item per file to act on, built from groups or a plan file.
+"""What dedupe will do: one item per file to act on, built from groups or a plan document.
 
-A plan is pure data, made before anything is touched, so that a dry run and a
-real run show the same list. Each item carries what the file and its keeper
-looked like when they were hashed (size, mtime, inode, content hash from the
-index), so the checks right before acting can tell whether either changed.
+``plan_actions`` finds the groups (as ``find`` would) and plans on them;
+``plan_from_document`` plans on a ``find --json`` document held in memory (a
+review page's export, say), ``plan_from_file`` on one read from a file. Every
+group goes through the same plan-time checks (``vetting.py``); a document's
+near groups are verified again from the index. Nothing here touches a file.
 """
 
 from __future__ import annotations
 
-import enum
 import json
 import os
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
+from imgtwin.actions.model import ActionKind, ActionPlan, FileState, PlanError, PlanItem, RefusedGroup, move_target
+from imgtwin.actions.paths import Folders, containing_root, within
+from imgtwin.actions.vetting import Proposed, Vetter
 from imgtwin.finding import DEFAULT_THRESHOLD, find_duplicates
+from imgtwin.matching.confirm import plan_params
 from imgtwin.matching.keeper import KeeperPolicy
+from imgtwin.matching.near import NearParams
 from imgtwin.persistence.index import HashIndex
 from imgtwin.records import DuplicateGroup
 
-
-class ActionKind(str, enum.Enum):
-    """What happens to each duplicate (never to a keeper)."""
-
-    TRASH = "trash"
-    MOVE = "move"
-    HARDLINK = "hardlink"
-    SYMLINK = "symlink"
-    DELETE = "delete"
-
-    @property
-    def links(self) -> bool:
-        return self in (ActionKind.HARDLINK, ActionKind.SYMLINK)
-
-    @property
-    def past(self) -> str:
-        return {"trash": "trashed", "move": "moved", "hardlink": "hard-linked", "symlink": "symlinked",
-                "delete": "deleted"}[self.value]
+__all__ = [
+    "ActionKind", "ActionPlan", "FileState", "PlanError", "PlanItem", "RefusedGroup", "check_move_to",
+    "containing_root", "index_roots", "load_plan_document", "move_target", "plan_actions", "plan_from_document",
+    "plan_from_file", "plan_from_groups",
+]  # fmt: skip
 
 
-class PlanError(ValueError):
-    """A plan file that cannot be used at all (not JSON, not an imgtwin find document)."""
+def check_move_to(move_to: str, roots: Sequence[str], reference: Sequence[str] = ()) -> str:
+    """``move_to`` with its links resolved; PlanError if it leads into a scanned or reference folder."""
+    if "\0" in move_to:
+        raise PlanError("--move-to holds a NUL byte, which no folder name can hold")
+    real = os.path.realpath(move_to)
+    for kind, folders in (("scanned", Folders.of(roots)), ("reference", Folders.of(reference))):
+        for given, resolved in zip(folders.given, folders.real):
+            if within(os.path.abspath(move_to), given) or within(real, resolved):
+                raise PlanError(f"--move-to {move_to} is inside the {kind} folder {given}: choose a folder outside")
+    return real
 
 
-@dataclass(frozen=True, slots=True)
-class FileState:
-    """A file as it was when hashed; ``None`` fields are unknown and not checked."""
-
-    path: str  # absolute
-    size: int
-    mtime_ns: int | None
-    inode: int | None = None
-    content_hash: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class PlanItem:
-    """One duplicate to act on, with the keeper that must survive it."""
-
-    group_id: int
-    category: str  # "exact" or "near"
-    file: FileState
-    keeper: FileState
-    root: str  # the scanned root (absolute) the file lies under, "" if none
-    target: str | None = None  # --move-to destination (absolute)
-
-    @property
-    def path(self) -> str:
-        return self.file.path
-
-    @property
-    def byte_identical(self) -> bool:
-        """Meant to have the keeper's bytes: an exact group, or equal hashes in the index."""
-        same_hash = self.file.content_hash is not None and self.file.content_hash == self.keeper.content_hash
-        return self.category == "exact" or same_hash
-
-
-@dataclass(frozen=True, slots=True)
-class RefusedGroup:
-    """A group of a plan file left alone as a whole, and why."""
-
-    group_id: int
-    reason: str
-
-
-@dataclass(frozen=True)
-class ActionPlan:
-    """Every file to act on, the roots it must stay within, and the groups refused."""
-
-    action: ActionKind
-    roots: tuple[str, ...]  # absolute
-    items: tuple[PlanItem, ...]
-    refused: tuple[RefusedGroup, ...] = ()
-    move_to: str | None = None
-    display_roots: tuple[str, ...] = ()  # the roots as the user wrote them, for printing
-
-    @property
-    def keepers(self) -> dict[str, int]:
-        """Keeper path -> group id: no item may ever touch one of these."""
-        return {item.keeper.path: item.group_id for item in self.items}
-
-    @property
-    def bytes(self) -> int:
-        return sum(item.file.size for item in self.items)
-
-
-def containing_root(path: str, roots: Iterable[str]) -> str:
-    """The longest root equal to or above ``path`` (both absolute), or ""."""
-    best = ""
-    for root in roots:
-        base = root.rstrip(os.sep) or os.sep
-        if (path == base or path.startswith(base.rstrip(os.sep) + os.sep)) and len(base) > len(best):
-            best = base
-    return best
-
-
-def move_target(path: str, root: str, move_to: str) -> str:
-    """``move_to`` + the file's folders below its root (a root that is a file: its name)."""
-    relative = os.path.relpath(path, root) if path != root else os.path.basename(path)
-    return os.path.join(move_to, relative)
-
-
-def _state(path: str, size: int, mtime_ns: int | None, index: HashIndex | None) -> FileState:
-    row = index.lookup(path) if index is not None else None
-    if row is None:
-        return FileState(path, size, mtime_ns)
-    return FileState(path, size, mtime_ns if mtime_ns is not None else row["mtime_ns"], row["inode"],
-                     row["content_hash"])
-
-
-def _items_for_group(
-    group_id: int, category: str, keeper: FileState, others: Sequence[FileState], roots: Sequence[str],
-    action: ActionKind, move_to: str | None,
-) -> list[PlanItem]:
-    items = []
-    for state in others:
-        root = containing_root(state.path, roots)
-        target = move_target(state.path, root, move_to) if action is ActionKind.MOVE and move_to and root else None
-        items.append(PlanItem(group_id, category, state, keeper, root, target))
-    return items
+def _plan(
+    proposed: Sequence[Proposed], refused: list[RefusedGroup], action: ActionKind, roots: Sequence[str],
+    display_roots: Sequence[str], db_path: str | None, move_to: str | None, reference: Sequence[str],
+    params: NearParams | None,
+) -> ActionPlan:
+    abs_roots = tuple(os.path.abspath(r) for r in roots)
+    dest = check_move_to(move_to, abs_roots, reference) if move_to else None
+    references = Folders.of(reference)
+    index = HashIndex(db_path) if db_path and os.path.exists(db_path) else None
+    try:
+        vetter = Vetter(index, Folders.of(abs_roots), references, action, dest, params)
+        for group in proposed:
+            vetter.add(group)
+        items, vetted = vetter.result()
+    finally:
+        if index is not None:
+            index.close()
+    return ActionPlan(action, abs_roots, tuple(items), tuple(refused + vetted), dest,
+                      tuple(display_roots) or abs_roots, references.real)
 
 
 def plan_from_groups(
     groups: Sequence[DuplicateGroup], roots: Sequence[str], action: ActionKind | str, *, db_path: str | None,
-    move_to: str | None = None,
+    move_to: str | None = None, reference: Sequence[str] = (),
 ) -> ActionPlan:
     """The plan for ``find_duplicates`` groups: every member but the keeper.
 
     Member paths are as ``find`` printed them (relative to the current folder
-    when the roots were); inode and content hash come from the index.
+    when the roots were); identities and content hashes come from the index.
+    Near members are taken as ``find`` verified them.
     """
-    kind = ActionKind(action)
-    abs_roots = tuple(os.path.abspath(r) for r in roots)
-    dest = os.path.abspath(move_to) if move_to else None
-    items: list[PlanItem] = []
-    index = HashIndex(db_path) if db_path and os.path.exists(db_path) else None
-    try:
-        for group in groups:
-            keeper_member = group.keeper
-            keeper = _state(os.path.abspath(keeper_member.path), keeper_member.size, keeper_member.mtime_ns, index)
-            others = [_state(os.path.abspath(m.path), m.size, m.mtime_ns, index) for m in group.members if not m.keep]
-            items += _items_for_group(group.id, group.category, keeper, others, abs_roots, kind, dest)
-    finally:
-        if index is not None:
-            index.close()
-    return ActionPlan(kind, abs_roots, tuple(items), (), dest, tuple(roots))
+    proposed = [
+        Proposed(g.id, g.category, (os.path.abspath(g.keeper.path), g.keeper.size),
+                 tuple((os.path.abspath(m.path), m.size) for m in g.members if not m.keep))
+        for g in groups
+    ]
+    return _plan(proposed, [], ActionKind(action), roots, roots, db_path, move_to, reference, None)
 
 
 def plan_actions(
@@ -180,26 +94,21 @@ def plan_actions(
     prefer: str | None = None,
     scan: bool = True,
     scan_settings: dict[str, object] | None = None,
+    reference: Sequence[str] = (),
 ) -> ActionPlan:
     """Find the duplicates under ``paths`` (as ``find`` would) and plan ``action`` on them.
 
-    Nothing is changed on disk but the index; apply the plan with ``apply_plan``.
+    ``reference``: folders whose files are never acted on. Nothing is changed
+    on disk but the index; apply the plan with ``apply_plan``.
     """
     from imgtwin.app import default_db_path
 
     db = db_path or default_db_path()
+    if move_to:
+        check_move_to(move_to, paths, reference)  # before scanning: a wrong --move-to fails at once
     result = find_duplicates(paths, db_path=db, threshold=threshold, rotations=rotations, keep=keep, prefer=prefer,
-                             scan=scan, scan_settings=scan_settings)
-    return plan_from_groups(result.groups, paths, action, db_path=db, move_to=move_to)
-
-
-def _member_fields(member: Any) -> tuple[str, int, bool]:
-    if not isinstance(member, dict):
-        raise ValueError("a member is not an object")
-    path, size, keep = member.get("path"), member.get("size"), member.get("keep")
-    if not isinstance(path, str) or not path or not isinstance(size, int) or not isinstance(keep, bool):
-        raise ValueError("a member lacks a valid path, size or keep")
-    return path, size, keep
+                             scan=scan, scan_settings=scan_settings, reference=reference)
+    return plan_from_groups(result.groups, paths, action, db_path=db, move_to=move_to, reference=reference)
 
 
 def load_plan_document(plan_path: str) -> dict[str, Any]:
@@ -207,13 +116,19 @@ def load_plan_document(plan_path: str) -> dict[str, Any]:
     try:
         with open(plan_path, encoding="utf-8") as stream:
             document = json.load(stream)
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise PlanError(f"{plan_path} is not JSON: {exc}") from exc
+    except OSError as exc:
+        raise PlanError(f"cannot read the plan {plan_path}: {exc.strerror or exc}") from exc
+    _check_document(document, plan_path)
+    return document  # type: ignore[no-any-return]
+
+
+def _check_document(document: object, name: str) -> None:
     if not isinstance(document, dict) or document.get("tool") != "imgtwin" or not isinstance(
         document.get("groups"), list
     ):
-        raise PlanError(f"{plan_path} is not an `imgtwin find --json` document")
-    return document
+        raise PlanError(f"{name} is not an `imgtwin find --json` document")
 
 
 def index_roots(db_path: str) -> tuple[str, ...]:
@@ -224,6 +139,94 @@ def index_roots(db_path: str) -> tuple[str, ...]:
         return tuple(r.path for r in index.roots())
 
 
+def _file_name(path: str, name: str, group_id: object) -> str:
+    """``path`` made absolute; PlanError if no file can have that name."""
+    if "\0" in path:
+        raise PlanError(f"{name}: group {group_id} names a file with a NUL byte in its path, which no file name "
+                        "can hold")
+    try:
+        os.fsencode(path)
+    except UnicodeEncodeError:
+        raise PlanError(f"{name}: group {group_id} names a file whose path is not valid text") from None
+    return os.path.abspath(path)
+
+
+def _member_fields(member: Any) -> tuple[str, int, bool]:
+    if not isinstance(member, dict):
+        raise ValueError("a member is not an object")
+    path, size, keep = member.get("path"), member.get("size"), member.get("keep")
+    if not isinstance(path, str) or not path or isinstance(size, bool) or not isinstance(size, int) \
+            or size < 0 or not isinstance(keep, bool):
+        raise ValueError("a member lacks a valid path, size or keep")
+    return path, size, keep
+
+
+def _proposed(document: dict[str, Any], name: str) -> tuple[list[Proposed], list[RefusedGroup]]:
+    proposed: list[Proposed] = []
+    refused: list[RefusedGroup] = []
+    for position, group in enumerate(document["groups"], start=1):
+        group_id = group.get("id", position) if isinstance(group, dict) else position
+        if isinstance(group_id, bool) or not isinstance(group_id, int):
+            group_id = position
+        try:
+            if not isinstance(group, dict) or not isinstance(group.get("members"), list):
+                raise ValueError("it has no list of members")
+            members = [_member_fields(m) for m in group["members"]]
+        except ValueError as exc:
+            refused.append(RefusedGroup(group_id, f"group {group_id} is malformed: {exc}"))
+            continue
+        members = [(_file_name(p, name, group_id), s, k) for p, s, k in members]
+        keepers = [m for m in members if m[2]]
+        if len(keepers) != 1:
+            refused.append(RefusedGroup(
+                group_id, f"group {group_id} has {len(keepers)} files marked keep: exactly one is required",
+                tuple(k[0] for k in keepers)))
+            continue
+        category = "exact" if group.get("category") == "exact" else "near"
+        keeper = keepers[0]
+        proposed.append(Proposed(group_id, category, (keeper[0], keeper[1]),
+                                 tuple((p, s) for p, s, k in members if not k)))
+    return proposed, refused
+
+
+def plan_from_document(
+    document: dict[str, Any],
+    action: ActionKind | str,
+    *,
+    roots: Sequence[str] = (),
+    db_path: str | None = None,
+    move_to: str | None = None,
+    reference: Sequence[str] = (),
+    name: str = "the plan",
+) -> ActionPlan:
+    """The plan from a ``find --json`` document (parsed JSON) that a person may have edited.
+
+    Each group must have exactly one member marked ``"keep": true``, else the
+    whole group is refused. Relative paths are taken from the current folder
+    (plan where ``find`` ran). ``roots``: the folders files must lie in; by
+    default every root recorded in the index. Keeper and members alike must be
+    images of the index (their identities and content hashes come from it), and
+    near members must be verified matches of their keeper, recomputed from the
+    index with the document's ``threshold`` and ``rotations`` (find's defaults
+    when absent; at most the command line's limit). ``reference``: folders
+    whose files are never acted on; a group that keeps a file outside them
+    while listing one inside them as a copy is refused. ``name`` names the
+    document in messages. PlanError if the document cannot be used at all.
+    """
+    from imgtwin.app import default_db_path
+
+    kind = ActionKind(action)
+    _check_document(document, name)
+    try:
+        params = plan_params(document.get("threshold"), document.get("rotations"))
+    except (TypeError, ValueError) as exc:
+        raise PlanError(f"{name}: {exc}") from None
+    proposed, refused = _proposed(document, name)
+    db = db_path or default_db_path()
+    abs_roots = tuple(os.path.abspath(r) for r in roots) or index_roots(db)
+    return _plan(proposed, refused, kind, abs_roots, tuple(roots) or abs_roots, db, move_to, reference, params)
+
+
 def plan_from_file(
     plan_path: str,
     action: ActionKind | str,
@@ -231,47 +234,8 @@ def plan_from_file(
     roots: Sequence[str] = (),
     db_path: str | None = None,
     move_to: str | None = None,
+    reference: Sequence[str] = (),
 ) -> ActionPlan:
-    """The plan from a ``find --json`` file a person may have edited.
-
-    Each group must have exactly one member marked ``"keep": true``, else the
-    whole group is refused. Relative paths are taken from the current folder
-    (run ``dedupe --plan`` where ``find`` ran). ``roots``: the folders files
-    must lie in; by default every root recorded in the index. Expected mtimes,
-    inodes and content hashes come from the index; a file the index does not
-    know has only its size checked (and its bytes, when it is meant to be exact).
-    """
-    from imgtwin.app import default_db_path
-
-    kind = ActionKind(action)
-    document = load_plan_document(plan_path)
-    db = db_path or default_db_path()
-    abs_roots = tuple(os.path.abspath(r) for r in roots) or index_roots(db)
-    dest = os.path.abspath(move_to) if move_to else None
-    items: list[PlanItem] = []
-    refused: list[RefusedGroup] = []
-    index = HashIndex(db) if os.path.exists(db) else None
-    try:
-        for position, group in enumerate(document["groups"], start=1):
-            group_id = group.get("id", position) if isinstance(group, dict) else position
-            try:
-                if not isinstance(group, dict) or not isinstance(group.get("members"), list):
-                    raise ValueError("it has no list of members")
-                members = [_member_fields(m) for m in group["members"]]
-            except ValueError as exc:
-                refused.append(RefusedGroup(group_id, f"group {group_id} is malformed: {exc}"))
-                continue
-            keepers = [m for m in members if m[2]]
-            if len(keepers) != 1:
-                refused.append(RefusedGroup(
-                    group_id, f"group {group_id} has {len(keepers)} files marked keep: exactly one is required"))
-                continue
-            category = group.get("category") if group.get("category") in ("exact", "near") else "near"
-            path, size, _ = keepers[0]
-            keeper = _state(os.path.abspath(path), size, None, index)
-            others = [_state(os.path.abspath(p), s, None, index) for p, s, k in members if not k]
-            items += _items_for_group(group_id, category, keeper, others, abs_roots, kind, dest)
-    finally:
-        if index is not None:
-            index.close()
-    return ActionPlan(kind, abs_roots, tuple(items), tuple(refused), dest, tuple(roots) or abs_roots)
+    """``plan_from_document`` on the ``find --json`` file at ``plan_path`` (run it where ``find`` ran)."""
+    return plan_from_document(load_plan_document(plan_path), action, roots=roots, db_path=db_path, move_to=move_to,
+                              reference=reference, name=plan_path)
