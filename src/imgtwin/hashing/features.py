@@ -100,8 +100,8 @@ DIHEDRAL_NAMES = ("identity", "mirror_h", "mirror_v", "rotate180", "transpose", 
 class MatchFeatures:
     """Everything matching needs for one image (see module doc).
 
-    Serialised by :meth:`to_bytes` in 1,566 bytes for a colour picture with
-    nothing trimmed (1,054 without colour), plus 1,024 when a border was
+    Serialised by :meth:`to_bytes` in 1,567 bytes for a colour picture with
+    nothing trimmed (1,055 without colour), plus 1,024 when a border was
     trimmed (the untrimmed thumbnail is then stored too).
     """
 

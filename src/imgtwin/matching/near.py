@@ -274,7 +274,7 @@ def judge(table: FeatureTable, params: NearParams, cand: Candidates) -> tuple[np
     i, j, d, g, k = cand.i, cand.j, cand.distance, cand.transform, cand.kind
     alignment = verify_pairs(table, i, j, g)
     structural = accept(params, d, g, alignment.correlation, alignment.detail, k)
-    if table.colour is None or table.low_detail is None:
+    if table.colour is None or table.low_detail is None or len(i) == 0:
         return structural, alignment.detail
     colour = table.colour
     trim = table.trim
