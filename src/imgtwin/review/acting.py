@@ -60,8 +60,11 @@ class Decisions:
     groups: tuple[tuple[int, str, tuple[str, ...]], ...]  # (group id, keeper id, ids to act on)
 
 
-def parse_decisions(body: Any, groups: ReviewGroups, roots: Sequence[str]) -> Decisions:
-    """Checks the page's request against the current groups; DecisionError says what is wrong."""
+def parse_decisions(body: Any, groups: ReviewGroups, roots: Sequence[str], *, applying: bool = True) -> Decisions:
+    """Checks the page's request against the current groups; DecisionError says what is wrong.
+
+    ``applying``: for the real run, where a delete needs its typed confirmation (a dry run does not).
+    """
     if not isinstance(body, dict):
         raise DecisionError("the request is not a JSON object")
     if body.get("version") != groups.version:
@@ -70,7 +73,7 @@ def parse_decisions(body: Any, groups: ReviewGroups, roots: Sequence[str]) -> De
         action = ActionKind(body.get("action"))
     except ValueError:
         raise DecisionError(f"unknown action {body.get('action')!r}") from None
-    if action is ActionKind.DELETE and body.get("confirm") != DELETE_CONFIRMATION:
+    if applying and action is ActionKind.DELETE and body.get("confirm") != DELETE_CONFIRMATION:
         raise DecisionError(f"delete is permanent: type {DELETE_CONFIRMATION!r} to confirm it")
     move_to = _move_target(body.get("move_to"), roots) if action is ActionKind.MOVE else None
     raw = body.get("groups")

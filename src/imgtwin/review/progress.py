@@ -87,6 +87,8 @@ class PageProgressReporter:
 
     def snapshot(self) -> dict[str, Any]:
         rate = self.rate()
+        if self.finished and self.ended is not None and self.ended > self.started:
+            rate = self.done / (self.ended - self.started)  # the whole run's, once it is over
         with self._lock:
             left = max(0, self.total - self.done)
             return {

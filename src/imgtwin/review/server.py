@@ -94,18 +94,6 @@ def _error(status: int, message: str) -> Response:
 
 def create_app(session: ReviewSession, guard: Guard, pictures: Pictures, *, on_shutdown: Any = None) -> Any:
     """The ASGI app: routes behind the guard. The first scan starts with the app."""
-    cached: dict[str, tuple[int, bytes]] = {}
-
-    def encoded(kind: str) -> bytes:
-        """The groups as JSON, encoded once per version (10,000 groups take ~100 ms to encode)."""
-        version = session.groups.version
-        hit = cached.get(kind)
-        if hit is None or hit[0] != version:
-            content = session.review_data() if kind == "review" else session.groups.document
-            hit = (version, bytes(_JSON(content).body))
-            cached[kind] = hit
-        return hit[1]
-
     async def page(request: Request) -> Response:
         text = _asset_text("imgtwin.review", "assets/review.html")
         values = {"TOKEN": html.escape(guard.token), "VERSION": html.escape(__version__)}
@@ -126,11 +114,11 @@ def create_app(session: ReviewSession, guard: Guard, pictures: Pictures, *, on_s
         return _no_store(_JSON(session.snapshot()))
 
     async def groups(request: Request) -> Response:
-        body = await anyio.to_thread.run_sync(encoded, "groups")
+        body = await anyio.to_thread.run_sync(session.encoded, "groups")
         return _no_store(Response(body, media_type="application/json"))
 
     async def review(request: Request) -> Response:
-        body = await anyio.to_thread.run_sync(encoded, "review")
+        body = await anyio.to_thread.run_sync(session.encoded, "review")
         return _no_store(Response(body, media_type="application/json"))
 
     async def runs(request: Request) -> Response:
@@ -331,12 +319,17 @@ class ReviewServer:
         thread.start()
         while not self.server.started and thread.is_alive():
             threading.Event().wait(0.02)
+        self._thread = thread
         return thread
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 60) -> None:
+        """Stops serving as Ctrl-C does (the job in hand first); waits for a ``start_in_thread`` server."""
         self.session.hub.close()
         self.session.stop()
         self.server.should_exit = True
+        thread = getattr(self, "_thread", None)
+        if thread is not None:
+            thread.join(timeout)
 
     def _cleanup(self) -> None:
         if self.workdir:

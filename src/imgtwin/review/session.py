@@ -9,6 +9,7 @@ tree as it is. Every change of state is published to the page as an event.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -100,6 +101,7 @@ class ReviewSession:
         self.last_scan: dict[str, Any] | None = None
         self.groups = ReviewGroups(0, _empty_document(), (), ())
         self.jobs: dict[int, Job] = {}
+        self._encoded: tuple[int, dict[str, bytes]] = (-1, {})
         self.job: Job | None = None
 
     # ---- jobs -------------------------------------------------------------------------------
@@ -187,14 +189,16 @@ class ReviewSession:
         """Shows ``found``: new ids in the catalog, a new version for the page."""
         self.catalog.replace(f for group in found.files for f in group)
         ids = tuple(tuple(self.catalog.file_id(f.path) for f in group) for group in found.files)
-        self.groups = ReviewGroups(self.groups.version + 1, found.document, found.files, ids, found.notes)
-        self.hub.publish("groups", {"version": self.groups.version, "groups": len(found.files)})
+        groups = ReviewGroups(self.groups.version + 1, found.document, found.files, ids, found.notes)
+        encoded = {"review": _json_bytes(_review_data(groups)), "groups": _json_bytes(groups.document)}
+        self.groups, self._encoded = groups, (groups.version, encoded)  # encoded here, not per request
+        self.hub.publish("groups", {"version": groups.version, "groups": len(found.files)})
 
     # ---- acting -----------------------------------------------------------------------------
 
-    def _decisions(self, body: Any) -> tuple[Decisions, ReviewGroups]:
+    def _decisions(self, body: Any, applying: bool = True) -> tuple[Decisions, ReviewGroups]:
         groups = self.groups
-        return parse_decisions(body, groups, self.roots), groups
+        return parse_decisions(body, groups, self.roots, applying=applying), groups
 
     def _plan(self, decisions: Decisions, groups: ReviewGroups) -> Any:
         if self.db_path is None:
@@ -207,7 +211,7 @@ class ReviewSession:
         """The dry run of the page's decisions: what would happen to each file, nothing changed."""
         if self._busy in ("apply", "undo"):
             raise Busy(f"wait for the {self._busy} to finish")
-        decisions, groups = self._decisions(body)
+        decisions, groups = self._decisions(body, applying=False)
         report = preview_plan(self._plan(decisions, groups))
         reasons = Counter(o.reason for o in report.outcomes if o.status == "skipped")
         return {"action": decisions.action.value, "would": report.count("would"),
@@ -345,10 +349,20 @@ class ReviewSession:
             "job": self.job.summary() if self.job is not None else None,
         }
 
-    def review_data(self) -> dict[str, Any]:
-        groups = self.groups
-        return {"version": groups.version, "document": groups.document, "ids": groups.ids,
-                "notes": list(groups.notes)}
+    def encoded(self, kind: str) -> bytes:
+        """The current groups as JSON: ``groups`` (the find --json document) or ``review`` (with the ids)."""
+        version, encoded = self._encoded
+        if version != self.groups.version:  # only before the first scan ends
+            return _json_bytes(_review_data(self.groups) if kind == "review" else self.groups.document)
+        return encoded[kind]
+
+
+def _review_data(groups: ReviewGroups) -> dict[str, Any]:
+    return {"version": groups.version, "document": groups.document, "ids": groups.ids, "notes": list(groups.notes)}
+
+
+def _json_bytes(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8", "surrogateescape")
 
 
 def _empty_document() -> dict[str, Any]:
