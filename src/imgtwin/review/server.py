@@ -184,7 +184,7 @@ def create_app(session: ReviewSession, guard: Guard, pictures: Pictures, *, on_s
             media_type = browser_type(os.pread(opened.fd, 16, 0))
         if media_type is not None:  # the file itself, read through the descriptor that was checked
             headers["content-length"] = str(st.st_size)
-            return StreamingResponse(_read_fd(opened.fd), media_type=media_type, headers=headers)
+            return StreamingResponse(_read_fd(opened.fd, st.st_size), media_type=media_type, headers=headers)
         os.close(opened.fd)
         try:
             if kind == "thumb":
@@ -228,13 +228,14 @@ def create_app(session: ReviewSession, guard: Guard, pictures: Pictures, *, on_s
     return GuardMiddleware(Starlette(routes=routes, lifespan=lifespan), guard)
 
 
-async def _read_fd(fd: int) -> AsyncIterator[bytes]:
+async def _read_fd(fd: int, size: int) -> AsyncIterator[bytes]:
+    """``size`` bytes of ``fd`` (as announced in Content-Length, even if the file grows meanwhile)."""
     try:
         offset = 0
-        while True:
-            chunk = await anyio.to_thread.run_sync(os.pread, fd, READ_CHUNK, offset)
+        while offset < size:
+            chunk = await anyio.to_thread.run_sync(os.pread, fd, min(READ_CHUNK, size - offset), offset)
             if not chunk:
-                return
+                raise OSError("the file shrank while it was sent")
             offset += len(chunk)
             yield chunk
     finally:
