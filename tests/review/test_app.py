@@ -18,7 +18,6 @@ from tests.review.conftest import (
     review_library,
     snapshot,
     start,
-    wait_ready,
     wait_until,
 )
 

@@ -181,7 +181,7 @@ def test_command_prints_the_address_warns_off_loopback_and_stops_on_ctrl_c(tmp_p
             assert http.get("/api/state", headers={"x-imgtwin-token": token}).status_code == 200
     finally:
         process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=60)
+        _out, err = process.communicate(timeout=60)
     assert process.returncode == 0, err
     assert "Warning" in err and "0.0.0.0" in err and "Stopped." in err and "Traceback" not in err
 
