@@ -273,7 +273,7 @@ class _Uvicorn(uvicorn.Server):
 
     def handle_exit(self, sig: int, frame: Any) -> None:
         self.session.hub.close()
-        self.session.stop()
+        self.session.stop(everything=True)
         super().handle_exit(sig, frame)
 
 
@@ -326,7 +326,7 @@ class ReviewServer:
     def stop(self, timeout: float = 60) -> None:
         """Stops serving as Ctrl-C does (the job in hand first); waits for a ``start_in_thread`` server."""
         self.session.hub.close()
-        self.session.stop()
+        self.session.stop(everything=True)
         self.server.should_exit = True
         thread = getattr(self, "_thread", None)
         if thread is not None:

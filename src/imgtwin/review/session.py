@@ -136,22 +136,26 @@ class ReviewSession:
     def start_scan(self) -> None:
         self._start("scan", self._scan_and_group)
 
-    def stop(self) -> bool:
-        """Asks the running job to stop (a scan after the files in flight, an apply after the file in hand)."""
+    def stop(self, everything: bool = False) -> bool:
+        """Asks the running job to stop: an apply or undo after the file in hand (the rescan after it
+        still runs), a scan after the files in flight; ``everything``: both (the server is stopping)."""
         with self._lock:
             cancel = self._cancel
         if cancel is None:
             return False
+        job = self.job
+        if job is not None and job.status == "running":
+            job.cancel.set()
+            if not everything:
+                return True
         cancel.set()
-        if self.job is not None and self.job.status == "running":
-            self.job.cancel.set()
         return True
 
     def close(self, timeout: float = 60.0) -> None:
         """Stop the job in hand and wait for it: the index and the journal are left complete."""
         with self._lock:
             self._closing = True
-        self.stop()
+        self.stop(everything=True)
         thread = self._thread
         if thread is not None:
             thread.join(timeout)
