@@ -141,20 +141,26 @@ def build_reporter(
     return (reporters[0] if len(reporters) == 1 else CompositeReporter(reporters)), resources
 
 
-def run_scan(settings: ScanSettings, console: Console, cancel: threading.Event | None = None) -> ProcessingSummary:
+def run_scan(
+    settings: ScanSettings,
+    console: Console,
+    cancel: threading.Event | None = None,
+    reporter: ProgressReporter | None = None,
+) -> ProcessingSummary:
     """Scan into the index: reuse what it knows, then mark files that are gone.
 
-    Holds the index's write lock for the whole run.
+    Holds the index's write lock for the whole run. ``reporter``, if given, gets
+    every progress event besides those the settings ask for (the review app's page).
     """
     check_roots(settings.roots)  # before any output file is created
     metrics = start_metrics(settings, console)  # before the cluster, the lock and any file
     try:
         if settings.scheduler is None:
-            return _scan_with(settings, build_engine(settings), console, cancel, metrics)
+            return _scan_with(settings, build_engine(settings), console, cancel, metrics, reporter)
         from imgtwin.processing.distributed import open_client  # Dask only when asked for
 
         with open_client(settings.scheduler) as client:  # a local:N cluster lives for this run only
-            return _scan_with(settings, build_engine(settings, client), console, cancel, metrics)
+            return _scan_with(settings, build_engine(settings, client), console, cancel, metrics, reporter)
     finally:
         if metrics is not None:
             metrics.close()
@@ -163,10 +169,13 @@ def run_scan(settings: ScanSettings, console: Console, cancel: threading.Event |
 def _scan_with(
     settings: ScanSettings, engine: ParallelProcessingEngine, console: Console, cancel: threading.Event | None,
     metrics: MetricsReporter | None = None,
+    extra: ProgressReporter | None = None,
 ) -> ProcessingSummary:
     connect(settings.db_path).close()  # create, upgrade or refuse the index before anything else is made
     with IndexWriteLock(settings.db_path):
         reporter, resources = build_reporter(settings, console, metrics)
+        if extra is not None:
+            reporter = extra if isinstance(reporter, NullReporter) else CompositeReporter([reporter, extra])
         try:
             persistence = build_persistence(settings, engine)
             features_spec = engine.features.spec if engine.features is not None else None

@@ -194,6 +194,7 @@ def _register_subcommands() -> None:
     from imgtwin.cli_find import find
     from imgtwin.cli_index import index
     from imgtwin.cli_report import report
+    from imgtwin.cli_review import review
 
     main.add_command(find)
     main.add_command(index)
@@ -201,6 +202,7 @@ def _register_subcommands() -> None:
     main.add_command(dedupe)
     main.add_command(undo)
     main.add_command(report)
+    main.add_command(review)
 
 
 _register_subcommands()

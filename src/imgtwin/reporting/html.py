@@ -96,7 +96,7 @@ def render_page(
         "TITLE": escape(f"imgtwin review: {groups} duplicate group{'s' if groups != 1 else ''}"),
         "VERSION": escape(__version__),
         "CSS": _asset("report.css"),
-        "JS": _asset("report.js"),
+        "JS": _asset("groups-core.js") + "\n" + _asset("report.js"),  # the core is shared with `imgtwin review`
         "DATA": _script_json(data),
     }
     # One pass, so that text inserted for one slot is never scanned for another.

@@ -5,75 +5,19 @@
 "use strict";
 (function () {
   const CHUNK = 30;              // groups appended per step
-  const AHEAD = "1200px";        // render this far below the viewport
+  const AHEAD = 1200;            // render this far (px) below the viewport
   const data = JSON.parse(document.getElementById("imgtwin-data").textContent);
   const doc = data.document;
   const thumbs = data.thumbnails;
 
-  // Review state per group: the keeper's index and the members left out.
-  const groups = doc.groups.map((g, gi) => ({
-    g,
-    gi,
-    keeper: Math.max(0, g.members.findIndex((m) => m.keep)),
-    excluded: new Set(),
-    transformed: g.members.some((m) => m.transform),
-  }));
+  const { humanBytes, count, el, reviewed, reclaimable, edited } = ImgtwinCore;
+  // Review state per group: the keeper's index and the members left out (groups-core.js).
+  const groups = doc.groups.map((g, gi) => ImgtwinCore.newState(g, gi));
 
   const $ = (id) => document.getElementById(id);
   const list = $("groups");
   const sentinel = $("sentinel");
-  let view = [];      // group states in display order after filter and sort
-  let shown = 0;      // how many of view are in the DOM
-  const nodes = new Map();  // group index -> rendered element
-
-  function humanBytes(n) {
-    const units = ["B", "kB", "MB", "GB", "TB"];
-    for (const unit of units) {
-      if (n < 1000 || unit === "TB") return unit === "B" ? `${Math.round(n)} B` : `${n.toFixed(1)} ${unit}`;
-      n /= 1000;
-    }
-    return "";
-  }
-  const count = (n) => n.toLocaleString("en-US");
-
-  // Transforms as 2x2 matrices on (x, y), y down: how a member's picture maps
-  // from the keeper's. After a keeper change, member m relative to the new
-  // keeper n is T_m * inverse(T_n) (inverse = transpose: they are orthogonal).
-  const MATRICES = {
-    null: [1, 0, 0, 1], mirror: [-1, 0, 0, 1], flip: [1, 0, 0, -1], rotate90: [0, 1, -1, 0],
-    rotate180: [-1, 0, 0, -1], rotate270: [0, -1, 1, 0], transpose: [0, 1, 1, 0], transverse: [0, -1, -1, 0],
-  };
-  function relativeTransform(member, keeper) {
-    const [a, b, c, d] = MATRICES[member.transform] || MATRICES.null;
-    const [e, f, g, h] = MATRICES[keeper.transform] || MATRICES.null;
-    const m = [a * e + b * f, a * g + b * h, c * e + d * f, c * g + d * h];  // T_m * T_n^T
-    for (const [name, x] of Object.entries(MATRICES)) {
-      if (x.every((v, i) => v === m[i])) return name === "null" ? null : name;
-    }
-    return member.transform;
-  }
-  // A member as the plan and the page show it: keep flag, and transform relative to the chosen keeper.
-  function reviewed(s, i) {
-    const m = s.g.members[i];
-    const keeper = s.g.members[s.keeper];
-    if (m.keep && i === s.keeper) return m;  // as found
-    return Object.assign({}, m, {
-      keep: i === s.keeper,
-      // hash distance is symmetric: the found keeper is as far from the new one as the reverse
-      distance: i === s.keeper ? 0 : m.keep ? keeper.distance : m.distance,
-      transform: relativeTransform(m, keeper),
-    });
-  }
-
-  function included(s) {
-    return s.g.members.map((m, i) => i).filter((i) => i === s.keeper || !s.excluded.has(i));
-  }
-  function reclaimable(s) {
-    return included(s).reduce((sum, i) => sum + (i === s.keeper ? 0 : s.g.members[i].size), 0);
-  }
-  function edited(s) {
-    return s.excluded.size > 0 || !s.g.members[s.keeper].keep;
-  }
+  const drawn = ImgtwinCore.chunkedList({ list, sentinel, render: groupNode, key: (s) => s.gi, chunk: CHUNK, ahead: AHEAD });
 
   // ---- summary ------------------------------------------------------------
   function setValue(key, value, text) {
@@ -115,13 +59,6 @@
   }
 
   // ---- one group ----------------------------------------------------------
-  function el(tag, cls, text) {
-    const e = document.createElement(tag);
-    if (cls) e.className = cls;
-    if (text !== undefined) e.textContent = text;
-    return e;
-  }
-
   function thumbFor(s, i) {
     const m = s.g.members[i];
     const name = thumbs.names[s.gi][i];
@@ -168,10 +105,12 @@
     const label = el("label");
     const box = el("input");
     box.type = "checkbox";
-    box.checked = isKeeper || !s.excluded.has(i);
-    box.disabled = isKeeper;
+    const reference = !isKeeper && ImgtwinCore.isReference(m);
+    box.checked = isKeeper || (!reference && !s.excluded.has(i));
+    box.disabled = isKeeper || reference;
     box.dataset.action = "include";
-    box.title = isKeeper ? "The keeper is always kept" : "Include in the plan";
+    box.title = isKeeper ? "The keeper is always kept" : reference ? "In a reference folder: never touched"
+      : "Include in the plan";
     label.append(box, document.createTextNode(" include"));
     row.append(label);
     if (isKeeper) row.append(el("span", "badge keep", "keep"));
@@ -209,11 +148,7 @@
   }
 
   function refreshGroup(s) {
-    const old = nodes.get(s.gi);
-    if (!old) return;
-    const fresh = groupNode(s);
-    old.replaceWith(fresh);
-    nodes.set(s.gi, fresh);
+    drawn.refresh(s);
     renderPlanLine();
   }
 
@@ -233,41 +168,13 @@
   function rebuild() {
     const filter = document.querySelector('input[name="filter"]:checked').value;
     const sort = $("sort").value;
-    view = groups.filter(filters[filter]).sort(sorts[sort]);
-    shown = 0;
-    nodes.clear();
-    list.replaceChildren();
+    const view = groups.filter(filters[filter]).sort(sorts[sort]);
     list.dataset.filter = filter;
     list.dataset.sort = sort;
-    list.dataset.total = String(view.length);
     $("empty").hidden = view.length > 0;
     $("status").textContent = `Showing ${count(view.length)} of ${count(groups.length)} groups`;
-    fill();
+    drawn.reset(view);
   }
-
-  function appendChunk() {
-    const fragment = document.createDocumentFragment();
-    const end = Math.min(view.length, shown + CHUNK);
-    for (; shown < end; shown++) {
-      const node = groupNode(view[shown]);
-      nodes.set(view[shown].gi, node);
-      fragment.append(node);
-    }
-    list.append(fragment);
-    list.dataset.rendered = String(shown);
-  }
-
-  // Append chunks until the sentinel is beyond the render-ahead margin.
-  function fill() {
-    const margin = parseInt(AHEAD, 10);
-    do {
-      appendChunk();
-    } while (shown < view.length && sentinel.getBoundingClientRect().top < window.innerHeight + margin);
-  }
-
-  new IntersectionObserver((entries) => {
-    if (entries.some((e) => e.isIntersecting) && shown < view.length) fill();
-  }, { rootMargin: `0px 0px ${AHEAD} 0px` }).observe(sentinel);
 
   // ---- review actions -------------------------------------------------------
   list.addEventListener("click", (event) => {
@@ -292,37 +199,7 @@
   });
 
   // ---- export ---------------------------------------------------------------
-  // The plan is a find --json document: keep flags as reviewed, left-out files
-  // removed, groups with fewer than two files dropped, totals recomputed.
-  function buildPlan() {
-    const planGroups = [];
-    for (const s of groups) {
-      const keep = included(s);
-      if (keep.length < 2) continue;
-      const order = [s.keeper, ...keep.filter((i) => i !== s.keeper)];
-      const members = order.map((i) => reviewed(s, i));
-      planGroups.push({
-        id: s.g.id,
-        category: s.g.category,
-        reclaimable_bytes: members.reduce((n, m) => n + (m.keep ? 0 : m.size), 0),
-        members,
-      });
-    }
-    return {
-      tool: doc.tool,
-      version: doc.version,
-      threshold: doc.threshold,
-      rotations: doc.rotations,
-      summary: {
-        groups: planGroups.length,
-        duplicates: planGroups.reduce((n, g) => n + g.members.length - 1, 0),
-        reclaimable_bytes: planGroups.reduce((n, g) => n + g.reclaimable_bytes, 0),
-        errors: doc.errors.length,
-      },
-      groups: planGroups,
-      errors: doc.errors,
-    };
-  }
+  const buildPlan = () => ImgtwinCore.buildPlan(doc, groups);
 
   $("export").addEventListener("click", () => {
     const plan = buildPlan();

@@ -1,0 +1,64 @@
+"""``imgtwin review``: scan, then review, apply and undo in the browser, on this machine."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import webbrowser
+from typing import Any
+
+import click
+from rich.console import Console
+
+from imgtwin.app import DB_ENV_VAR, default_db_path
+from imgtwin.cli_options import WorkersType, selection_options, workers_settings
+from imgtwin.matching.keeper import KeeperPolicy
+
+
+@click.command()
+@click.argument("dirs", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help=f"SQLite index to scan into and group from [default: ${DB_ENV_VAR} or the user cache folder].")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Anything but a loopback address exposes your photos, and the power "
+                   "to trash them, to whoever can reach this machine and learns the token.")
+@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
+              help="Port to listen on; 0 = a free port.")
+@click.option("--no-browser", is_flag=True, help="Print the address but do not open a browser.")
+@selection_options
+@click.option("--workers", type=WorkersType(), default=0, help="Scan workers; 0 = one per core; auto = adapt.")
+def review(dirs: tuple[str, ...], db_path: str | None, host: str, port: int, no_browser: bool,
+           workers: int | str, **selection: Any) -> None:
+    """Review duplicates under DIRS in the browser: live scan, compare, then apply and undo.
+
+    Starts a local server (127.0.0.1 by default), prints its address with a
+    one-time token and opens it. The page scans DIRS, shows the groups, and
+    trashes, moves or links the files you choose, with the same checks and
+    journal as `imgtwin dedupe --yes`; every run can be undone from the page.
+    Ctrl-C stops the server (a scan or apply in progress stops cleanly first).
+    """
+    from imgtwin.cli import EXIT_OK, fail, fatal_errors
+    from imgtwin.processing.discovery import check_roots
+    from imgtwin.review import review_server
+
+    if selection.get("keep") == KeeperPolicy.PREFER_FOLDER.value and not selection.get("prefer"):
+        raise click.UsageError("--keep prefer-folder needs --prefer FOLDER")
+    console = Console(stderr=True)
+    db = db_path or default_db_path()
+    with fatal_errors(console, db):
+        check_roots(dirs)
+        try:
+            server = review_server(dirs, db, selection, scan_settings=workers_settings(workers), host=host, port=port)
+        except OSError as exc:
+            fail(console, f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+    if not server.loopback:
+        console.print(f"[bold yellow]Warning:[/] listening on {host}, not on this machine only: anyone who can "
+                      "reach it and learns the token can see these photos and trash them.", highlight=False)
+    click.echo(f"Review: {server.url}")
+    sys.stdout.flush()  # scripts read the address from a pipe
+    console.print("Press Ctrl-C to stop.", highlight=False)
+    if not no_browser:
+        threading.Thread(target=webbrowser.open, args=(server.url,), daemon=True).start()
+    server.run()
+    console.print("Stopped.", highlight=False)
+    sys.exit(EXIT_OK)

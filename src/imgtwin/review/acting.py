@@ -1,0 +1,247 @@
+"""From the page's decisions to an action plan, and the journals of past runs.
+
+The page never sends paths. It sends, per group, the id of the file to keep
+and the ids of the files to act on; the plan is built here from the server's
+own copy of the groups, so a request can only choose among the members of a
+group the finder made: it cannot name another file, nor pair files from two
+groups. The plan then goes through ``actions.plan_from_file`` and
+``apply_plan``, the code behind ``dedupe --plan FILE --yes``: the same checks
+right before each file, the same journal, the same undo.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from imgtwin.actions import ActionKind, ActionPlan, JournalError, plan_from_file, read_journal
+from imgtwin.actions.journal import default_journal_path
+from imgtwin.actions.plan import containing_root
+from imgtwin.review.catalog import IndexedFile
+
+DELETE_CONFIRMATION = "delete"
+
+
+class DecisionError(ValueError):
+    """Decisions that cannot be used; ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class ReviewGroups:
+    """One version of the groups, as the page was sent them."""
+
+    version: int
+    document: dict[str, Any]
+    files: tuple[tuple[IndexedFile, ...], ...]
+    ids: tuple[tuple[str, ...], ...]
+    notes: tuple[str, ...] = ()
+    _positions: dict[int, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_positions", {g["id"]: k for k, g in enumerate(self.document["groups"])})
+
+    def position(self, group_id: int) -> int | None:
+        """Where group ``group_id`` is in the document, or None."""
+        return self._positions.get(group_id)
+
+
+@dataclass(frozen=True)
+class Decisions:
+    action: ActionKind
+    move_to: str | None
+    groups: tuple[tuple[int, str, tuple[str, ...]], ...]  # (group id, keeper id, ids to act on)
+
+
+def parse_decisions(body: Any, groups: ReviewGroups, roots: Sequence[str], *, applying: bool = True) -> Decisions:
+    """Checks the page's request against the current groups; DecisionError says what is wrong.
+
+    ``applying``: for the real run, where a delete needs its typed confirmation (a dry run does not).
+    """
+    if not isinstance(body, dict):
+        raise DecisionError("the request is not a JSON object")
+    if body.get("version") != groups.version:
+        raise DecisionError("the groups changed since the page got them: review the new groups", 409)
+    try:
+        action = ActionKind(body.get("action"))
+    except ValueError:
+        raise DecisionError(f"unknown action {body.get('action')!r}") from None
+    if applying and action is ActionKind.DELETE and body.get("confirm") != DELETE_CONFIRMATION:
+        raise DecisionError(f"delete is permanent: type {DELETE_CONFIRMATION!r} to confirm it")
+    move_to = _move_target(body.get("move_to"), roots) if action is ActionKind.MOVE else None
+    raw = body.get("groups")
+    if not isinstance(raw, list):
+        raise DecisionError("groups must be a list")
+    chosen = []
+    seen_groups: set[int] = set()
+    for entry in raw:
+        if not isinstance(entry, dict) or not isinstance(entry.get("id"), int) or entry["id"] in seen_groups:
+            raise DecisionError("each group needs its id, once")
+        gid = entry["id"]
+        seen_groups.add(gid)
+        position = groups.position(gid)
+        if position is None:
+            raise DecisionError(f"there is no group {gid}", 409)
+        ids, members = groups.ids[position], groups.document["groups"][position]["members"]
+        keep, act = entry.get("keep"), entry.get("act")
+        if keep not in ids:
+            raise DecisionError(f"group {gid}: the file to keep is not a member of the group")
+        if not isinstance(act, list) or len(set(act)) != len(act) or any(a not in ids or a == keep for a in act):
+            raise DecisionError(f"group {gid}: the files to act on must be other members of the group, once each")
+        if any(members[ids.index(str(a))].get("reference") is True for a in act):
+            raise DecisionError(f"group {gid}: files in a reference folder are never touched")
+        if act:
+            chosen.append((gid, keep, tuple(act)))
+    if not chosen:
+        raise DecisionError("nothing to do: no group has a file to act on")
+    return Decisions(action, move_to, tuple(chosen))
+
+
+def _move_target(value: Any, roots: Sequence[str]) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise DecisionError("move needs a folder to move the files to")
+    target = os.path.expanduser(value.strip())
+    if not os.path.isabs(target):
+        raise DecisionError("the move folder must be an absolute path (or start with ~)")
+    target = os.path.normpath(target)
+    real_roots = [os.path.realpath(r) for r in roots]
+    if containing_root(target, roots) or containing_root(os.path.realpath(target), real_roots):
+        raise DecisionError(f"{value} is inside a scanned folder: choose a folder outside")
+    if os.path.lexists(target) and not os.path.isdir(target):
+        raise DecisionError(f"{value} exists and is not a folder")
+    return target
+
+
+def plan_document(groups: ReviewGroups, decisions: Decisions) -> dict[str, Any]:
+    """A ``find --json`` document holding only the decided groups, with real paths and keep flags."""
+    document = groups.document
+    out = []
+    for gid, keep, act in decisions.groups:
+        position = groups.position(gid)
+        assert position is not None
+        ids, files = groups.ids[position], groups.files[position]
+        chosen = [keep, *act]
+        members: list[dict[str, Any]] = [
+            {"path": files[ids.index(i)].path, "size": files[ids.index(i)].size, "keep": i == keep} for i in chosen]
+        out.append({"id": gid, "category": document["groups"][position].get("category", "near"),
+                    "reclaimable_bytes": sum(files[ids.index(i)].size for i in act), "members": members})
+    return {key: value for key, value in document.items() if key not in ("groups", "errors", "summary")} | {
+        "summary": {"groups": len(out), "duplicates": sum(len(g["members"]) - 1 for g in out),
+                    "reclaimable_bytes": sum(g["reclaimable_bytes"] for g in out), "errors": 0},
+        "groups": out, "errors": [],
+    }
+
+
+def build_plan(
+    document: dict[str, Any], action: ActionKind, *, roots: Sequence[str], db_path: str, move_to: str | None,
+    workdir: str,
+) -> ActionPlan:
+    """The action plan for a reviewed document, made exactly as ``dedupe --plan`` makes it."""
+    # TODO(merge): plan_from_document - call the document-level function being split out of
+    # plan_from_file instead of writing the document to a private temporary file.
+    fd, path = tempfile.mkstemp(prefix="plan-", suffix=".json", dir=workdir)  # mode 0600
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as stream:
+            json.dump(document, stream, ensure_ascii=True)  # names that are not UTF-8 survive as \udcXX
+        return plan_from_file(path, action, roots=roots, db_path=db_path, move_to=move_to)
+    finally:
+        os.unlink(path)
+
+
+def journal_dir() -> str:
+    """The folder ``dedupe --yes`` writes its journals to."""
+    return os.path.dirname(default_journal_path("x"))
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """A past dedupe run (from the review page or the command line), read from its journal."""
+
+    run_id: str
+    journal: str
+    action: str
+    started_at: str
+    finished: bool
+    roots: tuple[str, ...]
+    done: int
+    failed: int
+    skipped: int
+    undone: int
+    to_undo: int  # actions neither failed nor undone yet
+
+    @property
+    def undoable(self) -> bool:
+        return self.action != ActionKind.DELETE.value and self.to_undo > 0
+
+    def as_json(self) -> dict[str, Any]:
+        from imgtwin.reporting.text import printable
+
+        return {"run_id": self.run_id, "journal": printable(self.journal), "action": self.action,
+                "started_at": self.started_at, "finished": self.finished,
+                "roots": [printable(r) for r in self.roots], "done": self.done, "failed": self.failed,
+                "skipped": self.skipped, "undone": self.undone, "to_undo": self.to_undo,
+                "undoable": self.undoable}
+
+
+class RunCatalog:
+    """The journals in ``folder`` of runs inside ``roots``, newest first; undo goes by run id only."""
+
+    def __init__(self, folder: str, roots: Sequence[str]) -> None:
+        self.folder = folder
+        self.roots = tuple(os.path.abspath(r) for r in roots)
+        self._cache: dict[str, tuple[tuple[int, int], RunInfo | None]] = {}
+
+    def runs(self) -> list[RunInfo]:
+        try:
+            names = [n for n in os.listdir(self.folder) if n.endswith(".jsonl")]
+        except OSError:
+            return []
+        runs = []
+        for name in names:
+            info = self._read(os.path.join(self.folder, name))
+            if info is not None and info.roots and all(containing_root(r, self.roots) for r in info.roots):
+                runs.append(info)
+        runs.sort(key=lambda r: (r.started_at, r.journal), reverse=True)
+        return runs
+
+    def find(self, run_id: str) -> RunInfo | None:
+        return next((r for r in self.runs() if r.run_id == run_id), None)
+
+    def _read(self, path: str) -> RunInfo | None:
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        key = (st.st_size, st.st_mtime_ns)
+        cached = self._cache.get(path)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        info = _run_info(path)
+        self._cache[path] = (key, info)
+        return info
+
+
+def _run_info(path: str) -> RunInfo | None:
+    try:
+        contents = read_journal(path)
+    except (OSError, JournalError):
+        return None
+    header: Mapping[str, Any] = contents.header
+    entries = contents.entries
+    roots = header.get("roots")
+    if not isinstance(roots, list) or not all(isinstance(r, str) for r in roots) or not header.get("run_id"):
+        return None
+    return RunInfo(
+        run_id=str(header["run_id"]), journal=path, action=str(header.get("action")),
+        started_at=str(header.get("started_at", "")), finished=contents.finished, roots=tuple(roots),
+        done=sum(e.state == "done" for e in entries), failed=sum(e.state == "failed" for e in entries),
+        skipped=len(contents.skipped), undone=sum(e.undone for e in entries),
+        to_undo=sum(not e.undone and e.state != "failed" for e in entries),
+    )

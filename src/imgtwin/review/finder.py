@@ -1,0 +1,93 @@
+"""Scanning and grouping for the review app, through the same code as ``scan`` and ``find``.
+
+``IndexFinder`` scans with ``app.run_scan`` (the page's progress reporter
+added to it), then groups with ``find_duplicates(..., scan=False)`` and
+``groups_document``, so the page shows exactly what ``find --json`` would
+write for the same options. The selection options are passed through by
+name, so options added to ``find`` reach the review unchanged.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from rich.console import Console
+
+from imgtwin.interfaces import ProgressReporter
+from imgtwin.records import ProcessingSummary
+from imgtwin.review.catalog import IndexedFile
+
+
+@dataclass(frozen=True)
+class FoundGroups:
+    """A ``find --json`` document, and for each member of each group the indexed file behind it."""
+
+    document: dict[str, Any]
+    files: tuple[tuple[IndexedFile, ...], ...]  # aligned with document["groups"][g]["members"]
+    stale: int = 0  # indexed files hashed by another imgtwin version (not compared)
+    notes: tuple[str, ...] = field(default=())
+
+
+class Finder(Protocol):
+    """What the review session needs from the rest of imgtwin to show groups."""
+
+    roots: tuple[str, ...]
+
+    def scan(self, reporter: ProgressReporter, cancel: threading.Event) -> ProcessingSummary | None: ...
+
+    def group(self) -> FoundGroups: ...
+
+
+class IndexFinder:
+    """Scan ``roots`` into the index at ``db_path``, then group them as ``find`` does."""
+
+    def __init__(
+        self,
+        roots: Sequence[str],
+        db_path: str,
+        selection: Mapping[str, Any],
+        scan_settings: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.roots = tuple(os.path.abspath(r) for r in roots)
+        self.db_path = db_path
+        self.selection = dict(selection)
+        self.scan_settings = dict(scan_settings or {})
+
+    def scan(self, reporter: ProgressReporter, cancel: threading.Event) -> ProcessingSummary:
+        from imgtwin.app import ScanSettings, run_scan
+
+        settings = ScanSettings(roots=self.roots, db_path=self.db_path, quiet=True, progress=False,
+                                **self.scan_settings)
+        return run_scan(settings, Console(file=io.StringIO()), cancel, reporter)
+
+    def group(self) -> FoundGroups:
+        from imgtwin.finding import DEFAULT_THRESHOLD, find_duplicates
+        from imgtwin.persistence.index import HashIndex
+        from imgtwin.reporting.groups import groups_document
+
+        # Absolute roots: every path in the document is absolute, so nothing depends on the server's folder.
+        result = find_duplicates(self.roots, db_path=self.db_path, scan=False, **self.selection)
+        document = groups_document(result.groups, result.errors, self.selection.get("threshold", DEFAULT_THRESHOLD),
+                                   self.selection.get("rotations", True))
+        files = []
+        with HashIndex(self.db_path) as index:
+            for group in result.groups:
+                members = []
+                for member in group.members:
+                    row = index.lookup(member.path)
+                    members.append(IndexedFile(
+                        member.path, member.size, member.mtime_ns,
+                        row["dev"] if row is not None else None, row["inode"] if row is not None else None,
+                        member.format,
+                    ))
+                files.append(tuple(members))
+        notes: tuple[str, ...] = ()
+        if result.stale:
+            notes = ((f"{result.stale} indexed file(s) were hashed by another imgtwin version and were not "
+                      "compared: rescan to include them."),)
+        return FoundGroups(document, tuple(files), result.stale, notes)
