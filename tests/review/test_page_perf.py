@@ -25,6 +25,7 @@ class FixedFinder:
 
     def __init__(self, root: Path, found: FoundGroups) -> None:
         self.roots = (str(root),)
+        self.reference: tuple[str, ...] = ()
         self.found = found
 
     def scan(self, reporter: Any, cancel: threading.Event) -> None:

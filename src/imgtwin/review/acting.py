@@ -4,7 +4,7 @@ The page never sends paths. It sends, per group, the id of the file to keep
 and the ids of the files to act on; the plan is built here from the server's
 own copy of the groups, so a request can only choose among the members of a
 group the finder made: it cannot name another file, nor pair files from two
-groups. The plan then goes through ``actions.plan_from_file`` and
+groups. The plan then goes through ``actions.plan_from_document`` and
 ``apply_plan``, the code behind ``dedupe --plan FILE --yes``: the same checks
 right before each file, the same journal, the same undo.
 """
@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from imgtwin.actions import ActionKind, ActionPlan, JournalError, plan_from_file, read_journal
+from imgtwin.actions import ActionKind, ActionPlan, JournalError, read_journal
+from imgtwin.actions.plan import plan_from_document
 from imgtwin.actions.journal import default_journal_path
 from imgtwin.actions.plan import containing_root
 from imgtwin.review.catalog import IndexedFile
@@ -141,18 +141,11 @@ def plan_document(groups: ReviewGroups, decisions: Decisions) -> dict[str, Any]:
 
 def build_plan(
     document: dict[str, Any], action: ActionKind, *, roots: Sequence[str], db_path: str, move_to: str | None,
-    workdir: str,
+    reference: Sequence[str] = (),
 ) -> ActionPlan:
     """The action plan for a reviewed document, made exactly as ``dedupe --plan`` makes it."""
-    # TODO(merge): plan_from_document - call the document-level function being split out of
-    # plan_from_file instead of writing the document to a private temporary file.
-    fd, path = tempfile.mkstemp(prefix="plan-", suffix=".json", dir=workdir)  # mode 0600
-    try:
-        with os.fdopen(fd, "w", encoding="ascii") as stream:
-            json.dump(document, stream, ensure_ascii=True)  # names that are not UTF-8 survive as \udcXX
-        return plan_from_file(path, action, roots=roots, db_path=db_path, move_to=move_to)
-    finally:
-        os.unlink(path)
+    return plan_from_document(document, action, roots=roots, db_path=db_path, move_to=move_to,
+                              reference=reference, name="the reviewed groups")
 
 
 def journal_dir() -> str:

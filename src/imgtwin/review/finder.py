@@ -37,6 +37,7 @@ class Finder(Protocol):
     """What the review session needs from the rest of imgtwin to show groups."""
 
     roots: tuple[str, ...]
+    reference: tuple[str, ...]  # folders never acted on (--reference)
 
     def scan(self, reporter: ProgressReporter, cancel: threading.Event) -> ProcessingSummary | None: ...
 
@@ -56,6 +57,7 @@ class IndexFinder:
         self.roots = tuple(os.path.abspath(r) for r in roots)
         self.db_path = db_path
         self.selection = dict(selection)
+        self.reference = tuple(os.path.abspath(r) for r in self.selection.get("reference", ()) or ())
         self.scan_settings = dict(scan_settings or {})
 
     def scan(self, reporter: ProgressReporter, cancel: threading.Event) -> ProcessingSummary:

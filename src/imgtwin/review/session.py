@@ -90,6 +90,7 @@ class ReviewSession:
         self.runs = runs or RunCatalog(journal_dir(), finder.roots)
         self.journal_path = journal_path
         self.roots = finder.roots
+        self.reference = finder.reference
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._busy: str | None = None
@@ -209,7 +210,7 @@ class ReviewSession:
             raise DecisionError("this session has no index to check files against", 409)
         document = plan_document(groups, decisions)
         return build_plan(document, decisions.action, roots=self.roots, db_path=self.db_path,
-                          move_to=decisions.move_to, workdir=self.workdir)
+                          move_to=decisions.move_to, reference=self.reference)
 
     def preview(self, body: Any) -> dict[str, Any]:
         """The dry run of the page's decisions: what would happen to each file, nothing changed."""
