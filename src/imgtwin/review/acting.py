@@ -11,7 +11,6 @@ right before each file, the same journal, the same undo.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
