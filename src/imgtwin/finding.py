@@ -16,19 +16,27 @@ from __future__ import annotations
 
 import io
 import os
+import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+import numpy as np
 from rich.console import Console
 
 from imgtwin.app import ScanSettings, default_db_path, run_scan
 from imgtwin.hashing.dct import DCTHasher
 from imgtwin.hashing.features import FEATURES_SPEC, MatchFeatures
+from imgtwin.hashing.signals import SIGNALS_SPEC, KeeperSignals
+from imgtwin.config import ProcessingConfig
+from imgtwin.matching.evidence import gather_evidence, upscale_questions
+from imgtwin.matching.resolution import UPSCALE_SPEC, UpscaleCheck, UpscaleTask
+from imgtwin.processing.jobs import run_jobs
 from imgtwin.matching.exact import exact_groups, exact_labels
-from imgtwin.matching.grouping import Group, form_groups
-from imgtwin.matching.keeper import FileInfo, KeeperPolicy, keeper_order
+from imgtwin.matching.grouping import EXACT, Group, form_groups
+from imgtwin.matching.keeper import Evidence, FileInfo, KeeperPolicy, Ranking, rank_files
 from imgtwin.matching.near import FeatureTable, NearParams, near_matches
 from imgtwin.persistence.index import HashIndex, row_path
+from imgtwin.persistence.sqlite import IndexVersionError
 from imgtwin.records import DuplicateGroup, ErrorReason, FileError, GroupMember, ProcessingSummary
 
 DEFAULT_THRESHOLD = NearParams().threshold
@@ -65,6 +73,11 @@ class _Row:
     content_hash: str | None
     features: MatchFeatures
 
+    @property
+    def aspect(self) -> float:
+        """Width over height of the picture without borders, as shown (1 when unknown)."""
+        return (self.info.width or 1) / (self.info.height or 1)
+
 
 def _content_size(width: int | None, height: int | None, features: MatchFeatures) -> tuple[int | None, int | None]:
     """The picture's size without uniform borders: padding adds pixels, not resolution."""
@@ -96,9 +109,10 @@ class PathDisplay:
         return path
 
 
-def _load(db_path: str, roots: Sequence[str]) -> _Loaded:
+def _load(db_path: str, roots: Sequence[str], reference: Sequence[str] = ()) -> _Loaded:
     loaded = _Loaded()
     spec_id = DCTHasher().spec.id
+    references = [os.path.abspath(r) for r in reference]
     with HashIndex(db_path, readonly=True) as index:
         for row in index.rows_under([os.path.abspath(r) for r in roots]):
             path = row_path(row)
@@ -110,9 +124,17 @@ def _load(db_path: str, roots: Sequence[str]) -> _Loaded:
             else:
                 features = MatchFeatures.from_bytes(row["features"])
                 width, height = _content_size(row["width"], row["height"], features)
-                info = FileInfo(path, row["size"], row["mtime_ns"], width, height, row["format"])
+                signals = KeeperSignals.from_bytes(row["signals"]) if row["signals_spec"] == SIGNALS_SPEC else None
+                left, top, right, bottom = features.trim
+                info = FileInfo(path, row["size"], row["mtime_ns"], width, height, row["format"], signals,
+                                any(_within(path, r) for r in references), (right - left) * (bottom - top))
                 loaded.rows.append(_Row(path, info, row["width"], row["height"], row["content_hash"], features))
     return loaded
+
+
+def _within(path: str, folder: str) -> bool:
+    folder = folder.rstrip(os.sep) or os.sep
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 def _reason(value: str) -> ErrorReason:
@@ -123,33 +145,100 @@ def _reason(value: str) -> ErrorReason:
 
 
 def group_rows(
-    rows: Sequence[_Row], params: NearParams, policy: KeeperPolicy, prefer: str | None
-) -> list[Group]:
-    """Exact and near groups over ``rows`` (indices into it)."""
+    rows: Sequence[_Row], params: NearParams, policy: KeeperPolicy, prefer: str | None,
+    checks: UpscaleChecker | None = None,
+) -> tuple[list[Group], Ranking]:
+    """Exact and near groups over ``rows`` (indices into it), and the ranking their keepers came from.
+
+    ``checks`` settles, where it decides a keeper, whether the largest file is an upscale.
+    """
     paths = [r.path for r in rows]
     digests = {r.path: r.content_hash for r in rows}
     exact = exact_groups(((r.path, r.info.size) for r in rows if r.content_hash), digest=lambda p: digests[p] or "")
+    labels = exact_labels(paths, exact)
     table = FeatureTable.from_features([r.features for r in rows])
     matches, _ = near_matches(table, params)
-    order = keeper_order([r.info for r in rows], policy, prefer)
-    return form_groups(len(rows), matches, order, exact_labels(paths, exact))
+    infos = [r.info for r in rows]
+    evidence = gather_evidence(table, matches, labels, infos, np.array([r.aspect for r in rows], dtype=np.float64))
+    if checks is not None:
+        evidence = replace(evidence, effective_pixels=checks.effective_pixels(rows, evidence, matches.transform))
+    ranking = rank_files(infos, policy, prefer, evidence)
+    return form_groups(len(rows), matches, ranking.order, labels), ranking
 
 
-def _to_public(groups: Sequence[Group], rows: Sequence[_Row], display: PathDisplay) -> tuple[DuplicateGroup, ...]:
+class UpscaleChecker:
+    """Runs the keeper's upscale checks (``matching.resolution``) in the worker pool, kept in the index."""
+
+    def __init__(self, db_path: str, config: ProcessingConfig) -> None:
+        self.db_path = db_path
+        self.config = config
+
+    def effective_pixels(self, rows: Sequence[_Row], evidence: Evidence, transforms: Sequence[str]) -> np.ndarray:
+        infos = [r.info for r in rows]
+        pixels = np.array([i.pixels for i in infos], dtype=np.float64)
+        upscaled: set[int] = set()
+        known: dict[tuple[str, str], float | None] = {}
+        for _ in range(3):  # an upscale of an upscale: ask again about the next largest
+            questions = [(p, s) for p, s in upscale_questions(evidence, infos, pixels, transforms, upscaled)
+                         if rows[p].content_hash and rows[s].content_hash]
+            keys = [(rows[p].content_hash or "", rows[s].content_hash or "") for p, s in questions]
+            self._answer([k for k in keys if k not in known], questions, keys, rows, known)
+            found = [(p, s) for (p, s), key in zip(questions, keys) if _is_upscale(known.get(key))]
+            if not found:
+                break
+            for p, s in found:  # several smaller files may explain it: the largest of them counts
+                pixels[p] = pixels[s] if p not in upscaled else max(pixels[p], pixels[s])
+                upscaled.add(p)
+        return pixels
+
+    def _answer(self, missing: list[tuple[str, str]], questions: list[tuple[int, int]], keys: list[tuple[str, str]],
+                rows: Sequence[_Row], known: dict[tuple[str, str], float | None]) -> None:
+        if not missing:
+            return
+        with HashIndex(self.db_path, readonly=True) as index:
+            known.update(index.upscale_verdicts(missing, UPSCALE_SPEC))
+        todo = {key: question for key, question in zip(keys, questions) if key not in known}
+        if not todo:
+            return
+        jobs = [UpscaleCheck(rows[p].path, rows[s].path, key[0], key[1]) for key, (p, s) in todo.items()]
+        verdicts = run_jobs(UpscaleTask(), jobs, self.config)
+        for verdict in verdicts:
+            known[(verdict.large_hash, verdict.small_hash)] = verdict.ratio
+        try:
+            with HashIndex(self.db_path) as index:
+                index.store_upscale_verdicts(((v.large_hash, v.small_hash, v.ratio) for v in verdicts), UPSCALE_SPEC)
+        except (sqlite3.OperationalError, IndexVersionError):
+            pass  # an index this user may only read: the checks are made again next time
+
+
+def _is_upscale(ratio: float | None) -> bool:
+    from imgtwin.matching.resolution import MAX_RATIO
+
+    return ratio is not None and ratio <= MAX_RATIO
+
+
+def _to_public(groups: Sequence[Group], rows: Sequence[_Row], ranking: Ranking, display: PathDisplay
+               ) -> tuple[DuplicateGroup, ...]:  # fmt: skip
     public = []
     for group in groups:
+        keeper_hash = rows[group.keeper].content_hash
         members = tuple(
             GroupMember(
                 path=display(rows[m.index].path), size=rows[m.index].info.size, width=rows[m.index].width,
                 height=rows[m.index].height, format=rows[m.index].info.format,
                 mtime_ns=rows[m.index].info.mtime_ns, distance=m.distance, keep=m.index == group.keeper,
                 transform=_TRANSFORM_NAMES.get(m.transform, m.transform),
+                exact=keeper_hash is not None and rows[m.index].content_hash == keeper_hash,
+                reference=rows[m.index].info.reference,
             )
             for m in group.members
         )
-        public.append((group.category, members))
-    public.sort(key=lambda g: (-sum(m.size for m in g[1] if not m.keep), g[1][0].path))
-    return tuple(DuplicateGroup(k, category, members) for k, (category, members) in enumerate(public, start=1))
+        twins = [m.index for m in group.members if m.transform == EXACT]
+        others = [m.index for m in group.members if m.index != group.keeper]
+        public.append((group.category, members, ranking.confidence(group.keeper, others, twins)))
+    public.sort(key=lambda g: (-sum(m.size for m in g[1] if not m.keep and not m.reference), g[1][0].path))
+    return tuple(DuplicateGroup(k, category, members, confidence)
+                 for k, (category, members, confidence) in enumerate(public, start=1))
 
 
 def find_duplicates(
@@ -177,12 +266,19 @@ def find_duplicates(
     """
     db = db_path or default_db_path()
     summary = None
-    if scan and paths:
-        settings = ScanSettings(roots=tuple(paths), db_path=db, **(scan_settings or {"quiet": True}))  # type: ignore[arg-type]
+    # A reference folder is compared with the others, so it is scanned (and searched) with them.
+    extra = [r for r in reference if paths and not any(_within(os.path.abspath(r), os.path.abspath(p)) for p in paths)]
+    roots = (*paths, *extra)
+    if scan and roots:
+        settings = ScanSettings(roots=tuple(roots), db_path=db, **(scan_settings or {"quiet": True}))  # type: ignore[arg-type]
         summary = run_scan(settings, console or Console(file=io.StringIO()))
-    loaded = _load(db, paths)
+    loaded = _load(db, roots, reference)
     params = NearParams(threshold=threshold, rotations=rotations)
-    groups = group_rows(loaded.rows, params, KeeperPolicy(keep), os.path.abspath(prefer) if prefer else None)
-    display = PathDisplay(paths)
+    settings = ScanSettings(roots=tuple(roots), db_path=db, **(scan_settings or {"quiet": True}))  # type: ignore[arg-type]
+    checks = UpscaleChecker(db, settings.processing_config())
+    groups, ranking = group_rows(loaded.rows, params, KeeperPolicy(keep), os.path.abspath(prefer) if prefer else None,
+                                 checks)
+    display = PathDisplay(roots)
     errors = tuple((display(p), e) for p, e in loaded.errors)
-    return FindResult(_to_public(groups, loaded.rows, display), errors, summary, loaded.stale, len(loaded.rows))
+    return FindResult(_to_public(groups, loaded.rows, ranking, display), errors, summary, loaded.stale,
+                      len(loaded.rows))

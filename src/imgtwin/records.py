@@ -183,6 +183,8 @@ class GroupMember:
     distance: int
     keep: bool
     transform: str | None = None
+    exact: bool = False  # its bytes equal the keeper's (the keeper itself included)
+    reference: bool = False  # under a --reference folder: never acted on
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,17 +192,31 @@ class DuplicateGroup:
     """Files that show the same picture; exactly one is marked ``keep``.
 
     ``category`` is ``"exact"`` when every member has the keeper's bytes, else
-    ``"near"``.
+    ``"near"``. ``keeper_confidence`` is ``"low"`` when the keeper was told from
+    the next best file only by weak signals (camera data, centrality, age, format,
+    size, path): a reviewer should look there first.
     """
 
     id: int
     category: str
     members: tuple[GroupMember, ...]
+    keeper_confidence: str = "high"
 
     @property
     def keeper(self) -> GroupMember:
         return next(m for m in self.members if m.keep)
 
     @property
+    def reference_only(self) -> bool:
+        """Every file is under a reference folder: listed, and left alone by every action."""
+        return all(m.reference for m in self.members)
+
+    @property
+    def exact_copies(self) -> int:
+        """Members other than the keeper with the keeper's bytes."""
+        return sum(m.exact and not m.keep for m in self.members)
+
+    @property
     def reclaimable_bytes(self) -> int:
-        return sum(m.size for m in self.members if not m.keep)
+        """Bytes an action would free: every member but the keeper and reference files."""
+        return sum(m.size for m in self.members if not m.keep and not m.reference)

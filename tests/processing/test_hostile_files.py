@@ -15,6 +15,7 @@ from imgtwin.hashing.dct import DCTHasher
 from imgtwin.loading.pillow_loader import StandardImageLoader
 from imgtwin.processing.discovery import DiscoveryOptions, discover
 from imgtwin.processing.task import process_file
+from imgtwin.processing.task import ScanTask
 from imgtwin.processing.workers import ProcessWorkerPool
 from imgtwin.records import ErrorReason, FileResult, FileStatus
 from tests.helpers import synthetic_photo
@@ -31,7 +32,7 @@ def by_name(results: list[FileResult]) -> dict[str, FileResult]:
 def test_pathological_progressive_jpeg_is_stopped_by_the_time_budget(tmp_path: Path) -> None:
     (tmp_path / "scans.jpg").write_bytes(slow_progressive_jpeg(4096, 5000))  # ~10 s of decoding, ~170 KB
     synthetic_photo(1, (200, 150)).save(tmp_path / "ok.jpg")
-    pool = ProcessWorkerPool(1, StandardImageLoader(512), DCTHasher(), file_timeout=1.5)
+    pool = ProcessWorkerPool(1, ScanTask(StandardImageLoader(512), DCTHasher()), file_timeout=1.5)
     started = time.monotonic()
     results = by_name(run_pool(pool, [str(tmp_path / "scans.jpg"), str(tmp_path / "ok.jpg")]))
     assert results["scans.jpg"].error.reason is ErrorReason.TIMEOUT
@@ -44,8 +45,8 @@ def test_worker_memory_limit_turns_a_huge_allocation_into_too_large(tmp_path: Pa
     synthetic_photo(2, (1600, 1200)).save(tmp_path / "photo.jpg")
     synthetic_photo(3, (800, 600)).save(tmp_path / "photo.png")
     paths = [str(tmp_path / n) for n in ("huge.png", "photo.jpg", "photo.png")]
-    limited = by_name(run_pool(ProcessWorkerPool(1, StandardImageLoader(512), DCTHasher(), memory_limit_mb=128), paths))
-    free = by_name(run_pool(ProcessWorkerPool(1, StandardImageLoader(512), DCTHasher(), memory_limit_mb=0), paths))
+    limited = by_name(run_pool(ProcessWorkerPool(1, ScanTask(StandardImageLoader(512), DCTHasher()), memory_limit_mb=128), paths))
+    free = by_name(run_pool(ProcessWorkerPool(1, ScanTask(StandardImageLoader(512), DCTHasher()), memory_limit_mb=0), paths))
     assert limited["huge.png"].error.reason is ErrorReason.TOO_LARGE
     assert free["huge.png"].status is FileStatus.HASHED
     for name in ("photo.jpg", "photo.png"):  # the limit does not disturb normal decoding

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from imgtwin.hashing.dct import DCTHasher
 from imgtwin.processing.channels import END, Channel
+from imgtwin.processing.task import ScanTask
 from imgtwin.processing.workers import ProcessWorkerPool, ThreadWorkerPool
 from imgtwin.records import ErrorReason, FileStatus
 from tests.helpers import MisbehavingLoader, synthetic_photo
@@ -33,7 +34,7 @@ def test_hung_and_crashing_files_cost_only_themselves(tmp_path: Path) -> None:
     for name in ("hang.jpg", "crash.jpg"):
         synthetic_photo(9).save(tmp_path / name)
     paths[2:2] = [str(tmp_path / "hang.jpg"), str(tmp_path / "crash.jpg")]
-    pool = ProcessWorkerPool(2, MisbehavingLoader(512), DCTHasher(), file_timeout=3.0)
+    pool = ProcessWorkerPool(2, ScanTask(MisbehavingLoader(512), DCTHasher()), file_timeout=3.0)
     started = time.monotonic()
     results = {Path(r.path).name: r for r in run_pool(pool, paths)}
     elapsed = time.monotonic() - started
@@ -49,7 +50,7 @@ def test_thread_pool_processes_everything(tmp_path: Path) -> None:
     for i in range(5):
         synthetic_photo(i, (100, 80)).save(tmp_path / f"{i}.png")
         paths.append(str(tmp_path / f"{i}.png"))
-    results = run_pool(ThreadWorkerPool(3, MisbehavingLoader(512), DCTHasher()), paths)
+    results = run_pool(ThreadWorkerPool(3, ScanTask(MisbehavingLoader(512), DCTHasher())), paths)
     assert sorted(r.path for r in results) == sorted(paths)
 
 
@@ -95,7 +96,7 @@ def test_paths_sent_to_a_worker_that_just_crashed_are_not_lost(tmp_path: Path) -
         name = f"crash{i:02d}.jpg" if i % 2 else f"ok{i:02d}.jpg"
         synthetic_photo(i, (64, 48)).save(tmp_path / name)
         paths.append(str(tmp_path / name))
-    results = {Path(r.path).name: r for r in run_pool(ProcessWorkerPool(1, MisbehavingLoader(512), DCTHasher()), paths)}
+    results = {Path(r.path).name: r for r in run_pool(ProcessWorkerPool(1, ScanTask(MisbehavingLoader(512), DCTHasher())), paths)}
     assert sorted(results) == sorted(Path(p).name for p in paths)
     for name, result in results.items():
         expected = ErrorReason.WORKER_CRASHED if name.startswith("crash") else None
@@ -104,7 +105,7 @@ def test_paths_sent_to_a_worker_that_just_crashed_are_not_lost(tmp_path: Path) -
 
 def test_sending_to_a_dead_worker_does_not_break_the_dispatcher() -> None:
     # The race above, made deterministic: the worker is gone before the send.
-    pool = ProcessWorkerPool(1, MisbehavingLoader(512), DCTHasher())
+    pool = ProcessWorkerPool(1, ScanTask(MisbehavingLoader(512), DCTHasher()))
     worker = pool._start_worker()
     worker.process.kill()
     worker.process.join()

@@ -57,8 +57,11 @@ FEATURES_SPEC = "features-v3-phash64v2-trim2x99-thumb32-full32-lab16-unstable24-
 #: pixels) can change sides under a re-encode: one grey level of noise on the
 #: 32 x 32 pixels moves an AC coefficient by about 16 (its basis' norm).
 UNSTABLE_MARGIN = 24.0
-#: With this many unstable bits the hash is mostly noise: low detail.
+#: With this many unstable bits the hash is mostly noise: low detail ...
 LOW_DETAIL_BITS = 24
+#: ... and with this many there is no structure left to check at all (solid colours, blank pages and plain
+#: gradients have 45-63; soft photos with a few real features, 24-40).
+FEATURELESS_BITS = 40
 #: A thumbnail pixel is flat when its two neighbour differences add up to less than this (grey levels).
 FLAT_STEP = 4
 #: A picture with at least this share (percent) of flat pixels is low detail: its structure fits in a
@@ -118,6 +121,11 @@ class MatchFeatures:
     def low_detail(self) -> bool:
         """Hash and detail distances say little here: match this picture on pixels only."""
         return self.unstable >= LOW_DETAIL_BITS or self.flat >= LOW_DETAIL_FLAT
+
+    @property
+    def featureless(self) -> bool:
+        """No structure to verify (a solid colour, a blank page, a gradient, a frame with one small light)."""
+        return self.unstable >= FEATURELESS_BITS or self.flat >= LOW_DETAIL_FLAT
 
     @property
     def mostly_flat(self) -> bool:

@@ -44,7 +44,7 @@ class ColourRules:
     max_relative_peak: float = 0.5  # low-detail: the 4 largest differences over the pictures' own contrast
     max_colour_difference: float = 4.0  # low-detail: distance of the mean a*b* of the whole pictures
     max_feature_colour_difference: float = 12.0  # low-detail: distance of the chroma-weighted mean a*b*
-    max_tone: float = 8.0  # mostly flat: mean |grey difference| of the aligned thumbnails
+    max_tone: float = 5.0  # mostly flat: mean |grey difference| of the aligned thumbnails
 
 
 def _cut(colour: np.ndarray, transforms: np.ndarray, window_x: np.ndarray, window_y: np.ndarray, first: bool,

@@ -37,6 +37,9 @@ class Matches:
     j: np.ndarray
     distance: np.ndarray
     transform: tuple[str, ...]
+    # The crop windows the verification aligned each pair with (verify.crop_windows indices), if known.
+    window_x: np.ndarray | None = None
+    window_y: np.ndarray | None = None
 
 
 @dataclass(frozen=True, slots=True)

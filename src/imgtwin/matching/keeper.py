@@ -1,11 +1,34 @@
-"""Which file of a duplicate group to keep.
+"""Which file of a duplicate group to keep: the original, or a copy as good as it.
 
-The default policy ``best`` ranks by: highest resolution (pixels), then largest
-file, then less lossy format, then oldest modification time, then shortest
-path (then the path itself, so the choice is deterministic).  Resolution comes
-first because a smaller copy can never be restored from a larger-file but
-lower-resolution one; the file size then favours the least compressed encode.
-Other policies replace the first criteria and keep the rest as tie-breakers.
+``dedupe`` acts on this choice, so it follows what a photographer means by the
+best copy, not which file is largest. The default policy ``best`` compares the
+files that show one picture tier by tier, and the first tier that separates
+two files decides (``TIERS``, strongest first):
+
+1. **reference**: a file under a ``--reference`` folder beats any other;
+2. **content**: a copy that shows less of the picture (a crop) or adds to it
+   (a border or padding, a screenshot's bars, a logo, a caption, a watermark),
+   or whose aspect ratio was squashed, loses to one that does not
+   (``matching.relations``, from the aligned thumbnails of matched pairs);
+3. **colour**: full colour beats a palette (GIF, PNG-8), which beats grey,
+   which beats 1-bit;
+4. **resolution**: more pixels of picture (borders not counted; sizes within
+   about 10 % count as equal, and an upscale never counts more than the
+   picture it was made from, see ``matching.resolution``);
+5. **quality**: JPEG quality by class from the quantisation tables (85 and
+   up, 70-84, 50-69, below 50; lossless formats count as the top class);
+6. **camera**: the camera's EXIF (make and model, date taken) survives in
+   originals and is often lost in re-saves;
+7. **centrality**: in a group of three or more, the file closest to all the
+   others is the source the edits started from;
+8. **age**: the older file (copies are made later);
+9. then the less lossy format, the larger file, the shorter path.
+
+The other policies (``largest``, ``smallest``, ``oldest``, ``newest``,
+``prefer-folder``) put their criterion right after the reference tier and
+keep ``best`` as the tie-breaker. When the keeper and the next file are told
+apart only from the camera tier on, the choice is marked low-confidence, so
+that a reviewer looks there first.
 """
 
 from __future__ import annotations
@@ -13,28 +36,47 @@ from __future__ import annotations
 import enum
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from imgtwin.hashing.signals import KeeperSignals
+from imgtwin.loading.facts import COLOUR
 
 # Lower is better: lossless first, palette-reduced GIF last.
 FORMAT_LOSSINESS = {
-    "PNG": 0, "TIFF": 0, "BMP": 0, "DIB": 0, "PPM": 0,
+    "PNG": 0, "TIFF": 0, "BMP": 0, "DIB": 0, "PPM": 0, "TGA": 0,
     "WEBP": 1,  # may be lossless; cannot tell cheaply
     "HEIF": 2, "AVIF": 2, "JPEG": 2, "MPO": 2, "JPEG2000": 2,
     "GIF": 3, "ICO": 3,
 }  # fmt: skip
 _UNKNOWN_FORMAT = 4
 
+#: The tiers of ``best``, strongest first (see the module doc).
+TIERS = ("reference", "content", "colour", "resolution", "quality", "camera", "centrality", "age", "format", "size",
+         "path")
+#: A keeper chosen by one of these tiers is chosen on evidence about the picture itself.
+STRONG_TIERS = frozenset({"reference", "content", "colour", "resolution", "quality"})
+#: Resolution steps: pixel counts within a quarter octave (~19 %, ~9 % per side) count as equal.
+RESOLUTION_STEPS_PER_OCTAVE = 4
+_QUALITY_CLASSES = (85, 70, 50)  # JPEG quality: >= 85 is class 0, >= 70 class 1, >= 50 class 2, else 3
+# Common aspect ratios of cameras, phones, screens and paper (either orientation).
+_COMMON_ASPECTS = np.log(np.array([1.0, 5 / 4, 4 / 3, 1.414, 3 / 2, 16 / 10, 16 / 9, 2.0, 19.5 / 9, 21 / 9]))
+
 
 @dataclass(frozen=True, slots=True)
 class FileInfo:
-    """The per-file facts keeper policies look at (all in the ``files`` table)."""
+    """The per-file facts keepers are chosen by (from the ``files`` table)."""
 
     path: str
     size: int
     mtime_ns: int
-    width: int | None = None
+    width: int | None = None  # of the picture without uniform borders
     height: int | None = None
     format: str | None = None
+    signals: KeeperSignals | None = None
+    reference: bool = False  # under a --reference folder: never acted on, kept first
+    content_share: float = 1.0  # area of the picture without borders over the whole image
 
     @property
     def pixels(self) -> int:
@@ -46,7 +88,7 @@ class FileInfo:
 
 
 class KeeperPolicy(str, enum.Enum):
-    BEST = "best"  # resolution, size, format, oldest, shortest path
+    BEST = "best"  # the original (see the module doc)
     LARGEST = "largest"  # largest file first
     SMALLEST = "smallest"  # smallest file first
     OLDEST = "oldest"
@@ -54,8 +96,52 @@ class KeeperPolicy(str, enum.Enum):
     PREFER_FOLDER = "prefer-folder"  # files under the preferred folder first, then ``best``
 
 
-def _best_key(info: FileInfo) -> tuple:
-    return (-info.pixels, -info.size, info.lossiness, info.mtime_ns, len(info.path), info.path)
+@dataclass(frozen=True)
+class Evidence:
+    """What a group's files say about each other (all optional: without it, the tiers it feeds tie).
+
+    ``pairs``: matched pairs ``(a, b)`` with ``crop``/``overlay`` (+1 against b, -1 against a) and
+    ``aspect`` (log of b's aspect over a's, 0 when equal), from ``matching.relations``;
+    ``components``: per file, the id of the set of files linked by matches (its candidate group);
+    ``distances``: per component with 3 or more files, the files and their pairwise hash distances;
+    ``effective_pixels``: per file, pixels that carry picture (an upscale counts as its source).
+    """
+
+    pairs: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+    components: np.ndarray | None = None
+    distances: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    effective_pixels: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Every file's sort key (smaller is better) and the order they give."""
+
+    keys: list[tuple]  # type: ignore[type-arg]
+    names: tuple[str, ...]  # the tier each key position stands for
+
+    @property
+    def order(self) -> list[int]:
+        return sorted(range(len(self.keys)), key=self.keys.__getitem__)
+
+    def decisive(self, winner: int, other: int) -> str:
+        """The tier that puts ``winner`` before ``other`` ("" when nothing separates them)."""
+        for name, a, b in zip(self.names, self.keys[winner], self.keys[other]):
+            if a != b:
+                return name
+        return ""
+
+    def confidence(self, keeper: int, others: Sequence[int], twins: Sequence[int] = ()) -> str:
+        """``"high"`` when the keeper beats the best other file on the picture itself, else ``"low"``.
+
+        Byte-identical twins of the keeper are not rivals: keeping either is the same.
+        """
+        rivals = [m for m in others if m not in set(twins)]
+        if not rivals:
+            return "high"
+        best = min(rivals, key=self.keys.__getitem__)
+        tier = self.decisive(keeper, best)
+        return "high" if tier in STRONG_TIERS else "low"
 
 
 def _under(path: str, folder: str) -> bool:
@@ -63,31 +149,144 @@ def _under(path: str, folder: str) -> bool:
     return os.path.normpath(path).startswith(folder.rstrip(os.sep) + os.sep)
 
 
-def rank_key(info: FileInfo, policy: KeeperPolicy = KeeperPolicy.BEST, prefer: str | None = None) -> tuple:
-    """Sort key: the file with the smallest key is the keeper."""
-    best = _best_key(info)
+def _quality_class(info: FileInfo) -> int:
+    quality = info.signals.jpeg_quality if info.signals is not None else None
+    if quality is None:
+        return 0  # lossless, or a lossy format that does not say: not a reason to lose
+    for rank, floor in enumerate(_QUALITY_CLASSES):
+        if quality >= floor:
+            return rank
+    return len(_QUALITY_CLASSES)
+
+
+def _camera(info: FileInfo) -> int:
+    signals = info.signals
+    return 0 if signals is None else -(int(signals.camera) + int(signals.taken))
+
+
+def content_flaws(n: int, evidence: Evidence, infos: Sequence[FileInfo]) -> np.ndarray:
+    """Per file, how many kinds of content change speak against it (0-4: crop, addition, border, squash)."""
+    flaws = np.zeros(n, dtype=np.int64)
+    if evidence.pairs is None:
+        return flaws
+    a, b, crop, overlay, aspect = evidence.pairs
+    for verdict in (crop, overlay):
+        against = np.zeros(n, dtype=bool)
+        against[b[verdict > 0]] = True
+        against[a[verdict < 0]] = True
+        flaws += against
+    # Borders, padding, a screenshot's bars: a file with clearly less picture in its frame than a match.
+    share = np.array([i.content_share for i in infos])
+    bordered = np.zeros(n, dtype=bool)
+    more = share[a] - share[b]
+    bordered[b[more > 0.03]] = True
+    bordered[a[more < -0.03]] = True
+    flaws += bordered
+    flaws += _squashed(n, a, b, aspect, infos)
+    return flaws
+
+
+def _squashed(n: int, a: np.ndarray, b: np.ndarray, aspect: np.ndarray, infos: Sequence[FileInfo]) -> np.ndarray:
+    """Files whose content aspect disagrees with their matches': the majority wins, else the common ratio."""
+    disagree = np.zeros(n, dtype=np.int64)
+    agree = np.zeros(n, dtype=np.int64)
+    off = aspect != 0
+    np.add.at(disagree, a[off], 1)
+    np.add.at(disagree, b[off], 1)
+    np.add.at(agree, a[~off], 1)
+    np.add.at(agree, b[~off], 1)
+    squashed = disagree > agree
+    for k in np.flatnonzero(off):  # a lone pair: the one further from a common aspect ratio
+        x, y = int(a[k]), int(b[k])
+        if agree[x] or agree[y] or disagree[x] > 1 or disagree[y] > 1:
+            continue
+        far_x, far_y = _off_common(infos[x]), _off_common(infos[y])
+        squashed[x] = far_x > far_y + 0.005
+        squashed[y] = far_y > far_x + 0.005
+    return squashed.astype(np.int64)
+
+
+def _off_common(info: FileInfo) -> float:
+    if not info.width or not info.height:
+        return 0.0
+    ratio = abs(np.log(info.width / info.height))
+    return float(np.min(np.abs(_COMMON_ASPECTS - ratio)))
+
+
+def _centrality(n: int, evidence: Evidence) -> np.ndarray:
+    """Per file, its rank by summed hash distance within its component (0 = the most central); 0 elsewhere."""
+    rank = np.zeros(n, dtype=np.int64)
+    for members, distances in evidence.distances.values():
+        totals = distances.sum(axis=1)
+        order = np.argsort(totals, kind="stable")
+        places = np.empty(len(members), dtype=np.int64)
+        places[order] = np.arange(len(members))
+        # Files equally central share a place.
+        sorted_totals = totals[order]
+        for k in range(1, len(order)):
+            if sorted_totals[k] == sorted_totals[k - 1]:
+                places[order[k]] = places[order[k - 1]]
+        rank[members] = places
+    return rank
+
+
+def rank_files(
+    infos: Sequence[FileInfo],
+    policy: KeeperPolicy = KeeperPolicy.BEST,
+    prefer: str | None = None,
+    evidence: Evidence | None = None,
+) -> Ranking:
+    """Every file's key under ``policy``; files are only ever compared within one group."""
+    evidence = evidence or Evidence()
+    n = len(infos)
+    if policy is KeeperPolicy.PREFER_FOLDER and not prefer:
+        raise ValueError("the prefer-folder policy needs a folder")
+    flaws = content_flaws(n, evidence, infos)
+    central = _centrality(n, evidence)
+    pixels = evidence.effective_pixels if evidence.effective_pixels is not None else np.array(
+        [i.pixels for i in infos], dtype=np.float64)
+    components = evidence.components if evidence.components is not None else np.zeros(n, dtype=np.int64)
+    best_in_component: dict[int, float] = {}
+    for k in range(n):
+        best_in_component[int(components[k])] = max(best_in_component.get(int(components[k]), 0.0), float(pixels[k]))
+    keys = []
+    for k, info in enumerate(infos):
+        top = best_in_component[int(components[k])]
+        steps = round(np.log2(top / pixels[k]) * RESOLUTION_STEPS_PER_OCTAVE) if pixels[k] > 0 and top > 0 else 999
+        depth = info.signals.colour_depth if info.signals is not None else COLOUR
+        best = (int(flaws[k]), -depth, steps, _quality_class(info), _camera(info), int(central[k]), info.mtime_ns,
+                info.lossiness, -info.size, (len(info.path), info.path))
+        keys.append((0 if info.reference else 1, *_policy_key(info, policy, prefer), *best))
+    names = ("reference", *_policy_names(policy), *TIERS[1:])
+    return Ranking(keys, names)
+
+
+def _policy_key(info: FileInfo, policy: KeeperPolicy, prefer: str | None) -> tuple[int, ...]:
     if policy is KeeperPolicy.BEST:
-        return best
+        return ()
     if policy is KeeperPolicy.LARGEST:
-        return (-info.size, *best)
+        return (-info.size,)
     if policy is KeeperPolicy.SMALLEST:
-        return (info.size, *best)
+        return (info.size,)
     if policy is KeeperPolicy.OLDEST:
-        return (info.mtime_ns, *best)
+        return (info.mtime_ns,)
     if policy is KeeperPolicy.NEWEST:
-        return (-info.mtime_ns, *best)
+        return (-info.mtime_ns,)
     if policy is KeeperPolicy.PREFER_FOLDER:
-        if not prefer:
-            raise ValueError("the prefer-folder policy needs a folder")
-        return (0 if _under(info.path, prefer) else 1, *best)
+        assert prefer is not None
+        return (0 if _under(info.path, prefer) else 1,)
     raise ValueError(f"unknown keeper policy {policy!r}")
+
+
+def _policy_names(policy: KeeperPolicy) -> tuple[str, ...]:
+    return () if policy is KeeperPolicy.BEST else (policy.value,)
 
 
 def keeper_order(
     infos: Sequence[FileInfo], policy: KeeperPolicy = KeeperPolicy.BEST, prefer: str | None = None
 ) -> list[int]:
-    """Indices of ``infos`` from the most to the least preferred keeper."""
-    return sorted(range(len(infos)), key=lambda k: rank_key(infos[k], policy, prefer))
+    """Indices of ``infos`` from the most to the least preferred keeper (no evidence between files)."""
+    return rank_files(infos, policy, prefer).order
 
 
 def choose_keeper(

@@ -69,8 +69,11 @@ class NearParams:
     """Matching settings; defaults from the corpus benchmark (benchmarks/corpus_accuracy.py).
 
     A candidate within ``threshold`` bits is accepted when, once aligned, its
-    detail distance (255-bit, ``verify.detail_bits``) is <= ``max_detail``,
-    or <= ``max_detail_mid`` with a gradient correlation >= ``min_correlation_mid``,
+    detail distance (255-bit, ``verify.detail_bits``) is <= ``max_detail``
+    with a gradient correlation >= ``min_correlation_low`` (a copy's gradients
+    always correlate, 0.8 and more for all but 2 of 4,969 such copies in the shared
+    corpus, while a same-scene tile can share the coarse detail),
+    or <= ``max_detail_mid`` with a correlation >= ``min_correlation_mid``,
     or <= ``max_detail_strong`` with a correlation >= ``min_correlation``;
     a crop candidate (a crop hypothesis within ``crop_threshold`` bits,
     upright only, see the module doc) needs detail <= ``crop_max_detail``.
@@ -88,6 +91,7 @@ class NearParams:
     crop_max_detail: int = 28
     max_detail_mid: int = 48
     min_correlation_mid: float = 0.8
+    min_correlation_low: float = 0.8
     colour: ColourRules = ColourRules()
 
     def __post_init__(self) -> None:
@@ -105,7 +109,8 @@ class FeatureTable:
     full_thumbs: np.ndarray | None = None  # (n, 32, 32) uint8, untrimmed; None: same as thumbs
     trimmed: np.ndarray | None = None  # (n,) bool: thumbs and full_thumbs differ
     colour: np.ndarray | None = None  # (n, 2, 16, 16) int8 a*, b*; zeros for pictures without colour
-    low_detail: np.ndarray | None = None  # (n,) bool: judged on pixel agreement alone
+    low_detail: np.ndarray | None = None  # (n,) bool: judged on pixel agreement
+    featureless: np.ndarray | None = None  # (n,) bool: on pixel agreement alone (no structure to check)
     mostly_flat: np.ndarray | None = None  # (n,) bool: tones must agree as well as structure
     trim: np.ndarray | None = None  # (n, 4) float32: the trimmed box (left, top, right, bottom fractions)
 
@@ -132,6 +137,7 @@ class FeatureTable:
             trimmed,
             colour=colour,
             low_detail=np.fromiter((f.low_detail for f in features), bool, n),
+            featureless=np.fromiter((f.featureless for f in features), bool, n),
             mostly_flat=np.fromiter((f.mostly_flat for f in features), bool, n),
             trim=np.array([f.trim for f in features], dtype=np.float32).reshape(n, 4),
         )
@@ -215,7 +221,7 @@ def accept(params: NearParams, distance: np.ndarray, transform: np.ndarray, corr
     ``threshold`` counts as a crop candidate.
     """
     close = (
-        (detail <= params.max_detail)
+        ((correlation >= params.min_correlation_low) & (detail <= params.max_detail))
         | ((correlation >= params.min_correlation_mid) & (detail <= params.max_detail_mid))
         | ((correlation >= params.min_correlation) & (detail <= params.max_detail_strong))
     )
@@ -269,13 +275,13 @@ def _with_flat_candidates(table: FeatureTable, cand: Candidates) -> Candidates:
                           np.concatenate([kind, np.full(len(fi), FLAT, np.int8)]))
 
 
-def judge(table: FeatureTable, params: NearParams, cand: Candidates) -> tuple[np.ndarray, np.ndarray]:
-    """(accepted mask, detail distances) of candidate pairs: structure and colour, or pixel agreement."""
+def judge(table: FeatureTable, params: NearParams, cand: Candidates) -> tuple[np.ndarray, Alignment]:
+    """(accepted mask, alignments) of candidate pairs: structure and colour, or pixel agreement."""
     i, j, d, g, k = cand.i, cand.j, cand.distance, cand.transform, cand.kind
     alignment = verify_pairs(table, i, j, g)
     structural = accept(params, d, g, alignment.correlation, alignment.detail, k)
     if table.colour is None or table.low_detail is None or len(i) == 0:
-        return structural, alignment.detail
+        return structural, alignment
     colour = table.colour
     trim = table.trim
     shift = colour_shift(colour[i], colour[j], g, alignment.window_x, alignment.window_y,
@@ -292,21 +298,25 @@ def judge(table: FeatureTable, params: NearParams, cand: Candidates) -> tuple[np
         # A flat picture turned or mirrored cannot be told from another one (a light on the left, one on
         # the right): low-detail pictures are matched only the way they stand.
         agreeing &= g == 0
-    ok = np.where(flat, agreeing, structural & (shift <= params.colour.max_cell_shift))
+    verified = structural & (shift <= params.colour.max_cell_shift)
+    # A soft photo still has structure: it must agree on that too. Featureless pictures have none to check.
+    bare = (table.featureless[i] | table.featureless[j]) if table.featureless is not None else flat
+    ok = np.where(flat, agreeing & (bare | verified), verified)
     if table.mostly_flat is not None:
         # A different flat picture in other shades cannot be told from a brightness edit: tones must agree.
         toned = np.flatnonzero(ok & ~flat & (table.mostly_flat[i] | table.mostly_flat[j]))
         if len(toned):
             ok[toned] = tone_difference(table.thumbs[i[toned]], table.thumbs[j[toned]], g[toned],
                                         alignment.window_x[toned], alignment.window_y[toned]) <= params.colour.max_tone
-    return ok, alignment.detail
+    return ok, alignment
 
 
 def near_matches(table: FeatureTable, params: NearParams = NearParams()) -> tuple[Matches, np.ndarray]:
     """Verified near matches and their detail distances (0..255, lower = closer)."""
     cand = candidate_pairs(table, params.threshold, params.rotations, crop_radius=params.crop_threshold)
     cand = _with_flat_candidates(table, cand)
-    ok, detail = judge(table, params, cand)
+    ok, alignment = judge(table, params, cand)
     i, j, d, g = cand.i, cand.j, cand.distance, cand.transform
-    matches = Matches(i[ok], j[ok], d[ok], tuple(DIHEDRAL_NAMES[int(x)] for x in g[ok]))
-    return matches, detail[ok]
+    matches = Matches(i[ok], j[ok], d[ok], tuple(DIHEDRAL_NAMES[int(x)] for x in g[ok]), alignment.window_x[ok],
+                      alignment.window_y[ok])
+    return matches, alignment.detail[ok]

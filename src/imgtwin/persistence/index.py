@@ -174,6 +174,30 @@ class HashIndex:
         return IndexInfo(self.db_path, SCHEMA_VERSION, files, hashed, errors, vanished, image_bytes, index_bytes,
                          self.roots())
 
+    def upscale_verdicts(self, pairs: Iterable[tuple[str, str]], spec: str) -> dict[tuple[str, str], float | None]:
+        """Stored upscale checks (``matching.resolution``) of (large, small) content hash pairs."""
+        if not self._has_table("upscale_checks"):
+            return {}
+        found: dict[tuple[str, str], float | None] = {}
+        for large, small in pairs:
+            row = self.conn.execute(
+                "SELECT ratio FROM upscale_checks WHERE large_hash = ? AND small_hash = ? AND spec = ?",
+                (large, small, spec),
+            ).fetchone()
+            if row is not None:
+                found[(large, small)] = row["ratio"]
+        return found
+
+    def store_upscale_verdicts(self, verdicts: Iterable[tuple[str, str, float | None]], spec: str) -> None:
+        self._in_transaction(
+            "INSERT OR REPLACE INTO upscale_checks (large_hash, small_hash, spec, ratio) VALUES (?, ?, ?, ?)",
+            ((large, small, spec, ratio) for large, small, ratio in verdicts),
+        )
+
+    def _has_table(self, name: str) -> bool:
+        row = self.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone()
+        return row is not None
+
     def _in_transaction(self, sql: str, rows: Iterable[tuple[object, ...]]) -> None:
         with write_transaction(self.conn):
             self.conn.executemany(sql, rows)

@@ -79,6 +79,18 @@ _COLUMNS_BY_VERSION = {
 }
 
 
+# Tables that only cache what find computed (safe to drop): made when missing, in any schema version.
+AUXILIARY_TABLES = (
+    """CREATE TABLE IF NOT EXISTS upscale_checks (
+        large_hash  TEXT NOT NULL,   -- content hashes of the two files compared (matching/resolution.py)
+        small_hash  TEXT NOT NULL,
+        spec        TEXT NOT NULL,   -- the check's definition
+        ratio       REAL,            -- e_up / e_down; NULL: could not be told
+        PRIMARY KEY (large_hash, small_hash, spec)
+    ) WITHOUT ROWID""",
+)
+
+
 class IndexVersionError(RuntimeError):
     """The file is not an index this imgtwin can read."""
 
@@ -109,7 +121,7 @@ def inspect(conn: sqlite3.Connection, db_path: str) -> int:
 def _create(conn: sqlite3.Connection) -> None:
     conn.execute(FILES_V3)
     conn.execute(ROOTS_V3)
-    for statement in INDEXES_V3:
+    for statement in (*INDEXES_V3, *AUXILIARY_TABLES):
         conn.execute(statement)
 
 
@@ -171,6 +183,8 @@ MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1_to_v2, 2: 
 def ensure_schema(conn: sqlite3.Connection, db_path: str) -> None:
     """Create or upgrade, inside one write transaction (call ``inspect`` first)."""
     if conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+        for statement in AUXILIARY_TABLES:
+            conn.execute(statement)
         return
     conn.execute("BEGIN IMMEDIATE")
     try:

@@ -12,6 +12,7 @@ from imgtwin.processing.discovery import check_roots
 from imgtwin.processing.incremental import ResultCache
 from imgtwin.processing.pipeline import ProcessingPipeline
 from imgtwin.processing.source import FileSource, LocalFileSource
+from imgtwin.processing.task import ScanTask
 from imgtwin.processing.workers import ProcessWorkerPool, ThreadWorkerPool, WorkerPool
 from imgtwin.records import ProcessingSummary
 
@@ -37,16 +38,16 @@ class ParallelProcessingEngine:
         self.features = features
 
     def make_pool(self, config: ProcessingConfig) -> WorkerPool:
+        task = ScanTask(self.loader, self.hasher, self.features)
         if config.executor == "thread":
-            return ThreadWorkerPool(config.workers, self.loader, self.hasher, extractor=self.features)
+            return ThreadWorkerPool(config.workers, task)
         controller = None
         if config.adaptive_workers:
             from imgtwin.processing.adaptive import AdaptiveConcurrency
 
             controller = AdaptiveConcurrency(minimum=1, maximum=2 * cpu_count(), initial=config.workers)
         return ProcessWorkerPool(
-            config.workers, self.loader, self.hasher, config.file_timeout,
-            memory_limit_mb=config.worker_memory_mb, extractor=self.features, controller=controller,
+            config.workers, task, config.file_timeout, memory_limit_mb=config.worker_memory_mb, controller=controller,
         )
 
     def prepare_roots(self, roots: list[str]) -> list[str]:

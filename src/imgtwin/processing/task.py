@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 import stat
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import Protocol, TypeVar
 
 from imgtwin.hashing.content import content_hash
 from imgtwin.hashing.extractor import FeatureExtractor
@@ -17,6 +18,37 @@ from imgtwin.interfaces import Hasher, ImageLoader
 from imgtwin.loading.errors import LoadError, classify_os_error
 from imgtwin.loading.signatures import has_image_extension
 from imgtwin.records import ErrorReason, FileError, FileResult, FileStatus, ProcessingMetadata
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+
+class Task(Protocol[Item, Result]):
+    """What a worker pool runs on each item: the scan's file task, or any other job with a time limit.
+
+    Picklable: sent once to each worker process. ``run`` never raises (a failure is a
+    result); ``failed`` makes the result of an item whose worker crashed or overran its
+    time limit, in the pool's own process.
+    """
+
+    def run(self, item: Item) -> Result: ...
+
+    def failed(self, item: Item, error: FileError) -> Result: ...
+
+
+@dataclass(frozen=True)
+class ScanTask:
+    """One file of a scan: stat, content hash, load, hash, features (``process_file``)."""
+
+    loader: ImageLoader
+    hasher: Hasher
+    extractor: FeatureExtractor | None = None
+
+    def run(self, item: str) -> FileResult:
+        return process_file(item, self.loader, self.hasher, self.extractor)
+
+    def failed(self, item: str, error: FileError) -> FileResult:
+        return error_result(item, error)
 
 
 def error_result(path: str, error: FileError, size: int = 0, mtime_ns: int = 0) -> FileResult:

@@ -1,10 +1,12 @@
 """Worker pools: the consumer stage of the pipeline.
 
-Both pools read paths from the work channel and send ``FileResult``s to the
-result channel, then send ``END``. The process pool is the default: a decoder
-that crashes takes down only its worker, and one that spins past
-``file_timeout`` is killed and replaced while the other workers go on. Threads
-cannot be killed, so the thread pool has no per-file time limit; it exists for
+Both pools read items from the work channel, run their ``Task`` on each (the
+scan's is ``ScanTask``: one path in, one ``FileResult`` out) and send the
+results to the result channel, then send ``END``. The process pool is the
+default: a decoder that crashes takes down only its worker, and one that spins
+past ``file_timeout`` is killed and replaced while the other workers go on; the
+same pool runs the other jobs that decode files (keeper checks). Threads cannot
+be killed, so the thread pool has no per-item time limit; it exists for
 embedding and for the benchmark comparing the two.
 """
 
@@ -23,12 +25,12 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Protocol
 
-from imgtwin.hashing.extractor import FeatureExtractor
-from imgtwin.interfaces import Hasher, ImageLoader
+from typing import Any
+
 from imgtwin.processing.adaptive import AdaptiveConcurrency
 from imgtwin.processing.channels import END, POLL_SECONDS, Channel
 from imgtwin.processing.limits import limit_address_space
-from imgtwin.processing.task import error_result, process_file
+from imgtwin.processing.task import Task
 from imgtwin.records import ErrorReason, FileError
 
 log = logging.getLogger(__name__)
@@ -79,13 +81,9 @@ def silence_native_stderr() -> None:
 class ThreadWorkerPool:
     """``workers`` threads in this process (Pillow releases the GIL to decode)."""
 
-    def __init__(
-        self, workers: int, loader: ImageLoader, hasher: Hasher, *, extractor: FeatureExtractor | None = None
-    ) -> None:
+    def __init__(self, workers: int, task: Task[Any, Any]) -> None:
         self.workers = workers
-        self.loader = loader
-        self.hasher = hasher
-        self.extractor = extractor
+        self.task = task
         self._busy = 0
         self._busy_lock = threading.Lock()
 
@@ -116,7 +114,7 @@ class ThreadWorkerPool:
             with self._busy_lock:
                 self._busy += 1
             try:
-                result = process_file(item, self.loader, self.hasher, self.extractor)
+                result = self.task.run(item)
             finally:
                 with self._busy_lock:
                     self._busy -= 1
@@ -124,22 +122,16 @@ class ThreadWorkerPool:
                 return
 
 
-def _worker_main(
-    conn: Connection,
-    loader: ImageLoader,
-    hasher: Hasher,
-    memory_limit_mb: int = 0,
-    extractor: FeatureExtractor | None = None,
-) -> None:
-    """Body of a worker process: one path in, one result out, until None."""
+def _worker_main(conn: Connection, task: Task[Any, Any], memory_limit_mb: int = 0) -> None:
+    """Body of a worker process: one item in, one result out, until None."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
     quiet_decoder_warnings()
     silence_native_stderr()
     if memory_limit_mb > 0:
         limit_address_space(memory_limit_mb * 1024 * 1024)
     try:
-        while (path := conn.recv()) is not None:
-            conn.send(process_file(path, loader, hasher, extractor))
+        while (item := conn.recv()) is not None:
+            conn.send(task.run(item))
     except (EOFError, KeyboardInterrupt, BrokenPipeError):
         pass
 
@@ -148,9 +140,9 @@ def _worker_main(
 class _Worker:
     process: multiprocessing.process.BaseProcess
     conn: Connection
-    # Paths sent and not yet answered, in order; the head is being decoded and
+    # Items sent and not yet answered, in order; the head is being worked on and
     # must finish by ``deadline``.
-    pending: deque[str] = field(default_factory=deque)
+    pending: deque[Any] = field(default_factory=deque)
     deadline: float = 0.0
 
 
@@ -169,15 +161,13 @@ class ProcessWorkerPool:
     def __init__(
         self,
         workers: int,
-        loader: ImageLoader,
-        hasher: Hasher,
+        task: Task[Any, Any],
         file_timeout: float = 30.0,
         *,
         prefetch: int = 2,
         clock: Callable[[], float] = time.monotonic,
         start_method: str | None = None,
         memory_limit_mb: int = 0,
-        extractor: FeatureExtractor | None = None,
         controller: AdaptiveConcurrency | None = None,
     ) -> None:
         # With a controller (--workers auto), ``controller.maximum`` workers are
@@ -185,9 +175,7 @@ class ProcessWorkerPool:
         # finish what they hold and wait, so a change costs no process start.
         self.controller = controller
         self.workers = controller.maximum if controller is not None else workers
-        self.loader = loader
-        self.hasher = hasher
-        self.extractor = extractor
+        self.task = task
         self.file_timeout = file_timeout
         self.prefetch = prefetch
         self.clock = clock
@@ -208,7 +196,7 @@ class ProcessWorkerPool:
         parent, child = self.context.Pipe(duplex=True)
         process = self.context.Process(
             target=_worker_main,
-            args=(child, self.loader, self.hasher, self.memory_limit_mb, self.extractor),
+            args=(child, self.task, self.memory_limit_mb),
             name="imgtwin-worker",
             daemon=True,
         )
@@ -245,7 +233,7 @@ class ProcessWorkerPool:
             results.put(END)
 
     @staticmethod
-    def _first_item(work: Channel, cancel: threading.Event) -> str | None:
+    def _first_item(work: Channel, cancel: threading.Event) -> Any:
         while not cancel.is_set():
             item = work.receive()
             if item is END:
@@ -255,7 +243,7 @@ class ProcessWorkerPool:
         return None
 
     def _dispatch(
-        self, pool: list[_Worker], work: Channel, results: Channel, cancel: threading.Event, backlog: deque[str]
+        self, pool: list[_Worker], work: Channel, results: Channel, cancel: threading.Event, backlog: deque[Any]
     ) -> None:
         """Keep workers fed from ``backlog`` (paths to send first) and the work channel."""
         input_open = True
@@ -295,7 +283,7 @@ class ProcessWorkerPool:
         if self.controller is not None and (change := self.controller.update()) is not None:
             log.info("%s", change)
 
-    def _top_up(self, pool: list[_Worker], work: Channel, backlog: deque[str], input_open: bool, block: bool) -> bool:
+    def _top_up(self, pool: list[_Worker], work: Channel, backlog: deque[Any], input_open: bool, block: bool) -> bool:
         """Fill every worker to one path, then to ``prefetch``; False once input has ended."""
         for target in range(1, self.prefetch + 1):
             for worker in self._fed(pool):
@@ -315,7 +303,7 @@ class ProcessWorkerPool:
                 self._send(worker, item)
         return input_open
 
-    def _send(self, worker: _Worker, path: str) -> None:
+    def _send(self, worker: _Worker, path: Any) -> None:
         if not worker.pending:
             worker.deadline = self.clock() + self.file_timeout
         worker.pending.append(path)
@@ -328,7 +316,7 @@ class ProcessWorkerPool:
             pass
 
     def _collect(
-        self, pool: list[_Worker], worker: _Worker, backlog: deque[str], results: Channel, cancel: threading.Event
+        self, pool: list[_Worker], worker: _Worker, backlog: deque[Any], results: Channel, cancel: threading.Event
     ) -> None:
         try:
             result = worker.conn.recv()
@@ -345,7 +333,7 @@ class ProcessWorkerPool:
                 )
             log.warning("worker died on %s (exit code %s); starting a new one", path, code)
             self._replace(pool, worker, backlog)
-            result = error_result(
+            result = self.task.failed(
                 path, FileError(ErrorReason.WORKER_CRASHED, f"the decoder crashed (worker exit code {code})")
             )
         else:
@@ -357,7 +345,7 @@ class ProcessWorkerPool:
             self.controller.record()
         results.send(result, cancel)
 
-    def _expire(self, pool: list[_Worker], backlog: deque[str], results: Channel, cancel: threading.Event) -> None:
+    def _expire(self, pool: list[_Worker], backlog: deque[Any], results: Channel, cancel: threading.Event) -> None:
         now = self.clock()
         for worker in list(pool):
             if worker.pending and now > worker.deadline:
@@ -365,9 +353,9 @@ class ProcessWorkerPool:
                 log.warning("%s took longer than %.0f s; killing its worker", path, self.file_timeout)
                 self._replace(pool, worker, backlog)
                 message = f"decoding took longer than {self.file_timeout:g} s and was stopped"
-                results.send(error_result(path, FileError(ErrorReason.TIMEOUT, message)), cancel)
+                results.send(self.task.failed(path, FileError(ErrorReason.TIMEOUT, message)), cancel)
 
-    def _replace(self, pool: list[_Worker], worker: _Worker, backlog: deque[str]) -> None:
+    def _replace(self, pool: list[_Worker], worker: _Worker, backlog: deque[Any]) -> None:
         """Kill a worker and start another; the paths queued behind its file go first."""
         worker.pending.popleft()
         backlog.extendleft(reversed(worker.pending))

@@ -29,7 +29,8 @@ from imgtwin.persistence.rows import text_path
 from imgtwin.records import DuplicateGroup, FileError
 from imgtwin.reporting.text import printable
 
-CSV_COLUMNS = ("group", "category", "keep", "path", "size", "width", "height", "format", "distance", "transform")
+CSV_COLUMNS = ("group", "category", "keep", "exact", "reference", "path", "size", "width", "height", "format",
+               "distance", "transform", "keeper_confidence")
 
 
 def human_bytes(count: float) -> str:
@@ -44,6 +45,7 @@ def _member_dict(member: Any) -> dict[str, Any]:
     return {
         "path": text_path(member.path), "size": member.size, "width": member.width, "height": member.height,
         "format": member.format, "distance": member.distance, "keep": member.keep, "transform": member.transform,
+        "exact": member.exact, "reference": member.reference,
     }
 
 
@@ -58,11 +60,15 @@ def groups_document(
         "summary": {
             "groups": len(groups),
             "duplicates": sum(len(g.members) - 1 for g in groups),
+            "exact_copies": sum(g.exact_copies for g in groups),
             "reclaimable_bytes": sum(g.reclaimable_bytes for g in groups),
+            "low_confidence": sum(g.keeper_confidence == "low" for g in groups),
+            "reference_only": sum(g.reference_only for g in groups),
             "errors": len(errors),
         },
         "groups": [
             {"id": g.id, "category": g.category, "reclaimable_bytes": g.reclaimable_bytes,
+             "keeper_confidence": g.keeper_confidence, "reference_only": g.reference_only,
              "members": [_member_dict(m) for m in g.members]}
             for g in groups
         ],
@@ -88,31 +94,46 @@ def _csv_rows(stream: TextIO, groups: Sequence[DuplicateGroup]) -> None:
     writer.writerow(CSV_COLUMNS)
     for group in groups:
         for m in group.members:
-            writer.writerow([group.id, group.category, int(m.keep), text_path(m.path), m.size, m.width, m.height,
-                             m.format, m.distance, m.transform or ""])
+            writer.writerow([group.id, group.category, int(m.keep), int(m.exact), int(m.reference), text_path(m.path),
+                             m.size, m.width, m.height, m.format, m.distance, m.transform or "",
+                             group.keeper_confidence])
 
 
 def print_groups(console: Console, groups: Sequence[DuplicateGroup], errors: Sequence[tuple[str, FileError]]) -> None:
     """Every group, keeper first, paths last so that they never wrap mid-name."""
     for group in groups:
+        notes = []
+        if group.keeper_confidence == "low":
+            notes.append("[yellow]keeper uncertain: check it[/]")
+        if group.reference_only:
+            notes.append("reference files only: left alone")
         console.print(
             f"[bold]Group {group.id}[/] · {group.category} · {len(group.members)} files · "
-            f"{human_bytes(group.reclaimable_bytes)} reclaimable", highlight=False,
+            f"{human_bytes(group.reclaimable_bytes)} reclaimable" + "".join(f" · {n}" for n in notes),
+            highlight=False,
         )
         for m in group.members:
             dims = f"{m.width}x{m.height}" if m.width else "?"
-            mark = "[green]keep[/]" if m.keep else f"{m.distance:>4}"
-            note = "" if m.keep else (f"  ({m.transform})" if m.transform else "")
+            mark = "[green]keep[/]" if m.keep else ("[cyan]same[/]" if m.exact else f"{m.distance:>4}")
+            labels = [m.transform] if m.transform and not m.keep else []
+            if m.exact and not m.keep and group.category != "exact":
+                labels.append("exact copy")
+            if m.reference:
+                labels.append("reference")
+            note = f"  ({', '.join(labels)})" if labels else ""
             console.print(
-                f"  {mark} {dims:>11} {human_bytes(m.size):>9}  {escape(printable(m.path))}{note}",
+                f"  {mark:>4} {dims:>11} {human_bytes(m.size):>9}  {escape(printable(m.path))}{note}",
                 highlight=False, soft_wrap=True,
             )
     duplicates = sum(len(g.members) - 1 for g in groups)
+    exact_copies = sum(g.exact_copies for g in groups)
     reclaimable = sum(g.reclaimable_bytes for g in groups)
     exact = sum(g.category == "exact" for g in groups)
+    low = sum(g.keeper_confidence == "low" for g in groups)
     console.print(
         f"{len(groups)} group(s) ({exact} exact, {len(groups) - exact} near): {duplicates} duplicate file(s), "
-        f"{human_bytes(reclaimable)} reclaimable.", highlight=False, soft_wrap=True,
+        f"{exact_copies} of them byte-identical to their keeper, {human_bytes(reclaimable)} reclaimable"
+        + (f"; {low} keeper(s) uncertain" if low else "") + ".", highlight=False, soft_wrap=True,
     )
     if errors:
         console.print(f"{len(errors)} file(s) could not be read (see `imgtwin errors` or --json).", highlight=False)

@@ -85,6 +85,15 @@ const ImgtwinCore = (function () {
     return out;
   }
 
+  // The counts find's summary gives besides groups, duplicates and bytes (the same rules as find).
+  function totals(groups) {
+    return {
+      exact_copies: groups.reduce((n, g) => n + g.members.filter((m) => m.exact === true && !m.keep).length, 0),
+      low_confidence: groups.filter((g) => g.keeper_confidence === "low").length,
+      reference_only: groups.filter((g) => g.members.length > 0 && g.members.every(isReference)).length,
+    };
+  }
+
   // The plan is a find --json document: keep flags as reviewed, left-out files
   // removed, groups with fewer than two files dropped, totals recomputed; any
   // other field of the document (base, ...) is kept as it was.
@@ -96,7 +105,7 @@ const ImgtwinCore = (function () {
       const order = [s.keeper, ...keep.filter((i) => i !== s.keeper)];
       const members = order.map((i) => reviewed(s, i));
       groups.push(Object.assign({}, s.g, {
-        reclaimable_bytes: members.reduce((n, m) => n + (m.keep ? 0 : m.size), 0),
+        reclaimable_bytes: members.reduce((n, m) => n + (m.keep || isReference(m) ? 0 : m.size), 0),
         members,
       }));
     }
@@ -106,7 +115,7 @@ const ImgtwinCore = (function () {
         duplicates: groups.reduce((n, g) => n + g.members.length - 1, 0),
         reclaimable_bytes: groups.reduce((n, g) => n + g.reclaimable_bytes, 0),
         errors: doc.errors.length,
-      }),
+      }, "exact_copies" in (doc.summary || {}) ? totals(groups) : {}),
       groups,
       errors: doc.errors,
     });
@@ -164,5 +173,5 @@ const ImgtwinCore = (function () {
   }
 
   return { humanBytes, count, el, relativeTransform, transformOf, newState, isReference, acted, included,
-           reclaimable, edited, reviewed, buildPlan, chunkedList };
+           reclaimable, edited, reviewed, buildPlan, chunkedList, totals };
 })();

@@ -31,6 +31,8 @@
     setValue("groups", doc.groups.length, count(doc.groups.length));
     setValue("files", files, count(files));
     setValue("duplicates", files - doc.groups.length, count(files - doc.groups.length));
+    const totals = ImgtwinCore.totals(doc.groups);
+    for (const key of ["exact_copies", "low_confidence", "reference_only"]) setValue(key, totals[key], count(totals[key]));
     setValue("reclaimable_bytes", bytes, humanBytes(bytes));
     setValue("errors", doc.errors.length, count(doc.errors.length));
     $("source").textContent = data.source;
@@ -114,6 +116,8 @@
     label.append(box, document.createTextNode(" include"));
     row.append(label);
     if (isKeeper) row.append(el("span", "badge keep", "keep"));
+    if (!isKeeper && m.exact === true) row.append(el("span", "badge same", "same bytes"));
+    if (ImgtwinCore.isReference(m)) row.append(el("span", "badge reference", "reference"));
     const cut = Math.max(m.path.lastIndexOf("/"), m.path.lastIndexOf("\\")) + 1;
     const path = el("div", "path");
     path.title = m.path;
@@ -138,6 +142,8 @@
     const head = el("header");
     head.append(el("h2", "", `Group ${g.id}`), el("span", `badge ${g.category}`, g.category));
     if (s.transformed) head.append(el("span", "badge transformed", "rotated/mirrored"));
+    if (g.keeper_confidence === "low") head.append(el("span", "badge uncertain", "keeper uncertain"));
+    if (g.reference_only) head.append(el("span", "badge reference", "reference only"));
     head.append(el("span", "facts", `${g.members.length} files · ${humanBytes(reclaimable(s))} reclaimable`));
     const ol = el("ol", "members");
     // keeper first, the others as found

@@ -1,0 +1,122 @@
+"""What the files of a candidate group say about each other, for choosing its keeper.
+
+Files are linked into components by their verified matches and byte twins (a
+component holds every file that could share a group). Within a component,
+matched pairs tell which file is cropped, added to or squashed
+(``matching.relations``), and in components of three or more the hash
+distances tell which file is closest to all the others. All of it is bounded
+by the matches found: no loop over all pairs of files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from imgtwin.hashing.features import DIHEDRAL_NAMES
+from imgtwin.matching.grouping import Matches
+from imgtwin.matching.keeper import RESOLUTION_STEPS_PER_OCTAVE, Evidence, FileInfo
+from imgtwin.matching.near import FeatureTable
+from imgtwin.matching.relations import relate
+
+#: Components up to this size get centrality (pairwise hash distances, a square of this size at most).
+MAX_CENTRALITY = 64
+#: Upscale checks per component: the largest file against this many smaller ones at most.
+MAX_QUESTIONS = 3
+
+
+def components_of(n: int, matches: Matches, exact_labels: Sequence[int]) -> np.ndarray:
+    """Per file, the id (its smallest member) of the set of files linked by matches or identical bytes."""
+    parent = np.arange(n)
+
+    def root(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = int(parent[x])
+        return x
+
+    def join(x: int, y: int) -> None:
+        rx, ry = root(x), root(y)
+        if rx != ry:
+            parent[max(rx, ry)] = min(rx, ry)
+
+    for a, b in zip(matches.i.tolist(), matches.j.tolist()):
+        join(a, b)
+    first: dict[int, int] = {}
+    for k, label in enumerate(exact_labels):
+        if label >= 0:
+            if label in first:
+                join(first[label], k)
+            else:
+                first[label] = k
+    return np.array([root(k) for k in range(n)], dtype=np.int64)
+
+
+def component_members(components: np.ndarray, minimum: int = 2, maximum: int | None = None) -> list[np.ndarray]:
+    """The files of each component with ``minimum`` to ``maximum`` files, in one sort (no loop over components)."""
+    order = np.argsort(components, kind="stable")
+    ordered = components[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    ends = np.r_[starts[1:], len(order)]
+    sizes = ends - starts
+    keep = (sizes >= minimum) & (sizes <= (maximum if maximum is not None else len(order)))
+    return [order[start:end] for start, end in zip(starts[keep], ends[keep])]
+
+
+def gather_evidence(table: FeatureTable, matches: Matches, exact_labels: Sequence[int], infos: Sequence[FileInfo],
+                    aspects: np.ndarray, effective_pixels: np.ndarray | None = None) -> Evidence:  # fmt: skip
+    """The keeper's evidence for every file (``aspects``: width / height of each file's content, as shown)."""
+    n = len(infos)
+    components = components_of(n, matches, exact_labels)
+    pairs = None
+    if len(matches.i) and matches.window_x is not None and matches.window_y is not None:
+        i, j = matches.i.astype(np.int64), matches.j.astype(np.int64)
+        g = np.array([DIHEDRAL_NAMES.index(t) for t in matches.transform], dtype=np.int64)
+        rel = relate(table.thumbs[i], table.thumbs[j], g, matches.window_x, matches.window_y, aspects[i], aspects[j],
+                     i, j)
+        pairs = (rel.a, rel.b, rel.crop, rel.overlay, rel.aspect)
+    distances: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for members in component_members(components, 3, MAX_CENTRALITY):
+        component = components[members[0]]
+        plain = np.bitwise_count(table.hashes[members][:, None] ^ table.hashes[members][None, :])
+        trimmed = np.bitwise_count(table.trim_hashes[members][:, None] ^ table.trim_hashes[members][None, :])
+        distances[int(component)] = (members, np.minimum(plain, trimmed).astype(np.int64))
+    return Evidence(pairs, components, distances, effective_pixels)
+
+
+def upscale_questions(evidence: Evidence, infos: Sequence[FileInfo], pixels: np.ndarray,
+                      transforms: Sequence[str], exclude: set[int] | None = None) -> list[tuple[int, int]]:  # fmt: skip
+    """Per component, (largest, smaller) pairs whose resolution tier an upscale check should settle.
+
+    The largest file of a component (by ``pixels``) against the (at most ``MAX_QUESTIONS``)
+    largest files at least one resolution step smaller that it matched directly with nothing
+    between them: no crop, addition, border or squash, and the same orientation (then the two
+    show the same content, pixel for pixel). One of them may itself be a noisy or blurred
+    copy; any that explains the largest as well says it is an upscale. ``exclude``: files
+    already found to be upscales.
+    """
+    if evidence.pairs is None or evidence.components is None:
+        return []
+    a, b, crop, overlay, aspect = evidence.pairs
+    clean: dict[int, list[int]] = {}
+    for k in range(len(a)):
+        x, y = int(a[k]), int(b[k])
+        if crop[k] or overlay[k] or aspect[k] or transforms[k] != "identity":
+            continue
+        if abs(infos[x].content_share - infos[y].content_share) > 0.03:
+            continue
+        clean.setdefault(x, []).append(y)
+        clean.setdefault(y, []).append(x)
+    exclude = exclude or set()
+    step = 2 ** (1 / RESOLUTION_STEPS_PER_OCTAVE)
+    questions = []
+    for group in component_members(evidence.components):
+        members = [int(m) for m in group if int(m) not in exclude]
+        if len(members) < 2:
+            continue
+        largest = max(members, key=lambda m: (pixels[m], -m))
+        smaller = sorted({m for m in clean.get(largest, []) if pixels[m] * step <= pixels[largest]},
+                         key=lambda m: (-pixels[m], m))
+        questions += [(largest, m) for m in smaller[:MAX_QUESTIONS]]
+    return questions
