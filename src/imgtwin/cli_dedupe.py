@@ -37,7 +37,7 @@ from imgtwin.actions import (
 )
 from imgtwin.actions.journal import default_journal_path
 from imgtwin.app import DB_ENV_VAR, default_db_path
-from imgtwin.cli_options import reference_option, selection_options
+from imgtwin.cli_options import selection_options
 from imgtwin.finding import PathDisplay
 from imgtwin.matching.keeper import KeeperPolicy
 from imgtwin.reporting.groups import human_bytes
@@ -131,7 +131,6 @@ def _summary(report: ApplyReport) -> str:
 @click.option("--yes", is_flag=True, help="Apply the plan. Without it, only print what would happen.")
 @click.option(DELETE_FLAG, "allow_delete", is_flag=True,
               help="Required with --action delete --yes: deleted files cannot be restored by undo.")
-@reference_option
 @selection_options
 @click.option("--workers", type=click.IntRange(min=0), default=0, help="Scan workers; 0 = one per core.")
 @click.option("--no-progress", is_flag=True, help="No progress bar while scanning.")

@@ -39,6 +39,7 @@ def find(
     rotations: bool,
     keep: str,
     prefer: str | None,
+    reference: tuple[str, ...],
     json_path: str | None,
     csv_path: str | None,
     html_path: str | None,
@@ -63,7 +64,7 @@ def find(
     with fatal_errors(console, db), stop_on_first_interrupt(cancel, console):
         result = find_duplicates(
             dirs, db_path=db, threshold=threshold, rotations=rotations, keep=keep, prefer=prefer,
-            scan_settings=scan_settings, console=console,
+            scan_settings=scan_settings, console=console, reference=reference,
         )
     if result.scan is not None and result.scan.cancelled:
         console.print("[yellow]Scan stopped: groups below cover the files hashed so far.[/]")

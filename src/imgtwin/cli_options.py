@@ -16,10 +16,10 @@ THRESHOLD_HELP = (
 
 
 def selection_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """``--threshold``, ``--rotations``, ``--keep``, ``--prefer``: how groups and keepers are chosen.
+    """``--threshold``, ``--rotations``, ``--keep``, ``--prefer``, ``--reference``: how groups and keepers are chosen.
 
-    Shared by ``find``, ``dedupe`` and ``report`` so that the same words select
-    the same groups everywhere.
+    Shared by ``find``, ``dedupe``, ``report`` and ``review`` so that the same
+    words select the same groups everywhere.
     """
     from imgtwin.finding import DEFAULT_THRESHOLD
     from imgtwin.matching.keeper import KeeperPolicy
@@ -31,14 +31,16 @@ def selection_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      help="Also find copies rotated by 90/180/270 degrees or mirrored."),
         click.option("--keep", type=click.Choice([p.value for p in KeeperPolicy]), default="best",
                      show_default=True,
-                     help="Which file of a group to keep: best = highest resolution, then largest file, less "
-                          "lossy format, oldest, shortest path; prefer-folder = files under --prefer first."),
+                     help="Which file of a group to keep: best = the original (no crop, border, logo or squash, "
+                          "full colour, most real pixels, best JPEG quality, camera data, the source of the other "
+                          "copies, oldest; see the README); largest, smallest, oldest, newest; prefer-folder = "
+                          "files under --prefer first."),
         click.option("--prefer", type=click.Path(file_okay=False, path_type=str), default=None,
                      help="Folder whose files are kept first (with --keep prefer-folder)."),
     ]
     for option in reversed(options):
         command = option(command)
-    return command
+    return reference_option(command)
 
 
 def reference_option(command: Callable[..., Any]) -> Callable[..., Any]:

@@ -50,6 +50,7 @@ def report(
     rotations: bool,
     keep: str,
     prefer: str | None,
+    reference: tuple[str, ...],
     workers: int,
     quiet: bool,
 ) -> None:
@@ -78,7 +79,7 @@ def report(
             if not os.path.isfile(db):
                 fail(console, f"no index at {db}: run `imgtwin scan` first, or give --db or --from-json")
             result = find_duplicates(dirs, db_path=db, threshold=threshold, rotations=rotations, keep=keep,
-                                     prefer=prefer, scan=False)
+                                     prefer=prefer, scan=False, reference=reference)
             document = groups_document(result.groups, result.errors, threshold, rotations)
             where = f" under {', '.join(dirs)}" if dirs else ""
             source = f"From the index {os.path.abspath(db)}{where} (threshold {threshold})"

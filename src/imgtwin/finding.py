@@ -160,10 +160,26 @@ def group_rows(
     matches, _ = near_matches(table, params)
     infos = [r.info for r in rows]
     evidence = gather_evidence(table, matches, labels, infos, np.array([r.aspect for r in rows], dtype=np.float64))
-    if checks is not None:
-        evidence = replace(evidence, effective_pixels=checks.effective_pixels(rows, evidence, matches.transform))
     ranking = rank_files(infos, policy, prefer, evidence)
+    if checks is not None:
+        # Only where an upscale would be kept: the file ranked first in its component.
+        leaders = _leaders(ranking, evidence)
+        pixels, upscaled = checks.effective_pixels(rows, evidence, matches.transform, leaders)
+        if upscaled:
+            ranking = rank_files(infos, policy, prefer, replace(evidence, effective_pixels=pixels,
+                                                                upscaled=frozenset(upscaled)))
     return form_groups(len(rows), matches, ranking.order, labels), ranking
+
+
+def _leaders(ranking: Ranking, evidence: Evidence) -> set[int]:
+    """The best-ranked file of each component of two or more files."""
+    best: dict[int, int] = {}
+    components = evidence.components if evidence.components is not None else np.arange(len(ranking.keys))
+    for k in range(len(ranking.keys)):
+        c = int(components[k])
+        if c not in best or ranking.keys[k] < ranking.keys[best[c]]:
+            best[c] = k
+    return set(best.values())
 
 
 class UpscaleChecker:
@@ -173,14 +189,22 @@ class UpscaleChecker:
         self.db_path = db_path
         self.config = config
 
-    def effective_pixels(self, rows: Sequence[_Row], evidence: Evidence, transforms: Sequence[str]) -> np.ndarray:
+    def effective_pixels(self, rows: Sequence[_Row], evidence: Evidence, transforms: Sequence[str],
+                         leaders: set[int]) -> tuple[np.ndarray, set[int]]:  # fmt: skip
+        """Per file, its pixels, or those of a smaller file it was found to be an upscale of; and those files.
+
+        ``leaders``: the files an upscale check may demote (the keepers-to-be); others are not asked about.
+        """
         infos = [r.info for r in rows]
         pixels = np.array([i.pixels for i in infos], dtype=np.float64)
         upscaled: set[int] = set()
         known: dict[tuple[str, str], float | None] = {}
+        components = evidence.components if evidence.components is not None else np.arange(len(rows))
+        changed: set[int] = set()  # components where an upscale was found: their next largest may lead now
         for _ in range(3):  # an upscale of an upscale: ask again about the next largest
             questions = [(p, s) for p, s in upscale_questions(evidence, infos, pixels, transforms, upscaled)
-                         if rows[p].content_hash and rows[s].content_hash]
+                         if rows[p].content_hash and rows[s].content_hash
+                         and (p in leaders or int(components[p]) in changed)]
             keys = [(rows[p].content_hash or "", rows[s].content_hash or "") for p, s in questions]
             self._answer([k for k in keys if k not in known], questions, keys, rows, known)
             found = [(p, s) for (p, s), key in zip(questions, keys) if _is_upscale(known.get(key))]
@@ -189,7 +213,8 @@ class UpscaleChecker:
             for p, s in found:  # several smaller files may explain it: the largest of them counts
                 pixels[p] = pixels[s] if p not in upscaled else max(pixels[p], pixels[s])
                 upscaled.add(p)
-        return pixels
+                changed.add(int(components[p]))
+        return pixels, upscaled
 
     def _answer(self, missing: list[tuple[str, str]], questions: list[tuple[int, int]], keys: list[tuple[str, str]],
                 rows: Sequence[_Row], known: dict[tuple[str, str], float | None]) -> None:
@@ -197,11 +222,14 @@ class UpscaleChecker:
             return
         with HashIndex(self.db_path, readonly=True) as index:
             known.update(index.upscale_verdicts(missing, UPSCALE_SPEC))
-        todo = {key: question for key, question in zip(keys, questions) if key not in known}
-        if not todo:
-            return
-        jobs = [UpscaleCheck(rows[p].path, rows[s].path, key[0], key[1]) for key, (p, s) in todo.items()]
-        verdicts = run_jobs(UpscaleTask(), jobs, self.config)
+        todo: dict[int, dict[str, str]] = {}  # large file -> {small file's content hash: its path}
+        for key, (p, s) in zip(keys, questions):
+            if key not in known:
+                todo.setdefault(p, {})[key[1]] = rows[s].path
+        jobs = [UpscaleCheck(rows[p].path, rows[p].content_hash or "", tuple((path, digest) for digest, path in
+                                                                        smaller.items()))
+                for p, smaller in todo.items()]
+        verdicts = [v for answers in run_jobs(UpscaleTask(), jobs, self.config) for v in answers]
         for verdict in verdicts:
             known[(verdict.large_hash, verdict.small_hash)] = verdict.ratio
         try:

@@ -51,7 +51,7 @@ FEATURES_VERSION = 3
 #: Names the feature definition and its parameters; stored next to the bytes so
 #: features computed by another definition are never mixed.  Bump on any change
 #: to what :func:`compute_features` produces.
-FEATURES_SPEC = "features-v3-phash64v2-trim2x99-thumb32-full32-lab16-unstable24-flat4"
+FEATURES_SPEC = "features-v3-phash64v2-trim2x99bands-thumb32-full32-lab16-unstable24-flat4"
 
 #: A coefficient this close to the block's median (unnormalised DCT of 0-255
 #: pixels) can change sides under a re-encode: one grey level of noise on the
@@ -88,6 +88,7 @@ _TRIM_TOLERANCE = 2
 _TRIM_FRACTION = 0.99
 _TRIM_MAX = 0.40
 _TRIM_MIN_LINES = 2  # ignore 1-pixel edges: resampling artefacts, not borders
+_TRIM_BLEND = 2  # lines passed over between two bands of a border
 _TRIM_SHAVE = 0.015  # extra cut on each trimmed side, as a fraction of the image
 
 _BASIS = dct_matrix(THUMB)[:HASH_SIZE]
@@ -197,17 +198,36 @@ def _border_lines(lines: np.ndarray, limit: int) -> int:
     return count if count >= _TRIM_MIN_LINES else 0
 
 
+def _border_run(lines: np.ndarray, limit: int) -> int:
+    """Leading rows of ``lines`` in uniform bands, one after another (a status bar, then a black bar).
+
+    Between two bands, a line or two blended by resampling or JPEG ringing may be passed over.
+    """
+    total = 0
+    while total < limit:
+        for skip in range(_TRIM_BLEND + 1 if total else 1):
+            count = _border_lines(lines[total + skip :], limit - total - skip)
+            if count:
+                total += skip + count
+                break
+        else:
+            break
+    return total
+
+
 def trim_box(pixels: np.ndarray) -> tuple[int, int, int, int]:
     """The box ``(left, top, right, bottom)`` left after cutting uniform borders.
 
     Each side is scanned independently (a border need not be the same width on
-    all sides, nor the same colour: padding to a square touches two sides).
+    all sides, nor the same colour: padding to a square touches two sides), and
+    a border may be several bands of different colours (a screenshot's status
+    bar over its black letterbox).
     """
     height, width = pixels.shape
-    top = _border_lines(pixels, int(height * _TRIM_MAX))
-    bottom = _border_lines(pixels[::-1], int(height * _TRIM_MAX))
-    left = _border_lines(pixels.T, int(width * _TRIM_MAX))
-    right = _border_lines(pixels.T[::-1], int(width * _TRIM_MAX))
+    top = _border_run(pixels, int(height * _TRIM_MAX))
+    bottom = _border_run(pixels[::-1], int(height * _TRIM_MAX))
+    left = _border_run(pixels.T, int(width * _TRIM_MAX))
+    right = _border_run(pixels.T[::-1], int(width * _TRIM_MAX))
     # A trimmed side loses a little more: the last border lines blur into the
     # picture (JPEG ringing, resampling) and a leftover dark/bright line would
     # dominate the thumbnail's gradients; verification absorbs the extra crop.

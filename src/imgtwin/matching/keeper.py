@@ -8,8 +8,9 @@ two files decides (``TIERS``, strongest first):
 1. **reference**: a file under a ``--reference`` folder beats any other;
 2. **content**: a copy that shows less of the picture (a crop) or adds to it
    (a border or padding, a screenshot's bars, a logo, a caption, a watermark),
-   or whose aspect ratio was squashed, loses to one that does not
-   (``matching.relations``, from the aligned thumbnails of matched pairs);
+   whose aspect ratio was squashed, or that was enlarged from a smaller file of
+   the group, loses to one that does not (``matching.relations`` and
+   ``matching.resolution``, from matched pairs);
 3. **colour**: full colour beats a palette (GIF, PNG-8), which beats grey,
    which beats 1-bit;
 4. **resolution**: more pixels of picture (borders not counted; sizes within
@@ -104,13 +105,15 @@ class Evidence:
     ``aspect`` (log of b's aspect over a's, 0 when equal), from ``matching.relations``;
     ``components``: per file, the id of the set of files linked by matches (its candidate group);
     ``distances``: per component with 3 or more files, the files and their pairwise hash distances;
-    ``effective_pixels``: per file, pixels that carry picture (an upscale counts as its source).
+    ``effective_pixels``: per file, pixels that carry picture (an upscale counts as its source);
+    ``upscaled``: files found to be enlarged from a smaller file of their group (made from it: a flaw).
     """
 
     pairs: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
     components: np.ndarray | None = None
     distances: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     effective_pixels: np.ndarray | None = None
+    upscaled: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -168,6 +171,8 @@ def content_flaws(n: int, evidence: Evidence, infos: Sequence[FileInfo]) -> np.n
     """Per file, how many kinds of content change speak against it (0-4: crop, addition, border, squash)."""
     flaws = np.zeros(n, dtype=np.int64)
     if evidence.pairs is None:
+        for k in evidence.upscaled:
+            flaws[k] += 1
         return flaws
     a, b, crop, overlay, aspect = evidence.pairs
     for verdict in (crop, overlay):
@@ -183,6 +188,8 @@ def content_flaws(n: int, evidence: Evidence, infos: Sequence[FileInfo]) -> np.n
     bordered[a[more < -0.03]] = True
     flaws += bordered
     flaws += _squashed(n, a, b, aspect, infos)
+    for k in evidence.upscaled:  # enlarged from a smaller copy present: made from it
+        flaws[k] += 1
     return flaws
 
 
