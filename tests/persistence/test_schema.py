@@ -36,7 +36,7 @@ def test_v1_index_is_upgraded_keeping_its_rows(tmp_path: Path) -> None:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert tables == {"files", "roots"}
+    assert tables == {"files", "roots", "local_features"}
     (row,) = read_rows(str(db))
     assert row["hash"] == "8f000000000000ff" and row["width"] == 640
     assert row["inode"] is None and row["content_hash"] is None and row["vanished_at"] is None

@@ -52,6 +52,25 @@ INDEXES_V2 = (
 )
 
 
+# Local features for ``find --deep`` (hashing/local.py): they depend only on a
+# file's bytes and their spec, so they are keyed by content hash, not by path
+# (byte copies share one row; a moved or renamed file keeps its features).
+# Created when missing, in any schema version: the table is an addition.
+LOCAL_FEATURES = """
+CREATE TABLE IF NOT EXISTS local_features (
+    content_hash  TEXT NOT NULL,      -- xxh3-128 of the bytes, hex (files.content_hash)
+    spec          TEXT NOT NULL,      -- their definition, e.g. local-v1-orb224-640px
+    data          BLOB NOT NULL,      -- keypoints and descriptors, see hashing/local.py
+    PRIMARY KEY (content_hash, spec)
+) WITHOUT ROWID
+"""
+
+
+def ensure_local_features(conn: sqlite3.Connection) -> None:
+    """The ``local_features`` table, created if this index has none yet."""
+    conn.execute(LOCAL_FEATURES)
+
+
 class IndexVersionError(RuntimeError):
     """The file is not an index this imgtwin can read."""
 
@@ -84,6 +103,7 @@ MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1_to_v2}
 def ensure_schema(conn: sqlite3.Connection, db_path: str) -> None:
     """Create, upgrade, or refuse; all inside one write transaction."""
     if conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+        ensure_local_features(conn)
         return
     conn.execute("BEGIN IMMEDIATE")
     try:
@@ -102,6 +122,7 @@ def ensure_schema(conn: sqlite3.Connection, db_path: str) -> None:
             for step in range(version, SCHEMA_VERSION):
                 MIGRATIONS[step](conn)
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        ensure_local_features(conn)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

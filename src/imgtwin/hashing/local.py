@@ -1,0 +1,210 @@
+"""Local features for ``find --deep``: keypoints with binary descriptors.
+
+A global hash describes the whole frame, so a copy whose frame changed (a
+photo straightened and cropped, shown inside a screenshot, cropped by a
+quarter, with a sticker on it) lands far from its original.  Keypoints
+describe small patches, and enough of them survive such edits for a
+geometric fit (``matching.deep``) to say that one picture is, or contains,
+the other.
+
+What is computed (OpenCV's ORB, chosen by measurement over AKAZE and SIFT, see
+docs/benchmarks.md): the file is decoded a second time at a larger size than
+the hash's (``LocalSpec.side`` on the long side), the strongest ``keypoints``
+ORB keypoints are kept, and for each its position and its 256-bit rBRIEF
+descriptor.  ``LocalSpec.id`` names all of it and is stored beside the bytes,
+so features of another definition are never mixed.
+
+Serialised (:meth:`LocalFeatures.to_bytes`) in 16 + 36 bytes per keypoint:
+about 9 KB at most for 256 keypoints; most photos come out below that.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from imgtwin.hashing.dct import DCTHasher
+from imgtwin.interfaces import Hasher
+from imgtwin.records import ImageHash
+
+_MAGIC = b"ILF"
+_FORMAT_VERSION = 1
+_HEADER = struct.Struct("<3sBBxHHHxxxx")  # magic, layout version, descriptor bytes, count, width, height
+_POINT_SCALE = 16  # positions stored in 1/16 px as u16: images up to 4095 px
+
+
+@dataclass(frozen=True, slots=True)
+class LocalSpec:
+    """How local features are computed; ``id`` is stored with them."""
+
+    keypoints: int = 224
+    side: int = 640  # keypoints are detected on side x 3/4 side pixels' worth of the image (see detection_image)
+    detector: str = "orb"
+    version: int = 1
+
+    @property
+    def id(self) -> str:
+        return f"local-v{self.version}-{self.detector}{self.keypoints}-{self.side}px"
+
+    def __post_init__(self) -> None:
+        if self.detector not in DETECTORS:
+            raise ValueError(f"unknown detector {self.detector!r} (one of {', '.join(DETECTORS)})")
+        if not 32 <= self.side <= 4095 or not 8 <= self.keypoints <= 4096:
+            raise ValueError("side must be in 32..4095 and keypoints in 8..4096")
+
+
+@dataclass(frozen=True, slots=True)
+class LocalFeatures:
+    """Keypoints of one image: positions in the detection image, descriptors, its size."""
+
+    width: int
+    height: int
+    points: np.ndarray  # (n, 2) float32, x and y in pixels of the width x height image
+    descriptors: np.ndarray  # (n, d) uint8
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+    def to_bytes(self) -> bytes:
+        n, d = self.descriptors.shape if len(self.descriptors) else (0, self.descriptors.shape[-1] if
+                                                                     self.descriptors.ndim == 2 else 32)
+        head = _HEADER.pack(_MAGIC, _FORMAT_VERSION, d, n, self.width, self.height)
+        xy = np.clip(np.rint(self.points * _POINT_SCALE), 0, 65535).astype("<u2")
+        return head + xy.tobytes() + np.ascontiguousarray(self.descriptors, dtype=np.uint8).tobytes()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> LocalFeatures:
+        data = bytes(data)
+        if len(data) < _HEADER.size or data[:3] != _MAGIC:
+            raise ValueError("not serialised local features")
+        _, version, d, n, width, height = _HEADER.unpack_from(data)
+        if version != _FORMAT_VERSION:
+            raise ValueError(f"local features format v{version} is not supported (expected v{_FORMAT_VERSION})")
+        expected = _HEADER.size + n * (4 + d)
+        if len(data) != expected:
+            raise ValueError(f"local features: expected {expected} bytes, got {len(data)}")
+        xy = np.frombuffer(data, dtype="<u2", count=2 * n, offset=_HEADER.size).reshape(n, 2)
+        descriptors = np.frombuffer(data, dtype=np.uint8, count=n * d, offset=_HEADER.size + 4 * n).reshape(n, d)
+        return cls(width, height, xy.astype(np.float32) / _POINT_SCALE, descriptors)
+
+
+def _cv2() -> Any:
+    import cv2  # imported on first use: only --deep needs OpenCV
+
+    cv2.setNumThreads(1)  # one worker per core already; OpenCV's own threads would oversubscribe
+    return cv2
+
+
+def detection_image(image: Image.Image, side: int) -> np.ndarray:
+    """8-bit grayscale pixels reduced to at most ``side`` x ``3/4 side`` pixels' worth of area.
+
+    An area budget rather than a long side: a phone screenshot (9:19.5) is
+    given as many pixels as a 4:3 photo, so the picture it shows keeps
+    enough of them for keypoints.  Area resampling, as a viewer shrinks.
+    """
+    if image.mode != "L":
+        image = image.convert("L")
+    pixels = np.asarray(image)
+    height, width = pixels.shape
+    scale = math.sqrt(side * side * 0.75 / (width * height))
+    if scale < 1:
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        pixels = _cv2().resize(pixels, size, interpolation=_cv2().INTER_AREA)
+    return np.ascontiguousarray(pixels)
+
+
+def _detect_orb(pixels: np.ndarray, count: int) -> tuple[list[Any], np.ndarray | None]:
+    cv2 = _cv2()
+    # A low FAST threshold and six times the keypoints needed, then a spatially
+    # spread subset (see _spread): ORB's own cut keeps the strongest responses,
+    # which crowd into the most contrasted patch (text, UI, foliage) and leave
+    # soft parts of the picture without a single keypoint.
+    orb = cv2.ORB_create(nfeatures=count * 6, scaleFactor=1.2, nlevels=8, edgeThreshold=19, patchSize=19,
+                         fastThreshold=5)
+    keypoints = _spread(orb.detect(pixels, None), pixels.shape, count)
+    return orb.compute(pixels, keypoints)
+
+
+def _detect_akaze(pixels: np.ndarray, count: int) -> tuple[list[Any], np.ndarray | None]:
+    cv2 = _cv2()
+    akaze = cv2.AKAZE_create(threshold=0.0005)
+    keypoints = _spread(akaze.detect(pixels, None), pixels.shape, count)
+    return akaze.compute(pixels, keypoints)
+
+
+def _detect_sift(pixels: np.ndarray, count: int) -> tuple[list[Any], np.ndarray | None]:
+    cv2 = _cv2()
+    sift = cv2.SIFT_create(nfeatures=count * 3)
+    keypoints = _spread(sift.detect(pixels, None), pixels.shape, count)
+    keypoints, descriptors = sift.compute(pixels, keypoints)
+    if descriptors is not None:  # SIFT's values are 0..~255 after its own clamp: bytes lose nothing that matters
+        descriptors = np.clip(np.rint(descriptors), 0, 255).astype(np.uint8)
+    return keypoints, descriptors
+
+
+DETECTORS = {"orb": _detect_orb, "akaze": _detect_akaze, "sift": _detect_sift}
+
+_GRID = 4  # spread: at most count / (GRID * GRID) * 2 keypoints per cell in the first round
+
+
+def _spread(keypoints: Any, shape: tuple[int, ...], count: int) -> list[Any]:
+    """``count`` keypoints, strongest first, but no cell of a 4 x 4 grid holding more than its share.
+
+    Crops, stickers and screenshots keep or hide whole regions: keypoints
+    spread over the picture keep enough of them in whatever part survives.
+    Cells with too few keypoints leave their share to the others.
+    """
+    keypoints = sorted(keypoints, key=lambda k: -k.response)
+    if len(keypoints) <= count:
+        return list(keypoints)
+    height, width = shape[:2]
+    cap = max(1, (2 * count) // (_GRID * _GRID))
+    used = np.zeros((_GRID, _GRID), dtype=np.int32)
+    chosen, rest = [], []
+    for k in keypoints:
+        cx = min(_GRID - 1, int(k.pt[0] * _GRID / width))
+        cy = min(_GRID - 1, int(k.pt[1] * _GRID / height))
+        if used[cy, cx] < cap:
+            used[cy, cx] += 1
+            chosen.append(k)
+            if len(chosen) == count:
+                return chosen
+        else:
+            rest.append(k)
+    return chosen + rest[: count - len(chosen)]
+
+
+def extract_local(image: Image.Image, spec: LocalSpec = LocalSpec()) -> LocalFeatures:
+    """Local features of a decoded image (any mode; reduced to ``spec.side`` first)."""
+    pixels = detection_image(image, spec.side)
+    keypoints, descriptors = DETECTORS[spec.detector](pixels, spec.keypoints)
+    height, width = pixels.shape
+    if descriptors is None or not keypoints:
+        size = {"orb": 32, "akaze": 61, "sift": 128}[spec.detector]
+        return LocalFeatures(width, height, np.zeros((0, 2), np.float32), np.zeros((0, size), np.uint8))
+    points = np.array([k.pt for k in keypoints], dtype=np.float32).reshape(-1, 2)
+    return LocalFeatures(width, height, points, np.ascontiguousarray(descriptors, dtype=np.uint8))
+
+
+class LocalFeatureExtractor:
+    """The scan engine's hook for ``--deep``: local features instead of the matching features.
+
+    Used by the deep pass (``finding_deep``) with a loader that decodes at
+    ``spec.side``; the hash it returns is the hasher's own, from these pixels.
+    """
+
+    def __init__(self, spec: LocalSpec = LocalSpec()) -> None:
+        self.local_spec = spec
+
+    @property
+    def spec(self) -> str:
+        return self.local_spec.id
+
+    def extract(self, image: Image.Image, hasher: Hasher) -> tuple[ImageHash, bytes]:
+        features = extract_local(image, self.local_spec)
+        return (hasher or DCTHasher()).hash(image), features.to_bytes()
