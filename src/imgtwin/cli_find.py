@@ -39,6 +39,7 @@ def find(
     rotations: bool,
     keep: str,
     prefer: str | None,
+    deep: bool,
     json_path: str | None,
     csv_path: str | None,
     html_path: str | None,
@@ -63,11 +64,11 @@ def find(
     with fatal_errors(console, db), stop_on_first_interrupt(cancel, console):
         result = find_duplicates(
             dirs, db_path=db, threshold=threshold, rotations=rotations, keep=keep, prefer=prefer,
-            scan_settings=scan_settings, console=console,
+            scan_settings=scan_settings, console=console, deep=deep,
         )
     if result.scan is not None and result.scan.cancelled:
         console.print("[yellow]Scan stopped: groups below cover the files hashed so far.[/]")
-    document = groups_document(result.groups, result.errors, threshold, rotations)
+    document = groups_document(result.groups, result.errors, threshold, rotations, deep=deep)
     if json_path:
         write_json(json_path, document)
     if csv_path:

@@ -50,6 +50,7 @@ def report(
     rotations: bool,
     keep: str,
     prefer: str | None,
+    deep: bool,
     workers: int,
     quiet: bool,
 ) -> None:
@@ -78,8 +79,8 @@ def report(
             if not os.path.isfile(db):
                 fail(console, f"no index at {db}: run `imgtwin scan` first, or give --db or --from-json")
             result = find_duplicates(dirs, db_path=db, threshold=threshold, rotations=rotations, keep=keep,
-                                     prefer=prefer, scan=False)
-            document = groups_document(result.groups, result.errors, threshold, rotations)
+                                     prefer=prefer, scan=False, deep=deep)
+            document = groups_document(result.groups, result.errors, threshold, rotations, deep=deep)
             where = f" under {', '.join(dirs)}" if dirs else ""
             source = f"From the index {os.path.abspath(db)}{where} (threshold {threshold})"
         written = write_html_report(html_path, document, source=source, workers=workers)

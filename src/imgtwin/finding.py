@@ -22,8 +22,10 @@ from dataclasses import dataclass, field
 from rich.console import Console
 
 from imgtwin.app import ScanSettings, default_db_path, run_scan
+from imgtwin.finding_deep import compute_local_features, deep_extra_matches, local_features_for
 from imgtwin.hashing.dct import DCTHasher
 from imgtwin.hashing.features import FEATURES_SPEC, MatchFeatures
+from imgtwin.hashing.local import LocalFeatures
 from imgtwin.matching.exact import exact_groups, exact_labels
 from imgtwin.matching.grouping import Group, form_groups
 from imgtwin.matching.keeper import FileInfo, KeeperPolicy, keeper_order
@@ -122,15 +124,19 @@ def _reason(value: str) -> ErrorReason:
 
 
 def group_rows(
-    rows: Sequence[_Row], params: NearParams, policy: KeeperPolicy, prefer: str | None
+    rows: Sequence[_Row], params: NearParams, policy: KeeperPolicy, prefer: str | None,
+    local: Sequence[LocalFeatures | None] | None = None,
 ) -> list[Group]:
-    """Exact and near groups over ``rows`` (indices into it)."""
+    """Exact and near groups over ``rows`` (indices into it); ``local``: with ``--deep``, per row."""
     paths = [r.path for r in rows]
     digests = {r.path: r.content_hash for r in rows}
     exact = exact_groups(((r.path, r.info.size) for r in rows if r.content_hash), digest=lambda p: digests[p] or "")
     table = FeatureTable.from_features([r.features for r in rows])
     matches, _ = near_matches(table, params)
-    order = keeper_order([r.info for r in rows], policy, prefer)
+    derived: list[tuple[int, int]] = []
+    if local is not None:
+        matches, derived, _ = deep_extra_matches(matches, table, local, [r.content_hash for r in rows])
+    order = keeper_order([r.info for r in rows], policy, prefer, derived=[d for _, d in derived])
     return form_groups(len(rows), matches, order, exact_labels(paths, exact))
 
 
@@ -162,6 +168,7 @@ def find_duplicates(
     scan: bool = True,
     scan_settings: dict[str, object] | None = None,
     console: Console | None = None,
+    deep: bool = False,
 ) -> FindResult:
     """Duplicate groups among the images under ``paths``.
 
@@ -170,16 +177,21 @@ def find_duplicates(
     ``best`` (resolution without borders, then size, less lossy format,
     oldest, shortest path),
     ``largest``, ``smallest``, ``oldest``, ``newest`` or ``prefer-folder``
-    (files under ``prefer`` first).
+    (files under ``prefer`` first).  ``deep``: also match on local features
+    (straightened, screenshotted, stickered, hard-cropped copies), computing
+    those that are missing when scanning (``finding_deep``).
     """
     db = db_path or default_db_path()
     summary = None
     if scan and paths:
         settings = ScanSettings(roots=tuple(paths), db_path=db, **(scan_settings or {"quiet": True}))  # type: ignore[arg-type]
         summary = run_scan(settings, console or Console(file=io.StringIO()))
+        if deep and not summary.cancelled:
+            compute_local_features(settings, console or Console(file=io.StringIO()))
     loaded = _load(db, paths)
+    local = local_features_for(db, [r.content_hash for r in loaded.rows]) if deep else None
     params = NearParams(threshold=threshold, rotations=rotations)
-    groups = group_rows(loaded.rows, params, KeeperPolicy(keep), os.path.abspath(prefer) if prefer else None)
+    groups = group_rows(loaded.rows, params, KeeperPolicy(keep), os.path.abspath(prefer) if prefer else None, local)
     display = PathDisplay(paths)
     errors = tuple((display(p), e) for p, e in loaded.errors)
     return FindResult(_to_public(groups, loaded.rows, display), errors, summary, loaded.stale, len(loaded.rows))

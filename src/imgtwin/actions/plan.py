@@ -180,6 +180,7 @@ def plan_actions(
     prefer: str | None = None,
     scan: bool = True,
     scan_settings: dict[str, object] | None = None,
+    deep: bool = False,
 ) -> ActionPlan:
     """Find the duplicates under ``paths`` (as ``find`` would) and plan ``action`` on them.
 
@@ -189,7 +190,7 @@ def plan_actions(
 
     db = db_path or default_db_path()
     result = find_duplicates(paths, db_path=db, threshold=threshold, rotations=rotations, keep=keep, prefer=prefer,
-                             scan=scan, scan_settings=scan_settings)
+                             scan=scan, scan_settings=scan_settings, deep=deep)
     return plan_from_groups(result.groups, paths, action, db_path=db, move_to=move_to)
 
 

@@ -30,13 +30,28 @@ class Matches:
     """Accepted near matches ``i ~ j``; ``transform[k]`` maps ``i``'s picture onto ``j``'s.
 
     ``transform`` uses ``features.DIHEDRAL_NAMES`` (``identity`` for plain
-    near copies).  The arrays are parallel and may list a pair in either order.
+    near copies), or a description from a geometric fit (``rotated 3°, crop
+    22%``, from ``--deep``); ``inverse``, when given, says how ``j``'s picture
+    relates to ``i``'s (else it is derived from ``transform``: dihedral names
+    only).  The arrays are parallel and may list a pair in either order.
     """
 
     i: np.ndarray
     j: np.ndarray
     distance: np.ndarray
     transform: tuple[str, ...]
+    inverse: tuple[str, ...] | None = None
+
+    def inverses(self) -> tuple[str, ...]:
+        return self.inverse if self.inverse is not None else tuple(_inverse(t) for t in self.transform)
+
+    def concat(self, other: Matches) -> Matches:
+        """Both sets of matches in one (a pair in both keeps its smaller distance when grouped)."""
+        return Matches(
+            np.concatenate([self.i, other.i]).astype(np.int64), np.concatenate([self.j, other.j]).astype(np.int64),
+            np.concatenate([self.distance, other.distance]).astype(np.int64), self.transform + other.transform,
+            self.inverses() + other.inverses(),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,11 +113,13 @@ def form_groups(
 
     # Near matches between representatives: best (smallest) distance per pair.
     neighbours: dict[int, dict[int, tuple[int, str]]] = {}
-    for a, b, d, t in zip(matches.i.tolist(), matches.j.tolist(), matches.distance.tolist(), matches.transform):
+    rows = zip(matches.i.tolist(), matches.j.tolist(), matches.distance.tolist(), matches.transform,
+               matches.inverses())
+    for a, b, d, t, back in rows:
         ra, rb = int(rep[a]), int(rep[b])
         if ra == rb:
             continue
-        for x, y, tr in ((ra, rb, t), (rb, ra, _inverse(t))):
+        for x, y, tr in ((ra, rb, t), (rb, ra, back)):
             known = neighbours.setdefault(x, {}).get(y)
             if known is None or d < known[0]:
                 neighbours[x][y] = (int(d), tr)  # tr maps x's picture onto y's

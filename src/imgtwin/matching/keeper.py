@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 # Lower is better: lossless first, palette-reduced GIF last.
@@ -84,10 +84,17 @@ def rank_key(info: FileInfo, policy: KeeperPolicy = KeeperPolicy.BEST, prefer: s
 
 
 def keeper_order(
-    infos: Sequence[FileInfo], policy: KeeperPolicy = KeeperPolicy.BEST, prefer: str | None = None
+    infos: Sequence[FileInfo], policy: KeeperPolicy = KeeperPolicy.BEST, prefer: str | None = None,
+    derived: Collection[int] = (),
 ) -> list[int]:
-    """Indices of ``infos`` from the most to the least preferred keeper."""
-    return sorted(range(len(infos)), key=lambda k: rank_key(infos[k], policy, prefer))
+    """Indices of ``infos`` from the most to the least preferred keeper.
+
+    ``derived``: files known to be a crop or a screenshot of another file
+    (``find --deep``'s fits); under every policy they come after all other
+    files, so such a copy is never kept over the picture it shows.
+    """
+    demoted = frozenset(derived)
+    return sorted(range(len(infos)), key=lambda k: (k in demoted, rank_key(infos[k], policy, prefer)))
 
 
 def choose_keeper(
