@@ -11,7 +11,9 @@ search, so the detectors are compared on the fit alone):
 * hard negatives: pairs of originals cut from the same photo (same texture,
   no shared pixel), and as many random pairs of unrelated files.
 
-    python benchmarks/local_features.py /tmp/corpus-small-deep --configs orb:224:640 akaze:120:640 sift:60:640
+    python benchmarks/local_features.py /tmp/corpus-small-deep --configs orb:224:640 orb:400:640:16 sift:60:640
+
+``detector:keypoints:side[:descriptor bytes]``; AKAZE needs OpenCV < 5 (5.0 moved it to the contrib package).
 """
 
 from __future__ import annotations
@@ -92,8 +94,8 @@ def main() -> None:
     needed = sorted({p for v in pairs.values() for pair in v for p in pair})
     rows = []
     for config in args.configs:
-        detector, count, side = config.split(":")
-        spec = LocalSpec(int(count), int(side), detector)
+        detector, count, side, *size = config.split(":")
+        spec = LocalSpec(int(count), int(side), detector, int(size[0]) if size else 32)
         started = time.perf_counter()
         with ProcessPoolExecutor(args.workers, initializer=_init, initargs=(spec,)) as pool:
             results = list(pool.map(_extract, [str(args.corpus / p) for p in needed], chunksize=8))

@@ -10,12 +10,15 @@ the other.
 What is computed (OpenCV's ORB, chosen by measurement over AKAZE and SIFT, see
 docs/benchmarks.md): the file is decoded a second time at a larger size than
 the hash's (``LocalSpec.side`` on the long side), the strongest ``keypoints``
-ORB keypoints are kept, and for each its position and its 256-bit rBRIEF
-descriptor.  ``LocalSpec.id`` names all of it and is stored beside the bytes,
+ORB keypoints are kept (spread over the picture), and for each its position
+and the first ``descriptor_bytes`` of its rBRIEF descriptor.  ``LocalSpec.id`` names all of it and is stored beside the bytes,
 so features of another definition are never mixed.
 
-Serialised (:meth:`LocalFeatures.to_bytes`) in 16 + 36 bytes per keypoint:
-about 9 KB at most for 256 keypoints; most photos come out below that.
+Serialised (:meth:`LocalFeatures.to_bytes`) in 16 + 20 bytes per keypoint (a
+u16 position pair and the first 128 bits of the descriptor): at most 8,016
+bytes for 400 keypoints.  Twice the keypoints with half of each descriptor
+found more copies at the same size than 224 full descriptors (screenshots,
+where the picture is small, most of all: docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -42,20 +45,24 @@ _POINT_SCALE = 16  # positions stored in 1/16 px as u16: images up to 4095 px
 class LocalSpec:
     """How local features are computed; ``id`` is stored with them."""
 
-    keypoints: int = 224
-    side: int = 640  # keypoints are detected on side x 3/4 side pixels' worth of the image (see detection_image)
+    keypoints: int = 400
+    side: int = 360  # keypoints are detected on side x 3/4 side pixels' worth of the image (see detection_image)
     detector: str = "orb"
+    descriptor_bytes: int = 16  # ORB: the first bytes of rBRIEF (its tests are ordered by information)
     version: int = 1
 
     @property
     def id(self) -> str:
-        return f"local-v{self.version}-{self.detector}{self.keypoints}-{self.side}px"
+        size = "" if self.detector != "orb" or self.descriptor_bytes == 32 else f"x{self.descriptor_bytes}"
+        return f"local-v{self.version}-{self.detector}{self.keypoints}{size}-{self.side}px"
 
     def __post_init__(self) -> None:
         if self.detector not in DETECTORS:
             raise ValueError(f"unknown detector {self.detector!r} (one of {', '.join(DETECTORS)})")
         if not 32 <= self.side <= 4095 or not 8 <= self.keypoints <= 4096:
             raise ValueError("side must be in 32..4095 and keypoints in 8..4096")
+        if self.descriptor_bytes not in (8, 16, 24, 32):
+            raise ValueError("descriptor_bytes must be 8, 16, 24 or 32")
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,17 +108,20 @@ def _cv2() -> Any:
 
 
 def detection_image(image: Image.Image, side: int) -> np.ndarray:
-    """8-bit grayscale pixels reduced to at most ``side`` x ``3/4 side`` pixels' worth of area.
+    """8-bit grayscale pixels reduced to ``side`` x ``3/4 side`` pixels' worth of area.
 
-    An area budget rather than a long side: a phone screenshot (9:19.5) is
-    given as many pixels as a 4:3 photo, so the picture it shows keeps
-    enough of them for keypoints.  Area resampling, as a viewer shrinks.
+    An area budget rather than a long side, and for elongated images (phone
+    screenshots are 9:19.5) a short side of at least ``3/4 side``, within twice
+    the budget: the picture a screenshot shows across its width keeps enough
+    pixels for keypoints.  Area resampling, as a viewer shrinks; never enlarged.
     """
     if image.mode != "L":
         image = image.convert("L")
     pixels = np.asarray(image)
     height, width = pixels.shape
-    scale = math.sqrt(side * side * 0.75 / (width * height))
+    budget = side * side * 0.75
+    scale = max(math.sqrt(budget / (width * height)), 0.75 * side / min(width, height))
+    scale = min(scale, math.sqrt(2 * budget / (width * height)))
     if scale < 1:
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         pixels = _cv2().resize(pixels, size, interpolation=_cv2().INTER_AREA)
@@ -120,14 +130,23 @@ def detection_image(image: Image.Image, side: int) -> np.ndarray:
 
 def _detect_orb(pixels: np.ndarray, count: int) -> tuple[list[Any], np.ndarray | None]:
     cv2 = _cv2()
-    # A low FAST threshold and six times the keypoints needed, then a spatially
-    # spread subset (see _spread): ORB's own cut keeps the strongest responses,
-    # which crowd into the most contrasted patch (text, UI, foliage) and leave
-    # soft parts of the picture without a single keypoint.
-    orb = cv2.ORB_create(nfeatures=count * 6, scaleFactor=1.2, nlevels=8, edgeThreshold=19, patchSize=19,
-                         fastThreshold=5)
-    keypoints = _spread(orb.detect(pixels, None), pixels.shape, count)
+    # Six times the keypoints needed, then a spatially spread subset (see
+    # _spread): ORB's own cut keeps the strongest responses, which crowd into
+    # the most contrasted patch (text, UI, foliage) and leave soft parts of the
+    # picture without a single keypoint.  Soft pictures (upscaled, blurred,
+    # hazy) have few FAST corners at the usual contrast threshold: they are
+    # detected again at lower ones.
+    for threshold in _FAST_THRESHOLDS:
+        orb = cv2.ORB_create(nfeatures=count * 6, scaleFactor=1.2, nlevels=8, edgeThreshold=19, patchSize=19,
+                             fastThreshold=threshold)
+        keypoints = orb.detect(pixels, None)
+        if len(keypoints) >= 2 * count:
+            break
+    keypoints = _spread(keypoints, pixels.shape, count)
     return orb.compute(pixels, keypoints)
+
+
+_FAST_THRESHOLDS = (3, 1)
 
 
 def _detect_akaze(pixels: np.ndarray, count: int) -> tuple[list[Any], np.ndarray | None]:
@@ -185,9 +204,11 @@ def extract_local(image: Image.Image, spec: LocalSpec = LocalSpec()) -> LocalFea
     keypoints, descriptors = DETECTORS[spec.detector](pixels, spec.keypoints)
     height, width = pixels.shape
     if descriptors is None or not keypoints:
-        size = {"orb": 32, "akaze": 61, "sift": 128}[spec.detector]
+        size = {"orb": spec.descriptor_bytes, "akaze": 61, "sift": 128}[spec.detector]
         return LocalFeatures(width, height, np.zeros((0, 2), np.float32), np.zeros((0, size), np.uint8))
     points = np.array([k.pt for k in keypoints], dtype=np.float32).reshape(-1, 2)
+    if spec.detector == "orb":
+        descriptors = descriptors[:, : spec.descriptor_bytes]
     return LocalFeatures(width, height, points, np.ascontiguousarray(descriptors, dtype=np.uint8))
 
 

@@ -11,7 +11,8 @@
    carry no information, like stop words) are dropped, so the work is bounded
    by ``max_bucket`` per key: it grows linearly with the collection, not with
    the square of it.  Pairs with at least ``min_votes`` are kept, at most
-   ``per_image`` per image (the best voted).
+   ``per_image`` per image (the best by votes relative to both images'
+   totals).
 2. **Geometric verification** (``matching.geometry``): a RANSAC fit that must
    put one picture's frame inside the other's.
 3. **What the fit says**: which member is the source (the keeper must never be
@@ -41,19 +42,24 @@ DESCRIPTOR_BITS = 256
 
 
 def deep_loader(spec: LocalSpec) -> StandardImageLoader:
-    """The deep pass's decode: JPEGs drafted to at least half of ``spec.side`` on the short side."""
-    return StandardImageLoader(max_dimension=2 * spec.side, decode_size=max(8, spec.side // 2))
+    """The deep pass's decode: JPEGs drafted to at least 3/4 of ``spec.side`` on the short side.
+
+    That leaves at least the detector's pixel budget (``local.detection_image``)
+    for 4:3 pictures and close to it for squarer ones.
+    """
+    return StandardImageLoader(max_dimension=2 * spec.side, decode_size=max(8, 3 * spec.side // 4))
 
 
 @dataclass(frozen=True, slots=True)
 class DeepParams:
     """Candidate search and verification settings (see the module doc and docs/benchmarks.md)."""
 
-    tables: int = 12
-    bits: int = 20
-    max_bucket: int = 48
-    min_votes: int = 3
-    per_image: int = 8
+    tables: int = 16
+    bits: int = 22
+    max_bucket: int = 8
+    vote_distance: int = 64  # of 256 bits: a colliding pair further apart is a coincidence, not a vote
+    min_votes: int = 2
+    per_image: int = 4
     seed: int = 14
     geometry: GeometryParams = GeometryParams()
 
@@ -68,10 +74,11 @@ class LocalTable:
 
     @classmethod
     def build(cls, features: Sequence[LocalFeatures | None]) -> LocalTable:
+        width = next((f.descriptors.shape[1] for f in features if f is not None and len(f)), 32)
         parts = [(k, f.descriptors) for k, f in enumerate(features) if f is not None and len(f)
-                 and f.descriptors.shape[1] * 8 == DESCRIPTOR_BITS]  # fmt: skip
+                 and f.descriptors.shape[1] == width and width % 8 == 0]  # fmt: skip
         if not parts:
-            return cls(tuple(features), np.zeros((0, 32), np.uint8), np.zeros(0, np.int64))
+            return cls(tuple(features), np.zeros((0, width), np.uint8), np.zeros(0, np.int64))
         descriptors = np.concatenate([d for _, d in parts])
         owner = np.concatenate([np.full(len(d), k, np.int64) for k, d in parts])
         return cls(tuple(features), descriptors, owner)
@@ -80,59 +87,79 @@ class LocalTable:
         return len(self.features)
 
 
-def _keys(descriptors: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    """(m,) int64 keys: the descriptor bits at ``positions`` (first most significant)."""
-    bits = np.unpackbits(descriptors, axis=1)[:, positions]
-    return (bits.astype(np.int64) << np.arange(len(positions) - 1, -1, -1, dtype=np.int64)).sum(axis=1)
+def _keys(words: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """(m,) int64 keys: the descriptor bits at ``positions`` (``words``: (m, 4) uint64 views)."""
+    key = np.zeros(len(words), dtype=np.int64)
+    for p in positions.tolist():
+        key = (key << 1) | ((words[:, p >> 6] >> np.uint64(p & 63)) & np.uint64(1)).astype(np.int64)
+    return key
 
 
-def _bucket_pairs(keys: np.ndarray, owner: np.ndarray, max_bucket: int) -> np.ndarray:
-    """Codes ``a * n + b`` (a < b images) of every colliding descriptor pair of one table."""
+def _bucket_pairs(keys: np.ndarray, max_bucket: int) -> tuple[np.ndarray, np.ndarray]:
+    """Descriptor index pairs ``(x, y)`` sharing a key, in buckets of at most ``max_bucket``."""
     order = np.argsort(keys, kind="stable")
-    sorted_keys, sorted_owner = keys[order], owner[order]
+    sorted_keys = keys[order]
     starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
     lengths = np.diff(np.r_[starts, len(keys)])
-    out = []
-    n = int(owner.max()) + 1 if len(owner) else 0
+    xs, ys = [], []
     for length in np.unique(lengths):
         if length < 2 or length > max_bucket:
             continue
         first = starts[lengths == length]
         left, right = np.triu_indices(int(length), 1)
-        a = sorted_owner[first[:, None] + left[None, :]].ravel()
-        b = sorted_owner[first[:, None] + right[None, :]].ravel()
-        keep = a != b
-        a, b = a[keep], b[keep]
-        out.append(np.minimum(a, b) * n + np.maximum(a, b))
-    return np.concatenate(out) if out else np.zeros(0, np.int64)
+        xs.append(order[first[:, None] + left[None, :]].ravel())
+        ys.append(order[first[:, None] + right[None, :]].ravel())
+    if not xs:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(xs), np.concatenate(ys)
 
 
 def candidate_pairs(table: LocalTable, params: DeepParams = DeepParams()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Image pairs ``(i, j, votes)``, ``i < j``, by descriptor collisions (see the module doc)."""
+    """Image pairs ``(i, j, votes)``, ``i < j``, by descriptor collisions (see the module doc).
+
+    A vote is a distinct pair of descriptors (one in each image) that share a
+    key in at least one table, so a correspondence found by many tables, or a
+    pattern repeated across one picture, counts once per descriptor pair.
+    """
     empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
-    if len(table.descriptors) == 0:
+    m = len(table.descriptors)
+    if m == 0:
         return empty
-    n = int(table.owner.max()) + 1
+    words = np.ascontiguousarray(table.descriptors).view(np.uint64)
+    bits = table.descriptors.shape[1] * 8
     rng = np.random.default_rng(params.seed)
     codes = []
     for _ in range(params.tables):
-        positions = rng.choice(DESCRIPTOR_BITS, params.bits, replace=False)
-        codes.append(_bucket_pairs(_keys(table.descriptors, positions), table.owner, params.max_bucket))
-    all_codes = np.concatenate(codes)
-    if len(all_codes) == 0:
+        positions = rng.choice(bits, min(params.bits, bits - 1), replace=False)
+        x, y = _bucket_pairs(_keys(words, positions), params.max_bucket)
+        other = table.owner[x] != table.owner[y]
+        x, y = x[other], y[other]
+        codes.append(np.minimum(x, y) * m + np.maximum(x, y))
+    descriptor_pairs = np.unique(np.concatenate(codes))
+    x, y = descriptor_pairs // m, descriptor_pairs % m
+    close = np.bitwise_count(words[x] ^ words[y]).sum(axis=1) <= params.vote_distance * bits / DESCRIPTOR_BITS
+    x, y = x[close], y[close]
+    if len(x) == 0:
         return empty
-    pairs, votes = np.unique(all_codes, return_counts=True)
-    strong = votes >= params.min_votes
-    pairs, votes = pairs[strong], votes[strong]
+    n = int(table.owner.max()) + 1
+    a, b = table.owner[x], table.owner[y]
+    pairs, votes = np.unique(np.minimum(a, b) * n + np.maximum(a, b), return_counts=True)
     i, j = pairs // n, pairs % n
-    if params.per_image > 0 and len(pairs):
-        keep = _top_per_image(i, j, votes, params.per_image)
+    # Soft, grainy or repetitive pictures collide with everything; a pair is
+    # ranked by its votes relative to both pictures' totals (a cosine), so it
+    # is the pair's own agreement that counts, not how busy its pictures are.
+    total = np.bincount(i, weights=votes, minlength=n) + np.bincount(j, weights=votes, minlength=n)
+    score = votes / np.sqrt(total[i] * total[j])
+    strong = votes >= params.min_votes
+    i, j, votes, score = i[strong], j[strong], votes[strong], score[strong]
+    if params.per_image > 0 and len(i):
+        keep = _top_per_image(i, j, score, params.per_image)
         i, j, votes = i[keep], j[keep], votes[keep]
     return i, j, votes
 
 
 def _top_per_image(i: np.ndarray, j: np.ndarray, votes: np.ndarray, k: int) -> np.ndarray:
-    """Mask of pairs among the ``k`` best voted of either of their images."""
+    """Mask of pairs among the ``k`` best scored (``votes``) of either of their images."""
     keep = np.zeros(len(i), dtype=bool)
     for side in (i, j):
         order = np.lexsort((-votes, side))
