@@ -14,9 +14,9 @@ ORB keypoints are kept (spread over the picture), and for each its position
 and the first ``descriptor_bytes`` of its rBRIEF descriptor.  ``LocalSpec.id`` names all of it and is stored beside the bytes,
 so features of another definition are never mixed.
 
-Serialised (:meth:`LocalFeatures.to_bytes`) in 16 + 20 bytes per keypoint (a
-u16 position pair and the first 128 bits of the descriptor): at most 8,016
-bytes for 400 keypoints.  Twice the keypoints with half of each descriptor
+Serialised (:meth:`LocalFeatures.to_bytes`) in 16 + 21 bytes per keypoint (a
+u16 position pair, a byte of orientation and pyramid level, and the first
+128 bits of the descriptor): at most 8,080 bytes for 384 keypoints.  Twice the keypoints with half of each descriptor
 found more copies at the same size than 224 full descriptors (screenshots,
 where the picture is small, most of all: docs/benchmarks.md).
 """
@@ -36,7 +36,7 @@ from imgtwin.interfaces import Hasher
 from imgtwin.records import ImageHash
 
 _MAGIC = b"ILF"
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2  # 2: a byte of orientation and pyramid level per keypoint
 _HEADER = struct.Struct("<3sBBxHHHxxxx")  # magic, layout version, descriptor bytes, count, width, height
 _POINT_SCALE = 16  # positions stored in 1/16 px as u16: images up to 4095 px
 
@@ -45,11 +45,11 @@ _POINT_SCALE = 16  # positions stored in 1/16 px as u16: images up to 4095 px
 class LocalSpec:
     """How local features are computed; ``id`` is stored with them."""
 
-    keypoints: int = 400
+    keypoints: int = 384
     side: int = 360  # keypoints are detected on side x 3/4 side pixels' worth of the image (see detection_image)
     detector: str = "orb"
     descriptor_bytes: int = 16  # ORB: the first bytes of rBRIEF (its tests are ordered by information)
-    version: int = 1
+    version: int = 2
 
     @property
     def id(self) -> str:
@@ -73,16 +73,25 @@ class LocalFeatures:
     height: int
     points: np.ndarray  # (n, 2) float32, x and y in pixels of the width x height image
     descriptors: np.ndarray  # (n, d) uint8
+    shape: np.ndarray | None = None  # (n,) uint8: orientation in 32 steps << 3 | pyramid level (0-7)
 
     def __len__(self) -> int:
         return len(self.points)
+
+    def orientation_bins(self) -> np.ndarray:
+        return (self.shape if self.shape is not None else np.zeros(len(self), np.uint8)) >> 3
+
+    def levels(self) -> np.ndarray:
+        return (self.shape if self.shape is not None else np.zeros(len(self), np.uint8)) & 7
 
     def to_bytes(self) -> bytes:
         n, d = self.descriptors.shape if len(self.descriptors) else (0, self.descriptors.shape[-1] if
                                                                      self.descriptors.ndim == 2 else 32)
         head = _HEADER.pack(_MAGIC, _FORMAT_VERSION, d, n, self.width, self.height)
         xy = np.clip(np.rint(self.points * _POINT_SCALE), 0, 65535).astype("<u2")
-        return head + xy.tobytes() + np.ascontiguousarray(self.descriptors, dtype=np.uint8).tobytes()
+        shape = self.shape if self.shape is not None else np.zeros(n, np.uint8)
+        return head + xy.tobytes() + shape.astype(np.uint8).tobytes() + \
+            np.ascontiguousarray(self.descriptors, dtype=np.uint8).tobytes()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> LocalFeatures:
@@ -92,12 +101,13 @@ class LocalFeatures:
         _, version, d, n, width, height = _HEADER.unpack_from(data)
         if version != _FORMAT_VERSION:
             raise ValueError(f"local features format v{version} is not supported (expected v{_FORMAT_VERSION})")
-        expected = _HEADER.size + n * (4 + d)
+        expected = _HEADER.size + n * (5 + d)
         if len(data) != expected:
             raise ValueError(f"local features: expected {expected} bytes, got {len(data)}")
         xy = np.frombuffer(data, dtype="<u2", count=2 * n, offset=_HEADER.size).reshape(n, 2)
-        descriptors = np.frombuffer(data, dtype=np.uint8, count=n * d, offset=_HEADER.size + 4 * n).reshape(n, d)
-        return cls(width, height, xy.astype(np.float32) / _POINT_SCALE, descriptors)
+        shape = np.frombuffer(data, dtype=np.uint8, count=n, offset=_HEADER.size + 4 * n)
+        descriptors = np.frombuffer(data, dtype=np.uint8, count=n * d, offset=_HEADER.size + 5 * n).reshape(n, d)
+        return cls(width, height, xy.astype(np.float32) / _POINT_SCALE, descriptors, shape)
 
 
 def _cv2() -> Any:
@@ -207,9 +217,12 @@ def extract_local(image: Image.Image, spec: LocalSpec = LocalSpec()) -> LocalFea
         size = {"orb": spec.descriptor_bytes, "akaze": 61, "sift": 128}[spec.detector]
         return LocalFeatures(width, height, np.zeros((0, 2), np.float32), np.zeros((0, size), np.uint8))
     points = np.array([k.pt for k in keypoints], dtype=np.float32).reshape(-1, 2)
+    angle = np.array([k.angle for k in keypoints], dtype=np.float64)
+    level = np.array([k.octave & 0xFF for k in keypoints], dtype=np.int64)  # SIFT packs more into octave
+    shape = ((np.floor(np.mod(angle, 360.0) / 11.25).astype(np.int64) & 31) << 3 | np.clip(level, 0, 7)).astype(np.uint8)
     if spec.detector == "orb":
         descriptors = descriptors[:, : spec.descriptor_bytes]
-    return LocalFeatures(width, height, points, np.ascontiguousarray(descriptors, dtype=np.uint8))
+    return LocalFeatures(width, height, points, np.ascontiguousarray(descriptors, dtype=np.uint8), shape)
 
 
 class LocalFeatureExtractor:

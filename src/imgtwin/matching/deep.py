@@ -34,7 +34,8 @@ import numpy as np
 from imgtwin.hashing.features import THUMB
 from imgtwin.hashing.local import LocalFeatures, LocalSpec
 from imgtwin.loading.pillow_loader import StandardImageLoader
-from imgtwin.matching.geometry import Fit, GeometryParams, fit_pair
+from imgtwin.matching.deep_kernel import bucket_votes, pair_matches, table_keys
+from imgtwin.matching.geometry import Fit, GeometryParams, fit_matches
 from imgtwin.matching.grouping import Matches
 from imgtwin.matching.search import default_threads
 
@@ -55,11 +56,12 @@ class DeepParams:
     """Candidate search and verification settings (see the module doc and docs/benchmarks.md)."""
 
     tables: int = 16
-    bits: int = 22
-    max_bucket: int = 8
-    vote_distance: int = 64  # of 256 bits: a colliding pair further apart is a coincidence, not a vote
+    bits: int = 24
+    max_bucket: int = 256
+    nearest: int = 2  # in a crowded bucket, each descriptor votes for its nearest few only
+    vote_distance: int = 32  # of 256 bits: a colliding pair further apart is a coincidence, not a vote
     min_votes: int = 2
-    per_image: int = 4
+    per_image: int = 8
     seed: int = 14
     geometry: GeometryParams = GeometryParams()
 
@@ -69,8 +71,14 @@ class LocalTable:
     """All images' descriptors in one array; ``owner[k]`` is the image of descriptor ``k``."""
 
     features: tuple[LocalFeatures | None, ...]
-    descriptors: np.ndarray  # (m, 32) uint8
-    owner: np.ndarray  # (m,) int64
+    descriptors: np.ndarray  # (m, d) uint8, image after image
+    owner: np.ndarray  # (m,) int64, ascending
+    shape: np.ndarray | None = None  # (m,) uint8: orientation bin << 3 | pyramid level
+
+    @property
+    def offsets(self) -> np.ndarray:
+        """(n + 1,) int64: image ``k``'s descriptors are rows ``offsets[k]:offsets[k + 1]``."""
+        return np.searchsorted(self.owner, np.arange(len(self.features) + 1)).astype(np.int64)
 
     @classmethod
     def build(cls, features: Sequence[LocalFeatures | None]) -> LocalTable:
@@ -81,45 +89,20 @@ class LocalTable:
             return cls(tuple(features), np.zeros((0, width), np.uint8), np.zeros(0, np.int64))
         descriptors = np.concatenate([d for _, d in parts])
         owner = np.concatenate([np.full(len(d), k, np.int64) for k, d in parts])
-        return cls(tuple(features), descriptors, owner)
+        shape = np.concatenate([features[k].shape if features[k].shape is not None  # type: ignore[union-attr]
+                                else np.zeros(len(d), np.uint8) for k, d in parts])  # fmt: skip
+        return cls(tuple(features), descriptors, owner, shape)
 
     def __len__(self) -> int:
         return len(self.features)
 
 
-def _keys(words: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    """(m,) int64 keys: the descriptor bits at ``positions`` (``words``: (m, 4) uint64 views)."""
-    key = np.zeros(len(words), dtype=np.int64)
-    for p in positions.tolist():
-        key = (key << 1) | ((words[:, p >> 6] >> np.uint64(p & 63)) & np.uint64(1)).astype(np.int64)
-    return key
-
-
-def _bucket_pairs(keys: np.ndarray, max_bucket: int) -> tuple[np.ndarray, np.ndarray]:
-    """Descriptor index pairs ``(x, y)`` sharing a key, in buckets of at most ``max_bucket``."""
-    order = np.argsort(keys, kind="stable")
-    sorted_keys = keys[order]
-    starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
-    lengths = np.diff(np.r_[starts, len(keys)])
-    xs, ys = [], []
-    for length in np.unique(lengths):
-        if length < 2 or length > max_bucket:
-            continue
-        first = starts[lengths == length]
-        left, right = np.triu_indices(int(length), 1)
-        xs.append(order[first[:, None] + left[None, :]].ravel())
-        ys.append(order[first[:, None] + right[None, :]].ravel())
-    if not xs:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    return np.concatenate(xs), np.concatenate(ys)
-
-
 def candidate_pairs(table: LocalTable, params: DeepParams = DeepParams()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Image pairs ``(i, j, votes)``, ``i < j``, by descriptor collisions (see the module doc).
 
-    A vote is a distinct pair of descriptors (one in each image) that share a
-    key in at least one table, so a correspondence found by many tables, or a
-    pattern repeated across one picture, counts once per descriptor pair.
+    A vote is a pair of descriptors (one in each image) that share a key in
+    one table and are at most ``vote_distance`` apart: a close
+    correspondence collides in several tables and counts as often.
     """
     empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
     m = len(table.descriptors)
@@ -128,22 +111,35 @@ def candidate_pairs(table: LocalTable, params: DeepParams = DeepParams()) -> tup
     words = np.ascontiguousarray(table.descriptors).view(np.uint64)
     bits = table.descriptors.shape[1] * 8
     rng = np.random.default_rng(params.seed)
-    codes = []
-    for _ in range(params.tables):
-        positions = rng.choice(bits, min(params.bits, bits - 1), replace=False)
-        x, y = _bucket_pairs(_keys(words, positions), params.max_bucket)
-        other = table.owner[x] != table.owner[y]
-        x, y = x[other], y[other]
-        codes.append(np.minimum(x, y) * m + np.maximum(x, y))
-    descriptor_pairs = np.unique(np.concatenate(codes))
-    x, y = descriptor_pairs // m, descriptor_pairs % m
-    close = np.bitwise_count(words[x] ^ words[y]).sum(axis=1) <= params.vote_distance * bits / DESCRIPTOR_BITS
-    x, y = x[close], y[close]
-    if len(x) == 0:
+    positions = [np.sort(rng.choice(bits, min(params.bits, bits - 1), replace=False)).astype(np.int64)
+                 for _ in range(params.tables)]  # fmt: skip
+    limit = int(params.vote_distance * bits / DESCRIPTOR_BITS)
+
+    n = len(table.features)
+    shape = table.shape if table.shape is not None else np.zeros(m, np.uint8)
+
+    def one_table(where: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        found = bucket_votes(words, table.owner, table_keys(words, where), params.max_bucket, limit, params.nearest)
+        x, y = found // m, found % m
+        a, b = table.owner[x], table.owner[y]  # a < b: descriptors are stored image after image
+        # Weak geometric consistency (Jegou et al., 2008): the keypoints of a
+        # copy turn by the same angle and change pyramid level by the same
+        # step, while chance collisions spread over all of them.  Votes are
+        # counted per (pair, orientation change, level change); a pair scores
+        # its best bin.
+        turn = (((shape[y] >> 3).astype(np.int64) - (shape[x] >> 3) + 1) % 32) // 2  # 16 bins, 0 deg centred
+        step = ((shape[y] & 7).astype(np.int64) - (shape[x] & 7) + 8) // 2  # levels 2 by 2: 1.44x in scale
+        return np.unique(((a * n + b) * 16 + turn) * 8 + step, return_counts=True)
+
+    with ThreadPoolExecutor(default_threads()) as pool:  # the kernels release the GIL
+        parts = list(pool.map(one_table, positions))
+    if not any(len(c) for c, _ in parts):
         return empty
-    n = int(table.owner.max()) + 1
-    a, b = table.owner[x], table.owner[y]
-    pairs, votes = np.unique(np.minimum(a, b) * n + np.maximum(a, b), return_counts=True)
+    binned, where = np.unique(np.concatenate([c for c, _ in parts]), return_inverse=True)
+    counts = np.bincount(where, weights=np.concatenate([k for _, k in parts])).astype(np.int64)
+    pair_of = binned // 128
+    starts = np.flatnonzero(np.r_[True, pair_of[1:] != pair_of[:-1]])
+    pairs, votes = pair_of[starts], np.maximum.reduceat(counts, starts)
     i, j = pairs // n, pairs % n
     # Soft, grainy or repetitive pictures collide with everything; a pair is
     # ranked by its votes relative to both pictures' totals (a cosine), so it
@@ -158,16 +154,17 @@ def candidate_pairs(table: LocalTable, params: DeepParams = DeepParams()) -> tup
     return i, j, votes
 
 
-def _top_per_image(i: np.ndarray, j: np.ndarray, votes: np.ndarray, k: int) -> np.ndarray:
-    """Mask of pairs among the ``k`` best scored (``votes``) of either of their images."""
-    keep = np.zeros(len(i), dtype=bool)
-    for side in (i, j):
-        order = np.lexsort((-votes, side))
-        ranked = side[order]
-        starts = np.r_[0, np.flatnonzero(ranked[1:] != ranked[:-1]) + 1]
-        position = np.arange(len(ranked)) - np.repeat(starts, np.diff(np.r_[starts, len(ranked)]))
-        keep[order[position < k]] = True
-    return keep
+def _top_per_image(i: np.ndarray, j: np.ndarray, score: np.ndarray, k: int) -> np.ndarray:
+    """Mask of pairs among the ``k`` best scored of either of their images."""
+    side = np.concatenate([i, j])
+    both = np.concatenate([score, score])
+    order = np.lexsort((-both, side))
+    ranked = side[order]
+    starts = np.r_[0, np.flatnonzero(ranked[1:] != ranked[:-1]) + 1]
+    position = np.arange(len(ranked)) - np.repeat(starts, np.diff(np.r_[starts, len(ranked)]))
+    chosen = np.zeros(len(side), dtype=bool)
+    chosen[order[position < k]] = True
+    return chosen[: len(i)] | chosen[len(i) :]
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,8 +231,15 @@ def _frame_like(thumb: np.ndarray, fit: Fit, inner: LocalFeatures, outer: LocalF
     gradient = np.zeros((THUMB, THUMB), dtype=np.int16)
     gradient[:, :-1] = np.maximum(gradient[:, :-1], np.abs(np.diff(t, axis=1)))
     gradient[:-1, :] = np.maximum(gradient[:-1, :], np.abs(np.diff(t, axis=0)))
-    flat = gradient <= 1
-    return bool(flat[outside].mean() >= 0.5)
+    flat = gradient <= _FLAT_LEVELS
+    return bool(flat[outside].mean() >= _FRAME_FLAT_SHARE)
+
+
+# Measured on the phone-edits corpus: the area a screenshot adds around the
+# photo is 56-87 % flat (32 x 32 thumbnail, neighbours within 3 grey levels),
+# the part of a photo a crop removed 4-59 % (flat skies, soft pictures).
+_FLAT_LEVELS = 3
+_FRAME_FLAT_SHARE = 0.55
 
 
 def _orientation(quad: np.ndarray) -> float:
@@ -261,18 +265,47 @@ def _source(fit: Fit, a: LocalFeatures, b: LocalFeatures, thumb_a: np.ndarray | 
 
 def verify_candidates(table: LocalTable, i: np.ndarray, j: np.ndarray, params: DeepParams = DeepParams(),
                       threads: int | None = None) -> list[Fit | None]:  # fmt: skip
-    """``fit_pair`` of each candidate, the smaller picture as the fit's target (OpenCV releases the GIL)."""
+    """The accepted fit ``i -> j`` of each candidate, or None.
 
-    def one(pair: tuple[int, int]) -> Fit | None:
-        a, b = table.features[pair[0]], table.features[pair[1]]
-        assert a is not None and b is not None
-        if a.width * a.height >= b.width * b.height:
-            return fit_pair(a, b, params.geometry)
-        fit = fit_pair(b, a, params.geometry)
-        return None if fit is None else _inverted(fit, b, a)
+    Descriptors are matched for all candidates by the compiled kernel, in
+    parallel chunks; only pairs with enough matches go on to RANSAC.  Each fit
+    is made onto the smaller picture (the RANSAC threshold is relative to the
+    target) and turned around where that is ``i``.
+    """
+    out: list[Fit | None] = [None] * len(i)
+    if len(i) == 0:
+        return out
+    words = np.ascontiguousarray(table.descriptors).view(np.uint64)
+    offsets = table.offsets
+    area = np.array([0 if f is None else f.width * f.height for f in table.features], dtype=np.int64)
+    swap = area[i] < area[j]
+    src, dst = np.where(swap, j, i), np.where(swap, i, j)
+    geometry = params.geometry
+    limit = geometry.max_distance * table.descriptors.shape[1] * 8 / DESCRIPTOR_BITS
+    width = int(np.diff(offsets).max())
+
+    def chunk(lo: int) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+        hi = min(lo + _VERIFY_CHUNK, len(i))
+        out_a = np.empty((hi - lo, width), np.int64)
+        out_b = np.empty((hi - lo, width), np.int64)
+        counts = np.zeros(hi - lo, np.int64)
+        pair_matches(words, offsets, src[lo:hi], dst[lo:hi], geometry.ratio, limit, geometry.min_inliers,
+                     out_a, out_b, counts)
+        return lo, out_a, out_b, counts
 
     with ThreadPoolExecutor(threads or default_threads()) as pool:
-        return list(pool.map(one, zip(i.tolist(), j.tolist()), chunksize=64))
+        for lo, out_a, out_b, counts in pool.map(chunk, range(0, len(i), _VERIFY_CHUNK)):
+            for r in np.flatnonzero(counts).tolist():
+                k = lo + r
+                a, b = table.features[int(src[k])], table.features[int(dst[k])]
+                assert a is not None and b is not None
+                fit = fit_matches(a, b, out_a[r, : counts[r]], out_b[r, : counts[r]], geometry)
+                if fit is not None:
+                    out[k] = _inverted(fit, a, b) if swap[k] else fit
+    return out
+
+
+_VERIFY_CHUNK = 512
 
 
 def _inverted(fit: Fit, a: LocalFeatures, b: LocalFeatures) -> Fit:

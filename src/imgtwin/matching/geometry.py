@@ -31,7 +31,7 @@ from imgtwin.hashing.local import LocalFeatures, _cv2
 class GeometryParams:
     """Acceptance rule of a fit; defaults measured on the phone-edits corpus (docs/benchmarks.md)."""
 
-    ratio: float = 0.85  # Lowe's ratio test on Hamming distances
+    ratio: float = 0.75  # Lowe's ratio test on Hamming distances (0.85 let 6x more random pairs reach RANSAC)
     max_distance: int = 80  # of 256 bits: a nearest neighbour further away is no match
     reprojection: float = 0.012  # RANSAC inlier threshold, fraction of the target image's long side
     min_inliers: int = 14
@@ -111,11 +111,14 @@ def _good_matches(a: LocalFeatures, b: LocalFeatures, params: GeometryParams) ->
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     bits = a.descriptors.shape[1] * 8
     limit = params.max_distance * bits / 256
-    if a.descriptors.shape[1] % 8 == 0:  # binary: one Hamming matrix serves both directions
-        wa, wb = a.descriptors.view(np.uint64), b.descriptors.view(np.uint64)
-        distance = np.zeros((len(a), len(b)), dtype=np.uint16)
-        for w in range(wa.shape[1]):
-            distance += np.bitwise_count(wa[:, None, w] ^ wb[None, :, w])
+    if a.descriptors.shape[1] % 8 == 0:  # binary: the compiled loop, both directions in one pass
+        from imgtwin.matching.deep_kernel import mutual_matches
+
+        wa = np.ascontiguousarray(a.descriptors).view(np.uint64)
+        wb = np.ascontiguousarray(b.descriptors).view(np.uint64)
+        out_a, out_b = np.empty(len(a), np.int64), np.empty(len(a), np.int64)
+        count = mutual_matches(wa, wb, params.ratio, limit, out_a, out_b)
+        return out_a[:count], out_b[:count]
     else:  # float-like (SIFT bytes), for the detector comparison only
         diff = a.descriptors[:, None, :].astype(np.float32) - b.descriptors[None, :, :].astype(np.float32)
         distance = np.sqrt((diff * diff).sum(axis=2))
@@ -133,13 +136,19 @@ def fit_pair(a: LocalFeatures, b: LocalFeatures, params: GeometryParams = Geomet
     if len(a) < params.min_inliers or len(b) < params.min_inliers:
         return None
     ia, ib = _good_matches(a, b, params)
+    return fit_matches(a, b, ia, ib, params)
+
+
+def fit_matches(a: LocalFeatures, b: LocalFeatures, ia: np.ndarray, ib: np.ndarray,
+                params: GeometryParams = GeometryParams()) -> Fit | None:  # fmt: skip
+    """The accepted fit of ``a`` onto ``b`` from matched keypoints ``a[ia] ~ b[ib]``, or None."""
     if len(ia) < params.min_inliers:
         return None
     src, dst = a.points[ia].astype(np.float64), b.points[ib].astype(np.float64)
     cv2 = _cv2()
     threshold = params.reprojection * max(b.width, b.height)
     affine, mask = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=threshold,
-                                               maxIters=2000, confidence=0.995, refineIters=10)
+                                               maxIters=1000, confidence=0.995, refineIters=10)
     best: tuple[np.ndarray, np.ndarray, bool] | None = None
     if affine is not None:
         best = (np.vstack([affine, [0.0, 0.0, 1.0]]), mask.ravel().astype(bool), False)
