@@ -23,7 +23,7 @@ def features(image: Image.Image, quality: int = 85) -> LocalFeatures:
 
 @pytest.fixture(scope="module")
 def original() -> Image.Image:
-    return shared_photo(3, 1200)
+    return shared_photo(1, 1200)
 
 
 def fit_of(original: Image.Image, copy: Image.Image):
