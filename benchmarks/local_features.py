@@ -30,9 +30,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from imgtwin.hashing.local import LocalFeatures, LocalSpec, extract_local  # noqa: E402
-from imgtwin.matching.deep import deep_loader  # noqa: E402
-from imgtwin.matching.geometry import GeometryParams, fit_pair  # noqa: E402
+from imgtwin.hashing.local import LocalFeatures, LocalSpec, extract_local
+from imgtwin.matching.deep import deep_loader
+from imgtwin.matching.geometry import fit_pair
 
 _SPEC: LocalSpec | None = None
 

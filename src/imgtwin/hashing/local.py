@@ -214,7 +214,7 @@ def extract_local(image: Image.Image, spec: LocalSpec = LocalSpec()) -> LocalFea
     keypoints, descriptors = DETECTORS[spec.detector](pixels, spec.keypoints)
     height, width = pixels.shape
     if descriptors is None or not keypoints:
-        size = {"orb": spec.descriptor_bytes, "akaze": 61, "sift": 128}[spec.detector]
+        size = {"orb": spec.descriptor_bytes, "akaze": 64, "sift": 128}[spec.detector]
         return LocalFeatures(width, height, np.zeros((0, 2), np.float32), np.zeros((0, size), np.uint8))
     points = np.array([k.pt for k in keypoints], dtype=np.float32).reshape(-1, 2)
     angle = np.array([k.angle for k in keypoints], dtype=np.float64)
@@ -222,6 +222,8 @@ def extract_local(image: Image.Image, spec: LocalSpec = LocalSpec()) -> LocalFea
     shape = ((np.floor(np.mod(angle, 360.0) / 11.25).astype(np.int64) & 31) << 3 | np.clip(level, 0, 7)).astype(np.uint8)
     if spec.detector == "orb":
         descriptors = descriptors[:, : spec.descriptor_bytes]
+    elif spec.detector == "akaze":  # 486 bits in 61 bytes: zero-padded to 64 for 64-bit words
+        descriptors = np.pad(descriptors, ((0, 0), (0, 64 - descriptors.shape[1])))
     return LocalFeatures(width, height, points, np.ascontiguousarray(descriptors, dtype=np.uint8), shape)
 
 

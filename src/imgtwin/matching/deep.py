@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -63,7 +63,7 @@ class DeepParams:
     min_votes: int = 2
     per_image: int = 8
     seed: int = 14
-    geometry: GeometryParams = GeometryParams()
+    geometry: GeometryParams = field(default_factory=GeometryParams)
 
 
 @dataclass(frozen=True, slots=True)

@@ -111,7 +111,7 @@ def _good_matches(a: LocalFeatures, b: LocalFeatures, params: GeometryParams) ->
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     bits = a.descriptors.shape[1] * 8
     limit = params.max_distance * bits / 256
-    if a.descriptors.shape[1] % 8 == 0:  # binary: the compiled loop, both directions in one pass
+    if a.descriptors.shape[1] <= 64:  # binary (ORB, AKAZE): the compiled loop, both directions in one pass
         from imgtwin.matching.deep_kernel import mutual_matches
 
         wa = np.ascontiguousarray(a.descriptors).view(np.uint64)
