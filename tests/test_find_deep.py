@@ -18,7 +18,15 @@ from imgtwin.finding import find_duplicates
 from imgtwin.finding_deep import LOCAL_SPEC, compute_local_features, missing_local_features
 from imgtwin.persistence.local_features import LocalFeatureStore
 from imgtwin.persistence.sqlite import read_rows
-from tests.helpers import cropped, keystone_fixed, screenshot_of, shared_photo, shifted_views, straightened, with_stickers
+from tests.helpers import (
+    cropped,
+    keystone_fixed,
+    screenshot_of,
+    shared_photo,
+    shifted_views,
+    straightened,
+    with_stickers,
+)
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[1] / "docs/schemas/find.schema.json").read_text())
 EDITS = ("straightened.jpg", "screenshot.png", "stickers.jpg", "cropped.jpg", "keystone.jpg")
@@ -119,3 +127,15 @@ def test_cli_find_deep_json_validates_and_report_uses_the_index(library: Path, t
                             "-q"], capture_output=True, text=True, timeout=300)  # fmt: skip
     assert plain.returncode == 0, plain.stderr
     assert json.loads(out.read_text())["deep"] is False
+
+
+def test_scan_deep_computes_what_find_deep_then_reuses(library: Path, tmp_path: Path) -> None:
+    db = str(tmp_path / "i.db")
+    done = subprocess.run([sys.executable, "-m", "imgtwin", "scan", str(library), "--db", db, "--deep",
+                           "--no-progress"], capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "Local features: 11 computed, 0 failed" in done.stdout  # 12 files, one byte copy
+    assert missing_local_features(db, [str(library)]) == []
+    again = subprocess.run([sys.executable, "-m", "imgtwin", "scan", str(library), "--db", db, "--deep",
+                            "--no-progress"], capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert "Local features: 0 computed" in again.stdout

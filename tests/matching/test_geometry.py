@@ -11,7 +11,15 @@ from PIL import Image
 
 from imgtwin.hashing.local import LocalFeatures, extract_local
 from imgtwin.matching.geometry import fit_pair
-from tests.helpers import cropped, keystone_fixed, screenshot_of, shared_photo, shifted_views, straightened, with_stickers
+from tests.helpers import (
+    cropped,
+    keystone_fixed,
+    screenshot_of,
+    shared_photo,
+    shifted_views,
+    straightened,
+    with_stickers,
+)
 
 
 def features(image: Image.Image, quality: int = 85) -> LocalFeatures:
