@@ -2,17 +2,19 @@
 
 1. **Candidates without all-pairs** (:func:`candidate_pairs`): locality-sensitive
    hashing of the binary descriptors.  Each of ``tables`` hash tables keys every
-   descriptor by ``bits`` of its 256 bits (the same positions for all images,
-   drawn once with a fixed seed); descriptors sharing a key in a table are
-   *collisions*, and two images collect a vote per colliding descriptor pair.
-   Corresponding keypoints of two copies differ in ~10-40 bits, so they
-   collide in several tables; unrelated descriptors (~100+ bits apart) almost
-   never do.  Keys shared by too many descriptors (flat-texture patterns that
-   carry no information, like stop words) are dropped, so the work is bounded
-   by ``max_bucket`` per key: it grows linearly with the collection, not with
-   the square of it.  Pairs with at least ``min_votes`` are kept, at most
-   ``per_image`` per image (the best by votes relative to both images'
-   totals).
+   descriptor by ``bits`` of its bits (the same positions for all images,
+   drawn once with a fixed seed); descriptors of two images that share a key
+   and are at most ``vote_distance`` apart are a vote for the pair.
+   Corresponding keypoints of two copies differ in ~5 of 128 bits (median),
+   so they collide in most tables.  Soft and low-detail pictures crowd a few
+   keys with near-identical descriptors; in such a bucket each descriptor
+   votes for its ``nearest`` closest partners only, and buckets beyond
+   ``max_bucket`` are skipped, so the work grows with the number of
+   descriptors, not with its square.  Votes are binned by the change of
+   keypoint orientation and pyramid level (weak geometric consistency), a
+   pair scores its best bin, and each image keeps its ``per_image`` best pairs
+   (votes relative to both images' totals).  The loops are compiled
+   (``matching.deep_kernel``).
 2. **Geometric verification** (``matching.geometry``): a RANSAC fit that must
    put one picture's frame inside the other's.
 3. **What the fit says**: which member is the source (the keeper must never be
