@@ -9,7 +9,8 @@ the other.
 
 What is computed (OpenCV's ORB, chosen by measurement over AKAZE and SIFT, see
 docs/benchmarks.md): the file is decoded a second time at a larger size than
-the hash's (``LocalSpec.side`` on the long side), the strongest ``keypoints``
+the hash's (about ``side`` x ``3/4 side`` pixels' worth, see
+:func:`detection_image`), the strongest ``keypoints``
 ORB keypoints are kept (spread over the picture), and for each its position
 and the first ``descriptor_bytes`` of its rBRIEF descriptor.  ``LocalSpec.id`` names all of it and is stored beside the bytes,
 so features of another definition are never mixed.
