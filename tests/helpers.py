@@ -111,3 +111,92 @@ def run_as_nobody(function: Callable[[], T]) -> T:
 needs_root_to_drop = pytest.mark.skipif(
     not hasattr(os, "fork") or os.geteuid() != 0, reason="needs root to become 'nobody'"
 )
+def shared_photo(index: int, size: int = 800) -> Image.Image:
+    """A real photo from the shared corpus (RGB), scaled to ``size`` on its long side."""
+    paths = sorted(require_shared("corpus/photos").glob("*.jpg"))
+    image = Image.open(paths[index]).convert("RGB")
+    image.thumbnail((size, size), Image.Resampling.LANCZOS)
+    return image
+
+
+# The edits phones, editors and social apps make (small versions of
+# benchmarks/catalog_phone_edits.py), for tests of ``find --deep``.
+
+
+def straightened(image: Image.Image, degrees: float) -> Image.Image:
+    """Rotated by ``degrees`` and cropped to the largest upright rectangle of the same aspect."""
+    import math
+
+    w, h = image.size
+    t = math.radians(abs(degrees))
+    s = min(w / (w * math.cos(t) + h * math.sin(t)), h / (w * math.sin(t) + h * math.cos(t)))
+    cw, ch = int(w * s), int(h * s)
+    box = ((w - cw) // 2, (h - ch) // 2, (w - cw) // 2 + cw, (h - ch) // 2 + ch)
+    return image.rotate(degrees, resample=Image.Resampling.BICUBIC).crop(box)
+
+
+def screenshot_of(image: Image.Image, device: tuple[int, int] = (1080, 2340), width_fraction: float = 1.0) -> Image.Image:
+    """The picture shown in a phone app: status bar, app bar with a title, buttons, a caption."""
+    from PIL import ImageDraw, ImageFont
+
+    w, h = device
+    frame = Image.new("RGB", device, (18, 18, 18))
+    draw = ImageDraw.Draw(frame)
+    font = ImageFont.load_default(size=40)
+    draw.text((40, 20), "9:41", fill=(230, 230, 230), font=font)
+    draw.text((140, 130), "Gallery", fill=(230, 230, 230), font=font)
+    pw = int(w * width_fraction)
+    ph = int(image.height * pw / image.width)
+    top = 260 + (h - 260 - 300 - ph) // 2
+    frame.paste(image.resize((pw, ph), Image.Resampling.LANCZOS), ((w - pw) // 2, top))
+    draw.text((60, top + ph + 30), "Best day ever!", fill=(230, 230, 230), font=font)
+    for k in range(5):
+        x = int((k + 0.4) * w / 5)
+        draw.ellipse([x, h - 150, x + 60, h - 90], outline=(230, 230, 230), width=6)
+    return frame
+
+
+def with_stickers(image: Image.Image) -> Image.Image:
+    """Two opaque stickers (an emoji face, a star) and a caption band, as a story editor adds."""
+    from PIL import ImageDraw, ImageFont
+
+    out = image.copy()
+    draw = ImageDraw.Draw(out)
+    w, h = out.size
+    s = int(min(w, h) * 0.2)
+    draw.ellipse([w // 10, h // 8, w // 10 + s, h // 8 + s], fill=(255, 204, 0), outline=(120, 80, 0), width=4)
+    draw.polygon([(w * 0.7, h * 0.7), (w * 0.8, h * 0.55), (w * 0.9, h * 0.7), (w * 0.8, h * 0.85)],
+                 fill=(230, 30, 60))
+    draw.rectangle([0, int(h * 0.45), w, int(h * 0.53)], fill=(0, 0, 0))
+    draw.text((w // 4, int(h * 0.46)), "Weekend vibes", fill=(255, 255, 255), font=ImageFont.load_default(size=h // 16))
+    return out
+
+
+def cropped(image: Image.Image, left: float = 0.0, top: float = 0.0, right: float = 0.0, bottom: float = 0.0
+            ) -> Image.Image:  # fmt: skip
+    w, h = image.size
+    return image.crop((round(w * left), round(h * top), w - round(w * right), h - round(h * bottom)))
+
+
+def keystone_fixed(image: Image.Image, fraction: float = 0.08) -> Image.Image:
+    """A vertical keystone correction: the top edge, narrowed by ``fraction`` per side, stretched to full width."""
+    w, h = image.size
+    k = fraction * w
+    source = [(k, 0), (w - k, 0), (w, h), (0, h)]
+    target = [(0, 0), (w, 0), (w, h), (0, h)]
+    rows, rhs = [], []
+    for (x, y), (u, v) in zip(target, source):
+        rows.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
+        rows.append([0, 0, 0, x, y, 1, -v * x, -v * y])
+        rhs += [u, v]
+    coefficients = np.linalg.solve(np.array(rows, float), np.array(rhs, float))
+    return image.transform((w, h), Image.Transform.PERSPECTIVE, tuple(coefficients), Image.Resampling.BICUBIC)
+
+
+def shifted_views(image: Image.Image, shift: float = 0.5, width: float = 0.6) -> tuple[Image.Image, Image.Image]:
+    """Two views of one scene, the second shifted right by ``shift`` of a view's width (a near-miss pair)."""
+    w, h = image.size
+    vw = int(w * width)
+    dx = int(vw * shift)
+    x0 = (w - vw - dx) // 2
+    return image.crop((x0, 0, x0 + vw, h)), image.crop((x0 + dx, 0, x0 + dx + vw, h))

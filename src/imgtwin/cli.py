@@ -130,6 +130,9 @@ def main() -> None:
               help="Decode on a Dask cluster (pip install 'imgtwin[distributed]'): its scheduler's address, "
                    "or local:N for N local worker processes for this run. Workers must see the files at the same "
                    "absolute paths; --workers, --executor, --timeout and --memory-limit do not apply.")
+@click.option("--deep", is_flag=True,
+              help="Also compute the local features `find --deep` matches on, for the files that lack them "
+                   "(one more decode per image; see the README).")
 @metrics_options
 def scan(
     dirs: tuple[str, ...],
@@ -150,6 +153,7 @@ def scan(
     metrics_port: int | None,
     metrics_host: str,
     scheduler: str | None,
+    deep: bool,
 ) -> None:
     """Hash every image under DIRS and store the hashes in the index."""
     if (output_format is None) != (output_path is None):
@@ -181,8 +185,16 @@ def scan(
     cancel = threading.Event()
     with fatal_errors(console, settings.db_path), stop_on_first_interrupt(cancel, console):
         summary = run_scan(settings, console, cancel)
+        local = None
+        if deep and not summary.cancelled:
+            from imgtwin.finding_deep import compute_local_features
+
+            local = compute_local_features(settings, console, cancel)
     if not quiet:
         click.echo(_summary_line(summary, settings.db_path))
+        if local is not None:
+            click.echo(f"Local features: {local.stored} computed, {local.failed} failed, "
+                       f"{local.needed - local.stored - local.failed} not reached.")
     if summary.cancelled:
         sys.exit(EXIT_INTERRUPTED)
     sys.exit(EXIT_SOME_FAILED if summary.error_count else EXIT_OK)

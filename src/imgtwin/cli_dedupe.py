@@ -44,7 +44,7 @@ from imgtwin.reporting.groups import human_bytes
 from imgtwin.reporting.text import printable
 
 DELETE_FLAG = "--i-understand-delete-is-permanent"
-_SELECTION = ("threshold", "rotations", "keep", "prefer")
+_SELECTION = ("threshold", "rotations", "keep", "prefer", "deep")
 
 
 def _fileops() -> FileOps:
@@ -137,7 +137,7 @@ def _summary(report: ApplyReport) -> str:
 def dedupe(
     dirs: tuple[str, ...], db_path: str | None, action: str, move_to: str | None, plan_path: str | None,
     journal_path: str | None, yes: bool, allow_delete: bool, reference: tuple[str, ...], threshold: int,
-    rotations: bool, keep: str, prefer: str | None, workers: int, no_progress: bool,
+    rotations: bool, keep: str, prefer: str | None, deep: bool, workers: int, no_progress: bool,
 ) -> None:
     """Trash, move or link every duplicate under DIRS but its group's keeper (dry run unless --yes)."""
     from imgtwin.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, fail, fatal_errors, stop_on_first_interrupt
@@ -177,7 +177,7 @@ def dedupe(
                     fail(console, f"the index {db} records no scanned folders: give the folders the plan covers")
             else:
                 plan = plan_actions(dirs, kind, db_path=db, move_to=move_to, threshold=threshold,
-                                    rotations=rotations, keep=keep, prefer=prefer, reference=reference,
+                                    rotations=rotations, keep=keep, prefer=prefer, reference=reference, deep=deep,
                                     scan_settings={"progress": not no_progress, "workers": workers})
         except PlanError as exc:
             fail(console, str(exc))

@@ -40,6 +40,7 @@ def find(
     keep: str,
     prefer: str | None,
     reference: tuple[str, ...],
+    deep: bool,
     json_path: str | None,
     csv_path: str | None,
     html_path: str | None,
@@ -64,11 +65,11 @@ def find(
     with fatal_errors(console, db), stop_on_first_interrupt(cancel, console):
         result = find_duplicates(
             dirs, db_path=db, threshold=threshold, rotations=rotations, keep=keep, prefer=prefer,
-            scan_settings=scan_settings, console=console, reference=reference,
+            scan_settings=scan_settings, console=console, reference=reference, deep=deep,
         )
     if result.scan is not None and result.scan.cancelled:
         console.print("[yellow]Scan stopped: groups below cover the files hashed so far.[/]")
-    document = groups_document(result.groups, result.errors, threshold, rotations)
+    document = groups_document(result.groups, result.errors, threshold, rotations, deep=deep)
     if json_path:
         write_json(json_path, document)
     if csv_path:

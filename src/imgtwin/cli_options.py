@@ -15,8 +15,16 @@ THRESHOLD_HELP = (
 )
 
 
+DEEP_HELP = (
+    "Also match on local features (keypoints): finds copies that global hashes miss, such as photos "
+    "straightened by a few degrees, screenshots of a photo, copies with stickers or captions, crops of "
+    "10-30 %% and perspective fixes. Computes what the index lacks (one more decode per image; see the "
+    "README for its cost); a crop or screenshot is never kept over the picture it shows."
+)
+
+
 def selection_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """``--threshold``, ``--rotations``, ``--keep``, ``--prefer``, ``--reference``: how groups and keepers are chosen.
+    """``--threshold``, ``--rotations``, ``--keep``, ``--prefer``, ``--reference``, ``--deep``: how groups are chosen.
 
     Shared by ``find``, ``dedupe``, ``report`` and ``review`` so that the same
     words select the same groups everywhere.
@@ -37,6 +45,7 @@ def selection_options(command: Callable[..., Any]) -> Callable[..., Any]:
                           "files under --prefer first."),
         click.option("--prefer", type=click.Path(file_okay=False, path_type=str), default=None,
                      help="Folder whose files are kept first (with --keep prefer-folder)."),
+        click.option("--deep/--no-deep", default=False, show_default=True, help=DEEP_HELP),
     ]
     for option in reversed(options):
         command = option(command)

@@ -51,6 +51,7 @@ def report(
     keep: str,
     prefer: str | None,
     reference: tuple[str, ...],
+    deep: bool,
     workers: int,
     quiet: bool,
 ) -> None:
@@ -79,8 +80,8 @@ def report(
             if not os.path.isfile(db):
                 fail(console, f"no index at {db}: run `imgtwin scan` first, or give --db or --from-json")
             result = find_duplicates(dirs, db_path=db, threshold=threshold, rotations=rotations, keep=keep,
-                                     prefer=prefer, scan=False, reference=reference)
-            document = groups_document(result.groups, result.errors, threshold, rotations)
+                                     prefer=prefer, scan=False, reference=reference, deep=deep)
+            document = groups_document(result.groups, result.errors, threshold, rotations, deep=deep)
             where = f" under {', '.join(dirs)}" if dirs else ""
             source = f"From the index {os.path.abspath(db)}{where} (threshold {threshold})"
         written = write_html_report(html_path, document, source=source, workers=workers)

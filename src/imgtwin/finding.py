@@ -24,19 +24,21 @@ import numpy as np
 from rich.console import Console
 
 from imgtwin.app import ScanSettings, default_db_path, run_scan
+from imgtwin.config import ProcessingConfig
+from imgtwin.finding_deep import compute_local_features, deep_extra_matches, local_features_for
 from imgtwin.hashing.dct import DCTHasher
 from imgtwin.hashing.features import FEATURES_SPEC, MatchFeatures
+from imgtwin.hashing.local import LocalFeatures
 from imgtwin.hashing.signals import SIGNALS_SPEC, KeeperSignals
-from imgtwin.config import ProcessingConfig
 from imgtwin.matching.evidence import gather_evidence, upscale_questions
-from imgtwin.matching.resolution import UPSCALE_SPEC, UpscaleCheck, UpscaleTask
-from imgtwin.processing.jobs import run_jobs
 from imgtwin.matching.exact import exact_groups, exact_labels
 from imgtwin.matching.grouping import EXACT, Group, form_groups
 from imgtwin.matching.keeper import Evidence, FileInfo, KeeperPolicy, Ranking, rank_files
 from imgtwin.matching.near import FeatureTable, NearParams, near_matches
 from imgtwin.persistence.index import HashIndex, row_path
+from imgtwin.matching.resolution import UPSCALE_SPEC, UpscaleCheck, UpscaleTask
 from imgtwin.persistence.sqlite import IndexVersionError
+from imgtwin.processing.jobs import run_jobs
 from imgtwin.records import DuplicateGroup, ErrorReason, FileError, GroupMember, ProcessingSummary
 
 DEFAULT_THRESHOLD = NearParams().threshold
@@ -147,10 +149,12 @@ def _reason(value: str) -> ErrorReason:
 def group_rows(
     rows: Sequence[_Row], params: NearParams, policy: KeeperPolicy, prefer: str | None,
     checks: UpscaleChecker | None = None,
+    local: Sequence[LocalFeatures | None] | None = None,
 ) -> tuple[list[Group], Ranking]:
     """Exact and near groups over ``rows`` (indices into it), and the ranking their keepers came from.
 
-    ``checks`` settles, where it decides a keeper, whether the largest file is an upscale.
+    ``checks`` settles, where it decides a keeper, whether the largest file is an upscale; ``local``
+    (with ``--deep``, per row) adds the matches of local features (crops, screenshots, straightened).
     """
     paths = [r.path for r in rows]
     digests = {r.path: r.content_hash for r in rows}
@@ -158,13 +162,17 @@ def group_rows(
     labels = exact_labels(paths, exact)
     table = FeatureTable.from_features([r.features for r in rows])
     matches, _ = near_matches(table, params)
+    derived: list[tuple[int, int]] = []
+    if local is not None:
+        matches, derived, _ = deep_extra_matches(matches, table, local, [r.content_hash for r in rows])
     infos = [r.info for r in rows]
     evidence = gather_evidence(table, matches, labels, infos, np.array([r.aspect for r in rows], dtype=np.float64))
+    evidence = replace(evidence, derived=frozenset(d for _, d in derived))
     ranking = rank_files(infos, policy, prefer, evidence)
     if checks is not None:
         # Only where an upscale would be kept: the file ranked first in its component.
         leaders = _leaders(ranking, evidence)
-        pixels, upscaled = checks.effective_pixels(rows, evidence, matches.transform, leaders)
+        pixels, upscaled = checks.effective_pixels(rows, evidence, leaders)
         if upscaled:
             ranking = rank_files(infos, policy, prefer, replace(evidence, effective_pixels=pixels,
                                                                 upscaled=frozenset(upscaled)))
@@ -189,8 +197,8 @@ class UpscaleChecker:
         self.db_path = db_path
         self.config = config
 
-    def effective_pixels(self, rows: Sequence[_Row], evidence: Evidence, transforms: Sequence[str],
-                         leaders: set[int]) -> tuple[np.ndarray, set[int]]:  # fmt: skip
+    def effective_pixels(self, rows: Sequence[_Row], evidence: Evidence, leaders: set[int]
+                         ) -> tuple[np.ndarray, set[int]]:  # fmt: skip
         """Per file, its pixels, or those of a smaller file it was found to be an upscale of; and those files.
 
         ``leaders``: the files an upscale check may demote (the keepers-to-be); others are not asked about.
@@ -202,7 +210,7 @@ class UpscaleChecker:
         components = evidence.components if evidence.components is not None else np.arange(len(rows))
         changed: set[int] = set()  # components where an upscale was found: their next largest may lead now
         for _ in range(3):  # an upscale of an upscale: ask again about the next largest
-            questions = [(p, s) for p, s in upscale_questions(evidence, infos, pixels, transforms, upscaled)
+            questions = [(p, s) for p, s in upscale_questions(evidence, infos, pixels, upscaled)
                          if rows[p].content_hash and rows[s].content_hash
                          and (p in leaders or int(components[p]) in changed)]
             keys = [(rows[p].content_hash or "", rows[s].content_hash or "") for p, s in questions]
@@ -281,6 +289,7 @@ def find_duplicates(
     scan_settings: dict[str, object] | None = None,
     console: Console | None = None,
     reference: Sequence[str] = (),
+    deep: bool = False,
 ) -> FindResult:
     """Duplicate groups among the images under ``paths``.
 
@@ -290,7 +299,9 @@ def find_duplicates(
     oldest, shortest path),
     ``largest``, ``smallest``, ``oldest``, ``newest`` or ``prefer-folder``
     (files under ``prefer`` first). ``reference``: folders whose files are
-    never acted on (``dedupe --reference``).
+    never acted on (``dedupe --reference``). ``deep``: also match on local
+    features (straightened, screenshotted, stickered, hard-cropped copies),
+    computing those that are missing when scanning (``finding_deep``).
     """
     db = db_path or default_db_path()
     summary = None
@@ -300,12 +311,15 @@ def find_duplicates(
     if scan and roots:
         settings = ScanSettings(roots=tuple(roots), db_path=db, **(scan_settings or {"quiet": True}))  # type: ignore[arg-type]
         summary = run_scan(settings, console or Console(file=io.StringIO()))
+        if deep and not summary.cancelled:
+            compute_local_features(settings, console or Console(file=io.StringIO()))
     loaded = _load(db, roots, reference)
+    local = local_features_for(db, [r.content_hash for r in loaded.rows]) if deep else None
     params = NearParams(threshold=threshold, rotations=rotations)
     settings = ScanSettings(roots=tuple(roots), db_path=db, **(scan_settings or {"quiet": True}))  # type: ignore[arg-type]
     checks = UpscaleChecker(db, settings.processing_config())
     groups, ranking = group_rows(loaded.rows, params, KeeperPolicy(keep), os.path.abspath(prefer) if prefer else None,
-                                 checks)
+                                 checks, local)
     display = PathDisplay(roots)
     errors = tuple((display(p), e) for p, e in loaded.errors)
     return FindResult(_to_public(groups, loaded.rows, ranking, display), errors, summary, loaded.stale,

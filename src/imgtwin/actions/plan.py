@@ -95,6 +95,7 @@ def plan_actions(
     scan: bool = True,
     scan_settings: dict[str, object] | None = None,
     reference: Sequence[str] = (),
+    deep: bool = False,
 ) -> ActionPlan:
     """Find the duplicates under ``paths`` (as ``find`` would) and plan ``action`` on them.
 
@@ -107,7 +108,7 @@ def plan_actions(
     if move_to:
         check_move_to(move_to, paths, reference)  # before scanning: a wrong --move-to fails at once
     result = find_duplicates(paths, db_path=db, threshold=threshold, rotations=rotations, keep=keep, prefer=prefer,
-                             scan=scan, scan_settings=scan_settings, reference=reference)
+                             scan=scan, scan_settings=scan_settings, reference=reference, deep=deep)
     return plan_from_groups(result.groups, paths, action, db_path=db, move_to=move_to, reference=reference)
 
 

@@ -70,12 +70,14 @@ def gather_evidence(table: FeatureTable, matches: Matches, exact_labels: Sequenc
     n = len(infos)
     components = components_of(n, matches, exact_labels)
     pairs = None
-    if len(matches.i) and matches.window_x is not None and matches.window_y is not None:
-        i, j = matches.i.astype(np.int64), matches.j.astype(np.int64)
-        g = np.array([DIHEDRAL_NAMES.index(t) for t in matches.transform], dtype=np.int64)
-        rel = relate(table.thumbs[i], table.thumbs[j], g, matches.window_x, matches.window_y, aspects[i], aspects[j],
-                     i, j)
-        pairs = (rel.a, rel.b, rel.crop, rel.overlay, rel.aspect)
+    # Pairs the thumbnails were aligned for: a --deep fit (a described transform) says its own relation.
+    aligned = np.array([t in DIHEDRAL_NAMES for t in matches.transform], dtype=bool)
+    if aligned.any() and matches.window_x is not None and matches.window_y is not None:
+        i, j = matches.i[aligned].astype(np.int64), matches.j[aligned].astype(np.int64)
+        g = np.array([DIHEDRAL_NAMES.index(t) for t, a in zip(matches.transform, aligned) if a], dtype=np.int64)
+        rel = relate(table.thumbs[i], table.thumbs[j], g, matches.window_x[aligned], matches.window_y[aligned],
+                     aspects[i], aspects[j], i, j)
+        pairs = (rel.a, rel.b, rel.crop, rel.overlay, rel.aspect, g == 0)
     distances: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     for members in component_members(components, 3, MAX_CENTRALITY):
         component = components[members[0]]
@@ -86,7 +88,7 @@ def gather_evidence(table: FeatureTable, matches: Matches, exact_labels: Sequenc
 
 
 def upscale_questions(evidence: Evidence, infos: Sequence[FileInfo], pixels: np.ndarray,
-                      transforms: Sequence[str], exclude: set[int] | None = None) -> list[tuple[int, int]]:  # fmt: skip
+                      exclude: set[int] | None = None) -> list[tuple[int, int]]:  # fmt: skip
     """Per component, (largest, smaller) pairs whose resolution tier an upscale check should settle.
 
     The largest file of a component (by ``pixels``) against the (at most ``MAX_QUESTIONS``)
@@ -98,11 +100,11 @@ def upscale_questions(evidence: Evidence, infos: Sequence[FileInfo], pixels: np.
     """
     if evidence.pairs is None or evidence.components is None:
         return []
-    a, b, crop, overlay, aspect = evidence.pairs
+    a, b, crop, overlay, aspect, upright = evidence.pairs
     clean: dict[int, list[int]] = {}
     for k in range(len(a)):
         x, y = int(a[k]), int(b[k])
-        if crop[k] or overlay[k] or aspect[k] or transforms[k] != "identity":
+        if crop[k] or overlay[k] or aspect[k] or not upright[k]:
             continue
         if abs(infos[x].content_share - infos[y].content_share) > 0.03:
             continue

@@ -30,7 +30,10 @@ class Matches:
     """Accepted near matches ``i ~ j``; ``transform[k]`` maps ``i``'s picture onto ``j``'s.
 
     ``transform`` uses ``features.DIHEDRAL_NAMES`` (``identity`` for plain
-    near copies).  The arrays are parallel and may list a pair in either order.
+    near copies), or a description from a geometric fit (``rotated 3°, crop
+    22%``, from ``--deep``); ``inverse``, when given, says how ``j``'s picture
+    relates to ``i``'s (else it is derived from ``transform``: dihedral names
+    only).  The arrays are parallel and may list a pair in either order.
     """
 
     i: np.ndarray
@@ -40,6 +43,29 @@ class Matches:
     # The crop windows the verification aligned each pair with (verify.crop_windows indices), if known.
     window_x: np.ndarray | None = None
     window_y: np.ndarray | None = None
+    inverse: tuple[str, ...] | None = None
+
+    def inverses(self) -> tuple[str, ...]:
+        return self.inverse if self.inverse is not None else tuple(_inverse(t) for t in self.transform)
+
+    def concat(self, other: Matches) -> Matches:
+        """Both sets of matches in one (a pair in both keeps its smaller distance when grouped).
+
+        Crop windows are kept only when both sides have them (a pair without is never read as cropped).
+        """
+        windows: tuple[np.ndarray | None, np.ndarray | None] = (None, None)
+        if self.window_x is not None and self.window_y is not None:
+            from imgtwin.matching.verify import uncropped_window
+
+            fill = np.full(len(other.i), uncropped_window(), dtype=self.window_x.dtype)
+            wx = other.window_x if other.window_x is not None else fill
+            wy = other.window_y if other.window_y is not None else fill
+            windows = (np.concatenate([self.window_x, wx]), np.concatenate([self.window_y, wy]))
+        return Matches(
+            np.concatenate([self.i, other.i]).astype(np.int64), np.concatenate([self.j, other.j]).astype(np.int64),
+            np.concatenate([self.distance, other.distance]).astype(np.int64), self.transform + other.transform,
+            *windows, self.inverses() + other.inverses(),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,11 +127,13 @@ def form_groups(
 
     # Near matches between representatives: best (smallest) distance per pair.
     neighbours: dict[int, dict[int, tuple[int, str]]] = {}
-    for a, b, d, t in zip(matches.i.tolist(), matches.j.tolist(), matches.distance.tolist(), matches.transform):
+    rows = zip(matches.i.tolist(), matches.j.tolist(), matches.distance.tolist(), matches.transform,
+               matches.inverses())
+    for a, b, d, t, back in rows:
         ra, rb = int(rep[a]), int(rep[b])
         if ra == rb:
             continue
-        for x, y, tr in ((ra, rb, t), (rb, ra, _inverse(t))):
+        for x, y, tr in ((ra, rb, t), (rb, ra, back)):
             known = neighbours.setdefault(x, {}).get(y)
             if known is None or d < known[0]:
                 neighbours[x][y] = (int(d), tr)  # tr maps x's picture onto y's

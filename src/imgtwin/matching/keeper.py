@@ -5,7 +5,10 @@ best copy, not which file is largest. The default policy ``best`` compares the
 files that show one picture tier by tier, and the first tier that separates
 two files decides (``TIERS``, strongest first):
 
-1. **reference**: a file under a ``--reference`` folder beats any other;
+1. **reference**: a file under a ``--reference`` folder beats any other; then
+   a file a ``--deep`` fit shows to be a crop or a screenshot of another file of
+   the group loses to it, under every policy (it is never kept over the picture
+   it shows);
 2. **content**: a copy that shows less of the picture (a crop) or adds to it
    (a border or padding, a screenshot's bars, a logo, a caption, a watermark),
    whose aspect ratio was squashed, or that was enlarged from a smaller file of
@@ -36,7 +39,7 @@ from __future__ import annotations
 
 import enum
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -57,7 +60,7 @@ _UNKNOWN_FORMAT = 4
 TIERS = ("reference", "content", "colour", "resolution", "quality", "camera", "centrality", "age", "format", "size",
          "path")
 #: A keeper chosen by one of these tiers is chosen on evidence about the picture itself.
-STRONG_TIERS = frozenset({"reference", "content", "colour", "resolution", "quality"})
+STRONG_TIERS = frozenset({"reference", "derived", "content", "colour", "resolution", "quality"})
 #: Resolution steps: pixel counts within a quarter octave (~19 %, ~9 % per side) count as equal.
 RESOLUTION_STEPS_PER_OCTAVE = 4
 _QUALITY_CLASSES = (85, 70, 50)  # JPEG quality: >= 85 is class 0, >= 70 class 1, >= 50 class 2, else 3
@@ -101,19 +104,22 @@ class KeeperPolicy(str, enum.Enum):
 class Evidence:
     """What a group's files say about each other (all optional: without it, the tiers it feeds tie).
 
-    ``pairs``: matched pairs ``(a, b)`` with ``crop``/``overlay`` (+1 against b, -1 against a) and
-    ``aspect`` (log of b's aspect over a's, 0 when equal), from ``matching.relations``;
+    ``pairs``: matched pairs ``(a, b)`` with ``crop``/``overlay`` (+1 against b, -1 against a),
+    ``aspect`` (log of b's aspect over a's, 0 when equal), from ``matching.relations``, and
+    ``upright`` (the same orientation);
     ``components``: per file, the id of the set of files linked by matches (its candidate group);
     ``distances``: per component with 3 or more files, the files and their pairwise hash distances;
     ``effective_pixels``: per file, pixels that carry picture (an upscale counts as its source);
-    ``upscaled``: files found to be enlarged from a smaller file of their group (made from it: a flaw).
+    ``upscaled``: files found to be enlarged from a smaller file of their group (made from it: a flaw);
+    ``derived``: files a geometric fit (``find --deep``) shows to be a crop or a screenshot of another.
     """
 
-    pairs: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+    pairs: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
     components: np.ndarray | None = None
     distances: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     effective_pixels: np.ndarray | None = None
     upscaled: frozenset[int] = frozenset()
+    derived: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -174,7 +180,7 @@ def content_flaws(n: int, evidence: Evidence, infos: Sequence[FileInfo]) -> np.n
         for k in evidence.upscaled:
             flaws[k] += 1
         return flaws
-    a, b, crop, overlay, aspect = evidence.pairs
+    a, b, crop, overlay, aspect, _ = evidence.pairs
     for verdict in (crop, overlay):
         against = np.zeros(n, dtype=bool)
         against[b[verdict > 0]] = True
@@ -263,8 +269,8 @@ def rank_files(
         depth = info.signals.colour_depth if info.signals is not None else COLOUR
         best = (int(flaws[k]), -depth, steps, _quality_class(info), _camera(info), int(central[k]), info.mtime_ns,
                 info.lossiness, -info.size, (len(info.path), info.path))
-        keys.append((0 if info.reference else 1, *_policy_key(info, policy, prefer), *best))
-    names = ("reference", *_policy_names(policy), *TIERS[1:])
+        keys.append((0 if info.reference else 1, int(k in evidence.derived), *_policy_key(info, policy, prefer), *best))
+    names = ("reference", "derived", *_policy_names(policy), *TIERS[1:])
     return Ranking(keys, names)
 
 
@@ -290,10 +296,14 @@ def _policy_names(policy: KeeperPolicy) -> tuple[str, ...]:
 
 
 def keeper_order(
-    infos: Sequence[FileInfo], policy: KeeperPolicy = KeeperPolicy.BEST, prefer: str | None = None
+    infos: Sequence[FileInfo], policy: KeeperPolicy = KeeperPolicy.BEST, prefer: str | None = None,
+    derived: Collection[int] = (),
 ) -> list[int]:
-    """Indices of ``infos`` from the most to the least preferred keeper (no evidence between files)."""
-    return rank_files(infos, policy, prefer).order
+    """Indices of ``infos`` from the most to the least preferred keeper (no other evidence between files).
+
+    ``derived``: files known to be a crop or a screenshot of another file (``find --deep``'s fits).
+    """
+    return rank_files(infos, policy, prefer, Evidence(derived=frozenset(derived))).order
 
 
 def choose_keeper(

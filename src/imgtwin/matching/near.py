@@ -77,6 +77,12 @@ class NearParams:
     or <= ``max_detail_strong`` with a correlation >= ``min_correlation``;
     a crop candidate (a crop hypothesis within ``crop_threshold`` bits,
     upright only, see the module doc) needs detail <= ``crop_max_detail``.
+    A candidate up to ``extension`` bits beyond ``threshold`` (straightened,
+    perspective-fixed, captioned copies a plain pHash finds at 7-10 bits) is
+    accepted on stricter evidence: detail <= ``extended_max_detail`` (upright
+    only), or <= ``extended_max_detail_strong`` with a correlation >=
+    ``extended_min_correlation``; on both benchmark corpora no wrong pair
+    passes that (docs/benchmarks.md, issue 14).
     ``crop_threshold=0`` disables the crop stage; ``rotations=False`` the
     rotated/mirrored candidates. ``colour`` holds the colour and pixel
     agreement thresholds (``matching.colour``).
@@ -93,9 +99,13 @@ class NearParams:
     min_correlation_mid: float = 0.8
     min_correlation_low: float = 0.8
     colour: ColourRules = ColourRules()
+    extension: int = 4
+    extended_max_detail: int = 32
+    extended_max_detail_strong: int = 40
+    extended_min_correlation: float = 0.93
 
     def __post_init__(self) -> None:
-        if not 0 <= self.threshold < 64 or not 0 <= self.crop_threshold < 64:
+        if not 0 <= self.threshold < 64 or not 0 <= self.crop_threshold < 64 or not 0 <= self.threshold + self.extension < 64:
             raise ValueError("thresholds must be in 0..63 bits")
 
 
@@ -229,7 +239,12 @@ def accept(params: NearParams, distance: np.ndarray, transform: np.ndarray, corr
         kind = np.where(distance <= params.threshold, PLAIN, CROP)
     direct = (kind != CROP) & (distance <= params.threshold) & close
     crop = (kind == CROP) & (transform == 0) & (distance <= params.crop_threshold)
-    return direct | (crop & (detail <= params.crop_max_detail))
+    beyond = (kind != CROP) & (distance > params.threshold) & (distance <= params.threshold + params.extension)
+    extended = beyond & (((kind == PLAIN) & (correlation >= params.min_correlation_low)
+                          & (detail <= params.extended_max_detail))
+                         | ((correlation >= params.extended_min_correlation)
+                            & (detail <= params.extended_max_detail_strong)))  # fmt: skip
+    return direct | (crop & (detail <= params.crop_max_detail)) | extended
 
 
 def verify_pairs(table: FeatureTable, i: np.ndarray, j: np.ndarray, g: np.ndarray) -> Alignment:
@@ -313,7 +328,8 @@ def judge(table: FeatureTable, params: NearParams, cand: Candidates) -> tuple[np
 
 def near_matches(table: FeatureTable, params: NearParams = NearParams()) -> tuple[Matches, np.ndarray]:
     """Verified near matches and their detail distances (0..255, lower = closer)."""
-    cand = candidate_pairs(table, params.threshold, params.rotations, crop_radius=params.crop_threshold)
+    cand = candidate_pairs(table, params.threshold + params.extension, params.rotations,
+                           crop_radius=params.crop_threshold)
     cand = _with_flat_candidates(table, cand)
     ok, alignment = judge(table, params, cand)
     i, j, d, g = cand.i, cand.j, cand.distance, cand.transform

@@ -79,8 +79,18 @@ _COLUMNS_BY_VERSION = {
 }
 
 
-# Tables that only cache what find computed (safe to drop): made when missing, in any schema version.
+# Tables beside ``files`` that hold what is computed from a file's bytes alone, keyed by its content
+# hash (byte copies share a row; a moved or renamed file keeps its entry): made when missing, in any
+# schema version, since they are additions.
 AUXILIARY_TABLES = (
+    # Local features for ``find --deep`` (hashing/local.py).
+    """CREATE TABLE IF NOT EXISTS local_features (
+        content_hash  TEXT NOT NULL,      -- xxh3-128 of the bytes, hex (files.content_hash)
+        spec          TEXT NOT NULL,      -- their definition, e.g. local-v2-orb384x16-360px
+        data          BLOB NOT NULL,      -- keypoints and descriptors, see hashing/local.py
+        PRIMARY KEY (content_hash, spec)
+    ) WITHOUT ROWID""",
+    # The keeper's upscale checks (matching/resolution.py).
     """CREATE TABLE IF NOT EXISTS upscale_checks (
         large_hash  TEXT NOT NULL,   -- content hashes of the two files compared (matching/resolution.py)
         small_hash  TEXT NOT NULL,
@@ -195,6 +205,8 @@ def ensure_schema(conn: sqlite3.Connection, db_path: str) -> None:
             for step in range(version, SCHEMA_VERSION):
                 MIGRATIONS[step](conn)
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        for statement in AUXILIARY_TABLES:
+            conn.execute(statement)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

@@ -38,6 +38,7 @@ class ConsoleProgressReporter:
         show_progress: bool = True,
         max_errors_listed: int = 50,
         get_time: Callable[[], float] = time.monotonic,
+        description: str = "Hashing",
     ) -> None:
         self.console = console or Console(stderr=True)
         self.show_progress = show_progress
@@ -57,7 +58,7 @@ class ConsoleProgressReporter:
             transient=False,
             disable=not show_progress,
         )
-        self._task = self._progress.add_task("Hashing", total=None, start=False)
+        self._task = self._progress.add_task(description, total=None, start=False)
 
     def report_started(self, total_files: int) -> None:
         self._progress.update(self._task, total=total_files)

@@ -2,11 +2,11 @@
 
 The JSON document::
 
-    {"tool": "imgtwin", "version": "0.1.0", "threshold": 10, "rotations": true,
+    {"tool": "imgtwin", "version": "0.1.0", "threshold": 10, "rotations": true, "deep": false,
      "summary": {"groups": 2, "duplicates": 3, "reclaimable_bytes": 123456, "errors": 1},
      "groups": [{"id": 1, "category": "exact"|"near", "reclaimable_bytes": 4567,
                  "members": [{"path", "size", "width", "height", "format", "distance",
-                              "keep": true|false, "transform": null|"rotate90"|...}]}],
+                              "keep": true|false, "transform": null|"rotate90"|...|"rotated 3°, crop 22%"}]}],
      "errors": [{"path", "reason", "message"}]}
 
 Members are listed keeper first. CSV has one row per member with the columns
@@ -50,13 +50,15 @@ def _member_dict(member: Any) -> dict[str, Any]:
 
 
 def groups_document(
-    groups: Sequence[DuplicateGroup], errors: Sequence[tuple[str, FileError]], threshold: int, rotations: bool
+    groups: Sequence[DuplicateGroup], errors: Sequence[tuple[str, FileError]], threshold: int, rotations: bool,
+    deep: bool = False,
 ) -> dict[str, Any]:
     return {
         "tool": "imgtwin",
         "version": __version__,
         "threshold": threshold,
         "rotations": rotations,
+        "deep": deep,
         "summary": {
             "groups": len(groups),
             "duplicates": sum(len(g.members) - 1 for g in groups),

@@ -750,9 +750,8 @@
     $("job-title").textContent = message;
   }
   function startJob(summary) {
-    if (job && job.id === summary.id) {  // the event stream told us first
-      const items = job.items;
-      Object.assign(job, summary, { items, counts: job.counts });
+    if (job && job.id === summary.id) {  // the event stream told us first, and knows better than this reply
+      job = Object.assign({}, summary, job);
     } else {
       job = Object.assign({}, summary, { items: [] });
       $("outcomes").replaceChildren();

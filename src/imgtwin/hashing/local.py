@@ -1,0 +1,252 @@
+"""Local features for ``find --deep``: keypoints with binary descriptors.
+
+A global hash describes the whole frame, so a copy whose frame changed (a
+photo straightened and cropped, shown inside a screenshot, cropped by a
+quarter, with a sticker on it) lands far from its original.  Keypoints
+describe small patches, and enough of them survive such edits for a
+geometric fit (``matching.deep``) to say that one picture is, or contains,
+the other.
+
+What is computed (OpenCV's ORB, chosen by measurement over AKAZE and SIFT, see
+docs/benchmarks.md): the file is decoded a second time at a larger size than
+the hash's (about ``side`` x ``3/4 side`` pixels' worth, see
+:func:`detection_image`), the strongest ``keypoints``
+ORB keypoints are kept (spread over the picture), and for each its position
+and the first ``descriptor_bytes`` of its rBRIEF descriptor.  ``LocalSpec.id`` names all of it and is stored beside the bytes,
+so features of another definition are never mixed.
+
+Serialised (:meth:`LocalFeatures.to_bytes`) in 16 + 21 bytes per keypoint (a
+u16 position pair, a byte of orientation and pyramid level, and the first
+128 bits of the descriptor): at most 8,080 bytes for 384 keypoints.  Twice the keypoints with half of each descriptor
+found more copies at the same size than 224 full descriptors (screenshots,
+where the picture is small, most of all: docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from imgtwin.hashing.dct import DCTHasher
+from imgtwin.hashing.extractor import Extraction
+from imgtwin.interfaces import Hasher, LoadedImage
+from imgtwin.records import ImageHash
+
+_MAGIC = b"ILF"
+_FORMAT_VERSION = 2  # 2: a byte of orientation and pyramid level per keypoint
+_HEADER = struct.Struct("<3sBBxHHHxxxx")  # magic, layout version, descriptor bytes, count, width, height
+_POINT_SCALE = 16  # positions stored in 1/16 px as u16: images up to 4095 px
+
+
+@dataclass(frozen=True, slots=True)
+class LocalSpec:
+    """How local features are computed; ``id`` is stored with them."""
+
+    keypoints: int = 384
+    side: int = 360  # keypoints are detected on side x 3/4 side pixels' worth of the image (see detection_image)
+    detector: str = "orb"
+    descriptor_bytes: int = 16  # ORB: the first bytes of rBRIEF (its tests are ordered by information)
+    version: int = 2
+
+    @property
+    def id(self) -> str:
+        size = "" if self.detector != "orb" or self.descriptor_bytes == 32 else f"x{self.descriptor_bytes}"
+        return f"local-v{self.version}-{self.detector}{self.keypoints}{size}-{self.side}px"
+
+    def __post_init__(self) -> None:
+        if self.detector not in DETECTORS:
+            raise ValueError(f"unknown detector {self.detector!r} (one of {', '.join(DETECTORS)})")
+        if not 32 <= self.side <= 4095 or not 8 <= self.keypoints <= 4096:
+            raise ValueError("side must be in 32..4095 and keypoints in 8..4096")
+        if self.descriptor_bytes not in (8, 16, 24, 32):
+            raise ValueError("descriptor_bytes must be 8, 16, 24 or 32")
+
+
+@dataclass(frozen=True, slots=True)
+class LocalFeatures:
+    """Keypoints of one image: positions in the detection image, descriptors, its size."""
+
+    width: int
+    height: int
+    points: np.ndarray  # (n, 2) float32, x and y in pixels of the width x height image
+    descriptors: np.ndarray  # (n, d) uint8
+    shape: np.ndarray | None = None  # (n,) uint8: orientation in 32 steps << 3 | pyramid level (0-7)
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+    def orientation_bins(self) -> np.ndarray:
+        return (self.shape if self.shape is not None else np.zeros(len(self), np.uint8)) >> 3
+
+    def levels(self) -> np.ndarray:
+        return (self.shape if self.shape is not None else np.zeros(len(self), np.uint8)) & 7
+
+    def to_bytes(self) -> bytes:
+        n, d = self.descriptors.shape if len(self.descriptors) else (0, self.descriptors.shape[-1] if
+                                                                     self.descriptors.ndim == 2 else 32)
+        head = _HEADER.pack(_MAGIC, _FORMAT_VERSION, d, n, self.width, self.height)
+        xy = np.clip(np.rint(self.points * _POINT_SCALE), 0, 65535).astype("<u2")
+        shape = self.shape if self.shape is not None else np.zeros(n, np.uint8)
+        return head + xy.tobytes() + shape.astype(np.uint8).tobytes() + \
+            np.ascontiguousarray(self.descriptors, dtype=np.uint8).tobytes()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> LocalFeatures:
+        data = bytes(data)
+        if len(data) < _HEADER.size or data[:3] != _MAGIC:
+            raise ValueError("not serialised local features")
+        _, version, d, n, width, height = _HEADER.unpack_from(data)
+        if version != _FORMAT_VERSION:
+            raise ValueError(f"local features format v{version} is not supported (expected v{_FORMAT_VERSION})")
+        expected = _HEADER.size + n * (5 + d)
+        if len(data) != expected:
+            raise ValueError(f"local features: expected {expected} bytes, got {len(data)}")
+        xy = np.frombuffer(data, dtype="<u2", count=2 * n, offset=_HEADER.size).reshape(n, 2)
+        shape = np.frombuffer(data, dtype=np.uint8, count=n, offset=_HEADER.size + 4 * n)
+        descriptors = np.frombuffer(data, dtype=np.uint8, count=n * d, offset=_HEADER.size + 5 * n).reshape(n, d)
+        return cls(width, height, xy.astype(np.float32) / _POINT_SCALE, descriptors, shape)
+
+
+def _cv2() -> Any:
+    import cv2  # imported on first use: only --deep needs OpenCV
+
+    cv2.setNumThreads(1)  # one worker per core already; OpenCV's own threads would oversubscribe
+    return cv2
+
+
+def detection_image(image: Image.Image, side: int) -> np.ndarray:
+    """8-bit grayscale pixels reduced to ``side`` x ``3/4 side`` pixels' worth of area.
+
+    An area budget rather than a long side, and for elongated images (phone
+    screenshots are 9:19.5) a short side of at least ``3/4 side``, within twice
+    the budget: the picture a screenshot shows across its width keeps enough
+    pixels for keypoints.  Area resampling, as a viewer shrinks; never enlarged.
+    """
+    if image.mode != "L":
+        image = image.convert("L")
+    pixels = np.asarray(image)
+    height, width = pixels.shape
+    budget = side * side * 0.75
+    scale = max(math.sqrt(budget / (width * height)), 0.75 * side / min(width, height))
+    scale = min(scale, math.sqrt(2 * budget / (width * height)))
+    if scale < 1:
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        pixels = _cv2().resize(pixels, size, interpolation=_cv2().INTER_AREA)
+    return np.ascontiguousarray(pixels)
+
+
+def _detect_orb(pixels: np.ndarray, count: int) -> tuple[list[Any], np.ndarray | None]:
+    cv2 = _cv2()
+    # Six times the keypoints needed, then a spatially spread subset (see
+    # _spread): ORB's own cut keeps the strongest responses, which crowd into
+    # the most contrasted patch (text, UI, foliage) and leave soft parts of the
+    # picture without a single keypoint.  Soft pictures (upscaled, blurred,
+    # hazy) have few FAST corners at the usual contrast threshold: they are
+    # detected again at lower ones.
+    for threshold in _FAST_THRESHOLDS:
+        orb = cv2.ORB_create(nfeatures=count * 6, scaleFactor=1.2, nlevels=8, edgeThreshold=19, patchSize=19,
+                             fastThreshold=threshold)
+        keypoints = orb.detect(pixels, None)
+        if len(keypoints) >= 2 * count:
+            break
+    keypoints = _spread(keypoints, pixels.shape, count)
+    return orb.compute(pixels, keypoints)
+
+
+_FAST_THRESHOLDS = (3, 1)
+
+
+def _detect_akaze(pixels: np.ndarray, count: int) -> tuple[list[Any], np.ndarray | None]:
+    cv2 = _cv2()
+    akaze = cv2.AKAZE_create(threshold=0.0005)
+    keypoints = _spread(akaze.detect(pixels, None), pixels.shape, count)
+    return akaze.compute(pixels, keypoints)
+
+
+def _detect_sift(pixels: np.ndarray, count: int) -> tuple[list[Any], np.ndarray | None]:
+    cv2 = _cv2()
+    sift = cv2.SIFT_create(nfeatures=count * 3)
+    keypoints = _spread(sift.detect(pixels, None), pixels.shape, count)
+    keypoints, descriptors = sift.compute(pixels, keypoints)
+    if descriptors is not None:  # SIFT's values are 0..~255 after its own clamp: bytes lose nothing that matters
+        descriptors = np.clip(np.rint(descriptors), 0, 255).astype(np.uint8)
+    return keypoints, descriptors
+
+
+DETECTORS = {"orb": _detect_orb, "akaze": _detect_akaze, "sift": _detect_sift}
+
+_GRID = 4  # spread: at most count / (GRID * GRID) * 2 keypoints per cell in the first round
+
+
+def _spread(keypoints: Any, shape: tuple[int, ...], count: int) -> list[Any]:
+    """``count`` keypoints, strongest first, but no cell of a 4 x 4 grid holding more than its share.
+
+    Crops, stickers and screenshots keep or hide whole regions: keypoints
+    spread over the picture keep enough of them in whatever part survives.
+    Cells with too few keypoints leave their share to the others.
+    """
+    keypoints = sorted(keypoints, key=lambda k: -k.response)
+    if len(keypoints) <= count:
+        return list(keypoints)
+    height, width = shape[:2]
+    cap = max(1, (2 * count) // (_GRID * _GRID))
+    used = np.zeros((_GRID, _GRID), dtype=np.int32)
+    chosen, rest = [], []
+    for k in keypoints:
+        cx = min(_GRID - 1, int(k.pt[0] * _GRID / width))
+        cy = min(_GRID - 1, int(k.pt[1] * _GRID / height))
+        if used[cy, cx] < cap:
+            used[cy, cx] += 1
+            chosen.append(k)
+            if len(chosen) == count:
+                return chosen
+        else:
+            rest.append(k)
+    return chosen + rest[: count - len(chosen)]
+
+
+def extract_local(image: Image.Image, spec: LocalSpec = LocalSpec()) -> LocalFeatures:
+    """Local features of a decoded image (any mode; reduced to ``spec.side`` first)."""
+    pixels = detection_image(image, spec.side)
+    keypoints, descriptors = DETECTORS[spec.detector](pixels, spec.keypoints)
+    height, width = pixels.shape
+    if descriptors is None or not keypoints:
+        size = {"orb": spec.descriptor_bytes, "akaze": 64, "sift": 128}[spec.detector]
+        return LocalFeatures(width, height, np.zeros((0, 2), np.float32), np.zeros((0, size), np.uint8))
+    points = np.array([k.pt for k in keypoints], dtype=np.float32).reshape(-1, 2)
+    angle = np.array([k.angle for k in keypoints], dtype=np.float64)
+    level = np.array([k.octave & 0xFF for k in keypoints], dtype=np.int64)  # SIFT packs more into octave
+    shape = ((np.floor(np.mod(angle, 360.0) / 11.25).astype(np.int64) & 31) << 3 | np.clip(level, 0, 7)).astype(np.uint8)
+    if spec.detector == "orb":
+        descriptors = descriptors[:, : spec.descriptor_bytes]
+    elif spec.detector == "akaze":  # 486 bits in 61 bytes: zero-padded to 64 for 64-bit words
+        descriptors = np.pad(descriptors, ((0, 0), (0, 64 - descriptors.shape[1])))
+    return LocalFeatures(width, height, points, np.ascontiguousarray(descriptors, dtype=np.uint8), shape)
+
+
+class LocalFeatureExtractor:
+    """The scan engine's hook for ``--deep``: local features instead of the matching features.
+
+    Used by the deep pass (``finding_deep``) with a loader that decodes at
+    ``spec.side``; the hash it returns is the hasher's own, from these pixels.
+    """
+
+    def __init__(self, spec: LocalSpec = LocalSpec()) -> None:
+        self.local_spec = spec
+
+    @property
+    def spec(self) -> str:
+        return self.local_spec.id
+
+    @property
+    def signals_spec(self) -> None:
+        return None  # the deep pass records local features only
+
+    def extract(self, loaded: LoadedImage, hasher: Hasher) -> Extraction:
+        features = extract_local(loaded.image, self.local_spec)
+        return Extraction((hasher or DCTHasher()).hash(loaded.image), features.to_bytes())

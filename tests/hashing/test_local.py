@@ -1,0 +1,71 @@
+"""Local features (ORB keypoints) on real photos: what is stored, and how small it is."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from imgtwin.hashing.dct import DCTHasher
+from imgtwin.hashing.local import LocalFeatureExtractor, LocalFeatures, LocalSpec, detection_image, extract_local
+from tests.helpers import screenshot_of, shared_photo
+
+
+def test_features_round_trip_and_fit_the_size_budget() -> None:
+    features = extract_local(shared_photo(0, 1600))
+    assert len(features) == LocalSpec().keypoints
+    data = features.to_bytes()
+    assert len(data) == 16 + 21 * len(features) <= 8 * 1024
+    back = LocalFeatures.from_bytes(data)
+    assert (back.width, back.height) == (features.width, features.height)
+    assert np.array_equal(back.descriptors, features.descriptors)
+    assert np.abs(back.points - features.points).max() <= 1 / 32  # stored in 1/16 px
+    assert np.array_equal(back.shape, features.shape)
+    assert set(np.unique(back.levels())) <= set(range(8)) and back.orientation_bins().max() < 32
+
+
+def test_keypoints_cover_the_whole_picture_not_its_busiest_corner() -> None:
+    features = extract_local(shared_photo(5, 1200))
+    x = features.points[:, 0] / features.width
+    y = features.points[:, 1] / features.height
+    for qx in (x < 0.5, x >= 0.5):
+        for qy in (y < 0.5, y >= 0.5):
+            assert (qx & qy).sum() >= len(features) // 10
+
+
+def test_detection_image_has_an_area_budget_so_a_tall_screenshot_keeps_its_picture_large() -> None:
+    spec = LocalSpec()
+    photo = detection_image(shared_photo(1, 2000), spec.side)
+    tall = detection_image(screenshot_of(shared_photo(1, 1080)), spec.side)
+    budget = spec.side * spec.side * 0.75
+    assert 0.98 * budget <= photo.size <= 1.02 * budget
+    assert 0.98 * budget <= tall.size <= 2.02 * budget
+    assert tall.shape[1] >= 0.75 * spec.side - 1  # the screenshot's width, where the photo is shown
+    small = detection_image(Image.new("L", (100, 80)), spec.side)
+    assert small.shape == (80, 100)  # never enlarged
+
+
+def test_a_flat_picture_has_no_keypoints_and_still_round_trips() -> None:
+    features = extract_local(Image.new("RGB", (640, 480), (200, 180, 90)))
+    assert len(features) == 0
+    back = LocalFeatures.from_bytes(features.to_bytes())
+    assert len(back) == 0 and back.descriptors.shape == (0, LocalSpec().descriptor_bytes)
+
+
+def test_extractor_names_its_spec_and_returns_the_hashers_hash() -> None:
+    image = shared_photo(2, 640)
+    extractor = LocalFeatureExtractor()
+    assert extractor.spec == LocalSpec().id == "local-v2-orb384x16-360px"
+    image_hash, data = extractor.extract(image, DCTHasher())
+    assert image_hash == DCTHasher().hash(image)
+    assert len(LocalFeatures.from_bytes(data)) > 100
+
+
+def test_bad_bytes_and_bad_specs_are_refused() -> None:
+    with pytest.raises(ValueError):
+        LocalFeatures.from_bytes(b"not features")
+    data = extract_local(shared_photo(0, 640)).to_bytes()
+    with pytest.raises(ValueError):
+        LocalFeatures.from_bytes(data[:-1])
+    with pytest.raises(ValueError):
+        LocalSpec(detector="surf")
