@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
+from imgtwin.interfaces import LoadedImage
 from PIL import Image
 
 from imgtwin.hashing.dct import DCTHasher
@@ -56,9 +58,10 @@ def test_extractor_names_its_spec_and_returns_the_hashers_hash() -> None:
     image = shared_photo(2, 640)
     extractor = LocalFeatureExtractor()
     assert extractor.spec == LocalSpec().id == "local-v2-orb384x16-360px"
-    image_hash, data = extractor.extract(image, DCTHasher())
-    assert image_hash == DCTHasher().hash(image)
-    assert len(LocalFeatures.from_bytes(data)) > 100
+    grey = image.convert("L")
+    extraction = extractor.extract(LoadedImage(grey, *image.size, "JPEG", "full"), DCTHasher())
+    assert extraction.hash == DCTHasher().hash(grey) and extractor.signals_spec is None
+    assert len(LocalFeatures.from_bytes(extraction.features)) > 100
 
 
 def test_bad_bytes_and_bad_specs_are_refused() -> None:
