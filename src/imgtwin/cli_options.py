@@ -98,7 +98,7 @@ def workers_settings(workers: int | str, executor: str = "process") -> dict[str,
         return {"workers": workers}
     if executor != "process":
         raise click.UsageError("--workers auto needs --executor process")
-    return {"workers": 0, "adaptive_workers": True}
+    return {"workers": "auto"}
 
 
 class SchedulerType(click.ParamType):

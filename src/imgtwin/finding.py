@@ -17,7 +17,7 @@ from __future__ import annotations
 import io
 import os
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -26,6 +26,7 @@ from rich.console import Console
 from imgtwin.app import ScanSettings, default_db_path, run_scan
 from imgtwin.config import ProcessingConfig
 from imgtwin.finding_deep import compute_local_features, deep_extra_matches, local_features_for
+from imgtwin.folders import within as _within
 from imgtwin.hashing.dct import DCTHasher
 from imgtwin.hashing.features import FEATURES_SPEC, MatchFeatures
 from imgtwin.hashing.local import LocalFeatures
@@ -106,18 +107,25 @@ class PathDisplay:
         for absolute, given in self.pairs:
             if path == absolute:
                 return given
-            if path.startswith(absolute.rstrip(os.sep) + os.sep):
+            if _within(path, absolute):
                 return os.path.join(given, os.path.relpath(path, absolute))
         return path
 
 
-def _load(db_path: str, roots: Sequence[str], reference: Sequence[str] = ()) -> _Loaded:
+# (path, size, device) of an indexed file -> whether it takes part (``processing.discovery.FileFilter``)
+RowSelector = Callable[[str, int, "int | None"], bool]
+
+
+def _load(db_path: str, roots: Sequence[str], reference: Sequence[str] = (), select: RowSelector | None = None
+          ) -> _Loaded:  # fmt: skip
     loaded = _Loaded()
     spec_id = DCTHasher().spec.id
     references = [os.path.abspath(r) for r in reference]
     with HashIndex(db_path, readonly=True) as index:
         for row in index.rows_under([os.path.abspath(r) for r in roots]):
             path = row_path(row)
+            if select is not None and not select(path, row["size"], row["dev"]):
+                continue
             if row["error_reason"] is not None:
                 reason = _reason(row["error_reason"])
                 loaded.errors.append((path, FileError(reason, row["error_message"] or "")))
@@ -132,11 +140,6 @@ def _load(db_path: str, roots: Sequence[str], reference: Sequence[str] = ()) -> 
                                 any(_within(path, r) for r in references), (right - left) * (bottom - top))
                 loaded.rows.append(_Row(path, info, row["width"], row["height"], row["content_hash"], features))
     return loaded
-
-
-def _within(path: str, folder: str) -> bool:
-    folder = folder.rstrip(os.sep) or os.sep
-    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 def _reason(value: str) -> ErrorReason:
@@ -290,6 +293,7 @@ def find_duplicates(
     console: Console | None = None,
     reference: Sequence[str] = (),
     deep: bool = False,
+    select: RowSelector | None = None,
 ) -> FindResult:
     """Duplicate groups among the images under ``paths``.
 
@@ -302,6 +306,7 @@ def find_duplicates(
     never acted on (``dedupe --reference``). ``deep``: also match on local
     features (straightened, screenshotted, stickered, hard-cropped copies),
     computing those that are missing when scanning (``finding_deep``).
+    ``select``: which indexed files take part (the filters of ``--exclude``, ``--ext``...).
     """
     db = db_path or default_db_path()
     summary = None
@@ -313,7 +318,7 @@ def find_duplicates(
         summary = run_scan(settings, console or Console(file=io.StringIO()))
         if deep and not summary.cancelled:
             compute_local_features(settings, console or Console(file=io.StringIO()))
-    loaded = _load(db, roots, reference)
+    loaded = _load(db, roots, reference, select)
     local = local_features_for(db, [r.content_hash for r in loaded.rows]) if deep else None
     params = NearParams(threshold=threshold, rotations=rotations)
     settings = ScanSettings(roots=tuple(roots), db_path=db, **(scan_settings or {"quiet": True}))  # type: ignore[arg-type]
