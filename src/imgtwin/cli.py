@@ -12,7 +12,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 from rich.console import Console
@@ -20,7 +20,7 @@ from rich.markup import escape
 
 from imgtwin._version import __version__
 from imgtwin.app import DB_ENV_VAR, ScanSettings, default_db_path, run_scan
-from imgtwin.cli_options import SchedulerType, WorkersType, metrics_options, workers_settings
+from imgtwin.cli_options import SchedulerType, WorkersType, filter_options, metrics_options, workers_settings
 from imgtwin.persistence.lock import IndexBusyError
 from imgtwin.persistence.sqlite import IndexDamagedError, IndexVersionError, damaged
 from imgtwin.processing.distributed import DistributedSetupError
@@ -133,6 +133,7 @@ def main() -> None:
 @click.option("--deep", is_flag=True,
               help="Also compute the local features `find --deep` matches on, for the files that lack them "
                    "(one more decode per image; see the README).")
+@filter_options
 @metrics_options
 def scan(
     dirs: tuple[str, ...],
@@ -154,6 +155,7 @@ def scan(
     metrics_host: str,
     scheduler: str | None,
     deep: bool,
+    filters: dict[str, Any],
 ) -> None:
     """Hash every image under DIRS and store the hashes in the index."""
     if (output_format is None) != (output_path is None):
@@ -179,6 +181,7 @@ def scan(
         metrics_host=metrics_host,
         scheduler=scheduler,
         **workers_settings(workers, executor),
+        **filters,
     )
     console = Console(stderr=True)
     quiet_decoder_warnings()

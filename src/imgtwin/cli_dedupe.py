@@ -37,14 +37,14 @@ from imgtwin.actions import (
 )
 from imgtwin.actions.journal import default_journal_path
 from imgtwin.app import DB_ENV_VAR, default_db_path
-from imgtwin.cli_options import selection_options
+from imgtwin.cli_options import FILTER_NAMES, filter_options, row_selector, selection_options
 from imgtwin.finding import PathDisplay
 from imgtwin.matching.keeper import KeeperPolicy
 from imgtwin.reporting.groups import human_bytes
 from imgtwin.reporting.text import printable
 
 DELETE_FLAG = "--i-understand-delete-is-permanent"
-_SELECTION = ("threshold", "rotations", "keep", "prefer", "deep")
+_SELECTION = ("similarity", "threshold", "rotations", "keep", "prefer", "deep", *FILTER_NAMES)
 
 
 def _fileops() -> FileOps:
@@ -132,12 +132,14 @@ def _summary(report: ApplyReport) -> str:
 @click.option(DELETE_FLAG, "allow_delete", is_flag=True,
               help="Required with --action delete --yes: deleted files cannot be restored by undo.")
 @selection_options
+@filter_options
 @click.option("--workers", type=click.IntRange(min=0), default=0, help="Scan workers; 0 = one per core.")
 @click.option("--no-progress", is_flag=True, help="No progress bar while scanning.")
 def dedupe(
     dirs: tuple[str, ...], db_path: str | None, action: str, move_to: str | None, plan_path: str | None,
     journal_path: str | None, yes: bool, allow_delete: bool, reference: tuple[str, ...], threshold: int,
-    rotations: bool, keep: str, prefer: str | None, deep: bool, workers: int, no_progress: bool,
+    rotations: bool, keep: str, prefer: str | None, deep: bool, exact_only: bool, filters: dict[str, Any],
+    workers: int, no_progress: bool,
 ) -> None:
     """Trash, move or link every duplicate under DIRS but its group's keeper (dry run unless --yes)."""
     from imgtwin.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, fail, fatal_errors, stop_on_first_interrupt
@@ -154,7 +156,8 @@ def dedupe(
     if not dirs and not plan_path:
         raise click.UsageError("give folders to deduplicate, or --plan FILE")
     if plan_path:
-        given = [f"--{n}" for n in _SELECTION if ctx.get_parameter_source(n) is not click.core.ParameterSource.DEFAULT]
+        given = [p.opts[0] for p in ctx.command.params if p.name in _SELECTION
+                 and ctx.get_parameter_source(p.name) is not click.core.ParameterSource.DEFAULT]
         if given:
             raise click.UsageError(f"{', '.join(given)} choose groups, which --plan already holds")
     elif keep == KeeperPolicy.PREFER_FOLDER.value and not prefer:
@@ -178,7 +181,8 @@ def dedupe(
             else:
                 plan = plan_actions(dirs, kind, db_path=db, move_to=move_to, threshold=threshold,
                                     rotations=rotations, keep=keep, prefer=prefer, reference=reference, deep=deep,
-                                    scan_settings={"progress": not no_progress, "workers": workers})
+                                    scan_settings={"progress": not no_progress, "workers": workers, **filters},
+                                    select=row_selector(filters, (*dirs, *reference)), exact_only=exact_only)
         except PlanError as exc:
             fail(console, str(exc))
         for refused in plan.refused:

@@ -5,12 +5,20 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from typing import Any
 
 import click
 from rich.console import Console
 
 from imgtwin.app import DB_ENV_VAR, default_db_path
-from imgtwin.cli_options import WorkersType, metrics_options, selection_options, workers_settings
+from imgtwin.cli_options import (
+    WorkersType,
+    filter_options,
+    metrics_options,
+    row_selector,
+    selection_options,
+    workers_settings,
+)
 from imgtwin.finding import find_duplicates
 from imgtwin.matching.keeper import KeeperPolicy
 from imgtwin.reporting.groups import groups_document, print_groups, write_csv, write_json
@@ -22,6 +30,7 @@ from imgtwin.reporting.groups import groups_document, print_groups, write_csv, w
               help=f"SQLite index [default: ${DB_ENV_VAR} or the user cache folder]. Alone (no DIRS): "
                    "compare everything the index holds.")
 @selection_options
+@filter_options
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Write the groups as JSON (schema in the README).")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=str), default=None,
@@ -41,6 +50,8 @@ def find(
     prefer: str | None,
     reference: tuple[str, ...],
     deep: bool,
+    exact_only: bool,
+    filters: dict[str, Any],
     json_path: str | None,
     csv_path: str | None,
     html_path: str | None,
@@ -61,11 +72,12 @@ def find(
         fail(console, f"no index at {db}: give folders to scan, or --db with an existing index")
     cancel = threading.Event()
     scan_settings = {"progress": not no_progress, "quiet": quiet, **workers_settings(workers),
-                     "metrics_port": metrics_port, "metrics_host": metrics_host}
+                     "metrics_port": metrics_port, "metrics_host": metrics_host, **filters}
     with fatal_errors(console, db), stop_on_first_interrupt(cancel, console):
         result = find_duplicates(
             dirs, db_path=db, threshold=threshold, rotations=rotations, keep=keep, prefer=prefer,
             scan_settings=scan_settings, console=console, reference=reference, deep=deep,
+            select=row_selector(filters, (*dirs, *reference)), exact_only=exact_only,
         )
     if result.scan is not None and result.scan.cancelled:
         console.print("[yellow]Scan stopped: groups below cover the files hashed so far.[/]")

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import click
+
+from imgtwin.options import SIMILARITIES, MatchOptions, ScanOptions, parse_size
 
 THRESHOLD_HELP = (
     "How different two pictures may look, in bits of the 64-bit perceptual hash, to be checked as "
     "duplicates: 0 = identical look only (re-saves, resizes, format changes); 6 (default) = also "
     "re-encodes, light edits, borders, small crops; 10 and up = heavier edits, at the risk of grouping "
-    "different shots of one scene. Every candidate is verified on aligned thumbnails."
+    "different shots of one scene. Every candidate is verified on aligned thumbnails. Not with --similarity."
+)
+
+SIMILARITY_HELP = (
+    "How alike, in words: exact = byte-identical files only; high = identical look (--threshold 0); "
+    "medium = the default (--threshold 6); low = heavier edits (--threshold 10). Not with --threshold."
 )
 
 
@@ -24,17 +32,30 @@ DEEP_HELP = (
 
 
 def selection_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """``--threshold``, ``--rotations``, ``--keep``, ``--prefer``, ``--reference``, ``--deep``: how groups are chosen.
+    """``--similarity``/``--threshold``, ``--rotations``, ``--keep``, ``--prefer``, ``--reference``, ``--deep``.
 
     Shared by ``find``, ``dedupe``, ``report`` and ``review`` so that the same
-    words select the same groups everywhere.
+    words select the same groups everywhere. The command receives
+    ``threshold`` (bits, from either option), ``rotations`` and ``exact_only``
+    (``--similarity exact``), checked by ``options.MatchOptions``.
     """
-    from imgtwin.finding import DEFAULT_THRESHOLD
     from imgtwin.matching.keeper import KeeperPolicy
 
+    @functools.wraps(command)
+    def with_similarity(*args: Any, similarity: str | None, threshold: int | None, **kwargs: Any) -> Any:
+        try:
+            match = MatchOptions(similarity=similarity, threshold=threshold)  # type: ignore[arg-type]
+        except ValueError:
+            raise click.UsageError("give --similarity or --threshold, not both") from None
+        kwargs.update(threshold=match.bits, exact_only=match.exact_only)
+        if match.exact_only:
+            kwargs["rotations"] = False
+        return command(*args, **kwargs)
+
     options = [
-        click.option("--threshold", type=click.IntRange(0, 20), default=DEFAULT_THRESHOLD, show_default=True,
-                     help=THRESHOLD_HELP),
+        click.option("--similarity", type=click.Choice(SIMILARITIES), default=None, help=SIMILARITY_HELP),
+        click.option("--threshold", type=click.IntRange(0, 20), default=None,
+                     help=THRESHOLD_HELP + f" [default: {MatchOptions().bits}]"),
         click.option("--rotations/--no-rotations", default=True, show_default=True,
                      help="Also find copies rotated by 90/180/270 degrees or mirrored."),
         click.option("--keep", type=click.Choice([p.value for p in KeeperPolicy]), default="best",
@@ -47,9 +68,73 @@ def selection_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      help="Folder whose files are kept first (with --keep prefer-folder)."),
         click.option("--deep/--no-deep", default=False, show_default=True, help=DEEP_HELP),
     ]
+    wrapped: Callable[..., Any] = with_similarity
     for option in reversed(options):
-        command = option(command)
-    return reference_option(command)
+        wrapped = option(wrapped)
+    return reference_option(wrapped)
+
+
+class SizeType(click.ParamType):
+    """``--min-size``/``--max-size``: bytes, or with a unit (``200k``, ``1.5MB``, ``2GiB``)."""
+
+    name = "SIZE"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        try:
+            return parse_size(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+# the parameter names of filter_options' options
+FILTER_NAMES = ("exclude", "extensions", "min_size", "max_size", "no_recursive", "one_file_system")
+
+
+def filter_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--exclude``, ``--ext``, ``--min-size``, ``--max-size``, ``--no-recursive``, ``--one-file-system``.
+
+    Shared by ``scan``, ``find``, ``report``, ``review`` and ``dedupe``: the
+    command receives ``filters``, the ``ScanOptions`` fields they set (checked
+    here), for its scan and for the files of the index it compares.
+    """
+
+    @functools.wraps(command)
+    def with_filters(*args: Any, exclude: tuple[str, ...], extensions: tuple[str, ...], min_size: int | None,
+                     max_size: int | None, no_recursive: bool, one_file_system: bool, **kwargs: Any) -> Any:
+        names = tuple(e.strip() for value in extensions for e in value.split(",") if e.strip(" ."))
+        filters = {"exclude": exclude, "extensions": names, "min_size": min_size, "max_size": max_size,
+                   "recursive": not no_recursive, "one_file_system": one_file_system}
+        try:
+            ScanOptions(**filters)  # type: ignore[arg-type]
+        except ValueError as exc:
+            raise click.UsageError(str(exc).replace("min_size", "--min-size").replace("max_size", "--max-size")
+                                   ) from None
+        return command(*args, filters=filters, **kwargs)
+
+    options = [
+        click.option("--exclude", multiple=True, metavar="GLOB",
+                     help="Leave out files and folders whose absolute path matches GLOB (repeatable; * also "
+                          "matches /): '*/.thumbnails/*', '*/Trash/*', '*.gif'. An excluded folder is not entered."),
+        click.option("--ext", "extensions", multiple=True, metavar="EXT",
+                     help="Only files with these extensions (repeatable or comma-separated, any case): jpg,heic."),
+        click.option("--min-size", type=SizeType(), default=None,
+                     help="Only files of at least SIZE bytes (units: 200k, 1.5MB, 2GiB)."),
+        click.option("--max-size", type=SizeType(), default=None, help="Only files of at most SIZE bytes."),
+        click.option("--no-recursive", is_flag=True, help="Only the files directly in DIRS, not in their subfolders."),
+        click.option("--one-file-system", is_flag=True,
+                     help="Do not enter folders on other file systems (mount points) than their DIRS."),
+    ]
+    wrapped: Callable[..., Any] = with_filters
+    for option in reversed(options):
+        wrapped = option(wrapped)
+    return wrapped
+
+
+def row_selector(filters: dict[str, Any], roots: Sequence[str]) -> Callable[[str, int, int | None], bool] | None:
+    """Which files of the index the filters keep (hidden files already indexed stay), or None for all."""
+    return ScanOptions(include_hidden=True, **filters).selector(roots)
 
 
 def reference_option(command: Callable[..., Any]) -> Callable[..., Any]:

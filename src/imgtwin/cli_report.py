@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import click
 from rich.console import Console
 
 from imgtwin.app import DB_ENV_VAR, default_db_path
-from imgtwin.cli_options import selection_options
+from imgtwin.cli_options import filter_options, row_selector, selection_options
 from imgtwin.finding import find_duplicates
 from imgtwin.matching.keeper import KeeperPolicy
 from imgtwin.reporting.groups import groups_document
@@ -39,6 +40,7 @@ def _summary_line(report: HtmlReport) -> str:
               help=f"SQLite index to group [default: ${DB_ENV_VAR} or the user cache folder]; DIRS limit it "
                    "to those folders. Nothing is scanned.")
 @selection_options
+@filter_options
 @click.option("--workers", type=click.IntRange(min=0), default=0, help="Thumbnail workers; 0 = one per core.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but fatal errors.")
 def report(
@@ -52,6 +54,8 @@ def report(
     prefer: str | None,
     reference: tuple[str, ...],
     deep: bool,
+    exact_only: bool,
+    filters: dict[str, Any],
     workers: int,
     quiet: bool,
 ) -> None:
@@ -80,7 +84,8 @@ def report(
             if not os.path.isfile(db):
                 fail(console, f"no index at {db}: run `imgtwin scan` first, or give --db or --from-json")
             result = find_duplicates(dirs, db_path=db, threshold=threshold, rotations=rotations, keep=keep,
-                                     prefer=prefer, scan=False, reference=reference, deep=deep)
+                                     prefer=prefer, scan=False, reference=reference, deep=deep,
+                                     select=row_selector(filters, (*dirs, *reference)), exact_only=exact_only)
             document = groups_document(result.groups, result.errors, threshold, rotations, deep=deep)
             where = f" under {', '.join(dirs)}" if dirs else ""
             source = f"From the index {os.path.abspath(db)}{where} (threshold {threshold})"

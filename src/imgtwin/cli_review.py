@@ -11,7 +11,7 @@ import click
 from rich.console import Console
 
 from imgtwin.app import DB_ENV_VAR, default_db_path
-from imgtwin.cli_options import WorkersType, selection_options, workers_settings
+from imgtwin.cli_options import WorkersType, filter_options, row_selector, selection_options, workers_settings
 from imgtwin.matching.keeper import KeeperPolicy
 
 
@@ -26,9 +26,10 @@ from imgtwin.matching.keeper import KeeperPolicy
               help="Port to listen on; 0 = a free port.")
 @click.option("--no-browser", is_flag=True, help="Print the address but do not open a browser.")
 @selection_options
+@filter_options
 @click.option("--workers", type=WorkersType(), default=0, help="Scan workers; 0 = one per core; auto = adapt.")
 def review(dirs: tuple[str, ...], db_path: str | None, host: str, port: int, no_browser: bool,
-           workers: int | str, **selection: Any) -> None:
+           workers: int | str, filters: dict[str, Any], **selection: Any) -> None:
     """Review duplicates under DIRS in the browser: live scan, compare, then apply and undo.
 
     Starts a local server (127.0.0.1 by default), prints its address with a
@@ -47,8 +48,9 @@ def review(dirs: tuple[str, ...], db_path: str | None, host: str, port: int, no_
     db = db_path or default_db_path()
     with fatal_errors(console, db):
         check_roots(dirs)
+        selection["select"] = row_selector(filters, (*dirs, *selection.get("reference", ())))
         try:
-            server = review_server(dirs, db, selection, scan_settings=workers_settings(workers), host=host, port=port)
+            server = review_server(dirs, db, selection, scan_settings={**workers_settings(workers), **filters}, host=host, port=port)
         except OSError as exc:
             fail(console, f"cannot listen on {host}:{port}: {exc.strerror or exc}")
     if not server.loopback:

@@ -33,7 +33,7 @@ from imgtwin.hashing.local import LocalFeatures
 from imgtwin.hashing.signals import SIGNALS_SPEC, KeeperSignals
 from imgtwin.matching.evidence import gather_evidence, upscale_questions
 from imgtwin.matching.exact import exact_groups, exact_labels
-from imgtwin.matching.grouping import EXACT, Group, form_groups
+from imgtwin.matching.grouping import EXACT, Group, Matches, form_groups
 from imgtwin.matching.keeper import Evidence, FileInfo, KeeperPolicy, Ranking, rank_files
 from imgtwin.matching.near import FeatureTable, NearParams, near_matches
 from imgtwin.persistence.index import HashIndex, row_path
@@ -153,6 +153,7 @@ def group_rows(
     rows: Sequence[_Row], params: NearParams, policy: KeeperPolicy, prefer: str | None,
     checks: UpscaleChecker | None = None,
     local: Sequence[LocalFeatures | None] | None = None,
+    exact_only: bool = False,
 ) -> tuple[list[Group], Ranking]:
     """Exact and near groups over ``rows`` (indices into it), and the ranking their keepers came from.
 
@@ -164,9 +165,13 @@ def group_rows(
     exact = exact_groups(((r.path, r.info.size) for r in rows if r.content_hash), digest=lambda p: digests[p] or "")
     labels = exact_labels(paths, exact)
     table = FeatureTable.from_features([r.features for r in rows])
-    matches, _ = near_matches(table, params)
+    if exact_only:  # --similarity exact: byte-identical files only
+        none = np.empty(0, dtype=np.int64)
+        matches = Matches(none, none, none, ())
+    else:
+        matches, _ = near_matches(table, params)
     derived: list[tuple[int, int]] = []
-    if local is not None:
+    if local is not None and not exact_only:
         matches, derived, _ = deep_extra_matches(matches, table, local, [r.content_hash for r in rows])
     infos = [r.info for r in rows]
     evidence = gather_evidence(table, matches, labels, infos, np.array([r.aspect for r in rows], dtype=np.float64))
@@ -294,6 +299,7 @@ def find_duplicates(
     reference: Sequence[str] = (),
     deep: bool = False,
     select: RowSelector | None = None,
+    exact_only: bool = False,
 ) -> FindResult:
     """Duplicate groups among the images under ``paths``.
 
@@ -307,6 +313,7 @@ def find_duplicates(
     features (straightened, screenshotted, stickered, hard-cropped copies),
     computing those that are missing when scanning (``finding_deep``).
     ``select``: which indexed files take part (the filters of ``--exclude``, ``--ext``...).
+    ``exact_only``: byte-identical files only (``--similarity exact``).
     """
     db = db_path or default_db_path()
     summary = None
@@ -324,7 +331,7 @@ def find_duplicates(
     settings = ScanSettings(roots=tuple(roots), db_path=db, **(scan_settings or {"quiet": True}))  # type: ignore[arg-type]
     checks = UpscaleChecker(db, settings.processing_config())
     groups, ranking = group_rows(loaded.rows, params, KeeperPolicy(keep), os.path.abspath(prefer) if prefer else None,
-                                 checks, local)
+                                 checks, local, exact_only)
     display = PathDisplay(roots)
     errors = tuple((display(p), e) for p, e in loaded.errors)
     return FindResult(_to_public(groups, loaded.rows, ranking, display), errors, summary, loaded.stale,

@@ -17,7 +17,7 @@ from typing import Any
 from imgtwin.actions.model import ActionKind, ActionPlan, FileState, PlanError, PlanItem, RefusedGroup, move_target
 from imgtwin.actions.paths import Folders, containing_root, within
 from imgtwin.actions.vetting import Proposed, Vetter
-from imgtwin.finding import DEFAULT_THRESHOLD, find_duplicates
+from imgtwin.finding import DEFAULT_THRESHOLD, RowSelector, find_duplicates
 from imgtwin.matching.confirm import plan_params
 from imgtwin.matching.keeper import KeeperPolicy
 from imgtwin.matching.near import NearParams
@@ -96,6 +96,8 @@ def plan_actions(
     scan_settings: dict[str, object] | None = None,
     reference: Sequence[str] = (),
     deep: bool = False,
+    select: RowSelector | None = None,
+    exact_only: bool = False,
 ) -> ActionPlan:
     """Find the duplicates under ``paths`` (as ``find`` would) and plan ``action`` on them.
 
@@ -108,7 +110,8 @@ def plan_actions(
     if move_to:
         check_move_to(move_to, paths, reference)  # before scanning: a wrong --move-to fails at once
     result = find_duplicates(paths, db_path=db, threshold=threshold, rotations=rotations, keep=keep, prefer=prefer,
-                             scan=scan, scan_settings=scan_settings, reference=reference, deep=deep)
+                             scan=scan, scan_settings=scan_settings, reference=reference, deep=deep,
+                             select=select, exact_only=exact_only)
     return plan_from_groups(result.groups, paths, action, db_path=db, move_to=move_to, reference=reference)
 
 
