@@ -20,7 +20,15 @@ from rich.markup import escape
 
 from imgtwin._version import __version__
 from imgtwin.app import DB_ENV_VAR, ScanSettings, default_db_path, run_scan
-from imgtwin.cli_options import SchedulerType, WorkersType, filter_options, metrics_options, workers_settings
+from imgtwin.cli_options import (
+    SchedulerType,
+    WorkersType,
+    check_outputs,
+    examples,
+    filter_options,
+    metrics_options,
+    workers_settings,
+)
 from imgtwin.persistence.lock import IndexBusyError
 from imgtwin.persistence.sqlite import IndexDamagedError, IndexVersionError, damaged
 from imgtwin.processing.distributed import DistributedSetupError
@@ -91,20 +99,29 @@ def _summary_line(summary: ProcessingSummary, db_path: str) -> str:
     )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=examples(
+    "imgtwin scan ~/Pictures --db photos.db",
+    "imgtwin find ~/Pictures --db photos.db --json groups.json",
+    "imgtwin dedupe ~/Pictures --db photos.db --action trash          # dry run; add --yes to apply",
+))
 @click.version_option(__version__, prog_name="imgtwin")
 def main() -> None:
     """Find duplicate and near-duplicate images in large photo collections."""
 
 
-@main.command()
+@main.command(epilog=examples(
+    "imgtwin scan ~/Pictures --db photos.db",
+    "imgtwin scan ~/Pictures /mnt/backup --exclude '*/.thumbnails/*' --ext jpg,heic --workers auto",
+    "imgtwin scan ~/Pictures --format json --output - | jq '.files | length'",
+))
 @click.argument("dirs", nargs=-1, required=True, type=click.Path(path_type=str))
 @click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=str), default=None,
               help=f"SQLite index to update [default: ${DB_ENV_VAR} or the user cache folder].")
 @click.option("--format", "output_format", type=click.Choice(["json", "csv"]), default=None,
               help="Also write the results to --output in this format.")
 @click.option("--output", "output_path", type=click.Path(dir_okay=False, path_type=str), default=None,
-              help="File for --format (replaced atomically when the scan ends).")
+              help="File for --format (replaced atomically when the scan ends); - = stdout (the summary goes to "
+                   "stderr).")
 @click.option("--workers", type=WorkersType(), default=0, show_default=True,
               help="Parallel workers; 0 = one per CPU core; auto = adapt to throughput and load "
                    "(1 to 2 per core).")
@@ -160,6 +177,7 @@ def scan(
     """Hash every image under DIRS and store the hashes in the index."""
     if (output_format is None) != (output_path is None):
         raise click.UsageError("--format and --output go together")
+    to_stdout = check_outputs(output=output_path, log=log_path)
     if scheduler is not None and workers == "auto":
         raise click.UsageError("--workers auto does not apply with --scheduler (the cluster sets its workers)")
     settings = ScanSettings(
@@ -194,9 +212,9 @@ def scan(
 
             local = compute_local_features(settings, console, cancel)
     if not quiet:
-        click.echo(_summary_line(summary, settings.db_path))
+        click.echo(_summary_line(summary, settings.db_path), err=to_stdout)
         if local is not None:
-            click.echo(f"Local features: {local.stored} computed, {local.failed} failed, "
+            click.echo(err=to_stdout, message=f"Local features: {local.stored} computed, {local.failed} failed, "
                        f"{local.needed - local.stored - local.failed} not reached.")
     if summary.cancelled:
         sys.exit(EXIT_INTERRUPTED)

@@ -37,7 +37,7 @@ from imgtwin.actions import (
 )
 from imgtwin.actions.journal import default_journal_path
 from imgtwin.app import DB_ENV_VAR, default_db_path
-from imgtwin.cli_options import FILTER_NAMES, filter_options, row_selector, selection_options
+from imgtwin.cli_options import FILTER_NAMES, examples, filter_options, row_selector, selection_options
 from imgtwin.finding import PathDisplay
 from imgtwin.matching.keeper import KeeperPolicy
 from imgtwin.reporting.groups import human_bytes
@@ -113,7 +113,11 @@ def _summary(report: ApplyReport) -> str:
     return f"{head}; {', '.join(parts)}."
 
 
-@click.command()
+@click.command(epilog=examples(
+    "imgtwin dedupe ~/Pictures --db photos.db --action trash          # dry run: prints what would happen",
+    "imgtwin dedupe ~/Pictures --db photos.db --action trash --yes    # then undo with the printed command",
+    "imgtwin dedupe --plan groups.json --db photos.db --action move --move-to ~/dupes --yes",
+))
 @click.argument("dirs", nargs=-1, type=click.Path(path_type=str))
 @click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=str), default=None,
               help=f"SQLite index [default: ${DB_ENV_VAR} or the user cache folder].")
@@ -224,7 +228,7 @@ def _quote(path: str) -> str:
     return shlex.quote(printable(path))
 
 
-@click.command()
+@click.command(epilog=examples("imgtwin undo ~/.local/share/imgtwin/journals/dedupe-trash-20260101-120000-4242.jsonl   # as dedupe printed it"))
 @click.argument("journal", type=click.Path(dir_okay=False, path_type=str))
 def undo(journal: str) -> None:
     """Reverse a dedupe run from its JOURNAL (moves, links and trash; not delete)."""

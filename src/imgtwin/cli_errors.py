@@ -16,6 +16,7 @@ import click
 from rich.console import Console
 
 from imgtwin.app import DB_ENV_VAR, default_db_path
+from imgtwin.cli_options import examples
 from imgtwin.persistence.index import FailedFile, HashIndex
 from imgtwin.persistence.rows import text_path
 from imgtwin.records import ErrorReason
@@ -32,7 +33,10 @@ def _as_json(failed: FailedFile) -> dict[str, Any]:
     }
 
 
-@click.command("errors")
+@click.command("errors", epilog=examples(
+    "imgtwin errors --db photos.db",
+    "imgtwin errors --db photos.db --reason timeout --json",
+))
 @click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=str), default=None,
               help=f"SQLite index to read [default: ${DB_ENV_VAR} or the user cache folder].")
 @click.option("--reason", type=click.Choice([r.value for r in ErrorReason]), default=None,

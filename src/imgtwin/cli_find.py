@@ -13,6 +13,8 @@ from rich.console import Console
 from imgtwin.app import DB_ENV_VAR, default_db_path
 from imgtwin.cli_options import (
     WorkersType,
+    check_outputs,
+    examples,
     filter_options,
     metrics_options,
     row_selector,
@@ -24,7 +26,11 @@ from imgtwin.matching.keeper import KeeperPolicy
 from imgtwin.reporting.groups import groups_document, print_groups, write_csv, write_json
 
 
-@click.command()
+@click.command(epilog=examples(
+    "imgtwin find ~/Pictures --db photos.db",
+    "imgtwin find ~/Pictures --similarity high --exclude '*/Trash/*' --json groups.json",
+    "imgtwin find --db photos.db --json - | jq '.groups | length'      # the whole index, no scan",
+))
 @click.argument("dirs", nargs=-1, type=click.Path(path_type=str))
 @click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=str), default=None,
               help=f"SQLite index [default: ${DB_ENV_VAR} or the user cache folder]. Alone (no DIRS): "
@@ -32,9 +38,9 @@ from imgtwin.reporting.groups import groups_document, print_groups, write_csv, w
 @selection_options
 @filter_options
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=str), default=None,
-              help="Write the groups as JSON (schema in the README).")
+              help="Write the groups as JSON (schema in the README); - = stdout (the table goes to stderr).")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=str), default=None,
-              help="Write one CSV row per group member.")
+              help="Write one CSV row per group member; - = stdout (the table goes to stderr).")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Write an HTML review page (thumbnails in a folder beside it); see `imgtwin report`.")
 @click.option("--workers", type=WorkersType(), default=0, help="Scan workers; 0 = one per core; auto = adapt.")
@@ -66,6 +72,7 @@ def find(
 
     if keep == KeeperPolicy.PREFER_FOLDER.value and not prefer:
         raise click.UsageError("--keep prefer-folder needs --prefer FOLDER")
+    to_stdout = check_outputs(json=json_path, csv=csv_path, html=html_path)
     console = Console(stderr=True)
     db = db_path or default_db_path()
     if not dirs and not os.path.isfile(db):
@@ -91,7 +98,7 @@ def find(
 
         write_html_report(html_path, document, source=f"imgtwin find {' '.join(dirs)}", workers=workers if isinstance(workers, int) else 0)
     if not quiet:
-        print_groups(Console(), result.groups, result.errors)
+        print_groups(console if to_stdout else Console(), result.groups, result.errors)
         if result.stale:
             console.print(f"[yellow]{result.stale} indexed file(s) were hashed by another imgtwin version and "
                           "were not compared: scan their folders again.[/]")

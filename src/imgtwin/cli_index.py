@@ -10,6 +10,7 @@ import click
 from rich.console import Console
 
 from imgtwin.app import DB_ENV_VAR, default_db_path
+from imgtwin.cli_options import examples
 from imgtwin.persistence.index import HashIndex
 from imgtwin.persistence.lock import IndexBusyError, IndexWriteLock
 from imgtwin.persistence.rows import text_path
@@ -41,12 +42,12 @@ def _when(stamp: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(stamp))
 
 
-@click.group()
+@click.group(epilog=examples("imgtwin index info --db photos.db", "imgtwin index prune --db photos.db"))
 def index() -> None:
     """Inspect and maintain the SQLite index."""
 
 
-@index.command()
+@index.command(epilog=examples("imgtwin index info --db photos.db", "imgtwin index info --db photos.db --json"))
 @_DB_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the facts as JSON.")
 def info(db_path: str | None, as_json: bool) -> None:
@@ -73,7 +74,7 @@ def info(db_path: str | None, as_json: bool) -> None:
         click.echo(f"  {printable(root.path)}  (last scan {_when(root.last_scan_at)}, {state})")
 
 
-@index.command()
+@index.command(epilog=examples("imgtwin index prune --db photos.db"))
 @_DB_OPTION
 def prune(db_path: str | None) -> None:
     """Delete the rows of files that a scan found gone."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -199,3 +200,35 @@ class SchedulerType(click.ParamType):
         except ValueError as exc:
             self.fail(str(exc), param, ctx)
         return str(value)
+
+
+STDOUT = "-"  # an output option's value that means standard output (persistence.atomic.STDOUT)
+
+
+def check_outputs(**outputs: str | None) -> bool:
+    """Usage errors for output options (``json_path="-"``...) before any work; True when one is stdout.
+
+    ``-`` is standard output, for at most one of them; a file's folder must
+    exist (a typo in it is not a tree of new folders); ``html`` writes a folder
+    of thumbnails beside it, so it must be a file.
+    """
+    to_stdout = [name for name, path in outputs.items() if path == STDOUT]
+    if len(to_stdout) > 1:
+        raise click.UsageError(f"only one output can go to stdout (-), not {' and '.join(_flag(n) for n in to_stdout)}")
+    if outputs.get("html") == STDOUT:
+        raise click.UsageError("--html needs a file name: its thumbnails go in a folder beside it")
+    for name, path in outputs.items():
+        if path and path != STDOUT:
+            folder = os.path.dirname(os.path.abspath(path))
+            if not os.path.isdir(folder):
+                raise click.UsageError(f"no folder {folder} for {_flag(name)} {path}")
+    return bool(to_stdout)
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def examples(*lines: str) -> str:
+    """A command's ``--help`` epilog: example command lines, printed as written (click's ``\\b``)."""
+    return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)

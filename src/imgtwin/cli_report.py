@@ -8,29 +8,34 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from typing import Any
 
 import click
 from rich.console import Console
 
 from imgtwin.app import DB_ENV_VAR, default_db_path
-from imgtwin.cli_options import filter_options, row_selector, selection_options
+from imgtwin.cli_options import check_outputs, examples, filter_options, row_selector, selection_options
 from imgtwin.finding import find_duplicates
 from imgtwin.matching.keeper import KeeperPolicy
 from imgtwin.reporting.groups import groups_document
 from imgtwin.reporting.html import HtmlReport, ReportInputError, load_find_json, write_html_report
 
 
-def _summary_line(report: HtmlReport) -> str:
+def _summary_line(report: HtmlReport, seconds: float) -> str:
+    """``seconds``: the whole command (grouping included), not only the page's thumbnails."""
     t = report.thumbnails
     unreadable = f", {t.failed} unreadable (placeholders)" if t.failed else ""
     return (
         f"Report: {report.path} ({report.groups} groups, {report.files} files; thumbnails in "
-        f"{report.thumbnail_dir}: {t.made} made, {t.reused} reused{unreadable}) in {report.seconds:.1f} s"
+        f"{report.thumbnail_dir}: {t.made} made, {t.reused} reused{unreadable}) in {seconds:.1f} s"
     )
 
 
-@click.command()
+@click.command(epilog=examples(
+    "imgtwin report ~/Pictures --db photos.db --html review.html",
+    "imgtwin report --from-json groups.json --html review.html",
+))
 @click.argument("dirs", nargs=-1, type=click.Path(path_type=str))
 @click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=str), required=True,
               help="The page to write; thumbnails go to a folder beside it (OUT_files/).")
@@ -71,6 +76,8 @@ def report(
         raise click.UsageError("--from-json reads groups from the file: give no DIRS or --db with it")
     if keep == KeeperPolicy.PREFER_FOLDER.value and not prefer:
         raise click.UsageError("--keep prefer-folder needs --prefer FOLDER")
+    started = time.perf_counter()
+    check_outputs(html=html_path)
     console = Console(stderr=True)
     db = db_path or default_db_path()
     with fatal_errors(console, db):
@@ -91,5 +98,5 @@ def report(
             source = f"From the index {os.path.abspath(db)}{where} (threshold {threshold})"
         written = write_html_report(html_path, document, source=source, workers=workers)
     if not quiet:
-        click.echo(_summary_line(written))
+        click.echo(_summary_line(written, time.perf_counter() - started))
     sys.exit(EXIT_OK)

@@ -11,11 +11,14 @@ import click
 from rich.console import Console
 
 from imgtwin.app import DB_ENV_VAR, default_db_path
-from imgtwin.cli_options import WorkersType, filter_options, row_selector, selection_options, workers_settings
+from imgtwin.cli_options import WorkersType, examples, filter_options, row_selector, selection_options, workers_settings
 from imgtwin.matching.keeper import KeeperPolicy
 
 
-@click.command()
+@click.command(epilog=examples(
+    "imgtwin review ~/Pictures --db photos.db",
+    "imgtwin review ~/Pictures --similarity high --no-browser",
+))
 @click.argument("dirs", nargs=-1, required=True, type=click.Path(path_type=str))
 @click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=str), default=None,
               help=f"SQLite index to scan into and group from [default: ${DB_ENV_VAR} or the user cache folder].")

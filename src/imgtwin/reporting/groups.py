@@ -102,7 +102,13 @@ def _csv_rows(stream: TextIO, groups: Sequence[DuplicateGroup]) -> None:
 
 
 def print_groups(console: Console, groups: Sequence[DuplicateGroup], errors: Sequence[tuple[str, FileError]]) -> None:
-    """Every group, keeper first, paths last so that they never wrap mid-name."""
+    """Every group, keeper first, paths last so that they never wrap mid-name, under one line of column names.
+
+    ``dist``: how far the copy's perceptual hash is from the keeper's, in bits
+    (``keep`` marks the keeper, ``same`` a copy with its bytes).
+    """
+    if groups:
+        console.print(f"  {'dist':>4} {'dimensions':>11} {'size':>9}  path", style="dim", highlight=False)
     for group in groups:
         notes = []
         if group.keeper_confidence == "low":
