@@ -9,7 +9,8 @@ these in ``actions.paths``.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 
 def within(path: str, folder: str) -> bool:
@@ -26,3 +27,23 @@ def containing_root(path: str, roots: Iterable[str]) -> str:
         if within(path, base) and len(base) > len(best):
             best = base
     return best
+
+
+def document_base(document: Mapping[str, Any]) -> str | None:
+    """The absolute folder a ``find --json`` document's relative paths are relative to (its ``base``).
+
+    None for documents written before ``base`` existed (their paths are read
+    from the current folder, as before); ValueError for a ``base`` that is not
+    an absolute path.
+    """
+    base = document.get("base")
+    if base is None:
+        return None
+    if not isinstance(base, str) or not os.path.isabs(base):
+        raise ValueError(f"its base {base!r} is not an absolute folder")
+    return base
+
+
+def resolve(path: str, base: str | None) -> str:
+    """A document's member ``path`` made absolute: against ``base``, else the current folder."""
+    return os.path.abspath(os.path.join(base, path) if base is not None else path)

@@ -16,6 +16,7 @@ from typing import Any
 
 from imgtwin.actions.model import ActionKind, ActionPlan, FileState, PlanError, PlanItem, RefusedGroup, move_target
 from imgtwin.actions.paths import Folders, containing_root, within
+from imgtwin.folders import document_base, resolve
 from imgtwin.actions.vetting import Proposed, Vetter
 from imgtwin.finding import DEFAULT_THRESHOLD, RowSelector, find_duplicates
 from imgtwin.matching.confirm import plan_params
@@ -143,8 +144,8 @@ def index_roots(db_path: str) -> tuple[str, ...]:
         return tuple(r.path for r in index.roots())
 
 
-def _file_name(path: str, name: str, group_id: object) -> str:
-    """``path`` made absolute; PlanError if no file can have that name."""
+def _file_name(path: str, name: str, group_id: object, base: str | None = None) -> str:
+    """``path`` made absolute (against the document's ``base``); PlanError if no file can have that name."""
     if "\0" in path:
         raise PlanError(f"{name}: group {group_id} names a file with a NUL byte in its path, which no file name "
                         "can hold")
@@ -152,7 +153,7 @@ def _file_name(path: str, name: str, group_id: object) -> str:
         os.fsencode(path)
     except UnicodeEncodeError:
         raise PlanError(f"{name}: group {group_id} names a file whose path is not valid text") from None
-    return os.path.abspath(path)
+    return resolve(path, base)
 
 
 def _member_fields(member: Any) -> tuple[str, int, bool]:
@@ -168,6 +169,10 @@ def _member_fields(member: Any) -> tuple[str, int, bool]:
 def _proposed(document: dict[str, Any], name: str) -> tuple[list[Proposed], list[RefusedGroup]]:
     proposed: list[Proposed] = []
     refused: list[RefusedGroup] = []
+    try:
+        base = document_base(document)
+    except ValueError as exc:
+        raise PlanError(f"{name}: {exc}") from None
     for position, group in enumerate(document["groups"], start=1):
         group_id = group.get("id", position) if isinstance(group, dict) else position
         if isinstance(group_id, bool) or not isinstance(group_id, int):
@@ -179,7 +184,7 @@ def _proposed(document: dict[str, Any], name: str) -> tuple[list[Proposed], list
         except ValueError as exc:
             refused.append(RefusedGroup(group_id, f"group {group_id} is malformed: {exc}"))
             continue
-        members = [(_file_name(p, name, group_id), s, k) for p, s, k in members]
+        members = [(_file_name(p, name, group_id, base), s, k) for p, s, k in members]
         keepers = [m for m in members if m[2]]
         if len(keepers) != 1:
             refused.append(RefusedGroup(
@@ -206,8 +211,8 @@ def plan_from_document(
     """The plan from a ``find --json`` document (parsed JSON) that a person may have edited.
 
     Each group must have exactly one member marked ``"keep": true``, else the
-    whole group is refused. Relative paths are taken from the current folder
-    (plan where ``find`` ran). ``roots``: the folders files must lie in; by
+    whole group is refused. Relative paths are taken from the document's
+    ``base`` (the folder ``find`` ran in), else from the current folder. ``roots``: the folders files must lie in; by
     default every root recorded in the index. Keeper and members alike must be
     images of the index (their identities and content hashes come from it), and
     near members must be verified matches of their keeper, recomputed from the
@@ -240,6 +245,6 @@ def plan_from_file(
     move_to: str | None = None,
     reference: Sequence[str] = (),
 ) -> ActionPlan:
-    """``plan_from_document`` on the ``find --json`` file at ``plan_path`` (run it where ``find`` ran)."""
+    """``plan_from_document`` on the ``find --json`` file at ``plan_path``, from any folder (its ``base``)."""
     return plan_from_document(load_plan_document(plan_path), action, roots=roots, db_path=db_path, move_to=move_to,
                               reference=reference, name=plan_path)
