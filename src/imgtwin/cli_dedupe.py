@@ -3,7 +3,7 @@
 A thin layer over ``imgtwin.actions``: options in, plan, then a dry run
 (default) or the real run (``--yes``), printed one file per line. Exit codes:
 0 every file done (or, in a dry run, doable); 1 some file was skipped or failed,
-or a group of the plan was refused; 2 usage or fatal error; 130 Ctrl-C.
+or could not be read by the scan, or a group of the plan was refused; 2 usage or fatal error; 130 Ctrl-C.
 """
 
 from __future__ import annotations
@@ -30,15 +30,15 @@ from imgtwin.actions import (
     UndoOutcome,
     apply_plan,
     check_move_to,
-    plan_actions,
     plan_from_file,
+    plan_from_groups,
     preview_plan,
     undo_journal,
 )
 from imgtwin.actions.journal import default_journal_path
 from imgtwin.app import DB_ENV_VAR, default_db_path
 from imgtwin.cli_options import FILTER_NAMES, examples, filter_options, row_selector, selection_options
-from imgtwin.finding import PathDisplay
+from imgtwin.finding import PathDisplay, find_duplicates
 from imgtwin.matching.keeper import KeeperPolicy
 from imgtwin.reporting.groups import human_bytes
 from imgtwin.reporting.text import printable
@@ -176,6 +176,7 @@ def dedupe(
     if journal_path and os.path.lexists(journal_path):
         fail(console, f"the journal {journal_path} already exists: choose a new file")
     cancel = threading.Event()
+    unreadable = 0
     with fatal_errors(console, db), stop_on_first_interrupt(cancel, console):
         try:
             if plan_path:
@@ -183,10 +184,17 @@ def dedupe(
                 if not plan.roots:
                     fail(console, f"the index {db} records no scanned folders: give the folders the plan covers")
             else:
-                plan = plan_actions(dirs, kind, db_path=db, move_to=move_to, threshold=threshold,
-                                    rotations=rotations, keep=keep, prefer=prefer, reference=reference, deep=deep,
-                                    scan_settings={"progress": not no_progress, "workers": workers, **filters},
-                                    select=row_selector(filters, (*dirs, *reference)), exact_only=exact_only)
+                # find_duplicates, then the plan (as plan_actions does), so that the scan's progress and
+                # failures are shown on this console and its outcome decides the exit code
+                found = find_duplicates(dirs, db_path=db, threshold=threshold, rotations=rotations, keep=keep,
+                                        prefer=prefer, reference=reference, deep=deep, console=console,
+                                        scan_settings={"progress": not no_progress, "workers": workers, **filters},
+                                        select=row_selector(filters, (*dirs, *reference)), exact_only=exact_only)
+                if found.scan is not None and found.scan.cancelled:
+                    console.print("[yellow]Scan stopped: nothing was done.[/]", highlight=False)
+                    sys.exit(EXIT_INTERRUPTED)
+                unreadable = len(found.errors)
+                plan = plan_from_groups(found.groups, dirs, kind, db_path=db, move_to=move_to, reference=reference)
         except PlanError as exc:
             fail(console, str(exc))
         for refused in plan.refused:
@@ -215,11 +223,14 @@ def dedupe(
             click.echo("Deleted files cannot be restored: undo reverses nothing of a delete run.")
         else:
             click.echo(f"To undo: imgtwin undo {_quote(report.journal_path or '')}")
+    if unreadable:
+        console.print(f"[yellow]{unreadable} file(s) under these folders could not be read, so were not compared: "
+                      "see `imgtwin errors`.[/]", highlight=False)
     if report.journal_error:
         fail(console, printable(report.journal_error))
     if report.cancelled:
         sys.exit(EXIT_INTERRUPTED)
-    sys.exit(EXIT_OK if report.complete else EXIT_SOME_FAILED)
+    sys.exit(EXIT_OK if report.complete and not unreadable else EXIT_SOME_FAILED)
 
 
 def _quote(path: str) -> str:

@@ -22,6 +22,8 @@ from imgtwin.cli_options import (
     workers_settings,
 )
 from imgtwin.finding import find_duplicates
+
+EXIT_DUPLICATES = 3  # --exit-code: duplicates found (0, 1, 2 and 130 mean what they mean for every command)
 from imgtwin.matching.keeper import KeeperPolicy
 from imgtwin.reporting.groups import groups_document, print_groups, write_csv, write_json
 
@@ -46,6 +48,9 @@ from imgtwin.reporting.groups import groups_document, print_groups, write_csv, w
 @click.option("--workers", type=WorkersType(), default=0, help="Scan workers; 0 = one per core; auto = adapt.")
 @click.option("--no-progress", is_flag=True, help="No progress bar while scanning.")
 @click.option("-q", "--quiet", is_flag=True, help="No table and no progress; files and exit code only.")
+@click.option("--exit-code", "duplicates_exit", is_flag=True,
+              help=f"Exit with {EXIT_DUPLICATES} when duplicates were found (groups that are not all reference "
+                   "files), for scripts: `imgtwin find DIR --exit-code -q || echo found`.")
 @metrics_options
 def find(
     dirs: tuple[str, ...],
@@ -64,6 +69,7 @@ def find(
     workers: int | str,
     no_progress: bool,
     quiet: bool,
+    duplicates_exit: bool,
     metrics_port: int | None,
     metrics_host: str,
 ) -> None:
@@ -104,4 +110,6 @@ def find(
                           "were not compared: scan their folders again.[/]")
     if result.scan is not None and result.scan.cancelled:
         sys.exit(EXIT_INTERRUPTED)
+    if duplicates_exit and any(not g.reference_only for g in result.groups):
+        sys.exit(EXIT_DUPLICATES)
     sys.exit(EXIT_SOME_FAILED if result.errors else EXIT_OK)
