@@ -74,7 +74,7 @@ class _Printer:
             click.echo(f"Group {item.group_id} ({item.category}), keep: {self.path(item.keeper.path)}")
         size = human_bytes(item.file.size)
         where = ""
-        if outcome.detail and self.action is ActionKind.MOVE:
+        if outcome.detail and self.action.to_folder:
             where = f" -> {self.path(outcome.detail)}"
         elif outcome.detail and self.action is ActionKind.TRASH:
             where = f" -> {printable(outcome.detail)}"
@@ -93,7 +93,7 @@ class _Printer:
 
 def _summary(report: ApplyReport) -> str:
     action = report.plan.action
-    reclaimed = "moved out" if action is ActionKind.MOVE else "reclaimed"
+    reclaimed = {ActionKind.MOVE: "moved out", ActionKind.COPY: "copied (nothing removed)"}.get(action, "reclaimed")
     if action is ActionKind.TRASH:
         reclaimed = "moved to the trash (freed when the trash is emptied)"
     if report.dry_run:
@@ -122,10 +122,14 @@ def _summary(report: ApplyReport) -> str:
 @click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=str), default=None,
               help=f"SQLite index [default: ${DB_ENV_VAR} or the user cache folder].")
 @click.option("--action", "action", type=click.Choice([a.value for a in ActionKind]), required=True,
-              help="What to do with every file but the keeper: trash, move (to --move-to), hardlink or symlink "
+              help="What to do with every file but the keeper: trash, move (to --move-to), copy (to --copy-to, "
+                   "leaving it in place), hardlink or symlink "
                    f"to the keeper, or delete (permanent: needs {DELETE_FLAG}).")
 @click.option("--move-to", type=click.Path(file_okay=False, path_type=str), default=None,
               help="Folder for --action move; each file keeps its folders below its scanned root.")
+@click.option("--copy-to", type=click.Path(file_okay=False, path_type=str), default=None,
+              help="Folder for --action copy: every duplicate is copied there (its folders below its scanned root "
+                   "kept) and left in place; undo removes the copies.")
 @click.option("--plan", "plan_path", type=click.Path(dir_okay=False, exists=True, path_type=str), default=None,
               help="Act on a `find --json` file (keep flags may be edited: exactly one keep per group) "
                    "instead of finding again. DIRS, if given, are the folders files must be in "
@@ -140,7 +144,8 @@ def _summary(report: ApplyReport) -> str:
 @click.option("--workers", type=click.IntRange(min=0), default=0, help="Scan workers; 0 = one per core.")
 @click.option("--no-progress", is_flag=True, help="No progress bar while scanning.")
 def dedupe(
-    dirs: tuple[str, ...], db_path: str | None, action: str, move_to: str | None, plan_path: str | None,
+    dirs: tuple[str, ...], db_path: str | None, action: str, move_to: str | None, copy_to: str | None,
+    plan_path: str | None,
     journal_path: str | None, yes: bool, allow_delete: bool, reference: tuple[str, ...], threshold: int,
     rotations: bool, keep: str, prefer: str | None, deep: bool, exact_only: bool, filters: dict[str, Any],
     workers: int, no_progress: bool,
@@ -154,6 +159,12 @@ def dedupe(
         raise click.UsageError("--action move needs --move-to DIR")
     if move_to and kind is not ActionKind.MOVE:
         raise click.UsageError("--move-to goes with --action move")
+    if kind is ActionKind.COPY and not copy_to:
+        raise click.UsageError("--action copy needs --copy-to DIR")
+    if copy_to and kind is not ActionKind.COPY:
+        raise click.UsageError("--copy-to goes with --action copy")
+    move_to = move_to or copy_to  # the one destination folder of the plan
+    option = "--copy-to" if copy_to else "--move-to"
     if kind is ActionKind.DELETE and yes and not allow_delete:
         raise click.UsageError(f"delete is permanent and undo cannot reverse it: add {DELETE_FLAG} to apply it, "
                                "or use --action trash")
@@ -170,7 +181,7 @@ def dedupe(
     db = db_path or default_db_path()
     if move_to:
         try:
-            check_move_to(move_to, dirs, reference)  # again once the plan knows its roots
+            check_move_to(move_to, dirs, reference, option)  # again once the plan knows its roots
         except PlanError as exc:
             fail(console, str(exc))
     if journal_path and os.path.lexists(journal_path):

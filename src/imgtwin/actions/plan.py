@@ -32,15 +32,18 @@ __all__ = [
 ]  # fmt: skip
 
 
-def check_move_to(move_to: str, roots: Sequence[str], reference: Sequence[str] = ()) -> str:
-    """``move_to`` with its links resolved; PlanError if it leads into a scanned or reference folder."""
+def check_move_to(move_to: str, roots: Sequence[str], reference: Sequence[str] = (), option: str = "--move-to") -> str:
+    """``move_to`` with its links resolved; PlanError if it leads into a scanned or reference folder.
+
+    ``option`` names it in messages (``--copy-to`` for the copy action).
+    """
     if "\0" in move_to:
-        raise PlanError("--move-to holds a NUL byte, which no folder name can hold")
+        raise PlanError(f"{option} holds a NUL byte, which no folder name can hold")
     real = os.path.realpath(move_to)
     for kind, folders in (("scanned", Folders.of(roots)), ("reference", Folders.of(reference))):
         for given, resolved in zip(folders.given, folders.real):
             if within(os.path.abspath(move_to), given) or within(real, resolved):
-                raise PlanError(f"--move-to {move_to} is inside the {kind} folder {given}: choose a folder outside")
+                raise PlanError(f"{option} {move_to} is inside the {kind} folder {given}: choose a folder outside")
     return real
 
 
@@ -50,7 +53,8 @@ def _plan(
     params: NearParams | None,
 ) -> ActionPlan:
     abs_roots = tuple(os.path.abspath(r) for r in roots)
-    dest = check_move_to(move_to, abs_roots, reference) if move_to else None
+    option = "--copy-to" if action is ActionKind.COPY else "--move-to"
+    dest = check_move_to(move_to, abs_roots, reference, option) if move_to else None
     references = Folders.of(reference)
     index = HashIndex(db_path) if db_path and os.path.exists(db_path) else None
     try:
