@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,7 @@ def find_json_made_in(folder: Path, photo_dir: Path, db: Path, out: Path) -> dic
     return document
 
 
-def imgtwin_in(cwd: Path, *args: str):  # noqa: ANN201 - a CompletedProcess
+def imgtwin_in(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     previous = os.getcwd()
     os.chdir(cwd)
     try:

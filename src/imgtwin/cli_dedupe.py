@@ -264,9 +264,7 @@ def undo(journal: str) -> None:
         path = printable(outcome.path)
         if outcome.status == "restored":
             click.echo(f"restored      {path}" + (f"  ({outcome.reason})" if outcome.reason else ""))
-        elif outcome.status == "failed":
-            click.echo(f"NOT UNDONE    {path}: {outcome.reason}")
-        elif outcome.status == "irreversible":
+        elif outcome.status == "failed" or outcome.status == "irreversible":
             click.echo(f"NOT UNDONE    {path}: {outcome.reason}")
 
     try:

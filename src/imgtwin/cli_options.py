@@ -5,11 +5,18 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from imgtwin.options import SIMILARITIES, MatchOptions, ScanOptions, parse_size
+
+if TYPE_CHECKING:
+    _ParamOf = click.ParamType  # generic in click's stubs (8.2+), not subscriptable in click 8.1 at run time
+else:
+    class _ParamOf:
+        def __class_getitem__(cls, item: object) -> type[click.ParamType]:
+            return click.ParamType
 
 THRESHOLD_HELP = (
     "How different two pictures may look, in bits of the 64-bit perceptual hash, to be checked as "
@@ -75,7 +82,7 @@ def selection_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return reference_option(wrapped)
 
 
-class SizeType(click.ParamType):
+class SizeType(_ParamOf[int]):
     """``--min-size``/``--max-size``: bytes, or with a unit (``200k``, ``1.5MB``, ``2GiB``)."""
 
     name = "SIZE"
@@ -161,7 +168,7 @@ def metrics_options(command: Callable[..., Any]) -> Callable[..., Any]:
         help="Serve Prometheus metrics of the scan at http://HOST:PORT/metrics while it runs.")(command)
 
 
-class WorkersType(click.ParamType):
+class WorkersType(_ParamOf["int | str"]):
     """``--workers``: a count (0 = one per core) or ``auto`` (adapt at run time)."""
 
     name = "N|auto"
@@ -187,7 +194,7 @@ def workers_settings(workers: int | str, executor: str = "process") -> dict[str,
     return {"workers": "auto"}
 
 
-class SchedulerType(click.ParamType):
+class SchedulerType(_ParamOf[str]):
     """``--scheduler``: a Dask scheduler address, or ``local:N`` (checked here, before anything starts)."""
 
     name = "ADDRESS|local:N"

@@ -12,8 +12,8 @@ from imgtwin.config import ProcessingConfig
 from imgtwin.hashing.dct import DCTHasher
 from imgtwin.hashing.extractor import FeatureExtractor, MatchFeatureExtractor
 from imgtwin.interfaces import (
-    HashPersistence,
     Hasher,
+    HashPersistence,
     ImageLoader,
     LoadedImage,
     ParallelProcessor,

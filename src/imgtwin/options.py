@@ -184,4 +184,4 @@ def parse_size(text: str) -> int:
         raise ValueError(f"{text!r} is not a size (examples: 500, 200k, 1.5MB, 2GiB)")
     number, unit, binary = float(match.group(1)), match.group(2).lower(), bool(match.group(3))
     power = "kmgt".index(unit) + 1 if unit else 0
-    return round(number * (1024 if binary else 1000) ** power)
+    return round(number * float((1024 if binary else 1000) ** power))
