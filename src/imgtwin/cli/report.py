@@ -12,10 +12,10 @@ import time
 from typing import Any
 
 import click
-from rich.console import Console
 
-from imgtwin.app import DB_ENV_VAR, default_db_path
-from imgtwin.cli_options import check_outputs, examples, filter_options, row_selector, selection_options
+from imgtwin.app import default_db_path
+from imgtwin.cli.common import EXIT_OK, err_console, fail, fatal_errors
+from imgtwin.cli.options import check_outputs, db_option, examples, filter_options, row_selector, selection_options
 from imgtwin.finding import find_duplicates
 from imgtwin.matching.keeper import KeeperPolicy
 from imgtwin.reporting.groups import groups_document
@@ -41,9 +41,7 @@ def _summary_line(report: HtmlReport, seconds: float) -> str:
               help="The page to write; thumbnails go to a folder beside it (OUT_files/).")
 @click.option("--from-json", "json_path", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Read the groups from this `imgtwin find --json` file instead of the index.")
-@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=str), default=None,
-              help=f"SQLite index to group [default: ${DB_ENV_VAR} or the user cache folder]; DIRS limit it "
-                   "to those folders. Nothing is scanned.")
+@db_option("SQLite index to group", " DIRS limit it to those folders. Nothing is scanned.")
 @selection_options
 @filter_options
 @click.option("--workers", type=click.IntRange(min=0), default=0, help="Thumbnail workers; 0 = one per core.")
@@ -70,15 +68,13 @@ def report(
     sorts, and exports the reviewed groups as a JSON plan in the
     `find --json` format.
     """
-    from imgtwin.cli import EXIT_OK, fail, fatal_errors
-
     if json_path and (dirs or db_path):
         raise click.UsageError("--from-json reads groups from the file: give no DIRS or --db with it")
     if keep == KeeperPolicy.PREFER_FOLDER.value and not prefer:
         raise click.UsageError("--keep prefer-folder needs --prefer FOLDER")
     started = time.perf_counter()
     check_outputs(html=html_path)
-    console = Console(stderr=True)
+    console = err_console()
     db = db_path or default_db_path()
     with fatal_errors(console, db):
         if json_path:

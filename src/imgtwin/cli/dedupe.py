@@ -14,7 +14,6 @@ import threading
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.markup import escape
 
 from imgtwin.actions import (
@@ -36,8 +35,18 @@ from imgtwin.actions import (
     undo_journal,
 )
 from imgtwin.actions.journal import default_journal_path
-from imgtwin.app import DB_ENV_VAR, default_db_path
-from imgtwin.cli_options import FILTER_NAMES, examples, filter_options, row_selector, selection_options
+from imgtwin.app import default_db_path
+from imgtwin.cli.common import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_SOME_FAILED,
+    err_console,
+    fail,
+    fatal_errors,
+    injected,
+    stop_on_first_interrupt,
+)
+from imgtwin.cli.options import FILTER_NAMES, db_option, examples, filter_options, row_selector, selection_options
 from imgtwin.finding import PathDisplay, find_duplicates
 from imgtwin.matching.keeper import KeeperPolicy
 from imgtwin.reporting.groups import human_bytes
@@ -49,10 +58,8 @@ _SELECTION = ("similarity", "threshold", "rotations", "keep", "prefer", "deep", 
 
 def _fileops() -> FileOps:
     """The file operations to use: tests may pass their own as ``main(obj={"fileops": ...})``."""
-    obj = click.get_current_context().find_root().obj
-    if isinstance(obj, dict) and obj.get("fileops") is not None:
-        return obj["fileops"]  # type: ignore[no-any-return]
-    return RealFileOps()
+    ops = injected("fileops")
+    return ops if ops is not None else RealFileOps()
 
 
 class _Printer:
@@ -119,8 +126,7 @@ def _summary(report: ApplyReport) -> str:
     "imgtwin dedupe --plan groups.json --db photos.db --action move --move-to ~/dupes --yes",
 ))
 @click.argument("dirs", nargs=-1, type=click.Path(path_type=str))
-@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=str), default=None,
-              help=f"SQLite index [default: ${DB_ENV_VAR} or the user cache folder].")
+@db_option("SQLite index")
 @click.option("--action", "action", type=click.Choice([a.value for a in ActionKind]), required=True,
               help="What to do with every file but the keeper: trash, move (to --move-to), copy (to --copy-to, "
                    "leaving it in place), hardlink or symlink "
@@ -151,8 +157,6 @@ def dedupe(
     workers: int, no_progress: bool,
 ) -> None:
     """Trash, move or link every duplicate under DIRS but its group's keeper (dry run unless --yes)."""
-    from imgtwin.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, fail, fatal_errors, stop_on_first_interrupt
-
     ctx = click.get_current_context()
     kind = ActionKind(action)
     if kind is ActionKind.MOVE and not move_to:
@@ -177,7 +181,7 @@ def dedupe(
             raise click.UsageError(f"{', '.join(given)} choose groups, which --plan already holds")
     elif keep == KeeperPolicy.PREFER_FOLDER.value and not prefer:
         raise click.UsageError("--keep prefer-folder needs --prefer FOLDER")
-    console = Console(stderr=True)
+    console = err_console()
     db = db_path or default_db_path()
     if move_to:
         try:
@@ -254,9 +258,7 @@ def _quote(path: str) -> str:
 @click.argument("journal", type=click.Path(dir_okay=False, path_type=str))
 def undo(journal: str) -> None:
     """Reverse a dedupe run from its JOURNAL (moves, links and trash; not delete)."""
-    from imgtwin.cli import EXIT_OK, EXIT_SOME_FAILED, fail
-
-    console = Console(stderr=True)
+    console = err_console()
     if not os.path.isfile(journal):
         fail(console, f"no journal at {journal}")
 

@@ -9,22 +9,18 @@ from dataclasses import asdict
 import click
 from rich.console import Console
 
-from imgtwin.app import DB_ENV_VAR, default_db_path
-from imgtwin.cli_options import examples
+from imgtwin.app import default_db_path
+from imgtwin.cli.common import err_console, fail, fatal_errors
+from imgtwin.cli.options import db_option, examples
 from imgtwin.persistence.index import HashIndex
 from imgtwin.persistence.lock import IndexBusyError, IndexWriteLock
 from imgtwin.persistence.rows import text_path
 from imgtwin.reporting.text import printable
 
-_DB_OPTION = click.option(
-    "--db", "db_path", type=click.Path(dir_okay=False, path_type=str), default=None,
-    help=f"The index [default: ${DB_ENV_VAR} or the user cache folder].",
-)
+_DB_OPTION = db_option("The index")
 
 
 def _open(db_path: str | None, console: Console, *, readonly: bool) -> HashIndex:
-    from imgtwin.cli import fail, fatal_errors
-
     path = db_path or default_db_path()
     if not _exists(path):
         fail(console, f"no index at {path} (run imgtwin scan first, or pass --db)")
@@ -52,9 +48,7 @@ def index() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the facts as JSON.")
 def info(db_path: str | None, as_json: bool) -> None:
     """Files, errors, size, schema version and roots of the index."""
-    from imgtwin.cli import fatal_errors
-
-    console = Console(stderr=True)
+    console = err_console()
     with _open(db_path, console, readonly=True) as idx, fatal_errors(console, idx.db_path):
         facts = idx.info()
     if as_json:
@@ -78,9 +72,7 @@ def info(db_path: str | None, as_json: bool) -> None:
 @_DB_OPTION
 def prune(db_path: str | None) -> None:
     """Delete the rows of files that a scan found gone."""
-    from imgtwin.cli import fail, fatal_errors
-
-    console = Console(stderr=True)
+    console = err_console()
     with _open(db_path, console, readonly=False) as idx, fatal_errors(console, idx.db_path):
         try:
             with IndexWriteLock(idx.db_path):

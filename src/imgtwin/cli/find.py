@@ -10,10 +10,20 @@ from typing import Any
 import click
 from rich.console import Console
 
-from imgtwin.app import DB_ENV_VAR, default_db_path
-from imgtwin.cli_options import (
+from imgtwin.app import default_db_path
+from imgtwin.cli.common import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_SOME_FAILED,
+    err_console,
+    fail,
+    fatal_errors,
+    stop_on_first_interrupt,
+)
+from imgtwin.cli.options import (
     WorkersType,
     check_outputs,
+    db_option,
     examples,
     filter_options,
     metrics_options,
@@ -34,9 +44,7 @@ from imgtwin.reporting.groups import groups_document, print_groups, write_csv, w
     "imgtwin find --db photos.db --json - | jq '.groups | length'      # the whole index, no scan",
 ))
 @click.argument("dirs", nargs=-1, type=click.Path(path_type=str))
-@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=str), default=None,
-              help=f"SQLite index [default: ${DB_ENV_VAR} or the user cache folder]. Alone (no DIRS): "
-                   "compare everything the index holds.")
+@db_option("SQLite index", " Alone (no DIRS): compare everything the index holds.")
 @selection_options
 @filter_options
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=str), default=None,
@@ -74,12 +82,10 @@ def find(
     metrics_host: str,
 ) -> None:
     """Group exact and near-duplicate images under DIRS (scanning them first)."""
-    from imgtwin.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, fail, fatal_errors, stop_on_first_interrupt
-
     if keep == KeeperPolicy.PREFER_FOLDER.value and not prefer:
         raise click.UsageError("--keep prefer-folder needs --prefer FOLDER")
     to_stdout = check_outputs(json=json_path, csv=csv_path, html=html_path)
-    console = Console(stderr=True)
+    console = err_console()
     db = db_path or default_db_path()
     if not dirs and not os.path.isfile(db):
         fail(console, f"no index at {db}: give folders to scan, or --db with an existing index")

@@ -1,4 +1,4 @@
-"""Options shared by several commands (one definition, one help text)."""
+"""Options shared by several commands (one definition, one help text, defaults from ``imgtwin.options``)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from imgtwin.app import DB_ENV_VAR
 from imgtwin.options import SIMILARITIES, MatchOptions, ScanOptions, parse_size
 
 if TYPE_CHECKING:
@@ -17,6 +18,12 @@ else:
     class _ParamOf:
         def __class_getitem__(cls, item: object) -> type[click.ParamType]:
             return click.ParamType
+
+def db_option(what: str, more: str = "") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--db PATH`` (the command receives ``db_path``): ``what`` the command does with the index, ``more`` after it."""
+    return click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=str), default=None,
+                        help=f"{what} [default: ${DB_ENV_VAR} or the user cache folder].{more}")
+
 
 THRESHOLD_HELP = (
     "How different two pictures may look, in bits of the 64-bit perceptual hash, to be checked as "
