@@ -19,6 +19,7 @@ else:
         def __class_getitem__(cls, item: object) -> type[click.ParamType]:
             return click.ParamType
 
+
 def db_option(what: str, more: str = "") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """``--db PATH`` (the command receives ``db_path``): ``what`` the command does with the index, ``more`` after it."""
     return click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=str), default=None,
