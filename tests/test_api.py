@@ -29,3 +29,12 @@ def test_scan_find_and_read_the_index_with_home_paths(photo_dir: Path, tmp_path:
         assert list(index.errors()) == [] and index.roots() == (str(photo_dir),)
     with pytest.raises(FileNotFoundError, match="no index"):
         imgtwin.Index(tmp_path / "none.db")
+
+
+def test_actions_take_home_paths(photo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(photo_dir.parent))
+    monkeypatch.setenv("XDG_DATA_HOME", str(photo_dir.parent / "data"))
+    plan = imgtwin.plan_actions(["~/photos"], "move", db_path="~/i.db", move_to="~/dupes",
+                                scan_settings={"quiet": True, "executor": "thread", "workers": 1})
+    assert [i.target for i in plan.items] == [str(photo_dir.parent / "dupes" / "a" / "copy of img0.jpg")]
+    assert (photo_dir.parent / "i.db").is_file() and not Path("~").exists()

@@ -17,6 +17,7 @@ from typing import Any
 from imgtwin.actions.model import ActionKind, ActionPlan, FileState, PlanError, PlanItem, RefusedGroup, move_target
 from imgtwin.actions.paths import Folders, containing_root, within
 from imgtwin.folders import document_base, resolve
+from imgtwin.options import expand
 from imgtwin.actions.vetting import Proposed, Vetter
 from imgtwin.finding import DEFAULT_THRESHOLD, RowSelector, find_duplicates
 from imgtwin.matching.confirm import plan_params
@@ -111,7 +112,9 @@ def plan_actions(
     """
     from imgtwin.app import default_db_path
 
-    db = db_path or default_db_path()
+    paths, reference = [expand(p) for p in paths], [expand(r) for r in reference]  # "~/Pictures", as a shell would
+    move_to = expand(move_to) if move_to else move_to
+    db = expand(db_path) if db_path else default_db_path()
     if move_to:
         check_move_to(move_to, paths, reference)  # before scanning: a wrong --move-to fails at once
     result = find_duplicates(paths, db_path=db, threshold=threshold, rotations=rotations, keep=keep, prefer=prefer,
@@ -250,5 +253,7 @@ def plan_from_file(
     reference: Sequence[str] = (),
 ) -> ActionPlan:
     """``plan_from_document`` on the ``find --json`` file at ``plan_path``, from any folder (its ``base``)."""
-    return plan_from_document(load_plan_document(plan_path), action, roots=roots, db_path=db_path, move_to=move_to,
-                              reference=reference, name=plan_path)
+    return plan_from_document(load_plan_document(expand(plan_path)), action, roots=[expand(r) for r in roots],
+                              db_path=expand(db_path) if db_path else None,
+                              move_to=expand(move_to) if move_to else None, reference=[expand(r) for r in reference],
+                              name=plan_path)
