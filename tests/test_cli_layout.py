@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 from rich.console import Console
@@ -43,3 +44,18 @@ def test_the_injected_console_gets_the_exact_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["errors", "--db", str(missing)], obj={"console": console})
     assert result.exit_code == 2
     assert out.getvalue() == f"imgtwin: error: no index at {missing}; run `imgtwin scan` first or pass --db\n"
+
+
+def test_the_readme_reference_names_every_option() -> None:
+    readme = (PACKAGE.parent.parent.parent / "README.md").read_text(encoding="utf-8")
+
+    def commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
+        found = []
+        for name, command in group.commands.items():
+            found += commands(command, f"{prefix}{name} ") if isinstance(command, click.Group) else [
+                (prefix + name, command)]
+        return found
+
+    missing = [f"{name} {flag}" for name, command in commands(main) for param in command.params
+               for flag in param.opts if flag.startswith("--") and f"`{flag}" not in readme and f" {flag}" not in readme]
+    assert missing == []
