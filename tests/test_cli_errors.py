@@ -27,3 +27,19 @@ def test_errors_lists_failures_by_reason_and_refuses_a_missing_index(photo_dir: 
     assert not (tmp_path / "none.db").exists()
     bad_reason = imgtwin("errors", "--db", str(db), "--reason", "nonsense")
     assert bad_reason.returncode == 2
+
+
+def test_markup_like_names_are_printed_as_they_are(tmp_path: Path) -> None:
+    folder = tmp_path / "odd[/]name [red]"
+    folder.mkdir(parents=True)  # "odd[" / "]name [red]"
+    (folder / "cut [b].jpg").write_bytes(b"\xff\xd8\xff\xe0" + b"\0" * 100)
+    db = folder / "i.db"
+    scan = imgtwin("scan", str(folder), "--db", str(db), "--no-progress", "--workers", "1")
+    assert scan.returncode == 1 and "Traceback" not in scan.stderr
+    assert f"{folder}/cut [b].jpg: " in scan.stderr
+    listed = imgtwin("errors", "--db", str(db))
+    assert listed.returncode == 0 and listed.stdout.startswith(f"{folder}/cut [b].jpg: ")
+    db.write_bytes(b"SQLite format 3\0" + b"\xff" * 84)  # damaged: the one-line error names the path as it is
+    damaged = imgtwin("errors", "--db", str(db))
+    assert damaged.returncode == 2 and "Traceback" not in damaged.stderr
+    assert str(db) in damaged.stderr.replace("\n", "")

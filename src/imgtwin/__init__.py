@@ -1,11 +1,16 @@
-"""imgtwin: find duplicate and near-duplicate images, and act on them safely."""
+"""imgtwin: find duplicate and near-duplicate images, and act on them safely.
+
+The public API is what ``__all__`` lists: ``scan``, ``find_duplicates`` and
+``Index`` (``api``), their settings (``ScanOptions``, ``MatchOptions``) and
+results, and the actions (plan, preview, apply, undo). Extension points (the
+Protocols, the engine and its standard parts) are in ``imgtwin.engine``.
+"""
 
 from imgtwin._version import __version__
 from imgtwin.actions import (
     ActionKind,
     ActionPlan,
     ApplyReport,
-    FileOps,
     UndoReport,
     apply_plan,
     plan_actions,
@@ -13,64 +18,23 @@ from imgtwin.actions import (
     preview_plan,
 )
 from imgtwin.actions.undo import undo_journal as undo
-from imgtwin.config import ProcessingConfig
-from imgtwin.finding import FindResult, find_duplicates
-from imgtwin.hashing.dct import DCTHasher
-from imgtwin.interfaces import HashPersistence, Hasher, ImageLoader, LoadedImage, ParallelProcessor, ProgressReporter
-from imgtwin.loading.pillow_loader import StandardImageLoader
-from imgtwin.persistence.csv_file import CsvHashPersistence
-from imgtwin.persistence.json_file import JsonHashPersistence
-from imgtwin.persistence.sqlite import SqliteHashPersistence
-from imgtwin.processing.engine import ParallelProcessingEngine
-from imgtwin.records import (
-    DuplicateGroup,
-    ErrorReason,
-    FileError,
-    FileResult,
-    FileStatus,
-    GroupMember,
-    HashSpec,
-    ImageHash,
-    ProcessingMetadata,
-    ProcessingSummary,
-)
-from imgtwin.reporting.composite import CompositeReporter, NullReporter
-from imgtwin.reporting.console import ConsoleProgressReporter
-from imgtwin.reporting.logfile import FileProgressReporter
+from imgtwin.api import Index, IndexedFile, find_duplicates, scan
+from imgtwin.finding import FindResult
+from imgtwin.options import MatchOptions, ScanOptions
+from imgtwin.records import DuplicateGroup, GroupMember, ProcessingSummary
 
 __all__ = [
     "ActionKind",
     "ActionPlan",
     "ApplyReport",
-    "CompositeReporter",
-    "ConsoleProgressReporter",
-    "CsvHashPersistence",
-    "DCTHasher",
     "DuplicateGroup",
-    "ErrorReason",
-    "FileError",
-    "FileOps",
-    "FileProgressReporter",
-    "FileResult",
-    "FileStatus",
     "FindResult",
     "GroupMember",
-    "HashPersistence",
-    "HashSpec",
-    "Hasher",
-    "ImageHash",
-    "ImageLoader",
-    "JsonHashPersistence",
-    "LoadedImage",
-    "NullReporter",
-    "ParallelProcessingEngine",
-    "ParallelProcessor",
-    "ProcessingConfig",
-    "ProcessingMetadata",
+    "Index",
+    "IndexedFile",
+    "MatchOptions",
     "ProcessingSummary",
-    "ProgressReporter",
-    "SqliteHashPersistence",
-    "StandardImageLoader",
+    "ScanOptions",
     "UndoReport",
     "__version__",
     "apply_plan",
@@ -78,5 +42,6 @@ __all__ = [
     "plan_actions",
     "plan_from_file",
     "preview_plan",
+    "scan",
     "undo",
 ]

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from platformdirs import user_cache_path
 from rich.console import Console
 
-from imgtwin.config import ExecutorKind, ProcessingConfig
+from imgtwin.config import ProcessingConfig
 from imgtwin.hashing.dct import DCTHasher
 from imgtwin.hashing.extractor import MatchFeatureExtractor
 from imgtwin.interfaces import HashPersistence, ProgressReporter
@@ -24,19 +25,27 @@ from imgtwin.persistence.csv_file import CsvHashPersistence
 from imgtwin.persistence.index import HashIndex
 from imgtwin.persistence.json_file import JsonHashPersistence
 from imgtwin.persistence.lock import IndexWriteLock
+from imgtwin.options import ScanOptions
 from imgtwin.persistence.sqlite import SqliteHashPersistence, connect
 from imgtwin.processing.discovery import check_roots
 from imgtwin.processing.engine import ParallelProcessingEngine
 from imgtwin.processing.incremental import IndexScanCache
+from imgtwin.processing.source import LocalFileSource
 from imgtwin.records import ProcessingSummary
 from imgtwin.reporting.composite import CompositeReporter, NullReporter
 from imgtwin.reporting.console import ConsoleProgressReporter
 from imgtwin.reporting.logfile import FileProgressReporter, LogRecordsTo
 
 if TYPE_CHECKING:
+    from distributed import Client
+
     from imgtwin.reporting.metrics import MetricsReporter
 
 DB_ENV_VAR = "IMGTWIN_DB"
+
+
+class Closeable(Protocol):
+    def close(self) -> None: ...
 
 
 def default_db_path() -> str:
@@ -44,54 +53,43 @@ def default_db_path() -> str:
     return os.environ.get(DB_ENV_VAR) or str(user_cache_path("imgtwin", ensure_exists=True) / "index.sqlite3")
 
 
-@dataclass(frozen=True)
-class ScanSettings:
-    """Everything ``imgtwin scan`` can be told, with the CLI's defaults."""
+@dataclass(frozen=True, kw_only=True)
+class ScanSettings(ScanOptions):
+    """One scan: the ``ScanOptions``, where to (roots, index, outputs) and what to print.
+
+    Defaults are the options' (``options.py``); these fields add the run's
+    own: roots, index, extra output files, console and metrics.
+    """
 
     roots: tuple[str, ...]
     db_path: str = field(default_factory=default_db_path)
     output_format: Literal["json", "csv"] | None = None
     output_path: str | None = None
-    workers: int = 0
-    adaptive_workers: bool = False  # --workers auto
-    batch_size: int = 50
-    buffer: int = 100
-    executor: ExecutorKind = "process"
-    file_timeout: float = 30.0
-    include_hidden: bool = False
-    follow_symlinks: bool = False
-    worker_memory_mb: int = 4096
     max_dimension: int = 512
     log_path: str | None = None
     progress: bool = True
     quiet: bool = False
     metrics_port: int | None = None  # serve Prometheus metrics while scanning (0: any free port)
     metrics_host: str = "127.0.0.1"
-    scheduler: str | None = None  # Dask scheduler address, or local:N (processing.distributed)
 
-    def processing_config(self) -> ProcessingConfig:
-        return ProcessingConfig(
-            max_concurrent_tasks=self.workers,
-            channel_buffer_size=self.buffer,
-            batch_size=self.batch_size,
-            enable_progress_reporting=self.progress and not self.quiet,
-            executor=self.executor,
-            file_timeout=self.file_timeout,
-            include_hidden=self.include_hidden,
-            follow_symlinks=self.follow_symlinks,
-            worker_memory_mb=self.worker_memory_mb,
-            adaptive_workers=self.adaptive_workers,
-        )
+    @classmethod
+    def of(cls, roots: Sequence[str], db_path: str, options: ScanOptions, **run: Any) -> ScanSettings:
+        """The settings for a scan of ``roots`` into ``db_path`` with ``options``; ``run``: the fields above."""
+        return cls(roots=tuple(roots), db_path=db_path, **options.fields(), **run)
+
+    def processing_config(self, *, progress: bool | None = None) -> ProcessingConfig:
+        return super().processing_config(progress=self.progress and not self.quiet if progress is None else progress)
 
 
-def build_engine(settings: ScanSettings, client: object | None = None) -> ParallelProcessingEngine:
+def build_engine(settings: ScanSettings, client: Client | None = None) -> ParallelProcessingEngine:
     """The local engine, or with a Dask ``client`` the one that decodes on its cluster."""
     loader, hasher, features = StandardImageLoader(settings.max_dimension), DCTHasher(8), MatchFeatureExtractor()
+    source = LocalFileSource(settings.file_filter)
     if client is not None:
         from imgtwin.processing.distributed import DistributedProcessingEngine  # Dask only when asked for
 
-        return DistributedProcessingEngine(loader, hasher, client, features=features)  # type: ignore[arg-type]
-    return ParallelProcessingEngine(loader, hasher, features=features)
+        return DistributedProcessingEngine(loader, hasher, client, source, features)
+    return ParallelProcessingEngine(loader, hasher, source, features)
 
 
 def build_persistence(settings: ScanSettings, engine: ParallelProcessingEngine) -> HashPersistence:
@@ -118,10 +116,10 @@ def start_metrics(settings: ScanSettings, console: Console) -> MetricsReporter |
 
 def build_reporter(
     settings: ScanSettings, console: Console, metrics: MetricsReporter | None = None
-) -> tuple[ProgressReporter, list[object]]:
+) -> tuple[ProgressReporter, list[Closeable]]:
     """The reporter (with ``metrics``, if serving), and the resources (log files) to close after the run."""
     reporters: list[ProgressReporter] = []
-    resources: list[object] = []
+    resources: list[Closeable] = []
     if metrics is not None:
         reporters.append(metrics)
     if not settings.quiet:
@@ -131,7 +129,7 @@ def build_reporter(
             log_reporter = FileProgressReporter.open(settings.log_path)
         except BaseException:
             for resource in resources:
-                resource.close()  # type: ignore[attr-defined]
+                resource.close()
             raise
         reporters.append(log_reporter)
         resources.append(LogRecordsTo(log_reporter.stream))  # worker-count changes, worker deaths
@@ -187,7 +185,7 @@ def _scan_with(
             )
         finally:
             for resource in resources:
-                resource.close()  # type: ignore[attr-defined]
+                resource.close()
         roots = [os.path.abspath(root) for root in settings.roots]
         with HashIndex(settings.db_path) as index:
             if not summary.cancelled:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import io
 import os
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -26,13 +26,14 @@ from rich.console import Console
 from imgtwin.app import ScanSettings, default_db_path, run_scan
 from imgtwin.config import ProcessingConfig
 from imgtwin.finding_deep import compute_local_features, deep_extra_matches, local_features_for
+from imgtwin.folders import within as _within
 from imgtwin.hashing.dct import DCTHasher
 from imgtwin.hashing.features import FEATURES_SPEC, MatchFeatures
 from imgtwin.hashing.local import LocalFeatures
 from imgtwin.hashing.signals import SIGNALS_SPEC, KeeperSignals
 from imgtwin.matching.evidence import gather_evidence, upscale_questions
 from imgtwin.matching.exact import exact_groups, exact_labels
-from imgtwin.matching.grouping import EXACT, Group, form_groups
+from imgtwin.matching.grouping import EXACT, Group, Matches, form_groups
 from imgtwin.matching.keeper import Evidence, FileInfo, KeeperPolicy, Ranking, rank_files
 from imgtwin.matching.near import FeatureTable, NearParams, near_matches
 from imgtwin.persistence.index import HashIndex, row_path
@@ -106,18 +107,25 @@ class PathDisplay:
         for absolute, given in self.pairs:
             if path == absolute:
                 return given
-            if path.startswith(absolute.rstrip(os.sep) + os.sep):
+            if _within(path, absolute):
                 return os.path.join(given, os.path.relpath(path, absolute))
         return path
 
 
-def _load(db_path: str, roots: Sequence[str], reference: Sequence[str] = ()) -> _Loaded:
+# (path, size, device) of an indexed file -> whether it takes part (``processing.discovery.FileFilter``)
+RowSelector = Callable[[str, int, "int | None"], bool]
+
+
+def _load(db_path: str, roots: Sequence[str], reference: Sequence[str] = (), select: RowSelector | None = None
+          ) -> _Loaded:  # fmt: skip
     loaded = _Loaded()
     spec_id = DCTHasher().spec.id
     references = [os.path.abspath(r) for r in reference]
     with HashIndex(db_path, readonly=True) as index:
         for row in index.rows_under([os.path.abspath(r) for r in roots]):
             path = row_path(row)
+            if select is not None and not select(path, row["size"], row["dev"]):
+                continue
             if row["error_reason"] is not None:
                 reason = _reason(row["error_reason"])
                 loaded.errors.append((path, FileError(reason, row["error_message"] or "")))
@@ -134,11 +142,6 @@ def _load(db_path: str, roots: Sequence[str], reference: Sequence[str] = ()) -> 
     return loaded
 
 
-def _within(path: str, folder: str) -> bool:
-    folder = folder.rstrip(os.sep) or os.sep
-    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
-
-
 def _reason(value: str) -> ErrorReason:
     try:
         return ErrorReason(value)
@@ -150,6 +153,7 @@ def group_rows(
     rows: Sequence[_Row], params: NearParams, policy: KeeperPolicy, prefer: str | None,
     checks: UpscaleChecker | None = None,
     local: Sequence[LocalFeatures | None] | None = None,
+    exact_only: bool = False,
 ) -> tuple[list[Group], Ranking]:
     """Exact and near groups over ``rows`` (indices into it), and the ranking their keepers came from.
 
@@ -161,9 +165,13 @@ def group_rows(
     exact = exact_groups(((r.path, r.info.size) for r in rows if r.content_hash), digest=lambda p: digests[p] or "")
     labels = exact_labels(paths, exact)
     table = FeatureTable.from_features([r.features for r in rows])
-    matches, _ = near_matches(table, params)
+    if exact_only:  # --similarity exact: byte-identical files only
+        none = np.empty(0, dtype=np.int64)
+        matches = Matches(none, none, none, ())
+    else:
+        matches, _ = near_matches(table, params)
     derived: list[tuple[int, int]] = []
-    if local is not None:
+    if local is not None and not exact_only:
         matches, derived, _ = deep_extra_matches(matches, table, local, [r.content_hash for r in rows])
     infos = [r.info for r in rows]
     evidence = gather_evidence(table, matches, labels, infos, np.array([r.aspect for r in rows], dtype=np.float64))
@@ -290,6 +298,8 @@ def find_duplicates(
     console: Console | None = None,
     reference: Sequence[str] = (),
     deep: bool = False,
+    select: RowSelector | None = None,
+    exact_only: bool = False,
 ) -> FindResult:
     """Duplicate groups among the images under ``paths``.
 
@@ -302,6 +312,8 @@ def find_duplicates(
     never acted on (``dedupe --reference``). ``deep``: also match on local
     features (straightened, screenshotted, stickered, hard-cropped copies),
     computing those that are missing when scanning (``finding_deep``).
+    ``select``: which indexed files take part (the filters of ``--exclude``, ``--ext``...).
+    ``exact_only``: byte-identical files only (``--similarity exact``).
     """
     db = db_path or default_db_path()
     summary = None
@@ -313,13 +325,13 @@ def find_duplicates(
         summary = run_scan(settings, console or Console(file=io.StringIO()))
         if deep and not summary.cancelled:
             compute_local_features(settings, console or Console(file=io.StringIO()))
-    loaded = _load(db, roots, reference)
+    loaded = _load(db, roots, reference, select)
     local = local_features_for(db, [r.content_hash for r in loaded.rows]) if deep else None
     params = NearParams(threshold=threshold, rotations=rotations)
     settings = ScanSettings(roots=tuple(roots), db_path=db, **(scan_settings or {"quiet": True}))  # type: ignore[arg-type]
     checks = UpscaleChecker(db, settings.processing_config())
     groups, ranking = group_rows(loaded.rows, params, KeeperPolicy(keep), os.path.abspath(prefer) if prefer else None,
-                                 checks, local)
+                                 checks, local, exact_only)
     display = PathDisplay(roots)
     errors = tuple((display(p), e) for p, e in loaded.errors)
     return FindResult(_to_public(groups, loaded.rows, ranking, display), errors, summary, loaded.stale,

@@ -62,7 +62,7 @@ def test_bounds_and_load_are_respected() -> None:
     assert max(workload.run(controller, 20)) == 4  # never above the maximum (2 x cores by default)
     busy = FakeWorkload(lambda n: 10.0 * n, load=4.0)  # 2.0 per core: saturated
     controller = busy.controller(minimum=1, maximum=4, initial=2)
-    assert workload.run(controller, 10) and controller.active == 2 and not any(
+    assert busy.run(controller, 10) and controller.active == 2 and not any(
         c.after > c.before for c in controller.changes)
     assert AdaptiveConcurrency(cores=2).maximum == 4 and AdaptiveConcurrency(cores=2, initial=99).active == 4
 

@@ -7,7 +7,7 @@ from rich.console import Console
 
 from imgtwin.records import ProcessingSummary
 from imgtwin.reporting.composite import CompositeReporter, NullReporter
-from imgtwin.reporting.console import ConsoleProgressReporter
+from imgtwin.reporting.console import ConsoleProgressReporter, RateColumn
 from imgtwin.reporting.logfile import FileProgressReporter
 
 
@@ -41,10 +41,25 @@ def test_console_shows_count_rate_eta_and_lists_failures() -> None:
     reporter.report_error("c.jpg", "timeout: slow")
     reporter.report_completed(ProcessingSummary(97, 3, 0, 5000.0))
     text = out.getvalue()
-    assert "100/200" in text and "files/s" in text
+    assert "100/200" in text
+    # The bar's last figures are the summary's (one rate, one duration, one clock), as the scan prints them.
+    assert "20.0 images/s in 5.0 s" in text and "ETA" not in text.splitlines()[0]
     assert "3 file(s) could not be read:" in text
     assert text.index("a.jpg: decode_error: bad") < text.index("b.jpg: truncated")  # sorted by path
     assert "c.jpg" not in text and "... and 1 more" in text
+
+
+def test_the_running_rate_is_the_average_since_the_start() -> None:
+    console, _ = console_to_string()
+    clock = FakeClock()
+    reporter = ConsoleProgressReporter(console, get_time=clock)
+    reporter.report_started(100)
+    clock.now += 1.0
+    reporter.report_progress(40, 100)  # a fast start...
+    clock.now += 3.0
+    reporter.report_progress(50, 100)  # ...then slow files: 50 in 4 s, whatever the last window says
+    rate = RateColumn().render(reporter._progress.tasks[0]).plain
+    assert rate == "12.5 files/s"
 
 
 def test_console_without_progress_prints_only_failures() -> None:

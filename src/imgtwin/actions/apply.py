@@ -31,7 +31,16 @@ from dataclasses import dataclass, field
 
 from imgtwin._version import __version__
 from imgtwin.actions.checks import CheckContext, Checked, SkipItem, Verdict, check_item
-from imgtwin.actions.fileops import FileOps, RealFileOps, identity, lstat_or_none, move_no_replace, put_back, same_file
+from imgtwin.actions.fileops import (
+    FileOps,
+    RealFileOps,
+    copy_no_replace,
+    identity,
+    lstat_or_none,
+    move_no_replace,
+    put_back,
+    same_file,
+)
 from imgtwin.actions.journal import (
     JOURNAL_FORMAT,
     JournalWriteError,
@@ -157,8 +166,8 @@ def apply_plan(
     """
     if plan.action is ActionKind.DELETE and not allow_delete:
         raise ValueError("delete is permanent and cannot be undone: pass allow_delete=True to confirm")
-    if plan.action is ActionKind.MOVE and not plan.move_to:
-        raise ValueError("the move action needs a move_to folder")
+    if plan.action.to_folder and not plan.move_to:
+        raise ValueError(f"the {plan.action.value} action needs a move_to folder")
     path = journal_path or default_journal_path(plan.action.value)
     ops = ops or RealFileOps()
     run_id = f"{os.getpid():x}{int.from_bytes(os.urandom(3), 'big'):06x}"
@@ -244,7 +253,9 @@ def _one(run: _Run, ctx: CheckContext, item: PlanItem, seen: set[str]) -> ItemOu
     if item.target:
         intent["target"] = item.target
         intent["new_dirs"] = _missing_dirs(os.path.dirname(item.target))
-    if run.plan.action is not ActionKind.TRASH or trash_records_location():
+    if run.plan.action is ActionKind.COPY:
+        pass  # nothing is set aside: the file stays where it is
+    elif run.plan.action is not ActionKind.TRASH or trash_records_location():
         intent["backup"] = os.path.join(os.path.dirname(item.path), f".imgtwin-backup-{run.run_id}-{seq}")
     _write(run, intent, f"before acting on {item.path}")
     try:
@@ -289,6 +300,9 @@ def _act(run: _Run, item: PlanItem, checked: Checked, intent: dict[str, object])
     ops, action, path = run.ops, run.plan.action, item.path
     tag = f"{run.run_id}-{intent['seq']}"
     backup = intent.get("backup")
+    if action is ActionKind.COPY:
+        assert item.target is not None
+        return {"created_dirs": copy_no_replace(ops, path, item.target, checked.content_hash)}, item.target, None
     if not isinstance(backup, str):  # a platform trash that does not say where files go: nothing to set aside to
         if identity(ops.lstat(path)) != identity(checked.file):
             raise _Raced("it was replaced by another file just now: left alone")

@@ -116,17 +116,18 @@ def _unchanged(st: os.stat_result, state: FileState, what: str) -> None:
 
 
 def _move_target_ok(item: PlanItem, ctx: CheckContext) -> None:
+    what_target = f"{ctx.plan.action.value} target"  # "move target", "copy target"
     if not item.target:
-        raise SkipItem("no move target (outside the scanned folders)")
+        raise SkipItem(f"no {what_target} (outside the scanned folders)")
     if os.path.lexists(item.target):
-        raise SkipItem(f"the move target already exists: {item.target}")
+        raise SkipItem(f"the {what_target} already exists: {item.target}")
     existing = os.path.dirname(item.target)
     while not os.path.lexists(existing) and os.path.dirname(existing) != existing:
         existing = os.path.dirname(existing)
     real = os.path.realpath(existing)
     for folders, what in ((ctx.roots, "a scanned folder"), (ctx.reference, "a reference folder")):
         if any(within(real, f) for f in folders.real) or folders.touching(item.target):
-            raise SkipItem(f"the move target {item.target} leads into {what}: refused")
+            raise SkipItem(f"the {what_target} {item.target} leads into {what}: refused")
 
 
 def _bytes(path: str, st: os.stat_result, ops: FileOps) -> tuple[os.stat_result, str]:
@@ -170,7 +171,7 @@ def check_item(item: PlanItem, ctx: CheckContext) -> Checked:
     if action.links and item.file.content_hash and item.keeper.content_hash \
             and item.file.content_hash != item.keeper.content_hash:
         raise SkipItem("not byte-identical to the keeper: only exact copies are linked")
-    if action is ActionKind.MOVE:
+    if action.to_folder:
         _move_target_ok(item, ctx)
     digest = None
     if ctx.verify_content:

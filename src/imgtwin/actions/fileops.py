@@ -290,6 +290,25 @@ def move_no_replace(ops: FileOps, src: str, dst: str, expected_hash: str | None 
     return created
 
 
+def copy_no_replace(ops: FileOps, src: str, dst: str, expected_hash: str | None = None) -> list[str]:
+    """Copy ``src`` to a new name ``dst`` (never over a file there), its bytes checked; returns the folders made.
+
+    A copy that does not match ``expected_hash`` (or ``src``'s bytes now) is
+    removed again, and so are the folders made for it.
+    """
+    created = ops.makedirs(os.path.dirname(dst))
+    try:
+        ops.copy_file(src, dst)
+        if ops.content_hash(dst) != (expected_hash or ops.content_hash(src)):
+            ops.unlink(dst)
+            raise OSError(errno.EIO, f"the copy at {dst} does not match the original")
+    except BaseException:
+        remove_empty_dirs(ops, created)
+        raise
+    ops.sync_dir(os.path.dirname(dst))
+    return created
+
+
 def remove_empty_dirs(ops: FileOps, created: list[str]) -> None:
     """Remove folders we made (innermost first) if they are empty again."""
     for folder in reversed(created):

@@ -28,7 +28,7 @@ from imgtwin.persistence.atomic import fsync_directory
 
 #: 2: every action sets its file aside first (``backup`` in every intent), moves record ``new_dirs``.
 JOURNAL_FORMAT = 2
-ACTIONS = ("trash", "move", "hardlink", "symlink", "delete")
+ACTIONS = ("trash", "move", "copy", "hardlink", "symlink", "delete")
 
 
 def default_journal_path(action: str) -> str:
@@ -163,7 +163,7 @@ def valid_intent(record: dict[str, Any]) -> bool:
         return False
     if action in ("hardlink", "symlink") and record.get("backup") is None:
         return False
-    if action == "move" and not _is_name(record.get("target")):
+    if action in ("move", "copy") and not _is_name(record.get("target")):
         return False
     dirs = record.get("new_dirs", [])
     return isinstance(dirs, list) and all(_is_name(d) for d in dirs)

@@ -19,6 +19,7 @@ class ActionKind(str, enum.Enum):
 
     TRASH = "trash"
     MOVE = "move"
+    COPY = "copy"  # into a folder, leaving every file in place (dupeGuru's "copy marked")
     HARDLINK = "hardlink"
     SYMLINK = "symlink"
     DELETE = "delete"
@@ -28,9 +29,14 @@ class ActionKind(str, enum.Enum):
         return self in (ActionKind.HARDLINK, ActionKind.SYMLINK)
 
     @property
+    def to_folder(self) -> bool:
+        """Move and copy send each duplicate to a folder of the user's (``--move-to``/``--copy-to``)."""
+        return self in (ActionKind.MOVE, ActionKind.COPY)
+
+    @property
     def past(self) -> str:
-        return {"trash": "trashed", "move": "moved", "hardlink": "hard-linked", "symlink": "symlinked",
-                "delete": "deleted"}[self.value]
+        return {"trash": "trashed", "move": "moved", "copy": "copied", "hardlink": "hard-linked",
+                "symlink": "symlinked", "delete": "deleted"}[self.value]
 
 
 class PlanError(ValueError):

@@ -10,24 +10,12 @@ an action into them) and ``--move-to`` (resolved before it is compared).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from imgtwin.folders import containing_root, within
 
-def within(path: str, folder: str) -> bool:
-    """``path`` is ``folder`` or below it (both absolute and normalised)."""
-    base = folder.rstrip(os.sep) or os.sep
-    return path == base or path.startswith(base.rstrip(os.sep) + os.sep)
-
-
-def containing_root(path: str, roots: Iterable[str]) -> str:
-    """The longest root equal to or above ``path`` (both absolute), or ""."""
-    best = ""
-    for root in roots:
-        base = root.rstrip(os.sep) or os.sep
-        if within(path, base) and len(base) > len(best):
-            best = base
-    return best
+__all__ = ["Folders", "containing_root", "resolved", "within"]
 
 
 def resolved(path: str) -> str:

@@ -16,8 +16,10 @@ from typing import Any
 
 from imgtwin.actions.model import ActionKind, ActionPlan, FileState, PlanError, PlanItem, RefusedGroup, move_target
 from imgtwin.actions.paths import Folders, containing_root, within
+from imgtwin.folders import document_base, resolve
+from imgtwin.options import expand
 from imgtwin.actions.vetting import Proposed, Vetter
-from imgtwin.finding import DEFAULT_THRESHOLD, find_duplicates
+from imgtwin.finding import DEFAULT_THRESHOLD, RowSelector, find_duplicates
 from imgtwin.matching.confirm import plan_params
 from imgtwin.matching.keeper import KeeperPolicy
 from imgtwin.matching.near import NearParams
@@ -31,15 +33,18 @@ __all__ = [
 ]  # fmt: skip
 
 
-def check_move_to(move_to: str, roots: Sequence[str], reference: Sequence[str] = ()) -> str:
-    """``move_to`` with its links resolved; PlanError if it leads into a scanned or reference folder."""
+def check_move_to(move_to: str, roots: Sequence[str], reference: Sequence[str] = (), option: str = "--move-to") -> str:
+    """``move_to`` with its links resolved; PlanError if it leads into a scanned or reference folder.
+
+    ``option`` names it in messages (``--copy-to`` for the copy action).
+    """
     if "\0" in move_to:
-        raise PlanError("--move-to holds a NUL byte, which no folder name can hold")
+        raise PlanError(f"{option} holds a NUL byte, which no folder name can hold")
     real = os.path.realpath(move_to)
     for kind, folders in (("scanned", Folders.of(roots)), ("reference", Folders.of(reference))):
         for given, resolved in zip(folders.given, folders.real):
             if within(os.path.abspath(move_to), given) or within(real, resolved):
-                raise PlanError(f"--move-to {move_to} is inside the {kind} folder {given}: choose a folder outside")
+                raise PlanError(f"{option} {move_to} is inside the {kind} folder {given}: choose a folder outside")
     return real
 
 
@@ -49,7 +54,8 @@ def _plan(
     params: NearParams | None,
 ) -> ActionPlan:
     abs_roots = tuple(os.path.abspath(r) for r in roots)
-    dest = check_move_to(move_to, abs_roots, reference) if move_to else None
+    option = "--copy-to" if action is ActionKind.COPY else "--move-to"
+    dest = check_move_to(move_to, abs_roots, reference, option) if move_to else None
     references = Folders.of(reference)
     index = HashIndex(db_path) if db_path and os.path.exists(db_path) else None
     try:
@@ -96,6 +102,8 @@ def plan_actions(
     scan_settings: dict[str, object] | None = None,
     reference: Sequence[str] = (),
     deep: bool = False,
+    select: RowSelector | None = None,
+    exact_only: bool = False,
 ) -> ActionPlan:
     """Find the duplicates under ``paths`` (as ``find`` would) and plan ``action`` on them.
 
@@ -104,11 +112,14 @@ def plan_actions(
     """
     from imgtwin.app import default_db_path
 
-    db = db_path or default_db_path()
+    paths, reference = [expand(p) for p in paths], [expand(r) for r in reference]  # "~/Pictures", as a shell would
+    move_to = expand(move_to) if move_to else move_to
+    db = expand(db_path) if db_path else default_db_path()
     if move_to:
         check_move_to(move_to, paths, reference)  # before scanning: a wrong --move-to fails at once
     result = find_duplicates(paths, db_path=db, threshold=threshold, rotations=rotations, keep=keep, prefer=prefer,
-                             scan=scan, scan_settings=scan_settings, reference=reference, deep=deep)
+                             scan=scan, scan_settings=scan_settings, reference=reference, deep=deep,
+                             select=select, exact_only=exact_only)
     return plan_from_groups(result.groups, paths, action, db_path=db, move_to=move_to, reference=reference)
 
 
@@ -140,8 +151,8 @@ def index_roots(db_path: str) -> tuple[str, ...]:
         return tuple(r.path for r in index.roots())
 
 
-def _file_name(path: str, name: str, group_id: object) -> str:
-    """``path`` made absolute; PlanError if no file can have that name."""
+def _file_name(path: str, name: str, group_id: object, base: str | None = None) -> str:
+    """``path`` made absolute (against the document's ``base``); PlanError if no file can have that name."""
     if "\0" in path:
         raise PlanError(f"{name}: group {group_id} names a file with a NUL byte in its path, which no file name "
                         "can hold")
@@ -149,7 +160,7 @@ def _file_name(path: str, name: str, group_id: object) -> str:
         os.fsencode(path)
     except UnicodeEncodeError:
         raise PlanError(f"{name}: group {group_id} names a file whose path is not valid text") from None
-    return os.path.abspath(path)
+    return resolve(path, base)
 
 
 def _member_fields(member: Any) -> tuple[str, int, bool]:
@@ -165,6 +176,10 @@ def _member_fields(member: Any) -> tuple[str, int, bool]:
 def _proposed(document: dict[str, Any], name: str) -> tuple[list[Proposed], list[RefusedGroup]]:
     proposed: list[Proposed] = []
     refused: list[RefusedGroup] = []
+    try:
+        base = document_base(document)
+    except ValueError as exc:
+        raise PlanError(f"{name}: {exc}") from None
     for position, group in enumerate(document["groups"], start=1):
         group_id = group.get("id", position) if isinstance(group, dict) else position
         if isinstance(group_id, bool) or not isinstance(group_id, int):
@@ -176,7 +191,7 @@ def _proposed(document: dict[str, Any], name: str) -> tuple[list[Proposed], list
         except ValueError as exc:
             refused.append(RefusedGroup(group_id, f"group {group_id} is malformed: {exc}"))
             continue
-        members = [(_file_name(p, name, group_id), s, k) for p, s, k in members]
+        members = [(_file_name(p, name, group_id, base), s, k) for p, s, k in members]
         keepers = [m for m in members if m[2]]
         if len(keepers) != 1:
             refused.append(RefusedGroup(
@@ -203,8 +218,8 @@ def plan_from_document(
     """The plan from a ``find --json`` document (parsed JSON) that a person may have edited.
 
     Each group must have exactly one member marked ``"keep": true``, else the
-    whole group is refused. Relative paths are taken from the current folder
-    (plan where ``find`` ran). ``roots``: the folders files must lie in; by
+    whole group is refused. Relative paths are taken from the document's
+    ``base`` (the folder ``find`` ran in), else from the current folder. ``roots``: the folders files must lie in; by
     default every root recorded in the index. Keeper and members alike must be
     images of the index (their identities and content hashes come from it), and
     near members must be verified matches of their keeper, recomputed from the
@@ -237,6 +252,8 @@ def plan_from_file(
     move_to: str | None = None,
     reference: Sequence[str] = (),
 ) -> ActionPlan:
-    """``plan_from_document`` on the ``find --json`` file at ``plan_path`` (run it where ``find`` ran)."""
-    return plan_from_document(load_plan_document(plan_path), action, roots=roots, db_path=db_path, move_to=move_to,
-                              reference=reference, name=plan_path)
+    """``plan_from_document`` on the ``find --json`` file at ``plan_path``, from any folder (its ``base``)."""
+    return plan_from_document(load_plan_document(expand(plan_path)), action, roots=[expand(r) for r in roots],
+                              db_path=expand(db_path) if db_path else None,
+                              move_to=expand(move_to) if move_to else None, reference=[expand(r) for r in reference],
+                              name=plan_path)

@@ -164,7 +164,7 @@ def _undo(ops: FileOps, entry: JournalEntry, tag: str) -> tuple[str, str]:
     if backup and at_backup is not None and stat.S_ISREG(at_backup.st_mode) and at_backup.st_size == 0:
         ops.unlink(backup)  # the empty placeholder that reserved the backup name
     handler: Callable[[FileOps, JournalEntry, str], tuple[str, str]] = {
-        "move": _undo_move, "trash": _undo_trash, "delete": _undo_delete, "hardlink": _undo_link,
+        "move": _undo_move, "copy": _undo_copy, "trash": _undo_trash, "delete": _undo_delete, "hardlink": _undo_link,
         "symlink": _undo_link}[action]
     return handler(ops, entry, tag)
 
@@ -286,6 +286,26 @@ def _undo_move(ops: FileOps, entry: JournalEntry, tag: str) -> tuple[str, str]:
             return NOT_NEEDED, "the file was not moved"
         raise _CannotUndo(f"the moved file is no longer at {target}")
     raise _CannotUndo(f"the file is neither at {path} nor at {target}")
+
+
+def _undo_copy(ops: FileOps, entry: JournalEntry, tag: str) -> tuple[str, str]:
+    """Remove the copy this run made (its journalled bytes, or a prefix of them if it was interrupted)."""
+    intent, outcome = entry.intent, entry.outcome or {}
+    path, target = intent["path"], intent["target"]
+    at_target = lstat_or_none(ops, target)
+    if at_target is None:
+        _remove_dirs(ops, intent, outcome)
+        return NOT_NEEDED, "the copy is gone already"
+    expected = intent.get("content_hash")
+    whole = stat.S_ISREG(at_target.st_mode) and not _is_original(at_target, intent) and bool(expected) \
+        and at_target.st_size == intent["size"] and ops.content_hash(target) == expected
+    at_path = lstat_or_none(ops, path)
+    partial = entry.state != "done" and _is_original(at_path, intent) and _partial_copy(target, path, at_target)
+    if not (whole or partial):
+        raise _CannotUndo(f"the file at {target} is not the copy this run made any more: left as it is")
+    ops.unlink(target)
+    _remove_dirs(ops, intent, outcome)
+    return RESTORED, "the copy was removed"
 
 
 def _check_is_original(ops: FileOps, path: str, st: os.stat_result, intent: dict[str, Any], what: str) -> None:

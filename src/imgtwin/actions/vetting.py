@@ -101,7 +101,7 @@ class Vetter:
     def _member(self, group: Proposed, keeper: FileState, path: str, size: int) -> tuple[PlanItem, _Indexed | None]:
         root = self.roots.holding(path)
         target = None
-        if self.action is ActionKind.MOVE and self.move_to and root:
+        if self.action.to_folder and self.move_to and root:
             target = move_target(path, root, self.move_to)
         reference = self.reference.touching(path)
         if reference:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from typing import Protocol
 
-from imgtwin.processing.discovery import Discovered, DiscoveryOptions, count, discover
+from imgtwin.processing.discovery import NO_FILTER, Discovered, DiscoveryOptions, FileFilter, count, discover
 
 
 class FileSource(Protocol):
@@ -17,10 +18,16 @@ class FileSource(Protocol):
 
 
 class LocalFileSource:
-    """Files on a local or mounted file system."""
+    """Files on a local or mounted file system, through ``file_filter`` (``--exclude``, ``--ext``...)."""
+
+    def __init__(self, file_filter: FileFilter = NO_FILTER) -> None:
+        self.file_filter = file_filter
+
+    def _options(self, options: DiscoveryOptions) -> DiscoveryOptions:
+        return options if self.file_filter is NO_FILTER else replace(options, filter=self.file_filter)
 
     def discover(self, roots: Sequence[str], options: DiscoveryOptions) -> Iterator[Discovered]:
-        return discover(roots, options)
+        return discover(roots, self._options(options))
 
     def count(self, roots: Sequence[str], options: DiscoveryOptions) -> int:
-        return count(roots, options)
+        return count(roots, self._options(options))

@@ -16,11 +16,31 @@ from imgtwin.reporting.text import printable
 
 
 class RateColumn(ProgressColumn):
-    """Files per second, from rich's smoothed speed estimate."""
+    """Files per second since the scan started; once done, the summary's own rate and duration.
+
+    The average over the whole run, not a moving window, so that the last
+    figure the bar shows is the one the summary line prints (both from
+    ``ProcessingSummary``, the pipeline's clock).
+    """
 
     def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text("-- files/s" if speed is None else f"{speed:,.0f} files/s", style="progress.data.speed")
+        summary = task.fields.get("summary")
+        if isinstance(summary, ProcessingSummary):
+            return Text(f"{summary.throughput:.1f} images/s in {summary.total_processing_time_ms / 1000:.1f} s",
+                        style="progress.data.speed")
+        elapsed = task.elapsed
+        if not elapsed or not task.completed:
+            return Text("-- files/s", style="progress.data.speed")
+        return Text(f"{task.completed / elapsed:.1f} files/s", style="progress.data.speed")
+
+
+class RemainingColumn(TimeRemainingColumn):
+    """``ETA 0:01:23`` while running; nothing once the summary is in (the rate column says how long it took)."""
+
+    def render(self, task: Task) -> Text:
+        if task.fields.get("summary") is not None:
+            return Text("")
+        return Text.assemble("ETA ", super().render(task))
 
 
 class ConsoleProgressReporter:
@@ -51,8 +71,7 @@ class ConsoleProgressReporter:
             BarColumn(),
             MofNCompleteColumn(),
             RateColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
+            RemainingColumn(),
             console=self.console,
             get_time=get_time,
             transient=False,
@@ -75,6 +94,7 @@ class ConsoleProgressReporter:
             self.errors.append((file_path, error))
 
     def report_completed(self, summary: ProcessingSummary) -> None:
+        self._progress.update(self._task, summary=summary)
         self._progress.stop()
         if not self.errors:
             return

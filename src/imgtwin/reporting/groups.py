@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from collections.abc import Sequence
 from typing import Any, TextIO
 
@@ -51,11 +52,16 @@ def _member_dict(member: Any) -> dict[str, Any]:
 
 def groups_document(
     groups: Sequence[DuplicateGroup], errors: Sequence[tuple[str, FileError]], threshold: int, rotations: bool,
-    deep: bool = False,
+    deep: bool = False, base: str | None = None,
 ) -> dict[str, Any]:
+    """The ``find --json`` document; ``base`` (default: the current folder) is what relative paths are relative to.
+
+    Recorded so that a plan or report made from it works from any folder.
+    """
     return {
         "tool": "imgtwin",
         "version": __version__,
+        "base": os.path.abspath(base or os.getcwd()),
         "threshold": threshold,
         "rotations": rotations,
         "deep": deep,
@@ -102,7 +108,13 @@ def _csv_rows(stream: TextIO, groups: Sequence[DuplicateGroup]) -> None:
 
 
 def print_groups(console: Console, groups: Sequence[DuplicateGroup], errors: Sequence[tuple[str, FileError]]) -> None:
-    """Every group, keeper first, paths last so that they never wrap mid-name."""
+    """Every group, keeper first, paths last so that they never wrap mid-name, under one line of column names.
+
+    ``dist``: how far the copy's perceptual hash is from the keeper's, in bits
+    (``keep`` marks the keeper, ``same`` a copy with its bytes).
+    """
+    if groups:
+        console.print(f"  {'dist':>4} {'dimensions':>11} {'size':>9}  path", style="dim", highlight=False)
     for group in groups:
         notes = []
         if group.keeper_confidence == "low":

@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import quote
 
 from imgtwin._version import __version__
+from imgtwin.folders import document_base, resolve
 from imgtwin.persistence.atomic import AtomicTextFile
 from imgtwin.reporting.thumbnails import ThumbnailSet, make_thumbnails
 
@@ -68,6 +69,10 @@ def load_find_json(path: str) -> dict[str, Any]:
                                                     for m in members):
             raise ReportInputError(f"{path}: a group without a list of members with paths")
     document.setdefault("errors", [])
+    try:
+        document_base(document)
+    except ValueError as exc:
+        raise ReportInputError(f"{path}: {exc}") from None
     return document
 
 
@@ -109,14 +114,19 @@ def write_html_report(
 ) -> HtmlReport:
     """Make the thumbnails (in parallel), then write the page atomically.
 
-    Relative member paths are read relative to the current folder, as
-    ``find`` wrote them.
+    Relative member paths are read relative to the document's ``base`` (the
+    folder ``find`` ran in), else to the current folder; the page shows them
+    as the document has them.
     """
     started = time.perf_counter()
     folder = thumbnail_dir(html_path)
+    try:
+        base = document_base(document)
+    except ValueError as exc:
+        raise ReportInputError(f"the groups document: {exc}") from None
     paths = [m["path"] for g in document["groups"] for m in g["members"]]
-    thumbnails = make_thumbnails(paths, folder, workers=workers)
-    names = [[thumbnails.names.get(m["path"]) for m in g["members"]] for g in document["groups"]]
+    thumbnails = make_thumbnails([resolve(p, base) for p in paths], folder, workers=workers)
+    names = [[thumbnails.names.get(resolve(m["path"], base)) for m in g["members"]] for g in document["groups"]]
     page = render_page(document, names, quote(os.path.basename(folder)), source)
     out = AtomicTextFile(html_path)
     try:

@@ -74,7 +74,7 @@ def parse_decisions(body: Any, groups: ReviewGroups, roots: Sequence[str], *, ap
         raise DecisionError(f"unknown action {body.get('action')!r}") from None
     if applying and action is ActionKind.DELETE and body.get("confirm") != DELETE_CONFIRMATION:
         raise DecisionError(f"delete is permanent: type {DELETE_CONFIRMATION!r} to confirm it")
-    move_to = _move_target(body.get("move_to"), roots) if action is ActionKind.MOVE else None
+    move_to = _move_target(body.get("move_to"), roots) if action.to_folder else None
     raw = body.get("groups")
     if not isinstance(raw, list):
         raise DecisionError("groups must be a list")

@@ -13,9 +13,10 @@ import os
 from typing import Any
 
 import click
-from rich.console import Console
 
-from imgtwin.app import DB_ENV_VAR, default_db_path
+from imgtwin.app import default_db_path
+from imgtwin.cli.common import err_console, fail, fatal_errors
+from imgtwin.cli.options import db_option, examples
 from imgtwin.persistence.index import FailedFile, HashIndex
 from imgtwin.persistence.rows import text_path
 from imgtwin.records import ErrorReason
@@ -32,9 +33,11 @@ def _as_json(failed: FailedFile) -> dict[str, Any]:
     }
 
 
-@click.command("errors")
-@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=str), default=None,
-              help=f"SQLite index to read [default: ${DB_ENV_VAR} or the user cache folder].")
+@click.command("errors", epilog=examples(
+    "imgtwin errors --db photos.db",
+    "imgtwin errors --db photos.db --reason timeout --json",
+))
+@db_option("SQLite index to read")
 @click.option("--reason", type=click.Choice([r.value for r in ErrorReason]), default=None,
               help="Only files that failed for this reason.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document (a list of objects) instead of lines.")
@@ -45,10 +48,8 @@ def errors(db_path: str | None, reason: str | None, as_json: bool) -> None:
     escaped), or with --json a list of {path, reason, message, size, mtime}.
     The count goes to stderr, so stdout holds only the list.
     """
-    from imgtwin.cli import fail, fatal_errors
-
     path = db_path or default_db_path()
-    console = Console(stderr=True)
+    console = err_console()
     if not os.path.isfile(path):
         fail(console, f"no index at {path}; run `imgtwin scan` first or pass --db")
     count = 0

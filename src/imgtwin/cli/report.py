@@ -8,37 +8,42 @@ from __future__ import annotations
 
 import os
 import sys
+import time
+from typing import Any
 
 import click
-from rich.console import Console
 
-from imgtwin.app import DB_ENV_VAR, default_db_path
-from imgtwin.cli_options import selection_options
+from imgtwin.app import default_db_path
+from imgtwin.cli.common import EXIT_OK, err_console, fail, fatal_errors
+from imgtwin.cli.options import check_outputs, db_option, examples, filter_options, row_selector, selection_options
 from imgtwin.finding import find_duplicates
 from imgtwin.matching.keeper import KeeperPolicy
 from imgtwin.reporting.groups import groups_document
 from imgtwin.reporting.html import HtmlReport, ReportInputError, load_find_json, write_html_report
 
 
-def _summary_line(report: HtmlReport) -> str:
+def _summary_line(report: HtmlReport, seconds: float) -> str:
+    """``seconds``: the whole command (grouping included), not only the page's thumbnails."""
     t = report.thumbnails
     unreadable = f", {t.failed} unreadable (placeholders)" if t.failed else ""
     return (
         f"Report: {report.path} ({report.groups} groups, {report.files} files; thumbnails in "
-        f"{report.thumbnail_dir}: {t.made} made, {t.reused} reused{unreadable}) in {report.seconds:.1f} s"
+        f"{report.thumbnail_dir}: {t.made} made, {t.reused} reused{unreadable}) in {seconds:.1f} s"
     )
 
 
-@click.command()
+@click.command(epilog=examples(
+    "imgtwin report ~/Pictures --db photos.db --html review.html",
+    "imgtwin report --from-json groups.json --html review.html",
+))
 @click.argument("dirs", nargs=-1, type=click.Path(path_type=str))
 @click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=str), required=True,
               help="The page to write; thumbnails go to a folder beside it (OUT_files/).")
 @click.option("--from-json", "json_path", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Read the groups from this `imgtwin find --json` file instead of the index.")
-@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=str), default=None,
-              help=f"SQLite index to group [default: ${DB_ENV_VAR} or the user cache folder]; DIRS limit it "
-                   "to those folders. Nothing is scanned.")
+@db_option("SQLite index to group", " DIRS limit it to those folders. Nothing is scanned.")
 @selection_options
+@filter_options
 @click.option("--workers", type=click.IntRange(min=0), default=0, help="Thumbnail workers; 0 = one per core.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but fatal errors.")
 def report(
@@ -52,6 +57,8 @@ def report(
     prefer: str | None,
     reference: tuple[str, ...],
     deep: bool,
+    exact_only: bool,
+    filters: dict[str, Any],
     workers: int,
     quiet: bool,
 ) -> None:
@@ -61,13 +68,13 @@ def report(
     sorts, and exports the reviewed groups as a JSON plan in the
     `find --json` format.
     """
-    from imgtwin.cli import EXIT_OK, fail, fatal_errors
-
     if json_path and (dirs or db_path):
         raise click.UsageError("--from-json reads groups from the file: give no DIRS or --db with it")
     if keep == KeeperPolicy.PREFER_FOLDER.value and not prefer:
         raise click.UsageError("--keep prefer-folder needs --prefer FOLDER")
-    console = Console(stderr=True)
+    started = time.perf_counter()
+    check_outputs(html=html_path)
+    console = err_console()
     db = db_path or default_db_path()
     with fatal_errors(console, db):
         if json_path:
@@ -80,11 +87,12 @@ def report(
             if not os.path.isfile(db):
                 fail(console, f"no index at {db}: run `imgtwin scan` first, or give --db or --from-json")
             result = find_duplicates(dirs, db_path=db, threshold=threshold, rotations=rotations, keep=keep,
-                                     prefer=prefer, scan=False, reference=reference, deep=deep)
+                                     prefer=prefer, scan=False, reference=reference, deep=deep,
+                                     select=row_selector(filters, (*dirs, *reference)), exact_only=exact_only)
             document = groups_document(result.groups, result.errors, threshold, rotations, deep=deep)
             where = f" under {', '.join(dirs)}" if dirs else ""
             source = f"From the index {os.path.abspath(db)}{where} (threshold {threshold})"
         written = write_html_report(html_path, document, source=source, workers=workers)
     if not quiet:
-        click.echo(_summary_line(written))
+        click.echo(_summary_line(written, time.perf_counter() - started))
     sys.exit(EXIT_OK)

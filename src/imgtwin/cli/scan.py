@@ -1,78 +1,37 @@
-"""The ``imgtwin`` command: a thin layer over the composition root.
-
-Exit codes: 0 every image was hashed; 1 some files could not be read;
-2 usage or fatal error; 130 stopped by Ctrl-C (work done so far is kept).
-"""
+"""``imgtwin scan``: hash every image under the folders into the index."""
 
 from __future__ import annotations
 
-import signal
-import sqlite3
 import sys
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import NoReturn
+from typing import Any
 
 import click
-from rich.console import Console
-from rich.markup import escape
 
-from imgtwin._version import __version__
-from imgtwin.app import DB_ENV_VAR, ScanSettings, default_db_path, run_scan
-from imgtwin.cli_options import SchedulerType, WorkersType, metrics_options, workers_settings
-from imgtwin.persistence.lock import IndexBusyError
-from imgtwin.persistence.sqlite import IndexDamagedError, IndexVersionError, damaged
-from imgtwin.processing.distributed import DistributedSetupError
-from imgtwin.processing.workers import WorkerStartupError, quiet_decoder_warnings
+from imgtwin.app import ScanSettings, default_db_path, run_scan
+from imgtwin.cli.common import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_SOME_FAILED,
+    err_console,
+    fatal_errors,
+    stop_on_first_interrupt,
+)
+from imgtwin.cli.options import (
+    SchedulerType,
+    WorkersType,
+    check_outputs,
+    db_option,
+    examples,
+    filter_options,
+    metrics_options,
+    workers_settings,
+)
+from imgtwin.options import ScanOptions
+from imgtwin.processing.workers import quiet_decoder_warnings
 from imgtwin.records import ProcessingSummary
-from imgtwin.reporting.metrics import MetricsServerError
 
-EXIT_OK, EXIT_SOME_FAILED, EXIT_FATAL, EXIT_INTERRUPTED = 0, 1, 2, 130
-
-
-@contextmanager
-def stop_on_first_interrupt(cancel: threading.Event, console: Console) -> Iterator[None]:
-    """First Ctrl-C asks for a clean stop; a second one aborts at once."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: object) -> None:
-        if cancel.is_set():
-            raise KeyboardInterrupt
-        cancel.set()
-        console.print("[yellow]Stopping: finishing files in flight and saving (Ctrl-C again to abort)...[/]")
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-def fail(console: Console, message: str) -> NoReturn:
-    """A fatal error a person can act on: one line, no traceback, exit 2."""
-    # escape: messages are plain text, and "[x]" in a path or a hint is not markup
-    console.print(f"[bold red]imgtwin: error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    sys.exit(EXIT_FATAL)
-
-
-@contextmanager
-def fatal_errors(console: Console, db_path: str) -> Iterator[None]:
-    """Expected fatal conditions as one-line messages and exit codes, never tracebacks."""
-    try:
-        yield
-    except (FileNotFoundError, NotADirectoryError, IndexVersionError, IndexBusyError, IndexDamagedError,
-            PermissionError, WorkerStartupError, MetricsServerError, DistributedSetupError) as exc:
-        fail(console, str(exc))
-    except sqlite3.OperationalError as exc:
-        fail(console, f"cannot use the index {db_path}: {exc}")
-    except sqlite3.DatabaseError as exc:  # corrupt pages found by a query after the index opened fine
-        fail(console, str(damaged(db_path, exc)))
-    except KeyboardInterrupt:
-        console.print("[bold red]imgtwin: aborted[/]")
-        sys.exit(EXIT_INTERRUPTED)
+DEFAULTS = ScanOptions()  # the options' defaults live there, shared with the API
 
 
 def _summary_line(summary: ProcessingSummary, db_path: str) -> str:
@@ -91,36 +50,34 @@ def _summary_line(summary: ProcessingSummary, db_path: str) -> str:
     )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="imgtwin")
-def main() -> None:
-    """Find duplicate and near-duplicate images in large photo collections."""
-
-
-@main.command()
+@click.command(epilog=examples(
+    "imgtwin scan ~/Pictures --db photos.db",
+    "imgtwin scan ~/Pictures /mnt/backup --exclude '*/.thumbnails/*' --ext jpg,heic --workers auto",
+    "imgtwin scan ~/Pictures --format json --output - | jq '.files | length'",
+))
 @click.argument("dirs", nargs=-1, required=True, type=click.Path(path_type=str))
-@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=str), default=None,
-              help=f"SQLite index to update [default: ${DB_ENV_VAR} or the user cache folder].")
+@db_option("SQLite index to update")
 @click.option("--format", "output_format", type=click.Choice(["json", "csv"]), default=None,
               help="Also write the results to --output in this format.")
 @click.option("--output", "output_path", type=click.Path(dir_okay=False, path_type=str), default=None,
-              help="File for --format (replaced atomically when the scan ends).")
+              help="File for --format (replaced atomically when the scan ends); - = stdout (the summary goes to "
+                   "stderr).")
 @click.option("--workers", type=WorkersType(), default=0, show_default=True,
               help="Parallel workers; 0 = one per CPU core; auto = adapt to throughput and load "
                    "(1 to 2 per core).")
-@click.option("--batch-size", type=click.IntRange(min=1), default=50, show_default=True,
+@click.option("--batch-size", type=click.IntRange(min=1), default=DEFAULTS.batch_size, show_default=True,
               help="Results written per transaction.")
-@click.option("--buffer", type=click.IntRange(min=1), default=100, show_default=True,
+@click.option("--buffer", type=click.IntRange(min=1), default=DEFAULTS.buffer, show_default=True,
               help="Capacity of the work and result queues (back-pressure).")
-@click.option("--executor", type=click.Choice(["process", "thread"]), default="process", show_default=True,
+@click.option("--executor", type=click.Choice(["process", "thread"]), default=DEFAULTS.executor, show_default=True,
               help="Worker processes (crash- and hang-proof) or threads.")
-@click.option("--timeout", "file_timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
+@click.option("--timeout", "file_timeout", type=click.FloatRange(min=0.1), default=DEFAULTS.file_timeout, show_default=True,
               help="Seconds one file may take before its worker is stopped (process executor).")
-@click.option("--hidden/--no-hidden", "include_hidden", default=False, show_default=True,
+@click.option("--hidden/--no-hidden", "include_hidden", default=DEFAULTS.include_hidden, show_default=True,
               help="Include files and folders whose names start with a dot.")
-@click.option("--follow-symlinks/--no-follow-symlinks", default=False, show_default=True,
+@click.option("--follow-symlinks/--no-follow-symlinks", default=DEFAULTS.follow_symlinks, show_default=True,
               help="Follow symbolic links to files and folders (loops are detected).")
-@click.option("--memory-limit", "worker_memory_mb", type=click.IntRange(min=0), default=4096, show_default=True,
+@click.option("--memory-limit", "worker_memory_mb", type=click.IntRange(min=0), default=DEFAULTS.worker_memory_mb, show_default=True,
               help="MiB of memory each worker process may add while decoding (process executor); 0 = no limit.")
 @click.option("--log", "log_path", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Append a timestamped log of the run, every error included, to this file.")
@@ -133,6 +90,7 @@ def main() -> None:
 @click.option("--deep", is_flag=True,
               help="Also compute the local features `find --deep` matches on, for the files that lack them "
                    "(one more decode per image; see the README).")
+@filter_options
 @metrics_options
 def scan(
     dirs: tuple[str, ...],
@@ -154,10 +112,12 @@ def scan(
     metrics_host: str,
     scheduler: str | None,
     deep: bool,
+    filters: dict[str, Any],
 ) -> None:
     """Hash every image under DIRS and store the hashes in the index."""
     if (output_format is None) != (output_path is None):
         raise click.UsageError("--format and --output go together")
+    to_stdout = check_outputs(output=output_path, log=log_path)
     if scheduler is not None and workers == "auto":
         raise click.UsageError("--workers auto does not apply with --scheduler (the cluster sets its workers)")
     settings = ScanSettings(
@@ -179,8 +139,9 @@ def scan(
         metrics_host=metrics_host,
         scheduler=scheduler,
         **workers_settings(workers, executor),
+        **filters,
     )
-    console = Console(stderr=True)
+    console = err_console()
     quiet_decoder_warnings()
     cancel = threading.Event()
     with fatal_errors(console, settings.db_path), stop_on_first_interrupt(cancel, console):
@@ -191,30 +152,12 @@ def scan(
 
             local = compute_local_features(settings, console, cancel)
     if not quiet:
-        click.echo(_summary_line(summary, settings.db_path))
+        click.echo(_summary_line(summary, settings.db_path), err=to_stdout)
         if local is not None:
-            click.echo(f"Local features: {local.stored} computed, {local.failed} failed, "
+            click.echo(err=to_stdout, message=f"Local features: {local.stored} computed, {local.failed} failed, "
                        f"{local.needed - local.stored - local.failed} not reached.")
     if summary.cancelled:
         sys.exit(EXIT_INTERRUPTED)
     sys.exit(EXIT_SOME_FAILED if summary.error_count else EXIT_OK)
 
 
-def _register_subcommands() -> None:
-    from imgtwin.cli_dedupe import dedupe, undo
-    from imgtwin.cli_errors import errors
-    from imgtwin.cli_find import find
-    from imgtwin.cli_index import index
-    from imgtwin.cli_report import report
-    from imgtwin.cli_review import review
-
-    main.add_command(find)
-    main.add_command(index)
-    main.add_command(errors)
-    main.add_command(dedupe)
-    main.add_command(undo)
-    main.add_command(report)
-    main.add_command(review)
-
-
-_register_subcommands()

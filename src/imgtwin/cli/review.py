@@ -8,17 +8,27 @@ import webbrowser
 from typing import Any
 
 import click
-from rich.console import Console
 
-from imgtwin.app import DB_ENV_VAR, default_db_path
-from imgtwin.cli_options import WorkersType, selection_options, workers_settings
+from imgtwin.app import default_db_path
+from imgtwin.cli.common import EXIT_OK, err_console, fail, fatal_errors
+from imgtwin.cli.options import (
+    WorkersType,
+    db_option,
+    examples,
+    filter_options,
+    row_selector,
+    selection_options,
+    workers_settings,
+)
 from imgtwin.matching.keeper import KeeperPolicy
 
 
-@click.command()
+@click.command(epilog=examples(
+    "imgtwin review ~/Pictures --db photos.db",
+    "imgtwin review ~/Pictures --similarity high --no-browser",
+))
 @click.argument("dirs", nargs=-1, required=True, type=click.Path(path_type=str))
-@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=str), default=None,
-              help=f"SQLite index to scan into and group from [default: ${DB_ENV_VAR} or the user cache folder].")
+@db_option("SQLite index to scan into and group from")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on. Anything but a loopback address exposes your photos, and the power "
                    "to trash them, to whoever can reach this machine and learns the token.")
@@ -26,9 +36,10 @@ from imgtwin.matching.keeper import KeeperPolicy
               help="Port to listen on; 0 = a free port.")
 @click.option("--no-browser", is_flag=True, help="Print the address but do not open a browser.")
 @selection_options
+@filter_options
 @click.option("--workers", type=WorkersType(), default=0, help="Scan workers; 0 = one per core; auto = adapt.")
 def review(dirs: tuple[str, ...], db_path: str | None, host: str, port: int, no_browser: bool,
-           workers: int | str, **selection: Any) -> None:
+           workers: int | str, filters: dict[str, Any], **selection: Any) -> None:
     """Review duplicates under DIRS in the browser: live scan, compare, then apply and undo.
 
     Starts a local server (127.0.0.1 by default), prints its address with a
@@ -37,18 +48,18 @@ def review(dirs: tuple[str, ...], db_path: str | None, host: str, port: int, no_
     journal as `imgtwin dedupe --yes`; every run can be undone from the page.
     Ctrl-C stops the server (a scan or apply in progress stops cleanly first).
     """
-    from imgtwin.cli import EXIT_OK, fail, fatal_errors
     from imgtwin.processing.discovery import check_roots
     from imgtwin.review import review_server
 
     if selection.get("keep") == KeeperPolicy.PREFER_FOLDER.value and not selection.get("prefer"):
         raise click.UsageError("--keep prefer-folder needs --prefer FOLDER")
-    console = Console(stderr=True)
+    console = err_console()
     db = db_path or default_db_path()
     with fatal_errors(console, db):
         check_roots(dirs)
+        selection["select"] = row_selector(filters, (*dirs, *selection.get("reference", ())))
         try:
-            server = review_server(dirs, db, selection, scan_settings=workers_settings(workers), host=host, port=port)
+            server = review_server(dirs, db, selection, scan_settings={**workers_settings(workers), **filters}, host=host, port=port)
         except OSError as exc:
             fail(console, f"cannot listen on {host}:{port}: {exc.strerror or exc}")
     if not server.loopback:

@@ -3,7 +3,7 @@
 A thin layer over ``imgtwin.actions``: options in, plan, then a dry run
 (default) or the real run (``--yes``), printed one file per line. Exit codes:
 0 every file done (or, in a dry run, doable); 1 some file was skipped or failed,
-or a group of the plan was refused; 2 usage or fatal error; 130 Ctrl-C.
+or could not be read by the scan, or a group of the plan was refused; 2 usage or fatal error; 130 Ctrl-C.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import threading
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.markup import escape
 
 from imgtwin.actions import (
@@ -30,29 +29,37 @@ from imgtwin.actions import (
     UndoOutcome,
     apply_plan,
     check_move_to,
-    plan_actions,
     plan_from_file,
+    plan_from_groups,
     preview_plan,
     undo_journal,
 )
 from imgtwin.actions.journal import default_journal_path
-from imgtwin.app import DB_ENV_VAR, default_db_path
-from imgtwin.cli_options import selection_options
-from imgtwin.finding import PathDisplay
+from imgtwin.app import default_db_path
+from imgtwin.cli.common import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_SOME_FAILED,
+    err_console,
+    fail,
+    fatal_errors,
+    injected,
+    stop_on_first_interrupt,
+)
+from imgtwin.cli.options import FILTER_NAMES, db_option, examples, filter_options, row_selector, selection_options
+from imgtwin.finding import PathDisplay, find_duplicates
 from imgtwin.matching.keeper import KeeperPolicy
 from imgtwin.reporting.groups import human_bytes
 from imgtwin.reporting.text import printable
 
 DELETE_FLAG = "--i-understand-delete-is-permanent"
-_SELECTION = ("threshold", "rotations", "keep", "prefer", "deep")
+_SELECTION = ("similarity", "threshold", "rotations", "keep", "prefer", "deep", *FILTER_NAMES)
 
 
 def _fileops() -> FileOps:
     """The file operations to use: tests may pass their own as ``main(obj={"fileops": ...})``."""
-    obj = click.get_current_context().find_root().obj
-    if isinstance(obj, dict) and obj.get("fileops") is not None:
-        return obj["fileops"]  # type: ignore[no-any-return]
-    return RealFileOps()
+    ops = injected("fileops")
+    return ops if ops is not None else RealFileOps()
 
 
 class _Printer:
@@ -74,7 +81,7 @@ class _Printer:
             click.echo(f"Group {item.group_id} ({item.category}), keep: {self.path(item.keeper.path)}")
         size = human_bytes(item.file.size)
         where = ""
-        if outcome.detail and self.action is ActionKind.MOVE:
+        if outcome.detail and self.action.to_folder:
             where = f" -> {self.path(outcome.detail)}"
         elif outcome.detail and self.action is ActionKind.TRASH:
             where = f" -> {printable(outcome.detail)}"
@@ -93,7 +100,7 @@ class _Printer:
 
 def _summary(report: ApplyReport) -> str:
     action = report.plan.action
-    reclaimed = "moved out" if action is ActionKind.MOVE else "reclaimed"
+    reclaimed = {ActionKind.MOVE: "moved out", ActionKind.COPY: "copied (nothing removed)"}.get(action, "reclaimed")
     if action is ActionKind.TRASH:
         reclaimed = "moved to the trash (freed when the trash is emptied)"
     if report.dry_run:
@@ -113,15 +120,22 @@ def _summary(report: ApplyReport) -> str:
     return f"{head}; {', '.join(parts)}."
 
 
-@click.command()
+@click.command(epilog=examples(
+    "imgtwin dedupe ~/Pictures --db photos.db --action trash          # dry run: prints what would happen",
+    "imgtwin dedupe ~/Pictures --db photos.db --action trash --yes    # then undo with the printed command",
+    "imgtwin dedupe --plan groups.json --db photos.db --action move --move-to ~/dupes --yes",
+))
 @click.argument("dirs", nargs=-1, type=click.Path(path_type=str))
-@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=str), default=None,
-              help=f"SQLite index [default: ${DB_ENV_VAR} or the user cache folder].")
+@db_option("SQLite index")
 @click.option("--action", "action", type=click.Choice([a.value for a in ActionKind]), required=True,
-              help="What to do with every file but the keeper: trash, move (to --move-to), hardlink or symlink "
+              help="What to do with every file but the keeper: trash, move (to --move-to), copy (to --copy-to, "
+                   "leaving it in place), hardlink or symlink "
                    f"to the keeper, or delete (permanent: needs {DELETE_FLAG}).")
 @click.option("--move-to", type=click.Path(file_okay=False, path_type=str), default=None,
               help="Folder for --action move; each file keeps its folders below its scanned root.")
+@click.option("--copy-to", type=click.Path(file_okay=False, path_type=str), default=None,
+              help="Folder for --action copy: every duplicate is copied there (its folders below its scanned root "
+                   "kept) and left in place; undo removes the copies.")
 @click.option("--plan", "plan_path", type=click.Path(dir_okay=False, exists=True, path_type=str), default=None,
               help="Act on a `find --json` file (keep flags may be edited: exactly one keep per group) "
                    "instead of finding again. DIRS, if given, are the folders files must be in "
@@ -132,43 +146,52 @@ def _summary(report: ApplyReport) -> str:
 @click.option(DELETE_FLAG, "allow_delete", is_flag=True,
               help="Required with --action delete --yes: deleted files cannot be restored by undo.")
 @selection_options
+@filter_options
 @click.option("--workers", type=click.IntRange(min=0), default=0, help="Scan workers; 0 = one per core.")
 @click.option("--no-progress", is_flag=True, help="No progress bar while scanning.")
 def dedupe(
-    dirs: tuple[str, ...], db_path: str | None, action: str, move_to: str | None, plan_path: str | None,
+    dirs: tuple[str, ...], db_path: str | None, action: str, move_to: str | None, copy_to: str | None,
+    plan_path: str | None,
     journal_path: str | None, yes: bool, allow_delete: bool, reference: tuple[str, ...], threshold: int,
-    rotations: bool, keep: str, prefer: str | None, deep: bool, workers: int, no_progress: bool,
+    rotations: bool, keep: str, prefer: str | None, deep: bool, exact_only: bool, filters: dict[str, Any],
+    workers: int, no_progress: bool,
 ) -> None:
     """Trash, move or link every duplicate under DIRS but its group's keeper (dry run unless --yes)."""
-    from imgtwin.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, fail, fatal_errors, stop_on_first_interrupt
-
     ctx = click.get_current_context()
     kind = ActionKind(action)
     if kind is ActionKind.MOVE and not move_to:
         raise click.UsageError("--action move needs --move-to DIR")
     if move_to and kind is not ActionKind.MOVE:
         raise click.UsageError("--move-to goes with --action move")
+    if kind is ActionKind.COPY and not copy_to:
+        raise click.UsageError("--action copy needs --copy-to DIR")
+    if copy_to and kind is not ActionKind.COPY:
+        raise click.UsageError("--copy-to goes with --action copy")
+    move_to = move_to or copy_to  # the one destination folder of the plan
+    option = "--copy-to" if copy_to else "--move-to"
     if kind is ActionKind.DELETE and yes and not allow_delete:
         raise click.UsageError(f"delete is permanent and undo cannot reverse it: add {DELETE_FLAG} to apply it, "
                                "or use --action trash")
     if not dirs and not plan_path:
         raise click.UsageError("give folders to deduplicate, or --plan FILE")
     if plan_path:
-        given = [f"--{n}" for n in _SELECTION if ctx.get_parameter_source(n) is not click.core.ParameterSource.DEFAULT]
+        given = [p.opts[0] for p in ctx.command.params if p.name in _SELECTION
+                 and ctx.get_parameter_source(p.name) is not click.core.ParameterSource.DEFAULT]
         if given:
             raise click.UsageError(f"{', '.join(given)} choose groups, which --plan already holds")
     elif keep == KeeperPolicy.PREFER_FOLDER.value and not prefer:
         raise click.UsageError("--keep prefer-folder needs --prefer FOLDER")
-    console = Console(stderr=True)
+    console = err_console()
     db = db_path or default_db_path()
     if move_to:
         try:
-            check_move_to(move_to, dirs, reference)  # again once the plan knows its roots
+            check_move_to(move_to, dirs, reference, option)  # again once the plan knows its roots
         except PlanError as exc:
             fail(console, str(exc))
     if journal_path and os.path.lexists(journal_path):
         fail(console, f"the journal {journal_path} already exists: choose a new file")
     cancel = threading.Event()
+    unreadable = 0
     with fatal_errors(console, db), stop_on_first_interrupt(cancel, console):
         try:
             if plan_path:
@@ -176,9 +199,17 @@ def dedupe(
                 if not plan.roots:
                     fail(console, f"the index {db} records no scanned folders: give the folders the plan covers")
             else:
-                plan = plan_actions(dirs, kind, db_path=db, move_to=move_to, threshold=threshold,
-                                    rotations=rotations, keep=keep, prefer=prefer, reference=reference, deep=deep,
-                                    scan_settings={"progress": not no_progress, "workers": workers})
+                # find_duplicates, then the plan (as plan_actions does), so that the scan's progress and
+                # failures are shown on this console and its outcome decides the exit code
+                found = find_duplicates(dirs, db_path=db, threshold=threshold, rotations=rotations, keep=keep,
+                                        prefer=prefer, reference=reference, deep=deep, console=console,
+                                        scan_settings={"progress": not no_progress, "workers": workers, **filters},
+                                        select=row_selector(filters, (*dirs, *reference)), exact_only=exact_only)
+                if found.scan is not None and found.scan.cancelled:
+                    console.print("[yellow]Scan stopped: nothing was done.[/]", highlight=False)
+                    sys.exit(EXIT_INTERRUPTED)
+                unreadable = len(found.errors)
+                plan = plan_from_groups(found.groups, dirs, kind, db_path=db, move_to=move_to, reference=reference)
         except PlanError as exc:
             fail(console, str(exc))
         for refused in plan.refused:
@@ -207,11 +238,14 @@ def dedupe(
             click.echo("Deleted files cannot be restored: undo reverses nothing of a delete run.")
         else:
             click.echo(f"To undo: imgtwin undo {_quote(report.journal_path or '')}")
+    if unreadable:
+        console.print(f"[yellow]{unreadable} file(s) under these folders could not be read, so were not compared: "
+                      "see `imgtwin errors`.[/]", highlight=False)
     if report.journal_error:
         fail(console, printable(report.journal_error))
     if report.cancelled:
         sys.exit(EXIT_INTERRUPTED)
-    sys.exit(EXIT_OK if report.complete else EXIT_SOME_FAILED)
+    sys.exit(EXIT_OK if report.complete and not unreadable else EXIT_SOME_FAILED)
 
 
 def _quote(path: str) -> str:
@@ -220,13 +254,11 @@ def _quote(path: str) -> str:
     return shlex.quote(printable(path))
 
 
-@click.command()
+@click.command(epilog=examples("imgtwin undo ~/.local/share/imgtwin/journals/dedupe-trash-20260101-120000-4242.jsonl   # as dedupe printed it"))
 @click.argument("journal", type=click.Path(dir_okay=False, path_type=str))
 def undo(journal: str) -> None:
     """Reverse a dedupe run from its JOURNAL (moves, links and trash; not delete)."""
-    from imgtwin.cli import EXIT_OK, EXIT_SOME_FAILED, fail
-
-    console = Console(stderr=True)
+    console = err_console()
     if not os.path.isfile(journal):
         fail(console, f"no journal at {journal}")
 
@@ -234,9 +266,7 @@ def undo(journal: str) -> None:
         path = printable(outcome.path)
         if outcome.status == "restored":
             click.echo(f"restored      {path}" + (f"  ({outcome.reason})" if outcome.reason else ""))
-        elif outcome.status == "failed":
-            click.echo(f"NOT UNDONE    {path}: {outcome.reason}")
-        elif outcome.status == "irreversible":
+        elif outcome.status == "failed" or outcome.status == "irreversible":
             click.echo(f"NOT UNDONE    {path}: {outcome.reason}")
 
     try:

@@ -9,21 +9,18 @@ from dataclasses import asdict
 import click
 from rich.console import Console
 
-from imgtwin.app import DB_ENV_VAR, default_db_path
+from imgtwin.app import default_db_path
+from imgtwin.cli.common import err_console, fail, fatal_errors
+from imgtwin.cli.options import db_option, examples
 from imgtwin.persistence.index import HashIndex
 from imgtwin.persistence.lock import IndexBusyError, IndexWriteLock
 from imgtwin.persistence.rows import text_path
 from imgtwin.reporting.text import printable
 
-_DB_OPTION = click.option(
-    "--db", "db_path", type=click.Path(dir_okay=False, path_type=str), default=None,
-    help=f"The index [default: ${DB_ENV_VAR} or the user cache folder].",
-)
+_DB_OPTION = db_option("The index")
 
 
 def _open(db_path: str | None, console: Console, *, readonly: bool) -> HashIndex:
-    from imgtwin.cli import fail, fatal_errors
-
     path = db_path or default_db_path()
     if not _exists(path):
         fail(console, f"no index at {path} (run imgtwin scan first, or pass --db)")
@@ -41,19 +38,17 @@ def _when(stamp: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(stamp))
 
 
-@click.group()
+@click.group(epilog=examples("imgtwin index info --db photos.db", "imgtwin index prune --db photos.db"))
 def index() -> None:
     """Inspect and maintain the SQLite index."""
 
 
-@index.command()
+@index.command(epilog=examples("imgtwin index info --db photos.db", "imgtwin index info --db photos.db --json"))
 @_DB_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the facts as JSON.")
 def info(db_path: str | None, as_json: bool) -> None:
     """Files, errors, size, schema version and roots of the index."""
-    from imgtwin.cli import fatal_errors
-
-    console = Console(stderr=True)
+    console = err_console()
     with _open(db_path, console, readonly=True) as idx, fatal_errors(console, idx.db_path):
         facts = idx.info()
     if as_json:
@@ -73,13 +68,11 @@ def info(db_path: str | None, as_json: bool) -> None:
         click.echo(f"  {printable(root.path)}  (last scan {_when(root.last_scan_at)}, {state})")
 
 
-@index.command()
+@index.command(epilog=examples("imgtwin index prune --db photos.db"))
 @_DB_OPTION
 def prune(db_path: str | None) -> None:
     """Delete the rows of files that a scan found gone."""
-    from imgtwin.cli import fail, fatal_errors
-
-    console = Console(stderr=True)
+    console = err_console()
     with _open(db_path, console, readonly=False) as idx, fatal_errors(console, idx.db_path):
         try:
             with IndexWriteLock(idx.db_path):

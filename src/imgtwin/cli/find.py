@@ -5,32 +5,60 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from typing import Any
 
 import click
 from rich.console import Console
 
-from imgtwin.app import DB_ENV_VAR, default_db_path
-from imgtwin.cli_options import WorkersType, metrics_options, selection_options, workers_settings
+from imgtwin.app import default_db_path
+from imgtwin.cli.common import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_SOME_FAILED,
+    err_console,
+    fail,
+    fatal_errors,
+    stop_on_first_interrupt,
+)
+from imgtwin.cli.options import (
+    WorkersType,
+    check_outputs,
+    db_option,
+    examples,
+    filter_options,
+    metrics_options,
+    row_selector,
+    selection_options,
+    workers_settings,
+)
 from imgtwin.finding import find_duplicates
+
+EXIT_DUPLICATES = 3  # --exit-code: duplicates found (0, 1, 2 and 130 mean what they mean for every command)
 from imgtwin.matching.keeper import KeeperPolicy
 from imgtwin.reporting.groups import groups_document, print_groups, write_csv, write_json
 
 
-@click.command()
+@click.command(epilog=examples(
+    "imgtwin find ~/Pictures --db photos.db",
+    "imgtwin find ~/Pictures --similarity high --exclude '*/Trash/*' --json groups.json",
+    "imgtwin find --db photos.db --json - | jq '.groups | length'      # the whole index, no scan",
+))
 @click.argument("dirs", nargs=-1, type=click.Path(path_type=str))
-@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=str), default=None,
-              help=f"SQLite index [default: ${DB_ENV_VAR} or the user cache folder]. Alone (no DIRS): "
-                   "compare everything the index holds.")
+@db_option("SQLite index", " Alone (no DIRS): compare everything the index holds.")
 @selection_options
+@filter_options
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=str), default=None,
-              help="Write the groups as JSON (schema in the README).")
+              help="Write the groups as JSON (schema in the README); - = stdout (the table goes to stderr).")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=str), default=None,
-              help="Write one CSV row per group member.")
+              help="Write one CSV row per group member; - = stdout (the table goes to stderr).")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Write an HTML review page (thumbnails in a folder beside it); see `imgtwin report`.")
 @click.option("--workers", type=WorkersType(), default=0, help="Scan workers; 0 = one per core; auto = adapt.")
 @click.option("--no-progress", is_flag=True, help="No progress bar while scanning.")
 @click.option("-q", "--quiet", is_flag=True, help="No table and no progress; files and exit code only.")
+@click.option("--exit-code", "duplicates_exit", is_flag=True,
+              help=f"Exit with {EXIT_DUPLICATES} when duplicates were found (groups that are not all reference "
+                   "files), for scripts: `imgtwin find DIR --exit-code -q || echo found`.")
 @metrics_options
 def find(
     dirs: tuple[str, ...],
@@ -41,31 +69,34 @@ def find(
     prefer: str | None,
     reference: tuple[str, ...],
     deep: bool,
+    exact_only: bool,
+    filters: dict[str, Any],
     json_path: str | None,
     csv_path: str | None,
     html_path: str | None,
     workers: int | str,
     no_progress: bool,
     quiet: bool,
+    duplicates_exit: bool,
     metrics_port: int | None,
     metrics_host: str,
 ) -> None:
     """Group exact and near-duplicate images under DIRS (scanning them first)."""
-    from imgtwin.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, fail, fatal_errors, stop_on_first_interrupt
-
     if keep == KeeperPolicy.PREFER_FOLDER.value and not prefer:
         raise click.UsageError("--keep prefer-folder needs --prefer FOLDER")
-    console = Console(stderr=True)
+    to_stdout = check_outputs(json=json_path, csv=csv_path, html=html_path)
+    console = err_console()
     db = db_path or default_db_path()
     if not dirs and not os.path.isfile(db):
         fail(console, f"no index at {db}: give folders to scan, or --db with an existing index")
     cancel = threading.Event()
     scan_settings = {"progress": not no_progress, "quiet": quiet, **workers_settings(workers),
-                     "metrics_port": metrics_port, "metrics_host": metrics_host}
+                     "metrics_port": metrics_port, "metrics_host": metrics_host, **filters}
     with fatal_errors(console, db), stop_on_first_interrupt(cancel, console):
         result = find_duplicates(
             dirs, db_path=db, threshold=threshold, rotations=rotations, keep=keep, prefer=prefer,
             scan_settings=scan_settings, console=console, reference=reference, deep=deep,
+            select=row_selector(filters, (*dirs, *reference)), exact_only=exact_only,
         )
     if result.scan is not None and result.scan.cancelled:
         console.print("[yellow]Scan stopped: groups below cover the files hashed so far.[/]")
@@ -79,10 +110,12 @@ def find(
 
         write_html_report(html_path, document, source=f"imgtwin find {' '.join(dirs)}", workers=workers if isinstance(workers, int) else 0)
     if not quiet:
-        print_groups(Console(), result.groups, result.errors)
+        print_groups(console if to_stdout else Console(), result.groups, result.errors)
         if result.stale:
             console.print(f"[yellow]{result.stale} indexed file(s) were hashed by another imgtwin version and "
                           "were not compared: scan their folders again.[/]")
     if result.scan is not None and result.scan.cancelled:
         sys.exit(EXIT_INTERRUPTED)
+    if duplicates_exit and any(not g.reference_only for g in result.groups):
+        sys.exit(EXIT_DUPLICATES)
     sys.exit(EXIT_SOME_FAILED if result.errors else EXIT_OK)

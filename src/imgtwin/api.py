@@ -1,0 +1,126 @@
+"""The library's front door: ``scan``, ``find_duplicates`` and ``Index``, with settings as ``ScanOptions``/``MatchOptions``.
+
+Paths are expanded (``~``) as a shell would; ``db`` defaults to the same index
+the command line uses (``$IMGTWIN_DB`` or the user cache folder). Nothing is
+printed unless ``progress=True``. Scans run worker processes: a script that
+calls these at import time needs the usual ``if __name__ == "__main__":``
+guard on platforms that start workers by spawning (macOS, Windows); a
+notebook cell needs nothing.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Self
+
+from rich.console import Console
+
+from imgtwin.app import ScanSettings, default_db_path, run_scan
+from imgtwin.finding import FindResult
+from imgtwin.finding import find_duplicates as _find
+from imgtwin.options import MatchOptions, ScanOptions, expand
+from imgtwin.persistence.index import FailedFile, HashIndex, row_path
+from imgtwin.records import ProcessingSummary
+
+PathList = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
+
+
+def _paths(paths: PathList) -> tuple[str, ...]:
+    """One path or several, ``~`` expanded (a lone string is one path, not its letters)."""
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    return tuple(expand(os.fspath(p)) for p in paths)
+
+
+def _db(db: str | os.PathLike[str] | None) -> str:
+    return expand(os.fspath(db)) if db is not None else default_db_path()
+
+
+def _console(progress: bool) -> Console:
+    return Console(stderr=True) if progress else Console(file=io.StringIO())
+
+
+def scan(
+    paths: PathList, db: str | os.PathLike[str] | None = None, options: ScanOptions | None = None, *,
+    progress: bool = False,
+) -> ProcessingSummary:
+    """Hash every image under ``paths`` into the index ``db`` (only what changed since the last scan is read).
+
+    Files that cannot be read are recorded with their reason (``Index.errors``)
+    and counted in the summary; a missing folder raises FileNotFoundError.
+    """
+    roots, options = _paths(paths), options or ScanOptions()
+    settings = ScanSettings.of(roots, _db(db), options, quiet=not progress, progress=progress)
+    return run_scan(settings, _console(progress))
+
+
+def find_duplicates(
+    paths: PathList = (), db: str | os.PathLike[str] | None = None, match: MatchOptions | None = None,
+    options: ScanOptions | None = None, *, scan: bool = True, progress: bool = False,
+) -> FindResult:
+    """Duplicate groups among the images under ``paths`` (scanned first unless ``scan=False``).
+
+    With no ``paths``, every file of the index is compared (nothing is
+    scanned). ``match``: how alike and which file is kept; ``options``: which
+    files take part (its filters also apply to files already indexed) and how
+    the scan runs.
+    """
+    roots, match, options = _paths(paths), match or MatchOptions(), options or ScanOptions()
+    scan_settings: dict[str, object] = {**options.fields(), "quiet": not progress, "progress": progress}
+    return _find(roots, db_path=_db(db), scan=scan and bool(roots), scan_settings=scan_settings,
+                 console=_console(progress), select=options.selector((*roots, *match.reference)),
+                 exact_only=match.exact_only, **match.find_arguments())
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedFile:
+    """A file the index knows: ``content_hash`` is None and ``error`` says why where it could not be read."""
+
+    path: str
+    size: int
+    mtime: float  # seconds since the epoch
+    width: int | None
+    height: int | None
+    format: str | None
+    content_hash: str | None
+    error: str | None
+
+
+class Index:
+    """An index, read-only: ``with imgtwin.Index("photos.db") as index: index.files()``."""
+
+    def __init__(self, db: str | os.PathLike[str] | None = None) -> None:
+        path = _db(db)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"no index at {path}")
+        self.path = path
+        self._index = HashIndex(path, readonly=True)
+
+    def files(self, under: PathList = ()) -> Iterator[IndexedFile]:
+        """Every file of the index (under ``under``, if given) that was not found gone, in path order."""
+        roots = [os.path.abspath(p) for p in _paths(under)] if under else []
+        for row in self._index.rows_under(roots):
+            yield IndexedFile(row_path(row), row["size"], row["mtime_ns"] / 1e9, row["width"], row["height"],
+                              row["format"], row["content_hash"], row["error_reason"])
+
+    def errors(self, reason: str | None = None) -> Iterator[FailedFile]:
+        """The files that could not be read, with reason and message (``imgtwin errors``)."""
+        return self._index.failures(reason)
+
+    def roots(self) -> tuple[str, ...]:
+        """The folders scanned into this index."""
+        return tuple(root.path for root in self._index.roots())
+
+    def close(self) -> None:
+        self._index.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.close()

@@ -1,0 +1,249 @@
+"""Options shared by several commands (one definition, one help text, defaults from ``imgtwin.options``)."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from imgtwin.app import DB_ENV_VAR
+from imgtwin.options import SIMILARITIES, MatchOptions, ScanOptions, parse_size
+
+if TYPE_CHECKING:
+    _ParamOf = click.ParamType  # generic in click's stubs (8.2+), not subscriptable in click 8.1 at run time
+else:
+    class _ParamOf:
+        def __class_getitem__(cls, item: object) -> type[click.ParamType]:
+            return click.ParamType
+
+
+def db_option(what: str, more: str = "") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--db PATH`` (the command receives ``db_path``): ``what`` the command does with the index, ``more`` after it."""
+    return click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=str), default=None,
+                        help=f"{what} [default: ${DB_ENV_VAR} or the user cache folder].{more}")
+
+
+THRESHOLD_HELP = (
+    "How different two pictures may look, in bits of the 64-bit perceptual hash, to be checked as "
+    "duplicates: 0 = identical look only (re-saves, resizes, format changes); 6 (default) = also "
+    "re-encodes, light edits, borders, small crops; 10 and up = heavier edits, at the risk of grouping "
+    "different shots of one scene. Every candidate is verified on aligned thumbnails. Not with --similarity."
+)
+
+SIMILARITY_HELP = (
+    "How alike, in words: exact = byte-identical files only; high = identical look (--threshold 0); "
+    "medium = the default (--threshold 6); low = heavier edits (--threshold 10). Not with --threshold."
+)
+
+
+DEEP_HELP = (
+    "Also match on local features (keypoints): finds copies that global hashes miss, such as photos "
+    "straightened by a few degrees, screenshots of a photo, copies with stickers or captions, crops of "
+    "10-30 %% and perspective fixes. Computes what the index lacks (one more decode per image; see the "
+    "README for its cost); a crop or screenshot is never kept over the picture it shows."
+)
+
+
+def selection_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--similarity``/``--threshold``, ``--rotations``, ``--keep``, ``--prefer``, ``--reference``, ``--deep``.
+
+    Shared by ``find``, ``dedupe``, ``report`` and ``review`` so that the same
+    words select the same groups everywhere. The command receives
+    ``threshold`` (bits, from either option), ``rotations`` and ``exact_only``
+    (``--similarity exact``), checked by ``options.MatchOptions``.
+    """
+    from imgtwin.matching.keeper import KeeperPolicy
+
+    @functools.wraps(command)
+    def with_similarity(*args: Any, similarity: str | None, threshold: int | None, **kwargs: Any) -> Any:
+        try:
+            match = MatchOptions(similarity=similarity, threshold=threshold)  # type: ignore[arg-type]
+        except ValueError:
+            raise click.UsageError("give --similarity or --threshold, not both") from None
+        kwargs.update(threshold=match.bits, exact_only=match.exact_only)
+        if match.exact_only:
+            kwargs["rotations"] = False
+        return command(*args, **kwargs)
+
+    options = [
+        click.option("--similarity", type=click.Choice(SIMILARITIES), default=None, help=SIMILARITY_HELP),
+        click.option("--threshold", type=click.IntRange(0, 20), default=None,
+                     help=THRESHOLD_HELP + f" [default: {MatchOptions().bits}]"),
+        click.option("--rotations/--no-rotations", default=True, show_default=True,
+                     help="Also find copies rotated by 90/180/270 degrees or mirrored."),
+        click.option("--keep", type=click.Choice([p.value for p in KeeperPolicy]), default="best",
+                     show_default=True,
+                     help="Which file of a group to keep: best = the original (no crop, border, logo or squash, "
+                          "full colour, most real pixels, best JPEG quality, camera data, the source of the other "
+                          "copies, oldest; see the README); largest, smallest, oldest, newest; prefer-folder = "
+                          "files under --prefer first."),
+        click.option("--prefer", type=click.Path(file_okay=False, path_type=str), default=None,
+                     help="Folder whose files are kept first (with --keep prefer-folder)."),
+        click.option("--deep/--no-deep", default=False, show_default=True, help=DEEP_HELP),
+    ]
+    wrapped: Callable[..., Any] = with_similarity
+    for option in reversed(options):
+        wrapped = option(wrapped)
+    return reference_option(wrapped)
+
+
+class SizeType(_ParamOf[int]):
+    """``--min-size``/``--max-size``: bytes, or with a unit (``200k``, ``1.5MB``, ``2GiB``)."""
+
+    name = "SIZE"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        try:
+            return parse_size(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+# the parameter names of filter_options' options
+FILTER_NAMES = ("exclude", "extensions", "min_size", "max_size", "no_recursive", "one_file_system")
+
+
+def filter_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--exclude``, ``--ext``, ``--min-size``, ``--max-size``, ``--no-recursive``, ``--one-file-system``.
+
+    Shared by ``scan``, ``find``, ``report``, ``review`` and ``dedupe``: the
+    command receives ``filters``, the ``ScanOptions`` fields they set (checked
+    here), for its scan and for the files of the index it compares.
+    """
+
+    @functools.wraps(command)
+    def with_filters(*args: Any, exclude: tuple[str, ...], extensions: tuple[str, ...], min_size: int | None,
+                     max_size: int | None, no_recursive: bool, one_file_system: bool, **kwargs: Any) -> Any:
+        names = tuple(e.strip() for value in extensions for e in value.split(",") if e.strip(" ."))
+        filters = {"exclude": exclude, "extensions": names, "min_size": min_size, "max_size": max_size,
+                   "recursive": not no_recursive, "one_file_system": one_file_system}
+        try:
+            ScanOptions(**filters)  # type: ignore[arg-type]
+        except ValueError as exc:
+            raise click.UsageError(str(exc).replace("min_size", "--min-size").replace("max_size", "--max-size")
+                                   ) from None
+        return command(*args, filters=filters, **kwargs)
+
+    options = [
+        click.option("--exclude", multiple=True, metavar="GLOB",
+                     help="Leave out files and folders whose absolute path matches GLOB (repeatable; * also "
+                          "matches /): '*/.thumbnails/*', '*/Trash/*', '*.gif'. An excluded folder is not entered."),
+        click.option("--ext", "extensions", multiple=True, metavar="EXT",
+                     help="Only files with these extensions (repeatable or comma-separated, any case): jpg,heic."),
+        click.option("--min-size", type=SizeType(), default=None,
+                     help="Only files of at least SIZE bytes (units: 200k, 1.5MB, 2GiB)."),
+        click.option("--max-size", type=SizeType(), default=None, help="Only files of at most SIZE bytes."),
+        click.option("--no-recursive", is_flag=True, help="Only the files directly in DIRS, not in their subfolders."),
+        click.option("--one-file-system", is_flag=True,
+                     help="Do not enter folders on other file systems (mount points) than their DIRS."),
+    ]
+    wrapped: Callable[..., Any] = with_filters
+    for option in reversed(options):
+        wrapped = option(wrapped)
+    return wrapped
+
+
+def row_selector(filters: dict[str, Any], roots: Sequence[str]) -> Callable[[str, int, int | None], bool] | None:
+    """Which files of the index the filters keep (hidden files already indexed stay), or None for all."""
+    return ScanOptions(include_hidden=True, **filters).selector(roots)
+
+
+def reference_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--reference DIR`` (repeatable): folders of originals that no action ever touches.
+
+    Shared by ``find``, ``report`` and ``dedupe``; the command receives
+    ``reference``, a tuple of the folders as given.
+    """
+    return click.option(
+        "--reference", "reference", multiple=True, metavar="DIR",
+        type=click.Path(exists=True, file_okay=False, path_type=str),
+        help="A folder of originals (repeatable): its files are never acted on, one of them is kept in any "
+             "group it appears in, and a group made only of them is left alone.")(command)
+
+
+def metrics_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--metrics-port`` / ``--metrics-host``, shared by ``scan`` and ``find``."""
+    command = click.option(
+        "--metrics-host", default="127.0.0.1", show_default=True,
+        help="Address the metrics endpoint listens on (0.0.0.0 exposes it to the network).")(command)
+    return click.option(
+        "--metrics-port", type=click.IntRange(0, 65535), default=None,
+        help="Serve Prometheus metrics of the scan at http://HOST:PORT/metrics while it runs.")(command)
+
+
+class WorkersType(_ParamOf["int | str"]):
+    """``--workers``: a count (0 = one per core) or ``auto`` (adapt at run time)."""
+
+    name = "N|auto"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int | str:
+        if isinstance(value, int) or value == "auto":
+            return value  # type: ignore[no-any-return]
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is neither a number nor 'auto'", param, ctx)
+        if number < 0:
+            self.fail(f"{number} is below 0", param, ctx)
+        return number
+
+
+def workers_settings(workers: int | str, executor: str = "process") -> dict[str, Any]:
+    """ScanSettings fields for a ``--workers`` value."""
+    if workers != "auto":
+        return {"workers": workers}
+    if executor != "process":
+        raise click.UsageError("--workers auto needs --executor process")
+    return {"workers": "auto"}
+
+
+class SchedulerType(_ParamOf[str]):
+    """``--scheduler``: a Dask scheduler address, or ``local:N`` (checked here, before anything starts)."""
+
+    name = "ADDRESS|local:N"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from imgtwin.processing.distributed import parse_local  # no Dask import: parsing only
+
+        try:
+            parse_local(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+        return str(value)
+
+
+STDOUT = "-"  # an output option's value that means standard output (persistence.atomic.STDOUT)
+
+
+def check_outputs(**outputs: str | None) -> bool:
+    """Usage errors for output options (``json_path="-"``...) before any work; True when one is stdout.
+
+    ``-`` is standard output, for at most one of them; a file's folder must
+    exist (a typo in it is not a tree of new folders); ``html`` writes a folder
+    of thumbnails beside it, so it must be a file.
+    """
+    to_stdout = [name for name, path in outputs.items() if path == STDOUT]
+    if len(to_stdout) > 1:
+        raise click.UsageError(f"only one output can go to stdout (-), not {' and '.join(_flag(n) for n in to_stdout)}")
+    if outputs.get("html") == STDOUT:
+        raise click.UsageError("--html needs a file name: its thumbnails go in a folder beside it")
+    for name, path in outputs.items():
+        if path and path != STDOUT:
+            folder = os.path.dirname(os.path.abspath(path))
+            if not os.path.isdir(folder):
+                raise click.UsageError(f"no folder {folder} for {_flag(name)} {path}")
+    return bool(to_stdout)
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def examples(*lines: str) -> str:
+    """A command's ``--help`` epilog: example command lines, printed as written (click's ``\\b``)."""
+    return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)

@@ -1,0 +1,40 @@
+"""imgtwin.scan, find_duplicates and Index as a script uses them: ~ expanded, options carried to the engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import imgtwin
+
+
+def test_scan_find_and_read_the_index_with_home_paths(photo_dir: Path, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(photo_dir.parent))
+    options = imgtwin.ScanOptions(executor="thread", workers=1)
+    summary = imgtwin.scan("~/photos", db="~/i.db", options=options)
+    assert (summary.processed_files, summary.error_count) == (7, 0)
+    found = imgtwin.find_duplicates("~/photos", db="~/i.db", options=options)
+    assert [sorted(Path(m.path).name for m in g.members) for g in found.groups] == [["copy of img0.jpg", "img0.jpg"]]
+    filtered = imgtwin.find_duplicates("~/photos", db="~/i.db", scan=False,
+                                       options=imgtwin.ScanOptions(exclude=("*/a/*",)))
+    assert filtered.groups == ()
+    exact = imgtwin.find_duplicates(db=photo_dir.parent / "i.db", match=imgtwin.MatchOptions(similarity="exact"))
+    assert len(exact.groups) == 1 and exact.groups[0].category == "exact"
+    with imgtwin.Index("~/i.db") as index:
+        files = list(index.files())
+        assert len(files) == 7 and all(f.content_hash and f.error is None for f in files)
+        assert [Path(f.path).name for f in index.files(under="~/photos/a/b")] == ["five.webp"]
+        assert list(index.errors()) == [] and index.roots() == (str(photo_dir),)
+    with pytest.raises(FileNotFoundError, match="no index"):
+        imgtwin.Index(tmp_path / "none.db")
+
+
+def test_actions_take_home_paths(photo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(photo_dir.parent))
+    monkeypatch.setenv("XDG_DATA_HOME", str(photo_dir.parent / "data"))
+    plan = imgtwin.plan_actions(["~/photos"], "move", db_path="~/i.db", move_to="~/dupes",
+                                scan_settings={"quiet": True, "executor": "thread", "workers": 1})
+    assert [i.target for i in plan.items] == [str(photo_dir.parent / "dupes" / "a" / "copy of img0.jpg")]
+    assert (photo_dir.parent / "i.db").is_file() and not Path("~").exists()

@@ -1,0 +1,61 @@
+"""The cli package: one module per command, no cycle, console and file operations injected for exact tests."""
+
+from __future__ import annotations
+
+import ast
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+from rich.console import Console
+
+import imgtwin.cli
+from imgtwin.cli import main
+
+PACKAGE = Path(imgtwin.cli.__file__).parent
+MODULES = sorted(p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__")
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_a_command_module_imports_alone_and_never_the_package(module: str) -> None:
+    tree = ast.parse((PACKAGE / f"{module}.py").read_text(encoding="utf-8"))
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    assert "imgtwin.cli" not in imported  # only imgtwin.cli.common and imgtwin.cli.options
+    done = subprocess.run([sys.executable, "-c", f"import imgtwin.cli.{module}"], capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+
+
+def test_every_command_is_registered_and_declares_db_once() -> None:
+    assert set(main.commands) == {"scan", "find", "report", "review", "dedupe", "undo", "errors", "index"}
+    sources = "".join((PACKAGE / f"{m}.py").read_text(encoding="utf-8") for m in MODULES)
+    assert sources.count('"--db"') == 1  # in options.db_option
+
+
+def test_the_injected_console_gets_the_exact_error(tmp_path: Path) -> None:
+    out = io.StringIO()
+    console = Console(file=out, width=200, color_system=None)
+    missing = tmp_path / "x[/]y.db"
+    result = CliRunner().invoke(main, ["errors", "--db", str(missing)], obj={"console": console})
+    assert result.exit_code == 2
+    assert out.getvalue() == f"imgtwin: error: no index at {missing}; run `imgtwin scan` first or pass --db\n"
+
+
+def test_the_readme_reference_names_every_option() -> None:
+    readme = (PACKAGE.parent.parent.parent / "README.md").read_text(encoding="utf-8")
+
+    def commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
+        found = []
+        for name, command in group.commands.items():
+            found += commands(command, f"{prefix}{name} ") if isinstance(command, click.Group) else [
+                (prefix + name, command)]
+        return found
+
+    missing = [f"{name} {flag}" for name, command in commands(main) for param in command.params
+               for flag in param.opts if flag.startswith("--") and f"`{flag}" not in readme and f" {flag}" not in readme]
+    assert missing == []
