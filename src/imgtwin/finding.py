@@ -73,7 +73,7 @@ class _Row:
     width: int | None  # as stored: the whole image
     height: int | None
     content_hash: str | None
-    features: MatchFeatures
+    features: MatchFeatures | None = None  # None once in a FeatureTable (``_Loaded.table``)
 
     @property
     def aspect(self) -> float:
@@ -94,6 +94,12 @@ class _Loaded:
     rows: list[_Row] = field(default_factory=list)
     errors: list[tuple[str, FileError]] = field(default_factory=list)
     stale: int = 0
+    table: FeatureTable | None = None  # the rows' features, in their order
+
+
+#: Rows whose features are parsed before they go into the feature table's arrays: the parsed
+#: objects (~3 KB a file) exist for one block at a time, never for the whole index.
+LOAD_BLOCK = 4096
 
 
 class PathDisplay:
@@ -115,8 +121,10 @@ def _load(db_path: str, roots: Sequence[str], reference: Sequence[str] = ()) -> 
     loaded = _Loaded()
     spec_id = DCTHasher().spec.id
     references = [os.path.abspath(r) for r in reference]
+    blocks: list[FeatureTable] = []
+    block: list[MatchFeatures] = []
     with HashIndex(db_path, readonly=True) as index:
-        for row in index.rows_under([os.path.abspath(r) for r in roots]):
+        for row in index.rows_under([os.path.abspath(r) for r in roots], columns=_COLUMNS):
             path = row_path(row)
             if row["error_reason"] is not None:
                 reason = _reason(row["error_reason"])
@@ -130,8 +138,19 @@ def _load(db_path: str, roots: Sequence[str], reference: Sequence[str] = ()) -> 
                 left, top, right, bottom = features.trim
                 info = FileInfo(path, row["size"], row["mtime_ns"], width, height, row["format"], signals,
                                 any(_within(path, r) for r in references), (right - left) * (bottom - top))
-                loaded.rows.append(_Row(path, info, row["width"], row["height"], row["content_hash"], features))
+                loaded.rows.append(_Row(path, info, row["width"], row["height"], row["content_hash"]))
+                block.append(features)
+                if len(block) >= LOAD_BLOCK:
+                    blocks.append(FeatureTable.from_features(block))
+                    block = []
+    blocks.append(FeatureTable.from_features(block))
+    loaded.table = FeatureTable.concat(blocks)
     return loaded
+
+
+# What find reads of a row (``scanned_at``, ``dev``, ``inode``... are never needed).
+_COLUMNS = ("path, size, mtime_ns, width, height, format, hash_spec, features, features_spec, signals, signals_spec, "
+            "content_hash, error_reason, error_message")
 
 
 def _within(path: str, folder: str) -> bool:
@@ -150,6 +169,7 @@ def group_rows(
     rows: Sequence[_Row], params: NearParams, policy: KeeperPolicy, prefer: str | None,
     checks: UpscaleChecker | None = None,
     local: Sequence[LocalFeatures | None] | None = None,
+    table: FeatureTable | None = None,
 ) -> tuple[list[Group], Ranking]:
     """Exact and near groups over ``rows`` (indices into it), and the ranking their keepers came from.
 
@@ -160,7 +180,9 @@ def group_rows(
     digests = {r.path: r.content_hash for r in rows}
     exact = exact_groups(((r.path, r.info.size) for r in rows if r.content_hash), digest=lambda p: digests[p] or "")
     labels = exact_labels(paths, exact)
-    table = FeatureTable.from_features([r.features for r in rows])
+    if table is None:
+        table = FeatureTable.from_features([r.features for r in rows if r.features is not None])
+    assert len(table) == len(rows)
     matches, _ = near_matches(table, params)
     derived: list[tuple[int, int]] = []
     if local is not None:
@@ -319,7 +341,7 @@ def find_duplicates(
     settings = ScanSettings(roots=tuple(roots), db_path=db, **(scan_settings or {"quiet": True}))  # type: ignore[arg-type]
     checks = UpscaleChecker(db, settings.processing_config())
     groups, ranking = group_rows(loaded.rows, params, KeeperPolicy(keep), os.path.abspath(prefer) if prefer else None,
-                                 checks, local)
+                                 checks, local, loaded.table)
     display = PathDisplay(roots)
     errors = tuple((display(p), e) for p, e in loaded.errors)
     return FindResult(_to_public(groups, loaded.rows, ranking, display), errors, summary, loaded.stale,
