@@ -94,7 +94,8 @@ class HashIndex:
     def has_hashed_size(self, size: int) -> bool:
         """Whether some hashed file has ``size`` bytes (so a new file of that size may be a twin)."""
         row = self.conn.execute(
-            "SELECT 1 FROM files WHERE size = ? AND hash IS NOT NULL AND content_hash IS NOT NULL LIMIT 1", (size,)
+            "SELECT 1 FROM files INDEXED BY files_hashed_size WHERE size = ? AND hash IS NOT NULL "
+            "AND content_hash IS NOT NULL LIMIT 1", (size,)
         ).fetchone()
         return row is not None
 
