@@ -36,8 +36,8 @@ from imgtwin.matching.exact import exact_groups, exact_labels
 from imgtwin.matching.grouping import EXACT, Group, Matches, form_groups
 from imgtwin.matching.keeper import Evidence, FileInfo, KeeperPolicy, Ranking, rank_files
 from imgtwin.matching.near import FeatureTable, NearParams, near_matches
-from imgtwin.persistence.index import HashIndex, row_path
 from imgtwin.matching.resolution import UPSCALE_SPEC, UpscaleCheck, UpscaleTask
+from imgtwin.persistence.index import HashIndex, row_path
 from imgtwin.persistence.sqlite import IndexVersionError
 from imgtwin.processing.jobs import run_jobs
 from imgtwin.records import DuplicateGroup, ErrorReason, FileError, GroupMember, ProcessingSummary
@@ -74,7 +74,7 @@ class _Row:
     width: int | None  # as stored: the whole image
     height: int | None
     content_hash: str | None
-    features: MatchFeatures
+    features: MatchFeatures | None = None  # None once in a FeatureTable (``_Loaded.table``)
 
     @property
     def aspect(self) -> float:
@@ -95,6 +95,12 @@ class _Loaded:
     rows: list[_Row] = field(default_factory=list)
     errors: list[tuple[str, FileError]] = field(default_factory=list)
     stale: int = 0
+    table: FeatureTable | None = None  # the rows' features, in their order
+
+
+#: Rows whose features are parsed before they go into the feature table's arrays: the parsed
+#: objects (~3 KB a file) exist for one block at a time, never for the whole index.
+LOAD_BLOCK = 4096
 
 
 class PathDisplay:
@@ -121,8 +127,10 @@ def _load(db_path: str, roots: Sequence[str], reference: Sequence[str] = (), sel
     loaded = _Loaded()
     spec_id = DCTHasher().spec.id
     references = [os.path.abspath(r) for r in reference]
+    blocks: list[FeatureTable] = []
+    block: list[MatchFeatures] = []
     with HashIndex(db_path, readonly=True) as index:
-        for row in index.rows_under([os.path.abspath(r) for r in roots]):
+        for row in index.rows_under([os.path.abspath(r) for r in roots], columns=_COLUMNS):
             path = row_path(row)
             if select is not None and not select(path, row["size"], row["dev"]):
                 continue
@@ -138,8 +146,19 @@ def _load(db_path: str, roots: Sequence[str], reference: Sequence[str] = (), sel
                 left, top, right, bottom = features.trim
                 info = FileInfo(path, row["size"], row["mtime_ns"], width, height, row["format"], signals,
                                 any(_within(path, r) for r in references), (right - left) * (bottom - top))
-                loaded.rows.append(_Row(path, info, row["width"], row["height"], row["content_hash"], features))
+                loaded.rows.append(_Row(path, info, row["width"], row["height"], row["content_hash"]))
+                block.append(features)
+                if len(block) >= LOAD_BLOCK:
+                    blocks.append(FeatureTable.from_features(block))
+                    block = []
+    blocks.append(FeatureTable.from_features(block))
+    loaded.table = FeatureTable.concat(blocks)
     return loaded
+
+
+# What find reads of a row (``dev`` for the filters' one-file-system rule; ``scanned_at``, ``inode``... never).
+_COLUMNS = ("path, size, dev, mtime_ns, width, height, format, hash_spec, features, features_spec, signals, "
+            "signals_spec, content_hash, error_reason, error_message")
 
 
 def _reason(value: str) -> ErrorReason:
@@ -153,6 +172,7 @@ def group_rows(
     rows: Sequence[_Row], params: NearParams, policy: KeeperPolicy, prefer: str | None,
     checks: UpscaleChecker | None = None,
     local: Sequence[LocalFeatures | None] | None = None,
+    table: FeatureTable | None = None,
     exact_only: bool = False,
 ) -> tuple[list[Group], Ranking]:
     """Exact and near groups over ``rows`` (indices into it), and the ranking their keepers came from.
@@ -164,7 +184,9 @@ def group_rows(
     digests = {r.path: r.content_hash for r in rows}
     exact = exact_groups(((r.path, r.info.size) for r in rows if r.content_hash), digest=lambda p: digests[p] or "")
     labels = exact_labels(paths, exact)
-    table = FeatureTable.from_features([r.features for r in rows])
+    if table is None:
+        table = FeatureTable.from_features([r.features for r in rows if r.features is not None])
+    assert len(table) == len(rows)
     if exact_only:  # --similarity exact: byte-identical files only
         none = np.empty(0, dtype=np.int64)
         matches = Matches(none, none, none, ())
@@ -331,7 +353,7 @@ def find_duplicates(
     settings = ScanSettings(roots=tuple(roots), db_path=db, **(scan_settings or {"quiet": True}))  # type: ignore[arg-type]
     checks = UpscaleChecker(db, settings.processing_config())
     groups, ranking = group_rows(loaded.rows, params, KeeperPolicy(keep), os.path.abspath(prefer) if prefer else None,
-                                 checks, local, exact_only)
+                                 checks, local, loaded.table, exact_only)
     display = PathDisplay(roots)
     errors = tuple((display(p), e) for p, e in loaded.errors)
     return FindResult(_to_public(groups, loaded.rows, ranking, display), errors, summary, loaded.stale,

@@ -69,7 +69,7 @@ def missing_local_features(db_path: str, roots: Sequence[str], spec: LocalSpec =
     """One path per distinct content under ``roots`` (hashed, live) that has no features of ``spec``."""
     by_content: dict[str, str] = {}
     with HashIndex(db_path) as index:
-        for row in index.rows_under([os.path.abspath(r) for r in roots]):
+        for row in index.rows_under([os.path.abspath(r) for r in roots], columns="path, hash, content_hash"):
             if row["hash"] is not None and row["content_hash"] and row["content_hash"] not in by_content:
                 by_content[row["content_hash"]] = row_path(row)
         known = LocalFeatureStore(db_path, conn=index.conn).known(by_content, spec.id)

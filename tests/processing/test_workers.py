@@ -114,3 +114,24 @@ def test_sending_to_a_dead_worker_does_not_break_the_dispatcher() -> None:
         assert list(worker.pending) == ["/nowhere/next.jpg"]  # kept, to be re-queued on EOF
     finally:
         pool._stop_worker(worker, kill=True)
+
+
+def test_chunks_of_tiny_files_keep_the_time_limit_and_crashes_per_file(tmp_path: Path) -> None:
+    # Tiny files go to the workers several per message and come back several per message; a hang or
+    # a crash in the middle of a chunk still costs only that file, and the files done before it in the
+    # same chunk (whose results died with the worker) are decoded again, not lost or blamed.
+    paths = []
+    for i in range(40):
+        name = {7: "hang.png", 21: "crash.png"}.get(i, f"ok{i:02d}.png")
+        synthetic_photo(i, (48, 32)).save(tmp_path / name)
+        paths.append(str(tmp_path / name))
+    pool = ProcessWorkerPool(2, ScanTask(MisbehavingLoader(512), DCTHasher()), file_timeout=2.0, chunk=8)
+    pool._item_seconds = 0.001  # as measured on tiny files: whole chunks from the start
+    assert pool._chunk == 8
+    results = run_pool(pool, paths)
+    assert sorted(r.path for r in results) == sorted(paths)  # each file once
+    by_name = {Path(r.path).name: r for r in results}
+    assert by_name["hang.png"].error.reason is ErrorReason.TIMEOUT
+    assert by_name["crash.png"].error.reason is ErrorReason.WORKER_CRASHED
+    assert all(r.status is FileStatus.HASHED for n, r in by_name.items() if n.startswith("ok"))
+    assert pool.replaced == 2

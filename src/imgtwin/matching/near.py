@@ -58,6 +58,13 @@ CROP_HYPOTHESES = (
 )
 PLAIN, ROTATED, CROP, FLAT = 0, 1, 2, 3  # candidate kinds, by precedence
 
+#: Files whose derived (rotated, cropped) hashes are computed at once: their float64 thumbnails are
+#: 8 KB per file, so a whole index at once cost gigabytes; per block it is a constant ~35 MB.
+HASH_BLOCK = 4096
+#: Candidate pairs verified at once (a multiple of ``verify``'s batch): the pair arrays of one block
+#: (thumbnails, colour, their float copies) stay within ~100 MB however many candidates there are.
+JUDGE_BLOCK = 8192
+
 # g^-1 for each dihedral index (rotate90 <-> rotate270, the rest are involutions).
 _INVERSE = np.array([DIHEDRAL_NAMES.index(n) for n in
                      ("identity", "mirror_h", "mirror_v", "rotate180", "transpose", "rotate90", "rotate270",
@@ -155,6 +162,24 @@ class FeatureTable:
     def __len__(self) -> int:
         return len(self.hashes)
 
+    @classmethod
+    def concat(cls, tables: list[FeatureTable]) -> FeatureTable:
+        """One table of many (blocks read one after the other), freeing each block's column once copied."""
+        if len(tables) == 1:
+            return tables[0]
+        columns: dict[str, np.ndarray | None] = {}
+        for name in cls.__slots__:  # type: ignore[attr-defined]
+            parts = [getattr(t, name) for t in tables]
+            if name == "full_thumbs":
+                parts = [t.thumbs if t.full_thumbs is None else t.full_thumbs for t in tables]
+            columns[name] = None if any(p is None for p in parts) else np.concatenate(parts)
+            if name != "thumbs":  # a block's thumbs stand in for its full_thumbs
+                for t in tables:
+                    object.__setattr__(t, name, None)
+        for t in tables:
+            object.__setattr__(t, "thumbs", None)
+        return cls(**columns)  # type: ignore[arg-type]
+
 
 @dataclass(frozen=True, slots=True)
 class Candidates:
@@ -191,12 +216,22 @@ def _best_per_pair(i: np.ndarray, j: np.ndarray, d: np.ndarray, g: np.ndarray, k
 def crop_hashes(thumbs: np.ndarray, hypotheses: Sequence[tuple[float, float, float, float]] = CROP_HYPOTHESES
                 ) -> np.ndarray:  # fmt: skip
     """(n, len(hypotheses)) uint64: the pHash of each thumbnail cropped by each hypothesis."""
-    x = np.asarray(thumbs, dtype=np.float64).reshape(-1, THUMB, THUMB)
-    out = np.empty((len(x), len(hypotheses)), dtype=np.uint64)
-    for k, (left, top, right, bottom) in enumerate(hypotheses):
-        rows = _BASIS @ resampler(THUMB, top, bottom)
-        cols = _BASIS @ resampler(THUMB, left, right)
-        out[:, k] = hashes_of_blocks(rows @ x @ cols.T)
+    thumbs = np.asarray(thumbs).reshape(-1, THUMB, THUMB)
+    out = np.empty((len(thumbs), len(hypotheses)), dtype=np.uint64)
+    bases = [(_BASIS @ resampler(THUMB, top, bottom), _BASIS @ resampler(THUMB, left, right))
+             for left, top, right, bottom in hypotheses]
+    for lo in range(0, len(thumbs), HASH_BLOCK):
+        x = thumbs[lo : lo + HASH_BLOCK].astype(np.float64)
+        for k, (rows, cols) in enumerate(bases):
+            out[lo : lo + HASH_BLOCK, k] = hashes_of_blocks(rows @ x @ cols.T)
+    return out
+
+
+def rotated_hashes(thumbs: np.ndarray) -> np.ndarray:
+    """(n, 7) uint64: the trimmed pHash under each non-identity dihedral transform, per block of files."""
+    out = np.empty((len(thumbs), 7), dtype=np.uint64)
+    for lo in range(0, len(thumbs), HASH_BLOCK):
+        out[lo : lo + HASH_BLOCK] = dihedral_hashes(thumbs[lo : lo + HASH_BLOCK])[:, 1:]
     return out
 
 
@@ -211,7 +246,7 @@ def candidate_pairs(table: FeatureTable, radius: int, rotations: bool = True, ro
     a, b, d = radius_pairs(both, radius)
     parts = [(a % n, b % n, d, np.zeros(len(a), np.int8), np.full(len(a), PLAIN, np.int8))]
     if rotations and n > 1:
-        queries = dihedral_hashes(table.thumbs)[:, 1:].reshape(-1)
+        queries = rotated_hashes(table.thumbs).reshape(-1)
         q, b, d = radius_join(queries, table.trim_hashes, radius if rotation_radius is None else rotation_radius)
         parts.append((q // 7, b, d, (q % 7 + 1).astype(np.int8), np.full(len(q), ROTATED, np.int8)))
     if crop_radius > 0 and n > 1:
@@ -291,7 +326,27 @@ def _with_flat_candidates(table: FeatureTable, cand: Candidates) -> Candidates:
 
 
 def judge(table: FeatureTable, params: NearParams, cand: Candidates) -> tuple[np.ndarray, Alignment]:
-    """(accepted mask, alignments) of candidate pairs: structure and colour, or pixel agreement."""
+    """(accepted mask, alignments) of candidate pairs: structure and colour, or pixel agreement.
+
+    Pairs are judged ``JUDGE_BLOCK`` at a time (each pair on its own: the blocks change nothing but
+    the memory, which stays constant however many candidates there are).
+    """
+    n = len(cand.i)
+    if n <= JUDGE_BLOCK:
+        return _judge(table, params, cand)
+    parts = []
+    for lo in range(0, n, JUDGE_BLOCK):
+        cut = slice(lo, lo + JUDGE_BLOCK)
+        parts.append(_judge(table, params, Candidates(
+            cand.i[cut], cand.j[cut], cand.distance[cut], cand.transform[cut],
+            None if cand.kind is None else cand.kind[cut])))
+    ok = np.concatenate([p[0] for p in parts])
+    alignment = Alignment(*(np.concatenate([getattr(p[1], f) for p in parts])
+                            for f in ("correlation", "detail", "window_x", "window_y")))
+    return ok, alignment
+
+
+def _judge(table: FeatureTable, params: NearParams, cand: Candidates) -> tuple[np.ndarray, Alignment]:
     i, j, d, g, k = cand.i, cand.j, cand.distance, cand.transform, cand.kind
     alignment = verify_pairs(table, i, j, g)
     structural = accept(params, d, g, alignment.correlation, alignment.detail, k)

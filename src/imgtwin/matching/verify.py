@@ -52,7 +52,19 @@ def crop_windows(size: int = THUMB) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def resampler(size: int, cut_low: float, cut_high: float) -> np.ndarray:
-    """Linear interpolation matrix sampling the window [cut_low, 1 - cut_high]."""
+    """Linear interpolation matrix sampling the window [cut_low, 1 - cut_high] (read-only: shared)."""
+    # Keyed by the values' types too: float32 and float64 cuts of one value give different matrices.
+    return _resampler(size, type(cut_low).__name__, cut_low, type(cut_high).__name__, cut_high)
+
+
+@lru_cache(maxsize=4096)
+def _resampler(size: int, _low_type: str, cut_low: float, _high_type: str, cut_high: float) -> np.ndarray:
+    matrix = _resample(size, cut_low, cut_high)
+    matrix.setflags(write=False)
+    return matrix
+
+
+def _resample(size: int, cut_low: float, cut_high: float) -> np.ndarray:
     span = 1.0 - cut_low - cut_high
     centres = cut_low + (np.arange(size) + 0.5) / size * span  # in [0, 1]
     position = np.clip(centres * size - 0.5, 0, size - 1)
@@ -86,6 +98,30 @@ def _best_axis(profile_a: np.ndarray, profile_b: np.ndarray, top: int = 1) -> np
     norm = np.sqrt(np.einsum("nki,nki->nk", ra, ra) * np.einsum("nki,nki->nk", rb, rb))
     score = dot / np.maximum(norm, 1e-6)
     return np.argsort(-score, axis=1)[:, :top]
+
+
+@lru_cache(maxsize=1)
+def _windows32() -> tuple[np.ndarray, np.ndarray]:
+    """``crop_windows()``'s matrices as float32, converted once rather than per batch."""
+    first, second, _ = crop_windows()
+    return first.astype(np.float32), second.astype(np.float32)
+
+
+def turned(x: np.ndarray, transforms: np.ndarray) -> np.ndarray:
+    """Each of ``x`` (n, ..., h, w) under its own dihedral transform (index as ``DIHEDRAL_NAMES``).
+
+    The same pixels as picking from all 8 variants of every item, without making the 8.
+    """
+    g = np.asarray(transforms).astype(np.int64)
+    if len(g) and not g.any():
+        return x
+    out = np.empty_like(x) if x.shape[-1] == x.shape[-2] else None
+    if out is None:
+        return np.stack(dihedral_pixels(x), axis=1)[np.arange(len(x)), g]
+    for k in np.unique(g):
+        rows = np.flatnonzero(g == k)
+        out[rows] = dihedral_pixels(x[rows])[int(k)]
+    return out
 
 
 @lru_cache(maxsize=1)
@@ -148,7 +184,11 @@ def detail_bits(x: np.ndarray) -> np.ndarray:
     """
     block = _DETAIL_BASIS @ x.astype(np.float64) @ _DETAIL_BASIS.T
     flat = block.reshape(len(x), -1)[:, 1:]
-    return flat > np.median(flat, axis=1, keepdims=True)
+    # The median of an odd count is its middle element: what np.median returns, without its overhead.
+    middle = flat.shape[1] // 2
+    if flat.shape[1] % 2 == 0:
+        return flat > np.median(flat, axis=1, keepdims=True)
+    return flat > np.partition(flat, middle, axis=1)[:, middle : middle + 1]
 
 
 def aligned_scores(
@@ -166,13 +206,11 @@ def aligned_scores(
     detail = np.empty(n, dtype=np.int16)
     window_x = np.full(n, uncropped_window(), dtype=np.int16)
     window_y = window_x.copy()
-    first, second, _ = crop_windows()
+    first, second = _windows32()
     for lo in range(0, n, _BATCH):
         a = thumbs_a[lo : lo + _BATCH].astype(np.float32)
         b = thumbs_b[lo : lo + _BATCH].astype(np.float32)
-        g = np.asarray(transforms[lo : lo + _BATCH])
-        variants = np.stack(dihedral_pixels(a), axis=1)  # (batch, 8, 32, 32)
-        a = variants[np.arange(len(a)), g.astype(np.int64)]
+        a = turned(a, np.asarray(transforms[lo : lo + _BATCH]))
         if not align:
             out[lo : lo + _BATCH] = (_zscore(_gradients(a)) * _zscore(_gradients(b))).sum(axis=1)
             detail[lo : lo + _BATCH] = (detail_bits(a) != detail_bits(b)).sum(axis=1)
@@ -184,12 +222,12 @@ def aligned_scores(
         best_x = np.empty(len(a), dtype=np.int16)
         best_y = np.empty(len(a), dtype=np.int16)
         for tx in range(kx.shape[1]):
-            fx, sx = first[kx[:, tx]].astype(np.float32), second[kx[:, tx]].astype(np.float32)
+            fx, sx = first[kx[:, tx]], second[kx[:, tx]]
             a_x = a @ np.swapaxes(fx, 1, 2)
             b_x = b @ np.swapaxes(sx, 1, 2)
             for ty in range(ky.shape[1]):
-                aa = first[ky[:, ty]].astype(np.float32) @ a_x
-                bb = second[ky[:, ty]].astype(np.float32) @ b_x
+                aa = first[ky[:, ty]] @ a_x
+                bb = second[ky[:, ty]] @ b_x
                 score = (_zscore(_gradients(aa)) * _zscore(_gradients(bb))).sum(axis=1)
                 best = np.maximum(best, score)
                 distance = (detail_bits(aa) != detail_bits(bb)).sum(axis=1)

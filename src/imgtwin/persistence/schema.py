@@ -83,6 +83,10 @@ _COLUMNS_BY_VERSION = {
 # hash (byte copies share a row; a moved or renamed file keeps its entry): made when missing, in any
 # schema version, since they are additions.
 AUXILIARY_TABLES = (
+    # `index info` counts files, bytes and vanished files from these small b-trees, not the rows
+    # (a row holds KBs of features, so reading the rows means reading the whole file).
+    "CREATE INDEX IF NOT EXISTS files_all_sizes ON files (size)",
+    "CREATE INDEX IF NOT EXISTS files_vanished ON files (vanished_at) WHERE vanished_at IS NOT NULL",
     # Local features for ``find --deep`` (hashing/local.py).
     """CREATE TABLE IF NOT EXISTS local_features (
         content_hash  TEXT NOT NULL,      -- xxh3-128 of the bytes, hex (files.content_hash)

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from imgtwin.config import ProcessingConfig, cpu_count
 from imgtwin.hashing.extractor import FeatureExtractor
 from imgtwin.interfaces import Hasher, HashPersistence, ImageLoader, ProgressReporter
+from imgtwin.processing.copies import ScanCopies
 from imgtwin.processing.discovery import check_roots
 from imgtwin.processing.incremental import ResultCache
 from imgtwin.processing.pipeline import ProcessingPipeline
@@ -74,5 +75,5 @@ class ParallelProcessingEngine:
         """
         roots = self.prepare_roots([path] if isinstance(path, str) else list(path))
         check_roots(roots)
-        pipeline = ProcessingPipeline(self.storage, self.make_pool(config), config, cache=cache)
+        pipeline = ProcessingPipeline(self.storage, self.make_pool(config), config, cache=cache, copies=ScanCopies())
         return pipeline.run(roots, reporter, persistence, cancel or threading.Event())

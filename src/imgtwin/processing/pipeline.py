@@ -8,6 +8,7 @@ never accumulated beyond the batch being written.
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -15,7 +16,8 @@ from dataclasses import dataclass, field
 
 from imgtwin.config import ProcessingConfig
 from imgtwin.interfaces import HashPersistence, ProgressReporter
-from imgtwin.processing.channels import END, Channel
+from imgtwin.processing.channels import END, POLL_SECONDS, Channel
+from imgtwin.processing.copies import QUEUE, WAIT, ScanCopies
 from imgtwin.processing.discovery import DiscoveryOptions
 from imgtwin.processing.incremental import ResultCache
 from imgtwin.processing.source import FileSource
@@ -51,12 +53,14 @@ class ProcessingPipeline:
         config: ProcessingConfig,
         *,
         cache: ResultCache | None = None,
+        copies: ScanCopies | None = None,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.source = source
         self.pool = pool
         self.config = config
         self.cache = cache
+        self.copies = copies  # byte copies within this run, decoded once (see processing.copies)
         self.clock = clock
 
     def run(
@@ -94,7 +98,7 @@ class ProcessingPipeline:
             self._collect(results, tally, total, reporter, persistence, cancel, stop, work)
         finally:
             if tally.batch:
-                persistence.store_batch(tally.batch)
+                self._store(persistence, tally)
             persistence.finalize()
             stop.set()  # release the producer if it is still blocked
             producer.join(timeout=5)
@@ -125,14 +129,50 @@ class ProcessingPipeline:
                     delivered = results.send(error_result(item.path, item.error), stop)
                 elif self.cache is not None and (known := self.cache.lookup(item.path)) is not None:
                     delivered = results.send(known, stop)
-                else:
+                elif self.copies is None:
                     delivered = work.send(item.path, stop)
+                else:
+                    delivered = self._queue(item.path, work, results, stop)
                 if not delivered:
                     return
+            if self.copies is not None and not self._retry_until_settled(work, stop):
+                return
             work.send(END, stop)
         finally:
             if self.cache is not None:
                 self.cache.close()
+
+    def _queue(self, path: str, work: Channel, results: Channel, stop: threading.Event) -> bool:
+        assert self.copies is not None
+        while not self.copies.retry.empty():
+            if not work.send(self.copies.retry.get(), stop):
+                return False
+        claim = self.copies.claim(path)
+        if claim is QUEUE:
+            return work.send(path, stop)
+        if claim is WAIT:
+            return True
+        return results.send(claim, stop)
+
+    def _retry_until_settled(self, work: Channel, stop: threading.Event) -> bool:
+        """Queue the copies whose first file failed for its path, until no copy waits (False: stopped)."""
+        assert self.copies is not None
+        while self.copies.outstanding():
+            if stop.is_set():
+                return False
+            try:
+                path = self.copies.retry.get(timeout=POLL_SECONDS)
+            except queue.Empty:
+                continue
+            if not work.send(path, stop):
+                return False
+        return True
+
+    def _store(self, persistence: HashPersistence, tally: _Tally) -> None:
+        persistence.store_batch(tally.batch)
+        tally.batch = []
+        if self.copies is not None:
+            self.copies.stored()
 
     def _collect(
         self,
@@ -166,18 +206,26 @@ class ProcessingPipeline:
                 continue
             if item is END:
                 return
-            self._count(item, tally)
-            if on_result is not None:
-                on_result(item)
-            if item.status is FileStatus.ERROR:
-                assert item.error is not None
-                reporter.report_error(item.path, str(item.error))
-            if item.status is not FileStatus.SKIPPED:
-                tally.batch.append(item)
-                if len(tally.batch) >= self.config.batch_size:
-                    persistence.store_batch(tally.batch)
-                    tally.batch = []
-            reporter.report_progress(tally.completed, max(total, tally.completed))
+            self._record(item, tally, total, reporter, persistence, on_result)
+            if self.copies is not None:
+                for copy in self.copies.settle(item):
+                    self._record(copy, tally, total, reporter, persistence, on_result)
+
+    def _record(
+        self, item: FileResult, tally: _Tally, total: int, reporter: ProgressReporter,
+        persistence: HashPersistence, on_result: Callable[[FileResult], None] | None,
+    ) -> None:
+        self._count(item, tally)
+        if on_result is not None:
+            on_result(item)
+        if item.status is FileStatus.ERROR:
+            assert item.error is not None
+            reporter.report_error(item.path, str(item.error))
+        if item.status is not FileStatus.SKIPPED:
+            tally.batch.append(item)
+            if len(tally.batch) >= self.config.batch_size:
+                self._store(persistence, tally)
+        reporter.report_progress(tally.completed, max(total, tally.completed))
 
     @staticmethod
     def _count(result: FileResult, tally: _Tally) -> None:

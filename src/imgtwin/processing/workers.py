@@ -122,16 +122,41 @@ class ThreadWorkerPool:
                 return
 
 
-def _worker_main(conn: Connection, task: Task[Any, Any], memory_limit_mb: int = 0) -> None:
-    """Body of a worker process: one item in, one result out, until None."""
+# A worker sends the results of a chunk together, and what it has at least this often (seconds),
+# so that slow files are still reported as they finish.
+FLUSH_SECONDS = 0.2
+# Work per message the pool aims at: items that take less than this are sent several at a time.
+CHUNK_SECONDS = 0.02
+# Allowed to a new worker process to start (import its decoders) on top of its first item's limit.
+STARTUP_SECONDS = 30.0
+
+
+def _worker_main(conn: Connection, task: Task[Any, Any], memory_limit_mb: int = 0,
+                 started: Any = None) -> None:  # fmt: skip
+    """Body of a worker process: a chunk of items in, their results out (in order), until None.
+
+    Before each item it counts it in ``started`` (shared memory, no system call): the pool reads
+    that to know which item is on the decoder, so a time limit or a crash costs that item alone
+    although the results come back several at a time.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
     quiet_decoder_warnings()
     silence_native_stderr()
     if memory_limit_mb > 0:
         limit_address_space(memory_limit_mb * 1024 * 1024)
     try:
-        while (item := conn.recv()) is not None:
-            conn.send(task.run(item))
+        while (chunk := conn.recv()) is not None:
+            done: list[Any] = []
+            since = time.monotonic()
+            for item in chunk:
+                if started is not None:
+                    started.value += 1
+                done.append(task.run(item))
+                if time.monotonic() - since >= FLUSH_SECONDS:
+                    conn.send(done)
+                    done, since = [], time.monotonic()
+            if done:
+                conn.send(done)
     except (EOFError, KeyboardInterrupt, BrokenPipeError):
         pass
 
@@ -140,10 +165,19 @@ def _worker_main(conn: Connection, task: Task[Any, Any], memory_limit_mb: int = 
 class _Worker:
     process: multiprocessing.process.BaseProcess
     conn: Connection
-    # Items sent and not yet answered, in order; the head is being worked on and
+    started: Any  # shared counter: items this worker has begun
+    # Items sent and not yet answered, in order; the one on the decoder (``current``)
     # must finish by ``deadline``.
     pending: deque[Any] = field(default_factory=deque)
     deadline: float = 0.0
+    answered: int = 0  # results received
+    seen: int = 0  # ``started`` when last looked at
+    last_answer: float | None = None  # when it last answered while busy (None: idle since)
+
+    def current(self, started: int | None = None) -> int:
+        """Index in ``pending`` of the item being worked on (those before it are done, not yet sent)."""
+        begun = self.started.value if started is None else started
+        return min(max(begun - self.answered - 1, 0), max(len(self.pending) - 1, 0))
 
 
 class ProcessWorkerPool:
@@ -165,6 +199,7 @@ class ProcessWorkerPool:
         file_timeout: float = 30.0,
         *,
         prefetch: int = 2,
+        chunk: int = 16,
         clock: Callable[[], float] = time.monotonic,
         start_method: str | None = None,
         memory_limit_mb: int = 0,
@@ -178,6 +213,10 @@ class ProcessWorkerPool:
         self.task = task
         self.file_timeout = file_timeout
         self.prefetch = prefetch
+        # Items per message: a chunk is a worker's unit of work. Tiny files cost their round trips
+        # more than their decoding; the time limit and crash isolation stay per item (_Worker.current).
+        self.chunk = chunk
+        self._item_seconds: float | None = None
         self.clock = clock
         self.memory_limit_mb = memory_limit_mb
         if start_method is None:
@@ -194,15 +233,16 @@ class ProcessWorkerPool:
 
     def _start_worker(self) -> _Worker:
         parent, child = self.context.Pipe(duplex=True)
+        started = self.context.RawValue("q", 0)
         process = self.context.Process(
             target=_worker_main,
-            args=(child, self.task, self.memory_limit_mb),
+            args=(child, self.task, self.memory_limit_mb, started),
             name="imgtwin-worker",
             daemon=True,
         )
         process.start()
         child.close()
-        return _Worker(process, parent)
+        return _Worker(process, parent, started)
 
     def _stop_worker(self, worker: _Worker, kill: bool) -> None:
         if kill:
@@ -264,8 +304,9 @@ class ProcessWorkerPool:
                 if not input_open and not backlog:
                     return
                 continue
+            self._watch(busy)
             timeout = min(w.deadline for w in busy) - self.clock()
-            hungry = (input_open or backlog) and any(len(w.pending) < self.prefetch for w in self._fed(pool))
+            hungry = (input_open or backlog) and any(len(w.pending) <= self._low_water for w in self._fed(pool))
             if hungry:
                 timeout = min(timeout, 0.01)  # more work may arrive any moment
             ready = wait([w.conn for w in busy], timeout=max(0.0, min(timeout, 0.5)))
@@ -283,46 +324,91 @@ class ProcessWorkerPool:
         if self.controller is not None and (change := self.controller.update()) is not None:
             log.info("%s", change)
 
+    def _time_items(self, worker: _Worker, count: int) -> None:
+        """Seconds per item (moving average), from the gaps between a busy worker's answers."""
+        now = self.clock()
+        if worker.last_answer is not None and count and worker.answered > count:  # not its start-up
+            each = (now - worker.last_answer) / count
+            self._item_seconds = each if self._item_seconds is None else 0.8 * self._item_seconds + 0.2 * each
+        worker.last_answer = now if worker.pending else None
+
+    @property
+    def _chunk(self) -> int:
+        """Items per message: one for slow items (fair shares to the end), up to ``chunk`` for tiny ones."""
+        if self._item_seconds is None:
+            return 1
+        return max(1, min(self.chunk, int(CHUNK_SECONDS / max(self._item_seconds, 1e-6))))
+
+    @property
+    def _low_water(self) -> int:
+        """A worker holding this many items or fewer gets another chunk (``prefetch`` chunks in all)."""
+        return (self.prefetch - 1) * self._chunk
+
+    def _watch(self, busy: list[_Worker]) -> None:
+        """A worker that began another item has until ``file_timeout`` from now for it."""
+        now = self.clock()
+        for worker in busy:
+            started = worker.started.value
+            if started != worker.seen:
+                worker.seen = started
+                worker.deadline = now + self.file_timeout
+
     def _top_up(self, pool: list[_Worker], work: Channel, backlog: deque[Any], input_open: bool, block: bool) -> bool:
-        """Fill every worker to one path, then to ``prefetch``; False once input has ended."""
+        """Give every worker a chunk, then up to ``prefetch`` chunks; False once input has ended."""
+        chunk = self._chunk
         for target in range(1, self.prefetch + 1):
             for worker in self._fed(pool):
-                if len(worker.pending) >= target:
+                if len(worker.pending) > (target - 1) * chunk:
                     continue
-                if backlog:
-                    self._send(worker, backlog.popleft())
-                    continue
-                if not input_open:
+                items: list[Any] = []
+                while len(items) < chunk:
+                    if backlog:
+                        items.append(backlog.popleft())
+                        continue
+                    if not input_open:
+                        break
+                    # Wait (once, and only with nothing in hand) for the first item; never for the rest.
+                    item = work.receive(timeout=POLL_SECONDS if block and not items else 0.0)
+                    block = False
+                    if item is None:
+                        break
+                    if item is END:
+                        input_open = False
+                        break
+                    items.append(item)
+                if items:
+                    self._send(worker, *items)
+                if not input_open and not backlog:
                     return False
-                item = work.receive(timeout=POLL_SECONDS if block else 0.0)
-                block = False
-                if item is None:
-                    return True
-                if item is END:
-                    return False
-                self._send(worker, item)
+                if len(items) < chunk:
+                    return input_open  # nothing more to hand out now
         return input_open
 
-    def _send(self, worker: _Worker, path: Any) -> None:
+    def _send(self, worker: _Worker, *items: Any) -> None:
         if not worker.pending:
-            worker.deadline = self.clock() + self.file_timeout
-        worker.pending.append(path)
+            # A new process imports its decoders first: that is no file's time (``_watch`` starts the
+            # clock when it begins the item), but a start that never ends must still be noticed.
+            grace = STARTUP_SECONDS if worker.started.value == 0 else 0.0
+            worker.deadline = self.clock() + self.file_timeout + grace
+            worker.last_answer = self.clock()
+        worker.pending.extend(items)
         try:
-            worker.conn.send(path)
+            worker.conn.send(list(items))
         except OSError:
             # The worker died while decoding its current file (a prefetched
-            # path arrives after the crash). Its pipe reads EOF next, and
-            # _collect blames the file it was on and re-queues this one.
+            # chunk arrives after the crash). Its pipe reads EOF next, and
+            # _collect blames the file it was on and re-queues these.
             pass
 
     def _collect(
         self, pool: list[_Worker], worker: _Worker, backlog: deque[Any], results: Channel, cancel: threading.Event
     ) -> None:
         try:
-            result = worker.conn.recv()
+            done = worker.conn.recv()
         except (EOFError, OSError):
             code = worker.process.exitcode
-            path = worker.pending[0]
+            index = worker.current()  # the process is gone: its counter says which item it died on
+            path = worker.pending[index]
             self.crashes_in_a_row += 1
             if self.crashes_in_a_row >= max(MIN_CRASHES_IN_A_ROW, 4 * self.workers):
                 raise WorkerStartupError(
@@ -332,32 +418,42 @@ class ProcessWorkerPool:
                     "--executor thread"
                 )
             log.warning("worker died on %s (exit code %s); starting a new one", path, code)
-            self._replace(pool, worker, backlog)
-            result = self.task.failed(
+            self._replace(pool, worker, backlog, index)
+            done = [self.task.failed(
                 path, FileError(ErrorReason.WORKER_CRASHED, f"the decoder crashed (worker exit code {code})")
-            )
+            )]
         else:
             self.crashes_in_a_row = 0
-            worker.pending.popleft()
+            for _ in done:
+                worker.pending.popleft()
+            worker.answered += len(done)
+            self._time_items(worker, len(done))
             if worker.pending:
                 worker.deadline = self.clock() + self.file_timeout
-        if self.controller is not None:
-            self.controller.record()
-        results.send(result, cancel)
+        for result in done:
+            if self.controller is not None:
+                self.controller.record()
+            results.send(result, cancel)
 
     def _expire(self, pool: list[_Worker], backlog: deque[Any], results: Channel, cancel: threading.Event) -> None:
         now = self.clock()
         for worker in list(pool):
             if worker.pending and now > worker.deadline:
-                path = worker.pending[0]
+                if worker.started.value != worker.seen:
+                    continue  # it went on to another item since: not stuck (_watch moves the deadline)
+                index = worker.current(worker.seen)  # the item the deadline was set for
+                path = worker.pending[index]
                 log.warning("%s took longer than %.0f s; killing its worker", path, self.file_timeout)
-                self._replace(pool, worker, backlog)
+                self._replace(pool, worker, backlog, index)
                 message = f"decoding took longer than {self.file_timeout:g} s and was stopped"
                 results.send(self.task.failed(path, FileError(ErrorReason.TIMEOUT, message)), cancel)
 
-    def _replace(self, pool: list[_Worker], worker: _Worker, backlog: deque[Any]) -> None:
-        """Kill a worker and start another; the paths queued behind its file go first."""
-        worker.pending.popleft()
+    def _replace(self, pool: list[_Worker], worker: _Worker, backlog: deque[Any], index: int = 0) -> None:
+        """Kill a worker and start another; its other paths go first (done ones too: their results died with it).
+
+        ``index``: the position in ``pending`` of the item that cost the worker its life.
+        """
+        del worker.pending[index]
         backlog.extendleft(reversed(worker.pending))
         worker.pending.clear()
         self._stop_worker(worker, kill=True)
