@@ -89,7 +89,7 @@ def test_cancel_stops_cleanly_and_keeps_finished_work(tmp_path: Path) -> None:
     from tests.helpers import synthetic_photo
 
     for i in range(40):
-        synthetic_photo(i % 5, (400, 300)).save(tmp_path / f"p{i:02d}.png")
+        synthetic_photo(i, (400, 300)).save(tmp_path / f"p{i:02d}.png")  # distinct: copies would need no work
     cancel = threading.Event()
     persistence = MemoryPersistence()
 
