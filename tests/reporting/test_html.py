@@ -15,9 +15,11 @@ from click.testing import CliRunner
 from PIL import Image, ImageOps
 
 from imgtwin.cli import main
+from imgtwin.config import ProcessingConfig
 from imgtwin.reporting.html import render_page, thumbnail_dir
 from imgtwin.reporting.thumbnails import make_thumbnails, thumbnail_name
 from tests.helpers import REPO, synthetic_photo
+from tests.hostile_files import slow_progressive_jpeg
 
 SCHEMA = json.loads((REPO / "docs/schemas/find.schema.json").read_text())
 ARTIFACTS = REPO / "test-artifacts"
@@ -294,6 +296,20 @@ def test_thumbnails_are_upright_reused_and_skip_unreadable_files(tmp_path: Path)
     again = make_thumbnails(sources[:2], str(folder), workers=2)
     assert again.made == 0 and again.reused == 2
     assert sorted(p.name for p in folder.iterdir()) == sorted(again.names.values())  # stale ones pruned
+
+
+def test_thumbnails_share_the_scans_time_limit(tmp_path: Path) -> None:
+    # A file whose decoder spins (several seconds here, a minute elsewhere) costs only its own
+    # thumbnail once the scan's per-file limit is spent; the others are made.
+    (tmp_path / "spins.jpg").write_bytes(slow_progressive_jpeg(4096, 5000))
+    sources = [str(tmp_path / "spins.jpg")]
+    for i in range(3):
+        synthetic_photo(i, (300, 200)).save(tmp_path / f"ok{i}.jpg")
+        sources.append(str(tmp_path / f"ok{i}.jpg"))
+    config = ProcessingConfig(max_concurrent_tasks=2, file_timeout=1.0)
+    made = make_thumbnails(sources, str(tmp_path / "thumbs"), config=config)
+    assert made.names[sources[0]] is None
+    assert all(made.names[s] for s in sources[1:]) and made.made == 3 and made.failed == 1
 
 
 def test_markup_cannot_be_broken_by_paths() -> None:

@@ -1,4 +1,4 @@
-"""Small JPEG thumbnails for the HTML report, made in parallel worker processes.
+"""Small JPEG thumbnails for the HTML report, made in the scan's worker pool.
 
 The report must open offline and fast, so it shows pre-made thumbnails from a
 folder beside the page instead of the (possibly huge, possibly HEIC or RAW)
@@ -11,16 +11,16 @@ it never stops the report.
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
 import os
 import re
-import signal
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from PIL import Image
+
+from imgtwin.config import ProcessingConfig
+from imgtwin.processing.jobs import run_jobs
+from imgtwin.records import FileError
 
 THUMB_SIZE = 160  # px, long side
 JPEG_QUALITY = 80
@@ -45,17 +45,6 @@ class ThumbnailSet:
     @property
     def failed(self) -> int:
         return sum(name is None for name in self.names.values())
-
-
-def _init_worker() -> None:
-    """Worker set-up: the parent handles Ctrl-C; decoder noise and memory are contained."""
-    from imgtwin.processing.limits import limit_address_space
-    from imgtwin.processing.workers import quiet_decoder_warnings, silence_native_stderr
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    quiet_decoder_warnings()
-    silence_native_stderr()
-    limit_address_space(MEMORY_LIMIT_MB * 1024 * 1024)
 
 
 def make_thumbnail(source: str, target: str) -> bool:
@@ -88,39 +77,28 @@ def _up_to_date(source: str, target: str) -> bool:
 Job = tuple[str, str]  # source path, thumbnail path
 
 
-def _run_pool(jobs: Sequence[Job], workers: int, done: Callable[[str, bool], None]) -> list[Job]:
-    """Run ``jobs`` on a process pool; the jobs left unfinished if a worker crashed."""
-    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    pool = ProcessPoolExecutor(workers, multiprocessing.get_context(method), initializer=_init_worker)
-    left: dict[Future[bool], Job] = {}
-    try:
-        for job in jobs:
-            left[pool.submit(make_thumbnail, *job)] = job
-        for future in list(left):
-            try:
-                ok = future.result()
-            except BrokenProcessPool:
-                break
-            done(left.pop(future)[0], ok)
-        for future in list(left):  # after a crash: keep what finished before it
-            if future.done() and not future.cancelled() and future.exception() is None:
-                done(left.pop(future)[0], future.result())
-    except BaseException:  # Ctrl-C: drop the queue instead of finishing it
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True, cancel_futures=True)
-    return list(left.values())
+@dataclass(frozen=True)
+class ThumbnailTask:
+    """``processing.task.Task`` for the scan's worker pool: one thumbnail, with the scan's time limit and isolation."""
+
+    def run(self, item: Job) -> tuple[str, bool]:
+        return item[0], make_thumbnail(*item)
+
+    def failed(self, item: Job, error: FileError) -> tuple[str, bool]:  # crashed, spun or ran out of memory
+        return item[0], False
 
 
 def make_thumbnails(
-    paths: Iterable[str], folder: str, *, workers: int = 0, prune: bool = True
+    paths: Iterable[str], folder: str, *, workers: int = 0, prune: bool = True, config: ProcessingConfig | None = None,
 ) -> ThumbnailSet:
     """Thumbnails of ``paths`` in ``folder``, reusing those newer than their source.
 
-    ``workers`` processes (0: one per core). A decoder that crashes its worker
-    costs the files in flight: they are retried once on a fresh pool, then shown
-    as placeholders. With ``prune``, thumbnails of files no longer reported are
-    deleted (only files named like thumbnails).
+    Made in the scan's worker pool (``processing.jobs.run_jobs``; ``config``, or
+    ``workers`` processes, 0: one per core), so the scan's per-file time limit,
+    memory limit and crash isolation hold here too: a file whose decoder spins
+    or crashes its worker is shown as a placeholder, the others are made. With
+    ``prune``, thumbnails of files no longer reported are deleted (only files
+    named like thumbnails).
     """
     os.makedirs(folder, exist_ok=True)
     names: dict[str, str | None] = {}
@@ -134,16 +112,11 @@ def make_thumbnails(
             jobs.append((path, target))
     reused = len(names)
 
-    def done(path: str, ok: bool) -> None:
+    if config is None:
+        config = ProcessingConfig(max_concurrent_tasks=workers, worker_memory_mb=MEMORY_LIMIT_MB)
+    names.update((path, None) for path, _ in jobs)  # a placeholder unless made (a stopped run returns early)
+    for path, ok in run_jobs(ThumbnailTask(), jobs, config):
         names[path] = thumbnail_name(path) if ok else None
-
-    workers = min(workers or os.cpu_count() or 1, max(1, len(jobs)))
-    for _ in range(2):
-        if not jobs:
-            break
-        jobs = _run_pool(jobs, workers, done)
-    for path, _target in jobs:
-        names[path] = None
     if prune:
         _prune(folder, {n for n in names.values() if n})
     return ThumbnailSet(names, made=sum(1 for n in names.values() if n) - reused, reused=reused)
