@@ -35,6 +35,6 @@ def test_actions_take_home_paths(photo_dir: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("HOME", str(photo_dir.parent))
     monkeypatch.setenv("XDG_DATA_HOME", str(photo_dir.parent / "data"))
     plan = imgtwin.plan_actions(["~/photos"], "move", db_path="~/i.db", move_to="~/dupes",
-                                scan_settings={"quiet": True, "executor": "thread", "workers": 1})
+                                options=imgtwin.ScanOptions(executor="thread", workers=1))
     assert [i.target for i in plan.items] == [str(photo_dir.parent / "dupes" / "a" / "copy of img0.jpg")]
     assert (photo_dir.parent / "i.db").is_file() and not Path("~").exists()

@@ -14,6 +14,7 @@ import pytest
 from PIL import Image, ImageOps
 
 from imgtwin.finding import find_duplicates
+from imgtwin.options import MatchOptions
 from tests.helpers import require_shared
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[1] / "docs/schemas/find.schema.json").read_text())
@@ -76,7 +77,7 @@ def test_finds_every_kind_of_copy_and_nothing_else(library: Path, tmp_path: Path
 
 
 def test_rotations_can_be_turned_off(library: Path, tmp_path: Path) -> None:
-    names = by_name(find_duplicates([str(library)], db_path=str(tmp_path / "i.db"), rotations=False))
+    names = by_name(find_duplicates([str(library)], db_path=str(tmp_path / "i.db"), match=MatchOptions(rotations=False)))
     assert "rotated.jpg" not in names and "mirrored.webp" not in names
     assert names["cropped.jpg"][0] == names["original.jpg"][0]
 
@@ -90,14 +91,14 @@ def test_keeper_is_the_highest_resolution_then_policies(library: Path, tmp_path:
     keeper = [name for name, (_, m) in best.items() if m.keep and best[name][0] == best["original.jpg"][0]]
     assert keeper == ["exact.jpg"] or keeper == ["original.jpg"]
     assert best["original.jpg"][1].keep  # same size and mtime class: "original.jpg" is the shorter path
-    smallest = find_duplicates([str(library)], db_path=db, scan=False, keep="smallest")
+    smallest = find_duplicates([str(library)], db_path=db, scan=False, match=MatchOptions(keep="smallest"))
     for group in smallest.groups:
         assert group.keeper.size == min(m.size for m in group.members)
     names = by_name(smallest)
     assert names["mirrored.webp"][1].keep  # the smallest file of the near group
     assert names["original.jpg"][1].transform == "mirror"  # transforms are relative to the keeper
-    preferred = by_name(find_duplicates([str(library)], db_path=db, scan=False, keep="prefer-folder",
-                                        prefer=str(library / "copies")))
+    preferred = by_name(find_duplicates([str(library)], db_path=db, scan=False,
+                                        match=MatchOptions(keep="prefer-folder", prefer=str(library / "copies"))))
     assert preferred["other5 copy.jpg"][1].keep and not preferred["other5.jpg"][1].keep
 
 

@@ -16,6 +16,7 @@ from rich.console import Console
 from imgtwin.app import ScanSettings
 from imgtwin.finding import find_duplicates
 from imgtwin.finding_deep import LOCAL_SPEC, compute_local_features, missing_local_features
+from imgtwin.options import MatchOptions
 from imgtwin.persistence.local_features import LocalFeatureStore
 from imgtwin.persistence.sqlite import read_rows
 from tests.helpers import (
@@ -60,7 +61,7 @@ def test_deep_groups_every_edit_with_its_original_and_keeps_the_original(library
     db = str(tmp_path / "i.db")
     plain = by_name(find_duplicates([str(library)], db_path=db))
     assert not all(name in plain for name in EDITS)  # the global hashes miss some of them
-    names = by_name(find_duplicates([str(library)], db_path=db, deep=True))
+    names = by_name(find_duplicates([str(library)], db_path=db, match=MatchOptions(deep=True)))
     group = names["original.jpg"][0]
     for name in (*EDITS, "original copy.jpg"):
         assert names[name][0] == group, name
@@ -78,11 +79,11 @@ def test_deep_groups_every_edit_with_its_original_and_keeps_the_original(library
 def test_a_screenshot_or_crop_is_never_kept_even_when_its_file_is_larger(library: Path, tmp_path: Path) -> None:
     db = str(tmp_path / "i.db")
     for policy in ("best", "largest", "newest"):
-        names = by_name(find_duplicates([str(library)], db_path=db, deep=True, keep=policy))
+        names = by_name(find_duplicates([str(library)], db_path=db, match=MatchOptions(deep=True, keep=policy)))
         group = names["original.jpg"][0]
         kept = [n for n, (g, m) in names.items() if g == group and m.keep]
         assert kept[0] not in ("screenshot.png", "cropped.jpg", "straightened.jpg"), (policy, kept)
-    largest = by_name(find_duplicates([str(library)], db_path=db, scan=False, keep="largest"))
+    largest = by_name(find_duplicates([str(library)], db_path=db, scan=False, match=MatchOptions(keep="largest")))
     assert "screenshot.png" not in largest  # without --deep the screenshot is not found at all
 
 
@@ -93,7 +94,7 @@ def test_local_features_are_stored_by_content_reused_and_files_rows_untouched(li
     assert missing_local_features(db, [str(library)])  # a default find computes no local features
     with LocalFeatureStore(db) as store:
         assert store.count() == (0, 0)
-    find_duplicates([str(library)], db_path=db, deep=True)
+    find_duplicates([str(library)], db_path=db, match=MatchOptions(deep=True))
     after = list(read_rows(db))
     assert [{k: v for k, v in r.items() if k != "scanned_at"} for r in before] == \
         [{k: v for k, v in r.items() if k != "scanned_at"} for r in after]

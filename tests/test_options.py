@@ -33,8 +33,8 @@ def test_a_single_pattern_is_one_pattern_not_its_letters() -> None:
 def test_similarity_words_map_to_bits() -> None:
     assert MatchOptions().bits == MatchOptions(similarity="medium").bits
     assert MatchOptions(similarity="high").bits < MatchOptions().bits < MatchOptions(similarity="low").bits
-    exact = MatchOptions(similarity="exact").find_arguments()
-    assert exact["threshold"] == 0 and exact["rotations"] is False
+    exact = MatchOptions(similarity="exact", deep=True)
+    assert exact.bits == 0 and exact.rotations and not exact.searches_rotations and not exact.searches_deep
     assert MatchOptions(threshold=9).bits == 9
     with pytest.raises(ValueError, match="not both"):
         MatchOptions(similarity="low", threshold=3)

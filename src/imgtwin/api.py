@@ -70,10 +70,8 @@ def find_duplicates(
     the scan runs.
     """
     roots, match, options = _paths(paths), match or MatchOptions(), options or ScanOptions()
-    scan_settings: dict[str, object] = {**options.fields(), "quiet": not progress, "progress": progress}
-    return _find(roots, db_path=_db(db), scan=scan and bool(roots), scan_settings=scan_settings,
-                 console=_console(progress), select=options.selector((*roots, *match.reference)),
-                 exact_only=match.exact_only, **match.find_arguments())
+    return _find(roots, db_path=_db(db), match=match, options=options, scan=scan and bool(roots), progress=progress,
+                 quiet=not progress, console=_console(progress))
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,7 @@ from imgtwin.matching.grouping import EXACT, Group, Matches, form_groups
 from imgtwin.matching.keeper import Evidence, FileInfo, KeeperPolicy, Ranking, rank_files
 from imgtwin.matching.near import FeatureTable, NearParams, near_matches
 from imgtwin.matching.resolution import UPSCALE_SPEC, UpscaleCheck, UpscaleTask
+from imgtwin.options import MatchOptions, ScanOptions
 from imgtwin.persistence.index import HashIndex, row_path
 from imgtwin.persistence.sqlite import IndexVersionError
 from imgtwin.processing.jobs import run_jobs
@@ -311,46 +312,43 @@ def find_duplicates(
     paths: Sequence[str] = (),
     *,
     db_path: str | None = None,
-    threshold: int = DEFAULT_THRESHOLD,
-    rotations: bool = True,
-    keep: str | KeeperPolicy = KeeperPolicy.BEST,
-    prefer: str | None = None,
+    match: MatchOptions | None = None,
+    options: ScanOptions | None = None,
     scan: bool = True,
-    scan_settings: dict[str, object] | None = None,
+    progress: bool = False,
+    quiet: bool = True,
+    metrics_port: int | None = None,
+    metrics_host: str = "127.0.0.1",
     console: Console | None = None,
-    reference: Sequence[str] = (),
-    deep: bool = False,
-    select: RowSelector | None = None,
-    exact_only: bool = False,
 ) -> FindResult:
     """Duplicate groups among the images under ``paths``.
 
-    With ``scan`` (the default) the folders are scanned into the index first;
-    with no ``paths``, every live file of the index is compared. ``keep``:
-    ``best`` (resolution without borders, then size, less lossy format,
-    oldest, shortest path),
-    ``largest``, ``smallest``, ``oldest``, ``newest`` or ``prefer-folder``
-    (files under ``prefer`` first). ``reference``: folders whose files are
-    never acted on (``dedupe --reference``). ``deep``: also match on local
-    features (straightened, screenshotted, stickered, hard-cropped copies),
-    computing those that are missing when scanning (``finding_deep``).
-    ``select``: which indexed files take part (the filters of ``--exclude``, ``--ext``...).
-    ``exact_only``: byte-identical files only (``--similarity exact``).
+    With ``scan`` (the default) the folders are scanned into the index first
+    (``options``: how, and which files; ``progress``, ``quiet`` and the metrics
+    endpoint: what the scan shows); with no ``paths``, every live file of the
+    index is compared. ``match``: how alike, rotations, the keeper policy,
+    reference folders (compared with the others, never acted on) and ``deep``
+    (local features, computed where missing when scanning: ``finding_deep``).
+    The filters of ``options`` also choose which indexed files take part
+    (hidden files already indexed stay: they were asked for when scanned).
     """
+    match, options = match or MatchOptions(), options or ScanOptions()
+    threshold, rotations, keep, prefer = match.bits, match.searches_rotations, match.keep, match.prefer
+    reference, deep, exact_only = match.reference, match.searches_deep, match.exact_only
     db = db_path or default_db_path()
     summary = None
     # A reference folder is compared with the others, so it is scanned (and searched) with them.
     extra = [r for r in reference if paths and not any(_within(os.path.abspath(r), os.path.abspath(p)) for p in paths)]
     roots = (*paths, *extra)
+    settings = ScanSettings.of(roots, db, options, progress=progress, quiet=quiet, metrics_port=metrics_port,
+                               metrics_host=metrics_host)
     if scan and roots:
-        settings = ScanSettings(roots=tuple(roots), db_path=db, **(scan_settings or {"quiet": True}))  # type: ignore[arg-type]
         summary = run_scan(settings, console or Console(file=io.StringIO()))
         if deep and not summary.cancelled:
             compute_local_features(settings, console or Console(file=io.StringIO()))
-    loaded = _load(db, roots, reference, select)
+    loaded = _load(db, roots, reference, replace(options, include_hidden=True).selector(roots))
     local = local_features_for(db, [r.content_hash for r in loaded.rows]) if deep else None
     params = NearParams(threshold=threshold, rotations=rotations)
-    settings = ScanSettings(roots=tuple(roots), db_path=db, **(scan_settings or {"quiet": True}))  # type: ignore[arg-type]
     checks = UpscaleChecker(db, settings.processing_config())
     groups, ranking = group_rows(loaded.rows, params, KeeperPolicy(keep), os.path.abspath(prefer) if prefer else None,
                                  checks, local, loaded.table, exact_only)

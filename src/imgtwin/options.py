@@ -168,10 +168,15 @@ class MatchOptions:
             return 0
         return SIMILARITY_BITS[self.similarity or "medium"]
 
-    def find_arguments(self) -> dict[str, Any]:
-        """Keyword arguments of ``finding.find_duplicates`` (exact: the cheapest search; see ``api.exact_groups``)."""
-        return {"threshold": self.bits, "rotations": self.rotations and not self.exact_only, "keep": self.keep,
-                "prefer": self.prefer, "reference": self.reference, "deep": self.deep and not self.exact_only}
+    @property
+    def searches_rotations(self) -> bool:
+        """Rotated and mirrored copies are looked for (never with ``exact``: bytes have no rotations)."""
+        return self.rotations and not self.exact_only
+
+    @property
+    def searches_deep(self) -> bool:
+        """Local features are matched too (never with ``exact``)."""
+        return self.deep and not self.exact_only
 
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)(b?)\s*$", re.IGNORECASE)

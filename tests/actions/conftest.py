@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from imgtwin.actions import ActionPlan, plan_actions
+from imgtwin.options import ScanOptions
 from tests.helpers import synthetic_photo
 
-SCAN = {"quiet": True, "executor": "thread", "workers": 1}
+SCAN = ScanOptions(executor="thread", workers=1)
 
 
 def snapshot(root: Path) -> dict[str, tuple[str, str, int]]:
@@ -64,7 +65,7 @@ def library(tmp_path: Path) -> Path:
 
 
 def plan_for(root: Path, tmp_path: Path, action: str, **kwargs: object) -> ActionPlan:
-    return plan_actions([str(root)], action, db_path=str(tmp_path / "index.db"), scan_settings=SCAN,
+    return plan_actions([str(root)], action, db_path=str(tmp_path / "index.db"), options=SCAN,
                         **kwargs)  # type: ignore[arg-type]
 
 

@@ -68,7 +68,7 @@ def test_delete_needs_the_explicit_flag(library: Path, tmp_path: Path) -> None:
 
 def test_edited_plan_file(library: Path, tmp_path: Path) -> None:
     db = str(tmp_path / "i.db")
-    result = find_duplicates([str(library)], db_path=db, scan_settings=SCAN)
+    result = find_duplicates([str(library)], db_path=db, options=SCAN)
     document = groups_document(result.groups, result.errors, 6, True)
     groups = {os.path.basename(g["members"][0]["path"]): g for g in document["groups"]}
     for member in groups["photo0.png"]["members"]:  # keep the copy instead

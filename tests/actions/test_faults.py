@@ -123,7 +123,7 @@ def test_sigkill_mid_run_then_undo_restores_the_tree(action: str, tmp_path: Path
     library = make_library(tmp_path / "lib", groups=16, size=(32, 24))
     before = snapshot(library)
     db = str(tmp_path / "index.db")
-    result = find_duplicates([str(library)], db_path=db, scan_settings=SCAN)
+    result = find_duplicates([str(library)], db_path=db, options=SCAN)
     plan_file = str(tmp_path / "plan.json")
     write_json(plan_file, groups_document(result.groups, result.errors, 6, True))
     journal = tmp_path / "j.jsonl"

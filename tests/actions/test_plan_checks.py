@@ -25,7 +25,7 @@ def run(*args: str) -> tuple[int, str]:
 
 
 def find_document(library: Path, db: str) -> dict[str, Any]:
-    result = find_duplicates([str(library)], db_path=db, scan_settings=SCAN)
+    result = find_duplicates([str(library)], db_path=db, options=SCAN)
     return groups_document(result.groups, result.errors, 6, True)
 
 

@@ -86,7 +86,7 @@ def test_reference_files_are_never_acted_on(action: str, collection: Path, tmp_p
 @pytest.mark.parametrize("action", ACTIONS)
 def test_a_plan_cannot_make_a_reference_file_a_victim(action: str, collection: Path, tmp_path: Path) -> None:
     db = str(tmp_path / "i.db")
-    result = find_duplicates([str(collection)], db_path=db, scan_settings=SCAN)
+    result = find_duplicates([str(collection)], db_path=db, options=SCAN)
     document = groups_document(result.groups, result.errors, 6, True)
     swapped = 0
     for group in document["groups"]:
@@ -111,7 +111,7 @@ def test_a_plan_cannot_make_a_reference_file_a_victim(action: str, collection: P
 
 
 def _document(collection: Path, db: str) -> dict[str, Any]:
-    result = find_duplicates([str(collection)], db_path=db, scan_settings=SCAN)
+    result = find_duplicates([str(collection)], db_path=db, options=SCAN)
     return groups_document(result.groups, result.errors, 6, True)
 
 

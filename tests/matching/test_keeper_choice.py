@@ -16,9 +16,10 @@ import pytest
 from PIL import Image, ImageDraw, ImageOps
 
 from imgtwin.finding import find_duplicates
+from imgtwin.options import MatchOptions, ScanOptions
 from tests.helpers import require_shared
 
-SCAN = {"quiet": True, "executor": "thread", "workers": 2}
+SCAN = ScanOptions(executor="thread", workers=2)
 DAY_NS = 86_400 * 10**9
 
 
@@ -43,7 +44,7 @@ def older(path: Path) -> None:
 
 
 def keeper_of(root: Path, tmp_path: Path, **options: object) -> tuple[str, object]:
-    result = find_duplicates([str(root)], db_path=str(tmp_path / "i.db"), scan_settings=SCAN, **options)
+    result = find_duplicates([str(root)], db_path=str(tmp_path / "i.db"), options=SCAN, match=MatchOptions(**options))  # type: ignore[arg-type]
     assert len(result.groups) == 1, [[m.path for m in g.members] for g in result.groups]
     group = result.groups[0]
     return os.path.basename(group.keeper.path), group
@@ -173,8 +174,8 @@ def test_a_reference_file_is_kept_and_a_reference_only_group_left_alone(tmp_path
     other = photo(12)
     save(other, archive / "a.jpg", quality=90)
     shutil.copy2(archive / "a.jpg", archive / "b.jpg")
-    result = find_duplicates([str(root)], db_path=str(tmp_path / "i.db"), scan_settings=SCAN,
-                             reference=[str(archive)])  # scanned with the folders given
+    result = find_duplicates([str(root)], db_path=str(tmp_path / "i.db"), options=SCAN,
+                             match=MatchOptions(reference=(str(archive),)))  # scanned with the folders given
     groups = {os.path.basename(g.keeper.path): g for g in result.groups}
     assert set(groups) == {"old copy.jpg", "a.jpg"} or set(groups) == {"old copy.jpg", "b.jpg"}
     mixed = groups["old copy.jpg"]
@@ -203,6 +204,6 @@ def test_colour_keeps_different_flat_pictures_apart_and_copies_together(tmp_path
         save(frame, root / f"dark {k}.png", "PNG")
     buffer = io.BytesIO()
     Image.new("RGB", (640, 480), (236, 120, 30)).save(buffer, "PNG")
-    result = find_duplicates([str(root)], db_path=str(tmp_path / "i.db"), scan_settings=SCAN)
+    result = find_duplicates([str(root)], db_path=str(tmp_path / "i.db"), options=SCAN)
     groups = [sorted(os.path.basename(m.path) for m in g.members) for g in result.groups]
     assert groups == [["orange again.jpg", "orange small.webp", "orange.png"]]

@@ -146,3 +146,20 @@ def test_the_scan_summary_counts_byte_copies(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "1 byte copies of other files, not decoded" in result.output
     assert "Done: 2 hashed, 0 errors" in result.output
+
+
+def test_a_non_image_with_the_bytes_of_a_broken_image_is_skipped_not_failed(tmp_path: Path) -> None:
+    # notes.jpg is a failure (not_an_image); notes.txt, the same bytes under a name that is no image's,
+    # is skipped as any text file is, whether its answer comes from this scan or from the index.
+    root = tmp_path / "photos"
+    root.mkdir()
+    (root / "notes.jpg").write_text("not a picture\n")
+    (root / "notes.txt").write_text("not a picture\n")
+    db = tmp_path / "i.db"
+    first = scan(root, db)
+    assert (first.error_count, first.skipped) == (1, 1)
+    assert [os.path.basename(r["path"]) for r in read_rows(str(db)) if r["error_reason"]] == ["notes.jpg"]
+    (root / "later.txt").write_text("not a picture\n")  # a copy of an indexed failure, in a rescan
+    again = scan(root, db)
+    assert again.error_count == 1 and again.skipped >= 1
+    assert [os.path.basename(r["path"]) for r in read_rows(str(db)) if r["error_reason"]] == ["notes.jpg"]

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from PIL import Image
 
+from imgtwin.options import MatchOptions
 from imgtwin.review import ReviewServer, review_server
 from tests.actions.conftest import make_library, snapshot  # noqa: F401 - snapshot is used by the tests
 from tests.helpers import synthetic_photo
@@ -37,8 +38,7 @@ def private_home(monkeypatch: pytest.MonkeyPatch, home: Path) -> Path:
 
 
 def start(root: Path, db: Path, **kwargs: Any) -> ReviewServer:
-    server = review_server([str(root)], str(db), {"threshold": 6, "rotations": True, "keep": "best",
-                                                  "prefer": None}, **kwargs)
+    server = review_server([str(root)], str(db), MatchOptions(), **kwargs)
     server.start_in_thread()
     return server
 

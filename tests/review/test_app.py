@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from imgtwin.options import ScanOptions
 from imgtwin.review import ReviewServer
 from tests.helpers import synthetic_photo
 from tests.review.conftest import (
@@ -48,7 +49,7 @@ def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Revie
     (root / "more").mkdir()
     for k in range(40):
         synthetic_photo(500 + k, (480, 360)).save(root / "more" / f"p{k:02d}.jpg", quality=90)
-    server = start(root, tmp_path / "index.db", scan_settings={"workers": 1})
+    server = start(root, tmp_path / "index.db", options=ScanOptions(workers=1))
     try:
         yield server, root, data_home
     finally:

@@ -16,13 +16,12 @@ from typing import Any
 
 from imgtwin.actions.model import ActionKind, ActionPlan, FileState, PlanError, PlanItem, RefusedGroup, move_target
 from imgtwin.actions.paths import Folders, containing_root, within
-from imgtwin.folders import document_base, resolve
-from imgtwin.options import expand
 from imgtwin.actions.vetting import Proposed, Vetter
-from imgtwin.finding import DEFAULT_THRESHOLD, RowSelector, find_duplicates
+from imgtwin.finding import find_duplicates
+from imgtwin.folders import document_base, resolve
 from imgtwin.matching.confirm import plan_params
-from imgtwin.matching.keeper import KeeperPolicy
 from imgtwin.matching.near import NearParams
+from imgtwin.options import MatchOptions, ScanOptions, expand
 from imgtwin.persistence.index import HashIndex
 from imgtwin.records import DuplicateGroup
 
@@ -94,32 +93,25 @@ def plan_actions(
     *,
     db_path: str | None = None,
     move_to: str | None = None,
-    threshold: int = DEFAULT_THRESHOLD,
-    rotations: bool = True,
-    keep: str | KeeperPolicy = KeeperPolicy.BEST,
-    prefer: str | None = None,
+    match: MatchOptions | None = None,
+    options: ScanOptions | None = None,
     scan: bool = True,
-    scan_settings: dict[str, object] | None = None,
-    reference: Sequence[str] = (),
-    deep: bool = False,
-    select: RowSelector | None = None,
-    exact_only: bool = False,
 ) -> ActionPlan:
-    """Find the duplicates under ``paths`` (as ``find`` would) and plan ``action`` on them.
+    """Find the duplicates under ``paths`` (as ``find`` would, with ``match`` and ``options``) and plan ``action``.
 
-    ``reference``: folders whose files are never acted on. Nothing is changed
-    on disk but the index; apply the plan with ``apply_plan``.
+    ``match.reference``: folders whose files are never acted on. Nothing is
+    changed on disk but the index; apply the plan with ``apply_plan``.
     """
     from imgtwin.app import default_db_path
 
-    paths, reference = [expand(p) for p in paths], [expand(r) for r in reference]  # "~/Pictures", as a shell would
+    match = match or MatchOptions()
+    paths = [expand(p) for p in paths]  # "~/Pictures", as a shell would (MatchOptions expands its folders)
+    reference = list(match.reference)
     move_to = expand(move_to) if move_to else move_to
     db = expand(db_path) if db_path else default_db_path()
     if move_to:
         check_move_to(move_to, paths, reference)  # before scanning: a wrong --move-to fails at once
-    result = find_duplicates(paths, db_path=db, threshold=threshold, rotations=rotations, keep=keep, prefer=prefer,
-                             scan=scan, scan_settings=scan_settings, reference=reference, deep=deep,
-                             select=select, exact_only=exact_only)
+    result = find_duplicates(paths, db_path=db, match=match, options=options, scan=scan)
     return plan_from_groups(result.groups, paths, action, db_path=db, move_to=move_to, reference=reference)
 
 

@@ -46,9 +46,9 @@ from imgtwin.cli.common import (
     injected,
     stop_on_first_interrupt,
 )
-from imgtwin.cli.options import FILTER_NAMES, db_option, examples, filter_options, row_selector, selection_options
+from imgtwin.cli.options import FILTER_NAMES, db_option, examples, filter_options, selection_options, with_fields
 from imgtwin.finding import PathDisplay, find_duplicates
-from imgtwin.matching.keeper import KeeperPolicy
+from imgtwin.options import MatchOptions, ScanOptions
 from imgtwin.reporting.groups import human_bytes
 from imgtwin.reporting.text import printable
 
@@ -152,8 +152,7 @@ def _summary(report: ApplyReport) -> str:
 def dedupe(
     dirs: tuple[str, ...], db_path: str | None, action: str, move_to: str | None, copy_to: str | None,
     plan_path: str | None,
-    journal_path: str | None, yes: bool, allow_delete: bool, reference: tuple[str, ...], threshold: int,
-    rotations: bool, keep: str, prefer: str | None, deep: bool, exact_only: bool, filters: dict[str, Any],
+    journal_path: str | None, yes: bool, allow_delete: bool, match: MatchOptions, options: ScanOptions,
     workers: int, no_progress: bool,
 ) -> None:
     """Trash, move or link every duplicate under DIRS but its group's keeper (dry run unless --yes)."""
@@ -179,8 +178,7 @@ def dedupe(
                  and ctx.get_parameter_source(p.name) is not click.core.ParameterSource.DEFAULT]
         if given:
             raise click.UsageError(f"{', '.join(given)} choose groups, which --plan already holds")
-    elif keep == KeeperPolicy.PREFER_FOLDER.value and not prefer:
-        raise click.UsageError("--keep prefer-folder needs --prefer FOLDER")
+    reference = match.reference
     console = err_console()
     db = db_path or default_db_path()
     if move_to:
@@ -201,10 +199,8 @@ def dedupe(
             else:
                 # find_duplicates, then the plan (as plan_actions does), so that the scan's progress and
                 # failures are shown on this console and its outcome decides the exit code
-                found = find_duplicates(dirs, db_path=db, threshold=threshold, rotations=rotations, keep=keep,
-                                        prefer=prefer, reference=reference, deep=deep, console=console,
-                                        scan_settings={"progress": not no_progress, "workers": workers, **filters},
-                                        select=row_selector(filters, (*dirs, *reference)), exact_only=exact_only)
+                found = find_duplicates(dirs, db_path=db, match=match, options=with_fields(options, workers=workers),
+                                        progress=not no_progress, quiet=False, console=console)
                 if found.scan is not None and found.scan.cancelled:
                     console.print("[yellow]Scan stopped: nothing was done.[/]", highlight=False)
                     sys.exit(EXIT_INTERRUPTED)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from typing import Any
 
 import click
 from rich.console import Console
@@ -27,15 +26,15 @@ from imgtwin.cli.options import (
     examples,
     filter_options,
     metrics_options,
-    row_selector,
     selection_options,
+    with_fields,
     workers_settings,
 )
 from imgtwin.finding import find_duplicates
+from imgtwin.options import MatchOptions, ScanOptions
+from imgtwin.reporting.groups import groups_document, print_groups, write_csv, write_json
 
 EXIT_DUPLICATES = 3  # --exit-code: duplicates found (0, 1, 2 and 130 mean what they mean for every command)
-from imgtwin.matching.keeper import KeeperPolicy
-from imgtwin.reporting.groups import groups_document, print_groups, write_csv, write_json
 
 
 @click.command(epilog=examples(
@@ -63,14 +62,8 @@ from imgtwin.reporting.groups import groups_document, print_groups, write_csv, w
 def find(
     dirs: tuple[str, ...],
     db_path: str | None,
-    threshold: int,
-    rotations: bool,
-    keep: str,
-    prefer: str | None,
-    reference: tuple[str, ...],
-    deep: bool,
-    exact_only: bool,
-    filters: dict[str, Any],
+    match: MatchOptions,
+    options: ScanOptions,
     json_path: str | None,
     csv_path: str | None,
     html_path: str | None,
@@ -82,25 +75,20 @@ def find(
     metrics_host: str,
 ) -> None:
     """Group exact and near-duplicate images under DIRS (scanning them first)."""
-    if keep == KeeperPolicy.PREFER_FOLDER.value and not prefer:
-        raise click.UsageError("--keep prefer-folder needs --prefer FOLDER")
     to_stdout = check_outputs(json=json_path, csv=csv_path, html=html_path)
     console = err_console()
     db = db_path or default_db_path()
     if not dirs and not os.path.isfile(db):
         fail(console, f"no index at {db}: give folders to scan, or --db with an existing index")
     cancel = threading.Event()
-    scan_settings = {"progress": not no_progress, "quiet": quiet, **workers_settings(workers),
-                     "metrics_port": metrics_port, "metrics_host": metrics_host, **filters}
+    options = with_fields(options, **workers_settings(workers))
     with fatal_errors(console, db), stop_on_first_interrupt(cancel, console):
-        result = find_duplicates(
-            dirs, db_path=db, threshold=threshold, rotations=rotations, keep=keep, prefer=prefer,
-            scan_settings=scan_settings, console=console, reference=reference, deep=deep,
-            select=row_selector(filters, (*dirs, *reference)), exact_only=exact_only,
-        )
+        result = find_duplicates(dirs, db_path=db, match=match, options=options, progress=not no_progress,
+                                 quiet=quiet, metrics_port=metrics_port, metrics_host=metrics_host, console=console)
     if result.scan is not None and result.scan.cancelled:
         console.print("[yellow]Scan stopped: groups below cover the files hashed so far.[/]")
-    document = groups_document(result.groups, result.errors, threshold, rotations, deep=deep)
+    document = groups_document(result.groups, result.errors, match.bits, match.searches_rotations,
+                               deep=match.searches_deep)
     if json_path:
         write_json(json_path, document)
     if csv_path:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -51,22 +52,21 @@ def selection_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """``--similarity``/``--threshold``, ``--rotations``, ``--keep``, ``--prefer``, ``--reference``, ``--deep``.
 
     Shared by ``find``, ``dedupe``, ``report`` and ``review`` so that the same
-    words select the same groups everywhere. The command receives
-    ``threshold`` (bits, from either option), ``rotations`` and ``exact_only``
-    (``--similarity exact``), checked by ``options.MatchOptions``.
+    words select the same groups everywhere. The command receives ``match``,
+    the ``options.MatchOptions`` they make (checked here, as usage errors).
     """
     from imgtwin.matching.keeper import KeeperPolicy
 
     @functools.wraps(command)
-    def with_similarity(*args: Any, similarity: str | None, threshold: int | None, **kwargs: Any) -> Any:
-        try:
-            match = MatchOptions(similarity=similarity, threshold=threshold)  # type: ignore[arg-type]
-        except ValueError:
-            raise click.UsageError("give --similarity or --threshold, not both") from None
-        kwargs.update(threshold=match.bits, exact_only=match.exact_only)
-        if match.exact_only:
-            kwargs["rotations"] = False
-        return command(*args, **kwargs)
+    def with_match(*args: Any, similarity: str | None, threshold: int | None, rotations: bool, keep: str,
+                   prefer: str | None, reference: tuple[str, ...], deep: bool, **kwargs: Any) -> Any:
+        if similarity is not None and threshold is not None:
+            raise click.UsageError("give --similarity or --threshold, not both")
+        if keep == KeeperPolicy.PREFER_FOLDER.value and not prefer:
+            raise click.UsageError("--keep prefer-folder needs --prefer FOLDER")
+        match = MatchOptions(similarity=similarity, threshold=threshold, rotations=rotations,  # type: ignore[arg-type]
+                             keep=keep, prefer=prefer, reference=reference, deep=deep)
+        return command(*args, match=match, **kwargs)
 
     options = [
         click.option("--similarity", type=click.Choice(SIMILARITIES), default=None, help=SIMILARITY_HELP),
@@ -84,7 +84,7 @@ def selection_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      help="Folder whose files are kept first (with --keep prefer-folder)."),
         click.option("--deep/--no-deep", default=False, show_default=True, help=DEEP_HELP),
     ]
-    wrapped: Callable[..., Any] = with_similarity
+    wrapped: Callable[..., Any] = with_match
     for option in reversed(options):
         wrapped = option(wrapped)
     return reference_option(wrapped)
@@ -112,8 +112,9 @@ def filter_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """``--exclude``, ``--ext``, ``--min-size``, ``--max-size``, ``--no-recursive``, ``--one-file-system``.
 
     Shared by ``scan``, ``find``, ``report``, ``review`` and ``dedupe``: the
-    command receives ``filters``, the ``ScanOptions`` fields they set (checked
-    here), for its scan and for the files of the index it compares.
+    command receives ``options``, the ``ScanOptions`` they make (checked here;
+    the command adds its own fields, such as workers, with ``with_fields``), for
+    its scan and for the files of the index it compares.
     """
 
     @functools.wraps(command)
@@ -123,11 +124,11 @@ def filter_options(command: Callable[..., Any]) -> Callable[..., Any]:
         filters = {"exclude": exclude, "extensions": names, "min_size": min_size, "max_size": max_size,
                    "recursive": not no_recursive, "one_file_system": one_file_system}
         try:
-            ScanOptions(**filters)  # type: ignore[arg-type]
+            options = ScanOptions(**filters)  # type: ignore[arg-type]
         except ValueError as exc:
             raise click.UsageError(str(exc).replace("min_size", "--min-size").replace("max_size", "--max-size")
                                    ) from None
-        return command(*args, filters=filters, **kwargs)
+        return command(*args, options=options, **kwargs)
 
     options = [
         click.option("--exclude", multiple=True, metavar="GLOB",
@@ -148,9 +149,12 @@ def filter_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapped
 
 
-def row_selector(filters: dict[str, Any], roots: Sequence[str]) -> Callable[[str, int, int | None], bool] | None:
-    """Which files of the index the filters keep (hidden files already indexed stay), or None for all."""
-    return ScanOptions(include_hidden=True, **filters).selector(roots)
+def with_fields(options: ScanOptions, **fields: Any) -> ScanOptions:
+    """``options`` with the command's own fields (``--workers``, ``--timeout``...), checked as usage errors."""
+    try:
+        return dataclasses.replace(options, **fields)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 def reference_option(command: Callable[..., Any]) -> Callable[..., Any]:

@@ -9,15 +9,14 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import Any
 
 import click
 
 from imgtwin.app import default_db_path
 from imgtwin.cli.common import EXIT_OK, err_console, fail, fatal_errors
-from imgtwin.cli.options import check_outputs, db_option, examples, filter_options, row_selector, selection_options
+from imgtwin.cli.options import check_outputs, db_option, examples, filter_options, selection_options
 from imgtwin.finding import find_duplicates
-from imgtwin.matching.keeper import KeeperPolicy
+from imgtwin.options import MatchOptions, ScanOptions
 from imgtwin.reporting.groups import groups_document
 from imgtwin.reporting.html import HtmlReport, ReportInputError, load_find_json, write_html_report
 
@@ -51,14 +50,8 @@ def report(
     html_path: str,
     json_path: str | None,
     db_path: str | None,
-    threshold: int,
-    rotations: bool,
-    keep: str,
-    prefer: str | None,
-    reference: tuple[str, ...],
-    deep: bool,
-    exact_only: bool,
-    filters: dict[str, Any],
+    match: MatchOptions,
+    options: ScanOptions,
     workers: int,
     quiet: bool,
 ) -> None:
@@ -70,8 +63,6 @@ def report(
     """
     if json_path and (dirs or db_path):
         raise click.UsageError("--from-json reads groups from the file: give no DIRS or --db with it")
-    if keep == KeeperPolicy.PREFER_FOLDER.value and not prefer:
-        raise click.UsageError("--keep prefer-folder needs --prefer FOLDER")
     started = time.perf_counter()
     check_outputs(html=html_path)
     console = err_console()
@@ -86,12 +77,11 @@ def report(
         else:
             if not os.path.isfile(db):
                 fail(console, f"no index at {db}: run `imgtwin scan` first, or give --db or --from-json")
-            result = find_duplicates(dirs, db_path=db, threshold=threshold, rotations=rotations, keep=keep,
-                                     prefer=prefer, scan=False, reference=reference, deep=deep,
-                                     select=row_selector(filters, (*dirs, *reference)), exact_only=exact_only)
-            document = groups_document(result.groups, result.errors, threshold, rotations, deep=deep)
+            result = find_duplicates(dirs, db_path=db, match=match, options=options, scan=False)
+            document = groups_document(result.groups, result.errors, match.bits, match.searches_rotations,
+                                       deep=match.searches_deep)
             where = f" under {', '.join(dirs)}" if dirs else ""
-            source = f"From the index {os.path.abspath(db)}{where} (threshold {threshold})"
+            source = f"From the index {os.path.abspath(db)}{where} (threshold {match.bits})"
         written = write_html_report(html_path, document, source=source, workers=workers)
     if not quiet:
         click.echo(_summary_line(written, time.perf_counter() - started))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 import threading
 import webbrowser
-from typing import Any
 
 import click
 
@@ -16,11 +15,11 @@ from imgtwin.cli.options import (
     db_option,
     examples,
     filter_options,
-    row_selector,
     selection_options,
+    with_fields,
     workers_settings,
 )
-from imgtwin.matching.keeper import KeeperPolicy
+from imgtwin.options import MatchOptions, ScanOptions
 
 
 @click.command(epilog=examples(
@@ -39,7 +38,7 @@ from imgtwin.matching.keeper import KeeperPolicy
 @filter_options
 @click.option("--workers", type=WorkersType(), default=0, help="Scan workers; 0 = one per core; auto = adapt.")
 def review(dirs: tuple[str, ...], db_path: str | None, host: str, port: int, no_browser: bool,
-           workers: int | str, filters: dict[str, Any], **selection: Any) -> None:
+           workers: int | str, match: MatchOptions, options: ScanOptions) -> None:
     """Review duplicates under DIRS in the browser: live scan, compare, then apply and undo.
 
     Starts a local server (127.0.0.1 by default), prints its address with a
@@ -51,15 +50,13 @@ def review(dirs: tuple[str, ...], db_path: str | None, host: str, port: int, no_
     from imgtwin.processing.discovery import check_roots
     from imgtwin.review import review_server
 
-    if selection.get("keep") == KeeperPolicy.PREFER_FOLDER.value and not selection.get("prefer"):
-        raise click.UsageError("--keep prefer-folder needs --prefer FOLDER")
     console = err_console()
     db = db_path or default_db_path()
     with fatal_errors(console, db):
         check_roots(dirs)
-        selection["select"] = row_selector(filters, (*dirs, *selection.get("reference", ())))
         try:
-            server = review_server(dirs, db, selection, scan_settings={**workers_settings(workers), **filters}, host=host, port=port)
+            server = review_server(dirs, db, match, with_fields(options, **workers_settings(workers)), host=host,
+                                   port=port)
         except OSError as exc:
             fail(console, f"cannot listen on {host}:{port}: {exc.strerror or exc}")
     if not server.loopback:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 import threading
-from typing import Any
 
 import click
 
@@ -25,6 +24,7 @@ from imgtwin.cli.options import (
     examples,
     filter_options,
     metrics_options,
+    with_fields,
     workers_settings,
 )
 from imgtwin.options import ScanOptions
@@ -112,7 +112,7 @@ def scan(
     metrics_host: str,
     scheduler: str | None,
     deep: bool,
-    filters: dict[str, Any],
+    options: ScanOptions,
 ) -> None:
     """Hash every image under DIRS and store the hashes in the index."""
     if (output_format is None) != (output_path is None):
@@ -120,26 +120,14 @@ def scan(
     to_stdout = check_outputs(output=output_path, log=log_path)
     if scheduler is not None and workers == "auto":
         raise click.UsageError("--workers auto does not apply with --scheduler (the cluster sets its workers)")
-    settings = ScanSettings(
-        roots=dirs,
-        db_path=db_path or default_db_path(),
-        output_format=output_format,  # type: ignore[arg-type]
-        output_path=output_path,
-        batch_size=batch_size,
-        buffer=buffer,
-        executor=executor,  # type: ignore[arg-type]
-        file_timeout=file_timeout,
-        include_hidden=include_hidden,
-        follow_symlinks=follow_symlinks,
-        worker_memory_mb=worker_memory_mb,
-        log_path=log_path,
-        progress=not no_progress,
-        quiet=quiet,
-        metrics_port=metrics_port,
-        metrics_host=metrics_host,
-        scheduler=scheduler,
-        **workers_settings(workers, executor),
-        **filters,
+    options = with_fields(
+        options, batch_size=batch_size, buffer=buffer, executor=executor, file_timeout=file_timeout,
+        include_hidden=include_hidden, follow_symlinks=follow_symlinks, worker_memory_mb=worker_memory_mb,
+        scheduler=scheduler, **workers_settings(workers, executor),
+    )
+    settings = ScanSettings.of(
+        dirs, db_path or default_db_path(), options, output_format=output_format, output_path=output_path,
+        log_path=log_path, progress=not no_progress, quiet=quiet, metrics_port=metrics_port, metrics_host=metrics_host,
     )
     console = err_console()
     quiet_decoder_warnings()

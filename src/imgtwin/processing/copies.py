@@ -33,6 +33,7 @@ from dataclasses import dataclass, field, replace
 from typing import Union
 
 from imgtwin.hashing.content import content_hash
+from imgtwin.processing.task import failure_of
 from imgtwin.records import ErrorReason, FileResult, FileStatus
 
 # Failures that depend on the bytes only, so every copy would fail the same way.
@@ -219,4 +220,6 @@ def _copy(result: FileResult, path: str, info: os.stat_result) -> FileResult:
         result.metadata, path=path, size=info.st_size, mtime_ns=info.st_mtime_ns, dev=info.st_dev,
         inode=info.st_ino, ctime_ns=info.st_ctime_ns,
     )
+    if result.status is FileStatus.ERROR and result.error is not None:
+        return failure_of(metadata, result.error, reused="copy", answered_by="content")
     return replace(result, metadata=metadata, reused="copy", answered_by="content", duration_s=None)

@@ -25,6 +25,7 @@ from typing import Protocol
 
 from imgtwin.hashing.content import content_hash
 from imgtwin.persistence.index import HashIndex, is_gone, row_path
+from imgtwin.processing.task import failure_of
 from imgtwin.records import ErrorReason, FileError, FileResult, FileStatus, HashSpec, ImageHash, ProcessingMetadata
 
 # Failures that the same bytes and the same loader will always reproduce.
@@ -126,4 +127,4 @@ class IndexScanCache:
                 signals_spec=row["signals_spec"], reused=how, answered_by=answered,
             )
         error = FileError(ErrorReason(row["error_reason"]), row["error_message"] or "")
-        return FileResult(metadata, FileStatus.ERROR, error=error, reused=how, answered_by=answered)
+        return failure_of(metadata, error, reused=how, answered_by=answered)

@@ -51,6 +51,19 @@ class ScanTask:
         return error_result(item, error)
 
 
+def failure_of(metadata: ProcessingMetadata, error: FileError, reused: str | None = None,
+               answered_by: str | None = None) -> FileResult:
+    """The result of a file that could not be read; a non-image not named like an image is skipped instead.
+
+    The one place of that rule: a file decoded here, a byte copy answered from
+    another file of the scan or of the index, all end the same way (a notes.txt
+    is no failure, even with the bytes of a broken notes.jpg).
+    """
+    if error.reason is ErrorReason.NOT_AN_IMAGE and not has_image_extension(metadata.path):
+        return FileResult(metadata, FileStatus.SKIPPED)
+    return FileResult(metadata, FileStatus.ERROR, error=error, reused=reused, answered_by=answered_by)
+
+
 def error_result(path: str, error: FileError, size: int = 0, mtime_ns: int = 0) -> FileResult:
     return FileResult(ProcessingMetadata(path, size, mtime_ns), FileStatus.ERROR, error=error)
 
@@ -79,9 +92,7 @@ def _process_file(path: str, loader: ImageLoader, hasher: Hasher, extractor: Fea
         extraction = extractor.extract(loaded, hasher) if extractor is not None else None
         plain_hash = hasher.hash(loaded.image) if extraction is None else extraction.hash
     except LoadError as exc:
-        if exc.reason is ErrorReason.NOT_AN_IMAGE and not has_image_extension(path):
-            return FileResult(base, FileStatus.SKIPPED)
-        return FileResult(base, FileStatus.ERROR, error=exc.to_file_error())
+        return failure_of(base, exc.to_file_error())
     except OSError as exc:
         return FileResult(base, FileStatus.ERROR, error=FileError(classify_os_error(exc), exc.strerror or str(exc)))
     except Exception as exc:  # a loader or hasher bug must not end the run

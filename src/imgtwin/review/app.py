@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
+from imgtwin.options import MatchOptions, ScanOptions
 from imgtwin.review.catalog import FileCatalog
 from imgtwin.review.events import EventHub
 from imgtwin.review.finder import Finder, IndexFinder
@@ -40,12 +40,12 @@ def make_server(
 def review_server(
     roots: Sequence[str],
     db_path: str,
-    selection: Mapping[str, Any],
+    match: MatchOptions | None = None,
+    options: ScanOptions | None = None,
     *,
-    scan_settings: Mapping[str, Any] | None = None,
     host: str = "127.0.0.1",
     port: int = 0,
 ) -> ReviewServer:
-    """The server ``imgtwin review`` runs: scan ``roots`` into ``db_path``, group with ``selection``."""
-    finder = IndexFinder(roots, db_path, selection, scan_settings)
+    """The server ``imgtwin review`` runs: scan ``roots`` into ``db_path`` (``options``), group with ``match``."""
+    finder = IndexFinder(roots, db_path, match, options)
     return make_server(finder, host=host, port=port, db_path=db_path)

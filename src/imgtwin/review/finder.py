@@ -3,8 +3,8 @@
 ``IndexFinder`` scans with ``app.run_scan`` (the page's progress reporter
 added to it), then groups with ``find_duplicates(..., scan=False)`` and
 ``groups_document``, so the page shows exactly what ``find --json`` would
-write for the same options. The selection options are passed through by
-name, so options added to ``find`` reach the review unchanged.
+write for the same options: ``MatchOptions`` and ``ScanOptions``, as
+``find`` takes them.
 """
 
 from __future__ import annotations
@@ -12,13 +12,14 @@ from __future__ import annotations
 import io
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from rich.console import Console
 
 from imgtwin.interfaces import ProgressReporter
+from imgtwin.options import MatchOptions, ScanOptions
 from imgtwin.records import ProcessingSummary
 from imgtwin.review.catalog import IndexedFile
 
@@ -51,31 +52,30 @@ class IndexFinder:
         self,
         roots: Sequence[str],
         db_path: str,
-        selection: Mapping[str, Any],
-        scan_settings: Mapping[str, Any] | None = None,
+        match: MatchOptions | None = None,
+        options: ScanOptions | None = None,
     ) -> None:
         self.roots = tuple(os.path.abspath(r) for r in roots)
         self.db_path = db_path
-        self.selection = dict(selection)
-        self.reference = tuple(os.path.abspath(r) for r in self.selection.get("reference", ()) or ())
-        self.scan_settings = dict(scan_settings or {})
+        self.match = match or MatchOptions()
+        self.options = options or ScanOptions()
+        self.reference = tuple(os.path.abspath(r) for r in self.match.reference)
 
     def scan(self, reporter: ProgressReporter, cancel: threading.Event) -> ProcessingSummary:
         from imgtwin.app import ScanSettings, run_scan
 
-        settings = ScanSettings(roots=self.roots, db_path=self.db_path, quiet=True, progress=False,
-                                **self.scan_settings)
+        settings = ScanSettings.of(self.roots, self.db_path, self.options, quiet=True, progress=False)
         return run_scan(settings, Console(file=io.StringIO()), cancel, reporter)
 
     def group(self) -> FoundGroups:
-        from imgtwin.finding import DEFAULT_THRESHOLD, find_duplicates
+        from imgtwin.finding import find_duplicates
         from imgtwin.persistence.index import HashIndex
         from imgtwin.reporting.groups import groups_document
 
         # Absolute roots: every path in the document is absolute, so nothing depends on the server's folder.
-        result = find_duplicates(self.roots, db_path=self.db_path, scan=False, **self.selection)
-        document = groups_document(result.groups, result.errors, self.selection.get("threshold", DEFAULT_THRESHOLD),
-                                   self.selection.get("rotations", True))
+        result = find_duplicates(self.roots, db_path=self.db_path, match=self.match, options=self.options, scan=False)
+        document = groups_document(result.groups, result.errors, self.match.bits,
+                                   self.match.searches_rotations, deep=self.match.searches_deep)
         files = []
         with HashIndex(self.db_path) as index:
             for group in result.groups:
