@@ -35,7 +35,6 @@ import random
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,7 +45,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from scan_throughput import SHARED, ensure_corpus, floor_decode, image_files, warm_cache  # noqa: E402
+from scan_throughput import SHARED, TreeRssSampler, ensure_corpus, floor_decode, image_files, warm_cache  # noqa: E402
 
 from imgtwin.config import cpu_count  # noqa: E402
 
@@ -158,45 +157,12 @@ class Run:
     timed_out: bool = False
 
 
-class TreeRss:
-    """Peak RSS of a process and all its descendants, sampled every 50 ms."""
-
-    def __init__(self, pid: int) -> None:
-        self.process = psutil.Process(pid)
-        self.peak = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _sample(self) -> int:
-        total = 0
-        try:
-            for p in [self.process, *self.process.children(recursive=True)]:
-                try:
-                    total += p.memory_info().rss
-                except psutil.Error:
-                    pass
-        except psutil.Error:
-            pass
-        return total
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self._sample())
-            self._stop.wait(0.05)
-
-    def stop(self) -> int:
-        self._stop.set()
-        self._thread.join()
-        return self.peak
-
-
 def command(name: str, args: list[str], timeout: float | None = None) -> Run:
     env = {**os.environ}
     started = time.perf_counter()
     process = subprocess.Popen([sys.executable, "-m", "imgtwin", *args], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, env=env)
-    rss = TreeRss(process.pid)
+    rss = TreeRssSampler(process.pid).start()
     try:
         out, err = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -220,7 +186,7 @@ def floor(files: list[str]) -> tuple[float, float]:
     me = psutil.Process()
     started = time.perf_counter()
     with multiprocessing.get_context("forkserver").Pool(workers) as pool:
-        rss = TreeRss(me.pid)
+        rss = TreeRssSampler(me.pid).start()
         list(pool.imap_unordered(floor_decode, files, chunksize=64))
         peak = rss.stop()
     return time.perf_counter() - started, peak / 1e6

@@ -69,19 +69,23 @@ class Measurement:
 
 
 class TreeRssSampler:
-    """Peak resident memory of this process plus its children, sampled every 50 ms."""
+    """Peak resident memory of a process (this one by default) plus its descendants, sampled every 50 ms."""
 
-    def __init__(self) -> None:
+    def __init__(self, pid: int | None = None) -> None:
+        self.process = psutil.Process(pid)
         self.peak = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _sample(self) -> int:
-        me = psutil.Process()
-        total = me.memory_info().rss
-        for child in me.children(recursive=True):
+        total = 0
+        try:
+            family = [self.process, *self.process.children(recursive=True)]
+        except psutil.Error:  # the process has ended
+            return 0
+        for process in family:
             try:
-                total += child.memory_info().rss
+                total += process.memory_info().rss
             except psutil.Error:
                 pass
         return total
@@ -91,13 +95,20 @@ class TreeRssSampler:
             self.peak = max(self.peak, self._sample())
             self._stop.wait(0.05)
 
-    def __enter__(self) -> TreeRssSampler:
+    def start(self) -> TreeRssSampler:
         self._thread.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def stop(self) -> int:
         self._stop.set()
         self._thread.join()
+        return self.peak
+
+    def __enter__(self) -> TreeRssSampler:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 def ensure_corpus(preset: str, corpus_dir: Path) -> Path:
