@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import os
-import pickle
 import shutil
 import tempfile
 import time
 from pathlib import Path
 
-import pytest
 
 from imgtwin.hashing.dct import DCTHasher
 from imgtwin.loading.pillow_loader import StandardImageLoader
@@ -18,11 +16,10 @@ from imgtwin.processing.task import process_file
 from imgtwin.processing.task import ScanTask
 from imgtwin.processing.workers import ProcessWorkerPool
 from imgtwin.records import ErrorReason, FileResult, FileStatus
-from tests.helpers import synthetic_photo
+from tests.helpers import needs_root_to_drop, run_as_nobody, synthetic_photo
 from tests.hostile_files import ChangingLoader, VanishingLoader, blank_png, slow_progressive_jpeg
 from tests.processing.test_workers import run_pool
 
-NOBODY = 65534
 
 
 def by_name(results: list[FileResult]) -> dict[str, FileResult]:
@@ -79,40 +76,24 @@ def test_fifo_named_like_an_image_is_never_opened_and_link_loops_end(tmp_path: P
 
 
 def _as_nobody(tree: Path) -> dict[str, tuple[str, str | None]]:
-    """Discover and process ``tree`` in a forked child running as 'nobody'.
-
-    The interpreter lives under /root (mode 700), so exec'ing a new Python as
-    nobody is impossible; a fork keeps the already-imported code and drops
-    privileges for real, so the kernel, not a mock, refuses the reads.
-    """
+    """Discover and process ``tree`` as 'nobody' (``run_as_nobody``): the kernel refuses the reads."""
     loader, hasher = StandardImageLoader(512), DCTHasher()
     process_file(str(tree / "ok.jpg"), loader, hasher)  # import every plugin before dropping privileges
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child
-        try:
-            os.close(read_end)
-            os.setgroups([])
-            os.setgid(NOBODY)
-            os.setuid(NOBODY)
-            out: dict[str, tuple[str, str | None]] = {}
-            for item in discover([str(tree)], DiscoveryOptions()):
-                result = process_file(item.path, loader, hasher) if item.error is None else None
-                error = item.error or (result.error if result else None)
-                out[os.path.relpath(item.path, tree)] = (
-                    result.status.value if result else "error", error.reason.value if error else None
-                )
-            os.write(write_end, pickle.dumps(out))
-        finally:
-            os._exit(0)
-    os.close(write_end)
-    with os.fdopen(read_end, "rb") as pipe:
-        data = pipe.read()
-    os.waitpid(pid, 0)
-    return pickle.loads(data)
+
+    def scan() -> dict[str, tuple[str, str | None]]:
+        out: dict[str, tuple[str, str | None]] = {}
+        for item in discover([str(tree)], DiscoveryOptions()):
+            result = process_file(item.path, loader, hasher) if item.error is None else None
+            error = item.error or (result.error if result else None)
+            out[os.path.relpath(item.path, tree)] = (
+                result.status.value if result else "error", error.reason.value if error else None
+            )
+        return out
+
+    return run_as_nobody(scan)
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or not hasattr(os, "fork"), reason="needs root to become 'nobody'")
+@needs_root_to_drop
 def test_unreadable_files_and_folders_are_permission_errors_for_a_normal_user() -> None:
     tree = Path(tempfile.mkdtemp(prefix="imgtwin-perm-", dir="/tmp"))
     try:
