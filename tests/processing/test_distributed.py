@@ -299,6 +299,19 @@ class _KillAfter(NullReporter):
             self.killed_at = completed
 
 
+def stop_all(procs: list[subprocess.Popen[bytes]]) -> None:
+    """Terminate the cluster's processes, newest first; kill those that do not stop within 10 s."""
+    for proc in reversed(procs):
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in reversed(procs):
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
 def test_killed_worker_loses_no_file_and_duplicates_none(tmp_path: Path) -> None:
     from imgtwin.processing.distributed import DistributedProcessingEngine
 
@@ -340,15 +353,7 @@ def test_killed_worker_loses_no_file_and_duplicates_none(tmp_path: Path) -> None
         assert rows(tmp_path / "dask.db") == rows(local)
         assert len(rows(local)) == 61
     finally:
-        for proc in reversed(procs):
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in reversed(procs):
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+        stop_all(procs)
 
 
 def test_cli_without_dask_says_how_to_install_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -469,12 +474,4 @@ def test_tls_cluster_run_by_hand_takes_the_credentials_from_dasks_config(tmp_pat
         marker = tmp_path / "intruder-was-here"
         assert_nothing_reached(run_intruder([port for _, port in sockets], marker, env), marker)
     finally:
-        for proc in reversed(procs):
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in reversed(procs):
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+        stop_all(procs)
