@@ -46,19 +46,25 @@ def _exchange_works(folder: Path) -> bool:
     return ok
 
 
+def _swap_scene(base: Path) -> tuple[Path, Path, Path, Path, Path]:
+    """A library with a keeper and its byte copy, and a different picture elsewhere to swap in."""
+    library, elsewhere = base / "lib", base / "elsewhere"
+    (library / "sub").mkdir(parents=True)
+    elsewhere.mkdir()
+    keeper, duplicate, other = library / "photo.png", library / "sub" / "copy.png", elsewhere / "other.png"
+    synthetic_photo(100, (64, 48)).save(keeper)
+    shutil.copy2(keeper, duplicate)
+    synthetic_photo(200, (64, 48)).save(other)
+    return library, elsewhere, keeper, duplicate, other
+
+
 @pytest.mark.parametrize("action", ["hardlink", "symlink", "trash", "move", "delete"])
 def test_a_file_swapped_in_while_acting_is_never_lost_or_displaced(action: str, tmp_path: Path) -> None:
     if not sys.platform.startswith("linux") or not _exchange_works(tmp_path):
         pytest.skip("needs renameat2(RENAME_EXCHANGE) to swap files atomically")
     for round_ in range(ROUNDS):
         work = tmp_path / str(round_)
-        library, elsewhere = work / "lib", work / "elsewhere"
-        (library / "sub").mkdir(parents=True)
-        elsewhere.mkdir()
-        keeper, duplicate, other = library / "photo.png", library / "sub" / "copy.png", elsewhere / "other.png"
-        synthetic_photo(100, (64, 48)).save(keeper)
-        shutil.copy2(keeper, duplicate)
-        synthetic_photo(200, (64, 48)).save(other)
+        library, elsewhere, keeper, duplicate, other = _swap_scene(work)
         picture, stranger = _digest(keeper), _digest(other)
         move_to = work / "to"
         plan = plan_for(library, work, action, move_to=str(move_to) if action == "move" else None)
@@ -124,13 +130,7 @@ class SwapWhileSettingAside(RealFileOps):
 @pytest.mark.parametrize("action", ["hardlink", "trash", "move", "delete"])
 @pytest.mark.parametrize("taken", [False, True])
 def test_a_file_swapped_in_at_the_worst_moment_is_put_back_or_kept(action: str, taken: bool, tmp_path: Path) -> None:
-    library, elsewhere = tmp_path / "lib", tmp_path / "elsewhere"
-    (library / "sub").mkdir(parents=True)
-    elsewhere.mkdir()
-    keeper, duplicate, other = library / "photo.png", library / "sub" / "copy.png", elsewhere / "other.png"
-    synthetic_photo(100, (64, 48)).save(keeper)
-    shutil.copy2(keeper, duplicate)
-    synthetic_photo(200, (64, 48)).save(other)
+    library, elsewhere, keeper, duplicate, other = _swap_scene(tmp_path)
     stranger = _digest(other)
     plan = plan_for(library, tmp_path, action, move_to=str(tmp_path / "to") if action == "move" else None)
     ops = SwapWhileSettingAside(duplicate, other, elsewhere / "stash.png", taken)
