@@ -15,17 +15,13 @@ from PIL import Image, ImageOps
 
 from imgtwin.finding import find_duplicates
 from imgtwin.options import MatchOptions
-from tests.helpers import require_shared
+from tests.helpers import shared_photo
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[1] / "docs/schemas/find.schema.json").read_text())
 
 
 def photo(index: int, size: int = 640) -> Image.Image:
-    """A real photo from the shared corpus, scaled to ``size`` on its long side."""
-    paths = sorted(require_shared("corpus/photos").glob("*.jpg"))
-    image = Image.open(paths[index]).convert("RGB")
-    image.thumbnail((size, size), Image.Resampling.LANCZOS)
-    return image
+    return shared_photo(index, size)
 
 
 def crop_edges(image: Image.Image, fraction: float) -> Image.Image:

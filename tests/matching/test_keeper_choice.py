@@ -17,18 +17,14 @@ from PIL import Image, ImageDraw, ImageOps
 
 from imgtwin.finding import find_duplicates
 from imgtwin.options import MatchOptions, ScanOptions
-from tests.helpers import require_shared
+from tests.helpers import shared_photo
 
 SCAN = ScanOptions(executor="thread", workers=2)
 DAY_NS = 86_400 * 10**9
 
 
 def photo(index: int, size: int = 720) -> Image.Image:
-    """A real photo from the shared corpus, scaled to ``size`` on its long side."""
-    paths = sorted(require_shared("corpus/photos").glob("*.jpg"))
-    image = Image.open(paths[index]).convert("RGB")
-    image.thumbnail((size, size), Image.Resampling.LANCZOS)
-    return image
+    return shared_photo(index, size)
 
 
 def save(image: Image.Image, path: Path, fmt: str = "JPEG", **options: object) -> Path:
