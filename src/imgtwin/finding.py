@@ -346,7 +346,8 @@ def find_duplicates(
         summary = run_scan(settings, console or Console(file=io.StringIO()))
         if deep and not summary.cancelled:
             compute_local_features(settings, console or Console(file=io.StringIO()))
-    loaded = _load(db, roots, reference, replace(options, include_hidden=True).selector(roots))
+    select = replace(options, include_hidden=True).selector((*paths, *reference))  # as given, references included
+    loaded = _load(db, roots, reference, select)
     local = local_features_for(db, [r.content_hash for r in loaded.rows]) if deep else None
     params = NearParams(threshold=threshold, rotations=rotations)
     checks = UpscaleChecker(db, settings.processing_config())
