@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,15 +11,18 @@ from typing import Any
 
 import pytest
 
-from imgtwin.options import ScanOptions
+from imgtwin.interfaces import ProgressReporter
+from imgtwin.options import MatchOptions, ScanOptions
+from imgtwin.records import ProcessingSummary
 from imgtwin.review import ReviewServer
+from imgtwin.review.app import make_server
+from imgtwin.review.finder import FoundGroups, IndexFinder
 from tests.helpers import synthetic_photo
 from tests.review.conftest import (
     journal_lines,
     private_home,
     review_library,
     snapshot,
-    start,
     wait_until,
 )
 
@@ -41,37 +45,81 @@ def member(page: Any, path: Path) -> Any:
     return page.locator(f'.member[data-path="{path}"]')
 
 
+class HeldScan:
+    """A ``Finder`` around the real one whose first scan waits, after its first and second file, until the
+    test lets it go: the page must see the scan running however fast this machine hashes 51 files."""
+
+    def __init__(self, finder: IndexFinder) -> None:
+        self.finder = finder
+        self.roots, self.reference = finder.roots, finder.reference
+        self.go = {1: threading.Event(), 2: threading.Event()}
+        self.held = {1: threading.Event(), 2: threading.Event()}
+        self._scans = 0
+
+    def release_all(self) -> None:
+        for event in self.go.values():
+            event.set()
+
+    def scan(self, reporter: ProgressReporter, cancel: threading.Event) -> ProcessingSummary | None:
+        self._scans += 1
+        return self.finder.scan(self._holding(reporter) if self._scans == 1 else reporter, cancel)
+
+    def _holding(self, reporter: ProgressReporter) -> ProgressReporter:
+        held, go = self.held, self.go
+
+        class Holding:
+            def __getattr__(self, name: str) -> Any:
+                return getattr(reporter, name)
+
+            def report_progress(self, completed: int, total: int) -> None:
+                reporter.report_progress(completed, total)
+                if completed in go:
+                    held[completed].set()
+                    go[completed].wait(60)  # never a hung test: the scan goes on by itself after a minute
+
+        return Holding()
+
+    def group(self) -> FoundGroups:
+        return self.finder.group()
+
+
 @pytest.fixture
-def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[ReviewServer, Path, Path]]:
-    """A fresh library (with 40 more photos, so the scan lasts long enough to be seen) and its server."""
+def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[ReviewServer, Path, Path, HeldScan]]:
+    """A fresh library (51 files, so the counts have room to go up) and its server, its first scan held."""
     data_home = private_home(monkeypatch, tmp_path / "home")
     root = review_library(tmp_path / "lib")
     (root / "more").mkdir()
     for k in range(40):
         synthetic_photo(500 + k, (480, 360)).save(root / "more" / f"p{k:02d}.jpg", quality=90)
-    server = start(root, tmp_path / "index.db", options=ScanOptions(workers=1))
+    db = str(tmp_path / "index.db")
+    finder = HeldScan(IndexFinder([str(root)], db, MatchOptions(), ScanOptions(workers=1)))
+    server = make_server(finder, db_path=db)
+    server.start_in_thread()
     try:
-        yield server, root, data_home
+        yield server, root, data_home, finder
     finally:
+        finder.release_all()
         server.stop()
 
 
-def test_live_scan_review_apply_trash_and_undo_from_the_page(browser: Any, app: tuple[ReviewServer, Path, Path]) -> None:
-    server, root, data_home = app
+def test_live_scan_review_apply_trash_and_undo_from_the_page(browser: Any, app: tuple[ReviewServer, Path, Path, HeldScan]) -> None:
+    server, root, data_home, held = app
     before = snapshot(root)
     page = open_app(browser, server)
 
-    # live scan: progress while it runs, then the groups
-    seen = set()
-    deadline = time.monotonic() + 120
-    while page.evaluate("document.documentElement.dataset.version || '0'") == "0":
-        seen.add(page.evaluate("[document.getElementById('scan').dataset.phase, "
-                               "document.getElementById('scan-counts').textContent].join('|')"))
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
-    phases = {s.split("|")[0] for s in seen}
-    assert "scanning" in phases, seen
-    assert any(" of 51 files" in s and not s.startswith("scanning|51 ") for s in seen), seen  # counted up live
+    # live scan: progress while it runs (held after file 1 until the page shows it, then after file 2,
+    # a publishing interval later, so a count above 0 reaches the page), then the groups
+    assert held.held[1].wait(60)
+    scan = "document.getElementById('scan')"
+    first = wait_until(page, f"{scan}.dataset.phase === 'scanning' && "
+                             "document.getElementById('scan-counts').textContent")
+    assert first in ("0 of 51 files", "1 of 51 files"), first
+    time.sleep(0.3)  # past PageProgressReporter's 0.25 s between events
+    held.go[1].set()
+    assert held.held[2].wait(60)
+    wait_until(page, f"{scan}.dataset.phase === 'scanning' && {scan}.dataset.done === '2'")  # counted up live
+    held.go[2].set()
+    page.wait_for_selector("html[data-version='1']", timeout=120_000)
     page.wait_for_selector("#scan[data-phase=ready]")
     assert page.get_attribute("#scan-errors", "data-value") == "1"
     groups = page.eval_on_selector_all(".group", "els => els.map(e => +e.dataset.groupId)")
