@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,11 +12,14 @@ import pytest
 from PIL import Image
 
 from imgtwin.records import ProcessingSummary
+from imgtwin.reporting.thumbnails import THUMB_SIZE
 from imgtwin.review.acting import DecisionError, ReviewGroups, parse_decisions, plan_document
 from imgtwin.review.catalog import IndexedFile
 from imgtwin.review.events import EventHub
+from imgtwin.review.imaging import PictureFailed, Pictures, picture_service
 from imgtwin.review.progress import PageProgressReporter
 from tests.helpers import synthetic_photo
+from tests.hostile_files import slow_progressive_jpeg
 from tests.review.conftest import client, private_home, start, wait_ready
 
 
@@ -155,3 +159,29 @@ def test_pictures_browsers_cannot_show_are_sent_converted(tmp_path: Path, monkey
                 assert thumb.headers["content-type"] == "image/jpeg"
     finally:
         server.stop()
+
+
+def test_a_picture_whose_decoder_spins_fails_alone_within_the_time_limit(tmp_path: Path) -> None:
+    """The scan's pool serves the page's pictures: a spinning decode costs its own picture, the others are made."""
+    (tmp_path / "spins.jpg").write_bytes(slow_progressive_jpeg(4096, 5000))  # ~10 s of decoding
+    synthetic_photo(12, (300, 200)).save(tmp_path / "photo.tif")
+    service = picture_service(1, timeout=1.0)
+    pictures = Pictures(str(tmp_path / "cache"), service)
+
+    async def both() -> list[Any]:
+        spinning = pictures.thumbnail(str(tmp_path / "spins.jpg"), 0)
+        made = [pictures.thumbnail(str(tmp_path / "photo.tif"), 0), pictures.full(str(tmp_path / "photo.tif"), 0),
+                pictures.full(str(tmp_path / "photo.tif"), 0)]  # the same picture twice: one decode
+        return await asyncio.gather(spinning, *made, return_exceptions=True)
+
+    try:
+        started = time.monotonic()
+        failed, thumb, full, again = asyncio.run(both())
+        assert time.monotonic() - started < 10
+    finally:
+        service.close()
+    assert isinstance(failed, PictureFailed) and "longer than 1 s" in str(failed), failed
+    assert full == again and Path(full).name.endswith(".full.png")
+    with Image.open(thumb) as small, Image.open(full) as large:
+        assert small.format == "JPEG" and max(small.size) == THUMB_SIZE
+        assert large.size == (300, 200)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from imgtwin.config import ProcessingConfig
 from imgtwin.processing.channels import END, Channel
@@ -21,6 +21,16 @@ Item = TypeVar("Item")
 Result = TypeVar("Result")
 
 
+def make_pool(task: Task[Any, Any], config: ProcessingConfig, workers: int, **tuning: Any) -> WorkerPool:
+    """The pool ``config`` names (processes with its time and memory limits, or threads) for ``task``.
+
+    ``tuning``: ``ProcessWorkerPool``'s keyword arguments (``prefetch``, ``chunk``), for processes.
+    """
+    if config.executor == "thread":
+        return ThreadWorkerPool(workers, task)
+    return ProcessWorkerPool(workers, task, config.file_timeout, memory_limit_mb=config.worker_memory_mb, **tuning)
+
+
 def run_jobs(task: Task[Item, Result], items: Sequence[Item], config: ProcessingConfig = ProcessingConfig()
              ) -> list[Result]:  # fmt: skip
     """``task`` on every item, in the pool ``config`` describes; results in the order they finished.
@@ -29,12 +39,7 @@ def run_jobs(task: Task[Item, Result], items: Sequence[Item], config: Processing
     """
     if not items:
         return []
-    pool: WorkerPool
-    if config.executor == "thread":
-        pool = ThreadWorkerPool(min(config.workers, len(items)), task)
-    else:
-        pool = ProcessWorkerPool(min(config.workers, len(items)), task, config.file_timeout,
-                                 memory_limit_mb=config.worker_memory_mb)
+    pool = make_pool(task, config, min(config.workers, len(items)))
     work, results = Channel(config.channel_buffer_size), Channel(config.channel_buffer_size)
     cancel = threading.Event()
 

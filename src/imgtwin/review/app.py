@@ -11,7 +11,7 @@ from imgtwin.options import MatchOptions, ScanOptions
 from imgtwin.review.catalog import FileCatalog
 from imgtwin.review.events import EventHub
 from imgtwin.review.finder import Finder, IndexFinder
-from imgtwin.review.imaging import DecodeWorkers, Pictures
+from imgtwin.review.imaging import Pictures, picture_service
 from imgtwin.review.security import new_token
 from imgtwin.review.server import ReviewServer
 from imgtwin.review.session import ReviewSession
@@ -30,7 +30,7 @@ def make_server(
     workdir = tempfile.mkdtemp(prefix="imgtwin-review-")  # mode 0700
     try:
         session = ReviewSession(finder, EventHub(), FileCatalog(finder.roots), workdir, db_path=db_path)
-        pictures = Pictures(os.path.join(workdir, "pictures"), DecodeWorkers(picture_workers))
+        pictures = Pictures(os.path.join(workdir, "pictures"), picture_service(picture_workers))
         return ReviewServer(session, pictures, host=host, port=port, token=token or new_token(), workdir=workdir)
     except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)

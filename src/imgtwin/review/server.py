@@ -205,7 +205,7 @@ def create_app(session: ReviewSession, guard: Guard, pictures: Pictures, *, on_s
         finally:
             session.hub.close()
             await anyio.to_thread.run_sync(session.close)
-            pictures.workers.close()
+            await anyio.to_thread.run_sync(pictures.workers.close)  # waits for its workers to end
             if on_shutdown is not None:
                 on_shutdown()
 
