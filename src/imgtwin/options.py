@@ -22,6 +22,7 @@ from imgtwin.matching.near import NearParams
 from imgtwin.processing.discovery import FileFilter
 
 _ENGINE = ProcessingConfig()
+_FILTER = FileFilter()
 
 DEFAULT_THRESHOLD = NearParams().threshold
 MAX_THRESHOLD = 20  # above it, different pictures of a scene are grouped more often than not
@@ -60,12 +61,13 @@ class ScanOptions:
     buffer: int = _ENGINE.channel_buffer_size
     include_hidden: bool = _ENGINE.include_hidden
     follow_symlinks: bool = _ENGINE.follow_symlinks
-    exclude: tuple[str, ...] = ()
-    extensions: tuple[str, ...] = ()
-    min_size: int | None = None
-    max_size: int | None = None
-    recursive: bool = True
-    one_file_system: bool = False
+    # The filters' defaults are FileFilter's (one place); so are their checks (``file_filter``).
+    exclude: tuple[str, ...] = _FILTER.exclude
+    extensions: tuple[str, ...] = _FILTER.extensions
+    min_size: int | None = _FILTER.min_size
+    max_size: int | None = _FILTER.max_size
+    recursive: bool = _FILTER.recursive
+    one_file_system: bool = _FILTER.one_file_system
     scheduler: str | None = None  # a Dask scheduler's address, or local:N (processing.distributed)
 
     def __post_init__(self) -> None:
