@@ -23,7 +23,7 @@ def test_scan_clean_folder_exits_0_and_writes_index_and_json(photo_dir: Path, tm
     db, out = tmp_path / "i.db", tmp_path / "out.json"
     done = imgtwin("scan", str(photo_dir), "--db", str(db), "--format", "json", "--output", str(out), "--no-progress")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("Done: 7 hashed, 0 errors (1 byte copies of other files, not decoded), 1 skipped")
+    assert done.stdout.startswith("Done: 7 hashed, 0 errors (1 byte copy of another file, not decoded), 1 skipped")
     assert "Traceback" not in done.stderr
     doc = json.loads(out.read_text())
     assert len(doc["files"]) == 7 and all(f["hash"] for f in doc["files"])

@@ -101,7 +101,7 @@ def test_scan_with_workers_auto_hashes_everything_and_logs_changes(photo_dir, tm
         adaptive_module.AdaptiveConcurrency = original  # type: ignore[misc]
     assert engine_module is not None
     assert result.exit_code == 0, result.output
-    assert "Done: 7 hashed, 0 errors (1 byte copies of other files, not decoded), 1 skipped" in result.output
+    assert "Done: 7 hashed, 0 errors (1 byte copy of another file, not decoded), 1 skipped" in result.output
     assert made and 1 <= made[0].active <= made[0].maximum
     logged = log.read_text()
     for change in made[0].changes:

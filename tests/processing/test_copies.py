@@ -144,7 +144,7 @@ def test_the_scan_summary_counts_byte_copies(tmp_path: Path) -> None:
     shutil.copy2(root / "a.jpg", root / "b.jpg")
     result = CliRunner().invoke(main, ["scan", str(root), "--db", str(tmp_path / "i.db"), "--no-progress"])
     assert result.exit_code == 0, result.output
-    assert "1 byte copies of other files, not decoded" in result.output
+    assert "1 byte copy of another file, not decoded" in result.output
     assert "Done: 2 hashed, 0 errors" in result.output
 
 

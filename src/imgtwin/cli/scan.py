@@ -41,7 +41,8 @@ def _summary_line(summary: ProcessingSummary, db_path: str) -> str:
     if summary.reused:
         notes.append(f"{summary.reused} known to the index, not read again")
     if summary.copies:
-        notes.append(f"{summary.copies} byte copies of other files, not decoded")
+        copies = "byte copy of another file" if summary.copies == 1 else "byte copies of other files"
+        notes.append(f"{summary.copies} {copies}, not decoded")
     reused = f" ({'; '.join(notes)})" if notes else ""
     return (
         f"{state}: {summary.processed_files} hashed, {summary.error_count} errors{reused}, "
