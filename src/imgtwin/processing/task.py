@@ -19,11 +19,11 @@ from imgtwin.loading.errors import LoadError, classify_os_error
 from imgtwin.loading.signatures import has_image_extension
 from imgtwin.records import ErrorReason, FileError, FileResult, FileStatus, ProcessingMetadata
 
-Item = TypeVar("Item")
-Result = TypeVar("Result")
+Item_contra = TypeVar("Item_contra", contravariant=True)  # a task for any item also serves a narrower one
+Result_co = TypeVar("Result_co", covariant=True)
 
 
-class Task(Protocol[Item, Result]):
+class Task(Protocol[Item_contra, Result_co]):
     """What a worker pool runs on each item: the scan's file task, or any other job with a time limit.
 
     Picklable: sent once to each worker process. ``run`` never raises (a failure is a
@@ -31,9 +31,9 @@ class Task(Protocol[Item, Result]):
     time limit, in the pool's own process.
     """
 
-    def run(self, item: Item) -> Result: ...
+    def run(self, item: Item_contra) -> Result_co: ...
 
-    def failed(self, item: Item, error: FileError) -> Result: ...
+    def failed(self, item: Item_contra, error: FileError) -> Result_co: ...
 
 
 @dataclass(frozen=True)
