@@ -31,7 +31,7 @@ def make_pool(task: Task[Any, Any], config: ProcessingConfig, workers: int, **tu
     return ProcessWorkerPool(workers, task, config.file_timeout, memory_limit_mb=config.worker_memory_mb, **tuning)
 
 
-def run_jobs(task: Task[Item, Result], items: Sequence[Item], config: ProcessingConfig = ProcessingConfig()
+def run_jobs(task: Task[Item, Result], items: Sequence[Item], config: ProcessingConfig | None = None
              ) -> list[Result]:  # fmt: skip
     """``task`` on every item, in the pool ``config`` describes; results in the order they finished.
 
@@ -39,6 +39,7 @@ def run_jobs(task: Task[Item, Result], items: Sequence[Item], config: Processing
     """
     if not items:
         return []
+    config = config or ProcessingConfig()
     pool = make_pool(task, config, min(config.workers, len(items)))
     work, results = Channel(config.channel_buffer_size), Channel(config.channel_buffer_size)
     cancel = threading.Event()

@@ -95,7 +95,7 @@ def _process_file(path: str, loader: ImageLoader, hasher: Hasher, extractor: Fea
         return failure_of(base, exc.to_file_error())
     except OSError as exc:
         return FileResult(base, FileStatus.ERROR, error=FileError(classify_os_error(exc), exc.strerror or str(exc)))
-    except Exception as exc:  # a loader or hasher bug must not end the run
+    except Exception as exc:  # noqa: BLE001 - a loader or hasher bug must not end the run
         message = f"unexpected {type(exc).__name__}: {exc}"
         return FileResult(base, FileStatus.ERROR, error=FileError(ErrorReason.DECODE_ERROR, message))
     try:
