@@ -74,8 +74,7 @@ class _Row:
     info: FileInfo  # for ranking keepers: width and height of the picture without borders
     width: int | None  # as stored: the whole image
     height: int | None
-    content_hash: str | None
-    features: MatchFeatures | None = None  # None once in a FeatureTable (``_Loaded.table``)
+    content_hash: str | None  # its match features are row k of ``_Loaded.table``
 
     @property
     def aspect(self) -> float:
@@ -96,7 +95,7 @@ class _Loaded:
     rows: list[_Row] = field(default_factory=list)
     errors: list[tuple[str, FileError]] = field(default_factory=list)
     stale: int = 0
-    table: FeatureTable | None = None  # the rows' features, in their order
+    table: FeatureTable = field(default_factory=lambda: FeatureTable.from_features([]))  # the rows', in order
 
 
 #: Rows whose features are parsed before they go into the feature table's arrays: the parsed
@@ -170,13 +169,13 @@ def _reason(value: str) -> ErrorReason:
 
 
 def group_rows(
-    rows: Sequence[_Row], params: NearParams, policy: KeeperPolicy, prefer: str | None,
+    rows: Sequence[_Row], table: FeatureTable, params: NearParams, policy: KeeperPolicy, prefer: str | None,
     checks: UpscaleChecker | None = None,
     local: Sequence[LocalFeatures | None] | None = None,
-    table: FeatureTable | None = None,
     exact_only: bool = False,
 ) -> tuple[list[Group], Ranking]:
-    """Exact and near groups over ``rows`` (indices into it), and the ranking their keepers came from.
+    """Exact and near groups over ``rows`` (indices into it; ``table``: their features), and the ranking their
+    keepers came from.
 
     ``checks`` settles, where it decides a keeper, whether the largest file is an upscale; ``local``
     (with ``--deep``, per row) adds the matches of local features (crops, screenshots, straightened).
@@ -185,8 +184,6 @@ def group_rows(
     digests = {r.path: r.content_hash for r in rows}
     exact = exact_groups(((r.path, r.info.size) for r in rows if r.content_hash), digest=lambda p: digests[p] or "")
     labels = exact_labels(paths, exact)
-    if table is None:
-        table = FeatureTable.from_features([r.features for r in rows if r.features is not None])
     assert len(table) == len(rows)
     if exact_only:  # --similarity exact: byte-identical files only
         none = np.empty(0, dtype=np.int64)
@@ -351,8 +348,8 @@ def find_duplicates(
     local = local_features_for(db, [r.content_hash for r in loaded.rows]) if deep else None
     params = NearParams(threshold=threshold, rotations=rotations)
     checks = UpscaleChecker(db, settings.processing_config())
-    groups, ranking = group_rows(loaded.rows, params, KeeperPolicy(keep), os.path.abspath(prefer) if prefer else None,
-                                 checks, local, loaded.table, exact_only)
+    groups, ranking = group_rows(loaded.rows, loaded.table, params, KeeperPolicy(keep),
+                                 os.path.abspath(prefer) if prefer else None, checks, local, exact_only)
     display = PathDisplay(roots)
     errors = tuple((display(p), e) for p, e in loaded.errors)
     return FindResult(_to_public(groups, loaded.rows, ranking, display), errors, summary, loaded.stale,
