@@ -115,9 +115,9 @@ def turned(x: np.ndarray, transforms: np.ndarray) -> np.ndarray:
     g = np.asarray(transforms).astype(np.int64)
     if len(g) and not g.any():
         return x
-    out = np.empty_like(x) if x.shape[-1] == x.shape[-2] else None
-    if out is None:
+    if x.shape[-1] != x.shape[-2]:  # transposes change the shape: pick from all 8
         return np.stack(dihedral_pixels(x), axis=1)[np.arange(len(x)), g]
+    out = np.empty_like(x)
     for k in np.unique(g):
         rows = np.flatnonzero(g == k)
         out[rows] = dihedral_pixels(x[rows])[int(k)]
