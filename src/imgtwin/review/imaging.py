@@ -93,7 +93,7 @@ class Pictures:
     def __init__(self, cache_dir: str, workers: PoolService[tuple[str, str, str], tuple[bool, str]]) -> None:
         self.cache_dir = cache_dir
         self.workers = workers
-        self._making: dict[str, asyncio.Future[bool]] = {}  # target -> the request making it
+        self._making: dict[str, asyncio.Future[None]] = {}  # target -> the request making it
         os.makedirs(cache_dir, mode=0o700, exist_ok=True)
 
     def _fresh(self, target: str, source_mtime_ns: int) -> bool:
@@ -102,14 +102,13 @@ class Pictures:
         except OSError:
             return False
 
-    async def _make(self, maker: str, source: str, target: str) -> bool:
+    async def _make(self, maker: str, source: str, target: str) -> None:
         try:
             made, reason = await asyncio.wrap_future(self.workers.submit((maker, source, target)))
         except ServiceStopped as exc:
             raise PictureFailed(str(exc)) from None
         if not made:
             raise PictureFailed(reason)
-        return True
 
     async def _made(self, maker: str, source: str, target: str, source_mtime_ns: int) -> str:
         if self._fresh(target, source_mtime_ns):
