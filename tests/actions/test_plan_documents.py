@@ -89,14 +89,14 @@ def _check(plan: Path, library: Path, db: str, tmp_path: Path) -> None:
     assert snapshot(library) == before
 
 
-@pytest.mark.parametrize("seed", [1, 2])
-def test_every_field_given_a_wrong_value(found: tuple[Path, str, dict[str, Any]], tmp_path: Path,
-                                         seed: int) -> None:
+def test_every_field_given_a_wrong_value(found: tuple[Path, str, dict[str, Any]], tmp_path: Path) -> None:
     library, db, document = found
-    rng = random.Random(seed)
-    places = list(_places(document))
+    rng = random.Random(1)
+    # every field of the document and of its first two groups (the others repeat their fields), the whole too
+    places = list(_places({**document, "groups": document["groups"][:2]}))
+    assert len(places) > 50
     plan = tmp_path / "plan.json"
-    for place in rng.sample(places, min(30, len(places))):
+    for place in places:
         plan.write_text(json.dumps(_replaced(document, place, rng.choice(WRONG_VALUES))))
         _check(plan, library, db, tmp_path)
 
