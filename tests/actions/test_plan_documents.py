@@ -159,3 +159,15 @@ def test_a_device_and_an_oversized_file_are_refused(found: tuple[Path, str, dict
         assert code == 2 and out == f"imgtwin: error: {huge} is larger than 256 MiB, too large for a `imgtwin " \
                                     "find --json` document\n", out
     assert not (tmp_path / "page.html").exists()
+
+
+def test_a_journal_line_with_a_huge_number_is_a_bad_line_not_a_traceback(library: Path, tmp_path: Path) -> None:
+    before, journal = snapshot(library), tmp_path / "j.jsonl"
+    code, out = run("dedupe", str(library), "--db", str(tmp_path / "i.db"), "--action", "trash", "--yes",
+                    "--journal", str(journal), "--no-progress", "--workers", "1")
+    assert code == 0 and "4 file(s) trashed" in out, out
+    with journal.open("a") as stream:
+        stream.write("1" * 5_000 + "\n" + "[" * 100_000 + "\n")
+    code, out = run("undo", str(journal))
+    assert code == 1 and "Traceback" not in out and "2 journal line(s) could not be read" in out, out
+    assert snapshot(library) == before
