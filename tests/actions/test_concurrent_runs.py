@@ -223,3 +223,23 @@ def test_the_review_app_and_a_cli_run_with_opposite_keepers_leave_a_copy_of_ever
     assert job["status"] == "finished" and proc.returncode in (0, 1), (err, job)
     gone = sum("the keeper is gone" in item["reason"] for item in job["items"]) + out.count("the keeper is gone")
     assert gone >= 1  # whichever came second to a picture said why it left it alone
+
+
+def test_undo_waits_for_a_file_another_run_holds_and_reports_it_not_undone(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from imgtwin.actions import apply_plan, plan_from_file, undo_journal
+
+    _twins(tmp_path, 2)
+    db = tmp_path / "index.db"
+    plan = plan_from_file(str(_plans(tmp_path, db, 2)["a"]), "trash", roots=(), db_path=str(db))
+    report = apply_plan(plan, str(tmp_path / "journal.jsonl"))
+    assert report.count("done") == 2
+    monkeypatch.setenv("IMGTWIN_LOCK_WAIT", "0.2")
+    with files_locked([str(tmp_path / "a" / "p00.jpg")], wait=0):  # the keeper of one undone file
+        undone = undo_journal(str(tmp_path / "journal.jsonl"))
+    by_name = {Path(o.path).name: o for o in undone.outcomes}
+    assert by_name["p01.jpg"].status == "restored" and (tmp_path / "b" / "p01.jpg").exists()
+    assert by_name["p00.jpg"].status == "failed" and f"(pid {os.getpid()}: " in by_name["p00.jpg"].reason
+    assert not (tmp_path / "b" / "p00.jpg").exists()
+    assert undo_journal(str(tmp_path / "journal.jsonl")).complete  # once let go, undo finishes the job
+    assert (tmp_path / "b" / "p00.jpg").exists()

@@ -45,7 +45,8 @@ _RETRIES = 20  # a name that keeps pointing at another file than the one just lo
 
 
 class FileBusy(Exception):
-    """A file stayed locked by another process for the whole wait; ``reason`` names the holder."""
+    """A file could not be locked: another process held it for the whole wait (``reason`` names it), or
+    its file system takes no locks."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -123,8 +124,9 @@ def _lock(fd: int, deadline: float) -> bool:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return True
         except OSError as exc:
-            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                raise
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):  # ENOLCK: no lock daemon
+                raise FileBusy(f"cannot lock it ({exc.strerror or exc}), so cannot keep other runs off it: "
+                               "left alone") from None
         if time.monotonic() >= deadline:
             return False
         time.sleep(_POLL_S)
@@ -144,7 +146,8 @@ def files_locked(paths: Iterable[str], wait: float | None = None) -> Iterator[No
     if fcntl is None:
         yield
         return
-    deadline = time.monotonic() + (lock_wait() if wait is None else wait)
+    seconds = lock_wait() if wait is None else wait
+    deadline = time.monotonic() + seconds
     for _ in range(_RETRIES):
         fds = [_open(name) for name in names]
         try:
@@ -152,7 +155,7 @@ def files_locked(paths: Iterable[str], wait: float | None = None) -> Iterator[No
             for identity in sorted(i for i in opened if i is not None):
                 if not _lock(opened[identity], deadline):
                     raise FileBusy(f"another imgtwin run is acting on it ({holder(identity)}); waited "
-                                   f"{lock_wait() if wait is None else wait:g} s: left alone")
+                                   f"{seconds:g} s: left alone")
             if all(_at_name(name) == _identity(fd) for name, fd in zip(names, fds)):
                 yield
                 return
