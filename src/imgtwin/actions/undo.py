@@ -2,10 +2,11 @@
 
 Each entry is judged by what the file system shows now, not only by what the
 journal says, so an action interrupted at any instant (an ``intent`` with no
-``done``) is undone as far as it got, and running undo twice is harmless.
-Each entry is undone holding dedupe's locks (``exclusive.py``). What is put back is checked first to be the original: the same device,
-inode, size and mtime as journalled, or, for a copy (a move across file
-systems, bytes restored from a keeper), the journalled content hash.
+``done``) is undone as far as it got, and running undo twice is harmless;
+each is undone holding dedupe's locks (``exclusive.py``). What is put back
+is checked first to be the original: the same device, inode, size and mtime
+as journalled, or, for a copy (a move across file systems, bytes restored
+from a keeper), the journalled content hash.
 
 Rules, for every action:
 
