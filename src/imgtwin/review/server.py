@@ -186,15 +186,15 @@ def create_app(session: ReviewSession, guard: Guard, pictures: Pictures, *, on_s
             headers["content-length"] = str(st.st_size)
             return StreamingResponse(_read_fd(opened.fd, st.st_size), media_type=media_type, headers=headers)
         os.close(opened.fd)
-        try:
+        try:  # decoded by a worker, from the name opened if it still leads to the file checked (st)
             if kind == "thumb":
-                made = await pictures.thumbnail(opened.entry.path, st.st_mtime_ns)
+                made = await pictures.thumbnail(opened.path, st)
                 media_type = "image/jpeg"
             else:
-                made = await pictures.full(opened.entry.path, st.st_mtime_ns)
+                made = await pictures.full(opened.path, st)
                 media_type = "image/png"
         except PictureFailed as exc:
-            return PlainTextResponse(f"cannot show this file: {exc}", 422, headers={"cache-control": "no-store"})
+            return PlainTextResponse(f"cannot show this file: {exc}", exc.status, headers={"cache-control": "no-store"})
         return FileResponse(made, media_type=media_type, headers=headers)
 
     @contextlib.asynccontextmanager
