@@ -18,7 +18,8 @@ import pytest
 from imgtwin.review import ReviewServer
 from imgtwin.review.inputs import MAX_BODIES_BYTES, MAX_BODY_BYTES, BodyBudget, InputError, nesting_ok
 from imgtwin.review.security import Guard
-from tests.review.conftest import client, snapshot
+from tests.actions.conftest import snapshot
+from tests.review.conftest import client
 
 Served = tuple[ReviewServer, Path]
 FUZZ_REQUESTS = 400
@@ -86,8 +87,8 @@ def test_malformed_host_headers_are_refused_before_anything(served: Served, unto
     with client(server) as http:
         for host in (b"127.0.0.1:\xc2\xb2", b"127.0.0.1:" + b"9" * 5000, b"127.0.0.1:0", b"127.0.0.1:99999",
                      b"\xff\xfe", b"[::1", f"127.0.0.1:{server.port}0".encode()):
-            refused(http.get("/api/state", headers={"host": host}), 403)
-            refused(http.post("/api/apply", headers={"host": host}, content=b"{}"), 403)
+            refused(http.get("/api/state", headers={b"host": host}), 403)
+            refused(http.post("/api/apply", headers={b"host": host}, content=b"{}"), 403)
 
 
 def test_bodies_that_are_not_decisions_are_refused(served: Served, untouched: None) -> None:
@@ -117,7 +118,7 @@ def test_numbers_in_addresses_are_bounded_ascii_digits(served: Served, untouched
         for after in ("²", "9" * 5000, "-1", "1e3", " 1", "0x10"):
             refused(http.get("/api/events", params={"after": after}), 400)
             if not after.startswith(" "):  # a header value cannot start with one
-                refused(http.get("/api/events", headers={"last-event-id": after.encode()}), 400)
+                refused(http.get("/api/events", headers={b"last-event-id": after.encode()}), 400)
         for job in ("%C2%B2", "9" * 5000, "-1", "1.0", "%00"):
             refused(http.get(f"/api/jobs/{job}"), 400)
         refused(http.get("/api/jobs/999"), 404)
@@ -240,11 +241,11 @@ def _body(rng: random.Random, good: dict[str, Any], dry_run: bool) -> bytes:
     return text[:at] + text[rng.randrange(at + 1):]
 
 
-def _headers(rng: random.Random, server: ReviewServer) -> dict[str, bytes]:
-    headers: dict[str, bytes] = {"x-imgtwin-token": server.guard.token.encode()}
+def _headers(rng: random.Random, server: ReviewServer) -> dict[bytes, bytes]:
+    headers: dict[bytes, bytes] = {b"x-imgtwin-token": server.guard.token.encode()}
     for _ in range(rng.randrange(3)):
-        name = rng.choice(["host", "x-imgtwin-token", "origin", "cookie", "last-event-id", "content-type",
-                           "authorization", "if-none-match"])
+        name = rng.choice([b"host", b"x-imgtwin-token", b"origin", b"cookie", b"last-event-id", b"content-type",
+                           b"authorization", b"if-none-match"])
         headers[name] = rng.choice([t.encode() for t in JUNK_TEXT] + [
             b"\xff\xc2\xb2", f"127.0.0.1:{server.port}".encode(), b"127.0.0.1:\xc2\xb2",
             f"http://127.0.0.1:{server.port}".encode(), b"Bearer " + b"\xff" * 40, b"; ".join([b"a=b"] * 100)])
