@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import random
@@ -268,3 +269,27 @@ def test_fuzzed_requests_get_no_500_and_change_nothing(served: Served, untouched
             assert status != 500 and status < 600, (n, method, path, content and content[:200], status)
             statuses[status] = statuses.get(status, 0) + 1
     assert {400, 403, 404} <= set(statuses), statuses  # the fuzz reached the checks past the guard
+
+
+def test_an_unexpected_error_is_one_log_line_not_a_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.routing import Route
+
+    from imgtwin.review.inputs import LastResort
+
+    async def fails(request: Request) -> Any:
+        raise RuntimeError("no route expects this " + "x" * 5000)
+
+    async def ask() -> httpx.Response:
+        transport = httpx.ASGITransport(app=LastResort(Starlette(routes=[Route("/", fails)])))
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            return await http.get("/")
+
+    with caplog.at_level(logging.WARNING):
+        response = asyncio.run(ask())
+    assert response.status_code == 500 and "x" * 300 not in response.text
+    assert [r.levelno for r in caplog.records] == [logging.ERROR]
+    line = caplog.records[0].getMessage()
+    assert "RuntimeError: no route expects this" in line and "\n" not in line and len(line) < 400
+    assert caplog.records[0].exc_info is None  # no traceback printed with it
