@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -32,6 +33,7 @@ _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 
 log = logging.getLogger("imgtwin.review")
+_PARSING = threading.Lock()
 
 
 class InputError(ValueError):
@@ -75,12 +77,13 @@ def parse_json(data: bytes | bytearray) -> Any:
     """The JSON value of a request body (empty: None); ``InputError`` (400) if it is not one."""
     if not data.strip():
         return None
-    if not nesting_ok(data):
-        raise InputError(f"the request is not JSON, or nests deeper than {MAX_DEPTH} levels")
-    try:
-        return json.loads(data)
-    except (ValueError, RecursionError):  # JSONDecodeError, bad UTF-8, an integer of 5,000 digits
-        raise InputError("the request is not JSON") from None
+    with _PARSING:  # one at a time: parsing takes several times the body's bytes for a while
+        if not nesting_ok(data):
+            raise InputError(f"the request is not JSON, or nests deeper than {MAX_DEPTH} levels")
+        try:
+            return json.loads(data)
+        except (ValueError, RecursionError):  # JSONDecodeError, bad UTF-8, an integer of 5,000 digits
+            raise InputError("the request is not JSON") from None
 
 
 class BodyBudget:
