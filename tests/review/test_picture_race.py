@@ -85,3 +85,15 @@ def test_pictures_are_never_of_a_link_swapped_in_after_the_check(
     assert leaked == [], f"{len(leaked)} of {len(shown)} pictures were of the outside file"
     assert set(statuses) <= {200, 404, 409}, sorted(set(statuses))  # 404: a link; 409: not the file checked
     assert len(shown) >= 10, statuses.count(200)  # pictures were made, not only refused
+
+
+def test_under_roots_answers_false_and_never_raises(tmp_path: Path) -> None:
+    from imgtwin.review.catalog import FileCatalog
+
+    root = tmp_path / "lib"
+    (root / "sub").mkdir(parents=True)
+    os.symlink(tmp_path, root / "out")
+    catalog = FileCatalog([str(root)])
+    assert catalog.under_roots(str(root / "sub" / "a.png"))
+    for path in (f"{root}/a\0b.png", str(root / "out" / "x.png"), "/etc/passwd", f"{root}/../x.png"):
+        assert not catalog.under_roots(path), path
