@@ -295,3 +295,12 @@ def test_an_unexpected_error_is_one_log_line_not_a_traceback(caplog: pytest.LogC
     line = caplog.records[0].getMessage()
     assert "RuntimeError: no route expects this" in line and "\n" not in line and len(line) < 400
     assert caplog.records[0].exc_info is None  # no traceback printed with it
+
+
+def test_a_cursor_beyond_the_last_event_gets_a_resync(served: Served, untouched: None) -> None:
+    server, _ = served
+    last = server.session.hub.last_id
+    with client(server) as http, http.stream("GET", "/api/events", params={"after": str(last + 10**9)}) as response:
+        lines = response.iter_lines()
+        assert next(lines).startswith("retry:") and next(lines) == ""
+        assert next(lines) == f"id: {last}" and next(lines) == "event: resync"  # not a wait for event 10**9
