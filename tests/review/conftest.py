@@ -49,6 +49,13 @@ def client(server: ReviewServer, *, token: bool = True, **kwargs: Any) -> httpx.
     return httpx.Client(base_url=server.origin, headers=headers, trust_env=False, timeout=30, **kwargs)
 
 
+def member_ids(server: ReviewServer) -> dict[str, str]:
+    """Path -> id of every group member, as the page gets them."""
+    with client(server) as http:
+        data = http.get("/api/review").json()
+    return {m["path"]: i for g, ids in zip(data["document"]["groups"], data["ids"]) for m, i in zip(g["members"], ids)}
+
+
 def wait_ready(server: ReviewServer, version: int = 1, timeout: float = 120) -> dict[str, Any]:
     """The state once groups of ``version`` (or later) are shown and nothing runs."""
     deadline = time.monotonic() + timeout

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -169,9 +170,10 @@ def test_a_picture_whose_decoder_spins_fails_alone_within_the_time_limit(tmp_pat
     pictures = Pictures(str(tmp_path / "cache"), service)
 
     async def both() -> list[Any]:
-        spinning = pictures.thumbnail(str(tmp_path / "spins.jpg"), 0)
-        made = [pictures.thumbnail(str(tmp_path / "photo.tif"), 0), pictures.full(str(tmp_path / "photo.tif"), 0),
-                pictures.full(str(tmp_path / "photo.tif"), 0)]  # the same picture twice: one decode
+        spins, photo = str(tmp_path / "spins.jpg"), str(tmp_path / "photo.tif")
+        spinning = pictures.thumbnail(spins, os.stat(spins))
+        made = [pictures.thumbnail(photo, os.stat(photo)), pictures.full(photo, os.stat(photo)),
+                pictures.full(photo, os.stat(photo))]  # the same picture twice: one decode
         return await asyncio.gather(spinning, *made, return_exceptions=True)
 
     try:

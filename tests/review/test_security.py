@@ -16,15 +16,9 @@ import pytest
 from imgtwin.review import ReviewServer
 from imgtwin.review.security import Guard
 from tests.helpers import REPO
-from tests.review.conftest import client, private_home, review_library, start, wait_ready
+from tests.review.conftest import client, member_ids, private_home, review_library, start, wait_ready
 
 Served = tuple[ReviewServer, Path]
-
-
-def member_ids(server: ReviewServer) -> dict[str, str]:
-    with client(server) as http:
-        data = http.get("/api/review").json()
-    return {m["path"]: i for g, ids in zip(data["document"]["groups"], data["ids"]) for m, i in zip(g["members"], ids)}
 
 
 def test_without_the_token_nothing_is_answered(served: Served) -> None:

@@ -181,7 +181,7 @@ class StandardImageLoader:
     def load(self, path: str) -> LoadedImage:
         try:
             with open(path, "rb") as stream:
-                return self._load_stream(stream, path)
+                return self.load_stream(stream, path)
         except LoadError:
             raise
         except OSError as exc:
@@ -189,7 +189,9 @@ class StandardImageLoader:
                 raise LoadError(classify_os_error(exc), exc.strerror or str(exc)) from None
             raise classify_decode_error(exc, "image") from None
 
-    def _load_stream(self, stream: BinaryIO, name: str = "") -> LoadedImage:
+    def load_stream(self, stream: BinaryIO, name: str = "") -> LoadedImage:
+        """``load`` of a file already open (the review server decodes the very file it checked); ``name``
+        for what its extension tells (camera RAW, TGA)."""
         head = stream.read(HEADER_BYTES)
         fmt = identify(stream, head, name)
         if fmt is None:

@@ -15,6 +15,7 @@ import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from PIL import Image
 
@@ -47,15 +48,18 @@ class ThumbnailSet:
         return sum(name is None for name in self.names.values())
 
 
-def make_thumbnail(source: str, target: str) -> bool:
-    """Write ``source``'s upright thumbnail to ``target``; False if it cannot be read."""
+def make_thumbnail(source: str, target: str, stream: BinaryIO | None = None) -> bool:
+    """Write ``source``'s upright thumbnail to ``target``; False if it cannot be read.
+
+    ``stream``: ``source`` already open (and checked), read instead of opening the name again.
+    """
     from imgtwin.loading.pillow_loader import StandardImageLoader
 
     # The loader only box-reduces by whole factors (enough for hashing); a
     # thumbnail people look at gets its exact size from a Lanczos pass.
     loader = StandardImageLoader(4 * THUMB_SIZE, decode_size=THUMB_SIZE, mode="RGB")
     try:
-        image = loader.load(source).image
+        image = (loader.load(source) if stream is None else loader.load_stream(stream, source)).image
         if image.mode != "RGB":  # float/16-bit pictures come back as "F"
             image = image.convert("L").convert("RGB")
         image.thumbnail((THUMB_SIZE, THUMB_SIZE), Image.Resampling.LANCZOS)

@@ -21,16 +21,14 @@ from imgtwin.actions.plan import plan_from_document
 from imgtwin.actions.journal import default_journal_path
 from imgtwin.actions.plan import containing_root
 from imgtwin.review.catalog import IndexedFile
+from imgtwin.review.inputs import InputError, is_id
 
 DELETE_CONFIRMATION = "delete"
+MAX_PATH = 4096  # PATH_MAX
 
 
-class DecisionError(ValueError):
+class DecisionError(InputError):
     """Decisions that cannot be used; ``status`` is the HTTP status to answer with."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass(frozen=True)
@@ -66,12 +64,15 @@ def parse_decisions(body: Any, groups: ReviewGroups, roots: Sequence[str], *, ap
     """
     if not isinstance(body, dict):
         raise DecisionError("the request is not a JSON object")
+    if not is_id(body.get("version")):
+        raise DecisionError("the request needs the version of the groups the page shows")
     if body.get("version") != groups.version:
         raise DecisionError("the groups changed since the page got them: review the new groups", 409)
+    name = body.get("action")
     try:
-        action = ActionKind(body.get("action"))
+        action = ActionKind(name if isinstance(name, str) else None)
     except ValueError:
-        raise DecisionError(f"unknown action {body.get('action')!r}") from None
+        raise DecisionError(f"unknown action {name!r:.40}") from None
     if applying and action is ActionKind.DELETE and body.get("confirm") != DELETE_CONFIRMATION:
         raise DecisionError(f"delete is permanent: type {DELETE_CONFIRMATION!r} to confirm it")
     move_to = _move_target(body.get("move_to"), roots) if action.to_folder else None
@@ -81,7 +82,7 @@ def parse_decisions(body: Any, groups: ReviewGroups, roots: Sequence[str], *, ap
     chosen = []
     seen_groups: set[int] = set()
     for entry in raw:
-        if not isinstance(entry, dict) or not isinstance(entry.get("id"), int) or entry["id"] in seen_groups:
+        if not isinstance(entry, dict) or not is_id(entry.get("id")) or entry["id"] in seen_groups:
             raise DecisionError("each group needs its id, once")
         gid = entry["id"]
         seen_groups.add(gid)
@@ -90,9 +91,10 @@ def parse_decisions(body: Any, groups: ReviewGroups, roots: Sequence[str], *, ap
             raise DecisionError(f"there is no group {gid}", 409)
         ids, members = groups.ids[position], groups.document["groups"][position]["members"]
         keep, act = entry.get("keep"), entry.get("act")
-        if keep not in ids:
+        if not isinstance(keep, str) or keep not in ids:
             raise DecisionError(f"group {gid}: the file to keep is not a member of the group")
-        if not isinstance(act, list) or len(set(act)) != len(act) or any(a not in ids or a == keep for a in act):
+        if not isinstance(act, list) or not all(isinstance(a, str) and a in ids and a != keep for a in act) \
+                or len(set(act)) != len(act):
             raise DecisionError(f"group {gid}: the files to act on must be other members of the group, once each")
         if any(members[ids.index(str(a))].get("reference") is True for a in act):
             raise DecisionError(f"group {gid}: files in a reference folder are never touched")
@@ -106,14 +108,21 @@ def parse_decisions(body: Any, groups: ReviewGroups, roots: Sequence[str], *, ap
 def _move_target(value: Any, roots: Sequence[str]) -> str:
     if not isinstance(value, str) or not value.strip():
         raise DecisionError("move needs a folder to move the files to")
+    if "\0" in value or len(value) > MAX_PATH:
+        raise DecisionError(f"the move folder is not a path (a NUL character, or over {MAX_PATH} characters)")
     target = os.path.expanduser(value.strip())
     if not os.path.isabs(target):
         raise DecisionError("the move folder must be an absolute path (or start with ~)")
     target = os.path.normpath(target)
-    real_roots = [os.path.realpath(r) for r in roots]
-    if containing_root(target, roots) or containing_root(os.path.realpath(target), real_roots):
+    try:
+        real_roots = [os.path.realpath(r) for r in roots]
+        inside = containing_root(target, roots) or containing_root(os.path.realpath(target), real_roots)
+        not_folder = os.path.lexists(target) and not os.path.isdir(target)
+    except OSError as exc:  # a link loop, or links changing while they are resolved
+        raise DecisionError(f"cannot use {value} as the move folder: {exc.strerror or exc}") from None
+    if inside:
         raise DecisionError(f"{value} is inside a scanned folder: choose a folder outside")
-    if os.path.lexists(target) and not os.path.isdir(target):
+    if not_folder:
         raise DecisionError(f"{value} exists and is not a folder")
     return target
 

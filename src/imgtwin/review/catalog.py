@@ -15,6 +15,7 @@ or turned back into paths, and they stay the same across rescans of one run
 
 from __future__ import annotations
 
+import errno
 import hmac
 import os
 import re
@@ -51,9 +52,25 @@ class NotServable(Exception):
 
 @dataclass(frozen=True, slots=True)
 class OpenedFile:
+    """A checked file: ``path`` is the name it was opened by (every link resolved), ``stat`` its ``fstat``."""
+
     entry: IndexedFile
+    path: str
     fd: int
     stat: os.stat_result
+
+
+def open_no_link(path: str) -> int:
+    """``path`` open for reading; OSError (ELOOP) if its last name is a link.
+
+    O_NONBLOCK: a FIFO put at the name must not hang the server (no effect on regular files).
+    """
+    return os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+
+
+def is_file(st: os.stat_result, dev: int, inode: int) -> bool:
+    """Whether ``st`` is of the regular file (``dev``, ``inode``): the one checked, not one swapped in since."""
+    return stat.S_ISREG(st.st_mode) and (st.st_dev, st.st_ino) == (dev, inode)
 
 
 class FileCatalog:
@@ -85,22 +102,28 @@ class FileCatalog:
         return entry
 
     def under_roots(self, path: str) -> bool:
-        if not containing_root(os.path.normpath(path), self.roots):
+        """Whether ``path`` is under a root by name and with its links resolved; False, never an error,
+        when the links change while they are resolved (``realpath`` then raises EINVAL or ELOOP)."""
+        try:
+            if not containing_root(os.path.normpath(path), self.roots):
+                return False
+            return bool(containing_root(os.path.realpath(path), self._real_roots))
+        except (OSError, ValueError):
             return False
-        return bool(containing_root(os.path.realpath(path), self._real_roots))
 
     def open(self, file_id: str) -> OpenedFile:
         """The file behind ``file_id``, open for reading; ``NotServable`` if it is not allowed or gone."""
         entry = self.get(file_id)
         if entry is None:
             raise NotServable(404, "no such file in the current groups")
-        real = os.path.realpath(entry.path)
         try:
-            # O_NONBLOCK: a FIFO put at the name must not hang the server (no effect on regular files)
-            fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+            real = os.path.realpath(entry.path)
+            fd = open_no_link(real)
         except FileNotFoundError:
             raise NotServable(410, "the file is gone since the scan") from None
-        except OSError as exc:
+        except OSError as exc:  # ELOOP, EINVAL: a link was put at one of its names meanwhile
+            if exc.errno in (errno.ELOOP, errno.EINVAL):
+                raise NotServable(409, "the file was replaced since the scan: rescan") from None
             raise NotServable(403, f"cannot read the file: {exc.strerror or exc}") from None
         try:
             st = os.fstat(fd)
@@ -113,4 +136,4 @@ class FileCatalog:
         except BaseException:
             os.close(fd)
             raise
-        return OpenedFile(entry, fd, st)
+        return OpenedFile(entry, real, fd, st)

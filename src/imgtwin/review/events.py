@@ -79,10 +79,14 @@ class EventHub:
                 pass
 
     def since(self, after: int) -> tuple[list[Event], bool]:
-        """Events numbered above ``after``, and whether some of them were already dropped."""
+        """Events numbered above ``after``, and whether some of them were already dropped.
+
+        A cursor beyond the last event (one a previous server run numbered) is a gap too: the page resyncs
+        instead of waiting for events it would never be sent.
+        """
         with self._lock:
             if after >= self._last_id:
-                return [], False
+                return [], after > self._last_id
             first = self._events[0].id if self._events else self._last_id + 1
             gap = after + 1 < first
             return [e for e in self._events if e.id > after], gap

@@ -10,6 +10,8 @@ Decoding happens in the scan's worker pool (``processing.service``), with its
 memory limit and a time limit per picture that starts when a worker takes it: a
 decoder that crashes or spins costs that picture (its worker is replaced), never
 the other pictures in flight or the server.
+The worker reads the very file the server checked (see ``PictureTask``), never
+whatever a link swapped in at its name since leads to.
 Results are cached in a private folder of this server run (removed at exit),
 so pictures of a personal collection do not linger on disk.
 """
@@ -17,13 +19,16 @@ so pictures of a personal collection do not linger on disk.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from imgtwin.config import ProcessingConfig
 from imgtwin.processing.service import PoolService, ServiceStopped
 from imgtwin.records import FileError
-from imgtwin.reporting.thumbnails import make_thumbnail, thumbnail_name
+from imgtwin.reporting.thumbnails import make_thumbnail
+from imgtwin.review.catalog import is_file, open_no_link
 
 # Formats every current browser decodes, by their signature, with the type to send.
 BROWSER_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif", "WEBP": "image/webp"}
@@ -45,13 +50,13 @@ def browser_type(head: bytes) -> str | None:
     return None
 
 
-def convert_full(source: str, target: str) -> bool:
-    """``source`` upright at full resolution as a PNG at ``target``; False if it cannot be read."""
+def convert_full(source: str, target: str, stream: BinaryIO) -> bool:
+    """``source`` (open as ``stream``) upright at full resolution as a PNG at ``target``; False if unreadable."""
     from imgtwin.loading.pillow_loader import StandardImageLoader
 
     loader = StandardImageLoader(FULL_MAX_SIDE, decode_size=FULL_MAX_SIDE, mode="RGB")
     try:
-        image = loader.load(source).image
+        image = loader.load_stream(stream, source).image
         if image.mode != "RGB":  # float and 16-bit grey come back as "F"
             image = image.convert("L").convert("RGB")
         temp = f"{target}.{os.getpid()}.tmp"
@@ -63,24 +68,45 @@ def convert_full(source: str, target: str) -> bool:
 
 
 class PictureFailed(Exception):
-    """The picture could not be made (unreadable, too slow, worker crashed)."""
+    """The picture could not be made: ``status`` 422 (unreadable, too slow, worker crashed) or 409 (the file
+    at the name is no longer the one the server checked)."""
+
+    def __init__(self, reason: str, status: int = 422) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+# (maker, path, target, dev, inode): make ``target`` from the file at ``path`` if it is (dev, inode)
+PictureItem = tuple[str, str, str, int, int]
+REPLACED = "the file was replaced since it was checked"
 
 
 @dataclass(frozen=True)
 class PictureTask:
-    """``processing.task.Task``: make one picture, ``(maker, source, target)``; the result says if it was made."""
+    """``processing.task.Task``: make one picture; the result is (HTTP status, reason).
 
-    def run(self, item: tuple[str, str, str]) -> tuple[bool, str]:
-        maker, source, target = item
-        made = (make_thumbnail if maker == "thumbnail" else convert_full)(source, target)
-        return made, "" if made else "cannot be decoded"
+    The worker opens the name again itself, so it decodes the file the server
+    checked only if the name still leads to it: the last name must not be a
+    link, and the file opened must be the (device, inode) the server checked.
+    """
 
-    def failed(self, item: tuple[str, str, str], error: FileError) -> tuple[bool, str]:  # spun, crashed, too large
-        return False, error.message
+    def run(self, item: PictureItem) -> tuple[int, str]:
+        maker, source, target, dev, inode = item
+        try:
+            fd = open_no_link(source)
+        except OSError:
+            return 409, REPLACED
+        with os.fdopen(fd, "rb") as stream:
+            if not is_file(os.fstat(fd), dev, inode):
+                return 409, REPLACED
+            made = (make_thumbnail if maker == "thumbnail" else convert_full)(source, target, stream)
+        return (200, "") if made else (422, "cannot be decoded")
+
+    def failed(self, item: PictureItem, error: FileError) -> tuple[int, str]:  # spun, crashed, too large
+        return 422, error.message
 
 
-def picture_service(workers: int = 0, timeout: float = PICTURE_TIMEOUT_S) -> PoolService[tuple[str, str, str],
-                                                                                         tuple[bool, str]]:
+def picture_service(workers: int = 0, timeout: float = PICTURE_TIMEOUT_S) -> PoolService[PictureItem, tuple[int, str]]:
     """The scan's process pool for pictures: ``workers`` (0: up to 4) processes, ``timeout`` s per picture."""
     config = ProcessingConfig(max_concurrent_tasks=workers or min(4, os.cpu_count() or 1), file_timeout=timeout,
                               worker_memory_mb=WORKER_MEMORY_MB)
@@ -88,43 +114,45 @@ def picture_service(workers: int = 0, timeout: float = PICTURE_TIMEOUT_S) -> Poo
 
 
 class Pictures:
-    """Thumbnails and browser-ready full pictures, made on demand and cached for this run."""
+    """Thumbnails and browser-ready full pictures, made on demand and cached for this run.
 
-    def __init__(self, cache_dir: str, workers: PoolService[tuple[str, str, str], tuple[bool, str]]) -> None:
+    A cached picture is named after the file's path and identity (device, inode, size, modification
+    time): a file replaced or changed since gets a new picture, never the old one's.
+    """
+
+    def __init__(self, cache_dir: str, workers: PoolService[PictureItem, tuple[int, str]]) -> None:
         self.cache_dir = cache_dir
         self.workers = workers
         self._making: dict[str, asyncio.Future[None]] = {}  # target -> the request making it
         os.makedirs(cache_dir, mode=0o700, exist_ok=True)
 
-    def _fresh(self, target: str, source_mtime_ns: int) -> bool:
+    async def _make(self, item: PictureItem) -> None:
         try:
-            return os.stat(target).st_mtime_ns >= source_mtime_ns
-        except OSError:
-            return False
-
-    async def _make(self, maker: str, source: str, target: str) -> None:
-        try:
-            made, reason = await asyncio.wrap_future(self.workers.submit((maker, source, target)))
+            status, reason = await asyncio.wrap_future(self.workers.submit(item))
         except ServiceStopped as exc:
             raise PictureFailed(str(exc)) from None
-        if not made:
-            raise PictureFailed(reason)
+        if status != 200:
+            raise PictureFailed(reason, status)
 
-    async def _made(self, maker: str, source: str, target: str, source_mtime_ns: int) -> str:
-        if self._fresh(target, source_mtime_ns):
+    async def _made(self, maker: str, source: str, st: os.stat_result, suffix: str) -> str:
+        """The picture of the file ``source`` that was checked as ``st`` (an ``fstat``)."""
+        key = f"{os.path.abspath(source)}\0{st.st_dev}\0{st.st_ino}\0{st.st_size}\0{st.st_mtime_ns}"
+        target = os.path.join(self.cache_dir, hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+                              + suffix)
+        if os.path.exists(target):
             return target
         making = self._making.get(target)
         if making is None:  # one decode per picture, however many requests wait for it
-            making = asyncio.ensure_future(self._make(maker, source, target))
+            making = asyncio.ensure_future(self._make((maker, source, target, st.st_dev, st.st_ino)))
             self._making[target] = making
             making.add_done_callback(lambda _: self._making.pop(target, None))
         await asyncio.shield(making)
         return target
 
-    async def thumbnail(self, source: str, source_mtime_ns: int) -> str:
-        target = os.path.join(self.cache_dir, thumbnail_name(source))
-        return await self._made("thumbnail", source, target, source_mtime_ns)
+    async def thumbnail(self, source: str, st: os.stat_result) -> str:
+        """``source``'s thumbnail, if the file at that name is still the one ``st`` describes."""
+        return await self._made("thumbnail", source, st, ".jpg")
 
-    async def full(self, source: str, source_mtime_ns: int) -> str:
-        target = os.path.join(self.cache_dir, thumbnail_name(source)[:-4] + ".full.png")
-        return await self._made("full", source, target, source_mtime_ns)
+    async def full(self, source: str, st: os.stat_result) -> str:
+        """``source`` as a full-resolution PNG, if the file at that name is still the one ``st`` describes."""
+        return await self._made("full", source, st, ".full.png")

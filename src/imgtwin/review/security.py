@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import re
 import secrets
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
@@ -64,26 +65,20 @@ def _is_wildcard(host: str) -> bool:
     return host.strip("[]") in ("0.0.0.0", "::", "")
 
 
+# host[:port] or [v6][:port]; ASCII only (str.isdigit would take '²'), a port of 1 to 5 digits
+_HOST = re.compile(r"(?:\[([0-9a-f:.]+)\]|([a-z0-9._-]+))(?::([0-9]{1,5}))?", re.ASCII)
+
+
 def _split_host(value: str) -> tuple[str, int | None] | None:
-    """``host[:port]`` or ``[v6][:port]`` -> (lower-case host, port); None if malformed."""
-    value = value.strip().lower()
-    if value.startswith("["):
-        end = value.find("]")
-        if end < 0:
-            return None
-        host, rest = value[1:end], value[end + 1:]
-        if rest and not rest.startswith(":"):
-            return None
-        port_text = rest[1:] if rest else ""
-    else:
-        host, _, port_text = value.partition(":")
-    if not host:
+    """``host[:port]`` or ``[v6][:port]`` -> (lower-case host, port); None if malformed or the port is not 1-65535."""
+    found = _HOST.fullmatch(value.strip().lower())
+    if found is None:
         return None
-    if not port_text:
-        return host, None
-    if not port_text.isdigit():
+    v6, name, port_text = found.groups()
+    port = int(port_text) if port_text else None
+    if port is not None and not 0 < port <= 65535:
         return None
-    return host, int(port_text)
+    return v6 or name, port
 
 
 def _is_ip(host: str) -> bool:

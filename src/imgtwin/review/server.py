@@ -40,13 +40,12 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 
 from imgtwin._version import __version__
-from imgtwin.review.acting import DecisionError
 from imgtwin.review.catalog import NotServable
 from imgtwin.review.imaging import PictureFailed, Pictures, browser_type
+from imgtwin.review.inputs import RUN_ID, BodyBudget, InputError, LastResort, read_json, small_int
 from imgtwin.review.security import Guard, GuardMiddleware, is_loopback
 from imgtwin.review.session import Busy, ReviewSession
 
-MAX_BODY_BYTES = 32 * 1024 * 1024  # decisions for 100,000 groups fit many times over
 PICTURE_CACHE = "private, max-age=3600"
 READ_CHUNK = 1 << 20
 
@@ -74,26 +73,14 @@ def _no_store(response: Response) -> Response:
     return response
 
 
-async def _body(request: Request) -> Any:
-    size = 0
-    chunks = []
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise DecisionError("the request is too large", 413)
-        chunks.append(chunk)
-    try:
-        return json.loads(b"".join(chunks) or b"null")
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise DecisionError("the request is not JSON") from None
-
-
 def _error(status: int, message: str) -> Response:
     return _no_store(_JSON({"error": message}, status_code=status))
 
 
 def create_app(session: ReviewSession, guard: Guard, pictures: Pictures, *, on_shutdown: Any = None) -> Any:
     """The ASGI app: routes behind the guard. The first scan starts with the app."""
+    bodies = BodyBudget()
+
     async def page(request: Request) -> Response:
         text = _asset_text("imgtwin.review", "assets/review.html")
         values = {"TOKEN": html.escape(guard.token), "VERSION": html.escape(__version__)}
@@ -126,14 +113,18 @@ def create_app(session: ReviewSession, guard: Guard, pictures: Pictures, *, on_s
         return _no_store(_JSON({"runs": [r.as_json() for r in found]}))
 
     async def job(request: Request) -> Response:
-        found = session.jobs.get(request.path_params["job"])
+        job_id = small_int(request.path_params["job"])
+        if job_id is None:
+            return _error(400, "a job id is a number")
+        found = session.jobs.get(job_id)
         if found is None:
             return _error(404, "no such job")
         return _no_store(_JSON({**found.summary(), "items": list(found.outcomes)}))
 
     async def events(request: Request) -> Response:
-        after_text = request.headers.get("last-event-id") or request.query_params.get("after") or "0"
-        after = int(after_text) if after_text.isdigit() else 0
+        after = small_int(request.headers.get("last-event-id") or request.query_params.get("after") or "0")
+        if after is None:
+            return _error(400, "the event cursor is a number")
         response = StreamingResponse(session.hub.stream(after), media_type="text/event-stream")
         response.headers["cache-control"] = "no-store"
         response.headers["x-accel-buffering"] = "no"
@@ -146,22 +137,26 @@ def create_app(session: ReviewSession, guard: Guard, pictures: Pictures, *, on_s
                 return _no_store(_JSON({"started": "scan"}, status_code=202))
             if request.url.path == "/api/stop":
                 return _no_store(_JSON({"stopping": session.stop()}))
-            body = await _body(request)
-            if request.url.path == "/api/preview":
-                return _no_store(_JSON(await anyio.to_thread.run_sync(session.preview, body)))
-            started = await anyio.to_thread.run_sync(session.start_apply, body)
-            return _no_store(_JSON(started.summary(), status_code=202))
+            with bodies.hold() as take:  # held until the decisions are used: their objects weigh too
+                body = await read_json(request, take)
+                if request.url.path == "/api/preview":
+                    return _no_store(_JSON(await anyio.to_thread.run_sync(session.preview, body)))
+                started = await anyio.to_thread.run_sync(session.start_apply, body)
+                return _no_store(_JSON(started.summary(), status_code=202))
         except Busy as exc:
             return _error(409, str(exc))
-        except DecisionError as exc:
+        except InputError as exc:
             return _error(exc.status, str(exc))
 
     async def undo(request: Request) -> Response:
+        run_id = request.path_params["run"]
+        if not RUN_ID.fullmatch(run_id):
+            return _error(400, "a run id is up to 64 letters, digits, '.', '_' or '-'")
         try:
-            started = await anyio.to_thread.run_sync(session.start_undo, request.path_params["run"])
+            started = await anyio.to_thread.run_sync(session.start_undo, run_id)
         except Busy as exc:
             return _error(409, str(exc))
-        except DecisionError as exc:
+        except InputError as exc:
             return _error(exc.status, str(exc))
         return _no_store(_JSON(started.summary(), status_code=202))
 
@@ -186,15 +181,15 @@ def create_app(session: ReviewSession, guard: Guard, pictures: Pictures, *, on_s
             headers["content-length"] = str(st.st_size)
             return StreamingResponse(_read_fd(opened.fd, st.st_size), media_type=media_type, headers=headers)
         os.close(opened.fd)
-        try:
+        try:  # decoded by a worker, from the name opened if it still leads to the file checked (st)
             if kind == "thumb":
-                made = await pictures.thumbnail(opened.entry.path, st.st_mtime_ns)
+                made = await pictures.thumbnail(opened.path, st)
                 media_type = "image/jpeg"
             else:
-                made = await pictures.full(opened.entry.path, st.st_mtime_ns)
+                made = await pictures.full(opened.path, st)
                 media_type = "image/png"
         except PictureFailed as exc:
-            return PlainTextResponse(f"cannot show this file: {exc}", 422, headers={"cache-control": "no-store"})
+            return PlainTextResponse(f"cannot show this file: {exc}", exc.status, headers={"cache-control": "no-store"})
         return FileResponse(made, media_type=media_type, headers=headers)
 
     @contextlib.asynccontextmanager
@@ -216,7 +211,7 @@ def create_app(session: ReviewSession, guard: Guard, pictures: Pictures, *, on_s
         Route("/api/groups", groups),
         Route("/api/review", review),
         Route("/api/runs", runs),
-        Route("/api/jobs/{job:int}", job),
+        Route("/api/jobs/{job}", job),
         Route("/api/events", events),
         Route("/api/scan", acting, methods=["POST"]),
         Route("/api/stop", acting, methods=["POST"]),
@@ -225,7 +220,7 @@ def create_app(session: ReviewSession, guard: Guard, pictures: Pictures, *, on_s
         Route("/api/runs/{run}/undo", undo, methods=["POST"]),
         Route("/files/{fid}/{kind}", picture),
     ]
-    return GuardMiddleware(Starlette(routes=routes, lifespan=lifespan), guard)
+    return LastResort(GuardMiddleware(Starlette(routes=routes, lifespan=lifespan), guard))
 
 
 async def _read_fd(fd: int, size: int) -> AsyncIterator[bytes]:
