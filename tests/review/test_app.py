@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from imgtwin.interfaces import ProgressReporter
 from imgtwin.options import MatchOptions, ScanOptions
@@ -274,17 +275,29 @@ def test_keyboard_compare_help_errors_and_delete_confirmation(browser: Any, serv
 
 
 def test_the_screenshot_for_the_readme(browser: Any, served: Any) -> None:
-    """docs/review-screenshot.png is made here (copied from test-artifacts/ by hand when the page changes)."""
+    """docs/review-screenshot.png is made here (copied from test-artifacts/ by hand when the page changes):
+    the page it shows has its pictures, a changed keeper and a file left out, and the image is that page."""
     server, root = served
     page = open_app(browser, server)
     page.wait_for_selector("html[data-version='1']")
     wait_until(page, "[...document.images].every(i => i.complete)")
+    assert page.evaluate("[...document.querySelectorAll('.thumb img')].filter(i => i.naturalWidth > 0).length") >= 8
     member(page, root / "sub" / "copy0.png").locator(".thumb").click()  # a keeper changed
+    assert member(page, root / "sub" / "copy0.png").get_attribute("data-keep") == "true"
     page.keyboard.press("G")
     page.keyboard.press("l")
-    page.keyboard.press("x")  # a file left out
+    page.keyboard.press("x")  # a file left out, in the last group
+    left_out = page.eval_on_selector_all(".member[data-included=false]", "els => els.map(e => e.dataset.path)")
+    last = page.eval_on_selector_all(".group:last-of-type .member", "els => els.map(e => e.dataset.path)")
+    assert len(left_out) == 1 and left_out[0] in last, (left_out, last)
+    wait_until(page, "document.getElementById('plan').dataset.edited === '2'")
     page.set_viewport_size({"width": 1280, "height": 1480})
     page.evaluate("window.scrollTo(0, 0)")
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "review-page.png"))
+    shot = ARTIFACTS / "review-page.png"
+    page.screenshot(path=str(shot))
+    assert page.problems == []
     page.close()
+    with Image.open(shot) as image:
+        assert image.size == (1280, 1480)
+        assert len(image.convert("RGB").getcolors(1 << 20) or []) > 1000  # pictures, not a blank or a spinner
