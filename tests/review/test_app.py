@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from imgtwin.records import ProcessingSummary
 from imgtwin.review import ReviewServer
 from imgtwin.review.app import make_server
 from imgtwin.review.finder import FoundGroups, IndexFinder
+from imgtwin.review.progress import PageProgressReporter
 from tests.helpers import synthetic_photo
 from tests.review.conftest import (
     journal_lines,
@@ -66,13 +66,21 @@ class HeldScan:
         return self.finder.scan(self._holding(reporter) if self._scans == 1 else reporter, cancel)
 
     def _holding(self, reporter: ProgressReporter) -> ProgressReporter:
+        """The page's reporter, held at files 1 and 2; its clock jumps a publishing interval before file 2,
+        so file 2's count is published however soon after file 1 it comes (no sleeping past the interval)."""
         held, go = self.held, self.go
+        assert isinstance(reporter, PageProgressReporter)
+        skipped = [0.0]
+        real_clock = reporter.clock
+        reporter.clock = lambda: real_clock() + skipped[0]
 
         class Holding:
             def __getattr__(self, name: str) -> Any:
                 return getattr(reporter, name)
 
             def report_progress(self, completed: int, total: int) -> None:
+                if completed == 2:
+                    skipped[0] += reporter.interval
                 reporter.report_progress(completed, total)
                 if completed in go:
                     held[completed].set()
@@ -109,13 +117,12 @@ def test_live_scan_review_apply_trash_and_undo_from_the_page(browser: Any, app: 
     page = open_app(browser, server)
 
     # live scan: progress while it runs (held after file 1 until the page shows it, then after file 2,
-    # a publishing interval later, so a count above 0 reaches the page), then the groups
+    # a publishing interval later on the reporter's clock, so a count above 0 reaches the page), then the groups
     assert held.held[1].wait(60)
     scan = "document.getElementById('scan')"
     first = wait_until(page, f"{scan}.dataset.phase === 'scanning' && "
                              "document.getElementById('scan-counts').textContent")
     assert first in ("0 of 51 files", "1 of 51 files"), first
-    time.sleep(0.3)  # past PageProgressReporter's 0.25 s between events
     held.go[1].set()
     assert held.held[2].wait(60)
     wait_until(page, f"{scan}.dataset.phase === 'scanning' && {scan}.dataset.done === '2'")  # counted up live
