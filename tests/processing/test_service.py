@@ -86,12 +86,10 @@ def test_each_answer_reaches_the_future_of_its_own_item(tmp_path: Path) -> None:
 def test_a_spinning_item_times_out_alone_and_the_clock_starts_when_a_worker_takes_it() -> None:
     pool = service(1, timeout=1.0)
     try:
-        started = time.monotonic()
-        spinning = pool.submit((1, 30.0, False))
+        spinning = pool.submit((1, 3600.0, False))  # answered within 20 s: it was stopped, whatever the load
         queued = [pool.submit((v, 0.4, False)) for v in range(2, 6)]  # 1.6 s of work behind a 1 s limit
         assert spinning.result(timeout=20) == ("failed", 1, "timeout")
         assert [f.result(timeout=20)[:2] for f in queued] == [("done", 2 * v) for v in range(2, 6)]
-        assert time.monotonic() - started < 10
     finally:
         pool.close()
 
