@@ -133,6 +133,7 @@ def test_a_changed_keeper_protects_its_group(library: Path, tmp_path: Path) -> N
     assert (library / "sub" / "copy0.png").exists() and by_name["copy2.png"].status == "done"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("action", ["hardlink", "move"])
 def test_sigkill_mid_run_then_undo_restores_the_tree(action: str, tmp_path: Path) -> None:
     library = make_library(tmp_path / "lib", groups=16, size=(32, 24))
@@ -204,6 +205,7 @@ def _steps(action: str, work: Path) -> int:
     return ops.calls
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("action", ["hardlink", "symlink", "move", "trash", "delete"])
 def test_killed_at_every_step_undo_restores_the_tree(action: str, tmp_path: Path, private_trash: Path) -> None:
     steps = _steps(action, tmp_path / "count")

@@ -42,6 +42,7 @@ def photos(tmp_path: Path) -> Path:
     return root
 
 
+@pytest.mark.slow
 def test_a_foreign_sqlite_file_is_refused_untouched(tmp_path: Path, photos: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()
@@ -56,6 +57,7 @@ def test_a_foreign_sqlite_file_is_refused_untouched(tmp_path: Path, photos: Path
     assert folder_state(data) == before  # no -wal, no -shm, no .lock, not switched to WAL
 
 
+@pytest.mark.slow
 def test_a_foreign_file_claiming_our_schema_version_is_refused(tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()
@@ -70,6 +72,7 @@ def test_a_foreign_file_claiming_our_schema_version_is_refused(tmp_path: Path) -
     assert folder_state(data) == before
 
 
+@pytest.mark.slow
 def test_an_index_with_damaged_pages_is_reported_not_a_traceback(tmp_path: Path, photos: Path) -> None:
     db = tmp_path / "i.db"
     spec = DCTHasher().spec
@@ -87,6 +90,7 @@ def test_an_index_with_damaged_pages_is_reported_not_a_traceback(tmp_path: Path,
     assert not os.path.exists(str(db) + ".lock")
 
 
+@pytest.mark.slow
 def test_a_scan_leaves_no_lock_file_behind_even_when_it_fails(tmp_path: Path, photos: Path) -> None:
     db = tmp_path / "i.db"
     assert imgtwin("scan", str(photos), "--db", str(db), "--no-progress").returncode == 0

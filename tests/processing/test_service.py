@@ -70,6 +70,7 @@ def service(workers: int, timeout: float = 30.0, task: NapTask | None = None
     return PoolService(task or NapTask(), ProcessingConfig(max_concurrent_tasks=workers, file_timeout=timeout))
 
 
+@pytest.mark.slow
 def test_each_answer_reaches_the_future_of_its_own_item(tmp_path: Path) -> None:
     pool = service(2, task=MeetingTask(str(tmp_path)))
     try:
@@ -83,6 +84,7 @@ def test_each_answer_reaches_the_future_of_its_own_item(tmp_path: Path) -> None:
     assert {a[2] for a in answers.values()} == both == starters(tmp_path, set(range(60)))  # the same two throughout
 
 
+@pytest.mark.slow
 def test_a_spinning_item_times_out_alone_and_the_clock_starts_when_a_worker_takes_it() -> None:
     pool = service(1, timeout=1.0)
     try:

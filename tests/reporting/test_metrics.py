@@ -217,6 +217,7 @@ def test_endpoint_serves_a_burst_of_simultaneous_scrapes() -> None:
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
 
 
+@pytest.mark.slow
 def test_port_in_use_is_a_one_line_fatal_error_that_leaves_nothing_behind(photo_dir: Path, tmp_path: Path) -> None:
     """Checked before the index, the log, the outputs or a local cluster are touched."""
     out = tmp_path / "out"

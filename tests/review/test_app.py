@@ -27,6 +27,8 @@ from tests.review.conftest import (
     wait_until,
 )
 
+pytestmark = pytest.mark.slow  # in a browser: the fast loop (pytest -m 'not slow') leaves this module out
+
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
