@@ -71,6 +71,7 @@ def test_each_readme_example_has_its_check() -> None:
     assert len(EXAMPLES) == len(CHECKS) >= 4
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("example", "check"), list(zip(EXAMPLES, CHECKS, strict=False)),
                          ids=[f"example{i + 1}" for i in range(len(EXAMPLES))])
 def test_a_readme_example_runs_as_a_plain_script(example: str, check: Callable[..., None], tmp_path: Path) -> None:
