@@ -66,7 +66,8 @@ def _pixels(seed: int, size: tuple[int, int]) -> np.ndarray:
         img[mask] = rng.uniform(-1, 1, size=3)
     img = (img - img.min()) / (img.max() - img.min()) * 235 + 10
     img += rng.normal(0, 3, img.shape)
-    return np.clip(img, 0, 255).astype(np.uint8)
+    pixels: np.ndarray = np.clip(img, 0, 255).astype(np.uint8)
+    return pixels
 
 
 class MisbehavingLoader(StandardImageLoader):

@@ -41,7 +41,8 @@ def test_a_class_that_does_not_fit_is_told_apart() -> None:
     class Reporter:  # the right names; one parameter short, one renamed, one return type wrong, one missing
         def report_started(self) -> None: ...
         def report_progress(self, done: int, total: int) -> None: ...
-        def report_error(self, file_path: str, error: str) -> bool: ...
+        def report_error(self, file_path: str, error: str) -> bool:
+            return True
 
     assert [m.split("(")[0].split(":")[0] for m in mismatches(Reporter, ProgressReporter)] == [
         "report_completed", "report_error", "report_progress", "report_started"]

@@ -124,7 +124,9 @@ class SwapBeforeCalls(RealFileOps):
 
     def __init__(self, path: Path, other: Path, at: set[int]) -> None:
         self.path, self.other, self.at, self.calls = os.fsencode(path), os.fsencode(other), at, 0
-        self.exchange = exchanger()
+        exchange = exchanger()
+        assert exchange is not None
+        self.exchange = exchange
 
     def __getattribute__(self, name: str):  # type: ignore[no-untyped-def]
         attr = object.__getattribute__(self, name)
