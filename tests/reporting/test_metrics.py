@@ -29,8 +29,8 @@ from imgtwin.reporting.metrics import LISTEN_BACKLOG, MetricsHTTPServer, Metrics
 
 class ScrapingLoader(StandardImageLoader):
     """The real loader, at least ``NAP`` s a file; at its ``at``-th file it scrapes ``port`` until the numbers
-    show the scan under way (at least one file counted), while it holds the only worker: a scrape mid-scan
-    that does not depend on how fast this machine is."""
+    show the scan under way (a file counted, the worker busy: the collector samples that twice a second),
+    while it holds the only worker: a scrape mid-scan that does not depend on how fast this machine is."""
 
     NAP = 0.02
 
@@ -42,8 +42,8 @@ class ScrapingLoader(StandardImageLoader):
         self.calls += 1
         if self.calls == self.at:
             deadline = time.monotonic() + 30
-            while not self.scrapes or not value(samples(self.scrapes[-1]), "imgtwin_files_processed_total",
-                                                 status="hashed"):
+            while not self.scrapes or not (value(seen := samples(self.scrapes[-1]), "imgtwin_busy_workers")
+                                           and value(seen, "imgtwin_files_processed_total", status="hashed")):
                 assert time.monotonic() < deadline, self.scrapes[-1:]
                 with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=10) as response:
                     self.scrapes.append(response.read().decode())
