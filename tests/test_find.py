@@ -78,6 +78,7 @@ def test_rotations_can_be_turned_off(library: Path, tmp_path: Path) -> None:
     assert names["cropped.jpg"][0] == names["original.jpg"][0]
 
 
+@pytest.mark.slow
 def test_keeper_is_the_highest_resolution_then_policies(library: Path, tmp_path: Path) -> None:
     db = str(tmp_path / "i.db")
     best = by_name(find_duplicates([str(library)], db_path=db))

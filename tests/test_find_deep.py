@@ -77,6 +77,7 @@ def test_deep_groups_every_edit_with_its_original_and_keeps_the_original(library
         assert name not in names, name
 
 
+@pytest.mark.slow
 def test_a_screenshot_or_crop_is_never_kept_even_when_its_file_is_larger(library: Path, tmp_path: Path) -> None:
     db = str(tmp_path / "i.db")
     for policy in ("best", "largest", "newest"):
