@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Callable
@@ -35,8 +36,21 @@ def synthetic_photo(seed: int, size: tuple[int, int] = (640, 480)) -> Image.Imag
     """A deterministic, photo-like RGB image: smooth gradients, blobs and grain.
 
     Different seeds give pictures whose hashes are far apart, like unrelated
-    photos; the same seed gives the same pixels.
+    photos; the same seed gives the same pixels. Pictures up to 1.2 MP are made
+    once per process (a fresh image each call): many tests ask for the same ones.
     """
+    pixels = _cached_pixels(seed, size) if size[0] * size[1] <= 1_200_000 else _pixels(seed, size)
+    return Image.fromarray(pixels, "RGB")
+
+
+@functools.lru_cache(maxsize=96)
+def _cached_pixels(seed: int, size: tuple[int, int]) -> np.ndarray:
+    pixels = _pixels(seed, size)
+    pixels.flags.writeable = False  # shared by every image made from it
+    return pixels
+
+
+def _pixels(seed: int, size: tuple[int, int]) -> np.ndarray:
     rng = np.random.default_rng(seed)
     w, h = size
     y, x = np.mgrid[0:h, 0:w] / max(w, h)
@@ -52,7 +66,8 @@ def synthetic_photo(seed: int, size: tuple[int, int] = (640, 480)) -> Image.Imag
         img[mask] = rng.uniform(-1, 1, size=3)
     img = (img - img.min()) / (img.max() - img.min()) * 235 + 10
     img += rng.normal(0, 3, img.shape)
-    return Image.fromarray(np.clip(img, 0, 255).astype(np.uint8), "RGB")
+    pixels: np.ndarray = np.clip(img, 0, 255).astype(np.uint8)
+    return pixels
 
 
 class MisbehavingLoader(StandardImageLoader):

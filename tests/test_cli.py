@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from imgtwin.persistence.sqlite import read_rows
 
 
@@ -19,6 +21,7 @@ def imgtwin(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
     )
 
 
+@pytest.mark.slow
 def test_scan_clean_folder_exits_0_and_writes_index_and_json(photo_dir: Path, tmp_path: Path) -> None:
     db, out = tmp_path / "i.db", tmp_path / "out.json"
     done = imgtwin("scan", str(photo_dir), "--db", str(db), "--format", "json", "--output", str(out), "--no-progress")
@@ -30,6 +33,7 @@ def test_scan_clean_folder_exits_0_and_writes_index_and_json(photo_dir: Path, tm
     assert len(list(read_rows(str(db)))) == 7
 
 
+@pytest.mark.slow
 def test_scan_with_failures_exits_1_and_lists_them(photo_dir: Path, tmp_path: Path) -> None:
     (photo_dir / "cut.jpg").write_bytes((photo_dir / "img1.jpg").read_bytes()[:3000])
     out = tmp_path / "out.csv"
@@ -42,6 +46,7 @@ def test_scan_with_failures_exits_1_and_lists_them(photo_dir: Path, tmp_path: Pa
     assert rows["cut.jpg"]["error_reason"] == "truncated"
 
 
+@pytest.mark.slow
 def test_quiet_prints_nothing_and_env_var_chooses_the_index(photo_dir: Path, tmp_path: Path) -> None:
     db = tmp_path / "env.db"
     done = imgtwin("scan", str(photo_dir), "--quiet", env={"IMGTWIN_DB": str(db)})
@@ -56,6 +61,7 @@ def test_log_file(photo_dir: Path, tmp_path: Path) -> None:
     assert "completed: 7 hashed, 0 errors, 1 skipped" in log.read_text()
 
 
+@pytest.mark.slow
 def test_usage_and_fatal_errors_exit_2_without_traceback(photo_dir: Path, tmp_path: Path) -> None:
     missing = imgtwin("scan", str(tmp_path / "nope"), "--db", str(tmp_path / "i.db"))
     assert missing.returncode == 2 and "no such file or directory" in missing.stderr

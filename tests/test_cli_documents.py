@@ -34,6 +34,7 @@ def imgtwin_in(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
         os.chdir(previous)
 
 
+@pytest.mark.slow
 def test_dedupe_plan_and_report_resolve_against_the_base_from_anywhere(photo_dir: Path, tmp_path: Path) -> None:
     db, plan = tmp_path / "i.db", tmp_path / "groups.json"
     find_json_made_in(photo_dir.parent, photo_dir, db, plan)

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.test_cli import imgtwin
 
 
+@pytest.mark.slow
 def test_errors_lists_failures_by_reason_and_refuses_a_missing_index(photo_dir: Path, tmp_path: Path) -> None:
     db = tmp_path / "i.db"
     (photo_dir / "cut.jpg").write_bytes((photo_dir / "img1.jpg").read_bytes()[:3000])

@@ -52,6 +52,7 @@ def test_scan_does_not_enter_an_excluded_folder_nor_read_excluded_files(album: P
     assert indexed == ["one.jpg", "trip/one copy.JPG", "trip/two small.jpg", "two.jpg"]
 
 
+@pytest.mark.slow
 def test_find_selects_the_same_files_whether_it_scans_or_not(album: Path, tmp_path: Path) -> None:
     db = str(tmp_path / "i.db")
     everything = groups(tmp_path, str(album), "--db", db)

@@ -33,6 +33,7 @@ def test_every_help_has_an_example_of_its_own_command(command: tuple[str, ...]) 
     assert any(line.strip().startswith(" ".join(("imgtwin", *command))) for line in examples)
 
 
+@pytest.mark.slow
 def test_dash_is_stdout_and_the_table_goes_to_stderr(photo_dir: Path, tmp_path: Path) -> None:
     db = str(tmp_path / "i.db")
     found = imgtwin("find", str(photo_dir), "--db", db, "--no-progress", "--json", "-")
@@ -57,6 +58,7 @@ def test_the_table_has_column_names(photo_dir: Path, tmp_path: Path) -> None:
     assert lines[0] == "  dist  dimensions      size  path" and lines[1].startswith("Group 1 ")
 
 
+@pytest.mark.slow
 def test_outputs_follow_the_umask_and_their_folder_must_exist(photo_dir: Path, tmp_path: Path) -> None:
     db = str(tmp_path / "i.db")
     for umask, mode in ((0o022, 0o644), (0o002, 0o664)):
@@ -76,6 +78,7 @@ def test_outputs_follow_the_umask_and_their_folder_must_exist(photo_dir: Path, t
     assert not (tmp_path / "nope").exists()
 
 
+@pytest.mark.slow
 def test_report_counts_its_whole_run(photo_dir: Path, tmp_path: Path) -> None:
     db = str(tmp_path / "i.db")
     assert imgtwin("scan", str(photo_dir), "--db", db, "-q").returncode == 0

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.test_cli import imgtwin
 
 
+@pytest.mark.slow
 def test_dedupe_shows_its_scan_and_its_failures(photo_dir: Path, tmp_path: Path) -> None:
     (photo_dir / "cut.jpg").write_bytes((photo_dir / "img1.jpg").read_bytes()[:3000])
     db = str(tmp_path / "i.db")
@@ -19,6 +22,7 @@ def test_dedupe_shows_its_scan_and_its_failures(photo_dir: Path, tmp_path: Path)
     assert "Hashing" in fresh.stderr and "images/s in " in fresh.stderr  # the bar, ended on the summary's figures
 
 
+@pytest.mark.slow
 def test_find_exit_code_says_whether_duplicates_were_found(photo_dir: Path, tmp_path: Path) -> None:
     db = str(tmp_path / "i.db")
     found = imgtwin("find", str(photo_dir), "--db", db, "-q", "--exit-code")

@@ -78,6 +78,7 @@ def test_rotations_can_be_turned_off(library: Path, tmp_path: Path) -> None:
     assert names["cropped.jpg"][0] == names["original.jpg"][0]
 
 
+@pytest.mark.slow
 def test_keeper_is_the_highest_resolution_then_policies(library: Path, tmp_path: Path) -> None:
     db = str(tmp_path / "i.db")
     best = by_name(find_duplicates([str(library)], db_path=db))
@@ -98,6 +99,7 @@ def test_keeper_is_the_highest_resolution_then_policies(library: Path, tmp_path:
     assert preferred["other5 copy.jpg"][1].keep and not preferred["other5.jpg"][1].keep
 
 
+@pytest.mark.slow
 def test_cli_json_and_csv_validate_and_paths_stay_relative(library: Path, tmp_path: Path) -> None:
     out_json, out_csv = tmp_path / "groups.json", tmp_path / "groups.csv"
     done = subprocess.run(
@@ -126,6 +128,7 @@ def test_cli_json_and_csv_validate_and_paths_stay_relative(library: Path, tmp_pa
     assert all(os.path.isabs(m["path"]) for g in absolute["groups"] for m in g["members"])
 
 
+@pytest.mark.slow
 def test_unreadable_files_are_listed_and_exit_1(tmp_path: Path) -> None:
     root = tmp_path / "lib"
     root.mkdir()
@@ -151,6 +154,7 @@ def test_find_usage_errors(tmp_path: Path) -> None:
     assert prefer.returncode == 2 and "--prefer" in prefer.stderr
 
 
+@pytest.mark.slow
 def test_heic_and_avif_copies_are_found_as_duplicates_of_their_jpeg(tmp_path: Path) -> None:
     pillow_heif = pytest.importorskip("pillow_heif")
     pillow_heif.register_heif_opener()
@@ -169,6 +173,7 @@ def test_heic_and_avif_copies_are_found_as_duplicates_of_their_jpeg(tmp_path: Pa
     assert formats["IMG_0001.heic"] == "HEIF" and formats["IMG_0001.avif"] == "AVIF"
 
 
+@pytest.mark.slow
 def test_the_table_escapes_control_characters_in_names(tmp_path: Path) -> None:
     root = tmp_path / "lib"
     root.mkdir()

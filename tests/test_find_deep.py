@@ -57,6 +57,7 @@ def by_name(result) -> dict[str, tuple[int, object]]:
     return {os.path.basename(m.path): (g.id, m) for g in result.groups for m in g.members}
 
 
+@pytest.mark.slow
 def test_deep_groups_every_edit_with_its_original_and_keeps_the_original(library: Path, tmp_path: Path) -> None:
     db = str(tmp_path / "i.db")
     plain = by_name(find_duplicates([str(library)], db_path=db))
@@ -76,6 +77,7 @@ def test_deep_groups_every_edit_with_its_original_and_keeps_the_original(library
         assert name not in names, name
 
 
+@pytest.mark.slow
 def test_a_screenshot_or_crop_is_never_kept_even_when_its_file_is_larger(library: Path, tmp_path: Path) -> None:
     db = str(tmp_path / "i.db")
     for policy in ("best", "largest", "newest"):
@@ -109,6 +111,7 @@ def test_local_features_are_stored_by_content_reused_and_files_rows_untouched(li
     assert again.needed == 0  # a later --deep decodes nothing
 
 
+@pytest.mark.slow
 def test_cli_find_deep_json_validates_and_report_uses_the_index(library: Path, tmp_path: Path) -> None:
     out = tmp_path / "groups.json"
     db = str(tmp_path / "i.db")
@@ -130,6 +133,7 @@ def test_cli_find_deep_json_validates_and_report_uses_the_index(library: Path, t
     assert json.loads(out.read_text())["deep"] is False
 
 
+@pytest.mark.slow
 def test_scan_deep_computes_what_find_deep_then_reuses(library: Path, tmp_path: Path) -> None:
     db = str(tmp_path / "i.db")
     done = subprocess.run([sys.executable, "-m", "imgtwin", "scan", str(library), "--db", db, "--deep",

@@ -5,7 +5,9 @@ from pathlib import Path
 
 import imgtwin
 from imgtwin import engine
+from imgtwin.actions.fileops import FileOps, RealFileOps
 from imgtwin.interfaces import Hasher, HashPersistence, ImageLoader, ProgressReporter
+from tests.protocols import mismatches
 
 PUBLIC = [
     "ActionKind", "ActionPlan", "ApplyReport", "DuplicateGroup", "FindResult", "GroupMember", "Index", "IndexedFile",
@@ -26,9 +28,22 @@ def test_the_package_is_typed() -> None:
     assert (Path(imgtwin.__file__).parent / "py.typed").is_file()
 
 
-def test_concrete_classes_satisfy_their_protocols(tmp_path) -> None:
-    assert isinstance(engine.StandardImageLoader(), ImageLoader)
-    assert isinstance(engine.DCTHasher(), Hasher)
-    assert isinstance(engine.SqliteHashPersistence(str(tmp_path / "x.db")), HashPersistence)
-    assert isinstance(engine.ConsoleProgressReporter(show_progress=False), ProgressReporter)
-    assert isinstance(engine.NullReporter(), ProgressReporter)
+def test_concrete_classes_satisfy_their_protocols() -> None:
+    """Every member with the protocol's parameters and types: ``isinstance`` alone checks only the names."""
+    for concrete, protocol in [(engine.StandardImageLoader, ImageLoader), (engine.DCTHasher, Hasher),
+                               (engine.SqliteHashPersistence, HashPersistence),
+                               (engine.ConsoleProgressReporter, ProgressReporter),
+                               (engine.NullReporter, ProgressReporter), (RealFileOps, FileOps)]:
+        assert mismatches(concrete, protocol) == [], concrete
+
+
+def test_a_class_that_does_not_fit_is_told_apart() -> None:
+    class Reporter:  # the right names; one parameter short, one renamed, one return type wrong, one missing
+        def report_started(self) -> None: ...
+        def report_progress(self, done: int, total: int) -> None: ...
+        def report_error(self, file_path: str, error: str) -> bool:
+            return True
+
+    assert [m.split("(")[0].split(":")[0] for m in mismatches(Reporter, ProgressReporter)] == [
+        "report_completed", "report_error", "report_progress", "report_started"]
+    assert mismatches(engine.NullReporter, HashPersistence)  # another protocol's members

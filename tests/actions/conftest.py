@@ -6,14 +6,11 @@ import errno
 import hashlib
 import os
 import shutil
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from imgtwin.actions import ActionPlan, plan_actions
+from imgtwin.actions import ActionPlan, RealFileOps, plan_actions
 from imgtwin.options import ScanOptions
 from tests.helpers import synthetic_photo
 
@@ -69,36 +66,33 @@ def plan_for(root: Path, tmp_path: Path, action: str, **kwargs: object) -> Actio
                         **kwargs)  # type: ignore[arg-type]
 
 
-@pytest.fixture
-def small_tmpfs(tmp_path: Path) -> Iterator[Path]:
-    """A real 256 KiB tmpfs, mounted for the test (skipped where mounting is not permitted)."""
-    if not sys.platform.startswith("linux") or shutil.which("mount") is None:
-        pytest.skip("needs Linux and mount(8) for a small tmpfs")
-    folder = tmp_path / "tmpfs"
-    folder.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(folder)], capture_output=True, check=False)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode(errors='replace').strip()}")
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], capture_output=True, check=False)
+class FullDisk(RealFileOps):
+    """The real operations, on a disk with ``free`` bytes left for the data of files under ``root``.
 
+    As on a real full disk, a write gets what room is left (a short write), then ENOSPC; names,
+    folders and links cost nothing, as on a tmpfs, whose inodes do not count against its size.
+    Every test can run it: no mount, no privileges.
+    """
 
-def fill(folder: Path, leave: int = 0) -> Path:
-    """Fill the file system of ``folder`` (a tmpfs) to the last page, then free ``leave`` bytes (whole pages)."""
-    filler = folder / "filler"
-    fd = os.open(filler, os.O_CREAT | os.O_WRONLY, 0o600)
-    try:
-        while True:
-            try:
-                os.write(fd, b"\0" * 4096)
-            except OSError as exc:
-                if exc.errno != errno.ENOSPC:
-                    raise
-                break
-    finally:
-        os.close(fd)
-    if leave:
-        os.truncate(filler, max(0, os.path.getsize(filler) - leave))
-    return filler
+    def __init__(self, root: Path, free: int = 0) -> None:
+        self.root, self.free = root, free
+
+    def _on_disk(self, fd: int) -> bool:
+        opened = os.fstat(fd)
+        return any(os.path.samestat(opened, path.lstat()) for path in self.root.rglob("*"))
+
+    def write(self, fd: int, data: bytes) -> int:
+        if not self._on_disk(fd):
+            return super().write(fd, data)
+        if self.free <= 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        written = super().write(fd, data[: self.free])
+        self.free -= written
+        return written
+
+    def copy_file(self, src: str, dst: str) -> None:
+        size = os.path.getsize(src) if Path(dst).resolve().is_relative_to(self.root.resolve()) else 0
+        if size > self.free:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        super().copy_file(src, dst)
+        self.free -= size

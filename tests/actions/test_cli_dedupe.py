@@ -7,6 +7,7 @@ import os
 import shutil
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from imgtwin.cli import main
@@ -20,6 +21,7 @@ def run(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+@pytest.mark.slow
 def test_dry_run_then_yes_then_undo(library: Path, tmp_path: Path, private_trash: Path) -> None:
     before = snapshot(library)
     db = str(tmp_path / "i.db")
@@ -43,6 +45,7 @@ def test_dry_run_then_yes_then_undo(library: Path, tmp_path: Path, private_trash
     assert snapshot(library) == before
 
 
+@pytest.mark.slow
 def test_default_journal_goes_to_the_user_data_folder(library: Path, tmp_path: Path) -> None:
     code, out = run("dedupe", str(library), "--db", str(tmp_path / "i.db"), "--action", "hardlink", "--yes",
                     "--no-progress", "--workers", "1")

@@ -18,6 +18,7 @@ from imgtwin.actions.fileops import FileOps
 from imgtwin.finding import find_duplicates
 from imgtwin.reporting.groups import groups_document, write_json
 from tests.actions.conftest import SCAN, make_library, plan_for, snapshot
+from tests.protocols import mismatches
 
 
 class FaultyFileOps(RealFileOps):
@@ -38,8 +39,22 @@ class FaultyFileOps(RealFileOps):
         return attr
 
 
-def test_faulty_ops_is_a_fileops() -> None:
-    assert isinstance(FaultyFileOps("link", 1), FileOps)
+def test_faulty_ops_fail_exactly_the_chosen_call_and_do_the_real_thing_otherwise(tmp_path: Path) -> None:
+    assert mismatches(RealFileOps, FileOps) == []  # what FaultyFileOps inherits fits the interface
+    folder = tmp_path / "links"
+    folder.mkdir()
+    source = folder / "a.jpg"
+    source.write_bytes(b"picture")
+    ops = FaultyFileOps("link", 2)
+    ops.link(str(source), str(folder / "one"))
+    with pytest.raises(OSError) as raised:
+        ops.link(str(source), str(folder / "two"))
+    ops.link(str(source), str(folder / "three"))
+    assert raised.value.errno == errno.ENOSPC and raised.value.filename == str(folder / "two")
+    assert sorted(p.name for p in folder.iterdir()) == ["a.jpg", "one", "three"]
+    assert os.stat(folder / "three").st_ino == os.stat(source).st_ino and ops.calls == 3
+    assert ops.stat(str(source)).st_nlink == 3  # other methods pass straight through, uncounted
+    assert ops.calls == 3
 
 
 def _check_fault(library: Path, tmp_path: Path, action: str, ops: FileOps, **kwargs: object) -> list[str]:
@@ -118,6 +133,7 @@ def test_a_changed_keeper_protects_its_group(library: Path, tmp_path: Path) -> N
     assert (library / "sub" / "copy0.png").exists() and by_name["copy2.png"].status == "done"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("action", ["hardlink", "move"])
 def test_sigkill_mid_run_then_undo_restores_the_tree(action: str, tmp_path: Path) -> None:
     library = make_library(tmp_path / "lib", groups=16, size=(32, 24))
@@ -189,6 +205,7 @@ def _steps(action: str, work: Path) -> int:
     return ops.calls
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("action", ["hardlink", "symlink", "move", "trash", "delete"])
 def test_killed_at_every_step_undo_restores_the_tree(action: str, tmp_path: Path, private_trash: Path) -> None:
     steps = _steps(action, tmp_path / "count")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from imgtwin.actions import RealFileOps, apply_plan, undo_journal
-from tests.actions.conftest import fill, make_library, plan_for, snapshot
+from tests.actions.conftest import FullDisk, make_library, plan_for, snapshot
 
 
 def _trash_contents(trash: Path) -> list[str]:
@@ -39,18 +39,17 @@ def test_a_kill_between_the_trash_link_and_the_unlink_is_undone(
     assert snapshot(library) == before
 
 
-def test_a_full_disk_leaves_no_empty_trashinfo(tmp_path: Path, small_tmpfs: Path, monkeypatch: pytest.MonkeyPatch
-                                              ) -> None:
-    library = make_library(small_tmpfs / "lib", groups=2, size=(32, 24))
-    monkeypatch.setenv("XDG_DATA_HOME", str(small_tmpfs / "data"))  # the trash on the same (full) disk
-    trash = small_tmpfs / "data" / "Trash"
+def test_a_full_disk_leaves_no_empty_trashinfo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    disk = tmp_path / "disk"
+    library = make_library(disk / "lib", groups=2, size=(32, 24))
+    monkeypatch.setenv("XDG_DATA_HOME", str(disk / "data"))  # the trash on the same (full) disk
+    trash = disk / "data" / "Trash"
     (trash / "files").mkdir(parents=True)
     (trash / "info").mkdir()
     before = snapshot(library)
     plan = plan_for(library, tmp_path, "trash")
-    fill(small_tmpfs)
     journal = str(tmp_path / "j.jsonl")  # the journal elsewhere: only the trash is full
-    report = apply_plan(plan, journal)
+    report = apply_plan(plan, journal, ops=FullDisk(disk))
     assert report.count("failed") == len(plan.items)
     assert all("No space left on device" in o.reason for o in report.outcomes)
     assert _trash_contents(trash) == []  # no empty .trashinfo, no temporary, no link

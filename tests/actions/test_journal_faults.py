@@ -12,11 +12,12 @@ from click.testing import CliRunner
 
 from imgtwin.actions import JournalWriteError, RealFileOps, apply_plan, read_journal, undo_journal
 from imgtwin.cli import main
-from tests.actions.conftest import fill, make_library, plan_for, snapshot
+from tests.actions.conftest import FullDisk, make_library, plan_for, snapshot
 
 
-def run(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+def run(*args: str, ops: RealFileOps | None = None) -> tuple[int, str]:
+    """The command line in-process; ``ops``: the file operations dedupe and undo use (the CLI's injection)."""
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False, obj={"fileops": ops} if ops else None)
     return result.exit_code, result.output
 
 
@@ -82,12 +83,13 @@ def test_no_room_for_the_first_line_changes_nothing_and_leaves_no_journal(librar
     assert not journal.exists() and snapshot(library) == before
 
 
-def test_a_journal_on_a_full_disk_from_the_start(library: Path, tmp_path: Path, small_tmpfs: Path) -> None:
-    fill(small_tmpfs)
+def test_a_journal_on_a_full_disk_from_the_start(library: Path, tmp_path: Path) -> None:
     before = snapshot(library)
-    journal = small_tmpfs / "j.jsonl"
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    journal = disk / "j.jsonl"
     code, out = run("dedupe", str(library), "--db", str(tmp_path / "i.db"), "--action", "hardlink", "--yes",
-                    "--journal", str(journal), "--no-progress", "--workers", "1")
+                    "--journal", str(journal), "--no-progress", "--workers", "1", ops=FullDisk(disk))
     assert code == 2, out
     assert "cannot write the journal" in out and "No space left on device: nothing was changed" in out
     assert "Traceback" not in out and not journal.exists()
@@ -95,21 +97,21 @@ def test_a_journal_on_a_full_disk_from_the_start(library: Path, tmp_path: Path, 
 
 
 @pytest.mark.parametrize("action", ["trash", "hardlink"])
-def test_a_journal_that_fills_its_disk_mid_run(action: str, tmp_path: Path, small_tmpfs: Path) -> None:
+def test_a_journal_that_fills_its_disk_mid_run(action: str, tmp_path: Path) -> None:
     library = make_library(tmp_path / "lib", groups=16, size=(32, 24))
     before = snapshot(library)
-    filler = fill(small_tmpfs, leave=8192)  # room for a few records: a real short write, then ENOSPC
-    journal = small_tmpfs / "j.jsonl"
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    journal = disk / "j.jsonl"  # room for a few records: a real short write, then ENOSPC
     code, out = run("dedupe", str(library), "--db", str(tmp_path / "i.db"), "--action", action, "--yes",
-                    "--journal", str(journal), "--no-progress", "--workers", "1")
+                    "--journal", str(journal), "--no-progress", "--workers", "1", ops=FullDisk(disk, free=8192))
     assert code == 2, out
     assert "No space left on device: stopped" in out and "Traceback" not in out
     contents = read_journal(str(journal))
     assert 0 < len(contents.entries) < 16 and contents.bad_lines == 0
     assert all(e.outcome is not None for e in contents.entries[:-1])  # only the last may lack its "done"
     assert snapshot(library) != before
-    filler.unlink()  # room again for undo's own records
-    code, out = run("undo", str(journal))
+    code, out = run("undo", str(journal))  # room again for undo's own records
     assert code == 0, out
     assert snapshot(library) == before
 

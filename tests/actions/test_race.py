@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from imgtwin.actions import RealFileOps, apply_plan, undo_journal
+from imgtwin.actions import ActionPlan, RealFileOps, apply_plan, undo_journal
+from imgtwin.actions.apply import ItemOutcome
 from tests.actions.conftest import plan_for
 from tests.actions.swapper import AT_FDCWD, RENAME_EXCHANGE, exchanger
 from tests.helpers import synthetic_photo
@@ -58,54 +59,108 @@ def _swap_scene(base: Path) -> tuple[Path, Path, Path, Path, Path]:
     return library, elsewhere, keeper, duplicate, other
 
 
+def _check_nothing_lost(action: str, tmp_path: Path, work: Path, scene: tuple[Path, ...], digests: tuple[str | None, ...],
+                        outcome: ItemOutcome, journal: str, context: object) -> None:
+    """The stranger keeps one of the two names, the keeper its bytes, only the verified copy went; undo says
+    exactly what it could restore."""
+    library, _, keeper, duplicate, other = scene
+    picture, stranger = digests
+    names = (duplicate, other)
+    assert stranger in [_digest(p) for p in names], (context, outcome)
+    assert _digest(keeper) == picture
+    assert not [n for n in os.listdir(library / "sub") if n.startswith(".imgtwin")], (context, outcome)
+    if outcome.status == "done" and action in ("trash", "move"):
+        moved = [p for p in (work / "to" / "sub" / "copy.png",) if p.exists()] if action == "move" else \
+            [p for p in (tmp_path / "home" / ".local" / "share" / "Trash" / "files").glob("copy*")]
+        assert [_digest(p) for p in moved] == [picture], context  # only the verified copy went
+    undone = undo_journal(journal)
+    contents = sorted(str(_digest(p)) for p in names)
+    if undone.complete:
+        if action != "delete":
+            assert contents == sorted([str(picture), str(stranger)]), (context, outcome, undone.outcomes)
+    else:
+        assert any(o.status in ("failed", "irreversible") and o.reason for o in undone.outcomes), context
+        assert stranger in [_digest(p) for p in names], context
+    if action == "delete" and outcome.status == "done":
+        assert not undone.complete and undone.count("irreversible") == 1, context
+
+
+def _act(action: str, work: Path) -> tuple[tuple[Path, ...], tuple[str | None, ...],
+                                                                          ActionPlan, str]:
+    scene = _swap_scene(work)
+    library = scene[0]
+    plan = plan_for(library, work, action, move_to=str(work / "to") if action == "move" else None)
+    assert [os.path.basename(i.path) for i in plan.items] == ["copy.png"]
+    return scene, (_digest(scene[2]), _digest(scene[4])), plan, str(work / "j.jsonl")
+
+
+@pytest.mark.slow  # a real race: it finds a fault only when a swap lands in the window; the test below always does
 @pytest.mark.parametrize("action", ["hardlink", "symlink", "trash", "move", "delete"])
 def test_a_file_swapped_in_while_acting_is_never_lost_or_displaced(action: str, tmp_path: Path) -> None:
     if not sys.platform.startswith("linux") or not _exchange_works(tmp_path):
         pytest.skip("needs renameat2(RENAME_EXCHANGE) to swap files atomically")
     for round_ in range(ROUNDS):
         work = tmp_path / str(round_)
-        library, elsewhere, keeper, duplicate, other = _swap_scene(work)
-        picture, stranger = _digest(keeper), _digest(other)
-        move_to = work / "to"
-        plan = plan_for(library, work, action, move_to=str(move_to) if action == "move" else None)
-        assert [os.path.basename(i.path) for i in plan.items] == ["copy.png"]
-
+        scene, digests, plan, journal = _act(action, work)
         stop = work / "stop"
-        swapper = subprocess.Popen([sys.executable, str(Path(__file__).with_name("swapper.py")), str(duplicate),
-                                    str(other), str(stop)])
+        swapper = subprocess.Popen([sys.executable, str(Path(__file__).with_name("swapper.py")), str(scene[3]),
+                                    str(scene[4]), str(stop)])
         try:
             deadline = time.monotonic() + 10
             while not Path(str(stop) + ".ready").exists() and time.monotonic() < deadline:
                 time.sleep(0.005)
             assert Path(str(stop) + ".ready").exists(), "the swapper did not start"
-            journal = str(work / "j.jsonl")
             report = apply_plan(plan, journal, allow_delete=True)
         finally:
             stop.touch()
             swapper.wait(10)
         assert int(Path(str(stop) + ".count").read_text()) >= 1000  # it really ran
-        outcome = report.outcomes[0]
+        _check_nothing_lost(action, tmp_path, work, scene, digests, report.outcomes[0], journal, round_)
 
-        # The stranger is still at one of its two names: never trashed, moved, deleted or linked over.
-        names = (duplicate, other)
-        assert stranger in [_digest(p) for p in names], (round_, outcome)
-        assert _digest(keeper) == picture
-        assert not [n for n in os.listdir(library / "sub") if n.startswith(".imgtwin")], (round_, outcome)
-        if outcome.status == "done" and action in ("trash", "move"):
-            moved = [p for p in (move_to / "sub" / "copy.png",) if p.exists()] if action == "move" else \
-                [p for p in (tmp_path / "home" / ".local" / "share" / "Trash" / "files").glob("copy*")]
-            assert [_digest(p) for p in moved] == [picture]  # only the verified copy went
 
-        undone = undo_journal(journal)
-        contents = sorted(str(_digest(p)) for p in names)
-        if undone.complete:
-            if action != "delete":
-                assert contents == sorted([str(picture), str(stranger)]), (round_, outcome, undone.outcomes)
-        else:
-            assert any(o.status in ("failed", "irreversible") and o.reason for o in undone.outcomes)
-            assert stranger in [_digest(p) for p in names]
-        if action == "delete" and outcome.status == "done":
-            assert not undone.complete and undone.count("irreversible") == 1
+class SwapBeforeCalls(RealFileOps):
+    """The real operations; just before each call numbered in ``at`` (counting only calls that name ``path``),
+    ``path`` and ``other`` swap names atomically, as the racing process does, but at a chosen instant."""
+
+    def __init__(self, path: Path, other: Path, at: set[int]) -> None:
+        self.path, self.other, self.at, self.calls = os.fsencode(path), os.fsencode(other), at, 0
+        exchange = exchanger()
+        assert exchange is not None
+        self.exchange = exchange
+
+    def __getattribute__(self, name: str):  # type: ignore[no-untyped-def]
+        attr = object.__getattribute__(self, name)
+        if name.startswith("_") or not callable(attr) or name not in FILEOPS:
+            return attr
+
+        def swapping(*args: object) -> object:
+            if any(isinstance(a, str) and os.fsencode(a) == self.path for a in args):
+                self.calls += 1
+                if self.calls in self.at:
+                    self.exchange(AT_FDCWD, self.path, AT_FDCWD, self.other, RENAME_EXCHANGE)
+            return attr(*args)
+        return swapping
+
+
+FILEOPS = {name for name in vars(RealFileOps) if not name.startswith("_")}
+
+
+@pytest.mark.parametrize("action", ["hardlink", "symlink", "trash", "move", "delete"])
+def test_a_swap_before_any_step_on_the_duplicate_never_loses_or_displaces_a_file(action: str, tmp_path: Path) -> None:
+    """Every instant the race test hopes to hit: a swap before each call on the duplicate's name (and a swap
+    back before the next one)."""
+    if not sys.platform.startswith("linux") or not _exchange_works(tmp_path):
+        pytest.skip("needs renameat2(RENAME_EXCHANGE) to swap files atomically")
+    scene, _, plan, journal = _act(action, tmp_path / "count")
+    counting = SwapBeforeCalls(scene[3], scene[4], set())
+    apply_plan(plan, journal, ops=counting, allow_delete=True)
+    assert counting.calls >= 3  # looked at, opened and verified, renamed aside: at least
+    undo_journal(journal)  # the trash is shared by the runs below
+    for at in [{k} for k in range(1, counting.calls + 1)] + [{k, k + 1} for k in range(1, counting.calls)]:
+        work = tmp_path / "-".join(map(str, sorted(at)))
+        scene, digests, plan, journal = _act(action, work)
+        report = apply_plan(plan, journal, ops=SwapBeforeCalls(scene[3], scene[4], at), allow_delete=True)
+        _check_nothing_lost(action, tmp_path, work, scene, digests, report.outcomes[0], journal, at)
 
 
 class SwapWhileSettingAside(RealFileOps):

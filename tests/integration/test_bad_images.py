@@ -9,7 +9,11 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import require_shared
+
+pytestmark = pytest.mark.slow  # the fast loop (pytest -m 'not slow') leaves this module out
 
 
 def test_bad_images_scan_matches_manifest(tmp_path: Path) -> None:

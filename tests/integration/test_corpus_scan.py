@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import json
 import re
 import os
@@ -12,6 +14,8 @@ import time
 from pathlib import Path
 
 from imgtwin.persistence.sqlite import read_rows
+
+pytestmark = pytest.mark.slow  # the fast loop (pytest -m 'not slow') leaves this module out
 
 
 def test_small_corpus_is_hashed_completely_and_consistently(small_corpus: Path, tmp_path: Path) -> None:

@@ -8,8 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.format_files import CASES
 from tests.helpers import synthetic_photo
+
+pytestmark = pytest.mark.slow  # the fast loop (pytest -m 'not slow') leaves this module out
 
 
 def imgtwin(*args: str) -> subprocess.CompletedProcess[str]:

@@ -20,6 +20,8 @@ import pytest
 from tests.helpers import synthetic_photo
 from tests.hostile_files import make_dng, png_with_header, slow_progressive_jpeg
 
+pytestmark = pytest.mark.slow  # the fast loop (pytest -m 'not slow') leaves this module out
+
 pillow_heif = pytest.importorskip("pillow_heif")
 pytest.importorskip("rawpy")
 

@@ -16,6 +16,8 @@ import pytest
 from imgtwin.persistence.lock import IndexWriteLock
 from tests.helpers import synthetic_photo
 
+pytestmark = pytest.mark.slow  # the fast loop (pytest -m 'not slow') leaves this module out
+
 # Everything that describes a file's result; scanned_at and vanished_at are times.
 COMPARED = ("path", "size", "mtime_ns", "dev", "inode", "ctime_ns", "content_hash", "width", "height", "format",
             "decode", "loader", "hash", "hash_spec", "error_reason", "error_message")

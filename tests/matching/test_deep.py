@@ -45,6 +45,7 @@ def collection() -> tuple[list[str], list[Image.Image]]:
     return names, images
 
 
+@pytest.mark.slow
 def test_candidates_come_from_descriptor_collisions_not_all_pairs(collection) -> None:
     names, images = collection
     table = LocalTable.build([extract_local(im) for im in images])
@@ -57,6 +58,7 @@ def test_candidates_come_from_descriptor_collisions_not_all_pairs(collection) ->
     assert (votes >= DeepParams().min_votes).all()
 
 
+@pytest.mark.slow
 def test_per_image_limit_keeps_each_images_best_pairs(collection) -> None:
     _, images = collection
     table = LocalTable.build([extract_local(im) for im in images])

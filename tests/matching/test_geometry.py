@@ -71,8 +71,12 @@ def test_hard_crops_say_how_much_was_cut(original: Image.Image, sides: tuple[flo
 
 
 def test_a_perspective_fix_is_found(original: Image.Image) -> None:
+    # the top edge, 8% narrower per side, stretched to full width: 8% of the original is cut (two corners)
     fit = fit_of(original, keystone_fixed(original, 0.08))
-    assert fit.describe() is not None
+    assert fit.perspective
+    assert abs(fit.a_shown - 0.92) < 0.03 and fit.b_shown > 0.95
+    words = (fit.describe() or "").split(", ")
+    assert "perspective" in words and any(re.fullmatch(r"crop (7|8|9|10)%", w) for w in words), words
 
 
 def test_views_of_one_scene_shifted_by_half_a_frame_stay_apart() -> None:

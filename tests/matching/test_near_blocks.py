@@ -31,6 +31,7 @@ def library(tmp_path_factory: pytest.TempPathFactory):
     return root
 
 
+@pytest.mark.slow
 def test_blocks_change_nothing_but_memory(library, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     db = str(tmp_path / "i.db")
     whole = find_duplicates([str(library)], db_path=db)

@@ -42,6 +42,7 @@ def photos(tmp_path: Path) -> Path:
     return root
 
 
+@pytest.mark.slow
 def test_a_foreign_sqlite_file_is_refused_untouched(tmp_path: Path, photos: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()
@@ -56,6 +57,7 @@ def test_a_foreign_sqlite_file_is_refused_untouched(tmp_path: Path, photos: Path
     assert folder_state(data) == before  # no -wal, no -shm, no .lock, not switched to WAL
 
 
+@pytest.mark.slow
 def test_a_foreign_file_claiming_our_schema_version_is_refused(tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()
@@ -89,6 +91,7 @@ def write_garbage(db: Path, first_page: int, pages: int) -> None:
         stream.write(bytes(range(256)) * (pages * PAGE // 256))
 
 
+@pytest.mark.slow
 def test_an_index_with_damaged_pages_is_reported_not_a_traceback(tmp_path: Path, photos: Path) -> None:
     db = tmp_path / "i.db"
     pages = index_of_3000_files(db)
@@ -112,6 +115,7 @@ def test_damaged_middle_pages_stop_info_prune_and_errors(tmp_path: Path, where: 
     assert db.read_bytes() == damaged and not os.path.exists(str(db) + ".lock")
 
 
+@pytest.mark.slow
 def test_a_scan_leaves_no_lock_file_behind_even_when_it_fails(tmp_path: Path, photos: Path) -> None:
     db = tmp_path / "i.db"
     assert imgtwin("scan", str(photos), "--db", str(db), "--no-progress").returncode == 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+
 from imgtwin.processing.adaptive import AdaptiveConcurrency
 
 
@@ -75,11 +77,12 @@ def test_no_decision_before_a_window_has_passed() -> None:
     assert controller.update() is None and controller.active == 1
 
 
+@pytest.mark.slow
 def test_scan_with_workers_auto_hashes_everything_and_logs_changes(photo_dir, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """End to end: the process pool fed through a fast-deciding controller gives the same results."""
-    import imgtwin.processing.engine as engine_module
     from click.testing import CliRunner
 
+    import imgtwin.processing.engine as engine_module
     from imgtwin.cli import main
 
     made: list[AdaptiveConcurrency] = []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import io
 import os
 import shutil
@@ -68,6 +70,7 @@ def test_copies_across_folders_are_decoded_once_and_take_the_first_files_hashes(
     assert (again.reused, again.copies, again.bytes_read) == (13, 0, 0)
 
 
+@pytest.mark.slow
 def test_a_timeout_is_recorded_for_each_waiting_copy_after_one_time_limit(tmp_path: Path) -> None:
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "scan.jpg").write_bytes(slow_progressive_jpeg(4096, 5000))  # ~10 s of decoding
@@ -148,6 +151,7 @@ def test_the_scan_summary_counts_byte_copies(tmp_path: Path) -> None:
     assert "Done: 2 hashed, 0 errors" in result.output
 
 
+@pytest.mark.slow
 def test_a_non_image_with_the_bytes_of_a_broken_image_is_skipped_not_failed(tmp_path: Path) -> None:
     # notes.jpg is a failure (not_an_image); notes.txt, the same bytes under a name that is no image's,
     # is skipped as any text file is, whether its answer comes from this scan or from the index.

@@ -9,8 +9,9 @@ from imgtwin.processing.discovery import DiscoveryOptions, check_roots, count, d
 from imgtwin.records import ErrorReason
 
 
-def names(root: Path, options: DiscoveryOptions = DiscoveryOptions()) -> list[str]:
-    return [os.path.relpath(item.path, root) for item in discover([str(root)], options) if item.error is None]
+def names(root: Path, options: DiscoveryOptions | None = None) -> list[str]:
+    found = discover([str(root)], options or DiscoveryOptions())
+    return [os.path.relpath(item.path, root) for item in found if item.error is None]
 
 
 @pytest.fixture
@@ -71,6 +72,12 @@ def test_file_roots_and_missing_roots(tree: Path) -> None:
 
 
 def test_discovery_is_lazy(tree: Path) -> None:
+    """A folder is listed when the walk reaches it, not up front: a file added under ``sub`` after the first
+    item is seen, one added to the root (already listed) is not. An eager list would see neither."""
     walker = discover([str(tree)], DiscoveryOptions())
     first = next(walker)
     assert first.path.endswith("a.jpg")
+    (tree / "sub" / "added.jpg").write_bytes(b"x")
+    (tree / "added.jpg").write_bytes(b"x")
+    rest = [os.path.relpath(item.path, tree) for item in walker]
+    assert rest == ["b.jpg", "notes.txt", "sub/added.jpg", "sub/c.png", "sub/deeper/d.gif"]

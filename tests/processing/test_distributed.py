@@ -38,6 +38,8 @@ from imgtwin.records import ProcessingSummary
 from imgtwin.reporting.composite import NullReporter
 from tests.helpers import REPO, synthetic_photo
 
+pytestmark = pytest.mark.slow  # the fast loop (pytest -m 'not slow') leaves this module out
+
 distributed = pytest.importorskip("distributed")
 
 COLUMNS = ("path", "hash", "hash_spec", "error_reason", "features", "features_spec")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import os
 import shutil
 import tempfile
@@ -26,6 +28,7 @@ def by_name(results: list[FileResult]) -> dict[str, FileResult]:
     return {Path(r.path).name: r for r in results}
 
 
+@pytest.mark.slow
 def test_pathological_progressive_jpeg_is_stopped_by_the_time_budget(tmp_path: Path) -> None:
     (tmp_path / "scans.jpg").write_bytes(slow_progressive_jpeg(4096, 5000))  # ~10 s of decoding, ~170 KB
     synthetic_photo(1, (200, 150)).save(tmp_path / "ok.jpg")
@@ -37,6 +40,7 @@ def test_pathological_progressive_jpeg_is_stopped_by_the_time_budget(tmp_path: P
     assert time.monotonic() - started < 8
 
 
+@pytest.mark.slow
 def test_worker_memory_limit_turns_a_huge_allocation_into_too_large(tmp_path: Path) -> None:
     (tmp_path / "huge.png").write_bytes(blank_png(8000, 6000))  # 150 KB file, 144 MB of pixels
     synthetic_photo(2, (1600, 1200)).save(tmp_path / "photo.jpg")

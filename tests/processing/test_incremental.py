@@ -49,6 +49,7 @@ def test_unchanged_rescan_reads_nothing_and_writes_nothing(tree: Path, tmp_path:
     assert rows(db) == before  # same rows, same scanned_at: nothing rewritten
 
 
+@pytest.mark.slow
 def test_touched_replaced_and_deleted_files(tree: Path, tmp_path: Path) -> None:
     db = tmp_path / "i.db"
     scan(tree, db)
@@ -70,6 +71,7 @@ def test_touched_replaced_and_deleted_files(tree: Path, tmp_path: Path) -> None:
     assert "p2.jpg" not in rows(db)
 
 
+@pytest.mark.slow
 def test_rewritten_file_with_size_and_mtime_put_back_is_read_again(tree: Path, tmp_path: Path) -> None:
     db = tmp_path / "i.db"
     scan(tree, db)
@@ -86,6 +88,7 @@ def test_rewritten_file_with_size_and_mtime_put_back_is_read_again(tree: Path, t
     assert (after["inode"], after["mtime_ns"], after["size"]) == (before["inode"], before["mtime_ns"], before["size"])
 
 
+@pytest.mark.slow
 def test_moved_files_are_recognised_by_content_without_decoding(tree: Path, tmp_path: Path) -> None:
     db = tmp_path / "i.db"
     scan(tree, db)
@@ -107,6 +110,7 @@ def test_moved_files_are_recognised_by_content_without_decoding(tree: Path, tmp_
     assert rows(db)["p4-renamed.jpg"]["vanished_at"] is not None
 
 
+@pytest.mark.slow
 def test_new_loader_or_hash_settings_invalidate_exactly_the_rows_they_affect(tree: Path, tmp_path: Path) -> None:
     db = tmp_path / "i.db"
     scan(tree, db)
@@ -122,6 +126,7 @@ def test_new_loader_or_hash_settings_invalidate_exactly_the_rows_they_affect(tre
     assert scan(tree, db, max_dimension=256).reused == 0
 
 
+@pytest.mark.slow
 def test_passing_failures_are_retried_settled_ones_are_not(tree: Path, tmp_path: Path) -> None:
     db = tmp_path / "i.db"
     scan(tree, db)
@@ -133,6 +138,7 @@ def test_passing_failures_are_retried_settled_ones_are_not(tree: Path, tmp_path:
     assert rows(db)["p0.jpg"]["hash"] is not None
 
 
+@pytest.mark.slow
 def test_several_roots_share_one_index(tree: Path, tmp_path: Path) -> None:
     other = tmp_path / "other"
     other.mkdir()
@@ -149,6 +155,7 @@ def test_several_roots_share_one_index(tree: Path, tmp_path: Path) -> None:
         assert len(list(index.rows_under([str(tree)]))) == 7
 
 
+@pytest.mark.slow
 def test_a_byte_copy_of_an_indexed_file_is_answered_without_decoding(tree: Path, tmp_path: Path) -> None:
     db = tmp_path / "i.db"
     scan(tree, db)

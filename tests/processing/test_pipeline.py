@@ -85,6 +85,7 @@ def test_several_roots_and_file_roots(photo_dir: Path) -> None:
     assert {Path(r.path).name for r in persistence.results} == {"four.png", "five.webp", "copy of img0.jpg", "img1.jpg"}
 
 
+@pytest.mark.slow
 def test_cancel_stops_cleanly_and_keeps_finished_work(tmp_path: Path) -> None:
     from tests.helpers import synthetic_photo
 

@@ -6,6 +6,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from imgtwin.hashing.dct import DCTHasher
 from imgtwin.processing.channels import END, Channel
 from imgtwin.processing.task import ScanTask
@@ -26,6 +28,7 @@ def run_pool(pool, paths: list[str]) -> list:
     return out
 
 
+@pytest.mark.slow
 def test_hung_and_crashing_files_cost_only_themselves(tmp_path: Path) -> None:
     paths = []
     for i in range(6):
@@ -69,9 +72,8 @@ def test_channel_applies_back_pressure_and_honours_cancel() -> None:
     assert channel.qsize() == 2
 
 
+@pytest.mark.slow
 def test_workers_that_keep_dying_stop_the_run_with_a_clear_error(tmp_path: Path) -> None:
-    import pytest
-
     from imgtwin.config import ProcessingConfig
     from imgtwin.processing.engine import ParallelProcessingEngine
     from imgtwin.processing.workers import WorkerStartupError
@@ -88,6 +90,7 @@ def test_workers_that_keep_dying_stop_the_run_with_a_clear_error(tmp_path: Path)
     assert len(persistence.results) < 12
 
 
+@pytest.mark.slow
 def test_paths_sent_to_a_worker_that_just_crashed_are_not_lost(tmp_path: Path) -> None:
     # One worker and crashes alternating with good files, so that prefetched
     # paths keep landing on the pipe of a worker that has just died.
@@ -116,6 +119,7 @@ def test_sending_to_a_dead_worker_does_not_break_the_dispatcher() -> None:
         pool._stop_worker(worker, kill=True)
 
 
+@pytest.mark.slow
 def test_chunks_of_tiny_files_keep_the_time_limit_and_crashes_per_file(tmp_path: Path) -> None:
     # Tiny files go to the workers several per message and come back several per message; a hang or
     # a crash in the middle of a chunk still costs only that file, and the files done before it in the

@@ -21,6 +21,8 @@ from imgtwin.reporting.thumbnails import make_thumbnails, thumbnail_name
 from tests.helpers import REPO, synthetic_photo
 from tests.hostile_files import slow_progressive_jpeg
 
+pytestmark = pytest.mark.slow  # the fast loop (pytest -m 'not slow') leaves this module out
+
 SCHEMA = json.loads((REPO / "docs/schemas/find.schema.json").read_text())
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM = os.environ.get("IMGTWIN_CHROMIUM", "/usr/bin/chromium")

@@ -7,9 +7,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from imgtwin.reporting.html import render_page
 from tests.helpers import synthetic_photo
 from tests.reporting.test_html import ARTIFACTS, browser  # noqa: F401 - the fixture
+
+pytestmark = pytest.mark.slow  # the fast loop (pytest -m 'not slow') leaves this module out
 
 GROUPS = 10_000
 OPEN_BUDGET_S = 5.0  # measured ~0.5 s on a shared 2-core machine; generous for slow CI

@@ -27,11 +27,27 @@ from imgtwin.records import ErrorReason, FileError, FileResult, FileStatus, Proc
 from imgtwin.reporting.metrics import LISTEN_BACKLOG, MetricsHTTPServer, MetricsReporter
 
 
-class SlowLoader(StandardImageLoader):
-    """The real loader, slowed down so that a scan lasts long enough to be scraped."""
+class ScrapingLoader(StandardImageLoader):
+    """The real loader, at least ``NAP`` s a file; at its ``at``-th file it scrapes ``port`` until the numbers
+    show the scan under way (a file counted, the worker busy: the collector samples that twice a second),
+    while it holds the only worker: a scrape mid-scan that does not depend on how fast this machine is."""
+
+    NAP = 0.02
+
+    def __init__(self, port: int, at: int = 3) -> None:
+        super().__init__(512)
+        self.port, self.at, self.calls, self.scrapes = port, at, 0, list[str]()
 
     def load(self, path: str) -> LoadedImage:
-        time.sleep(0.15)
+        self.calls += 1
+        if self.calls == self.at:
+            deadline = time.monotonic() + 30
+            while not self.scrapes or not (value(seen := samples(self.scrapes[-1]), "imgtwin_busy_workers")
+                                           and value(seen, "imgtwin_files_processed_total", status="hashed")):
+                assert time.monotonic() < deadline, self.scrapes[-1:]
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=10) as response:
+                    self.scrapes.append(response.read().decode())
+        time.sleep(self.NAP)
         return super().load(path)
 
 
@@ -96,7 +112,9 @@ def test_scan_serves_metrics_while_it_runs_and_they_match_the_summary(
     photo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (photo_dir / "cut.jpg").write_bytes((photo_dir / "img1.jpg").read_bytes()[:3000])
-    monkeypatch.setattr(imgtwin.app, "build_engine", lambda settings: ParallelProcessingEngine(SlowLoader(512),
+    port = free_port()
+    loader = ScrapingLoader(port)
+    monkeypatch.setattr(imgtwin.app, "build_engine", lambda settings: ParallelProcessingEngine(loader,
                         imgtwin.app.DCTHasher(8), features=imgtwin.app.MatchFeatureExtractor()))
     final: list[str] = []
     original_close = MetricsReporter.close
@@ -106,41 +124,19 @@ def test_scan_serves_metrics_while_it_runs_and_they_match_the_summary(
         original_close(self)
 
     monkeypatch.setattr(MetricsReporter, "close", close_and_keep)
-    port = free_port()
-    scrapes: list[str] = []
-    done = threading.Event()
-
-    def scrape() -> None:
-        deadline = time.monotonic() + 20
-        while not done.is_set() and time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as response:
-                    scrapes.append(response.read().decode())
-            except (urllib.error.URLError, ConnectionError, OSError):
-                pass
-            time.sleep(0.05)
-
-    scraper = threading.Thread(target=scrape, daemon=True)
-    scraper.start()
-    try:
-        result = CliRunner().invoke(main, ["scan", str(photo_dir), "--db", str(tmp_path / "i.db"), "--no-progress",
-                                           "--executor", "thread", "--workers", "1", "--metrics-port", str(port)])
-    finally:
-        done.set()
-        scraper.join(timeout=5)
+    result = CliRunner().invoke(main, ["scan", str(photo_dir), "--db", str(tmp_path / "i.db"), "--no-progress",
+                                       "--executor", "thread", "--workers", "1", "--metrics-port", str(port)])
     assert result.exit_code == 1, result.output
     match = re.search(r"Done: (\d+) hashed, (\d+) errors(?: \([^)]*\))?, (\d+) skipped", result.output)
     assert match, result.output
     hashed, errors, skipped = map(int, match.groups())
     assert (hashed, errors, skipped) == (7, 1, 1)
 
-    # Scraped during the scan: some files done, not all, the worker busy.
-    during = [samples(text) for text in scrapes]
-    in_flight = [p for p in during if value(p, "imgtwin_scan_running") == 1
-                 and 0 < sum(value(p, "imgtwin_files_processed_total", status=s) for s in ("hashed", "error", "skipped"))
-                 < hashed + errors + skipped]
-    assert in_flight, f"{len(scrapes)} scrapes, none mid-scan"
-    assert any(value(p, "imgtwin_busy_workers") == 1 for p in during)
+    # Scraped during the scan, while the worker held its third file: some files done, not all, the worker busy.
+    during = samples(loader.scrapes[-1])
+    assert value(during, "imgtwin_scan_running") == 1 and value(during, "imgtwin_busy_workers") == 1
+    counted = sum(value(during, "imgtwin_files_processed_total", status=s) for s in ("hashed", "error", "skipped"))
+    assert 0 < counted < hashed + errors + skipped
 
     # At the end: the same numbers as the summary line.
     assert final
@@ -153,7 +149,7 @@ def test_scan_serves_metrics_while_it_runs_and_they_match_the_summary(
     copies = re.search(r"(\d+) byte cop(?:y|ies)", result.output)  # answered from another file: never decoded, not timed
     decoded = hashed + errors + skipped - (int(copies.group(1)) if copies else 0)
     assert value(end, "imgtwin_file_duration_seconds_count") == decoded
-    assert value(end, "imgtwin_file_duration_seconds_sum") >= 0.15 * (hashed + errors)
+    assert value(end, "imgtwin_file_duration_seconds_sum") >= ScrapingLoader.NAP * loader.calls
     contents = {p.read_bytes() for p in photo_dir.rglob("*") if p.is_file() and p.suffix != ".txt"}
     read = sum(len(c) for c in contents)  # a byte copy is answered from its twin, not read by a worker
     assert value(end, "imgtwin_bytes_read_total") == read
@@ -221,6 +217,7 @@ def test_endpoint_serves_a_burst_of_simultaneous_scrapes() -> None:
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
 
 
+@pytest.mark.slow
 def test_port_in_use_is_a_one_line_fatal_error_that_leaves_nothing_behind(photo_dir: Path, tmp_path: Path) -> None:
     """Checked before the index, the log, the outputs or a local cluster are touched."""
     out = tmp_path / "out"

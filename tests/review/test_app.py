@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from imgtwin.interfaces import ProgressReporter
 from imgtwin.options import MatchOptions, ScanOptions
@@ -17,6 +17,7 @@ from imgtwin.records import ProcessingSummary
 from imgtwin.review import ReviewServer
 from imgtwin.review.app import make_server
 from imgtwin.review.finder import FoundGroups, IndexFinder
+from imgtwin.review.progress import PageProgressReporter
 from tests.helpers import synthetic_photo
 from tests.review.conftest import (
     journal_lines,
@@ -25,6 +26,8 @@ from tests.review.conftest import (
     snapshot,
     wait_until,
 )
+
+pytestmark = pytest.mark.slow  # in a browser: the fast loop (pytest -m 'not slow') leaves this module out
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
@@ -65,13 +68,21 @@ class HeldScan:
         return self.finder.scan(self._holding(reporter) if self._scans == 1 else reporter, cancel)
 
     def _holding(self, reporter: ProgressReporter) -> ProgressReporter:
+        """The page's reporter, held at files 1 and 2; its clock jumps a publishing interval before file 2,
+        so file 2's count is published however soon after file 1 it comes (no sleeping past the interval)."""
         held, go = self.held, self.go
+        assert isinstance(reporter, PageProgressReporter)
+        skipped = [0.0]
+        real_clock = reporter.clock
+        reporter.clock = lambda: real_clock() + skipped[0]
 
         class Holding:
             def __getattr__(self, name: str) -> Any:
                 return getattr(reporter, name)
 
             def report_progress(self, completed: int, total: int) -> None:
+                if completed == 2:
+                    skipped[0] += reporter.interval
                 reporter.report_progress(completed, total)
                 if completed in go:
                     held[completed].set()
@@ -108,13 +119,12 @@ def test_live_scan_review_apply_trash_and_undo_from_the_page(browser: Any, app: 
     page = open_app(browser, server)
 
     # live scan: progress while it runs (held after file 1 until the page shows it, then after file 2,
-    # a publishing interval later, so a count above 0 reaches the page), then the groups
+    # a publishing interval later on the reporter's clock, so a count above 0 reaches the page), then the groups
     assert held.held[1].wait(60)
     scan = "document.getElementById('scan')"
     first = wait_until(page, f"{scan}.dataset.phase === 'scanning' && "
                              "document.getElementById('scan-counts').textContent")
     assert first in ("0 of 51 files", "1 of 51 files"), first
-    time.sleep(0.3)  # past PageProgressReporter's 0.25 s between events
     held.go[1].set()
     assert held.held[2].wait(60)
     wait_until(page, f"{scan}.dataset.phase === 'scanning' && {scan}.dataset.done === '2'")  # counted up live
@@ -274,17 +284,29 @@ def test_keyboard_compare_help_errors_and_delete_confirmation(browser: Any, serv
 
 
 def test_the_screenshot_for_the_readme(browser: Any, served: Any) -> None:
-    """docs/review-screenshot.png is made here (copied from test-artifacts/ by hand when the page changes)."""
+    """docs/review-screenshot.png is made here (copied from test-artifacts/ by hand when the page changes):
+    the page it shows has its pictures, a changed keeper and a file left out, and the image is that page."""
     server, root = served
     page = open_app(browser, server)
     page.wait_for_selector("html[data-version='1']")
     wait_until(page, "[...document.images].every(i => i.complete)")
+    assert page.evaluate("[...document.querySelectorAll('.thumb img')].filter(i => i.naturalWidth > 0).length") >= 8
     member(page, root / "sub" / "copy0.png").locator(".thumb").click()  # a keeper changed
+    assert member(page, root / "sub" / "copy0.png").get_attribute("data-keep") == "true"
     page.keyboard.press("G")
     page.keyboard.press("l")
-    page.keyboard.press("x")  # a file left out
+    page.keyboard.press("x")  # a file left out, in the last group
+    left_out = page.eval_on_selector_all(".member[data-included=false]", "els => els.map(e => e.dataset.path)")
+    last = page.eval_on_selector_all(".group:last-of-type .member", "els => els.map(e => e.dataset.path)")
+    assert len(left_out) == 1 and left_out[0] in last, (left_out, last)
+    wait_until(page, "document.getElementById('plan').dataset.edited === '2'")
     page.set_viewport_size({"width": 1280, "height": 1480})
     page.evaluate("window.scrollTo(0, 0)")
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "review-page.png"))
+    shot = ARTIFACTS / "review-page.png"
+    page.screenshot(path=str(shot))
+    assert page.problems == []
     page.close()
+    with Image.open(shot) as image:
+        assert image.size == (1280, 1480)
+        assert len(image.convert("RGB").getcolors(1 << 20) or []) > 1000  # pictures, not a blank or a spinner

@@ -8,12 +8,16 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from imgtwin.review import make_server
 from imgtwin.review.catalog import IndexedFile
 from imgtwin.review.finder import FoundGroups
 from tests.helpers import synthetic_photo
 from tests.reporting.test_html_perf import synthetic_document
 from tests.review.conftest import wait_ready, wait_until
+
+pytestmark = pytest.mark.slow  # the fast loop (pytest -m 'not slow') leaves this module out
 
 GROUPS = 10_000
 INTERACTIVE_BUDGET_MS = 1000.0  # the promise: groups drawn and keys answered within 1 s

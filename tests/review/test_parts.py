@@ -120,6 +120,7 @@ def test_decisions_can_only_choose_among_a_groups_own_members() -> None:
     assert parse_decisions({**good, "action": "move", "move_to": "/elsewhere/x"}, groups, roots).move_to == "/elsewhere/x"
 
 
+@pytest.mark.slow
 def test_pictures_browsers_cannot_show_are_sent_converted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     private_home(monkeypatch, tmp_path / "home")
     root = tmp_path / "lib"
@@ -162,6 +163,7 @@ def test_pictures_browsers_cannot_show_are_sent_converted(tmp_path: Path, monkey
         server.stop()
 
 
+@pytest.mark.slow
 def test_a_picture_whose_decoder_spins_fails_alone_within_the_time_limit(tmp_path: Path) -> None:
     """The scan's pool serves the page's pictures: a spinning decode costs its own picture, the others are made."""
     (tmp_path / "spins.jpg").write_bytes(slow_progressive_jpeg(4096, 5000))  # ~10 s of decoding

@@ -129,6 +129,7 @@ def test_files_are_served_only_by_the_id_of_a_group_member(served: Served) -> No
         assert http.get("/assets/review.css").status_code == 200
 
 
+@pytest.mark.slow
 def test_a_member_swapped_for_a_link_out_of_the_roots_is_not_served(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -158,6 +159,7 @@ def test_a_member_swapped_for_a_link_out_of_the_roots_is_not_served(
         server.stop()
 
 
+@pytest.mark.slow
 def test_command_prints_the_address_warns_off_loopback_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     root = review_library(tmp_path / "lib")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")]),
