@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import os
 import sqlite3
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -317,6 +318,7 @@ def find_duplicates(
     metrics_port: int | None = None,
     metrics_host: str = "127.0.0.1",
     console: Console | None = None,
+    cancel: threading.Event | None = None,
 ) -> FindResult:
     """Duplicate groups among the images under ``paths``.
 
@@ -328,6 +330,8 @@ def find_duplicates(
     (local features, computed where missing when scanning: ``finding_deep``).
     The filters of ``options`` also choose which indexed files take part
     (hidden files already indexed stay: they were asked for when scanned).
+    Setting ``cancel`` stops the scan after the files in flight; the groups
+    then cover what was hashed (``result.scan.cancelled``).
     """
     match, options = match or MatchOptions(), options or ScanOptions()
     threshold, rotations, keep, prefer = match.bits, match.searches_rotations, match.keep, match.prefer
@@ -340,9 +344,9 @@ def find_duplicates(
     settings = ScanSettings.of(roots, db, options, progress=progress, quiet=quiet, metrics_port=metrics_port,
                                metrics_host=metrics_host)
     if scan and roots:
-        summary = run_scan(settings, console or Console(file=io.StringIO()))
+        summary = run_scan(settings, console or Console(file=io.StringIO()), cancel)
         if deep and not summary.cancelled:
-            compute_local_features(settings, console or Console(file=io.StringIO()))
+            compute_local_features(settings, console or Console(file=io.StringIO()), cancel)
     select = replace(options, include_hidden=True).selector((*paths, *reference))  # as given, references included
     loaded = _load(db, roots, reference, select)
     local = local_features_for(db, [r.content_hash for r in loaded.rows]) if deep else None

@@ -200,7 +200,7 @@ def dedupe(
                 # find_duplicates, then the plan (as plan_actions does), so that the scan's progress and
                 # failures are shown on this console and its outcome decides the exit code
                 found = find_duplicates(dirs, db_path=db, match=match, options=with_fields(options, workers=workers),
-                                        progress=not no_progress, quiet=False, console=console)
+                                        progress=not no_progress, quiet=False, console=console, cancel=cancel)
                 if found.scan is not None and found.scan.cancelled:
                     console.print("[yellow]Scan stopped: nothing was done.[/]", highlight=False)
                     sys.exit(EXIT_INTERRUPTED)

@@ -84,7 +84,8 @@ def find(
     options = with_fields(options, **workers_settings(workers))
     with fatal_errors(console, db), stop_on_first_interrupt(cancel, console):
         result = find_duplicates(dirs, db_path=db, match=match, options=options, progress=not no_progress,
-                                 quiet=quiet, metrics_port=metrics_port, metrics_host=metrics_host, console=console)
+                                 quiet=quiet, metrics_port=metrics_port, metrics_host=metrics_host, console=console,
+                                 cancel=cancel)
     if result.scan is not None and result.scan.cancelled:
         console.print("[yellow]Scan stopped: groups below cover the files hashed so far.[/]")
     document = groups_document(result.groups, result.errors, match.bits, match.searches_rotations,
