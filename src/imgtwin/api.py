@@ -2,10 +2,9 @@
 
 Paths are expanded (``~``) as a shell would; ``db`` defaults to the same index
 the command line uses (``$IMGTWIN_DB`` or the user cache folder). Nothing is
-printed unless ``progress=True``. Scans run worker processes: a script that
-calls these at import time needs the usual ``if __name__ == "__main__":``
-guard on platforms that start workers by spawning (macOS, Windows); a
-notebook cell needs nothing.
+printed unless ``progress=True``. Scans run worker processes, which never run
+the caller's script again (``processing.mainless``): a script needs no
+``if __name__ == "__main__":`` guard, and neither does a notebook cell.
 """
 
 from __future__ import annotations
