@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from imgtwin.actions import ActionPlan, plan_actions
+from imgtwin.actions import ActionPlan
 from imgtwin.options import ScanOptions
+from imgtwin.runs.plan import plan_actions
 from tests.helpers import synthetic_photo
 
 SCAN = ScanOptions(executor="thread", workers=1)
