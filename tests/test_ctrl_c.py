@@ -145,3 +145,28 @@ def test_one_ctrl_c_stops_the_review_apps_scan(slow_library: Path, tmp_path: Pat
     assert "Stopped." in err and "Traceback" not in err
     assert seconds < 15, f"took {seconds:.1f} s to stop"
     assert _stored(db) < SLOW_FILES
+
+
+def test_one_ctrl_c_stops_report_while_it_makes_thumbnails(slow_library: Path, tmp_path: Path) -> None:
+    from imgtwin.records import DuplicateGroup, GroupMember
+    from imgtwin.reporting.groups import groups_document, write_json
+
+    pictures = sorted(slow_library.iterdir())
+    members = tuple(GroupMember(path=str(p), size=p.stat().st_size, width=7000, height=7000, format="PNG",
+                                mtime_ns=p.stat().st_mtime_ns, distance=0, keep=k == 0)
+                    for k, p in enumerate(pictures))
+    found = tmp_path / "groups.json"
+    write_json(str(found), groups_document([DuplicateGroup(1, "near", members)], [], 6, True))
+    page = tmp_path / "review.html"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "imgtwin", "report", "--from-json", str(found), "--html", str(page), "--workers", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(tmp_path),
+    )
+    seconds = _interrupt_once(process)
+    _out, err = process.communicate()
+    assert process.returncode == 130, err
+    assert "Traceback" not in err
+    assert seconds < 15, f"took {seconds:.1f} s to stop"
+    assert not page.exists()  # no page half made; the thumbnails made so far stay for the next run
+    thumbnails = tmp_path / "review_files"
+    assert not thumbnails.exists() or len(list(thumbnails.iterdir())) < SLOW_FILES
