@@ -51,8 +51,6 @@ class FindResult:
         return sum(g.reclaimable_bytes for g in self.groups)
 
 
-
-
 def find_duplicates(
     paths: Sequence[str] = (),
     *,
