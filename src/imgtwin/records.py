@@ -185,6 +185,12 @@ class GroupMember:
     transform: str | None = None
     exact: bool = False  # its bytes equal the keeper's (the keeper itself included)
     reference: bool = False  # under a --reference folder: never acted on
+    linked: bool = False  # the keeper's own file under another name (a hard link): nothing to reclaim
+
+    @property
+    def reclaimable(self) -> bool:
+        """Whether acting on it frees its bytes: not the keeper, not a reference file, not a link to the keeper."""
+        return not self.keep and not self.reference and not self.linked
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,5 +224,10 @@ class DuplicateGroup:
 
     @property
     def reclaimable_bytes(self) -> int:
-        """Bytes an action would free: every member but the keeper and reference files."""
-        return sum(m.size for m in self.members if not m.keep and not m.reference)
+        """Bytes an action would free: every member but the keeper, reference files and links to the keeper."""
+        return sum(m.size for m in self.members if m.reclaimable)
+
+    @property
+    def linked_copies(self) -> int:
+        """Members that are the keeper's file under another name (already linked, as by ``dedupe --action hardlink``)."""
+        return sum(m.linked for m in self.members)

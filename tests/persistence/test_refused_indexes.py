@@ -70,21 +70,46 @@ def test_a_foreign_file_claiming_our_schema_version_is_refused(tmp_path: Path) -
     assert folder_state(data) == before
 
 
-def test_an_index_with_damaged_pages_is_reported_not_a_traceback(tmp_path: Path, photos: Path) -> None:
-    db = tmp_path / "i.db"
+PAGE = 4096  # SQLite's default page size, which the index keeps
+
+
+def index_of_3000_files(db: Path) -> int:
+    """A real index of 3,000 hashed rows (about 250 pages); returns its number of pages."""
     spec = DCTHasher().spec
     store = SqliteHashPersistence(str(db))
     store.store_batch([FileResult(ProcessingMetadata(f"/x/{k:05d}-{'n' * 80}.jpg", k, k), FileStatus.HASHED,
                                   hash=ImageHash(k, spec)) for k in range(3000)])
     store.finalize()
-    page = 4096
-    with open(db, "r+b") as stream:  # the header (page 1) stays valid; the tree pages behind it are garbage
-        size = stream.seek(0, os.SEEK_END)
-        stream.seek(3 * page)
-        stream.write(bytes(range(256)) * ((size - 3 * page) // 256))
+    return os.path.getsize(db) // PAGE
+
+
+def write_garbage(db: Path, first_page: int, pages: int) -> None:
+    with open(db, "r+b") as stream:
+        stream.seek(first_page * PAGE)
+        stream.write(bytes(range(256)) * (pages * PAGE // 256))
+
+
+def test_an_index_with_damaged_pages_is_reported_not_a_traceback(tmp_path: Path, photos: Path) -> None:
+    db = tmp_path / "i.db"
+    pages = index_of_3000_files(db)
+    write_garbage(db, 3, pages - 3)  # the header (page 1) stays valid; the tree pages behind it are garbage
     for args in (["index", "info"], ["find"], ["errors"], ["scan", str(photos), "--no-progress"]):
         one_line_error(imgtwin(*args, "--db", str(db)), "damaged")
     assert not os.path.exists(str(db) + ".lock")
+
+
+@pytest.mark.parametrize("where", [0.3, 0.7])
+def test_damaged_middle_pages_stop_info_prune_and_errors(tmp_path: Path, where: float) -> None:
+    """Their queries read only small indexes, so without a check they reported on the damaged file as whole."""
+    db = tmp_path / "i.db"
+    pages = index_of_3000_files(db)
+    write_garbage(db, int(pages * where), 3)  # the header and the pages around them stay sound
+    damaged = db.read_bytes()
+    for args in (["index", "info", "--json"], ["index", "prune"], ["errors"]):
+        done = imgtwin(*args, "--db", str(db))
+        one_line_error(done, "damaged", "quick check", str(db))
+        assert done.stdout == ""
+    assert db.read_bytes() == damaged and not os.path.exists(str(db) + ".lock")
 
 
 def test_a_scan_leaves_no_lock_file_behind_even_when_it_fails(tmp_path: Path, photos: Path) -> None:

@@ -1,7 +1,8 @@
 """Carrying out a plan, one file at a time, each step journalled before and after.
 
-Per file: the checks (``checks.py``); an ``intent`` line in the journal; the
-action; a ``done`` or ``failed`` line. A failure (a full disk, a permission
+Per file, holding a lock on it and its keeper that every imgtwin run takes
+(``exclusive.py``): the checks (``checks.py``); an ``intent`` line in the
+journal; the action; a ``done`` or ``failed`` line. A failure (a full disk, a permission
 error, a file that vanished, a target that exists) costs that file only: it
 is left as it was, journalled, and the run goes on. A journal line that
 cannot be written stops the run: nothing is done that the journal does not
@@ -31,6 +32,7 @@ from dataclasses import dataclass, field
 
 from imgtwin._version import __version__
 from imgtwin.actions.checks import CheckContext, Checked, SkipItem, Verdict, check_item
+from imgtwin.actions.exclusive import FileBusy, files_locked
 from imgtwin.actions.fileops import (
     FileOps,
     RealFileOps,
@@ -144,6 +146,7 @@ class _Run:
     ops: FileOps
     journal: JournalWriter
     run_id: str
+    lock_wait: float | None = None  # None: $IMGTWIN_LOCK_WAIT or the default
     seq: int = 0
     outcomes: list[ItemOutcome] = field(default_factory=list)
 
@@ -156,13 +159,15 @@ def apply_plan(
     on_item: OnItem | None = None,
     cancel: threading.Event | None = None,
     allow_delete: bool = False,
+    lock_wait: float | None = None,
 ) -> ApplyReport:
     """Carry out ``plan``, journalling to ``journal_path`` (a new file; default in the user data folder).
 
     ``delete`` is refused unless ``allow_delete``: it is the one action undo
     cannot reverse. ``JournalWriteError`` if the journal cannot even be begun
     (nothing was done, and no journal is left); a journal that fails later
-    stops the run, reported in ``journal_error``.
+    stops the run, reported in ``journal_error``. Each file is acted on holding a lock on it and its
+    keeper; one another run holds for over ``lock_wait`` seconds is skipped (``exclusive.lock_wait``).
     """
     if plan.action is ActionKind.DELETE and not allow_delete:
         raise ValueError("delete is permanent and cannot be undone: pass allow_delete=True to confirm")
@@ -182,7 +187,7 @@ def apply_plan(
         except JournalWriteError:
             journal.discard()  # it would record nothing: no empty journal is left for undo to reject
             raise
-        run = _Run(plan, ops, journal, run_id)
+        run = _Run(plan, ops, journal, run_id, lock_wait)
         try:
             for refused in plan.refused:
                 _write(run, {"type": "refused", "group": refused.group_id, "reason": refused.reason},
@@ -228,18 +233,26 @@ def _missing_dirs(folder: str) -> list[str]:
 
 
 def _one(run: _Run, ctx: CheckContext, item: PlanItem, seen: set[str]) -> ItemOutcome:
+    """Checks and acts on ``item`` holding the lock on it and on its keeper (``exclusive.py``): no other
+    imgtwin run can remove the keeper between its check and the action."""
     try:
         if item.path in seen:
             raise SkipItem("listed twice in the plan")
         seen.add(item.path)
-        checked = check_item(item, ctx)
-    except SkipItem as skip:
-        record: dict[str, object] = {"type": "skipped", "group": item.group_id, "path": item.path,
-                                     "reason": skip.reason}
-        if skip.verdict is Verdict.PROTECTED:
-            record["protected"] = True
-        _write(run, record, f"at {item.path}, before acting on it")
-        return _left_alone(item, skip)
+        with files_locked((item.path, item.keeper.path), run.lock_wait):
+            return _checked_and_done(run, item, check_item(item, ctx))
+    except FileBusy as busy:
+        skip = SkipItem(busy.reason)
+    except SkipItem as failed_check:
+        skip = failed_check
+    record: dict[str, object] = {"type": "skipped", "group": item.group_id, "path": item.path, "reason": skip.reason}
+    if skip.verdict is Verdict.PROTECTED:
+        record["protected"] = True
+    _write(run, record, f"at {item.path}, before acting on it")
+    return _left_alone(item, skip)
+
+
+def _checked_and_done(run: _Run, item: PlanItem, checked: Checked) -> ItemOutcome:
     run.seq += 1
     seq = run.seq
     st = checked.file

@@ -9,7 +9,6 @@ near groups are verified again from the index. Nothing here touches a file.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 from imgtwin.actions.model import ActionKind, ActionPlan, FileState, PlanError, PlanItem, RefusedGroup, move_target
 from imgtwin.actions.paths import Folders, containing_root, within
 from imgtwin.actions.vetting import Proposed, Vetter
+from imgtwin.documents import DocumentError, check_find_document, load_find_document
 from imgtwin.folders import document_base, resolve
 from imgtwin.matching.confirm import plan_params
 from imgtwin.matching.near import NearParams
@@ -87,23 +87,18 @@ def plan_from_groups(
 
 
 def load_plan_document(plan_path: str) -> dict[str, Any]:
-    """The ``find --json`` document in ``plan_path``; PlanError if it is not one."""
+    """The ``find --json`` document in ``plan_path``; PlanError if it is not one (or not a file, or too large)."""
     try:
-        with open(plan_path, encoding="utf-8") as stream:
-            document = json.load(stream)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise PlanError(f"{plan_path} is not JSON: {exc}") from exc
-    except OSError as exc:
-        raise PlanError(f"cannot read the plan {plan_path}: {exc.strerror or exc}") from exc
-    _check_document(document, plan_path)
-    return document  # type: ignore[no-any-return]
+        return load_find_document(plan_path)
+    except DocumentError as exc:
+        raise PlanError(str(exc)) from None
 
 
 def _check_document(document: object, name: str) -> None:
-    if not isinstance(document, dict) or document.get("tool") != "imgtwin" or not isinstance(
-        document.get("groups"), list
-    ):
-        raise PlanError(f"{name} is not an `imgtwin find --json` document")
+    try:
+        check_find_document(document, name)
+    except DocumentError as exc:
+        raise PlanError(str(exc)) from None
 
 
 def index_roots(db_path: str) -> tuple[str, ...]:

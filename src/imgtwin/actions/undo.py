@@ -2,10 +2,11 @@
 
 Each entry is judged by what the file system shows now, not only by what the
 journal says, so an action interrupted at any instant (an ``intent`` with no
-``done``) is undone as far as it got, and running undo twice is harmless.
-What is put back is checked first to be the original: the same device,
-inode, size and mtime as journalled, or, for a copy (a move across file
-systems, bytes restored from a keeper), the journalled content hash.
+``done``) is undone as far as it got, and running undo twice is harmless;
+each is undone holding dedupe's locks (``exclusive.py``). What is put back
+is checked first to be the original: the same device, inode, size and mtime
+as journalled, or, for a copy (a move across file systems, bytes restored
+from a keeper), the journalled content hash.
 
 Rules, for every action:
 
@@ -36,6 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from imgtwin.actions.apply import link_temp_name
+from imgtwin.actions.exclusive import FileBusy, files_locked
 from imgtwin.actions.fileops import FileOps, RealFileOps, lstat_or_none, move_no_replace, put_back, remove_if
 from imgtwin.actions.journal import JournalEntry, JournalWriteError, JournalWriter, now_iso, read_journal
 
@@ -125,7 +127,10 @@ def _undo_entry(ops: FileOps, entry: JournalEntry, run_id: str) -> UndoOutcome:
     if entry.undone:
         return UndoOutcome(entry.seq, action, path, ALREADY)
     try:
-        status, reason = _undo(ops, entry, f"{run_id}-{entry.seq}")
+        with files_locked([p for p in (path, intent.get("keeper"), intent.get("backup")) if isinstance(p, str)]):
+            status, reason = _undo(ops, entry, f"{run_id}-{entry.seq}")
+    except FileBusy as exc:
+        return UndoOutcome(entry.seq, action, path, FAILED, exc.reason)
     except _CannotUndo as exc:
         return UndoOutcome(entry.seq, action, path, FAILED, str(exc))
     except OSError as exc:

@@ -54,6 +54,7 @@ def errors(db_path: str | None, reason: str | None, as_json: bool) -> None:
         fail(console, f"no index at {path}; run `imgtwin scan` first or pass --db")
     count = 0
     with fatal_errors(console, path), HashIndex(path, readonly=True) as index:
+        index.check()  # only the failed rows are read: damaged pages elsewhere would go unseen
         if as_json:
             click.echo("[", nl=False)
             for failed in index.failures(reason):

@@ -50,6 +50,7 @@ def info(db_path: str | None, as_json: bool) -> None:
     """Files, errors, size, schema version and roots of the index."""
     console = err_console()
     with _open(db_path, console, readonly=True) as idx, fatal_errors(console, idx.db_path):
+        idx.check()  # the totals come from small indexes: damaged pages elsewhere would go unseen
         facts = idx.info()
     if as_json:
         document = asdict(facts)
@@ -76,6 +77,7 @@ def prune(db_path: str | None) -> None:
     with _open(db_path, console, readonly=False) as idx, fatal_errors(console, idx.db_path):
         try:
             with IndexWriteLock(idx.db_path):
+                idx.check()  # never write to a damaged file
                 removed = idx.prune()
         except IndexBusyError as exc:
             fail(console, str(exc))

@@ -52,6 +52,7 @@ class _Row:
     width: int | None  # as stored: the whole image
     height: int | None
     content_hash: str | None  # its match features are row k of ``_Loaded.table``
+    file_id: tuple[int, int] | None = None  # (device, inode) as scanned: hard links to one file share it
 
     @property
     def aspect(self) -> float:
@@ -123,7 +124,8 @@ def load_rows(db_path: str, roots: Sequence[str], reference: Sequence[str] = (),
                 left, top, right, bottom = features.trim
                 info = FileInfo(path, row["size"], row["mtime_ns"], width, height, row["format"], signals,
                                 any(_within(path, r) for r in references), (right - left) * (bottom - top))
-                loaded.rows.append(_Row(path, info, row["width"], row["height"], row["content_hash"]))
+                file_id = (row["dev"], row["inode"]) if row["dev"] is not None and row["inode"] is not None else None
+                loaded.rows.append(_Row(path, info, row["width"], row["height"], row["content_hash"], file_id))
                 block.append(features)
                 if len(block) >= LOAD_BLOCK:
                     blocks.append(FeatureTable.from_features(block))
@@ -133,8 +135,9 @@ def load_rows(db_path: str, roots: Sequence[str], reference: Sequence[str] = (),
     return loaded
 
 
-# What find reads of a row (``dev`` for the filters' one-file-system rule; ``scanned_at``, ``inode``... never).
-_COLUMNS = ("path, size, dev, mtime_ns, width, height, format, hash_spec, features, features_spec, signals, "
+# What find reads of a row (``dev`` for the filters' one-file-system rule, with ``inode`` to tell hard links to
+# the keeper; ``scanned_at``, ``ctime_ns``... never).
+_COLUMNS = ("path, size, dev, inode, mtime_ns, width, height, format, hash_spec, features, features_spec, signals, "
             "signals_spec, content_hash, error_reason, error_message")
 
 
@@ -269,7 +272,7 @@ def public_groups(groups: Sequence[Group], rows: Sequence[_Row], ranking: Rankin
                ) -> tuple[DuplicateGroup, ...]:  # fmt: skip
     public = []
     for group in groups:
-        keeper_hash = rows[group.keeper].content_hash
+        keeper_hash, keeper_file = rows[group.keeper].content_hash, rows[group.keeper].file_id
         members = tuple(
             GroupMember(
                 path=display(rows[m.index].path), size=rows[m.index].info.size, width=rows[m.index].width,
@@ -278,12 +281,13 @@ def public_groups(groups: Sequence[Group], rows: Sequence[_Row], ranking: Rankin
                 transform=_TRANSFORM_NAMES.get(m.transform, m.transform),
                 exact=keeper_hash is not None and rows[m.index].content_hash == keeper_hash,
                 reference=rows[m.index].info.reference,
+                linked=m.index != group.keeper and keeper_file is not None and rows[m.index].file_id == keeper_file,
             )
             for m in group.members
         )
         twins = [m.index for m in group.members if m.transform == EXACT]
         others = [m.index for m in group.members if m.index != group.keeper]
         public.append((group.category, members, ranking.confidence(group.keeper, others, twins)))
-    public.sort(key=lambda g: (-sum(m.size for m in g[1] if not m.keep and not m.reference), g[1][0].path))
+    public.sort(key=lambda g: (-sum(m.size for m in g[1] if m.reclaimable), g[1][0].path))
     return tuple(DuplicateGroup(k, category, members, confidence)
                  for k, (category, members, confidence) in enumerate(public, start=1))

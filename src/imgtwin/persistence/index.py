@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from imgtwin.persistence.keys import key_path, path_key, under_root_clause
-from imgtwin.persistence.sqlite import SCHEMA_VERSION, connect, write_transaction
+from imgtwin.persistence.sqlite import SCHEMA_VERSION, check_pages, connect, write_transaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +144,10 @@ class HashIndex:
             "UPDATE files SET vanished_at = ? WHERE path = ?", ((now or time.time(), key) for key in gone)
         )
         return len(gone)
+
+    def check(self) -> None:
+        """IndexDamagedError if any page of the file is damaged (``check_pages``)."""
+        check_pages(self.conn, self.db_path)
 
     def prune(self) -> int:
         """Delete the rows of vanished files; returns how many."""

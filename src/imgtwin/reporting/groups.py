@@ -6,7 +6,8 @@ The JSON document::
      "summary": {"groups": 2, "duplicates": 3, "reclaimable_bytes": 123456, "errors": 1},
      "groups": [{"id": 1, "category": "exact"|"near", "reclaimable_bytes": 4567,
                  "members": [{"path", "size", "width", "height", "format", "distance",
-                              "keep": true|false, "transform": null|"rotate90"|...|"rotated 3°, crop 22%"}]}],
+                              "keep": true|false, "transform": null|"rotate90"|...|"rotated 3°, crop 22%",
+                              "exact", "reference", "linked": true|false}]}],
      "errors": [{"path", "reason", "message"}]}
 
 Members are listed keeper first. CSV has one row per member with the columns
@@ -31,7 +32,7 @@ from imgtwin.records import DuplicateGroup, FileError
 from imgtwin.reporting.text import printable
 
 CSV_COLUMNS = ("group", "category", "keep", "exact", "reference", "path", "size", "width", "height", "format",
-               "distance", "transform", "keeper_confidence")
+               "distance", "transform", "keeper_confidence", "linked")
 
 
 def human_bytes(count: float) -> str:
@@ -46,7 +47,7 @@ def _member_dict(member: Any) -> dict[str, Any]:
     return {
         "path": text_path(member.path), "size": member.size, "width": member.width, "height": member.height,
         "format": member.format, "distance": member.distance, "keep": member.keep, "transform": member.transform,
-        "exact": member.exact, "reference": member.reference,
+        "exact": member.exact, "reference": member.reference, "linked": member.linked,
     }
 
 
@@ -72,6 +73,7 @@ def groups_document(
             "reclaimable_bytes": sum(g.reclaimable_bytes for g in groups),
             "low_confidence": sum(g.keeper_confidence == "low" for g in groups),
             "reference_only": sum(g.reference_only for g in groups),
+            "linked": sum(g.linked_copies for g in groups),
             "errors": len(errors),
         },
         "groups": [
@@ -104,14 +106,15 @@ def _csv_rows(stream: TextIO, groups: Sequence[DuplicateGroup]) -> None:
         for m in group.members:
             writer.writerow([group.id, group.category, int(m.keep), int(m.exact), int(m.reference), text_path(m.path),
                              m.size, m.width, m.height, m.format, m.distance, m.transform or "",
-                             group.keeper_confidence])
+                             group.keeper_confidence, int(m.linked)])
 
 
 def print_groups(console: Console, groups: Sequence[DuplicateGroup], errors: Sequence[tuple[str, FileError]]) -> None:
     """Every group, keeper first, paths last so that they never wrap mid-name, under one line of column names.
 
     ``dist``: how far the copy's perceptual hash is from the keeper's, in bits
-    (``keep`` marks the keeper, ``same`` a copy with its bytes).
+    (``keep`` marks the keeper, ``same`` a copy with its bytes, ``link`` the keeper's
+    own file under another name: already deduplicated, so not reclaimable).
     """
     if groups:
         console.print(f"  {'dist':>4} {'dimensions':>11} {'size':>9}  path", style="dim", highlight=False)
@@ -121,6 +124,8 @@ def print_groups(console: Console, groups: Sequence[DuplicateGroup], errors: Seq
             notes.append("[yellow]keeper uncertain: check it[/]")
         if group.reference_only:
             notes.append("reference files only: left alone")
+        if group.linked_copies:
+            notes.append(f"{group.linked_copies} already linked to the keeper")
         console.print(
             f"[bold]Group {group.id}[/] · {group.category} · {len(group.members)} files · "
             f"{human_bytes(group.reclaimable_bytes)} reclaimable" + "".join(f" · {n}" for n in notes),
@@ -128,12 +133,15 @@ def print_groups(console: Console, groups: Sequence[DuplicateGroup], errors: Seq
         )
         for m in group.members:
             dims = f"{m.width}x{m.height}" if m.width else "?"
-            mark = "[green]keep[/]" if m.keep else ("[cyan]same[/]" if m.exact else f"{m.distance:>4}")
+            mark = "[green]keep[/]" if m.keep else "[cyan]link[/]" if m.linked else (
+                "[cyan]same[/]" if m.exact else f"{m.distance:>4}")
             labels = [m.transform] if m.transform and not m.keep else []
             if m.exact and not m.keep and group.category != "exact":
                 labels.append("exact copy")
             if m.reference:
                 labels.append("reference")
+            if m.linked:
+                labels.append("hard link to the keeper")
             note = f"  ({', '.join(labels)})" if labels else ""
             console.print(
                 f"  {mark:>4} {dims:>11} {human_bytes(m.size):>9}  {escape(printable(m.path))}{note}",
@@ -144,9 +152,11 @@ def print_groups(console: Console, groups: Sequence[DuplicateGroup], errors: Seq
     reclaimable = sum(g.reclaimable_bytes for g in groups)
     exact = sum(g.category == "exact" for g in groups)
     low = sum(g.keeper_confidence == "low" for g in groups)
+    linked = sum(g.linked_copies for g in groups)
     console.print(
         f"{len(groups)} group(s) ({exact} exact, {len(groups) - exact} near): {duplicates} duplicate file(s), "
-        f"{exact_copies} of them byte-identical to their keeper, {human_bytes(reclaimable)} reclaimable"
+        f"{exact_copies} of them byte-identical to their keeper"
+        + (f" ({linked} already linked to it)" if linked else "") + f", {human_bytes(reclaimable)} reclaimable"
         + (f"; {low} keeper(s) uncertain" if low else "") + ".", highlight=False, soft_wrap=True,
     )
     if errors:

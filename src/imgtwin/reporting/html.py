@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import quote
 
 from imgtwin._version import __version__
+from imgtwin.documents import DocumentError, load_find_document
 from imgtwin.folders import document_base, resolve
 from imgtwin.persistence.atomic import AtomicTextFile
 from imgtwin.reporting.thumbnails import ThumbnailSet, make_thumbnails
@@ -54,15 +55,10 @@ def thumbnail_dir(html_path: str) -> str:
 
 def load_find_json(path: str) -> dict[str, Any]:
     """A ``find --json`` document from ``path``, checked enough to render safely."""
-    with open(path, encoding="utf-8") as stream:
-        try:
-            document = json.load(stream)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ReportInputError(f"{path} is not JSON: {exc}") from None
-    if not isinstance(document, dict) or document.get("tool") != "imgtwin" or not isinstance(
-        document.get("groups"), list
-    ):
-        raise ReportInputError(f"{path} is not an `imgtwin find --json` document")
+    try:
+        document = load_find_document(path)
+    except DocumentError as exc:
+        raise ReportInputError(str(exc)) from None
     for group in document["groups"]:
         members = group.get("members") if isinstance(group, dict) else None
         if not isinstance(members, list) or not all(isinstance(m, dict) and isinstance(m.get("path"), str)

@@ -58,8 +58,14 @@ const ImgtwinCore = (function () {
   function included(s) {
     return s.g.members.map((m, i) => i).filter((i) => i === s.keeper || acted(s, i));
   }
+  // Member i is the chosen keeper's own file under another name (find marks hard links to the found
+  // keeper "linked"): acting on it frees nothing, as dedupe reports it "already linked".
+  function linkedToKeeper(s, i) {
+    const sameFile = (k) => s.g.members[k].keep === true || s.g.members[k].linked === true;
+    return i !== s.keeper && sameFile(i) && sameFile(s.keeper);
+  }
   function reclaimable(s) {
-    return s.g.members.reduce((sum, m, i) => sum + (acted(s, i) ? m.size : 0), 0);
+    return s.g.members.reduce((sum, m, i) => sum + (acted(s, i) && !linkedToKeeper(s, i) ? m.size : 0), 0);
   }
   function edited(s) {
     return s.excluded.size > 0 || !s.g.members[s.keeper].keep;
@@ -77,6 +83,7 @@ const ImgtwinCore = (function () {
       distance: i === s.keeper ? 0 : m.keep ? keeper.distance : m.distance,
       transform: relativeTransform(m, keeper),
     });
+    if (typeof m.linked === "boolean") out.linked = linkedToKeeper(s, i);
     if (typeof m.exact === "boolean") {
       const found = s.g.members.find((x) => x.keep) || keeper;
       out.exact = i === s.keeper ? found.exact === true : m.keep ? keeper.exact === true
@@ -91,6 +98,7 @@ const ImgtwinCore = (function () {
       exact_copies: groups.reduce((n, g) => n + g.members.filter((m) => m.exact === true && !m.keep).length, 0),
       low_confidence: groups.filter((g) => g.keeper_confidence === "low").length,
       reference_only: groups.filter((g) => g.members.length > 0 && g.members.every(isReference)).length,
+      linked: groups.reduce((n, g) => n + g.members.filter((m) => m.linked === true && !m.keep).length, 0),
     };
   }
 
@@ -105,7 +113,8 @@ const ImgtwinCore = (function () {
       const order = [s.keeper, ...keep.filter((i) => i !== s.keeper)];
       const members = order.map((i) => reviewed(s, i));
       groups.push(Object.assign({}, s.g, {
-        reclaimable_bytes: members.reduce((n, m) => n + (m.keep || isReference(m) ? 0 : m.size), 0),
+        reclaimable_bytes: members.reduce((n, m) => n + (m.keep || isReference(m) || m.linked === true ? 0 : m.size),
+                                          0),
         members,
       }));
     }
@@ -173,5 +182,5 @@ const ImgtwinCore = (function () {
   }
 
   return { humanBytes, count, el, relativeTransform, transformOf, newState, isReference, acted, included,
-           reclaimable, edited, reviewed, buildPlan, chunkedList, totals };
+           linkedToKeeper, reclaimable, edited, reviewed, buildPlan, chunkedList, totals };
 })();

@@ -32,7 +32,9 @@
     setValue("files", files, count(files));
     setValue("duplicates", files - doc.groups.length, count(files - doc.groups.length));
     const totals = ImgtwinCore.totals(doc.groups);
-    for (const key of ["exact_copies", "low_confidence", "reference_only"]) setValue(key, totals[key], count(totals[key]));
+    for (const key of ["exact_copies", "low_confidence", "reference_only", "linked"]) {
+      setValue(key, totals[key], count(totals[key]));
+    }
     setValue("reclaimable_bytes", bytes, humanBytes(bytes));
     setValue("errors", doc.errors.length, count(doc.errors.length));
     $("source").textContent = data.source;
@@ -117,6 +119,7 @@
     row.append(label);
     if (isKeeper) row.append(el("span", "badge keep", "keep"));
     if (!isKeeper && m.exact === true) row.append(el("span", "badge same", "same bytes"));
+    if (ImgtwinCore.linkedToKeeper(s, i)) row.append(el("span", "badge same", "hard link to the keeper"));
     if (ImgtwinCore.isReference(m)) row.append(el("span", "badge reference", "reference"));
     const cut = Math.max(m.path.lastIndexOf("/"), m.path.lastIndexOf("\\")) + 1;
     const path = el("div", "path");

@@ -189,6 +189,7 @@
     row.append(label);
     if (isKeeper) row.append(el("span", "badge keep", "keep"));
     if (m.exact === true && !isKeeper) row.append(el("span", "badge exact-copy", "exact"));
+    if (C.linkedToKeeper(s, i)) row.append(el("span", "badge exact-copy", "hard link"));
     if (C.isReference(m)) row.append(el("span", "badge reference", "reference"));
     const compare = el("button", "compare-link", "compare");
     compare.type = "button";
