@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from scan_throughput import SHARED, ensure_corpus  # noqa: E402
 
-from imgtwin.finding import DEFAULT_THRESHOLD  # noqa: E402
+from imgtwin.options import DEFAULT_THRESHOLD  # noqa: E402
 
 SCORER = SHARED / "corpus" / "score.py"
 

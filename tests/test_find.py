@@ -13,8 +13,8 @@ import jsonschema
 import pytest
 from PIL import Image, ImageOps
 
-from imgtwin.finding import find_duplicates
 from imgtwin.options import MatchOptions
+from imgtwin.runs.find import find_duplicates
 from tests.helpers import shared_photo
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[1] / "docs/schemas/find.schema.json").read_text())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
@@ -11,14 +10,13 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from rich.console import Console
 
-from imgtwin.app import ScanSettings
-from imgtwin.finding import find_duplicates
-from imgtwin.finding_deep import LOCAL_SPEC, compute_local_features, missing_local_features
 from imgtwin.options import MatchOptions
 from imgtwin.persistence.local_features import LocalFeatureStore
 from imgtwin.persistence.sqlite import read_rows
+from imgtwin.runs.deep import LOCAL_SPEC, compute_local_features, missing_local_features
+from imgtwin.runs.find import find_duplicates
+from imgtwin.runs.scan import ScanSettings
 from tests.helpers import (
     cropped,
     keystone_fixed,
@@ -106,8 +104,7 @@ def test_local_features_are_stored_by_content_reused_and_files_rows_untouched(li
     assert rows == files - 1  # the byte copy shares its original's row
     assert size / rows <= 8 * 1024 + 100
     assert missing_local_features(db, [str(library)]) == []
-    again = compute_local_features(ScanSettings(roots=(str(library),), db_path=db, quiet=True),
-                                   Console(file=io.StringIO()))
+    again = compute_local_features(ScanSettings(roots=(str(library),), db_path=db, quiet=True))
     assert again.needed == 0  # a later --deep decodes nothing
 
 

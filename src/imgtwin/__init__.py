@@ -13,15 +13,15 @@ from imgtwin.actions import (
     ApplyReport,
     UndoReport,
     apply_plan,
-    plan_actions,
     plan_from_file,
     preview_plan,
 )
 from imgtwin.actions.undo import undo_journal as undo
 from imgtwin.api import Index, IndexedFile, find_duplicates, scan
-from imgtwin.finding import FindResult
 from imgtwin.options import MatchOptions, ScanOptions
 from imgtwin.records import DuplicateGroup, GroupMember, ProcessingSummary
+from imgtwin.runs.find import FindResult
+from imgtwin.runs.plan import plan_actions
 
 __all__ = [
     "ActionKind",

@@ -2,15 +2,13 @@
 
 Paths are expanded (``~``) as a shell would; ``db`` defaults to the same index
 the command line uses (``$IMGTWIN_DB`` or the user cache folder). Nothing is
-printed unless ``progress=True``. Scans run worker processes: a script that
-calls these at import time needs the usual ``if __name__ == "__main__":``
-guard on platforms that start workers by spawning (macOS, Windows); a
-notebook cell needs nothing.
+printed unless ``progress=True``. Scans run worker processes, which never run
+the caller's script again (``processing.mainless``): a script needs no
+``if __name__ == "__main__":`` guard, and neither does a notebook cell.
 """
 
 from __future__ import annotations
 
-import io
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -19,12 +17,13 @@ from typing import Self
 
 from rich.console import Console
 
-from imgtwin.app import ScanSettings, default_db_path, run_scan
-from imgtwin.finding import FindResult
-from imgtwin.finding import find_duplicates as _find
 from imgtwin.options import MatchOptions, ScanOptions, expand
 from imgtwin.persistence.index import FailedFile, HashIndex, row_path
 from imgtwin.records import ProcessingSummary
+from imgtwin.runs.context import RunContext
+from imgtwin.runs.find import FindResult
+from imgtwin.runs.find import find_duplicates as _find
+from imgtwin.runs.scan import ScanSettings, default_db_path, run_scan
 
 PathList = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
 
@@ -40,8 +39,9 @@ def _db(db: str | os.PathLike[str] | None) -> str:
     return expand(os.fspath(db)) if db is not None else default_db_path()
 
 
-def _console(progress: bool) -> Console:
-    return Console(stderr=True) if progress else Console(file=io.StringIO())
+def _run(progress: bool) -> RunContext:
+    """Progress on stderr if asked for, else nothing printed."""
+    return RunContext(console=Console(stderr=True)) if progress else RunContext()
 
 
 def scan(
@@ -55,7 +55,7 @@ def scan(
     """
     roots, options = _paths(paths), options or ScanOptions()
     settings = ScanSettings.of(roots, _db(db), options, quiet=not progress, progress=progress)
-    return run_scan(settings, _console(progress))
+    return run_scan(settings, _run(progress))
 
 
 def find_duplicates(
@@ -71,7 +71,7 @@ def find_duplicates(
     """
     roots, match, options = _paths(paths), match or MatchOptions(), options or ScanOptions()
     return _find(roots, db_path=_db(db), match=match, options=options, scan=scan and bool(roots), progress=progress,
-                 quiet=not progress, console=_console(progress))
+                 quiet=not progress, run=_run(progress))
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from imgtwin.actions import ActionPlan, RealFileOps, plan_actions
+from imgtwin.actions import ActionPlan, RealFileOps
 from imgtwin.options import ScanOptions
+from imgtwin.runs.plan import plan_actions
 from tests.helpers import synthetic_photo
 
 SCAN = ScanOptions(executor="thread", workers=1)

@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from imgtwin.cli import main
-from imgtwin.finding import find_duplicates
 from imgtwin.reporting.groups import groups_document, write_json
+from imgtwin.runs.find import find_duplicates
 from tests.actions.conftest import SCAN, snapshot
 
 

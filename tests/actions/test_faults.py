@@ -15,8 +15,8 @@ import pytest
 
 from imgtwin.actions import RealFileOps, apply_plan, read_journal, undo_journal
 from imgtwin.actions.fileops import FileOps
-from imgtwin.finding import find_duplicates
 from imgtwin.reporting.groups import groups_document, write_json
+from imgtwin.runs.find import find_duplicates
 from tests.actions.conftest import SCAN, make_library, plan_for, snapshot
 from tests.protocols import mismatches
 

@@ -14,8 +14,8 @@ from click.testing import CliRunner
 
 from imgtwin.actions import PlanError, apply_plan, plan_from_document, plan_from_file, preview_plan
 from imgtwin.cli import main
-from imgtwin.finding import find_duplicates
 from imgtwin.reporting.groups import groups_document, write_json
+from imgtwin.runs.find import find_duplicates
 from tests.actions.conftest import SCAN, snapshot
 
 

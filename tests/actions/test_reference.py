@@ -13,8 +13,8 @@ from click.testing import CliRunner
 
 from imgtwin.actions import apply_plan, plan_from_document, preview_plan
 from imgtwin.cli import main
-from imgtwin.finding import find_duplicates
 from imgtwin.reporting.groups import groups_document, write_json
+from imgtwin.runs.find import find_duplicates
 from tests.actions.conftest import SCAN, snapshot
 from tests.helpers import synthetic_photo
 

@@ -7,7 +7,6 @@ may only read.
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
 import subprocess
@@ -17,12 +16,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from rich.console import Console
 
-from imgtwin.app import ScanSettings, run_scan
-from imgtwin.finding import find_duplicates
 from imgtwin.persistence.index import HashIndex
 from imgtwin.persistence.sqlite import read_rows
+from imgtwin.runs.find import find_duplicates
+from imgtwin.runs.scan import ScanSettings, run_scan
 from tests.helpers import needs_root_to_drop, run_as_nobody, synthetic_photo
 
 
@@ -31,8 +29,7 @@ def byte_name(folder: Path, name: bytes) -> str:
 
 
 def scan(root: Path, db: Path) -> object:
-    return run_scan(ScanSettings(roots=(str(root),), db_path=str(db), quiet=True, executor="thread", workers=1),
-                    Console(file=io.StringIO()))
+    return run_scan(ScanSettings(roots=(str(root),), db_path=str(db), quiet=True, executor="thread", workers=1))
 
 
 def imgtwin(*args: str) -> subprocess.CompletedProcess[str]:

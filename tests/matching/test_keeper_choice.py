@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw, ImageOps
 
-from imgtwin.finding import find_duplicates
 from imgtwin.options import MatchOptions, ScanOptions
+from imgtwin.runs.find import find_duplicates
 from tests.helpers import shared_photo
 
 SCAN = ScanOptions(executor="thread", workers=2)

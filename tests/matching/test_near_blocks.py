@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from imgtwin.finding import find_duplicates
 from imgtwin.hashing.features import dihedral_pixels
 from imgtwin.matching import near
 from imgtwin.matching.verify import resampler, turned
+from imgtwin.runs.find import find_duplicates
 from tests.helpers import cropped, shared_photo
 
 
@@ -36,7 +36,7 @@ def test_blocks_change_nothing_but_memory(library, tmp_path, monkeypatch: pytest
     db = str(tmp_path / "i.db")
     whole = find_duplicates([str(library)], db_path=db)
     assert len(whole.groups) >= 10 and whole.files == 10 * 7 + 12
-    import imgtwin.finding as finding
+    import imgtwin.matching.indexed as finding
 
     calls: list[int] = []
     judge_block = near._judge

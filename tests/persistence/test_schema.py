@@ -44,11 +44,9 @@ def test_v1_index_is_upgraded_keeping_its_rows(tmp_path: Path) -> None:
 
 
 def test_upgraded_index_rereads_files_once_then_reuses_them(tmp_path: Path) -> None:
-    import io
 
-    from rich.console import Console
 
-    from imgtwin.app import ScanSettings, run_scan
+    from imgtwin.runs.scan import ScanSettings, run_scan
     from tests.helpers import synthetic_photo
 
     photos = tmp_path / "photos"
@@ -61,8 +59,8 @@ def test_upgraded_index_rereads_files_once_then_reuses_them(tmp_path: Path) -> N
         conn.execute("UPDATE files SET path = ?, size = ?, mtime_ns = ?", (str(photos / "a.jpg"), stat.st_size,
                                                                           stat.st_mtime_ns))
     settings = ScanSettings(roots=(str(photos),), db_path=str(db), quiet=True)
-    assert run_scan(settings, Console(file=io.StringIO())).reused == 0  # no inode in v1: read again
-    assert run_scan(settings, Console(file=io.StringIO())).reused == 1
+    assert run_scan(settings).reused == 0  # no inode in v1: read again
+    assert run_scan(settings).reused == 1
 
 
 # The exact DDL imgtwin 0.1 wrote for schema version 2 (paths as text, undecodable bytes escaped).

@@ -2,29 +2,26 @@
 
 from __future__ import annotations
 
-import pytest
-
-import io
 import os
 import shutil
 import time
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
-from rich.console import Console
 
-from imgtwin.app import ScanSettings, run_scan
 from imgtwin.cli import main
 from imgtwin.config import ProcessingConfig
 from imgtwin.hashing.dct import DCTHasher
 from imgtwin.interfaces import LoadedImage
 from imgtwin.loading.pillow_loader import StandardImageLoader
+from imgtwin.persistence.sqlite import read_rows
 from imgtwin.processing.copies import QUEUE, WAIT, ScanCopies
 from imgtwin.processing.engine import ParallelProcessingEngine
 from imgtwin.processing.task import process_file
-from imgtwin.persistence.sqlite import read_rows
 from imgtwin.records import ErrorReason, FileStatus
 from imgtwin.reporting.composite import NullReporter
+from imgtwin.runs.scan import ScanSettings, run_scan
 from tests.helpers import synthetic_photo
 from tests.hostile_files import slow_progressive_jpeg
 from tests.processing.test_pipeline import MemoryPersistence
@@ -32,7 +29,7 @@ from tests.processing.test_pipeline import MemoryPersistence
 
 def scan(root: Path, db: Path):
     settings = ScanSettings(roots=(str(root),), db_path=str(db), progress=False, quiet=True)
-    return run_scan(settings, Console(file=io.StringIO()))
+    return run_scan(settings)
 
 
 def test_copies_across_folders_are_decoded_once_and_take_the_first_files_hashes(tmp_path: Path) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import http.client
-import io
 import json
 import os
 import shutil
@@ -23,9 +22,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from rich.console import Console
 
-from imgtwin.app import ScanSettings, run_scan
 from imgtwin.cli import main
 from imgtwin.config import ProcessingConfig
 from imgtwin.hashing.dct import DCTHasher
@@ -36,6 +33,7 @@ from imgtwin.persistence.sqlite import SqliteHashPersistence, read_rows
 from imgtwin.processing.engine import ParallelProcessingEngine
 from imgtwin.records import ProcessingSummary
 from imgtwin.reporting.composite import NullReporter
+from imgtwin.runs.scan import ScanSettings, run_scan
 from tests.helpers import REPO, synthetic_photo
 
 pytestmark = pytest.mark.slow  # the fast loop (pytest -m 'not slow') leaves this module out
@@ -77,9 +75,9 @@ class GatedLoader(StandardImageLoader):
 
 # `imgtwin` (the real CLI) in a process of its own, with GatedLoader instead of the standard loader.
 SCAN_GATED = (
-    "import sys, imgtwin.app\n"
+    "import sys, imgtwin.runs.scan\n"
     "from tests.processing.test_distributed import GatedLoader\n"
-    "imgtwin.app.StandardImageLoader = GatedLoader\n"
+    "imgtwin.runs.scan.StandardImageLoader = GatedLoader\n"
     "from imgtwin.cli import main\n"
     "main(sys.argv[1:], prog_name='imgtwin')\n"
 )
@@ -99,7 +97,7 @@ def rows(db: Path) -> list[tuple[object, ...]]:
 
 def scan(root: Path, db: Path, **overrides: object) -> ProcessingSummary:
     settings = ScanSettings(roots=(str(root),), db_path=str(db), progress=False, quiet=True, **overrides)
-    return run_scan(settings, Console(file=io.StringIO()))
+    return run_scan(settings)
 
 
 def test_local_cluster_scan_matches_the_local_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

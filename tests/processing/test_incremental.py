@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
 import sqlite3
 from pathlib import Path
 
 import pytest
-from rich.console import Console
 
-from imgtwin.app import ScanSettings, run_scan
 from imgtwin.persistence.index import HashIndex, row_path
 from imgtwin.persistence.sqlite import read_rows
 from imgtwin.records import ProcessingSummary
+from imgtwin.runs.scan import ScanSettings, run_scan
 from tests.helpers import synthetic_photo
 
 
 def scan(root: Path, db: Path, **overrides: object) -> ProcessingSummary:
     settings = ScanSettings(roots=(str(root),), db_path=str(db), progress=False, quiet=True, **overrides)
-    return run_scan(settings, Console(file=io.StringIO()))
+    return run_scan(settings)
 
 
 def rows(db: Path) -> dict[str, dict]:

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-import imgtwin.app
+import imgtwin.runs.scan
 from imgtwin.cli import main
 from imgtwin.interfaces import LoadedImage
 from imgtwin.loading.pillow_loader import StandardImageLoader
@@ -114,8 +114,8 @@ def test_scan_serves_metrics_while_it_runs_and_they_match_the_summary(
     (photo_dir / "cut.jpg").write_bytes((photo_dir / "img1.jpg").read_bytes()[:3000])
     port = free_port()
     loader = ScrapingLoader(port)
-    monkeypatch.setattr(imgtwin.app, "build_engine", lambda settings: ParallelProcessingEngine(loader,
-                        imgtwin.app.DCTHasher(8), features=imgtwin.app.MatchFeatureExtractor()))
+    monkeypatch.setattr(imgtwin.runs.scan, "build_engine", lambda settings: ParallelProcessingEngine(loader,
+                        imgtwin.runs.scan.DCTHasher(8), features=imgtwin.runs.scan.MatchFeatureExtractor()))
     final: list[str] = []
     original_close = MetricsReporter.close
 

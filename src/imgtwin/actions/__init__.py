@@ -2,8 +2,9 @@
 
 The promise: no action ever loses the last copy of an image (the keeper must
 exist, unchanged, before each file is touched), and every action but
-``delete`` can be undone from its journal. ``plan_actions`` / ``plan_from_file``
-/ ``plan_from_document`` make a plan, ``preview_plan`` is the dry run,
+``delete`` can be undone from its journal. ``plan_from_groups`` / ``plan_from_file``
+/ ``plan_from_document`` make a plan (``imgtwin.plan_actions``, in ``runs.plan``,
+finds the groups first), ``preview_plan`` is the dry run,
 ``apply_plan`` carries it out, ``undo_journal`` reverses it.
 """
 
@@ -19,7 +20,6 @@ from imgtwin.actions.plan import (
     RefusedGroup,
     check_move_to,
     load_plan_document,
-    plan_actions,
     plan_from_document,
     plan_from_file,
     plan_from_groups,
@@ -46,7 +46,6 @@ __all__ = [
     "check_move_to",
     "default_journal_path",
     "load_plan_document",
-    "plan_actions",
     "plan_from_document",
     "plan_from_file",
     "plan_from_groups",

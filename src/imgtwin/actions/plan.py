@@ -1,7 +1,7 @@
 """What dedupe will do: one item per file to act on, built from groups or a plan document.
 
-``plan_actions`` finds the groups (as ``find`` would) and plans on them;
-``plan_from_document`` plans on a ``find --json`` document held in memory (a
+``plan_from_groups`` plans on groups (``runs.plan.plan_actions`` finds them
+first, as ``find`` would); ``plan_from_document`` plans on a ``find --json`` document held in memory (a
 review page's export, say), ``plan_from_file`` on one read from a file. Every
 group goes through the same plan-time checks (``vetting.py``); a document's
 near groups are verified again from the index. Nothing here touches a file.
@@ -17,17 +17,16 @@ from imgtwin.actions.model import ActionKind, ActionPlan, FileState, PlanError, 
 from imgtwin.actions.paths import Folders, containing_root, within
 from imgtwin.actions.vetting import Proposed, Vetter
 from imgtwin.documents import DocumentError, check_find_document, load_find_document
-from imgtwin.finding import find_duplicates
 from imgtwin.folders import document_base, resolve
 from imgtwin.matching.confirm import plan_params
 from imgtwin.matching.near import NearParams
-from imgtwin.options import MatchOptions, ScanOptions, expand
+from imgtwin.options import expand
 from imgtwin.persistence.index import HashIndex
 from imgtwin.records import DuplicateGroup
 
 __all__ = [
     "ActionKind", "ActionPlan", "FileState", "PlanError", "PlanItem", "RefusedGroup", "check_move_to",
-    "containing_root", "index_roots", "load_plan_document", "move_target", "plan_actions", "plan_from_document",
+    "containing_root", "index_roots", "load_plan_document", "move_target", "plan_from_document",
     "plan_from_file", "plan_from_groups",
 ]  # fmt: skip
 
@@ -85,34 +84,6 @@ def plan_from_groups(
         for g in groups
     ]
     return _plan(proposed, [], ActionKind(action), roots, roots, db_path, move_to, reference, None)
-
-
-def plan_actions(
-    paths: Sequence[str],
-    action: ActionKind | str,
-    *,
-    db_path: str | None = None,
-    move_to: str | None = None,
-    match: MatchOptions | None = None,
-    options: ScanOptions | None = None,
-    scan: bool = True,
-) -> ActionPlan:
-    """Find the duplicates under ``paths`` (as ``find`` would, with ``match`` and ``options``) and plan ``action``.
-
-    ``match.reference``: folders whose files are never acted on. Nothing is
-    changed on disk but the index; apply the plan with ``apply_plan``.
-    """
-    from imgtwin.app import default_db_path
-
-    match = match or MatchOptions()
-    paths = [expand(p) for p in paths]  # "~/Pictures", as a shell would (MatchOptions expands its folders)
-    reference = list(match.reference)
-    move_to = expand(move_to) if move_to else move_to
-    db = expand(db_path) if db_path else default_db_path()
-    if move_to:
-        check_move_to(move_to, paths, reference)  # before scanning: a wrong --move-to fails at once
-    result = find_duplicates(paths, db_path=db, match=match, options=options, scan=scan)
-    return plan_from_groups(result.groups, paths, action, db_path=db, move_to=move_to, reference=reference)
 
 
 def load_plan_document(plan_path: str) -> dict[str, Any]:
@@ -216,7 +187,7 @@ def plan_from_document(
     while listing one inside them as a copy is refused. ``name`` names the
     document in messages. PlanError if the document cannot be used at all.
     """
-    from imgtwin.app import default_db_path
+    from imgtwin.persistence.location import default_db_path
 
     kind = ActionKind(action)
     _check_document(document, name)

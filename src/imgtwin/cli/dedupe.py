@@ -35,7 +35,6 @@ from imgtwin.actions import (
     undo_journal,
 )
 from imgtwin.actions.journal import default_journal_path
-from imgtwin.app import default_db_path
 from imgtwin.cli.common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -47,10 +46,13 @@ from imgtwin.cli.common import (
     stop_on_first_interrupt,
 )
 from imgtwin.cli.options import FILTER_NAMES, db_option, examples, filter_options, selection_options, with_fields
-from imgtwin.finding import PathDisplay, find_duplicates
+from imgtwin.matching.indexed import PathDisplay
 from imgtwin.options import MatchOptions, ScanOptions
+from imgtwin.persistence.location import default_db_path
 from imgtwin.reporting.groups import human_bytes
 from imgtwin.reporting.text import printable
+from imgtwin.runs.context import RunContext
+from imgtwin.runs.find import find_duplicates
 
 DELETE_FLAG = "--i-understand-delete-is-permanent"
 _SELECTION = ("similarity", "threshold", "rotations", "keep", "prefer", "deep", *FILTER_NAMES)
@@ -200,7 +202,7 @@ def dedupe(
                 # find_duplicates, then the plan (as plan_actions does), so that the scan's progress and
                 # failures are shown on this console and its outcome decides the exit code
                 found = find_duplicates(dirs, db_path=db, match=match, options=with_fields(options, workers=workers),
-                                        progress=not no_progress, quiet=False, console=console)
+                                        progress=not no_progress, quiet=False, run=RunContext(cancel, console))
                 if found.scan is not None and found.scan.cancelled:
                     console.print("[yellow]Scan stopped: nothing was done.[/]", highlight=False)
                     sys.exit(EXIT_INTERRUPTED)

@@ -9,7 +9,6 @@ import threading
 import click
 from rich.console import Console
 
-from imgtwin.app import default_db_path
 from imgtwin.cli.common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -30,9 +29,11 @@ from imgtwin.cli.options import (
     with_fields,
     workers_settings,
 )
-from imgtwin.finding import find_duplicates
 from imgtwin.options import MatchOptions, ScanOptions
+from imgtwin.persistence.location import default_db_path
 from imgtwin.reporting.groups import groups_document, print_groups, write_csv, write_json
+from imgtwin.runs.context import RunContext
+from imgtwin.runs.find import find_duplicates
 
 EXIT_DUPLICATES = 3  # --exit-code: duplicates found (0, 1, 2 and 130 mean what they mean for every command)
 
@@ -84,7 +85,8 @@ def find(
     options = with_fields(options, **workers_settings(workers))
     with fatal_errors(console, db), stop_on_first_interrupt(cancel, console):
         result = find_duplicates(dirs, db_path=db, match=match, options=options, progress=not no_progress,
-                                 quiet=quiet, metrics_port=metrics_port, metrics_host=metrics_host, console=console)
+                                 quiet=quiet, metrics_port=metrics_port, metrics_host=metrics_host,
+                                 run=RunContext(cancel, console))
     if result.scan is not None and result.scan.cancelled:
         console.print("[yellow]Scan stopped: groups below cover the files hashed so far.[/]")
     document = groups_document(result.groups, result.errors, match.bits, match.searches_rotations,

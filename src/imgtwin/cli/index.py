@@ -9,10 +9,10 @@ from dataclasses import asdict
 import click
 from rich.console import Console
 
-from imgtwin.app import default_db_path
 from imgtwin.cli.common import err_console, fail, fatal_errors
 from imgtwin.cli.options import db_option, examples
 from imgtwin.persistence.index import HashIndex
+from imgtwin.persistence.location import default_db_path
 from imgtwin.persistence.lock import IndexBusyError, IndexWriteLock
 from imgtwin.persistence.rows import text_path
 from imgtwin.reporting.text import printable

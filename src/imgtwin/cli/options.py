@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from imgtwin.app import DB_ENV_VAR
 from imgtwin.options import SIMILARITIES, MatchOptions, ScanOptions, parse_size
+from imgtwin.persistence.location import DB_ENV_VAR
 
 if TYPE_CHECKING:
     _ParamOf = click.ParamType  # generic in click's stubs (8.2+), not subscriptable in click 8.1 at run time

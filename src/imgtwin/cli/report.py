@@ -12,13 +12,13 @@ import time
 
 import click
 
-from imgtwin.app import default_db_path
 from imgtwin.cli.common import EXIT_OK, err_console, fail, fatal_errors
 from imgtwin.cli.options import check_outputs, db_option, examples, filter_options, selection_options
-from imgtwin.finding import find_duplicates
 from imgtwin.options import MatchOptions, ScanOptions
+from imgtwin.persistence.location import default_db_path
 from imgtwin.reporting.groups import groups_document
 from imgtwin.reporting.html import HtmlReport, ReportInputError, load_find_json, write_html_report
+from imgtwin.runs.find import find_duplicates
 
 
 def _summary_line(report: HtmlReport, seconds: float) -> str:

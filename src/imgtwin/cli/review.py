@@ -8,7 +8,6 @@ import webbrowser
 
 import click
 
-from imgtwin.app import default_db_path
 from imgtwin.cli.common import EXIT_OK, err_console, fail, fatal_errors
 from imgtwin.cli.options import (
     WorkersType,
@@ -20,6 +19,7 @@ from imgtwin.cli.options import (
     workers_settings,
 )
 from imgtwin.options import MatchOptions, ScanOptions
+from imgtwin.persistence.location import default_db_path
 
 
 @click.command(epilog=examples(

@@ -7,7 +7,6 @@ import threading
 
 import click
 
-from imgtwin.app import ScanSettings, default_db_path, run_scan
 from imgtwin.cli.common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -30,6 +29,8 @@ from imgtwin.cli.options import (
 from imgtwin.options import ScanOptions
 from imgtwin.processing.workers import quiet_decoder_warnings
 from imgtwin.records import ProcessingSummary
+from imgtwin.runs.context import RunContext
+from imgtwin.runs.scan import ScanSettings, default_db_path, run_scan
 
 DEFAULTS = ScanOptions()  # the options' defaults live there, shared with the API
 
@@ -134,12 +135,12 @@ def scan(
     quiet_decoder_warnings()
     cancel = threading.Event()
     with fatal_errors(console, settings.db_path), stop_on_first_interrupt(cancel, console):
-        summary = run_scan(settings, console, cancel)
+        summary = run_scan(settings, RunContext(cancel, console))
         local = None
         if deep and not summary.cancelled:
-            from imgtwin.finding_deep import compute_local_features
+            from imgtwin.runs.deep import compute_local_features
 
-            local = compute_local_features(settings, console, cancel)
+            local = compute_local_features(settings, RunContext(cancel, console))
     if not quiet:
         click.echo(_summary_line(summary, settings.db_path), err=to_stdout)
         if local is not None:

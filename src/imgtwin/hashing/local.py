@@ -232,7 +232,7 @@ def extract_local(image: Image.Image, spec: LocalSpec = LocalSpec()) -> LocalFea
 class LocalFeatureExtractor:
     """The scan engine's hook for ``--deep``: local features instead of the matching features.
 
-    Used by the deep pass (``finding_deep``) with a loader that decodes at
+    Used by the deep pass (``runs.deep``) with a loader that decodes at
     ``spec.side``; the hash it returns is the hasher's own, from these pixels.
     """
 

@@ -19,17 +19,16 @@ import signal
 import threading
 import time
 import warnings
-from collections.abc import Callable
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
-from typing import Protocol
-
-from typing import Any
+from typing import Any, Protocol
 
 from imgtwin.processing.adaptive import AdaptiveConcurrency
 from imgtwin.processing.channels import END, POLL_SECONDS, Channel
 from imgtwin.processing.limits import limit_address_space
+from imgtwin.processing.mainless import main_hidden, needs_main
 from imgtwin.processing.task import Task
 from imgtwin.records import ErrorReason, FileError
 
@@ -225,6 +224,7 @@ class ProcessWorkerPool:
         self.replaced = 0
         self.crashes_in_a_row = 0
         self._pool: list[_Worker] = []
+        self._hide_main: bool | None = None  # known at the first start (processing.mainless)
 
     @property
     def busy_workers(self) -> int:
@@ -240,7 +240,10 @@ class ProcessWorkerPool:
             name="imgtwin-worker",
             daemon=True,
         )
-        process.start()
+        if self._hide_main is None:
+            self._hide_main = not needs_main(self.task)
+        with main_hidden(self._hide_main):  # a script without a main guard is not run again in the worker
+            process.start()
         child.close()
         return _Worker(process, parent, started)
 

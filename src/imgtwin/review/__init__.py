@@ -2,7 +2,7 @@
 
 The layers, each in its own module:
 
-- ``finder``: scan and group through ``app.run_scan`` and ``find_duplicates``;
+- ``finder``: scan and group through ``runs.scan.run_scan`` and ``runs.find.find_duplicates``;
 - ``progress``: the scan's progress for the page (a ``ProgressReporter``);
 - ``events``: server-sent events from the worker threads to the page;
 - ``catalog``: opaque file ids, and the checks before any file is read;

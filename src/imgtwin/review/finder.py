@@ -1,7 +1,7 @@
 """Scanning and grouping for the review app, through the same code as ``scan`` and ``find``.
 
-``IndexFinder`` scans with ``app.run_scan`` (the page's progress reporter
-added to it), then groups with ``find_duplicates(..., scan=False)`` and
+``IndexFinder`` scans with ``runs.scan.run_scan`` (the page's progress reporter
+added to it), then groups with ``runs.find.find_duplicates(..., scan=False)`` and
 ``groups_document``, so the page shows exactly what ``find --json`` would
 write for the same options: ``MatchOptions`` and ``ScanOptions``, as
 ``find`` takes them.
@@ -9,14 +9,11 @@ write for the same options: ``MatchOptions`` and ``ScanOptions``, as
 
 from __future__ import annotations
 
-import io
 import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-
-from rich.console import Console
 
 from imgtwin.interfaces import ProgressReporter
 from imgtwin.options import MatchOptions, ScanOptions
@@ -62,15 +59,16 @@ class IndexFinder:
         self.reference = tuple(os.path.abspath(r) for r in self.match.reference)
 
     def scan(self, reporter: ProgressReporter, cancel: threading.Event) -> ProcessingSummary:
-        from imgtwin.app import ScanSettings, run_scan
+        from imgtwin.runs.context import RunContext
+        from imgtwin.runs.scan import ScanSettings, run_scan
 
         settings = ScanSettings.of(self.roots, self.db_path, self.options, quiet=True, progress=False)
-        return run_scan(settings, Console(file=io.StringIO()), cancel, reporter)
+        return run_scan(settings, RunContext(cancel, reporter=reporter))
 
     def group(self) -> FoundGroups:
-        from imgtwin.finding import find_duplicates
         from imgtwin.persistence.index import HashIndex
         from imgtwin.reporting.groups import groups_document
+        from imgtwin.runs.find import find_duplicates
 
         # Absolute roots: every path in the document is absolute, so nothing depends on the server's folder.
         result = find_duplicates(self.roots, db_path=self.db_path, match=self.match, options=self.options, scan=False)

@@ -1,9 +1,8 @@
-"""Finding duplicates: scan (reusing the index), then group, then pick keepers.
+"""Groups of indexed files: from the index's records to duplicate groups and their keepers.
 
-``find_duplicates`` is the Python API behind ``imgtwin find``. The pipeline:
+The matching half of ``imgtwin find`` (``runs.find`` scans first, then calls this):
 
-1. scan the given folders into the index (only what changed is read);
-2. load, from the index, every live file under those folders;
+1. ``load_rows``: load, from the index, every live file under the folders;
 3. exact groups: same size, then the same xxh3-128 content hash (stored by the scan);
 4. near matches: multi-index radius search on the 64-bit pHashes (plain, with
    borders trimmed, and rotated/mirrored when ``rotations``), each candidate
@@ -14,36 +13,29 @@
 
 from __future__ import annotations
 
-import io
 import os
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 import numpy as np
-from rich.console import Console
 
-from imgtwin.app import ScanSettings, default_db_path, run_scan
-from imgtwin.config import ProcessingConfig
-from imgtwin.finding_deep import compute_local_features, deep_extra_matches, local_features_for
 from imgtwin.folders import within as _within
 from imgtwin.hashing.dct import DCTHasher
 from imgtwin.hashing.features import FEATURES_SPEC, MatchFeatures
 from imgtwin.hashing.local import LocalFeatures
 from imgtwin.hashing.signals import SIGNALS_SPEC, KeeperSignals
+from imgtwin.matching.deep_extra import deep_extra_matches
 from imgtwin.matching.evidence import gather_evidence, upscale_questions
 from imgtwin.matching.exact import exact_groups, exact_labels
 from imgtwin.matching.grouping import EXACT, Group, Matches, form_groups
 from imgtwin.matching.keeper import Evidence, FileInfo, KeeperPolicy, Ranking, rank_files
 from imgtwin.matching.near import FeatureTable, NearParams, near_matches
-from imgtwin.matching.resolution import UPSCALE_SPEC, UpscaleCheck, UpscaleTask
-from imgtwin.options import MatchOptions, ScanOptions
+from imgtwin.matching.resolution import UPSCALE_SPEC, UpscaleCheck, UpscaleVerdict
 from imgtwin.persistence.index import HashIndex, row_path
 from imgtwin.persistence.sqlite import IndexVersionError
-from imgtwin.processing.jobs import run_jobs
-from imgtwin.records import DuplicateGroup, ErrorReason, FileError, GroupMember, ProcessingSummary
-
-DEFAULT_THRESHOLD = NearParams().threshold
+from imgtwin.records import DuplicateGroup, ErrorReason, FileError, GroupMember
 
 # Internal dihedral names -> the names users see (None: same orientation).
 _TRANSFORM_NAMES = {
@@ -51,21 +43,6 @@ _TRANSFORM_NAMES = {
     "rotate90": "rotate90", "rotate180": "rotate180", "rotate270": "rotate270",
     "transpose": "transpose", "transverse": "transverse",
 }  # fmt: skip
-
-
-@dataclass(frozen=True)
-class FindResult:
-    """Duplicate groups (largest reclaimable first) and the files that could not be read."""
-
-    groups: tuple[DuplicateGroup, ...]
-    errors: tuple[tuple[str, FileError], ...]
-    scan: ProcessingSummary | None = None
-    stale: int = 0  # indexed files hashed by another imgtwin version: rescan to compare them
-    files: int = 0  # files compared
-
-    @property
-    def reclaimable_bytes(self) -> int:
-        return sum(g.reclaimable_bytes for g in self.groups)
 
 
 @dataclass(frozen=True)
@@ -123,7 +100,7 @@ class PathDisplay:
 RowSelector = Callable[[str, int, "int | None"], bool]
 
 
-def _load(db_path: str, roots: Sequence[str], reference: Sequence[str] = (), select: RowSelector | None = None
+def load_rows(db_path: str, roots: Sequence[str], reference: Sequence[str] = (), select: RowSelector | None = None
           ) -> _Loaded:  # fmt: skip
     loaded = _Loaded()
     spec_id = DCTHasher().spec.id
@@ -221,12 +198,19 @@ def _leaders(ranking: Ranking, evidence: Evidence) -> set[int]:
     return set(best.values())
 
 
-class UpscaleChecker:
-    """Runs the keeper's upscale checks (``matching.resolution``) in the worker pool, kept in the index."""
+class UpscaleJobs(Protocol):
+    """Runs upscale checks (in the run's worker pool: ``runs.find``); the verdicts, in any order."""
 
-    def __init__(self, db_path: str, config: ProcessingConfig) -> None:
+    def __call__(self, jobs: Sequence[UpscaleCheck]) -> Iterable[UpscaleVerdict]: ...
+
+
+class UpscaleChecker:
+    """Asks for the keeper's upscale checks (``matching.resolution``) that the index has no verdict for, and keeps
+    the verdicts in the index."""
+
+    def __init__(self, db_path: str, run_checks: UpscaleJobs) -> None:
         self.db_path = db_path
-        self.config = config
+        self.run_checks = run_checks
 
     def effective_pixels(self, rows: Sequence[_Row], evidence: Evidence, leaders: set[int]
                          ) -> tuple[np.ndarray, set[int]]:  # fmt: skip
@@ -268,7 +252,7 @@ class UpscaleChecker:
         jobs = [UpscaleCheck(rows[p].path, rows[p].content_hash or "", tuple((path, digest) for digest, path in
                                                                         smaller.items()))
                 for p, smaller in todo.items()]
-        verdicts = [v for answers in run_jobs(UpscaleTask(), jobs, self.config) for v in answers]
+        verdicts = list(self.run_checks(jobs))
         for verdict in verdicts:
             known[(verdict.large_hash, verdict.small_hash)] = verdict.ratio
         try:
@@ -284,7 +268,7 @@ def _is_upscale(ratio: float | None) -> bool:
     return ratio is not None and ratio <= MAX_RATIO
 
 
-def _to_public(groups: Sequence[Group], rows: Sequence[_Row], ranking: Ranking, display: PathDisplay
+def public_groups(groups: Sequence[Group], rows: Sequence[_Row], ranking: Ranking, display: PathDisplay
                ) -> tuple[DuplicateGroup, ...]:  # fmt: skip
     public = []
     for group in groups:
@@ -307,54 +291,3 @@ def _to_public(groups: Sequence[Group], rows: Sequence[_Row], ranking: Ranking, 
     public.sort(key=lambda g: (-sum(m.size for m in g[1] if m.reclaimable), g[1][0].path))
     return tuple(DuplicateGroup(k, category, members, confidence)
                  for k, (category, members, confidence) in enumerate(public, start=1))
-
-
-def find_duplicates(
-    paths: Sequence[str] = (),
-    *,
-    db_path: str | None = None,
-    match: MatchOptions | None = None,
-    options: ScanOptions | None = None,
-    scan: bool = True,
-    progress: bool = False,
-    quiet: bool = True,
-    metrics_port: int | None = None,
-    metrics_host: str = "127.0.0.1",
-    console: Console | None = None,
-) -> FindResult:
-    """Duplicate groups among the images under ``paths``.
-
-    With ``scan`` (the default) the folders are scanned into the index first
-    (``options``: how, and which files; ``progress``, ``quiet`` and the metrics
-    endpoint: what the scan shows); with no ``paths``, every live file of the
-    index is compared. ``match``: how alike, rotations, the keeper policy,
-    reference folders (compared with the others, never acted on) and ``deep``
-    (local features, computed where missing when scanning: ``finding_deep``).
-    The filters of ``options`` also choose which indexed files take part
-    (hidden files already indexed stay: they were asked for when scanned).
-    """
-    match, options = match or MatchOptions(), options or ScanOptions()
-    threshold, rotations, keep, prefer = match.bits, match.searches_rotations, match.keep, match.prefer
-    reference, deep, exact_only = match.reference, match.searches_deep, match.exact_only
-    db = db_path or default_db_path()
-    summary = None
-    # A reference folder is compared with the others, so it is scanned (and searched) with them.
-    extra = [r for r in reference if paths and not any(_within(os.path.abspath(r), os.path.abspath(p)) for p in paths)]
-    roots = (*paths, *extra)
-    settings = ScanSettings.of(roots, db, options, progress=progress, quiet=quiet, metrics_port=metrics_port,
-                               metrics_host=metrics_host)
-    if scan and roots:
-        summary = run_scan(settings, console or Console(file=io.StringIO()))
-        if deep and not summary.cancelled:
-            compute_local_features(settings, console or Console(file=io.StringIO()))
-    select = replace(options, include_hidden=True).selector((*paths, *reference))  # as given, references included
-    loaded = _load(db, roots, reference, select)
-    local = local_features_for(db, [r.content_hash for r in loaded.rows]) if deep else None
-    params = NearParams(threshold=threshold, rotations=rotations)
-    checks = UpscaleChecker(db, settings.processing_config())
-    groups, ranking = group_rows(loaded.rows, loaded.table, params, KeeperPolicy(keep),
-                                 os.path.abspath(prefer) if prefer else None, checks, local, exact_only)
-    display = PathDisplay(roots)
-    errors = tuple((display(p), e) for p, e in loaded.errors)
-    return FindResult(_to_public(groups, loaded.rows, ranking, display), errors, summary, loaded.stale,
-                      len(loaded.rows))

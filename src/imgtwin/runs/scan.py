@@ -1,7 +1,8 @@
-"""The composition root: builds the engine and its collaborators from settings.
+"""A scan run: builds the engine and its collaborators from settings, and runs it into the index.
 
-This is the one place that knows concrete classes; everything else receives
-its collaborators through constructors (the seed's ``from_app``).
+With ``runs.find`` and ``runs.deep``, the one place that knows concrete
+classes; everything else receives its collaborators through constructors
+(the seed's ``from_app``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from platformdirs import user_cache_path
 from rich.console import Console
 
 from imgtwin.config import ProcessingConfig
@@ -20,12 +20,13 @@ from imgtwin.hashing.dct import DCTHasher
 from imgtwin.hashing.extractor import MatchFeatureExtractor
 from imgtwin.interfaces import HashPersistence, ProgressReporter
 from imgtwin.loading.pillow_loader import StandardImageLoader
+from imgtwin.options import ScanOptions
 from imgtwin.persistence.composite import CompositePersistence
 from imgtwin.persistence.csv_file import CsvHashPersistence
 from imgtwin.persistence.index import HashIndex
 from imgtwin.persistence.json_file import JsonHashPersistence
+from imgtwin.persistence.location import DB_ENV_VAR, default_db_path
 from imgtwin.persistence.lock import IndexWriteLock
-from imgtwin.options import ScanOptions
 from imgtwin.persistence.sqlite import SqliteHashPersistence, connect
 from imgtwin.processing.discovery import check_roots
 from imgtwin.processing.engine import ParallelProcessingEngine
@@ -35,22 +36,18 @@ from imgtwin.records import ProcessingSummary
 from imgtwin.reporting.composite import CompositeReporter, NullReporter
 from imgtwin.reporting.console import ConsoleProgressReporter
 from imgtwin.reporting.logfile import FileProgressReporter, LogRecordsTo
+from imgtwin.runs.context import RunContext
+
+__all__ = ["DB_ENV_VAR", "ScanSettings", "build_engine", "default_db_path", "run_scan"]
 
 if TYPE_CHECKING:
     from distributed import Client
 
     from imgtwin.reporting.metrics import MetricsReporter
 
-DB_ENV_VAR = "IMGTWIN_DB"
-
 
 class Closeable(Protocol):
     def close(self) -> None: ...
-
-
-def default_db_path() -> str:
-    """``$IMGTWIN_DB``, else ``index.sqlite3`` in the user's cache folder."""
-    return os.environ.get(DB_ENV_VAR) or str(user_cache_path("imgtwin", ensure_exists=True) / "index.sqlite3")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -139,17 +136,15 @@ def build_reporter(
     return (reporters[0] if len(reporters) == 1 else CompositeReporter(reporters)), resources
 
 
-def run_scan(
-    settings: ScanSettings,
-    console: Console,
-    cancel: threading.Event | None = None,
-    reporter: ProgressReporter | None = None,
-) -> ProcessingSummary:
+def run_scan(settings: ScanSettings, run: RunContext | None = None) -> ProcessingSummary:
     """Scan into the index: reuse what it knows, then mark files that are gone.
 
-    Holds the index's write lock for the whole run. ``reporter``, if given, gets
-    every progress event besides those the settings ask for (the review app's page).
+    Holds the index's write lock for the whole run. ``run``: its cancel token,
+    its console, and a reporter that gets every progress event besides those
+    the settings ask for (the review app's page).
     """
+    run = run or RunContext()
+    console, cancel, reporter = run.console, run.cancel, run.reporter
     check_roots(settings.roots)  # before any output file is created
     metrics = start_metrics(settings, console)  # before the cluster, the lock and any file
     try:

@@ -1,0 +1,91 @@
+"""The deep pass of ``find --deep`` and ``scan --deep``: compute the local features that are missing.
+
+* :func:`compute_local_features`: a pass over the indexed files under the roots
+  whose content has no local features of the current spec yet (one file per
+  distinct content), decoded again at the detector's size in the process pool
+  (per-file time limit, memory cap, crash isolation, Ctrl-C), stored in the
+  ``local_features`` table.  The ``files`` rows are not touched, so the
+  default scan's hashes and speed are exactly what they are without
+  ``--deep``, and a later ``find --deep`` reuses what was computed.
+
+Matching on them is ``matching.deep_extra``'s.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from imgtwin.hashing.dct import DCTHasher
+from imgtwin.hashing.local import LocalFeatureExtractor, LocalSpec
+from imgtwin.interfaces import ProgressReporter
+from imgtwin.matching.deep import deep_loader
+from imgtwin.matching.deep_extra import LOCAL_SPEC
+from imgtwin.persistence.index import HashIndex, row_path
+from imgtwin.persistence.local_features import LocalFeatureStore
+from imgtwin.processing.discovery import Discovered, DiscoveryOptions
+from imgtwin.processing.engine import ParallelProcessingEngine
+from imgtwin.processing.pipeline import ProcessingPipeline
+from imgtwin.records import ProcessingSummary
+from imgtwin.reporting.composite import NullReporter
+from imgtwin.reporting.console import ConsoleProgressReporter
+from imgtwin.runs.context import RunContext
+from imgtwin.runs.scan import ScanSettings
+
+__all__ = ["LOCAL_SPEC", "ListedFiles", "LocalPass", "compute_local_features", "missing_local_features"]
+
+
+class ListedFiles:
+    """A ``FileSource`` of given paths (the deep pass knows its files from the index)."""
+
+    def __init__(self, paths: Sequence[str]) -> None:
+        self.paths = list(paths)
+
+    def discover(self, roots: Sequence[str], options: DiscoveryOptions) -> Iterator[Discovered]:
+        return (Discovered(p) for p in self.paths)
+
+    def count(self, roots: Sequence[str], options: DiscoveryOptions) -> int:
+        return len(self.paths)
+
+
+@dataclass(frozen=True)
+class LocalPass:
+    """What a deep pass did: files decoded, features stored, failures."""
+
+    needed: int
+    stored: int
+    failed: int
+    summary: ProcessingSummary | None = None
+
+
+def missing_local_features(db_path: str, roots: Sequence[str], spec: LocalSpec = LOCAL_SPEC) -> list[str]:
+    """One path per distinct content under ``roots`` (hashed, live) that has no features of ``spec``."""
+    by_content: dict[str, str] = {}
+    with HashIndex(db_path) as index:
+        for row in index.rows_under([os.path.abspath(r) for r in roots], columns="path, hash, content_hash"):
+            if row["hash"] is not None and row["content_hash"] and row["content_hash"] not in by_content:
+                by_content[row["content_hash"]] = row_path(row)
+        known = LocalFeatureStore(db_path, conn=index.conn).known(by_content, spec.id)
+    return sorted(p for digest, p in by_content.items() if digest not in known)
+
+
+def compute_local_features(
+    settings: ScanSettings,
+    run: RunContext | None = None,
+    spec: LocalSpec = LOCAL_SPEC,
+) -> LocalPass:
+    """Decode and store local features for the files under ``settings.roots`` that lack them."""
+    run = run or RunContext()
+    paths = missing_local_features(settings.db_path, settings.roots, spec)
+    if not paths:
+        return LocalPass(0, 0, 0)
+    engine = ParallelProcessingEngine(deep_loader(spec), DCTHasher(8), features=LocalFeatureExtractor(spec))
+    config = settings.processing_config()
+    reporter: ProgressReporter = NullReporter()
+    if not settings.quiet:
+        reporter = ConsoleProgressReporter(run.console, show_progress=settings.progress, description="Local features")
+    store = LocalFeatureStore(settings.db_path)
+    pipeline = ProcessingPipeline(ListedFiles(paths), engine.make_pool(config), config)
+    summary = pipeline.run(paths, reporter, store, run.cancel)
+    return LocalPass(len(paths), store.stored, len(store.failed), summary)

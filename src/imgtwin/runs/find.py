@@ -1,0 +1,114 @@
+"""A find run: scan (reusing the index), then group, then pick keepers.
+
+``find_duplicates`` is what ``imgtwin find``, ``dedupe``, ``report``, the
+review app and the Python API call. It scans the folders into the index
+(``runs.scan``, and with ``--deep`` the deep pass, ``runs.deep``), then hands
+the index's records to matching (``matching.indexed``), which never scans and
+never starts processes: the upscale checks it asks for are run here, in the
+worker pool (``upscale_jobs``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from imgtwin.config import ProcessingConfig
+from imgtwin.folders import within as _within
+from imgtwin.matching.deep_extra import local_features_for
+from imgtwin.matching.indexed import (
+    PathDisplay,
+    UpscaleChecker,
+    UpscaleJobs,
+    group_rows,
+    load_rows,
+    public_groups,
+)
+from imgtwin.matching.keeper import KeeperPolicy
+from imgtwin.matching.near import NearParams
+from imgtwin.matching.resolution import UpscaleCheck, UpscaleTask, UpscaleVerdict
+from imgtwin.options import MatchOptions, ScanOptions
+from imgtwin.processing.jobs import run_jobs
+from imgtwin.records import DuplicateGroup, FileError, ProcessingSummary
+from imgtwin.runs.context import RunContext
+from imgtwin.runs.deep import compute_local_features
+from imgtwin.runs.scan import ScanSettings, default_db_path, run_scan
+
+
+@dataclass(frozen=True)
+class FindResult:
+    """Duplicate groups (largest reclaimable first) and the files that could not be read."""
+
+    groups: tuple[DuplicateGroup, ...]
+    errors: tuple[tuple[str, FileError], ...]
+    scan: ProcessingSummary | None = None
+    stale: int = 0  # indexed files hashed by another imgtwin version: rescan to compare them
+    files: int = 0  # files compared
+
+    @property
+    def reclaimable_bytes(self) -> int:
+        return sum(g.reclaimable_bytes for g in self.groups)
+
+
+def find_duplicates(
+    paths: Sequence[str] = (),
+    *,
+    db_path: str | None = None,
+    match: MatchOptions | None = None,
+    options: ScanOptions | None = None,
+    scan: bool = True,
+    progress: bool = False,
+    quiet: bool = True,
+    metrics_port: int | None = None,
+    metrics_host: str = "127.0.0.1",
+    run: RunContext | None = None,
+) -> FindResult:
+    """Duplicate groups among the images under ``paths``.
+
+    With ``scan`` (the default) the folders are scanned into the index first
+    (``options``: how, and which files; ``progress``, ``quiet`` and the metrics
+    endpoint: what the scan shows); with no ``paths``, every live file of the
+    index is compared. ``match``: how alike, rotations, the keeper policy,
+    reference folders (compared with the others, never acted on) and ``deep``
+    (local features, computed where missing when scanning: ``runs.deep``).
+    The filters of ``options`` also choose which indexed files take part
+    (hidden files already indexed stay: they were asked for when scanned).
+    ``run``: its cancel token (set, the scan stops after the files in flight
+    and the groups cover what was hashed: ``result.scan.cancelled``) and its
+    console.
+    """
+    match, options, run = match or MatchOptions(), options or ScanOptions(), run or RunContext()
+    threshold, rotations, keep, prefer = match.bits, match.searches_rotations, match.keep, match.prefer
+    reference, deep, exact_only = match.reference, match.searches_deep, match.exact_only
+    db = db_path or default_db_path()
+    summary = None
+    # A reference folder is compared with the others, so it is scanned (and searched) with them.
+    extra = [r for r in reference if paths and not any(_within(os.path.abspath(r), os.path.abspath(p)) for p in paths)]
+    roots = (*paths, *extra)
+    settings = ScanSettings.of(roots, db, options, progress=progress, quiet=quiet, metrics_port=metrics_port,
+                               metrics_host=metrics_host)
+    if scan and roots:
+        summary = run_scan(settings, run)
+        if deep and not summary.cancelled:
+            compute_local_features(settings, run)
+    select = replace(options, include_hidden=True).selector((*paths, *reference))  # as given, references included
+    loaded = load_rows(db, roots, reference, select)
+    local = local_features_for(db, [r.content_hash for r in loaded.rows]) if deep else None
+    params = NearParams(threshold=threshold, rotations=rotations)
+    checks = UpscaleChecker(db, upscale_jobs(settings.processing_config()))
+    groups, ranking = group_rows(loaded.rows, loaded.table, params, KeeperPolicy(keep),
+                                 os.path.abspath(prefer) if prefer else None, checks, local, exact_only)
+    display = PathDisplay(roots)
+    errors = tuple((display(p), e) for p, e in loaded.errors)
+    return FindResult(public_groups(groups, loaded.rows, ranking, display), errors, summary, loaded.stale,
+                      len(loaded.rows))
+
+
+def upscale_jobs(config: ProcessingConfig) -> UpscaleJobs:
+    """Upscale checks run in a worker pool made for them (time limit, memory cap, crash isolation)."""
+
+    def run(jobs: Sequence[UpscaleCheck]) -> list[UpscaleVerdict]:
+        return [v for answers in run_jobs(UpscaleTask(), jobs, config) for v in answers]
+
+    return run
