@@ -79,7 +79,7 @@ def _script_json(value: Any) -> str:
 
 
 def _asset(name: str) -> str:
-    return (resources.files("imgtwin.reporting") / "templates" / name).read_text(encoding="utf-8")
+    return (resources.files("imgtwin.web") / name).read_text(encoding="utf-8")
 
 
 def render_page(

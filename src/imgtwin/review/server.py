@@ -52,10 +52,10 @@ READ_CHUNK = 1 << 20
 
 # name -> (package, file, media type); the only files /assets/ serves
 ASSETS = {
-    "review.js": ("imgtwin.review", "assets/review.js", "text/javascript; charset=utf-8"),
-    "review.css": ("imgtwin.review", "assets/review.css", "text/css; charset=utf-8"),
-    "groups-core.js": ("imgtwin.reporting", "templates/groups-core.js", "text/javascript; charset=utf-8"),
-    "report.css": ("imgtwin.reporting", "templates/report.css", "text/css; charset=utf-8"),
+    "review.js": ("imgtwin.web", "review.js", "text/javascript; charset=utf-8"),
+    "review.css": ("imgtwin.web", "review.css", "text/css; charset=utf-8"),
+    "groups-core.js": ("imgtwin.web", "groups-core.js", "text/javascript; charset=utf-8"),
+    "report.css": ("imgtwin.web", "report.css", "text/css; charset=utf-8"),
 }
 
 
@@ -95,7 +95,7 @@ def _error(status: int, message: str) -> Response:
 def create_app(session: ReviewSession, guard: Guard, pictures: Pictures, *, on_shutdown: Any = None) -> Any:
     """The ASGI app: routes behind the guard. The first scan starts with the app."""
     async def page(request: Request) -> Response:
-        text = _asset_text("imgtwin.review", "assets/review.html")
+        text = _asset_text("imgtwin.web", "review.html")
         values = {"TOKEN": html.escape(guard.token), "VERSION": html.escape(__version__)}
         for key, value in values.items():
             text = text.replace(f"@{key}@", value)

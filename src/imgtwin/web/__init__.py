@@ -1,0 +1,1 @@
+"""The web pages' files: the static report's and the review app's HTML, CSS and JavaScript."""
