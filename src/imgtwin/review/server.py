@@ -53,8 +53,11 @@ READ_CHUNK = 1 << 20
 # name -> (package, file, media type); the only files /assets/ serves
 ASSETS = {
     "review.js": ("imgtwin.web", "review.js", "text/javascript; charset=utf-8"),
+    "review-act.js": ("imgtwin.web", "review-act.js", "text/javascript; charset=utf-8"),
+    "review-compare.js": ("imgtwin.web", "review-compare.js", "text/javascript; charset=utf-8"),
     "review.css": ("imgtwin.web", "review.css", "text/css; charset=utf-8"),
     "groups-core.js": ("imgtwin.web", "groups-core.js", "text/javascript; charset=utf-8"),
+    "groups-page.js": ("imgtwin.web", "groups-page.js", "text/javascript; charset=utf-8"),
     "report.css": ("imgtwin.web", "report.css", "text/css; charset=utf-8"),
 }
 
