@@ -20,8 +20,8 @@
   const sentinel = $("sentinel");
   // This page's own part of a group: thumbnails made beside it, or none (groups-page.js draws the rest).
   const hooks = { thumb: (s, i) => (thumbs.names[s.gi][i] ? `${thumbs.dir}/${thumbs.names[s.gi][i]}` : null) };
-  const groupNode = (s) => P.groupNode(s, hooks);
-  const drawn = ImgtwinCore.chunkedList({ list, sentinel, render: groupNode, key: (s) => s.gi, chunk: CHUNK, ahead: AHEAD });
+  const drawGroup = (s) => P.groupNode(s, hooks);
+  const drawn = ImgtwinCore.chunkedList({ list, sentinel, render: drawGroup, key: (s) => s.gi, chunk: CHUNK, ahead: AHEAD });
 
   function refreshGroup(s) {
     drawn.refresh(s);

@@ -26,7 +26,7 @@
   let focusIndex = 0;                // member index in the current group
 
   const list = $("groups");
-  const drawn = C.chunkedList({ list, sentinel: $("sentinel"), render: groupNode, key: (s) => s.gi });
+  const drawn = C.chunkedList({ list, sentinel: $("sentinel"), render: drawGroup, key: (s) => s.gi });
   const acting = ImgtwinActing({ version: () => version, decisions, outcomeOf, markMember });
   const compare = ImgtwinCompare({
     fileId, makeKeeper, setIncluded, closed: (s) => setCurrent(drawn.view.indexOf(s), focusIndex),
@@ -72,7 +72,7 @@
   }
 
   let planPending = false;
-  function renderPlanLine() {  // once a frame at most: a key held down changes many groups
+  function schedulePlanLine() {  // once a frame at most: a key held down changes many groups
     if (planPending) return;
     planPending = true;
     requestAnimationFrame(() => {
@@ -110,11 +110,11 @@
       if (s === currentState()) section.classList.add("current");
     },
   };
-  function groupNode(s) { return P.groupNode(s, hooks); }
+  function drawGroup(s) { return P.groupNode(s, hooks); }
 
   function redraw(s) {
     drawn.refresh(s);
-    renderPlanLine();
+    schedulePlanLine();
   }
   function markMember(id) {
     for (const s of drawn.view.slice(0, drawn.shown)) {
@@ -175,7 +175,7 @@
     current = keep ? view.indexOf(keep) : -1;
     $("empty").hidden = view.length > 0 || version === 0;
     drawn.reset(view);
-    renderPlanLine();
+    schedulePlanLine();
   }
   for (const input of document.querySelectorAll('input[name="filter"]')) input.addEventListener("change", rebuild);
   $("sort").addEventListener("change", rebuild);
