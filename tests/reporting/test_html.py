@@ -102,7 +102,7 @@ def found(library: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path
 
 @pytest.fixture(scope="module")
 def report(found: tuple[Path, dict[str, Any]], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    db, document = found
+    db, _ = found
     json_path = db.parent / "find.json"
     html = tmp_path_factory.mktemp("page") / "review page.html"
     result = CliRunner().invoke(main, ["report", "--from-json", str(json_path), "--html", str(html), "--workers", "2"])
@@ -203,6 +203,7 @@ def test_reviewed_keeper_and_unticked_files_are_exported_as_a_find_json_plan(
     other = next(m for m in pair["members"] if not m["keep"])
     page.locator(f'.group[data-group-id="{pair["id"]}"] .member[data-index="1"] input[type=checkbox]').uncheck()
     assert page.get_attribute("#plan", "data-edited") == "2"
+    assert " · you changed 2 group(s). Keepers and excluded files are never touched." in page.text_content("#plan")
 
     with page.expect_download() as info:
         page.click("#export")

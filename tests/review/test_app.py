@@ -144,6 +144,7 @@ def test_live_scan_review_apply_trash_and_undo_from_the_page(browser: Any, app: 
     assert member(page, root / "sub" / "small7.png").get_attribute("data-included") == "false"
     wait_until(page, "document.getElementById('plan').dataset.files === '4'")
     assert page.get_attribute("#plan", "data-edited") == "2"
+    assert " · you changed 2 group(s). Keepers and excluded files are never touched." in page.text_content("#plan")
 
     # apply trash: a dry run first, then the real run, each file's outcome streamed to the page
     page.click('[data-action="apply"]')

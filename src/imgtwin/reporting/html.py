@@ -17,7 +17,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
-from importlib import resources
 from typing import Any
 from urllib.parse import quote
 
@@ -26,6 +25,7 @@ from imgtwin.documents import DocumentError, load_find_document
 from imgtwin.folders import document_base, resolve
 from imgtwin.persistence.atomic import AtomicTextFile
 from imgtwin.reporting.thumbnails import ThumbnailSet, make_thumbnails
+from imgtwin.web import REPORT_SCRIPTS, asset
 
 PLAN_NAME = "imgtwin-plan.json"
 _SLOTS = re.compile(r"@(TITLE|VERSION|CSS|JS|DATA)@")
@@ -78,10 +78,6 @@ def _script_json(value: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def _asset(name: str) -> str:
-    return (resources.files("imgtwin.reporting") / "templates" / name).read_text(encoding="utf-8")
-
-
 def render_page(
     document: dict[str, Any], thumbnail_names: Sequence[Sequence[str | None]], thumbnail_url: str, source: str
 ) -> str:
@@ -96,13 +92,13 @@ def render_page(
     values = {
         "TITLE": escape(f"imgtwin review: {groups} duplicate group{'s' if groups != 1 else ''}"),
         "VERSION": escape(__version__),
-        "CSS": _asset("report.css"),
-        "JS": _asset("groups-core.js") + "\n" + _asset("report.js"),  # the core is shared with `imgtwin review`
+        "CSS": asset("report.css"),
+        "JS": "\n".join(asset(name) for name in REPORT_SCRIPTS),  # all but report.js shared with `imgtwin review`
         "DATA": _script_json(data),
     }
     # One pass, so that text inserted for one slot is never scanned for another.
     assert "</" not in values["CSS"] + values["JS"], "an inline asset would end its element"
-    return _SLOTS.sub(lambda m: values[m.group(1)], _asset("report.html"))
+    return _SLOTS.sub(lambda m: values[m.group(1)], asset("report.html"))
 
 
 def write_html_report(

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from imgtwin.actions import ActionKind, ActionPlan, JournalError, read_journal
-from imgtwin.actions.plan import plan_from_document
 from imgtwin.actions.journal import default_journal_path
-from imgtwin.actions.plan import containing_root
+from imgtwin.actions.plan import containing_root, plan_from_document
+from imgtwin.reporting.groups import regrouped
 from imgtwin.review.catalog import IndexedFile
 from imgtwin.review.inputs import InputError, is_id
 
@@ -140,11 +140,7 @@ def plan_document(groups: ReviewGroups, decisions: Decisions) -> dict[str, Any]:
             {"path": files[ids.index(i)].path, "size": files[ids.index(i)].size, "keep": i == keep} for i in chosen]
         out.append({"id": gid, "category": document["groups"][position].get("category", "near"),
                     "reclaimable_bytes": sum(files[ids.index(i)].size for i in act), "members": members})
-    return {key: value for key, value in document.items() if key not in ("groups", "errors", "summary")} | {
-        "summary": {"groups": len(out), "duplicates": sum(len(g["members"]) - 1 for g in out),
-                    "reclaimable_bytes": sum(g["reclaimable_bytes"] for g in out), "errors": 0},
-        "groups": out, "errors": [],
-    }
+    return regrouped(document, out)  # the find document is built in one place
 
 
 def build_plan(

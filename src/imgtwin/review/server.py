@@ -51,10 +51,13 @@ READ_CHUNK = 1 << 20
 
 # name -> (package, file, media type); the only files /assets/ serves
 ASSETS = {
-    "review.js": ("imgtwin.review", "assets/review.js", "text/javascript; charset=utf-8"),
-    "review.css": ("imgtwin.review", "assets/review.css", "text/css; charset=utf-8"),
-    "groups-core.js": ("imgtwin.reporting", "templates/groups-core.js", "text/javascript; charset=utf-8"),
-    "report.css": ("imgtwin.reporting", "templates/report.css", "text/css; charset=utf-8"),
+    "review.js": ("imgtwin.web", "review.js", "text/javascript; charset=utf-8"),
+    "review-act.js": ("imgtwin.web", "review-act.js", "text/javascript; charset=utf-8"),
+    "review-compare.js": ("imgtwin.web", "review-compare.js", "text/javascript; charset=utf-8"),
+    "review.css": ("imgtwin.web", "review.css", "text/css; charset=utf-8"),
+    "groups-core.js": ("imgtwin.web", "groups-core.js", "text/javascript; charset=utf-8"),
+    "groups-page.js": ("imgtwin.web", "groups-page.js", "text/javascript; charset=utf-8"),
+    "report.css": ("imgtwin.web", "report.css", "text/css; charset=utf-8"),
 }
 
 
@@ -82,7 +85,7 @@ def create_app(session: ReviewSession, guard: Guard, pictures: Pictures, *, on_s
     bodies = BodyBudget()
 
     async def page(request: Request) -> Response:
-        text = _asset_text("imgtwin.review", "assets/review.html")
+        text = _asset_text("imgtwin.web", "review.html")
         values = {"TOKEN": html.escape(guard.token), "VERSION": html.escape(__version__)}
         for key, value in values.items():
             text = text.replace(f"@{key}@", value)

@@ -1,4 +1,4 @@
-/* Shared by the static report (report.js) and the review app (review/assets/review.js):
+/* Shared by the static report (report.js) and the review app (review.js):
    number formatting, the review state of a group (its keeper, the files left out),
    how members read relative to a chosen keeper, the plan made from a review, and
    a long list drawn a chunk at a time. No DOM access but through the list helper. */
