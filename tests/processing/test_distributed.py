@@ -17,6 +17,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Awaitable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,9 @@ from imgtwin.interfaces import LoadedImage
 from imgtwin.loading.pillow_loader import StandardImageLoader
 from imgtwin.persistence.sqlite import SqliteHashPersistence, read_rows
 from imgtwin.processing.engine import ParallelProcessingEngine
-from imgtwin.records import ProcessingSummary
+from imgtwin.processing.jobs import run_jobs
+from imgtwin.processing.task import ScanTask
+from imgtwin.records import FileError, ProcessingSummary
 from imgtwin.reporting.composite import NullReporter
 from imgtwin.runs.scan import ScanSettings, run_scan
 from tests.helpers import REPO, synthetic_photo
@@ -354,6 +357,41 @@ def test_killed_worker_loses_no_file_and_duplicates_none(tmp_path: Path) -> None
         assert len(rows(local)) == 61
     finally:
         stop_all(procs)
+
+
+@dataclass(frozen=True)
+class Squares:
+    """A Task that is no scan: ``n`` -> ``(n, n * n)``; a negative item raises, every time it is tried."""
+
+    def run(self, item: int) -> tuple[int, str]:
+        if item < 0:
+            raise RuntimeError(f"no square for {item}")
+        return item, str(item * item)
+
+    def failed(self, item: int, error: FileError) -> tuple[int, str]:
+        return item, error.reason.value
+
+
+def test_the_dask_pool_runs_any_task_like_the_local_pools(tmp_path: Path) -> None:
+    from imgtwin.processing.distributed import DaskCluster, DistributedProcessingEngine, open_client
+    from tests.processing.test_pools import through_pool
+
+    root = make_photos(tmp_path / "photos", 5)
+    paths = sorted(str(p) for p in root.iterdir())
+    scan_task = ScanTask(StandardImageLoader(512), DCTHasher(8), MatchFeatureExtractor())
+    local = ProcessingConfig(executor="thread", max_concurrent_tasks=2)
+    with open_client("local:2") as client:
+        cluster = DaskCluster(client, batch_files=2)
+        engine = DistributedProcessingEngine(scan_task.loader, scan_task.hasher, client, features=scan_task.extractor,
+                                             batch_files=2)
+        by_engine = through_pool(engine.make_pool(local), paths)
+        by_jobs = run_jobs(scan_task, paths, local, cluster=cluster)
+        squares = run_jobs(Squares(), [-1, *range(5)], local, cluster=DaskCluster(client, batch_files=1))
+    expected = {r.path: r for r in run_jobs(scan_task, paths, local)}
+    assert {r.path: r for r in by_engine} == {r.path: r for r in by_jobs} == expected
+    assert sum(r.error is not None for r in expected.values()) == 1  # broken.jpg
+    # Items that are not paths travel as they are; a batch lost for good becomes the task's own failures.
+    assert sorted(squares) == [(-1, "worker_crashed"), *((n, str(n * n)) for n in range(5))]
 
 
 def test_cli_without_dask_says_how_to_install_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,10 +1,14 @@
 """Scaling out: the worker pool on a Dask ``distributed`` cluster (issue #8).
 
-``DaskWorkerPool`` keeps the pool contract of ``processing.workers``: it reads
-paths from the work channel, sends batches of them to the cluster, streams the
-results into the result channel and ends with ``END``. Discovery, the result
-cache and storage stay in this process, so the pipeline, the index and the
-summary are the same as for a local scan; only decoding and hashing move.
+``DaskWorkerPool`` keeps the pool contract of ``processing.workers`` and runs
+the same ``Task`` objects as the local pools: it reads items from the work
+channel, sends batches of them with the task to the cluster (``run_batch``:
+``task.run`` on each), streams the results into the result channel and ends
+with ``END``; a batch lost for good becomes ``task.failed`` results. It is
+built by ``processing.pools.build_pool`` from a ``DaskCluster``, like every
+pool. Discovery, the result cache and storage stay in this process, so the
+pipeline, the index and the summary are the same as for a local scan; only
+decoding and hashing move.
 
 Dask is an optional dependency (``pip install 'imgtwin[distributed]'``): this
 module imports it only when a client is made or a pool runs. A Dask cluster
@@ -23,17 +27,17 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from imgtwin.config import ProcessingConfig
 from imgtwin.hashing.extractor import FeatureExtractor
 from imgtwin.interfaces import Hasher, ImageLoader
 from imgtwin.processing.channels import END, POLL_SECONDS, Channel
 from imgtwin.processing.engine import ParallelProcessingEngine
 from imgtwin.processing.source import FileSource
-from imgtwin.processing.task import error_result, process_file
-from imgtwin.processing.workers import WorkerPool, quiet_decoder_warnings
-from imgtwin.records import ErrorReason, FileError, FileResult
+from imgtwin.processing.task import Task
+from imgtwin.processing.workers import quiet_decoder_warnings
+from imgtwin.records import ErrorReason, FileError
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -71,15 +75,29 @@ def _require_distributed() -> Any:
     return distributed
 
 
-def process_batch(
-    paths: Sequence[str], loader: ImageLoader, hasher: Hasher, extractor: FeatureExtractor | None = None
-) -> list[FileResult]:
-    """One task on a Dask worker: several files, so that scheduling costs less than decoding."""
+def run_batch(task: Task[Any, Any], items: Sequence[Any]) -> list[Any]:
+    """One Dask task: ``task`` on several items, so that scheduling costs less than decoding."""
     global _quieted
     if not _quieted:
         quiet_decoder_warnings()
         _quieted = True
-    return [process_file(path, loader, hasher, extractor) for path in paths]
+    return [task.run(item) for item in items]
+
+
+@dataclass(frozen=True)
+class DaskCluster:
+    """Where a Dask pool sends its batches (``client``: a ``distributed.Client``), and how many at once.
+
+    ``max_in_flight`` None: twice the cluster's threads, re-read as workers come and go.
+    """
+
+    client: Client
+    batch_files: int = DEFAULT_BATCH_FILES
+    max_in_flight: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.batch_files < 1:
+            raise ValueError("batch_files must be >= 1")
 
 
 def parse_local(scheduler: str) -> int | None:
@@ -201,37 +219,30 @@ def open_client(scheduler: str) -> Iterator[Client]:
 
 
 class DaskWorkerPool:
-    """Decodes on a Dask cluster, with at most ``max_in_flight`` batches submitted at once.
+    """Runs ``task`` on a Dask cluster, in batches of ``batch_files`` items, ``max_in_flight`` batches at most.
 
     The bound is the back-pressure: discovery waits on the work channel instead
-    of the scheduler holding every path. It defaults to twice the cluster's
+    of the scheduler holding every item. It defaults to twice the cluster's
     threads, so each worker has its next batch while it returns the last one.
     A batch is a future that completes once, so a batch re-run after a worker
     died still gives its results once. A batch that fails for good (its
-    workers kept dying) becomes ``worker_crashed`` errors for its files. The
-    per-file timeout and memory limit of the process pool do not apply here:
-    Dask's nanny and worker memory limits are the cluster's own settings.
+    workers kept dying) becomes ``task.failed`` (``worker_crashed``) results
+    for its items. The per-item timeout and memory limit of the process pool
+    do not apply here: Dask's nanny and worker memory limits are the cluster's
+    own settings. Made by ``processing.pools.build_pool``.
     """
 
     def __init__(
-        self,
-        client: Client,
-        loader: ImageLoader,
-        hasher: Hasher,
-        *,
-        extractor: FeatureExtractor | None = None,
-        batch_files: int = DEFAULT_BATCH_FILES,
+        self, client: Client, task: Task[Any, Any], *, batch_files: int = DEFAULT_BATCH_FILES,
         max_in_flight: int | None = None,
     ) -> None:
         if batch_files < 1:
             raise ValueError("batch_files must be >= 1")
         self.client = client
-        self.loader = loader
-        self.hasher = hasher
-        self.extractor = extractor
+        self.task = task
         self.batch_files = batch_files
         self.max_in_flight = max_in_flight
-        self._in_flight: dict[Any, list[str]] = {}
+        self._in_flight: dict[Any, list[Any]] = {}
         self._run_id = uuid.uuid4().hex[:12]
         self._numbers = itertools.count()
         self._limit = max_in_flight or 2
@@ -254,7 +265,7 @@ class DaskWorkerPool:
     def run(self, work: Channel, results: Channel, cancel: threading.Event) -> None:
         distributed = _require_distributed()
         completed = distributed.as_completed(with_results=True, raise_errors=False)
-        batch: list[str] = []
+        batch: list[Any] = []
         input_open = True
         try:
             while not cancel.is_set():
@@ -264,7 +275,7 @@ class DaskWorkerPool:
                     if item is END:
                         input_open = False
                     elif item is not None:
-                        batch.append(os.path.abspath(item))  # workers may run elsewhere
+                        batch.append(item)  # a scan's paths are absolute (prepare_roots): workers may run elsewhere
                     # A part batch goes out at the end of input, or when the workers are idle.
                     idle = item is None and not self._in_flight
                     if batch and (len(batch) >= self.batch_files or idle or not input_open):
@@ -287,22 +298,20 @@ class DaskWorkerPool:
                 self._in_flight.clear()
             results.put(END)
 
-    def _submit(self, paths: list[str], completed: Any) -> None:
+    def _submit(self, items: list[Any], completed: Any) -> None:
         key = f"imgtwin-batch-{self._run_id}-{next(self._numbers)}"
-        future = self.client.submit(
-            process_batch, paths, self.loader, self.hasher, self.extractor, key=key, retries=TASK_RETRIES
-        )
-        self._in_flight[future] = paths
+        future = self.client.submit(run_batch, self.task, items, key=key, retries=TASK_RETRIES)
+        self._in_flight[future] = items
         completed.add(future)
 
     def _deliver(self, future: Any, value: Any, results: Channel, cancel: threading.Event) -> bool:
-        paths = self._in_flight.pop(future, [])
+        items = self._in_flight.pop(future, [])
         if future.status == "finished":
-            batch_results: list[FileResult] = value
+            batch_results: list[Any] = value
         else:
             exc = value[1] if isinstance(value, tuple) and len(value) > 1 else value
-            message = f"the Dask task failed ({type(exc).__name__}: {exc})"
-            batch_results = [error_result(p, FileError(ErrorReason.WORKER_CRASHED, message)) for p in paths]
+            error = FileError(ErrorReason.WORKER_CRASHED, f"the Dask task failed ({type(exc).__name__}: {exc})")
+            batch_results = [self.task.failed(item, error) for item in items]
         for result in batch_results:
             if not results.send(result, cancel):
                 return False
@@ -328,16 +337,8 @@ class DistributedProcessingEngine(ParallelProcessingEngine):
         batch_files: int = DEFAULT_BATCH_FILES,
         max_in_flight: int | None = None,
     ) -> None:
-        super().__init__(loader, hasher, storage, features)
+        super().__init__(loader, hasher, storage, features, cluster=DaskCluster(client, batch_files, max_in_flight))
         self.client = client
-        self.batch_files = batch_files
-        self.max_in_flight = max_in_flight
-
-    def make_pool(self, config: ProcessingConfig) -> WorkerPool:
-        return DaskWorkerPool(
-            self.client, self.loader, self.hasher, extractor=self.features,
-            batch_files=self.batch_files, max_in_flight=self.max_in_flight,
-        )
 
     def prepare_roots(self, roots: list[str]) -> list[str]:
         """Absolute: the workers see no working directory of ours."""

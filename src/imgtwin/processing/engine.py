@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from imgtwin.config import ProcessingConfig, cpu_count
+from imgtwin.config import ProcessingConfig
 from imgtwin.hashing.extractor import FeatureExtractor
 from imgtwin.interfaces import Hasher, HashPersistence, ImageLoader, ProgressReporter
 from imgtwin.processing.copies import ScanCopies
 from imgtwin.processing.discovery import check_roots
 from imgtwin.processing.incremental import ResultCache
 from imgtwin.processing.pipeline import ProcessingPipeline
+from imgtwin.processing.pools import build_pool
 from imgtwin.processing.source import FileSource, LocalFileSource
 from imgtwin.processing.task import ScanTask
-from imgtwin.processing.workers import ProcessWorkerPool, ThreadWorkerPool, WorkerPool
+from imgtwin.processing.workers import WorkerPool
 from imgtwin.records import ProcessingSummary
+
+if TYPE_CHECKING:
+    from imgtwin.processing.distributed import DaskCluster
 
 
 class ParallelProcessingEngine:
@@ -23,7 +28,8 @@ class ParallelProcessingEngine:
 
     ``loader``, ``hasher`` and ``features`` must be picklable for the process
     executor: they are sent once to each worker process. ``features``, when
-    given, computes matching features from the same decoded pixels.
+    given, computes matching features from the same decoded pixels. With
+    ``cluster`` the files are decoded on that Dask cluster instead.
     """
 
     def __init__(
@@ -32,24 +38,18 @@ class ParallelProcessingEngine:
         hasher: Hasher,
         storage: FileSource | None = None,
         features: FeatureExtractor | None = None,
+        *,
+        cluster: DaskCluster | None = None,
     ) -> None:
         self.loader = loader
         self.hasher = hasher
         self.storage = storage if storage is not None else LocalFileSource()
         self.features = features
+        self.cluster = cluster
 
     def make_pool(self, config: ProcessingConfig) -> WorkerPool:
-        task = ScanTask(self.loader, self.hasher, self.features)
-        if config.executor == "thread":
-            return ThreadWorkerPool(config.workers, task)
-        controller = None
-        if config.adaptive_workers:
-            from imgtwin.processing.adaptive import AdaptiveConcurrency
-
-            controller = AdaptiveConcurrency(minimum=1, maximum=2 * cpu_count(), initial=config.workers)
-        return ProcessWorkerPool(
-            config.workers, task, config.file_timeout, memory_limit_mb=config.worker_memory_mb, controller=controller,
-        )
+        """The pool of this engine's ``ScanTask`` (``processing.pools``: the one way pools are made)."""
+        return build_pool(ScanTask(self.loader, self.hasher, self.features), config, cluster=self.cluster)
 
     def prepare_roots(self, roots: list[str]) -> list[str]:
         """The roots as the workers must see them (local workers share our working directory)."""

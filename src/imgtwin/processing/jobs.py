@@ -2,45 +2,38 @@
 
 Some work after a scan decodes files again (the keeper's resolution checks, for
 one). A file that made a decoder spin or crash must cost only its own job there
-too, so such work goes through ``ProcessWorkerPool`` like the scan, with the
-pool fed from a list instead of the file discovery.
+too, so such work goes through the scan's kind of pool (``processing.pools``),
+fed from a list instead of the file discovery.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from imgtwin.config import ProcessingConfig
 from imgtwin.processing.channels import END, Channel
+from imgtwin.processing.pools import build_pool
 from imgtwin.processing.task import Task
-from imgtwin.processing.workers import ProcessWorkerPool, ThreadWorkerPool, WorkerPool
+
+if TYPE_CHECKING:
+    from imgtwin.processing.distributed import DaskCluster
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
 
-def make_pool(task: Task[Any, Any], config: ProcessingConfig, workers: int, **tuning: Any) -> WorkerPool:
-    """The pool ``config`` names (processes with its time and memory limits, or threads) for ``task``.
-
-    ``tuning``: ``ProcessWorkerPool``'s keyword arguments (``prefetch``, ``chunk``), for processes.
-    """
-    if config.executor == "thread":
-        return ThreadWorkerPool(workers, task)
-    return ProcessWorkerPool(workers, task, config.file_timeout, memory_limit_mb=config.worker_memory_mb, **tuning)
-
-
-def run_jobs(task: Task[Item, Result], items: Sequence[Item], config: ProcessingConfig | None = None
-             ) -> list[Result]:  # fmt: skip
-    """``task`` on every item, in the pool ``config`` describes; results in the order they finished.
+def run_jobs(task: Task[Item, Result], items: Sequence[Item], config: ProcessingConfig | None = None,
+             *, cluster: DaskCluster | None = None) -> list[Result]:  # fmt: skip
+    """``task`` on every item, in the pool ``config`` describes (or on ``cluster``); results in the order they finished.
 
     A result must say which item it is for (``task.failed`` gets the item too).
     """
     if not items:
         return []
     config = config or ProcessingConfig()
-    pool = make_pool(task, config, min(config.workers, len(items)))
+    pool = build_pool(task, config, items=len(items), cluster=cluster)
     work, results = Channel(config.channel_buffer_size), Channel(config.channel_buffer_size)
     cancel = threading.Event()
 

@@ -18,7 +18,7 @@ from typing import Generic, TypeVar
 
 from imgtwin.config import ProcessingConfig
 from imgtwin.processing.channels import END, Channel
-from imgtwin.processing.jobs import make_pool
+from imgtwin.processing.pools import build_pool
 from imgtwin.processing.task import Task
 from imgtwin.records import FileError
 
@@ -75,7 +75,7 @@ class PoolService(Generic[Item, Result]):
         work, results = Channel(0), Channel(0)
         cancel = threading.Event()
         # Interactive: one item per message and in hand, so a worker never sits on a queue of them.
-        pool = make_pool(Ticketed(self.task), self.config, self.config.workers, prefetch=1, chunk=1)
+        pool = build_pool(Ticketed(self.task), self.config, interactive=True)
 
         def serve() -> None:
             reason = "the service was closed"

@@ -126,6 +126,9 @@ class ThreadWorkerPool:
 FLUSH_SECONDS = 0.2
 # Work per message the pool aims at: items that take less than this are sent several at a time.
 CHUNK_SECONDS = 0.02
+# Chunks a worker process holds (the next ready while it answers the last), and items per chunk at most.
+PREFETCH = 2
+CHUNK = 16
 # Allowed to a new worker process to start (import its decoders) on top of its first item's limit.
 STARTUP_SECONDS = 30.0
 
@@ -197,8 +200,8 @@ class ProcessWorkerPool:
         task: Task[Any, Any],
         file_timeout: float = 30.0,
         *,
-        prefetch: int = 2,
-        chunk: int = 16,
+        prefetch: int = PREFETCH,
+        chunk: int = CHUNK,
         clock: Callable[[], float] = time.monotonic,
         start_method: str | None = None,
         memory_limit_mb: int = 0,
