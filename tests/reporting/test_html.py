@@ -102,7 +102,7 @@ def found(library: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path
 
 @pytest.fixture(scope="module")
 def report(found: tuple[Path, dict[str, Any]], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    db, document = found
+    db, _document = found
     json_path = db.parent / "find.json"
     html = tmp_path_factory.mktemp("page") / "review page.html"
     result = CliRunner().invoke(main, ["report", "--from-json", str(json_path), "--html", str(html), "--workers", "2"])

@@ -170,7 +170,7 @@ class MatchFeatures:
         data = bytes(data)
         if len(data) < _HEADER.size or data[:3] != _MAGIC:
             raise ValueError("not serialised match features")
-        magic, version, flags, full_hash, trim_hash, *box, unstable, flat = _HEADER.unpack_from(data)
+        _magic, version, flags, full_hash, trim_hash, *box, unstable, flat = _HEADER.unpack_from(data)
         if version != _FORMAT_VERSION:
             raise ValueError(f"match features format v{version} is not supported (expected v{_FORMAT_VERSION})")
         size, colour_size = THUMB * THUMB, 2 * COLOUR_THUMB * COLOUR_THUMB
@@ -281,7 +281,7 @@ def flat_percent(thumb: np.ndarray) -> int:
     """Percent of a thumbnail's pixels whose right and lower neighbours differ by less than FLAT_STEP in all."""
     x = thumb.astype(np.int16)
     steps = np.abs(np.diff(x, axis=1))[:-1, :] + np.abs(np.diff(x, axis=0))[:, :-1]
-    return int(round(100 * float(np.mean(steps < FLAT_STEP))))
+    return round(100 * float(np.mean(steps < FLAT_STEP)))
 
 
 def _lab_thumb(colour: Image.Image) -> bytes:

@@ -35,7 +35,6 @@ from PIL import Image
 from imgtwin.hashing.dct import DCTHasher
 from imgtwin.hashing.extractor import Extraction
 from imgtwin.interfaces import Hasher, LoadedImage
-from imgtwin.records import ImageHash
 
 _MAGIC = b"ILF"
 _FORMAT_VERSION = 2  # 2: a byte of orientation and pyramid level per keypoint

@@ -79,7 +79,7 @@ def _exif_facts(image: Image.Image) -> tuple[bool, bool, str | None]:
         camera = bool(str(exif.get(_MAKE, "")).strip() or str(exif.get(_MODEL, "")).strip())
         taken = bool(str(exif.get_ifd(_EXIF_IFD).get(_DATE_TAKEN, "")).strip())
         software = str(exif.get(_SOFTWARE, "")).strip().replace("\x00", "") or None
-    except Exception:  # a corrupt EXIF block says nothing; it never costs the image
+    except Exception:  # noqa: BLE001 - a corrupt EXIF block says nothing; it never costs the image
         return False, False, None
     return camera, taken, software[:64] if software else None
 

@@ -34,7 +34,10 @@ HEADER_BYTES = 4096
 
 # Camera RAW extensions; their content is TIFF-like or one of _RAW_MAGIC.
 RAW_EXTENSIONS: frozenset[str] = frozenset(
-    "dng cr2 cr3 crw nef nrw arw srf sr2 orf raf rw2 pef srw x3f erf kdc mrw 3fr mos iiq rwl".split()
+    {
+        "dng", "cr2", "cr3", "crw", "nef", "nrw", "arw", "srf", "sr2", "orf", "raf", "rw2", "pef", "srw", "x3f",
+        "erf", "kdc", "mrw", "3fr", "mos", "iiq", "rwl"
+    }
 )
 
 # RAW formats with a magic number of their own (not plain TIFF).
@@ -54,12 +57,14 @@ TGA_EXTENSIONS: frozenset[str] = frozenset({"tga", "icb", "vda", "vst"})
 # be read is an error; any other file that is not an image by content is skipped.
 # Every extension Pillow registers for a picture format is here (tests check it).
 IMAGE_EXTENSIONS: frozenset[str] = frozenset(
-    """
-    jpg jpeg jpe jfif jif pjpeg pjp mpo png apng gif webp bmp dib tif tiff avif avifs
-    heic heics heif heifs hif jp2 j2k jpc j2c jpf jpx jpm psd psb ico cur ppm pgm pbm pnm pam pfm qoi
-    tga icb vda vst pcd dds blp sgi rgb rgba bw pcx dcx fli flc eps epsf ps icns jxl
-    fit fits ras xbm xpm im msp pxr gbr ftc ftu iim wmf emf
-    """.split()
+    {
+        "jpg", "jpeg", "jpe", "jfif", "jif", "pjpeg", "pjp", "mpo", "png", "apng", "gif", "webp", "bmp", "dib",
+        "tif", "tiff", "avif", "avifs", "heic", "heics", "heif", "heifs", "hif", "jp2", "j2k", "jpc", "j2c", "jpf",
+        "jpx", "jpm", "psd", "psb", "ico", "cur", "ppm", "pgm", "pbm", "pnm", "pam", "pfm", "qoi", "tga", "icb",
+        "vda", "vst", "pcd", "dds", "blp", "sgi", "rgb", "rgba", "bw", "pcx", "dcx", "fli", "flc", "eps", "epsf",
+        "ps", "icns", "jxl", "fit", "fits", "ras", "xbm", "xpm", "im", "msp", "pxr", "gbr", "ftc", "ftu", "iim",
+        "wmf", "emf"
+    }
 ) | RAW_EXTENSIONS
 
 
@@ -308,7 +313,7 @@ def sniff(head: bytes) -> str | None:
     """
     if head.startswith(b"\xff\xd8\xff"):
         return "JPEG"
-    if head.startswith(b"\x89PNG\r\n\x1a\n") or head.startswith(b"PNG\r\n\x1a\n"):
+    if head.startswith((b"\x89PNG\r\n\x1a\n", b"PNG\r\n\x1a\n")):
         return "PNG"  # the second: a PNG whose first signature byte was lost
     if head[:6] in (b"GIF87a", b"GIF89a"):
         return "GIF"
@@ -322,7 +327,7 @@ def sniff(head: bytes) -> str | None:
         return "TIFF"  # the last two: byte order marks Pillow reads although they are invalid
     if fmt := _iso_bmff(head):
         return fmt
-    if head.startswith(b"\x00\x00\x00\x0cjP  \r\n\x87\n") or head.startswith(b"\xff\x4f\xff\x51"):
+    if head.startswith((b"\x00\x00\x00\x0cjP  \r\n\x87\n", b"\xff\x4f\xff\x51")):
         return "JPEG2000"
     if _ico(head):
         return "ICO"

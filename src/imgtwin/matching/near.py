@@ -37,8 +37,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from imgtwin.hashing.features import _BASIS, COLOUR_THUMB, DIHEDRAL_NAMES, THUMB, MatchFeatures, dihedral_hashes, \
-    hashes_of_blocks
+from imgtwin.hashing.features import (
+    _BASIS,
+    COLOUR_THUMB,
+    DIHEDRAL_NAMES,
+    THUMB,
+    MatchFeatures,
+    dihedral_hashes,
+    hashes_of_blocks,
+)
 from imgtwin.matching.colour import ColourRules, colour_shift, pixel_agreement, tone_difference
 from imgtwin.matching.flat import flat_candidates
 from imgtwin.matching.grouping import Matches

@@ -15,6 +15,7 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Self
 
 from imgtwin.persistence.keys import key_path, path_key, under_root_clause
 from imgtwin.persistence.sqlite import SCHEMA_VERSION, check_pages, connect, write_transaction
@@ -82,7 +83,7 @@ class HashIndex:
     def close(self) -> None:
         self.conn.close()
 
-    def __enter__(self) -> HashIndex:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -170,7 +171,7 @@ class HashIndex:
 
     def info(self) -> IndexInfo:
         """The index's totals, each from a small index rather than the rows (a row holds KBs of features)."""
-        one = lambda sql: self.conn.execute(sql).fetchone()  # noqa: E731
+        one = lambda sql: self.conn.execute(sql).fetchone()
         files, image_bytes = one("SELECT count(*), coalesce(sum(size), 0) FROM files")  # files_all_sizes
         (hashed,) = one("SELECT count(*) FROM files WHERE hash IS NOT NULL")  # files_hashed_content
         (errors,) = one("SELECT count(*) FROM files WHERE error_reason IS NOT NULL")  # files_errors

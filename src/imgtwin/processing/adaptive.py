@@ -124,7 +124,6 @@ class AdaptiveConcurrency:
 
     def _hold(self) -> None:
         self._held = 0
-        return None
 
     def _move(self, step: int, rate: float, load: float, why: str) -> Change | None:
         target = min(self.maximum, max(self.minimum, self.active + step))

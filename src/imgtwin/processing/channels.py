@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import Any
+from typing import Any, Self
 
 POLL_SECONDS = 0.1
 
@@ -19,7 +19,7 @@ class EndOfStream:
 
     _instance: EndOfStream | None = None
 
-    def __new__(cls) -> EndOfStream:
+    def __new__(cls) -> Self:
         if cls._instance is None:
             cls._instance = super().__new__(cls)
         return cls._instance

@@ -17,9 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from imgtwin.actions import ActionKind, ActionPlan, JournalError, read_journal
-from imgtwin.actions.plan import plan_from_document
 from imgtwin.actions.journal import default_journal_path
-from imgtwin.actions.plan import containing_root
+from imgtwin.actions.plan import containing_root, plan_from_document
 from imgtwin.review.catalog import IndexedFile
 from imgtwin.review.inputs import InputError, is_id
 
