@@ -258,6 +258,7 @@ class StandardImageLoader:
         facts: SourceFacts,
     ) -> LoadedImage:
         """Decoded pixels in the target mode, reduced, and turned upright; a small colour copy beside."""
+        colour: Image.Image | None
         if image.mode == "YCbCr":  # a JPEG draft: luma for hashing, the three channels for colour
             grey, colour = image.getchannel(0), _reduce(image, width, height, COLOUR_SIZE).convert("RGB")
         else:
