@@ -112,7 +112,8 @@ class AdaptiveConcurrency:
             if worse or last > 0:
                 self._prev_rate = None  # measure the restored count afresh before judging it
                 return self._move(-last, rate, load, "throughput fell" if worse else "no gain from the last worker")
-            return self._hold()
+            self._hold()
+            return None
         if worse:
             return self._move(-1, rate, load, "throughput dropped")
         if better:

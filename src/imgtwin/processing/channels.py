@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import Any, Self
+from typing import Any, final
 
 POLL_SECONDS = 0.1
 
 
+@final
 class EndOfStream:
     """Marks that a stage will send nothing more."""
 
     _instance: EndOfStream | None = None
 
-    def __new__(cls) -> Self:
+    def __new__(cls) -> EndOfStream:
         if cls._instance is None:
             cls._instance = super().__new__(cls)
         return cls._instance
