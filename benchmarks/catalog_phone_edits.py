@@ -195,7 +195,7 @@ def crop_hard(img: Image.Image, rng, lo: float = 0.10, hi: float = 0.30) -> tupl
     else:
         g = rng.uniform(lo, hi) if rng.random() < 0.3 else f  # a zoom, sometimes not to the same aspect
         sides = [f / 2, g / 2, f / 2, g / 2]
-    return api_crop(img, sides), "crop %s l%.0f t%.0f r%.0f b%.0f%%" % (mode, *(100 * s for s in sides))
+    return api_crop(img, sides), "crop {} l{:.0f} t{:.0f} r{:.0f} b{:.0f}%".format(mode, *(100 * s for s in sides))
 
 
 def api_crop(img: Image.Image, sides) -> Image.Image:

@@ -47,7 +47,7 @@ def timed_find(root: Path, db: Path, out: Path, extra: list[str], workers: int) 
     command = [sys.executable, "-m", "imgtwin", "find", str(root), "--db", str(db), "--json", str(out), "-q",
                "--workers", str(workers), *extra]  # fmt: skip
     started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True)
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - started
     if done.returncode not in (0, 1):
         raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr}")

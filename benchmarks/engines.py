@@ -29,15 +29,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from scan_throughput import ensure_corpus, image_files, warm_cache  # noqa: E402
+from scan_throughput import ensure_corpus, image_files, warm_cache
 
-from imgtwin.config import ProcessingConfig, cpu_count  # noqa: E402
-from imgtwin.hashing.dct import DCTHasher  # noqa: E402
-from imgtwin.hashing.extractor import MatchFeatureExtractor  # noqa: E402
-from imgtwin.loading.pillow_loader import StandardImageLoader  # noqa: E402
-from imgtwin.persistence.sqlite import SqliteHashPersistence  # noqa: E402
-from imgtwin.processing.engine import ParallelProcessingEngine  # noqa: E402
-from imgtwin.reporting.composite import NullReporter  # noqa: E402
+from imgtwin.config import ProcessingConfig, cpu_count
+from imgtwin.hashing.dct import DCTHasher
+from imgtwin.hashing.extractor import MatchFeatureExtractor
+from imgtwin.loading.pillow_loader import StandardImageLoader
+from imgtwin.persistence.sqlite import SqliteHashPersistence
+from imgtwin.processing.engine import ParallelProcessingEngine
+from imgtwin.reporting.composite import NullReporter
 
 
 @dataclass

@@ -214,7 +214,7 @@ def main() -> None:
         found = Path(tmp) / "find.json"
         extra = ["--threshold", str(args.threshold)] if args.threshold is not None else []
         done = subprocess.run([sys.executable, "-m", "imgtwin", "find", str(args.out), "--db", str(Path(tmp) / "i.db"),
-                               "--json", str(found), "-q", *extra], capture_output=True, text=True)
+                               "--json", str(found), "-q", *extra], capture_output=True, text=True, check=False)
         if done.returncode not in (0, 1):
             raise SystemExit(done.stderr)
         groups = [[m["path"] for m in g["members"]] for g in json.loads(found.read_text())["groups"]]

@@ -65,7 +65,7 @@ def pairs_of(truth: dict, seed: int = 1) -> dict[str, list[tuple[str, str]]]:
         if rec["transform"] == "nearmiss_crop" and rec.get("related") in originals:
             out["NEG nearmiss"].append((originals[rec["related"]], path))
     by_source: dict[str, list[str]] = defaultdict(list)
-    for g, path in originals.items():
+    for path in originals.values():
         if truth[path]["category"] != "negative":
             by_source[truth[path]["source"]].append(path)
     rng = random.Random(seed)

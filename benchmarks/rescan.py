@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from scan_throughput import ensure_corpus, image_files, warm_cache  # noqa: E402
+from scan_throughput import ensure_corpus, image_files, warm_cache
 
 
 def timed_scan(root: Path, db: Path) -> tuple[float, str]:

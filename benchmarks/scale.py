@@ -45,9 +45,9 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from scan_throughput import SHARED, TreeRssSampler, ensure_corpus, floor_decode, image_files, warm_cache  # noqa: E402
+from scan_throughput import SHARED, TreeRssSampler, ensure_corpus, floor_decode, image_files, warm_cache
 
-from imgtwin.config import cpu_count  # noqa: E402
+from imgtwin.config import cpu_count
 
 PHOTOS = SHARED / "corpus" / "photos"
 FILES_PER_FOLDER = 1000

@@ -34,6 +34,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 import psutil
@@ -41,8 +42,8 @@ from PIL import Image, ImageOps
 
 from imgtwin.config import ProcessingConfig, cpu_count
 from imgtwin.hashing.dct import DCTHasher
-from imgtwin.loading.signatures import sniff
 from imgtwin.loading.pillow_loader import StandardImageLoader
+from imgtwin.loading.signatures import sniff
 from imgtwin.persistence.sqlite import SqliteHashPersistence
 from imgtwin.processing.engine import ParallelProcessingEngine
 from imgtwin.reporting.composite import NullReporter
@@ -104,7 +105,7 @@ class TreeRssSampler:
         self._thread.join()
         return self.peak
 
-    def __enter__(self) -> TreeRssSampler:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

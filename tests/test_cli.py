@@ -17,7 +17,7 @@ from imgtwin.persistence.sqlite import read_rows
 def imgtwin(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "imgtwin", *args], capture_output=True, text=True, timeout=120,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, **(env or {})}, check=False,
     )
 
 

@@ -105,7 +105,7 @@ def test_cli_json_and_csv_validate_and_paths_stay_relative(library: Path, tmp_pa
     done = subprocess.run(
         [sys.executable, "-m", "imgtwin", "find", "library", "--db", str(tmp_path / "i.db"), "--json", str(out_json),
          "--csv", str(out_csv), "--no-progress"],
-        cwd=library.parent, capture_output=True, text=True, timeout=300,
+        cwd=library.parent, capture_output=True, text=True, timeout=300, check=False,
     )
     assert done.returncode == 0, done.stderr
     assert "2 group(s) (1 exact, 1 near)" in done.stdout
@@ -120,7 +120,7 @@ def test_cli_json_and_csv_validate_and_paths_stay_relative(library: Path, tmp_pa
     # From the index alone, no scan: same groups, absolute paths.
     again = subprocess.run(
         [sys.executable, "-m", "imgtwin", "find", "--db", str(tmp_path / "i.db"), "--json", str(out_json), "-q"],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True, text=True, timeout=300, check=False,
     )
     assert again.returncode == 0, again.stderr
     absolute = json.loads(out_json.read_text())
@@ -137,7 +137,7 @@ def test_unreadable_files_are_listed_and_exit_1(tmp_path: Path) -> None:
     out = tmp_path / "g.json"
     done = subprocess.run(
         [sys.executable, "-m", "imgtwin", "find", str(root), "--db", str(tmp_path / "i.db"), "--json", str(out), "-q"],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True, text=True, timeout=300, check=False,
     )
     assert done.returncode == 1
     errors = json.loads(out.read_text())["errors"]
@@ -147,10 +147,10 @@ def test_unreadable_files_are_listed_and_exit_1(tmp_path: Path) -> None:
 
 def test_find_usage_errors(tmp_path: Path) -> None:
     missing = subprocess.run([sys.executable, "-m", "imgtwin", "find", "--db", str(tmp_path / "none.db")],
-                             capture_output=True, text=True, timeout=60)
+                             capture_output=True, text=True, timeout=60, check=False)
     assert missing.returncode == 2 and "no index at" in missing.stderr
     prefer = subprocess.run([sys.executable, "-m", "imgtwin", "find", str(tmp_path), "--keep", "prefer-folder"],
-                            capture_output=True, text=True, timeout=60)
+                            capture_output=True, text=True, timeout=60, check=False)
     assert prefer.returncode == 2 and "--prefer" in prefer.stderr
 
 
@@ -181,7 +181,7 @@ def test_the_table_escapes_control_characters_in_names(tmp_path: Path) -> None:
     hostile = "x\x1b]0;owned\x07\x1b[31m\nGroup 9 · forged.jpg"  # retitles the terminal, recolours, forges a line
     (root / hostile).write_bytes((root / "a.jpg").read_bytes())
     done = subprocess.run([sys.executable, "-m", "imgtwin", "find", str(root), "--db", str(tmp_path / "i.db"),
-                           "--no-progress"], capture_output=True, text=True, timeout=300)
+                           "--no-progress"], capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr
     assert "\x1b" not in done.stdout and "\x07" not in done.stdout
     assert "\\x1b]0;owned\\x07\\x1b[31m\\nGroup 9" in done.stdout

@@ -113,7 +113,8 @@ def test_cli_find_deep_json_validates_and_report_uses_the_index(library: Path, t
     out = tmp_path / "groups.json"
     db = str(tmp_path / "i.db")
     done = subprocess.run([sys.executable, "-m", "imgtwin", "find", str(library), "--db", db, "--deep", "--json",
-                           str(out), "--no-progress"], capture_output=True, text=True, timeout=300)  # fmt: skip
+                           str(out), "--no-progress"],
+                          capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "inside a larger frame" in done.stdout
     document = json.loads(out.read_text())
@@ -121,11 +122,12 @@ def test_cli_find_deep_json_validates_and_report_uses_the_index(library: Path, t
     assert document["deep"] is True
     html = tmp_path / "review.html"
     report = subprocess.run([sys.executable, "-m", "imgtwin", "report", str(library), "--db", db, "--deep",
-                             "--html", str(html), "-q"], capture_output=True, text=True, timeout=300)  # fmt: skip
+                             "--html", str(html), "-q"],
+                            capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
     assert report.returncode == 0, report.stderr
     assert "inside a larger frame" in html.read_text() or "inside a larger frame" in out.read_text()
     plain = subprocess.run([sys.executable, "-m", "imgtwin", "find", "--db", db, "--no-deep", "--json", str(out),
-                            "-q"], capture_output=True, text=True, timeout=300)  # fmt: skip
+                            "-q"], capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
     assert plain.returncode == 0, plain.stderr
     assert json.loads(out.read_text())["deep"] is False
 
@@ -134,10 +136,10 @@ def test_cli_find_deep_json_validates_and_report_uses_the_index(library: Path, t
 def test_scan_deep_computes_what_find_deep_then_reuses(library: Path, tmp_path: Path) -> None:
     db = str(tmp_path / "i.db")
     done = subprocess.run([sys.executable, "-m", "imgtwin", "scan", str(library), "--db", db, "--deep",
-                           "--no-progress"], capture_output=True, text=True, timeout=300)  # fmt: skip
+                           "--no-progress"], capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "Local features: 11 computed, 0 failed" in done.stdout  # 12 files, one byte copy
     assert missing_local_features(db, [str(library)]) == []
     again = subprocess.run([sys.executable, "-m", "imgtwin", "scan", str(library), "--db", db, "--deep",
-                            "--no-progress"], capture_output=True, text=True, timeout=300)  # fmt: skip
+                            "--no-progress"], capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
     assert "Local features: 0 computed" in again.stdout

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from imgtwin.interfaces import LoadedImage
 from PIL import Image
 
 from imgtwin.hashing.dct import DCTHasher
 from imgtwin.hashing.local import LocalFeatureExtractor, LocalFeatures, LocalSpec, detection_image, extract_local
+from imgtwin.interfaces import LoadedImage
 from tests.helpers import screenshot_of, shared_photo
 
 

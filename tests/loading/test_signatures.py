@@ -3,7 +3,6 @@ from __future__ import annotations
 import io
 
 import pytest
-from PIL import Image
 
 from imgtwin.loading.signatures import has_image_extension, sniff
 from tests.helpers import synthetic_photo

@@ -41,8 +41,8 @@ def test_trim_removes_padding_to_square(make_scene):
     assert 40 <= top <= 48 and 272 <= bottom <= 280  # the border plus a small safety shave
     plain, framed = compute_features(image), compute_features(padded)
     assert framed.trimmed and not plain.trimmed
-    assert bin(plain.trim_hash ^ framed.trim_hash).count("1") <= 4
-    assert bin(plain.hash ^ framed.hash).count("1") > 8  # why the trimmed hash exists
+    assert (plain.trim_hash ^ framed.trim_hash).bit_count() <= 4
+    assert (plain.hash ^ framed.hash).bit_count() > 8  # why the trimmed hash exists
 
 
 def test_features_are_compact(make_scene):

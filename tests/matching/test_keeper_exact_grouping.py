@@ -5,7 +5,7 @@ import pytest
 
 from imgtwin.matching.exact import exact_groups, exact_labels
 from imgtwin.matching.grouping import Matches, form_groups
-from imgtwin.matching.keeper import FileInfo, KeeperPolicy, choose_keeper, keeper_order
+from imgtwin.matching.keeper import FileInfo, KeeperPolicy, choose_keeper
 
 
 def info(path, size=100, mtime=10, w=100, h=100, fmt="JPEG"):

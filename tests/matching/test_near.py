@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import os
 
-import numpy as np
 from PIL import Image, ImageOps
 
 from imgtwin.hashing.features import compute_features

@@ -18,7 +18,9 @@ from tests.helpers import synthetic_photo
 
 
 def imgtwin(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "imgtwin", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "imgtwin", *args], capture_output=True, text=True, timeout=120, check=False
+    )
 
 
 def one_line_error(done: subprocess.CompletedProcess[str], *words: str) -> None:

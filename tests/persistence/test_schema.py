@@ -65,12 +65,12 @@ def test_upgraded_index_rereads_files_once_then_reuses_them(tmp_path: Path) -> N
 
 # The exact DDL imgtwin 0.1 wrote for schema version 2 (paths as text, undecodable bytes escaped).
 V2_DDL = (
-    "CREATE TABLE files (path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, dev INTEGER, "
+    ("CREATE TABLE files (path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, dev INTEGER, "
     "inode INTEGER, ctime_ns INTEGER, content_hash TEXT, width INTEGER, height INTEGER, format TEXT, decode TEXT, "
     "loader TEXT, hash TEXT, hash_spec TEXT, features BLOB, features_spec TEXT, error_reason TEXT, "
-    "error_message TEXT, scanned_at REAL NOT NULL, vanished_at REAL)",
-    "CREATE TABLE roots (path TEXT PRIMARY KEY, first_scan_at REAL NOT NULL, last_scan_at REAL NOT NULL, "
-    "complete INTEGER NOT NULL)",
+    "error_message TEXT, scanned_at REAL NOT NULL, vanished_at REAL)"),
+    ("CREATE TABLE roots (path TEXT PRIMARY KEY, first_scan_at REAL NOT NULL, last_scan_at REAL NOT NULL, "
+    "complete INTEGER NOT NULL)"),
     "CREATE INDEX files_size ON files (size)",
     "CREATE INDEX files_content_hash ON files (content_hash)",
 )

@@ -2,26 +2,23 @@
 
 from __future__ import annotations
 
-import pytest
-
 import os
 import shutil
 import tempfile
 import time
 from pathlib import Path
 
+import pytest
 
 from imgtwin.hashing.dct import DCTHasher
 from imgtwin.loading.pillow_loader import StandardImageLoader
 from imgtwin.processing.discovery import DiscoveryOptions, discover
-from imgtwin.processing.task import process_file
-from imgtwin.processing.task import ScanTask
+from imgtwin.processing.task import ScanTask, process_file
 from imgtwin.processing.workers import ProcessWorkerPool
 from imgtwin.records import ErrorReason, FileResult, FileStatus
 from tests.helpers import needs_root_to_drop, run_as_nobody, synthetic_photo
 from tests.hostile_files import ChangingLoader, VanishingLoader, blank_png, slow_progressive_jpeg
 from tests.processing.test_workers import run_pool
-
 
 
 def by_name(results: list[FileResult]) -> dict[str, FileResult]:

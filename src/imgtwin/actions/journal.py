@@ -19,7 +19,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
 from platformdirs import user_data_path
 
@@ -101,7 +101,7 @@ class JournalWriter:
             fd, self._fd = self._fd, -1
             os.close(fd)
 
-    def __enter__(self) -> JournalWriter:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

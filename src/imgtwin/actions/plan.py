@@ -123,7 +123,7 @@ def _file_name(path: str, name: str, group_id: object, base: str | None = None) 
 
 def _member_fields(member: Any) -> tuple[str, int, bool]:
     if not isinstance(member, dict):
-        raise ValueError("a member is not an object")
+        raise ValueError("a member is not an object")  # noqa: TRY004 - ValueError is "malformed group" here
     path, size, keep = member.get("path"), member.get("size"), member.get("keep")
     if not isinstance(path, str) or not path or isinstance(size, bool) or not isinstance(size, int) \
             or size < 0 or not isinstance(keep, bool):
@@ -144,7 +144,7 @@ def _proposed(document: dict[str, Any], name: str) -> tuple[list[Proposed], list
             group_id = position
         try:
             if not isinstance(group, dict) or not isinstance(group.get("members"), list):
-                raise ValueError("it has no list of members")
+                raise ValueError("it has no list of members")  # noqa: TRY004 - caught below as malformed
             members = [_member_fields(m) for m in group["members"]]
         except ValueError as exc:
             refused.append(RefusedGroup(group_id, f"group {group_id} is malformed: {exc}"))

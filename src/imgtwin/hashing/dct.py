@@ -89,7 +89,8 @@ class DCTHasher:
 
     def low_frequencies(self, pixels: np.ndarray) -> np.ndarray:
         """Steps 3-4: the N x N low-frequency DCT block of M x M pixels."""
-        return self._basis @ pixels @ self._basis.T
+        result: np.ndarray = self._basis @ pixels @ self._basis.T
+        return result
 
     def hash_block(self, block: np.ndarray) -> ImageHash:
         """Steps 4-6 on an N x N coefficient block."""

@@ -170,7 +170,7 @@ class MatchFeatures:
         data = bytes(data)
         if len(data) < _HEADER.size or data[:3] != _MAGIC:
             raise ValueError("not serialised match features")
-        magic, version, flags, full_hash, trim_hash, *box, unstable, flat = _HEADER.unpack_from(data)
+        _magic, version, flags, full_hash, trim_hash, *box, unstable, flat = _HEADER.unpack_from(data)
         if version != _FORMAT_VERSION:
             raise ValueError(f"match features format v{version} is not supported (expected v{_FORMAT_VERSION})")
         size, colour_size = THUMB * THUMB, 2 * COLOUR_THUMB * COLOUR_THUMB
@@ -183,7 +183,7 @@ class MatchFeatures:
         colour = data[at + size : at + size + with_colour] if with_colour else None
         full = data[at + size + with_colour :] if flags & _HAS_FULL else None
         trim = tuple(v / 65535 for v in box)
-        return cls(full_hash, trim_hash, thumb, trim, full, colour, unstable, flat)  # type: ignore[arg-type]
+        return cls(full_hash, trim_hash, thumb, trim, full, colour, unstable, flat)
 
 
 def _border_lines(lines: np.ndarray, limit: int) -> int:
@@ -273,7 +273,7 @@ def compute_features(image: Image.Image, hasher: DCTHasher | None = None,
         full = full_thumb.tobytes()
     trim_hash = block_hash(_BASIS @ thumb.astype(np.float64) @ _BASIS.T)
     lab = None if colour is None else _lab_thumb(colour)
-    return MatchFeatures(full_hash, trim_hash, thumb.tobytes(), trim, full, lab,  # type: ignore[arg-type]
+    return MatchFeatures(full_hash, trim_hash, thumb.tobytes(), trim, full, lab,
                          unstable_bits(block), flat_percent(full_thumb))
 
 
@@ -281,7 +281,7 @@ def flat_percent(thumb: np.ndarray) -> int:
     """Percent of a thumbnail's pixels whose right and lower neighbours differ by less than FLAT_STEP in all."""
     x = thumb.astype(np.int16)
     steps = np.abs(np.diff(x, axis=1))[:-1, :] + np.abs(np.diff(x, axis=0))[:, :-1]
-    return int(round(100 * float(np.mean(steps < FLAT_STEP))))
+    return round(100 * float(np.mean(steps < FLAT_STEP)))
 
 
 def _lab_thumb(colour: Image.Image) -> bytes:
@@ -307,7 +307,8 @@ def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
 
 
 def _thumb(prepared: np.ndarray) -> np.ndarray:
-    return np.clip(np.rint(prepared), 0, 255).astype(np.uint8)
+    result: np.ndarray = np.clip(np.rint(prepared), 0, 255).astype(np.uint8)
+    return result
 
 
 def dihedral_blocks(thumbs: np.ndarray) -> np.ndarray:
@@ -339,7 +340,8 @@ def dihedral_pixels(thumb: np.ndarray) -> list[np.ndarray]:
 def hashes_of_blocks(blocks: np.ndarray) -> np.ndarray:
     """Vectorised pHash bits of (..., 8, 8) blocks as uint64 (the same rule as ``DCTHasher``)."""
     bits = threshold_bits(blocks).astype(np.uint64)
-    return (bits * _WEIGHTS).sum(axis=-1, dtype=np.uint64)
+    result: np.ndarray = (bits * _WEIGHTS).sum(axis=-1, dtype=np.uint64)
+    return result
 
 
 def dihedral_hashes(thumbs: np.ndarray) -> np.ndarray:

@@ -35,7 +35,6 @@ from PIL import Image
 from imgtwin.hashing.dct import DCTHasher
 from imgtwin.hashing.extractor import Extraction
 from imgtwin.interfaces import Hasher, LoadedImage
-from imgtwin.records import ImageHash
 
 _MAGIC = b"ILF"
 _FORMAT_VERSION = 2  # 2: a byte of orientation and pyramid level per keypoint
@@ -92,8 +91,9 @@ class LocalFeatures:
         head = _HEADER.pack(_MAGIC, _FORMAT_VERSION, d, n, self.width, self.height)
         xy = np.clip(np.rint(self.points * _POINT_SCALE), 0, 65535).astype("<u2")
         shape = self.shape if self.shape is not None else np.zeros(n, np.uint8)
-        return head + xy.tobytes() + shape.astype(np.uint8).tobytes() + \
-            np.ascontiguousarray(self.descriptors, dtype=np.uint8).tobytes()
+        result: bytes = head + xy.tobytes() + shape.astype(np.uint8).tobytes() + \
+                     np.ascontiguousarray(self.descriptors, dtype=np.uint8).tobytes()
+        return result
 
     @classmethod
     def from_bytes(cls, data: bytes) -> LocalFeatures:
@@ -155,7 +155,8 @@ def _detect_orb(pixels: np.ndarray, count: int) -> tuple[list[Any], np.ndarray |
         if len(keypoints) >= 2 * count:
             break
     keypoints = _spread(keypoints, pixels.shape, count)
-    return orb.compute(pixels, keypoints)
+    result: tuple[list[Any], np.ndarray | None] = orb.compute(pixels, keypoints)
+    return result
 
 
 _FAST_THRESHOLDS = (3, 1)
@@ -165,7 +166,8 @@ def _detect_akaze(pixels: np.ndarray, count: int) -> tuple[list[Any], np.ndarray
     cv2 = _cv2()
     akaze = cv2.AKAZE_create(threshold=0.0005)
     keypoints = _spread(akaze.detect(pixels, None), pixels.shape, count)
-    return akaze.compute(pixels, keypoints)
+    result: tuple[list[Any], np.ndarray | None] = akaze.compute(pixels, keypoints)
+    return result
 
 
 def _detect_sift(pixels: np.ndarray, count: int) -> tuple[list[Any], np.ndarray | None]:

@@ -30,7 +30,8 @@ def _scaled_tables() -> np.ndarray:
     """(100, 64): the IJG luminance table as libjpeg scales it for qualities 1..100."""
     quality = np.arange(1, 101, dtype=np.float64)[:, None]
     scale = np.where(quality < 50, 5000 / quality, 200 - 2 * quality)
-    return np.clip((np.array(_IJG_LUMA)[None, :] * scale + 50) // 100, 1, 255)
+    result: np.ndarray = np.clip((np.array(_IJG_LUMA)[None, :] * scale + 50) // 100, 1, 255)
+    return result
 
 
 _TABLES = _scaled_tables()
@@ -79,7 +80,7 @@ def _exif_facts(image: Image.Image) -> tuple[bool, bool, str | None]:
         camera = bool(str(exif.get(_MAKE, "")).strip() or str(exif.get(_MODEL, "")).strip())
         taken = bool(str(exif.get_ifd(_EXIF_IFD).get(_DATE_TAKEN, "")).strip())
         software = str(exif.get(_SOFTWARE, "")).strip().replace("\x00", "") or None
-    except Exception:  # a corrupt EXIF block says nothing; it never costs the image
+    except Exception:  # noqa: BLE001 - a corrupt EXIF block says nothing; it never costs the image
         return False, False, None
     return camera, taken, software[:64] if software else None
 
@@ -102,7 +103,7 @@ def read_facts(image: Image.Image) -> SourceFacts:
     quality = subsampling = None
     tables = getattr(image, "quantization", None)
     if isinstance(tables, dict) and tables:
-        quality = jpeg_quality(list(tables.get(0, tables[min(tables)])))
+        quality = jpeg_quality(list(tables[0] if 0 in tables else tables[min(tables)]))
         from PIL import JpegImagePlugin
 
         subsampling = _SUBSAMPLING.get(JpegImagePlugin.get_sampling(image))

@@ -45,7 +45,7 @@ _HIGH_DEPTH_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
 def _orientation(image: Image.Image) -> int:
     try:
         value = image.getexif().get(0x0112, 1)
-    except Exception:  # a corrupt EXIF block never costs the image itself
+    except Exception:  # noqa: BLE001 - a corrupt EXIF block never costs the image itself
         return 1
     return value if isinstance(value, int) and value in _ORIENTATION else 1
 
@@ -206,7 +206,7 @@ class StandardImageLoader:
             return self._decode_raw(stream) if fmt == "RAW" else self._decode(stream, fmt)
         except LoadError:
             raise
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - decoders raise anything on hostile files; classified below
             error = classify_decode_error(exc, fmt)
         raise _truncation_by_length(stream, head, fmt) or error
 
@@ -258,6 +258,7 @@ class StandardImageLoader:
         facts: SourceFacts,
     ) -> LoadedImage:
         """Decoded pixels in the target mode, reduced, and turned upright; a small colour copy beside."""
+        colour: Image.Image | None
         if image.mode == "YCbCr":  # a JPEG draft: luma for hashing, the three channels for colour
             grey, colour = image.getchannel(0), _reduce(image, width, height, COLOUR_SIZE).convert("RGB")
         else:

@@ -50,7 +50,7 @@ class ColourRules:
 def _cut(colour: np.ndarray, transforms: np.ndarray, window_x: np.ndarray, window_y: np.ndarray, first: bool,
          trim: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
     """(n, 2, 16, 16) a*b* thumbnails, cut to ``trim`` boxes, turned (first side) and cut by the windows."""
-    x = colour.astype(np.float32)
+    x: np.ndarray = colour.astype(np.float32)
     if trim is not None:  # the picture without its borders, as the grey thumbnails were aligned
         left, top, right, bottom = (trim[:, k] for k in range(4))
         cols = np.stack([resampler(COLOUR_THUMB, lo, 1 - hi) for lo, hi in zip(left, right)]).astype(np.float32)
@@ -63,7 +63,8 @@ def _cut(colour: np.ndarray, transforms: np.ndarray, window_x: np.ndarray, windo
     mats = low if first else high
     cols = mats[window_x.astype(np.int64)].astype(np.float32)  # (n, 16, 16)
     rows = mats[window_y.astype(np.int64)].astype(np.float32)
-    return rows[:, None] @ x @ np.swapaxes(cols, 1, 2)[:, None]
+    result: np.ndarray = rows[:, None] @ x @ np.swapaxes(cols, 1, 2)[:, None]
+    return result
 
 
 def _shift(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -93,7 +94,8 @@ def colour_shift(colour_a: np.ndarray, colour_b: np.ndarray, transforms: np.ndar
         return whole
     trimmed = _shift(_cut(colour_a, transforms, window_x, window_y, True, trim_a),
                      _cut(colour_b, transforms, window_x, window_y, False, trim_b))
-    return np.minimum(whole, trimmed)
+    result: np.ndarray = np.minimum(whole, trimmed)
+    return result
 
 
 def tone_difference(thumbs_a: np.ndarray, thumbs_b: np.ndarray, transforms: np.ndarray, window_x: np.ndarray,
@@ -105,11 +107,13 @@ def tone_difference(thumbs_a: np.ndarray, thumbs_b: np.ndarray, transforms: np.n
     wx, wy = window_x.astype(np.int64), window_y.astype(np.int64)
     aa = first[wy].astype(np.float32) @ a @ np.swapaxes(first[wx].astype(np.float32), 1, 2)
     bb = second[wy].astype(np.float32) @ thumbs_b.astype(np.float32) @ np.swapaxes(second[wx].astype(np.float32), 1, 2)
-    return np.abs(aa - bb).mean(axis=(1, 2))
+    result: np.ndarray = np.abs(aa - bb).mean(axis=(1, 2))
+    return result
 
 
 def _top_mean(values: np.ndarray, count: int) -> np.ndarray:
-    return np.sort(values.reshape(len(values), -1), axis=1)[:, -count:].mean(axis=1)
+    result: np.ndarray = np.sort(values.reshape(len(values), -1), axis=1)[:, -count:].mean(axis=1)
+    return result
 
 
 def _contrast(thumbs: np.ndarray) -> np.ndarray:
@@ -137,16 +141,18 @@ def pixel_agreement(thumbs_a: np.ndarray, thumbs_b: np.ndarray, colour_a: np.nda
     plain = np.linalg.norm(ca.reshape(len(a), 2, -1).mean(axis=2) - cb.reshape(len(a), 2, -1).mean(axis=2), axis=1)
     # The colour of what stands out (a warm or a cold light on black): means weighted by chroma.
     weighted = np.linalg.norm(_chroma_weighted(ca) - _chroma_weighted(cb), axis=1)
-    return (
+    result: np.ndarray = (
         (difference.mean(axis=(1, 2)) <= rules.max_mean_difference)
         & (relative <= rules.max_relative_peak)
         & (plain <= rules.max_colour_difference)
         & (weighted <= rules.max_feature_colour_difference)
     )
+    return result
 
 
 def _chroma_weighted(ab: np.ndarray) -> np.ndarray:
     """(n, 2): the mean a*b* of (n, 2, h, w) thumbnails, each pixel weighted by its chroma."""
     flat = ab.reshape(len(ab), 2, -1)
     weight = np.hypot(flat[:, 0], flat[:, 1])
-    return (flat * weight[:, None]).sum(axis=2) / np.maximum(weight.sum(axis=1), 1e-6)[:, None]
+    result: np.ndarray = (flat * weight[:, None]).sum(axis=2) / np.maximum(weight.sum(axis=1), 1e-6)[:, None]
+    return result

@@ -45,7 +45,7 @@ def flat_candidates(thumbs: np.ndarray, colour: np.ndarray, low_detail: np.ndarr
     layout = _layout(thumbs, colour, members)
     by_cell: dict[tuple[int, int, int], list[int]] = {}
     for position, key in enumerate(map(tuple, cells.tolist())):
-        by_cell.setdefault(key, []).append(position)  # type: ignore[arg-type]
+        by_cell.setdefault(key, []).append(position)
     left: list[np.ndarray] = []
     right: list[np.ndarray] = []
     for key, inside in by_cell.items():

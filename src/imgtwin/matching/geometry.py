@@ -84,7 +84,8 @@ def _frame(width: int, height: int) -> np.ndarray:
 
 def _map(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
     homogeneous = np.hstack([points, np.ones((len(points), 1))]) @ matrix.T
-    return homogeneous[:, :2] / homogeneous[:, 2:3]
+    result: np.ndarray = homogeneous[:, :2] / homogeneous[:, 2:3]
+    return result
 
 
 def _area(polygon: np.ndarray) -> float:
@@ -183,8 +184,9 @@ def _sane_homography(h: np.ndarray, a: LocalFeatures) -> bool:
         return False  # folded, or mirrored (a mirror is the global matcher's business)
     sides = [np.linalg.norm(quad[(k + 1) % 4] - quad[k]) for k in range(4)]
     # opposite sides of the mapped frame within 35 % of each other: a keystone fix, not a degenerate fit
-    return min(sides[0], sides[2]) >= 0.65 * max(sides[0], sides[2]) and \
-        min(sides[1], sides[3]) >= 0.65 * max(sides[1], sides[3])
+    result: bool = min(sides[0], sides[2]) >= 0.65 * max(sides[0], sides[2]) and \
+                min(sides[1], sides[3]) >= 0.65 * max(sides[1], sides[3])
+    return result
 
 
 def _judge(matrix: np.ndarray, inliers: int, matches: int, inlier_points: np.ndarray, a: LocalFeatures,

@@ -23,6 +23,8 @@ first chunk that finds it.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from llvmlite import ir
 from numba import njit, typed, types
@@ -220,7 +222,7 @@ def mih_join(
     table: np.ndarray,
     queries: np.ndarray | None,
     radius: int,
-    chunks: tuple,  # tuple[search.Chunk, ...]
+    chunks: tuple[Any, ...],  # tuple[search.Chunk, ...]
     threads: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Unsorted (query, item, distance) within ``radius``; ``queries`` None: self-join, i < j.
@@ -231,7 +233,7 @@ def mih_join(
     from concurrent.futures import ThreadPoolExecutor
 
     self_join = queries is None
-    q = table if self_join else queries
+    q = table if queries is None else queries
     probe = np.empty(0, np.int32 if max(len(table), len(q)) < 2**31 else np.int64)
     tkeys = np.stack([c.keys(table) for c in chunks])
     qkeys = tkeys if self_join else np.stack([c.keys(q) for c in chunks])
@@ -242,10 +244,10 @@ def mih_join(
         tables = build_table(table, tkeys[index], bits, probe)
         return tables, (tables if self_join else build_table(q, qkeys[index], bits, probe))
 
-    parts: list = []
+    parts: list[Any] = []
     with ThreadPoolExecutor(max_workers=threads) as pool:
         pending_build = pool.submit(build, 0)
-        previous_jobs: list = []
+        previous_jobs: list[Any] = []
         for index, chunk in enumerate(chunks):
             (order, _, sorted_hashes, starts, occupied), (query_order, qkeys_sorted, qsorted, _, _) = (
                 pending_build.result()

@@ -37,8 +37,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from imgtwin.hashing.features import _BASIS, COLOUR_THUMB, DIHEDRAL_NAMES, THUMB, MatchFeatures, dihedral_hashes, \
-    hashes_of_blocks
+from imgtwin.hashing.features import (
+    _BASIS,
+    COLOUR_THUMB,
+    DIHEDRAL_NAMES,
+    THUMB,
+    MatchFeatures,
+    dihedral_hashes,
+    hashes_of_blocks,
+)
 from imgtwin.matching.colour import ColourRules, colour_shift, pixel_agreement, tone_difference
 from imgtwin.matching.flat import flat_candidates
 from imgtwin.matching.grouping import Matches
@@ -144,8 +151,8 @@ class FeatureTable:
         full = thumbs
         if trimmed.any():
             full = thumbs.copy()
-            for k in np.flatnonzero(trimmed):
-                full[k] = np.frombuffer(features[k].full_thumb, dtype=np.uint8, count=size).reshape(THUMB, THUMB)
+            for i in np.flatnonzero(trimmed).tolist():  # trimmed: full_thumb is bytes (never the b"")
+                full[i] = np.frombuffer(features[i].full_thumb or b"", np.uint8, size).reshape(THUMB, THUMB)
         return cls(
             np.fromiter((f.hash for f in features), dtype=np.uint64, count=n),
             np.fromiter((f.trim_hash for f in features), dtype=np.uint64, count=n),
@@ -168,7 +175,7 @@ class FeatureTable:
         if len(tables) == 1:
             return tables[0]
         columns: dict[str, np.ndarray | None] = {}
-        for name in cls.__slots__:  # type: ignore[attr-defined]
+        for name in cls.__slots__:
             parts = [getattr(t, name) for t in tables]
             if name == "full_thumbs":
                 parts = [t.thumbs if t.full_thumbs is None else t.full_thumbs for t in tables]
@@ -279,7 +286,7 @@ def accept(params: NearParams, distance: np.ndarray, transform: np.ndarray, corr
                           & (detail <= params.extended_max_detail))
                          | ((correlation >= params.extended_min_correlation)
                             & (detail <= params.extended_max_detail_strong)))  # fmt: skip
-    return direct | (crop & (detail <= params.crop_max_detail)) | extended
+    return np.asarray(direct | (crop & (detail <= params.crop_max_detail)) | extended)
 
 
 def verify_pairs(table: FeatureTable, i: np.ndarray, j: np.ndarray, g: np.ndarray) -> Alignment:

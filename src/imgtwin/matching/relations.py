@@ -72,7 +72,11 @@ def relate(thumbs_a: np.ndarray, thumbs_b: np.ndarray, transforms: np.ndarray, w
     cut_b = np.clip(-sides, 0, None).sum(axis=1)
     crop = np.where(cut_a - cut_b >= CROP_MARGIN, 1, np.where(cut_b - cut_a >= CROP_MARGIN, -1, 0))
     # Aspect of the aligned content: the windows keep (1 - cuts) of each axis.
-    span = lambda lo, hi: 1.0 - np.clip(lo, 0, None) - np.clip(hi, 0, None)  # noqa: E731
+
+    def span(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        kept: np.ndarray = 1.0 - np.clip(lo, 0, None) - np.clip(hi, 0, None)
+        return kept
+
     swapped = _SWAPS[transforms.astype(np.int64)]
     turned_a = np.where(swapped, 1.0 / aspect_a, aspect_a)
     seen_a = turned_a * span(ox[:, 0], ox[:, 1]) / span(oy[:, 0], oy[:, 1])

@@ -83,13 +83,13 @@ class UpscaleTask:
     def run(self, item: UpscaleCheck) -> list[UpscaleVerdict]:
         try:
             large, large_height = top_rows(item.large, STRIP, _reduction(item))
-        except Exception:  # an unreadable file says nothing about resolution
+        except Exception:  # noqa: BLE001 - an unreadable file says nothing about resolution
             return self.failed(item, None)
         verdicts = []
         for path, digest in item.smaller:
             try:
                 ratio = compare(large, large_height, *top_rows(path, STRIP))
-            except Exception:
+            except Exception:  # noqa: BLE001 - likewise for a smaller file
                 ratio = None
             verdicts.append(UpscaleVerdict(item.large_hash, digest, ratio))
         return verdicts
@@ -198,7 +198,7 @@ def _tone_map(source: np.ndarray, reference: np.ndarray):  # type: ignore[no-unt
 def _orientation(image: Image.Image) -> int:
     try:
         value = image.getexif().get(0x0112, 1)
-    except Exception:
+    except Exception:  # noqa: BLE001 - a corrupt EXIF block means upright
         return 1
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
 

@@ -28,6 +28,7 @@ import importlib.util
 import itertools
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
@@ -281,7 +282,10 @@ def _mih_numpy(
     return _sorted_result(np.concatenate(out_i), np.concatenate(out_j), np.concatenate(out_d))
 
 
-def _fresh(i, j, d, index, chunks, all_qkeys, all_keys):  # type: ignore[no-untyped-def]
+def _fresh(
+    i: np.ndarray, j: np.ndarray, d: np.ndarray, index: int, chunks: Sequence[Chunk], all_qkeys: Sequence[np.ndarray],
+    all_keys: Sequence[np.ndarray],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Drop pairs an earlier chunk has already reported: each pair exactly once."""
     for previous in range(index):
         pd = np.bitwise_count((all_qkeys[previous][i] ^ all_keys[previous][j]).astype(np.uint64))
@@ -290,7 +294,10 @@ def _fresh(i, j, d, index, chunks, all_qkeys, all_keys):  # type: ignore[no-unty
     return i, j, d
 
 
-def _probe(q, items, qkeys, patterns, occupied, counts, starts, order, sorted_hashes, radius):  # type: ignore[no-untyped-def]
+def _probe(
+    q: np.ndarray, items: np.ndarray, qkeys: np.ndarray, patterns: np.ndarray, occupied: np.ndarray,
+    counts: np.ndarray, starts: np.ndarray, order: np.ndarray, sorted_hashes: np.ndarray, radius: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """Pairs (query item, table item, distance) within radius, for one pattern group.
 
     ``occupied`` is a one-byte-per-bucket map: the probe test gathers from a

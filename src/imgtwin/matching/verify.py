@@ -80,7 +80,8 @@ def _resample(size: int, cut_low: float, cut_high: float) -> np.ndarray:
 def _zscore(x: np.ndarray, axis: int = -1) -> np.ndarray:
     x = x - x.mean(axis=axis, keepdims=True)
     norm = np.sqrt((x * x).sum(axis=axis, keepdims=True))
-    return x / np.maximum(norm, 1e-9)
+    result: np.ndarray = x / np.maximum(norm, 1e-9)
+    return result
 
 
 def _best_axis(profile_a: np.ndarray, profile_b: np.ndarray, top: int = 1) -> np.ndarray:
@@ -187,8 +188,10 @@ def detail_bits(x: np.ndarray) -> np.ndarray:
     # The median of an odd count is its middle element: what np.median returns, without its overhead.
     middle = flat.shape[1] // 2
     if flat.shape[1] % 2 == 0:
-        return flat > np.median(flat, axis=1, keepdims=True)
-    return flat > np.partition(flat, middle, axis=1)[:, middle : middle + 1]
+        above: np.ndarray = flat > np.median(flat, axis=1, keepdims=True)
+        return above
+    result: np.ndarray = flat > np.partition(flat, middle, axis=1)[:, middle : middle + 1]
+    return result
 
 
 def aligned_scores(

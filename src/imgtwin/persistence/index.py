@@ -15,6 +15,7 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any, Self
 
 from imgtwin.persistence.keys import key_path, path_key, under_root_clause
 from imgtwin.persistence.sqlite import SCHEMA_VERSION, check_pages, connect, write_transaction
@@ -82,14 +83,15 @@ class HashIndex:
     def close(self) -> None:
         self.conn.close()
 
-    def __enter__(self) -> HashIndex:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
     def lookup(self, path: str) -> sqlite3.Row | None:
-        return self.conn.execute("SELECT * FROM files WHERE path = ?", (path_key(path),)).fetchone()
+        row: sqlite3.Row | None = self.conn.execute("SELECT * FROM files WHERE path = ?", (path_key(path),)).fetchone()
+        return row
 
     def has_hashed_size(self, size: int) -> bool:
         """Whether some hashed file has ``size`` bytes (so a new file of that size may be a twin)."""
@@ -101,11 +103,12 @@ class HashIndex:
 
     def twin(self, content_hash: str) -> sqlite3.Row | None:
         """The most recently hashed row with these bytes, or None (one index probe, however many copies)."""
-        return self.conn.execute(
+        result: sqlite3.Row | None = self.conn.execute(
             "SELECT * FROM files INDEXED BY files_hashed_content WHERE content_hash = ? AND hash IS NOT NULL "
             "ORDER BY scanned_at DESC LIMIT 1",
             (content_hash,),
         ).fetchone()
+        return result
 
     def rows_under(self, roots: Sequence[str], *, include_vanished: bool = False,
                    columns: str = "*") -> Iterator[sqlite3.Row]:  # fmt: skip
@@ -170,7 +173,10 @@ class HashIndex:
 
     def info(self) -> IndexInfo:
         """The index's totals, each from a small index rather than the rows (a row holds KBs of features)."""
-        one = lambda sql: self.conn.execute(sql).fetchone()  # noqa: E731
+
+        def one(sql: str) -> Any:
+            return self.conn.execute(sql).fetchone()
+
         files, image_bytes = one("SELECT count(*), coalesce(sum(size), 0) FROM files")  # files_all_sizes
         (hashed,) = one("SELECT count(*) FROM files WHERE hash IS NOT NULL")  # files_hashed_content
         (errors,) = one("SELECT count(*) FROM files WHERE error_reason IS NOT NULL")  # files_errors

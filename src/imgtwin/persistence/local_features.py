@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
+from typing import Self
 
 from imgtwin.persistence.sqlite import connect, write_transaction
 from imgtwin.records import FileResult, FileStatus
@@ -98,7 +99,7 @@ class LocalFeatureStore:
     def close(self) -> None:
         self.finalize()
 
-    def __enter__(self) -> LocalFeatureStore:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from types import TracebackType
+from typing import Self
 
 try:
     import fcntl
@@ -69,7 +70,7 @@ class IndexWriteLock:
             os.close(self._fd)  # closing drops the lock
             self._fd = None
 
-    def __enter__(self) -> IndexWriteLock:
+    def __enter__(self) -> Self:
         self.acquire()
         return self
 

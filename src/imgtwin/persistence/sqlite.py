@@ -11,9 +11,9 @@ import os
 import sqlite3
 import time
 import urllib.parse
-from contextlib import contextmanager
 from collections.abc import Iterator, Sequence
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Self
 
 from imgtwin.persistence.keys import key_path, path_key
 from imgtwin.persistence.rows import text_path
@@ -205,7 +205,7 @@ class SqliteHashPersistence:
         self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
         self._conn.close()
 
-    def __enter__(self) -> SqliteHashPersistence:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -112,7 +112,8 @@ class AdaptiveConcurrency:
             if worse or last > 0:
                 self._prev_rate = None  # measure the restored count afresh before judging it
                 return self._move(-last, rate, load, "throughput fell" if worse else "no gain from the last worker")
-            return self._hold()
+            self._hold()
+            return None
         if worse:
             return self._move(-1, rate, load, "throughput dropped")
         if better:
@@ -124,7 +125,6 @@ class AdaptiveConcurrency:
 
     def _hold(self) -> None:
         self._held = 0
-        return None
 
     def _move(self, step: int, rate: float, load: float, why: str) -> Change | None:
         target = min(self.maximum, max(self.minimum, self.active + step))

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import Any
+from typing import Any, final
 
 POLL_SECONDS = 0.1
 
 
+@final
 class EndOfStream:
     """Marks that a stage will send nothing more."""
 

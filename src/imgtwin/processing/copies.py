@@ -30,7 +30,6 @@ import stat
 import threading
 from collections import deque
 from dataclasses import dataclass, field, replace
-from typing import Union
 
 from imgtwin.hashing.content import content_hash
 from imgtwin.processing.task import failure_of
@@ -53,7 +52,7 @@ class Wait:
 
 QUEUE = Queue()
 WAIT = Wait()
-Claim = Union[Queue, Wait, FileResult]
+Claim = Queue | Wait | FileResult
 
 
 @dataclass

@@ -26,6 +26,7 @@ import re
 import stat
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 from imgtwin.folders import containing_root
 from imgtwin.loading.errors import classify_os_error
@@ -249,7 +250,7 @@ def _admits(found: Discovered, entry: os.DirEntry[str], absolute: str, options: 
     return True
 
 
-def _classify(entry: os.DirEntry[str], options: DiscoveryOptions) -> Discovered | bool | None:
+def _classify(entry: os.DirEntry[str], options: DiscoveryOptions) -> Discovered | Literal[True] | None:
     """A Discovered item, True for a folder to enter, or None to pass over."""
     if not options.include_hidden and entry.name.startswith("."):
         return None

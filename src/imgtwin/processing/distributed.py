@@ -259,7 +259,8 @@ class DaskWorkerPool:
         now = time.monotonic()
         if now - self._limit_checked >= NTHREADS_REFRESH_SECONDS:
             self._limit_checked = now
-            self._limit = max(2, 2 * sum(self.client.nthreads().values()))
+            nthreads = self.client.nthreads()  # type: ignore[no-untyped-call]  # dask leaves it unannotated
+            self._limit = max(2, 2 * sum(nthreads.values()))
         return self._limit
 
     def run(self, work: Channel, results: Channel, cancel: threading.Event) -> None:
@@ -294,7 +295,7 @@ class DaskWorkerPool:
                             return
         finally:
             if self._in_flight:
-                self.client.cancel(list(self._in_flight))
+                self.client.cancel(list(self._in_flight))  # type: ignore[no-untyped-call]  # likewise
                 self._in_flight.clear()
             results.put(END)
 

@@ -256,7 +256,7 @@ class ProcessingPipeline:
         def guarded(*args: object) -> None:
             try:
                 target(*args)
-            except BaseException as exc:
+            except BaseException as exc:  # noqa: BLE001 - any crash, KeyboardInterrupt too, must stop the run
                 failures.append(exc)
                 stop.set()
                 if on_exit is not None:

@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from imgtwin.processing.adaptive import AdaptiveConcurrency
 from imgtwin.processing.channels import END, POLL_SECONDS, Channel
@@ -31,6 +31,9 @@ from imgtwin.processing.limits import limit_address_space
 from imgtwin.processing.mainless import main_hidden, needs_main
 from imgtwin.processing.task import Task
 from imgtwin.records import ErrorReason, FileError
+
+if TYPE_CHECKING:
+    from multiprocessing.context import ForkContext, ForkServerContext, SpawnContext
 
 log = logging.getLogger(__name__)
 
@@ -223,7 +226,8 @@ class ProcessWorkerPool:
         self.memory_limit_mb = memory_limit_mb
         if start_method is None:
             start_method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-        self.context = multiprocessing.get_context(start_method)
+        # typeshed types get_context(str) as BaseContext, which lacks Process; every real context has it.
+        self.context = cast("SpawnContext | ForkServerContext | ForkContext", multiprocessing.get_context(start_method))
         self.replaced = 0
         self.crashes_in_a_row = 0
         self._pool: list[_Worker] = []
