@@ -13,9 +13,9 @@ from imgtwin.hashing.dct import DCTHasher
 from imgtwin.processing.channels import END, Channel
 from imgtwin.processing.engine import ParallelProcessingEngine
 from imgtwin.processing.jobs import run_jobs
+from imgtwin.processing.pool_contract import WorkerPool
 from imgtwin.processing.service import PoolService
 from imgtwin.processing.task import ScanTask
-from imgtwin.processing.workers import WorkerPool
 from imgtwin.records import ErrorReason, FileResult
 from tests.helpers import REPO, MisbehavingLoader, synthetic_photo
 

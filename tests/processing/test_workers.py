@@ -11,7 +11,8 @@ import pytest
 from imgtwin.hashing.dct import DCTHasher
 from imgtwin.processing.channels import END, Channel
 from imgtwin.processing.task import ScanTask
-from imgtwin.processing.workers import ProcessWorkerPool, ThreadWorkerPool
+from imgtwin.processing.thread_pool import ThreadWorkerPool
+from imgtwin.processing.workers import ProcessWorkerPool
 from imgtwin.records import ErrorReason, FileStatus
 from tests.helpers import MisbehavingLoader, synthetic_photo
 
@@ -76,7 +77,7 @@ def test_channel_applies_back_pressure_and_honours_cancel() -> None:
 def test_workers_that_keep_dying_stop_the_run_with_a_clear_error(tmp_path: Path) -> None:
     from imgtwin.config import ProcessingConfig
     from imgtwin.processing.engine import ParallelProcessingEngine
-    from imgtwin.processing.workers import WorkerStartupError
+    from imgtwin.processing.pool_contract import WorkerStartupError
     from imgtwin.reporting.composite import NullReporter
     from tests.processing.test_pipeline import MemoryPersistence
 

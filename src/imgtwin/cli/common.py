@@ -26,7 +26,7 @@ from rich.markup import escape
 from imgtwin.persistence.lock import IndexBusyError
 from imgtwin.persistence.sqlite import IndexDamagedError, IndexVersionError, damaged
 from imgtwin.processing.distributed import DistributedSetupError
-from imgtwin.processing.workers import WorkerStartupError
+from imgtwin.processing.pool_contract import WorkerStartupError
 from imgtwin.reporting.metrics import MetricsServerError
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_FATAL, EXIT_INTERRUPTED = 0, 1, 2, 130

@@ -27,7 +27,7 @@ from imgtwin.cli.options import (
     workers_settings,
 )
 from imgtwin.options import ScanOptions
-from imgtwin.processing.workers import quiet_decoder_warnings
+from imgtwin.processing.pool_contract import quiet_decoder_warnings
 from imgtwin.records import ProcessingSummary
 from imgtwin.runs.context import RunContext
 from imgtwin.runs.scan import ScanSettings, default_db_path, run_scan

@@ -13,10 +13,10 @@ from imgtwin.processing.copies import ScanCopies
 from imgtwin.processing.discovery import check_roots
 from imgtwin.processing.incremental import ResultCache
 from imgtwin.processing.pipeline import ProcessingPipeline
+from imgtwin.processing.pool_contract import WorkerPool
 from imgtwin.processing.pools import build_pool
 from imgtwin.processing.source import FileSource, LocalFileSource
 from imgtwin.processing.task import ScanTask
-from imgtwin.processing.workers import WorkerPool
 from imgtwin.records import ProcessingSummary
 
 if TYPE_CHECKING:

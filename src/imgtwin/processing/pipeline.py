@@ -20,9 +20,9 @@ from imgtwin.processing.channels import END, POLL_SECONDS, Channel
 from imgtwin.processing.copies import QUEUE, WAIT, ScanCopies
 from imgtwin.processing.discovery import DiscoveryOptions
 from imgtwin.processing.incremental import ResultCache
+from imgtwin.processing.pool_contract import WorkerPool
 from imgtwin.processing.source import FileSource
 from imgtwin.processing.task import error_result
-from imgtwin.processing.workers import WorkerPool
 from imgtwin.records import FileResult, FileStatus, ProcessingSummary
 
 # How often the collector tells a reporter with a ``report_queues`` hook the

@@ -11,8 +11,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from imgtwin.config import ProcessingConfig, cpu_count
+from imgtwin.processing.pool_contract import WorkerPool
 from imgtwin.processing.task import Task
-from imgtwin.processing.workers import CHUNK, PREFETCH, ProcessWorkerPool, ThreadWorkerPool, WorkerPool
+from imgtwin.processing.thread_pool import ThreadWorkerPool
+from imgtwin.processing.workers import CHUNK, PREFETCH, ProcessWorkerPool
 
 if TYPE_CHECKING:
     from imgtwin.processing.distributed import DaskCluster

@@ -1,34 +1,33 @@
-"""Worker pools: the consumer stage of the pipeline.
+"""The process pool: the consumer stage of the pipeline, and the default.
 
-Both pools read items from the work channel, run their ``Task`` on each (the
-scan's is ``ScanTask``: one path in, one ``FileResult`` out) and send the
-results to the result channel, then send ``END``. The process pool is the
-default: a decoder that crashes takes down only its worker, and one that spins
-past ``file_timeout`` is killed and replaced while the other workers go on; the
-same pool runs the other jobs that decode files (keeper checks). Threads cannot
-be killed, so the thread pool has no per-item time limit; it exists for
-embedding and for the benchmark comparing the two.
+It reads items from the work channel, runs its ``Task`` on each (the scan's is
+``ScanTask``: one path in, one ``FileResult`` out) in worker processes, and
+sends the results to the result channel, then ``END``. A decoder that crashes
+takes down only its worker, and one that spins past ``file_timeout`` is killed
+and replaced while the other workers go on; the same pool runs the other jobs
+that decode files (keeper checks, thumbnails). The contract every pool keeps is
+in ``pool_contract.py``; the thread pool, which cannot kill a spinning decoder,
+in ``thread_pool.py``.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
-import os
 import signal
 import threading
 import time
-import warnings
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from imgtwin.processing.adaptive import AdaptiveConcurrency
 from imgtwin.processing.channels import END, POLL_SECONDS, Channel
 from imgtwin.processing.limits import limit_address_space
 from imgtwin.processing.mainless import main_hidden, needs_main
+from imgtwin.processing.pool_contract import WorkerStartupError, quiet_decoder_warnings, silence_native_stderr
 from imgtwin.processing.task import Task
 from imgtwin.records import ErrorReason, FileError
 
@@ -45,83 +44,6 @@ CANCEL_GRACE_SECONDS = 2.0
 # Worker deaths in a row, with no file finished in between, after which the
 # pool stops: then the workers themselves are broken, not the files.
 MIN_CRASHES_IN_A_ROW = 8
-
-
-class WorkerStartupError(RuntimeError):
-    """Worker processes die before finishing any file: a broken set-up, not bad files."""
-
-
-class WorkerPool(Protocol):
-    """Consumes the work channel until END (or cancel), then sends END on."""
-
-    def run(self, work: Channel, results: Channel, cancel: threading.Event) -> None: ...
-
-
-def quiet_decoder_warnings() -> None:
-    """Pillow warns on corrupt EXIF and large images; we report per file instead."""
-    warnings.filterwarnings("ignore", module=r"PIL\..*")
-    warnings.filterwarnings("ignore", category=UserWarning, message=r".*(EXIF|exif|APNG|Truncated).*")
-    from PIL import Image
-
-    warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
-
-
-def silence_native_stderr() -> None:
-    """libtiff and friends print warnings straight to file descriptor 2.
-
-    In a worker process they would scribble over the progress bar; every
-    problem that matters reaches the user as the file's error instead. Set
-    IMGTWIN_DEBUG=1 to keep them.
-    """
-    if os.environ.get("IMGTWIN_DEBUG"):
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    os.close(devnull)
-
-
-class ThreadWorkerPool:
-    """``workers`` threads in this process (Pillow releases the GIL to decode)."""
-
-    def __init__(self, workers: int, task: Task[Any, Any]) -> None:
-        self.workers = workers
-        self.task = task
-        self._busy = 0
-        self._busy_lock = threading.Lock()
-
-    @property
-    def busy_workers(self) -> int:
-        """Threads decoding a file right now (for monitoring)."""
-        return self._busy
-
-    def run(self, work: Channel, results: Channel, cancel: threading.Event) -> None:
-        threads = [
-            threading.Thread(target=self._work, args=(work, results, cancel), name=f"imgtwin-worker-{i}", daemon=True)
-            for i in range(self.workers)
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        results.put(END)
-
-    def _work(self, work: Channel, results: Channel, cancel: threading.Event) -> None:
-        while not cancel.is_set():
-            item = work.receive()
-            if item is None:
-                continue
-            if item is END:
-                work.put(END)  # let the sibling threads see it too
-                return
-            with self._busy_lock:
-                self._busy += 1
-            try:
-                result = self.task.run(item)
-            finally:
-                with self._busy_lock:
-                    self._busy -= 1
-            if not results.send(result, cancel):
-                return
 
 
 # A worker sends the results of a chunk together, and what it has at least this often (seconds),
