@@ -186,6 +186,10 @@ class GroupMember:
     exact: bool = False  # its bytes equal the keeper's (the keeper itself included)
     reference: bool = False  # under a --reference folder: never acted on
     linked: bool = False  # the keeper's own file under another name (a hard link): nothing to reclaim
+    # What acting needs of the file as indexed (``path`` is as the user wrote the roots; these are not shown):
+    content_hash: str | None = None
+    dev: int | None = None
+    inode: int | None = None
 
     @property
     def reclaimable(self) -> bool:

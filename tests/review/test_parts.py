@@ -12,10 +12,9 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from imgtwin.records import ProcessingSummary
+from imgtwin.records import GroupMember, ProcessingSummary
 from imgtwin.reporting.thumbnails import THUMB_SIZE
 from imgtwin.review.acting import DecisionError, ReviewGroups, parse_decisions, plan_document
-from imgtwin.review.catalog import IndexedFile
 from imgtwin.review.events import EventHub
 from imgtwin.review.imaging import PictureFailed, Pictures, picture_service
 from imgtwin.review.progress import PageProgressReporter
@@ -85,7 +84,7 @@ def _groups() -> ReviewGroups:
                 "summary": {}, "errors": [],
                 "groups": [{"id": 1, "category": "exact", "members": members},
                            {"id": 2, "category": "near", "members": other}]}
-    files = tuple(tuple(IndexedFile(m["path"], m["size"]) for m in g["members"]) for g in document["groups"])
+    files = tuple(tuple(GroupMember(m["path"], m["size"], None, None, None, 0, 0, m["keep"]) for m in g["members"]) for g in document["groups"])
     ids = (("a" * 32, "b" * 32, "c" * 32), ("d" * 32, "e" * 32))
     return ReviewGroups(3, document, files, ids)
 

@@ -54,9 +54,12 @@ class _Row:
     width: int | None  # as stored: the whole image
     height: int | None
     content_hash: str | None  # its match features are row k of ``_Loaded.table``
-    file_id: tuple[int, int] | None = None  # (device, inode) as scanned: hard links to one file share it
-    dev: int | None = None
+    dev: int | None = None  # device and inode as scanned: hard links to one file share them
     inode: int | None = None
+
+    @property
+    def file_id(self) -> tuple[int, int] | None:
+        return (self.dev, self.inode) if self.dev is not None and self.inode is not None else None
 
     @property
     def aspect(self) -> float:
@@ -128,8 +131,8 @@ def load_rows(db_path: str, roots: Sequence[str], reference: Sequence[str] = (),
                 left, top, right, bottom = features.trim
                 info = FileInfo(path, file.size, file.mtime_ns, width, height, file.format, signals,
                                 any(_within(path, r) for r in references), (right - left) * (bottom - top))
-                loaded.rows.append(_Row(path, info, file.width, file.height, file.content_hash, file.file_id,
-                                        file.dev, file.inode))
+                loaded.rows.append(_Row(path, info, file.width, file.height, file.content_hash, file.dev,
+                                        file.inode))
                 block.append(features)
                 if len(block) >= LOAD_BLOCK:
                     blocks.append(FeatureTable.from_features(block))
@@ -280,6 +283,7 @@ def public_groups(groups: Sequence[Group], rows: Sequence[_Row], ranking: Rankin
                 exact=keeper_hash is not None and rows[m.index].content_hash == keeper_hash,
                 reference=rows[m.index].info.reference,
                 linked=m.index != group.keeper and keeper_file is not None and rows[m.index].file_id == keeper_file,
+                content_hash=rows[m.index].content_hash, dev=rows[m.index].dev, inode=rows[m.index].inode,
             )
             for m in group.members
         )

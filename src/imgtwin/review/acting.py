@@ -20,7 +20,7 @@ from imgtwin.actions import ActionKind, ActionPlan, JournalError, read_journal
 from imgtwin.actions.plan import plan_from_document
 from imgtwin.actions.journal import default_journal_path
 from imgtwin.actions.plan import containing_root
-from imgtwin.review.catalog import IndexedFile
+from imgtwin.review.catalog import ServedFile
 from imgtwin.review.inputs import InputError, is_id
 
 DELETE_CONFIRMATION = "delete"
@@ -37,7 +37,7 @@ class ReviewGroups:
 
     version: int
     document: dict[str, Any]
-    files: tuple[tuple[IndexedFile, ...], ...]
+    files: tuple[tuple[ServedFile, ...], ...]
     ids: tuple[tuple[str, ...], ...]
     notes: tuple[str, ...] = ()
     _positions: dict[int, int] = field(init=False, repr=False, compare=False)
