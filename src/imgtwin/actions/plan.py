@@ -25,9 +25,9 @@ from imgtwin.persistence.index import HashIndex
 from imgtwin.records import DuplicateGroup
 
 __all__ = [
-    "ActionKind", "ActionPlan", "FileState", "PlanError", "PlanItem", "RefusedGroup", "check_move_to",
+    "ActionKind", "ActionPlan", "FileState", "PlanError", "PlanItem", "Proposed", "RefusedGroup", "check_move_to",
     "containing_root", "index_roots", "load_plan_document", "move_target", "plan_from_document",
-    "plan_from_file", "plan_from_groups",
+    "plan_from_file", "plan_from_groups", "plan_from_reviewed",
 ]  # fmt: skip
 
 
@@ -84,6 +84,24 @@ def plan_from_groups(
         for g in groups
     ]
     return _plan(proposed, [], ActionKind(action), roots, roots, db_path, move_to, reference, None)
+
+
+def plan_from_reviewed(
+    groups: Sequence[Proposed], action: ActionKind | str, *, roots: Sequence[str], db_path: str,
+    move_to: str | None = None, reference: Sequence[str] = (), threshold: object = None, rotations: object = None,
+) -> ActionPlan:
+    """The plan for groups a person chose among ``find``'s (the review app), checked as a document's are.
+
+    The keeper may be another member than ``find`` chose, so near members are
+    verified again against it with ``threshold`` and ``rotations``, as
+    ``plan_from_document`` does; the groups are taken as they are, with no
+    document written and parsed again on the way.
+    """
+    try:
+        params = plan_params(threshold, rotations)
+    except (TypeError, ValueError) as exc:
+        raise PlanError(f"the reviewed groups: {exc}") from None
+    return _plan(groups, [], ActionKind(action), roots, roots, db_path, move_to, reference, params)
 
 
 def load_plan_document(plan_path: str) -> dict[str, Any]:
