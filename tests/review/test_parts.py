@@ -85,7 +85,8 @@ def _groups() -> ReviewGroups:
                 "summary": {}, "errors": [],
                 "groups": [{"id": 1, "category": "exact", "members": members},
                            {"id": 2, "category": "near", "members": other}]}
-    files = tuple(tuple(GroupMember(m["path"], m["size"], None, None, None, 0, 0, m["keep"]) for m in g["members"])
+    files = tuple(tuple(GroupMember(m["path"], m["size"], None, None, None, 0, 0, m["keep"],
+                                    reference=m.get("reference", False)) for m in g["members"])
                   for g in document["groups"])
     ids = (("a" * 32, "b" * 32, "c" * 32), ("d" * 32, "e" * 32))
     return ReviewGroups(3, document, files, ids)

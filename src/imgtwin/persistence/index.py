@@ -53,7 +53,11 @@ class IndexInfo:
 
 @dataclass(frozen=True, slots=True)
 class FailedFile:
-    """A file the index records as unreadable (what ``imgtwin errors`` lists)."""
+    """A file the index records as unreadable (what ``imgtwin errors`` and ``Index.errors`` list).
+
+    A listing of ``IndexedFile``'s error fields, read from the errors' own
+    index without the rows' blobs; kept as the public API's shape.
+    """
 
     path: str
     reason: str

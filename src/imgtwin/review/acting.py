@@ -89,14 +89,14 @@ def parse_decisions(body: Any, groups: ReviewGroups, roots: Sequence[str], *, ap
         position = groups.position(gid)
         if position is None:
             raise DecisionError(f"there is no group {gid}", 409)
-        ids, members = groups.ids[position], groups.document["groups"][position]["members"]
+        ids, members = groups.ids[position], groups.files[position]
         keep, act = entry.get("keep"), entry.get("act")
         if not isinstance(keep, str) or keep not in ids:
             raise DecisionError(f"group {gid}: the file to keep is not a member of the group")
         if not isinstance(act, list) or not all(isinstance(a, str) and a in ids and a != keep for a in act) \
                 or len(set(act)) != len(act):
             raise DecisionError(f"group {gid}: the files to act on must be other members of the group, once each")
-        if any(members[ids.index(str(a))].get("reference") is True for a in act):
+        if any(members[ids.index(str(a))].reference for a in act):
             raise DecisionError(f"group {gid}: files in a reference folder are never touched")
         if act:
             chosen.append((gid, keep, tuple(act)))

@@ -31,14 +31,18 @@ _ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 class ServedFile(Protocol):
-    """What the catalog needs of a group member (a ``records.GroupMember``): its absolute path, its size
-    and, where the index knows them, the device and inode it was hashed as."""
+    """What the review app needs of a group member (a ``records.GroupMember``): its absolute path, its
+    size, whether it lies in a reference folder and, where the index knows them, the device and inode it
+    was hashed as."""
 
     @property
     def path(self) -> str: ...
 
     @property
     def size(self) -> int: ...
+
+    @property
+    def reference(self) -> bool: ...
 
     @property
     def dev(self) -> int | None: ...
