@@ -13,7 +13,7 @@ import jsonschema
 import pytest
 from PIL import Image, ImageOps
 
-from imgtwin.options import MatchOptions
+from imgtwin.options import MatchOptions, ScanOptions
 from imgtwin.runs.find import find_duplicates
 from tests.helpers import shared_photo
 
@@ -186,3 +186,21 @@ def test_the_table_escapes_control_characters_in_names(tmp_path: Path) -> None:
     assert "\x1b" not in done.stdout and "\x07" not in done.stdout
     assert "\\x1b]0;owned\\x07\\x1b[31m\\nGroup 9" in done.stdout
     assert not any(line.startswith("Group 9") for line in done.stdout.splitlines())
+
+
+@pytest.mark.slow  # ~5 s: a scan with its worker process
+def test_groups_carry_what_acting_needs_device_inode_and_content_hash(tmp_path: Path) -> None:
+    """The review app and plans read these from the group; none re-opens the index for them."""
+    from imgtwin.hashing.content import content_hash
+
+    root = tmp_path / "lib"
+    root.mkdir()
+    photo(1, 320).save(root / "a.jpg", quality=90)
+    (root / "b.jpg").write_bytes((root / "a.jpg").read_bytes())
+    photo(1, 320).resize((240, 180)).save(root / "c.jpg", quality=80)
+    (group,) = find_duplicates([str(root)], db_path=str(tmp_path / "i.db"), match=MatchOptions(),
+                               options=ScanOptions(workers=1)).groups
+    assert sorted(Path(m.path).name for m in group.members) == ["a.jpg", "b.jpg", "c.jpg"]
+    for member in group.members:
+        st = os.stat(member.path)
+        assert (member.dev, member.inode, member.content_hash) == (st.st_dev, st.st_ino, content_hash(member.path))

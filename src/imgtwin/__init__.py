@@ -17,9 +17,9 @@ from imgtwin.actions import (
     preview_plan,
 )
 from imgtwin.actions.undo import undo_journal as undo
-from imgtwin.api import Index, IndexedFile, find_duplicates, scan
+from imgtwin.api import Index, find_duplicates, scan
 from imgtwin.options import MatchOptions, ScanOptions
-from imgtwin.records import DuplicateGroup, GroupMember, ProcessingSummary
+from imgtwin.records import DuplicateGroup, GroupMember, IndexedFile, ProcessingSummary
 from imgtwin.runs.find import FindResult
 from imgtwin.runs.plan import plan_actions
 

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
 
 from rich.console import Console
 
 from imgtwin.options import MatchOptions, ScanOptions, expand
-from imgtwin.persistence.index import FailedFile, HashIndex, row_path
-from imgtwin.records import ProcessingSummary
+from imgtwin.persistence.index import FailedFile, HashIndex
+from imgtwin.records import IndexedFile, ProcessingSummary
 from imgtwin.runs.context import RunContext
 from imgtwin.runs.find import FindResult
 from imgtwin.runs.find import find_duplicates as _find
@@ -74,20 +73,6 @@ def find_duplicates(
                  quiet=not progress, run=_run(progress))
 
 
-@dataclass(frozen=True, slots=True)
-class IndexedFile:
-    """A file the index knows: ``content_hash`` is None and ``error`` says why where it could not be read."""
-
-    path: str
-    size: int
-    mtime: float  # seconds since the epoch
-    width: int | None
-    height: int | None
-    format: str | None
-    content_hash: str | None
-    error: str | None
-
-
 class Index:
     """An index, read-only: ``with imgtwin.Index("photos.db") as index: index.files()``."""
 
@@ -101,9 +86,7 @@ class Index:
     def files(self, under: PathList = ()) -> Iterator[IndexedFile]:
         """Every file of the index (under ``under``, if given) that was not found gone, in path order."""
         roots = [os.path.abspath(p) for p in _paths(under)] if under else []
-        for row in self._index.rows_under(roots):
-            yield IndexedFile(row_path(row), row["size"], row["mtime_ns"] / 1e9, row["width"], row["height"],
-                              row["format"], row["content_hash"], row["error_reason"])
+        yield from self._index.files_under(roots, blobs=False)
 
     def errors(self, reason: str | None = None) -> Iterator[FailedFile]:
         """The files that could not be read, with reason and message (``imgtwin errors``)."""

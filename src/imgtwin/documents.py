@@ -1,5 +1,9 @@
 """Reading a ``find --json`` document a person hands in (``dedupe --plan``, ``report --from-json``).
 
+The one parser of the document ``reporting.groups.groups_document`` writes:
+``load_find_document`` reads and checks the file, ``document_groups`` turns
+its groups into records, saying of each what is wrong with it, if anything.
+
 The file may be anything: a named pipe (which would block a plain ``open``
 forever), a device, gigabytes, ``[`` nested a hundred thousand times, a
 number of five thousand digits. Each is refused here with one line naming
@@ -12,6 +16,7 @@ import json
 import os
 import stat
 import sys
+from dataclasses import dataclass
 from typing import Any, NoReturn
 
 # The largest document read. A find --json of a million files is about 200 MB; anything larger is
@@ -125,3 +130,56 @@ def check_find_document(document: object, name: str) -> dict[str, Any]:
 def load_find_document(path: str) -> dict[str, Any]:
     """The ``find --json`` document in the file ``path``, read within the limits above."""
     return check_find_document(parse_json(read_bytes(path), path), path)
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentMember:
+    """A member as a document states it: ``size`` and ``keep`` are None where it gives no valid value."""
+
+    path: str
+    size: int | None
+    keep: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentGroup:
+    """A group as a document states it (a person may have edited it).
+
+    ``problem``: why no plan can act on it (then ``members`` may be partial);
+    ``listed``: whether it has a list of members that are all objects with a
+    path, which is all a report needs to show it.
+    """
+
+    id: int  # its "id", else its position from 1
+    category: str  # "exact" or "near"
+    members: tuple[DocumentMember, ...]
+    problem: str | None = None
+    listed: bool = True
+
+
+def document_groups(document: dict[str, Any]) -> list[DocumentGroup]:
+    """The groups of a checked find document (``check_find_document``), in document order."""
+    groups = []
+    for position, group in enumerate(document["groups"], start=1):
+        group_id = group.get("id", position) if isinstance(group, dict) else position
+        if isinstance(group_id, bool) or not isinstance(group_id, int):
+            group_id = position
+        if not isinstance(group, dict) or not isinstance(group.get("members"), list):
+            groups.append(DocumentGroup(group_id, "near", (), "it has no list of members", listed=False))
+            continue
+        members, problems, listed = [], [], True
+        for member in group["members"]:
+            if not isinstance(member, dict) or not isinstance(member.get("path"), str):
+                problems.append("a member lacks a valid path, size or keep" if isinstance(member, dict)
+                                else "a member is not an object")
+                listed = False
+                continue
+            size, keep = member.get("size"), member.get("keep")
+            size = size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else None
+            keep = keep if isinstance(keep, bool) else None
+            if not member["path"] or size is None or keep is None:
+                problems.append("a member lacks a valid path, size or keep")
+            members.append(DocumentMember(member["path"], size, keep))
+        category = "exact" if group.get("category") == "exact" else "near"
+        groups.append(DocumentGroup(group_id, category, tuple(members), problems[0] if problems else None, listed))
+    return groups

@@ -186,6 +186,10 @@ class GroupMember:
     exact: bool = False  # its bytes equal the keeper's (the keeper itself included)
     reference: bool = False  # under a --reference folder: never acted on
     linked: bool = False  # the keeper's own file under another name (a hard link): nothing to reclaim
+    # What acting needs of the file as indexed (``path`` is as the user wrote the roots; these are not shown):
+    content_hash: str | None = None
+    dev: int | None = None
+    inode: int | None = None
 
     @property
     def reclaimable(self) -> bool:
@@ -231,3 +235,53 @@ class DuplicateGroup:
     def linked_copies(self) -> int:
         """Members that are the keeper's file under another name (already linked, as by ``dedupe --action hardlink``)."""
         return sum(m.linked for m in self.members)
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedFile:
+    """One file as the index records it: the one record of an indexed file.
+
+    Built only by ``persistence`` from the index's row (persistence is the only
+    code that speaks SQL); scans, find, plans, the API and the review app all
+    read this. ``hash`` is the perceptual hash in hex (None where the file
+    could not be read: ``error_reason`` says why); ``features`` and ``signals``
+    are None where the query left the blobs out (``HashIndex.files_under``).
+    """
+
+    path: str
+    size: int
+    mtime_ns: int
+    dev: int | None = None
+    inode: int | None = None
+    ctime_ns: int | None = None
+    content_hash: str | None = None
+    width: int | None = None
+    height: int | None = None
+    format: str | None = None
+    decode: str | None = None
+    loader: str | None = None
+    hash: str | None = None
+    hash_spec: str | None = None
+    features: bytes | None = field(default=None, repr=False)
+    features_spec: str | None = None
+    signals: bytes | None = field(default=None, repr=False)
+    signals_spec: str | None = None
+    answered_by: str | None = None
+    error_reason: str | None = None
+    error_message: str | None = None
+    vanished: bool = False  # a later scan found it gone
+
+    @property
+    def mtime(self) -> float:
+        """Seconds since the epoch."""
+        return self.mtime_ns / 1e9
+
+    @property
+    def error(self) -> str | None:
+        """Why it could not be read (the stable reason code), or None."""
+        return self.error_reason
+
+    @property
+    def file_id(self) -> tuple[int, int] | None:
+        """(device, inode) as scanned: hard links to one file share it; None where unknown."""
+        return (self.dev, self.inode) if self.dev is not None and self.inode is not None else None

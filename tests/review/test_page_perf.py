@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from imgtwin.records import GroupMember
 from imgtwin.review import make_server
-from imgtwin.review.catalog import IndexedFile
 from imgtwin.review.finder import FoundGroups
 from tests.helpers import synthetic_photo
 from tests.reporting.test_html_perf import synthetic_document
@@ -56,7 +56,8 @@ def big_library(root: Path) -> FoundGroups:
             os.link(sources / f"{(3 * gi + k) % 30:02d}.jpg", path)
             st = path.stat()
             member["path"] = str(path)
-            members.append(IndexedFile(str(path), st.st_size, st.st_mtime_ns, st.st_dev, st.st_ino, "JPEG"))
+            members.append(GroupMember(str(path), st.st_size, None, None, "JPEG", st.st_mtime_ns, 0, k == 0,
+                                       dev=st.st_dev, inode=st.st_ino))
         files.append(tuple(members))
     return FoundGroups(document, tuple(files))
 

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from imgtwin.records import ProcessingSummary
+from imgtwin.actions.plan import Proposed
+from imgtwin.records import GroupMember, ProcessingSummary
 from imgtwin.reporting.thumbnails import THUMB_SIZE
-from imgtwin.review.acting import DecisionError, ReviewGroups, parse_decisions, plan_document
-from imgtwin.review.catalog import IndexedFile
+from imgtwin.review.acting import DecisionError, ReviewGroups, parse_decisions, reviewed_groups
 from imgtwin.review.events import EventHub
 from imgtwin.review.imaging import PictureFailed, Pictures, picture_service
 from imgtwin.review.progress import PageProgressReporter
@@ -85,7 +85,9 @@ def _groups() -> ReviewGroups:
                 "summary": {}, "errors": [],
                 "groups": [{"id": 1, "category": "exact", "members": members},
                            {"id": 2, "category": "near", "members": other}]}
-    files = tuple(tuple(IndexedFile(m["path"], m["size"]) for m in g["members"]) for g in document["groups"])
+    files = tuple(tuple(GroupMember(m["path"], m["size"], None, None, None, 0, 0, m["keep"],
+                                    reference=m.get("reference", False)) for m in g["members"])
+                  for g in document["groups"])
     ids = (("a" * 32, "b" * 32, "c" * 32), ("d" * 32, "e" * 32))
     return ReviewGroups(3, document, files, ids)
 
@@ -94,10 +96,7 @@ def test_decisions_can_only_choose_among_a_groups_own_members() -> None:
     groups, roots = _groups(), ["/r"]
     good = {"version": 3, "action": "trash", "groups": [{"id": 1, "keep": "b" * 32, "act": ["a" * 32]}]}
     decisions = parse_decisions(good, groups, roots)
-    plan = plan_document(groups, decisions)
-    assert plan["base"] == "/r" and plan["summary"]["duplicates"] == 1
-    assert plan["groups"] == [{"id": 1, "category": "exact", "reclaimable_bytes": 10, "members": [
-        {"path": "/r/b.jpg", "size": 20, "keep": True}, {"path": "/r/a.jpg", "size": 10, "keep": False}]}]
+    assert reviewed_groups(groups, decisions) == [Proposed(1, "exact", ("/r/b.jpg", 20), (("/r/a.jpg", 10),))]
 
     def refused(change: dict[str, Any], status: int = 400) -> str:
         with pytest.raises(DecisionError) as caught:

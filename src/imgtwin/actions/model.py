@@ -13,6 +13,8 @@ import enum
 import os
 from dataclasses import dataclass
 
+from imgtwin.records import IndexedFile
+
 
 class ActionKind(str, enum.Enum):
     """What happens to each duplicate (never to a keeper)."""
@@ -45,7 +47,12 @@ class PlanError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class FileState:
-    """A file as it was when hashed; ``None`` fields are unknown and not checked."""
+    """A file as it was when hashed; ``None`` fields are unknown and not checked.
+
+    Not an ``IndexedFile``: it is what a plan or journal states and the checks
+    before acting compare with the disk, so any field but the path and size may
+    be unknown (a document's member that is not in the index, an old journal).
+    """
 
     path: str  # absolute
     size: int
@@ -53,6 +60,11 @@ class FileState:
     inode: int | None = None
     content_hash: str | None = None
     dev: int | None = None
+
+    @classmethod
+    def of(cls, file: IndexedFile) -> FileState:
+        """What the index recorded of ``file``."""
+        return cls(file.path, file.size, file.mtime_ns, file.inode, file.content_hash, file.dev)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from typing import Any
 from imgtwin.actions.model import ActionKind, ActionPlan, FileState, PlanError, PlanItem, RefusedGroup, move_target
 from imgtwin.actions.paths import Folders, containing_root, within
 from imgtwin.actions.vetting import Proposed, Vetter
-from imgtwin.documents import DocumentError, check_find_document, load_find_document
+from imgtwin.documents import DocumentError, check_find_document, document_groups, load_find_document
 from imgtwin.folders import document_base, resolve
 from imgtwin.matching.confirm import plan_params
 from imgtwin.matching.near import NearParams
@@ -25,9 +25,9 @@ from imgtwin.persistence.index import HashIndex
 from imgtwin.records import DuplicateGroup
 
 __all__ = [
-    "ActionKind", "ActionPlan", "FileState", "PlanError", "PlanItem", "RefusedGroup", "check_move_to",
+    "ActionKind", "ActionPlan", "FileState", "PlanError", "PlanItem", "Proposed", "RefusedGroup", "check_move_to",
     "containing_root", "index_roots", "load_plan_document", "move_target", "plan_from_document",
-    "plan_from_file", "plan_from_groups",
+    "plan_from_file", "plan_from_groups", "plan_from_reviewed",
 ]  # fmt: skip
 
 
@@ -86,6 +86,24 @@ def plan_from_groups(
     return _plan(proposed, [], ActionKind(action), roots, roots, db_path, move_to, reference, None)
 
 
+def plan_from_reviewed(
+    groups: Sequence[Proposed], action: ActionKind | str, *, roots: Sequence[str], db_path: str,
+    move_to: str | None = None, reference: Sequence[str] = (), threshold: object = None, rotations: object = None,
+) -> ActionPlan:
+    """The plan for groups a person chose among ``find``'s (the review app), checked as a document's are.
+
+    The keeper may be another member than ``find`` chose, so near members are
+    verified again against it with ``threshold`` and ``rotations``, as
+    ``plan_from_document`` does; the groups are taken as they are, with no
+    document written and parsed again on the way.
+    """
+    try:
+        params = plan_params(threshold, rotations)
+    except (TypeError, ValueError) as exc:
+        raise PlanError(f"the reviewed groups: {exc}") from None
+    return _plan(groups, [], ActionKind(action), roots, roots, db_path, move_to, reference, params)
+
+
 def load_plan_document(plan_path: str) -> dict[str, Any]:
     """The ``find --json`` document in ``plan_path``; PlanError if it is not one (or not a file, or too large)."""
     try:
@@ -121,16 +139,6 @@ def _file_name(path: str, name: str, group_id: object, base: str | None = None) 
     return resolve(path, base)
 
 
-def _member_fields(member: Any) -> tuple[str, int, bool]:
-    if not isinstance(member, dict):
-        raise ValueError("a member is not an object")  # noqa: TRY004 - ValueError is "malformed group" here
-    path, size, keep = member.get("path"), member.get("size"), member.get("keep")
-    if not isinstance(path, str) or not path or isinstance(size, bool) or not isinstance(size, int) \
-            or size < 0 or not isinstance(keep, bool):
-        raise ValueError("a member lacks a valid path, size or keep")
-    return path, size, keep
-
-
 def _proposed(document: dict[str, Any], name: str) -> tuple[list[Proposed], list[RefusedGroup]]:
     proposed: list[Proposed] = []
     refused: list[RefusedGroup] = []
@@ -138,27 +146,20 @@ def _proposed(document: dict[str, Any], name: str) -> tuple[list[Proposed], list
         base = document_base(document)
     except ValueError as exc:
         raise PlanError(f"{name}: {exc}") from None
-    for position, group in enumerate(document["groups"], start=1):
-        group_id = group.get("id", position) if isinstance(group, dict) else position
-        if isinstance(group_id, bool) or not isinstance(group_id, int):
-            group_id = position
-        try:
-            if not isinstance(group, dict) or not isinstance(group.get("members"), list):
-                raise ValueError("it has no list of members")  # noqa: TRY004 - caught below as malformed
-            members = [_member_fields(m) for m in group["members"]]
-        except ValueError as exc:
-            refused.append(RefusedGroup(group_id, f"group {group_id} is malformed: {exc}"))
+    for group in document_groups(document):
+        group_id = group.id
+        if group.problem is not None:
+            refused.append(RefusedGroup(group_id, f"group {group_id} is malformed: {group.problem}"))
             continue
-        members = [(_file_name(p, name, group_id, base), s, k) for p, s, k in members]
+        members = [(_file_name(m.path, name, group_id, base), m.size or 0, bool(m.keep)) for m in group.members]
         keepers = [m for m in members if m[2]]
         if len(keepers) != 1:
             refused.append(RefusedGroup(
                 group_id, f"group {group_id} has {len(keepers)} files marked keep: exactly one is required",
                 tuple(k[0] for k in keepers)))
             continue
-        category = "exact" if group.get("category") == "exact" else "near"
         keeper = keepers[0]
-        proposed.append(Proposed(group_id, category, (keeper[0], keeper[1]),
+        proposed.append(Proposed(group_id, group.category, (keeper[0], keeper[1]),
                                  tuple((p, s) for p, s, k in members if not k)))
     return proposed, refused
 

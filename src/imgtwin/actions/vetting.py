@@ -21,7 +21,6 @@ before acting (``checks.py``) repeat every one of these against the disk.
 from __future__ import annotations
 
 import os
-import sqlite3
 from dataclasses import dataclass
 
 from imgtwin.actions.model import ActionKind, FileState, PlanItem, RefusedGroup, move_target
@@ -30,7 +29,7 @@ from imgtwin.hashing.dct import DCTHasher
 from imgtwin.hashing.features import FEATURES_SPEC, MatchFeatures
 from imgtwin.matching.confirm import confirm_pairs
 from imgtwin.matching.near import NearParams
-from imgtwin.persistence.index import HashIndex
+from imgtwin.persistence.index import HashIndex, IndexReadError
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,20 +150,20 @@ class Vetter:
             return None, "is not in the index (no index): scan it first"
         try:
             row = self.index.lookup(path)
-        except (sqlite3.Error, ValueError, UnicodeError):
+        except (IndexReadError, ValueError, UnicodeError):
             row = None
-        if row is None or row["vanished_at"] is not None:
+        if row is None or row.vanished:
             return None, "is not a file of the index: scan it first"
-        if row["error_reason"] is not None:
-            return None, f"is not an image the scan could read ({row['error_reason']})"
-        if row["hash"] is None or row["content_hash"] is None:
+        if row.error_reason is not None:
+            return None, f"is not an image the scan could read ({row.error_reason})"
+        if row.hash is None or row.content_hash is None:
             return None, "has no content hash in the index: scan it again"
-        if row["size"] != size:
-            return None, f"has another size in the index ({row['size']} bytes, the plan says {size}): find again"
-        state = FileState(path, row["size"], row["mtime_ns"], row["inode"], row["content_hash"], row["dev"])
+        if row.size != size:
+            return None, f"has another size in the index ({row.size} bytes, the plan says {size}): find again"
+        state = FileState.of(row)
         features = None
-        if row["features"] is not None and row["features_spec"] == FEATURES_SPEC and row["hash_spec"] == self._spec:
-            features = MatchFeatures.from_bytes(row["features"])
+        if row.features is not None and row.features_spec == FEATURES_SPEC and row.hash_spec == self._spec:
+            features = MatchFeatures.from_bytes(row.features)
         return _Indexed(state, features), ""
 
 

@@ -14,7 +14,6 @@ The matching half of ``imgtwin find`` (``runs.find`` scans first, then calls thi
 from __future__ import annotations
 
 import os
-import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
@@ -33,7 +32,7 @@ from imgtwin.matching.grouping import EXACT, Group, Matches, form_groups
 from imgtwin.matching.keeper import Evidence, FileInfo, KeeperPolicy, Ranking, rank_files
 from imgtwin.matching.near import FeatureTable, NearParams, near_matches
 from imgtwin.matching.resolution import UPSCALE_SPEC, UpscaleCheck, UpscaleVerdict
-from imgtwin.persistence.index import HashIndex, row_path
+from imgtwin.persistence.index import HashIndex, IndexReadError
 from imgtwin.persistence.sqlite import IndexVersionError
 from imgtwin.records import DuplicateGroup, ErrorReason, FileError, GroupMember
 
@@ -47,12 +46,20 @@ _TRANSFORM_NAMES = {
 
 @dataclass(frozen=True)
 class _Row:
+    """What matching keeps of an ``IndexedFile``: not the record itself, whose feature and signal
+    blobs (KBs a file) are parsed into ``_Loaded.table`` and ``info`` instead of being held."""
+
     path: str
     info: FileInfo  # for ranking keepers: width and height of the picture without borders
     width: int | None  # as stored: the whole image
     height: int | None
     content_hash: str | None  # its match features are row k of ``_Loaded.table``
-    file_id: tuple[int, int] | None = None  # (device, inode) as scanned: hard links to one file share it
+    dev: int | None = None  # device and inode as scanned: hard links to one file share them
+    inode: int | None = None
+
+    @property
+    def file_id(self) -> tuple[int, int] | None:
+        return (self.dev, self.inode) if self.dev is not None and self.inode is not None else None
 
     @property
     def aspect(self) -> float:
@@ -108,24 +115,24 @@ def load_rows(db_path: str, roots: Sequence[str], reference: Sequence[str] = (),
     blocks: list[FeatureTable] = []
     block: list[MatchFeatures] = []
     with HashIndex(db_path, readonly=True) as index:
-        for row in index.rows_under([os.path.abspath(r) for r in roots], columns=_COLUMNS):
-            path = row_path(row)
-            if select is not None and not select(path, row["size"], row["dev"]):
+        for file in index.files_under([os.path.abspath(r) for r in roots]):
+            path = file.path
+            if select is not None and not select(path, file.size, file.dev):
                 continue
-            if row["error_reason"] is not None:
-                reason = _reason(row["error_reason"])
-                loaded.errors.append((path, FileError(reason, row["error_message"] or "")))
-            elif row["hash_spec"] != spec_id or row["features_spec"] != FEATURES_SPEC or row["features"] is None:
+            if file.error_reason is not None:
+                loaded.errors.append((path, FileError(_reason(file.error_reason), file.error_message or "")))
+            elif file.hash_spec != spec_id or file.features_spec != FEATURES_SPEC or file.features is None:
                 loaded.stale += 1
             else:
-                features = MatchFeatures.from_bytes(row["features"])
-                width, height = _content_size(row["width"], row["height"], features)
-                signals = KeeperSignals.from_bytes(row["signals"]) if row["signals_spec"] == SIGNALS_SPEC else None
+                features = MatchFeatures.from_bytes(file.features)
+                width, height = _content_size(file.width, file.height, features)
+                fresh = file.signals is not None and file.signals_spec == SIGNALS_SPEC
+                signals = KeeperSignals.from_bytes(file.signals) if fresh and file.signals is not None else None
                 left, top, right, bottom = features.trim
-                info = FileInfo(path, row["size"], row["mtime_ns"], width, height, row["format"], signals,
+                info = FileInfo(path, file.size, file.mtime_ns, width, height, file.format, signals,
                                 any(_within(path, r) for r in references), (right - left) * (bottom - top))
-                file_id = (row["dev"], row["inode"]) if row["dev"] is not None and row["inode"] is not None else None
-                loaded.rows.append(_Row(path, info, row["width"], row["height"], row["content_hash"], file_id))
+                loaded.rows.append(_Row(path, info, file.width, file.height, file.content_hash, file.dev,
+                                        file.inode))
                 block.append(features)
                 if len(block) >= LOAD_BLOCK:
                     blocks.append(FeatureTable.from_features(block))
@@ -133,12 +140,6 @@ def load_rows(db_path: str, roots: Sequence[str], reference: Sequence[str] = (),
     blocks.append(FeatureTable.from_features(block))
     loaded.table = FeatureTable.concat(blocks)
     return loaded
-
-
-# What find reads of a row (``dev`` for the filters' one-file-system rule, with ``inode`` to tell hard links to
-# the keeper; ``scanned_at``, ``ctime_ns``... never).
-_COLUMNS = ("path, size, dev, inode, mtime_ns, width, height, format, hash_spec, features, features_spec, signals, "
-            "signals_spec, content_hash, error_reason, error_message")
 
 
 def _reason(value: str) -> ErrorReason:
@@ -258,7 +259,7 @@ class UpscaleChecker:
         try:
             with HashIndex(self.db_path) as index:
                 index.store_upscale_verdicts(((v.large_hash, v.small_hash, v.ratio) for v in verdicts), UPSCALE_SPEC)
-        except (sqlite3.OperationalError, IndexVersionError):
+        except (IndexReadError, IndexVersionError):
             pass  # an index this user may only read: the checks are made again next time
 
 
@@ -282,6 +283,7 @@ def public_groups(groups: Sequence[Group], rows: Sequence[_Row], ranking: Rankin
                 exact=keeper_hash is not None and rows[m.index].content_hash == keeper_hash,
                 reference=rows[m.index].info.reference,
                 linked=m.index != group.keeper and keeper_file is not None and rows[m.index].file_id == keeper_file,
+                content_hash=rows[m.index].content_hash, dev=rows[m.index].dev, inode=rows[m.index].inode,
             )
             for m in group.members
         )

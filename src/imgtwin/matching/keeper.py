@@ -70,7 +70,12 @@ _COMMON_ASPECTS = np.log(np.array([1.0, 5 / 4, 4 / 3, 1.414, 3 / 2, 16 / 10, 16 
 
 @dataclass(frozen=True, slots=True)
 class FileInfo:
-    """The per-file facts keepers are chosen by (from the ``files`` table)."""
+    """The per-file facts keepers are chosen by, derived from a ``records.IndexedFile``.
+
+    Not the record itself: the size is the picture's without its borders, the
+    signals are parsed, and whether it lies in a reference folder is the run's
+    fact, not the index's.
+    """
 
     path: str
     size: int

@@ -19,6 +19,17 @@ from typing import Any, Self
 
 from imgtwin.persistence.keys import key_path, path_key, under_root_clause
 from imgtwin.persistence.sqlite import SCHEMA_VERSION, check_pages, connect, write_transaction
+from imgtwin.records import IndexedFile
+
+#: What a query on a damaged, locked or foreign index raises: callers outside persistence catch this name.
+IndexReadError = sqlite3.Error
+
+#: The columns of ``files`` an ``IndexedFile`` holds (``scanned_at`` is the index's own bookkeeping).
+_FIELDS = ("path, size, mtime_ns, dev, inode, ctime_ns, content_hash, width, height, format, decode, loader, hash, "
+           "hash_spec, features, features_spec, signals, signals_spec, answered_by, error_reason, error_message, "
+           "vanished_at")
+#: The same without the blobs (KBs a row): for readers that do not match pictures.
+_FIELDS_NO_BLOBS = _FIELDS.replace("features, ", "NULL, ").replace("signals, ", "NULL, ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +54,11 @@ class IndexInfo:
 
 @dataclass(frozen=True, slots=True)
 class FailedFile:
-    """A file the index records as unreadable (what ``imgtwin errors`` lists)."""
+    """A file the index records as unreadable (what ``imgtwin errors`` and ``Index.errors`` list).
+
+    A listing of ``IndexedFile``'s error fields, read from the errors' own
+    index without the rows' blobs; kept as the public API's shape.
+    """
 
     path: str
     reason: str
@@ -55,6 +70,15 @@ class FailedFile:
 def row_path(row: sqlite3.Row) -> str:
     """The path of an index row."""
     return key_path(row["path"])
+
+
+def indexed_file(row: sqlite3.Row) -> IndexedFile:
+    """The record of a row selected with ``_FIELDS`` (or ``_FIELDS_NO_BLOBS``): the only place one is built."""
+    (path, size, mtime_ns, dev, inode, ctime_ns, content_hash, width, height, fmt, decode, loader, hash_hex, hash_spec,
+     features, features_spec, signals, signals_spec, answered_by, error_reason, error_message, vanished_at) = row
+    return IndexedFile(key_path(path), size, mtime_ns, dev, inode, ctime_ns, content_hash, width, height, fmt, decode,
+                       loader, hash_hex, hash_spec, features, features_spec, signals, signals_spec, answered_by,
+                       error_reason, error_message, vanished_at is not None)
 
 
 def is_gone(path: str) -> bool:
@@ -89,9 +113,10 @@ class HashIndex:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def lookup(self, path: str) -> sqlite3.Row | None:
-        row: sqlite3.Row | None = self.conn.execute("SELECT * FROM files WHERE path = ?", (path_key(path),)).fetchone()
-        return row
+    def lookup(self, path: str) -> IndexedFile | None:
+        """The record of ``path`` (found gone or not), or None."""
+        row = self.conn.execute(f"SELECT {_FIELDS} FROM files WHERE path = ?", (path_key(path),)).fetchone()
+        return indexed_file(row) if row is not None else None
 
     def has_hashed_size(self, size: int) -> bool:
         """Whether some hashed file has ``size`` bytes (so a new file of that size may be a twin)."""
@@ -101,14 +126,14 @@ class HashIndex:
         ).fetchone()
         return row is not None
 
-    def twin(self, content_hash: str) -> sqlite3.Row | None:
-        """The most recently hashed row with these bytes, or None (one index probe, however many copies)."""
-        result: sqlite3.Row | None = self.conn.execute(
-            "SELECT * FROM files INDEXED BY files_hashed_content WHERE content_hash = ? AND hash IS NOT NULL "
-            "ORDER BY scanned_at DESC LIMIT 1",
+    def twin(self, content_hash: str) -> IndexedFile | None:
+        """The most recently hashed file with these bytes, or None (one index probe, however many copies)."""
+        row = self.conn.execute(
+            f"SELECT {_FIELDS} FROM files INDEXED BY files_hashed_content WHERE content_hash = ? "
+            "AND hash IS NOT NULL ORDER BY scanned_at DESC LIMIT 1",
             (content_hash,),
         ).fetchone()
-        return result
+        return indexed_file(row) if row is not None else None
 
     def rows_under(self, roots: Sequence[str], *, include_vanished: bool = False,
                    columns: str = "*") -> Iterator[sqlite3.Row]:  # fmt: skip
@@ -117,6 +142,14 @@ class HashIndex:
         if not include_vanished:
             where += " AND vanished_at IS NULL"
         yield from self.conn.execute(f"SELECT {columns} FROM files WHERE {where} ORDER BY path", params)
+
+    def files_under(self, roots: Sequence[str], *, blobs: bool = True) -> Iterator[IndexedFile]:
+        """The files inside any of ``roots`` (no roots: all) not found gone, in path order.
+
+        ``blobs=False`` leaves ``features`` and ``signals`` out (None): a row holds KBs of them.
+        """
+        for row in self.rows_under(roots, columns=_FIELDS if blobs else _FIELDS_NO_BLOBS):
+            yield indexed_file(row)
 
     def failures(self, reason: str | None = None) -> Iterator[FailedFile]:
         """Files that failed (and were not since found gone), in path order; reads only those rows."""

@@ -20,13 +20,21 @@ number of files whatever their sizes (100,000 files of one size included).
 from __future__ import annotations
 
 import os
-import sqlite3
 from typing import Protocol
 
 from imgtwin.hashing.content import content_hash
-from imgtwin.persistence.index import HashIndex, is_gone, row_path
+from imgtwin.persistence.index import HashIndex, is_gone
 from imgtwin.processing.task import failure_of
-from imgtwin.records import ErrorReason, FileError, FileResult, FileStatus, HashSpec, ImageHash, ProcessingMetadata
+from imgtwin.records import (
+    ErrorReason,
+    FileError,
+    FileResult,
+    FileStatus,
+    HashSpec,
+    ImageHash,
+    IndexedFile,
+    ProcessingMetadata,
+)
 
 # Failures that the same bytes and the same loader will always reproduce.
 SETTLED_ERRORS = frozenset(
@@ -82,23 +90,23 @@ class IndexScanCache:
             if self._unchanged(row, info) and self._settled(row):
                 # A file back at a path marked vanished (moved away and back) is
                 # rewritten, which clears the mark.
-                return self._result(row, path, info, "unchanged" if row["vanished_at"] is None else "moved")
+                return self._result(row, path, info, "unchanged" if not row.vanished else "moved")
             return None
         return self._twin(index, path, info)
 
     @staticmethod
-    def _unchanged(row: sqlite3.Row, info: os.stat_result) -> bool:
-        return (row["size"], row["mtime_ns"], row["inode"], row["dev"], row["ctime_ns"]) == (
+    def _unchanged(row: IndexedFile, info: os.stat_result) -> bool:
+        return (row.size, row.mtime_ns, row.inode, row.dev, row.ctime_ns) == (
             info.st_size, info.st_mtime_ns, info.st_ino, info.st_dev, info.st_ctime_ns,
         )
 
-    def _settled(self, row: sqlite3.Row) -> bool:
-        if row["loader"] != self.loader_id:
+    def _settled(self, row: IndexedFile) -> bool:
+        if row.loader != self.loader_id:
             return False
-        if row["hash"] is not None:
-            return (row["hash_spec"], row["features_spec"], row["signals_spec"]) == (
+        if row.hash is not None:
+            return (row.hash_spec, row.features_spec, row.signals_spec) == (
                 self.spec.id, self.features_spec, self.signals_spec)
-        return row["error_reason"] in SETTLED_ERRORS
+        return row.error_reason in SETTLED_ERRORS
 
     def _twin(self, index: HashIndex, path: str, info: os.stat_result) -> FileResult | None:
         """The result of an indexed file with the same bytes, for a path the index does not know."""
@@ -110,21 +118,21 @@ class IndexScanCache:
             return None
         twin = index.twin(digest)
         # The newest row with these bytes; an older definition's row is read again, like any stale row.
-        if twin is None or twin["size"] != info.st_size or not self._settled(twin):
+        if twin is None or twin.size != info.st_size or not self._settled(twin):
             return None
-        return self._result(twin, path, info, "moved" if is_gone(row_path(twin)) else "copy")
+        return self._result(twin, path, info, "moved" if is_gone(twin.path) else "copy")
 
-    def _result(self, row: sqlite3.Row, path: str, info: os.stat_result, how: str) -> FileResult:
+    def _result(self, row: IndexedFile, path: str, info: os.stat_result, how: str) -> FileResult:
         metadata = ProcessingMetadata(
-            path, info.st_size, info.st_mtime_ns, row["width"], row["height"], row["format"], row["decode"],
-            row["loader"], info.st_dev, info.st_ino, info.st_ctime_ns, row["content_hash"],
+            path, info.st_size, info.st_mtime_ns, row.width, row.height, row.format, row.decode,
+            row.loader, info.st_dev, info.st_ino, info.st_ctime_ns, row.content_hash,
         )
-        answered = "content" if how in ("moved", "copy") else row["answered_by"]
-        if row["hash"] is not None:
+        answered = "content" if how in ("moved", "copy") else row.answered_by
+        if row.hash is not None:
             return FileResult(
-                metadata, FileStatus.HASHED, hash=ImageHash(int(row["hash"], 16), self.spec),
-                features=row["features"], features_spec=row["features_spec"], signals=row["signals"],
-                signals_spec=row["signals_spec"], reused=how, answered_by=answered,
+                metadata, FileStatus.HASHED, hash=ImageHash(int(row.hash, 16), self.spec),
+                features=row.features, features_spec=row.features_spec, signals=row.signals,
+                signals_spec=row.signals_spec, reused=how, answered_by=answered,
             )
-        error = FileError(ErrorReason(row["error_reason"]), row["error_message"] or "")
+        error = FileError(ErrorReason(row.error_reason), row.error_message or "")
         return failure_of(metadata, error, reused=how, answered_by=answered)

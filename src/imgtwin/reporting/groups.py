@@ -86,18 +86,6 @@ def groups_document(
     }
 
 
-def regrouped(document: dict[str, Any], groups: list[dict[str, Any]]) -> dict[str, Any]:
-    """``document`` holding ``groups`` instead of its own, without errors, its summary counted again.
-
-    How a reviewed part of a ``find --json`` document becomes a plan: every other field (base, ...) is kept.
-    """
-    return {key: value for key, value in document.items() if key not in ("groups", "errors", "summary")} | {
-        "summary": {"groups": len(groups), "duplicates": sum(len(g["members"]) - 1 for g in groups),
-                    "reclaimable_bytes": sum(g["reclaimable_bytes"] for g in groups), "errors": 0},
-        "groups": groups, "errors": [],
-    }
-
-
 def write_json(path: str, document: dict[str, Any]) -> None:
     out = AtomicTextFile(path)
     json.dump(document, out.stream, ensure_ascii=False, indent=1)

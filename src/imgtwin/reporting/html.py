@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import quote
 
 from imgtwin._version import __version__
-from imgtwin.documents import DocumentError, load_find_document
+from imgtwin.documents import DocumentError, document_groups, load_find_document
 from imgtwin.folders import document_base, resolve
 from imgtwin.persistence.atomic import AtomicTextFile
 from imgtwin.reporting.thumbnails import ThumbnailSet, make_thumbnails
@@ -59,11 +59,8 @@ def load_find_json(path: str) -> dict[str, Any]:
         document = load_find_document(path)
     except DocumentError as exc:
         raise ReportInputError(str(exc)) from None
-    for group in document["groups"]:
-        members = group.get("members") if isinstance(group, dict) else None
-        if not isinstance(members, list) or not all(isinstance(m, dict) and isinstance(m.get("path"), str)
-                                                    for m in members):
-            raise ReportInputError(f"{path}: a group without a list of members with paths")
+    if not all(group.listed for group in document_groups(document)):
+        raise ReportInputError(f"{path}: a group without a list of members with paths")
     document.setdefault("errors", [])
     try:
         document_base(document)

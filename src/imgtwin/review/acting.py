@@ -4,7 +4,8 @@ The page never sends paths. It sends, per group, the id of the file to keep
 and the ids of the files to act on; the plan is built here from the server's
 own copy of the groups, so a request can only choose among the members of a
 group the finder made: it cannot name another file, nor pair files from two
-groups. The plan then goes through ``actions.plan_from_document`` and
+groups. The plan then goes through ``actions.plan_from_reviewed`` (the
+vetting ``dedupe --plan FILE`` applies to a document, without writing one) and
 ``apply_plan``, the code behind ``dedupe --plan FILE --yes``: the same checks
 right before each file, the same journal, the same undo.
 """
@@ -18,9 +19,8 @@ from typing import Any
 
 from imgtwin.actions import ActionKind, ActionPlan, JournalError, read_journal
 from imgtwin.actions.journal import default_journal_path
-from imgtwin.actions.plan import containing_root, plan_from_document
-from imgtwin.reporting.groups import regrouped
-from imgtwin.review.catalog import IndexedFile
+from imgtwin.actions.plan import Proposed, containing_root, plan_from_reviewed
+from imgtwin.review.catalog import ServedFile
 from imgtwin.review.inputs import InputError, is_id
 
 DELETE_CONFIRMATION = "delete"
@@ -37,7 +37,7 @@ class ReviewGroups:
 
     version: int
     document: dict[str, Any]
-    files: tuple[tuple[IndexedFile, ...], ...]
+    files: tuple[tuple[ServedFile, ...], ...]
     ids: tuple[tuple[str, ...], ...]
     notes: tuple[str, ...] = ()
     _positions: dict[int, int] = field(init=False, repr=False, compare=False)
@@ -89,14 +89,14 @@ def parse_decisions(body: Any, groups: ReviewGroups, roots: Sequence[str], *, ap
         position = groups.position(gid)
         if position is None:
             raise DecisionError(f"there is no group {gid}", 409)
-        ids, members = groups.ids[position], groups.document["groups"][position]["members"]
+        ids, members = groups.ids[position], groups.files[position]
         keep, act = entry.get("keep"), entry.get("act")
         if not isinstance(keep, str) or keep not in ids:
             raise DecisionError(f"group {gid}: the file to keep is not a member of the group")
         if not isinstance(act, list) or not all(isinstance(a, str) and a in ids and a != keep for a in act) \
                 or len(set(act)) != len(act):
             raise DecisionError(f"group {gid}: the files to act on must be other members of the group, once each")
-        if any(members[ids.index(str(a))].get("reference") is True for a in act):
+        if any(members[ids.index(str(a))].reference for a in act):
             raise DecisionError(f"group {gid}: files in a reference folder are never touched")
         if act:
             chosen.append((gid, keep, tuple(act)))
@@ -127,29 +127,27 @@ def _move_target(value: Any, roots: Sequence[str]) -> str:
     return target
 
 
-def plan_document(groups: ReviewGroups, decisions: Decisions) -> dict[str, Any]:
-    """A ``find --json`` document holding only the decided groups, with real paths and keep flags."""
-    document = groups.document
+def reviewed_groups(groups: ReviewGroups, decisions: Decisions) -> list[Proposed]:
+    """The decided groups, each with the keeper and the files chosen, their paths and sizes as found."""
     out = []
     for gid, keep, act in decisions.groups:
         position = groups.position(gid)
         assert position is not None
         ids, files = groups.ids[position], groups.files[position]
-        chosen = [keep, *act]
-        members: list[dict[str, Any]] = [
-            {"path": files[ids.index(i)].path, "size": files[ids.index(i)].size, "keep": i == keep} for i in chosen]
-        out.append({"id": gid, "category": document["groups"][position].get("category", "near"),
-                    "reclaimable_bytes": sum(files[ids.index(i)].size for i in act), "members": members})
-    return regrouped(document, out)  # the find document is built in one place
+        chosen = [(os.path.abspath(f.path), f.size) for f in (files[ids.index(i)] for i in (keep, *act))]
+        category = "exact" if groups.document["groups"][position].get("category") == "exact" else "near"
+        out.append(Proposed(gid, category, chosen[0], tuple(chosen[1:])))
+    return out
 
 
 def build_plan(
-    document: dict[str, Any], action: ActionKind, *, roots: Sequence[str], db_path: str, move_to: str | None,
+    groups: ReviewGroups, decisions: Decisions, *, roots: Sequence[str], db_path: str,
     reference: Sequence[str] = (),
 ) -> ActionPlan:
-    """The action plan for a reviewed document, made exactly as ``dedupe --plan`` makes it."""
-    return plan_from_document(document, action, roots=roots, db_path=db_path, move_to=move_to,
-                              reference=reference, name="the reviewed groups")
+    """The action plan for the page's decisions, vetted as ``dedupe --plan`` vets a document."""
+    return plan_from_reviewed(reviewed_groups(groups, decisions), decisions.action, roots=roots, db_path=db_path,
+                              move_to=decisions.move_to, reference=reference,
+                              threshold=groups.document.get("threshold"), rotations=groups.document.get("rotations"))
 
 
 def journal_dir() -> str:

@@ -23,22 +23,32 @@ import secrets
 import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from imgtwin.actions.plan import containing_root
 
 _ID = re.compile(r"^[0-9a-f]{32}$")
 
 
-@dataclass(frozen=True, slots=True)
-class IndexedFile:
-    """A group member as the index knows it; ``path`` is absolute, as os functions take it."""
+class ServedFile(Protocol):
+    """What the review app needs of a group member (a ``records.GroupMember``): its absolute path, its
+    size, whether it lies in a reference folder and, where the index knows them, the device and inode it
+    was hashed as."""
 
-    path: str
-    size: int
-    mtime_ns: int | None = None
-    dev: int | None = None
-    inode: int | None = None
-    format: str | None = None
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def size(self) -> int: ...
+
+    @property
+    def reference(self) -> bool: ...
+
+    @property
+    def dev(self) -> int | None: ...
+
+    @property
+    def inode(self) -> int | None: ...
 
 
 class NotServable(Exception):
@@ -54,7 +64,7 @@ class NotServable(Exception):
 class OpenedFile:
     """A checked file: ``path`` is the name it was opened by (every link resolved), ``stat`` its ``fstat``."""
 
-    entry: IndexedFile
+    entry: ServedFile
     path: str
     fd: int
     stat: os.stat_result
@@ -80,20 +90,20 @@ class FileCatalog:
         self._key = key or secrets.token_bytes(32)
         self.roots = tuple(os.path.abspath(r) for r in roots)
         self._real_roots = tuple(os.path.realpath(r) for r in self.roots)
-        self._files: dict[str, IndexedFile] = {}
+        self._files: dict[str, ServedFile] = {}
 
     def file_id(self, path: str) -> str:
         raw = os.path.abspath(path).encode("utf-8", "surrogateescape")
         return hmac.new(self._key, raw, "sha256").hexdigest()[:32]
 
-    def replace(self, files: Iterable[IndexedFile]) -> None:
+    def replace(self, files: Iterable[ServedFile]) -> None:
         """The catalog becomes exactly ``files`` (one swap: readers see the old or the new set)."""
         self._files = {self.file_id(f.path): f for f in files}
 
     def __len__(self) -> int:
         return len(self._files)
 
-    def get(self, file_id: str) -> IndexedFile | None:
+    def get(self, file_id: str) -> ServedFile | None:
         if not _ID.match(file_id):
             return None
         entry = self._files.get(file_id)

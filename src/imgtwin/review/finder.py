@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from imgtwin.interfaces import ProgressReporter
 from imgtwin.options import MatchOptions, ScanOptions
 from imgtwin.records import ProcessingSummary
-from imgtwin.review.catalog import IndexedFile
+from imgtwin.review.catalog import ServedFile
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class FoundGroups:
     """A ``find --json`` document, and for each member of each group the indexed file behind it."""
 
     document: dict[str, Any]
-    files: tuple[tuple[IndexedFile, ...], ...]  # aligned with document["groups"][g]["members"]
+    files: tuple[tuple[ServedFile, ...], ...]  # aligned with document["groups"][g]["members"]
     stale: int = 0  # indexed files hashed by another imgtwin version (not compared)
     notes: tuple[str, ...] = field(default=())
 
@@ -66,7 +66,6 @@ class IndexFinder:
         return run_scan(settings, RunContext(cancel, reporter=reporter))
 
     def group(self) -> FoundGroups:
-        from imgtwin.persistence.index import HashIndex
         from imgtwin.reporting.groups import groups_document
         from imgtwin.runs.find import find_duplicates
 
@@ -74,20 +73,9 @@ class IndexFinder:
         result = find_duplicates(self.roots, db_path=self.db_path, match=self.match, options=self.options, scan=False)
         document = groups_document(result.groups, result.errors, self.match.bits,
                                    self.match.searches_rotations, deep=self.match.searches_deep)
-        files = []
-        with HashIndex(self.db_path) as index:
-            for group in result.groups:
-                members = []
-                for member in group.members:
-                    row = index.lookup(member.path)
-                    members.append(IndexedFile(
-                        member.path, member.size, member.mtime_ns,
-                        row["dev"] if row is not None else None, row["inode"] if row is not None else None,
-                        member.format,
-                    ))
-                files.append(tuple(members))
+        files = tuple(group.members for group in result.groups)  # with the device and inode find read
         notes: tuple[str, ...] = ()
         if result.stale:
             notes = ((f"{result.stale} indexed file(s) were hashed by another imgtwin version and were not "
                       "compared: rescan to include them."),)
-        return FoundGroups(document, tuple(files), result.stale, notes)
+        return FoundGroups(document, files, result.stale, notes)

@@ -27,7 +27,6 @@ from imgtwin.review.acting import (
     RunCatalog,
     build_plan,
     parse_decisions,
-    plan_document,
 )
 from imgtwin.review.catalog import FileCatalog
 from imgtwin.review.events import EventHub
@@ -208,9 +207,7 @@ class ReviewSession:
     def _plan(self, decisions: Decisions, groups: ReviewGroups) -> Any:
         if self.db_path is None:
             raise DecisionError("this session has no index to check files against", 409)
-        document = plan_document(groups, decisions)
-        return build_plan(document, decisions.action, roots=self.roots, db_path=self.db_path,
-                          move_to=decisions.move_to, reference=self.reference)
+        return build_plan(groups, decisions, roots=self.roots, db_path=self.db_path, reference=self.reference)
 
     def preview(self, body: Any) -> dict[str, Any]:
         """The dry run of the page's decisions: what would happen to each file, nothing changed."""

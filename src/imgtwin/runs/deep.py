@@ -22,7 +22,7 @@ from imgtwin.hashing.local import LocalFeatureExtractor, LocalSpec
 from imgtwin.interfaces import ProgressReporter
 from imgtwin.matching.deep import deep_loader
 from imgtwin.matching.deep_extra import LOCAL_SPEC
-from imgtwin.persistence.index import HashIndex, row_path
+from imgtwin.persistence.index import HashIndex
 from imgtwin.persistence.local_features import LocalFeatureStore
 from imgtwin.processing.discovery import Discovered, DiscoveryOptions
 from imgtwin.processing.engine import ParallelProcessingEngine
@@ -63,9 +63,9 @@ def missing_local_features(db_path: str, roots: Sequence[str], spec: LocalSpec =
     """One path per distinct content under ``roots`` (hashed, live) that has no features of ``spec``."""
     by_content: dict[str, str] = {}
     with HashIndex(db_path) as index:
-        for row in index.rows_under([os.path.abspath(r) for r in roots], columns="path, hash, content_hash"):
-            if row["hash"] is not None and row["content_hash"] and row["content_hash"] not in by_content:
-                by_content[row["content_hash"]] = row_path(row)
+        for file in index.files_under([os.path.abspath(r) for r in roots], blobs=False):
+            if file.hash is not None and file.content_hash and file.content_hash not in by_content:
+                by_content[file.content_hash] = file.path
         known = LocalFeatureStore(db_path, conn=index.conn).known(by_content, spec.id)
     return sorted(p for digest, p in by_content.items() if digest not in known)
 
