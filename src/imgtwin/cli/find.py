@@ -19,14 +19,16 @@ from imgtwin.cli.common import (
     stop_on_first_interrupt,
 )
 from imgtwin.cli.options import (
-    WorkersType,
     check_outputs,
     db_option,
     examples,
     filter_options,
     metrics_options,
+    no_progress_option,
     selection_options,
+    thumbnail_workers,
     with_fields,
+    workers_option,
     workers_settings,
 )
 from imgtwin.options import MatchOptions, ScanOptions
@@ -53,8 +55,8 @@ EXIT_DUPLICATES = 3  # --exit-code: duplicates found (0, 1, 2 and 130 mean what 
               help="Write one CSV row per group member; - = stdout (the table goes to stderr).")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Write an HTML review page (thumbnails in a folder beside it); see `imgtwin report`.")
-@click.option("--workers", type=WorkersType(), default=0, help="Scan workers; 0 = one per core; auto = adapt.")
-@click.option("--no-progress", is_flag=True, help="No progress bar while scanning.")
+@workers_option
+@no_progress_option
 @click.option("-q", "--quiet", is_flag=True, help="No table and no progress; files and exit code only.")
 @click.option("--exit-code", "duplicates_exit", is_flag=True,
               help=f"Exit with {EXIT_DUPLICATES} when duplicates were found (groups that are not all reference "
@@ -98,7 +100,7 @@ def find(
     if html_path:
         from imgtwin.reporting.html import write_html_report
 
-        write_html_report(html_path, document, source=f"imgtwin find {' '.join(dirs)}", workers=workers if isinstance(workers, int) else 0)
+        write_html_report(html_path, document, source=f"imgtwin find {' '.join(dirs)}", workers=thumbnail_workers(workers))
     if not quiet:
         print_groups(console if to_stdout else Console(), result.groups, result.errors)
         if result.stale:

@@ -197,6 +197,18 @@ class WorkersType(_ParamOf["int | str"]):
         return number
 
 
+WORKERS_HELP = ("Parallel workers; 0 = one per CPU core; auto = adapt the scan to throughput and load "
+                "(1 to 2 per core; process executor).")
+
+
+def workers_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--workers N|auto``, the one declaration ``scan``, ``find``, ``review``, ``dedupe`` and ``report`` share.
+
+    The command receives ``workers``; ``workers_settings`` turns it into ``ScanOptions`` fields.
+    """
+    return click.option("--workers", type=WorkersType(), default=0, show_default=True, help=WORKERS_HELP)(command)
+
+
 def workers_settings(workers: int | str, executor: str = "process") -> dict[str, Any]:
     """ScanSettings fields for a ``--workers`` value."""
     if workers != "auto":
@@ -204,6 +216,17 @@ def workers_settings(workers: int | str, executor: str = "process") -> dict[str,
     if executor != "process":
         raise click.UsageError("--workers auto needs --executor process")
     return {"workers": "auto"}
+
+
+def no_progress_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--no-progress``, shared by the commands that scan: ``scan``, ``find`` and ``dedupe``."""
+    return click.option("--no-progress", is_flag=True,
+                        help="No progress bar while scanning (errors and the results are still printed).")(command)
+
+
+def thumbnail_workers(workers: int | str) -> int:
+    """The thumbnail pool's size for a ``--workers`` value (``auto``: one per core, as 0)."""
+    return workers if isinstance(workers, int) else 0
 
 
 class SchedulerType(_ParamOf[str]):

@@ -13,7 +13,15 @@ import time
 import click
 
 from imgtwin.cli.common import EXIT_OK, err_console, fail, fatal_errors
-from imgtwin.cli.options import check_outputs, db_option, examples, filter_options, selection_options
+from imgtwin.cli.options import (
+    check_outputs,
+    db_option,
+    examples,
+    filter_options,
+    selection_options,
+    thumbnail_workers,
+    workers_option,
+)
 from imgtwin.options import MatchOptions, ScanOptions
 from imgtwin.persistence.location import default_db_path
 from imgtwin.reporting.groups import groups_document
@@ -43,7 +51,7 @@ def _summary_line(report: HtmlReport, seconds: float) -> str:
 @db_option("SQLite index to group", " DIRS limit it to those folders. Nothing is scanned.")
 @selection_options
 @filter_options
-@click.option("--workers", type=click.IntRange(min=0), default=0, help="Thumbnail workers; 0 = one per core.")
+@workers_option
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but fatal errors.")
 def report(
     dirs: tuple[str, ...],
@@ -52,7 +60,7 @@ def report(
     db_path: str | None,
     match: MatchOptions,
     options: ScanOptions,
-    workers: int,
+    workers: int | str,
     quiet: bool,
 ) -> None:
     """Write an HTML page to review duplicate groups in a browser (offline).
@@ -82,7 +90,7 @@ def report(
                                        deep=match.searches_deep)
             where = f" under {', '.join(dirs)}" if dirs else ""
             source = f"From the index {os.path.abspath(db)}{where} (threshold {match.bits})"
-        written = write_html_report(html_path, document, source=source, workers=workers)
+        written = write_html_report(html_path, document, source=source, workers=thumbnail_workers(workers))
     if not quiet:
         click.echo(_summary_line(written, time.perf_counter() - started))
     sys.exit(EXIT_OK)
