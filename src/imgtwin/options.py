@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Literal
@@ -179,6 +180,19 @@ class MatchOptions:
     def searches_deep(self) -> bool:
         """Local features are matched too (never with ``exact``)."""
         return self.deep and not self.exact_only
+
+
+def db_keyword(db: str | None, db_path: str | None, function: str) -> str | None:
+    """``db``, or the ``db_path`` keyword that the README once showed, with a DeprecationWarning.
+
+    ``db=`` is the index's keyword everywhere in the public API; ``db_path=`` still works for a while.
+    """
+    if db_path is None:
+        return db
+    if db is not None:
+        raise TypeError(f"{function}() takes db or db_path (deprecated), not both")
+    warnings.warn(f"{function}(db_path=...) is deprecated: use db=...", DeprecationWarning, stacklevel=3)
+    return db_path
 
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)(b?)\s*$", re.IGNORECASE)

@@ -205,7 +205,7 @@ def dedupe(
     with fatal_errors(console, db), stop_on_first_interrupt(cancel, console):
         try:
             if plan_path:
-                plan = plan_from_file(plan_path, kind, roots=dirs, db_path=db, move_to=move_to, reference=reference)
+                plan = plan_from_file(plan_path, kind, roots=dirs, db=db, move_to=move_to, reference=reference)
                 if not plan.roots:
                     fail(console, f"the index {db} records no scanned folders: give the folders the plan covers")
             else:

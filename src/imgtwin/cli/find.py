@@ -33,7 +33,7 @@ from imgtwin.cli.options import (
 )
 from imgtwin.options import MatchOptions, ScanOptions
 from imgtwin.persistence.location import default_db_path
-from imgtwin.reporting.groups import groups_document, print_groups, write_csv, write_json
+from imgtwin.reporting.groups import print_groups, write_csv, write_json
 from imgtwin.runs.context import RunContext
 from imgtwin.runs.find import find_duplicates
 
@@ -91,8 +91,7 @@ def find(
                                  run=RunContext(cancel, console))
     if result.scan is not None and result.scan.cancelled:
         console.print("[yellow]Scan stopped: groups below cover the files hashed so far.[/]")
-    document = groups_document(result.groups, result.errors, match.bits, match.searches_rotations,
-                               deep=match.searches_deep)
+    document = result.document()
     if json_path:
         write_json(json_path, document)
     if csv_path:

@@ -24,7 +24,6 @@ from imgtwin.cli.options import (
 )
 from imgtwin.options import MatchOptions, ScanOptions
 from imgtwin.persistence.location import default_db_path
-from imgtwin.reporting.groups import groups_document
 from imgtwin.reporting.html import HtmlReport, ReportInputError, load_find_json, write_html_report
 from imgtwin.runs.find import find_duplicates
 
@@ -86,8 +85,7 @@ def report(
             if not os.path.isfile(db):
                 fail(console, f"no index at {db}: run `imgtwin scan` first, or give --db or --from-json")
             result = find_duplicates(dirs, db_path=db, match=match, options=options, scan=False)
-            document = groups_document(result.groups, result.errors, match.bits, match.searches_rotations,
-                                       deep=match.searches_deep)
+            document = result.document()
             where = f" under {', '.join(dirs)}" if dirs else ""
             source = f"From the index {os.path.abspath(db)}{where} (threshold {match.bits})"
         written = write_html_report(html_path, document, source=source, workers=thumbnail_workers(workers))

@@ -152,7 +152,7 @@ def build_plan(
     reference: Sequence[str] = (),
 ) -> ActionPlan:
     """The action plan for a reviewed document, made exactly as ``dedupe --plan`` makes it."""
-    return plan_from_document(document, action, roots=roots, db_path=db_path, move_to=move_to,
+    return plan_from_document(document, action, roots=roots, db=db_path, move_to=move_to,
                               reference=reference, name="the reviewed groups")
 
 
