@@ -61,3 +61,15 @@ def test_sizes_in_words(text: str, size: int) -> None:
 def test_bad_sizes_are_refused(text: str) -> None:
     with pytest.raises(ValueError, match="not a size"):
         parse_size(text)
+
+
+def test_a_scans_settings_hold_its_options_rather_than_extend_them() -> None:
+    """The options are defined once (ScanOptions); a run adds its own fields beside them, never copies of them."""
+    from imgtwin.runs.scan import ScanSettings
+
+    options = ScanOptions(workers="auto", exclude=("*/cache/*",), batch_size=7)
+    settings = ScanSettings.of(["/photos"], "/tmp/i.db", options, quiet=True)
+    assert not issubclass(ScanSettings, ScanOptions) and settings.options is options
+    config = settings.processing_config()
+    assert (config.adaptive_workers, config.batch_size, config.enable_progress_reporting) == (True, 7, False)
+    assert settings.roots == ("/photos",) and ScanSettings(roots=()).options == ScanOptions()

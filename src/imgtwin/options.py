@@ -14,10 +14,11 @@ import os
 import re
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Literal
 
 from imgtwin.config import ExecutorKind, ProcessingConfig
+from imgtwin.matching.confirm import MAX_THRESHOLD
 from imgtwin.matching.keeper import KeeperPolicy
 from imgtwin.matching.near import NearParams
 from imgtwin.processing.discovery import FileFilter
@@ -26,7 +27,6 @@ _ENGINE = ProcessingConfig()
 _FILTER = FileFilter()
 
 DEFAULT_THRESHOLD = NearParams().threshold
-MAX_THRESHOLD = 20  # above it, different pictures of a scene are grouped more often than not
 
 Similarity = Literal["exact", "high", "medium", "low"]
 # --similarity in words -> --threshold in bits of the 64-bit DCT hash ("exact": byte-identical files only).
@@ -110,10 +110,6 @@ class ScanOptions:
         if not rules.active and self.include_hidden:
             return None
         return rules.row_selector(roots, self.include_hidden)
-
-    def fields(self) -> dict[str, Any]:
-        """The options as keyword arguments (of ``ScanSettings``, which extends this class)."""
-        return {f.name: getattr(self, f.name) for f in fields(ScanOptions)}
 
 
 @dataclass(frozen=True, kw_only=True)

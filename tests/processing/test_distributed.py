@@ -29,6 +29,7 @@ from imgtwin.hashing.dct import DCTHasher
 from imgtwin.hashing.extractor import MatchFeatureExtractor
 from imgtwin.interfaces import LoadedImage
 from imgtwin.loading.pillow_loader import StandardImageLoader
+from imgtwin.options import ScanOptions
 from imgtwin.persistence.sqlite import SqliteHashPersistence, read_rows
 from imgtwin.processing.engine import ParallelProcessingEngine
 from imgtwin.records import ProcessingSummary
@@ -95,8 +96,9 @@ def rows(db: Path) -> list[tuple[object, ...]]:
     return [tuple(row[c] for c in COLUMNS) for row in read_rows(str(db))]
 
 
-def scan(root: Path, db: Path, **overrides: object) -> ProcessingSummary:
-    settings = ScanSettings(roots=(str(root),), db_path=str(db), progress=False, quiet=True, **overrides)
+def scan(root: Path, db: Path, **options: Any) -> ProcessingSummary:
+    settings = ScanSettings(roots=(str(root),), db_path=str(db), progress=False, quiet=True,
+                            options=ScanOptions(**options))
     return run_scan(settings)
 
 
