@@ -36,7 +36,7 @@ from imgtwin.hashing.dct import DCTHasher  # noqa: E402
 from imgtwin.hashing.extractor import MatchFeatureExtractor  # noqa: E402
 from imgtwin.loading.pillow_loader import StandardImageLoader  # noqa: E402
 from imgtwin.persistence.sqlite import SqliteHashPersistence  # noqa: E402
-from imgtwin.processing.engine import ParallelProcessingEngine  # noqa: E402
+from imgtwin.processing.parallel import ParallelProcessingEngine  # noqa: E402
 from imgtwin.reporting.composite import NullReporter  # noqa: E402
 
 

@@ -26,7 +26,7 @@ def test_a_command_module_imports_alone_and_never_the_package(module: str) -> No
     tree = ast.parse((PACKAGE / f"{module}.py").read_text(encoding="utf-8"))
     imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
-    assert "imgtwin.cli" not in imported  # only imgtwin.cli.common and imgtwin.cli.options
+    assert "imgtwin.cli" not in imported  # only imgtwin.cli.common and imgtwin.cli.flags
     done = subprocess.run([sys.executable, "-c", f"import imgtwin.cli.{module}"], capture_output=True, text=True,
                           check=False)
     assert done.returncode == 0, done.stderr
@@ -69,7 +69,7 @@ OWN_MEANING = {"--deep", "--html", "--json", "-q"}
 
 
 def test_an_option_that_several_commands_take_is_declared_once() -> None:
-    """Same flag, same type, default and help everywhere (one decorator in cli/options.py), so --workers auto
+    """Same flag, same type, default and help everywhere (one decorator in cli/flags.py), so --workers auto
     works wherever --workers does."""
     declared: dict[str, list[tuple[str, dict[str, object]]]] = {}
     for name, command in main.commands.items():

@@ -15,7 +15,7 @@ from tests.helpers import REPO
 
 PACKAGE = REPO / "src" / "imgtwin"
 ABOVE = ("imgtwin.runs", "imgtwin.api", "imgtwin.cli", "imgtwin.review", "imgtwin.app", "imgtwin.finding")
-POOLS = ("imgtwin.processing.jobs", "imgtwin.processing.workers", "imgtwin.processing.engine",
+POOLS = ("imgtwin.processing.jobs", "imgtwin.processing.workers", "imgtwin.processing.parallel",
          "imgtwin.processing.pipeline")
 
 

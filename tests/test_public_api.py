@@ -82,3 +82,12 @@ def test_a_live_reporter_of_ones_own_receives_every_file(tmp_path: Path) -> None
             str(photos), engine.ProcessingConfig(max_concurrent_tasks=1, executor="thread"), reporter,
             engine.CsvHashPersistence(str(tmp_path / f"{id(reporter)}.csv")))
     assert sorted(alone.results) == sorted(composed.results) == ["0.png", "1.png", "2.png"]
+
+
+def test_no_top_level_module_shares_its_name_with_one_in_a_subpackage() -> None:
+    """``imgtwin.engine`` (the public extension points) and ``imgtwin.options`` (the settings) are the only modules
+    of those names: the engine's class lives in ``processing/parallel.py``, the shared flags in ``cli/flags.py``."""
+    package = Path(imgtwin.__file__).parent
+    top = {p.stem for p in package.glob("*.py")} - {"__init__", "__main__"}
+    nested = {p.stem for p in package.glob("*/**/*.py")}
+    assert top & nested == set()

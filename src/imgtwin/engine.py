@@ -24,7 +24,7 @@ from imgtwin.persistence.csv_file import CsvHashPersistence
 from imgtwin.persistence.json_file import JsonHashPersistence
 from imgtwin.persistence.sqlite import SqliteHashPersistence
 from imgtwin.processing.discovery import FileFilter
-from imgtwin.processing.engine import ParallelProcessingEngine
+from imgtwin.processing.parallel import ParallelProcessingEngine
 from imgtwin.processing.source import FileSource, LocalFileSource
 from imgtwin.records import ErrorReason, FileError, FileResult, FileStatus, HashSpec, ImageHash, ProcessingMetadata
 from imgtwin.reporting.composite import CompositeReporter, NullReporter

@@ -31,7 +31,7 @@ from imgtwin.interfaces import LoadedImage
 from imgtwin.loading.pillow_loader import StandardImageLoader
 from imgtwin.options import ScanOptions
 from imgtwin.persistence.sqlite import SqliteHashPersistence, read_rows
-from imgtwin.processing.engine import ParallelProcessingEngine
+from imgtwin.processing.parallel import ParallelProcessingEngine
 from imgtwin.records import ProcessingSummary
 from imgtwin.reporting.composite import NullReporter
 from imgtwin.runs.scan import ScanSettings, run_scan

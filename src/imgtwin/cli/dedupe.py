@@ -45,7 +45,7 @@ from imgtwin.cli.common import (
     injected,
     stop_on_first_interrupt,
 )
-from imgtwin.cli.options import (
+from imgtwin.cli.flags import (
     FILTER_NAMES,
     db_option,
     examples,

@@ -18,7 +18,7 @@ from imgtwin.cli.common import (
     fatal_errors,
     stop_on_first_interrupt,
 )
-from imgtwin.cli.options import (
+from imgtwin.cli.flags import (
     check_outputs,
     db_option,
     examples,

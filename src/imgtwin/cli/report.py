@@ -13,7 +13,7 @@ import time
 import click
 
 from imgtwin.cli.common import EXIT_OK, err_console, fail, fatal_errors
-from imgtwin.cli.options import (
+from imgtwin.cli.flags import (
     check_outputs,
     db_option,
     examples,

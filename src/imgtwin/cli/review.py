@@ -9,7 +9,7 @@ import webbrowser
 import click
 
 from imgtwin.cli.common import EXIT_OK, err_console, fail, fatal_errors
-from imgtwin.cli.options import (
+from imgtwin.cli.flags import (
     db_option,
     examples,
     filter_options,

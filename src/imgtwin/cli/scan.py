@@ -15,7 +15,7 @@ from imgtwin.cli.common import (
     fatal_errors,
     stop_on_first_interrupt,
 )
-from imgtwin.cli.options import (
+from imgtwin.cli.flags import (
     SchedulerType,
     check_outputs,
     db_option,

@@ -29,7 +29,7 @@ from imgtwin.config import ProcessingConfig
 from imgtwin.hashing.extractor import FeatureExtractor
 from imgtwin.interfaces import Hasher, ImageLoader
 from imgtwin.processing.channels import END, POLL_SECONDS, Channel
-from imgtwin.processing.engine import ParallelProcessingEngine
+from imgtwin.processing.parallel import ParallelProcessingEngine
 from imgtwin.processing.source import FileSource
 from imgtwin.processing.task import error_result, process_file
 from imgtwin.processing.workers import WorkerPool, quiet_decoder_warnings

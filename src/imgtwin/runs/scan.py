@@ -29,8 +29,8 @@ from imgtwin.persistence.location import DB_ENV_VAR, default_db_path
 from imgtwin.persistence.lock import IndexWriteLock
 from imgtwin.persistence.sqlite import SqliteHashPersistence, connect
 from imgtwin.processing.discovery import check_roots
-from imgtwin.processing.engine import ParallelProcessingEngine
 from imgtwin.processing.incremental import IndexScanCache
+from imgtwin.processing.parallel import ParallelProcessingEngine
 from imgtwin.processing.source import LocalFileSource
 from imgtwin.records import ProcessingSummary
 from imgtwin.reporting.composite import CompositeReporter, NullReporter
