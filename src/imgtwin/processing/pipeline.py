@@ -71,7 +71,7 @@ class ProcessingPipeline:
         cancel: threading.Event,
     ) -> ProcessingSummary:
         started = self.clock()
-        options = DiscoveryOptions(self.config.include_hidden, self.config.follow_symlinks)
+        options = self.config.discovery
         total = self.source.count(roots, options)
         reporter.report_started(total)
         work = Channel(self.config.channel_buffer_size)
