@@ -69,10 +69,10 @@ def _plan(
 
 
 def plan_from_groups(
-    groups: Sequence[DuplicateGroup], roots: Sequence[str], action: ActionKind | str, *, db_path: str | None,
+    groups: Sequence[DuplicateGroup], roots: Sequence[str], action: ActionKind | str, *, db: str | None,
     move_to: str | None = None, reference: Sequence[str] = (),
 ) -> ActionPlan:
-    """The plan for ``find_duplicates`` groups: every member but the keeper.
+    """The plan for ``find_duplicates`` groups: every member but the keeper, checked against the index ``db``.
 
     Member paths are as ``find`` printed them (relative to the current folder
     when the roots were); identities and content hashes come from the index.
@@ -83,7 +83,7 @@ def plan_from_groups(
                  tuple((os.path.abspath(m.path), m.size) for m in g.members if not m.keep))
         for g in groups
     ]
-    return _plan(proposed, [], ActionKind(action), roots, roots, db_path, move_to, reference, None)
+    return _plan(proposed, [], ActionKind(action), roots, roots, db, move_to, reference, None)
 
 
 def load_plan_document(plan_path: str) -> dict[str, Any]:

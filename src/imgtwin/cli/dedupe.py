@@ -217,7 +217,7 @@ def dedupe(
                     console.print("[yellow]Scan stopped: nothing was done.[/]", highlight=False)
                     sys.exit(EXIT_INTERRUPTED)
                 unreadable = len(found.errors)
-                plan = plan_from_groups(found.groups, dirs, kind, db_path=db, move_to=move_to, reference=reference)
+                plan = plan_from_groups(found.groups, dirs, kind, db=db, move_to=move_to, reference=reference)
         except PlanError as exc:
             fail(console, str(exc))
         for refused in plan.refused:
