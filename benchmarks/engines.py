@@ -36,7 +36,7 @@ from imgtwin.hashing.dct import DCTHasher
 from imgtwin.hashing.extractor import MatchFeatureExtractor
 from imgtwin.loading.pillow_loader import StandardImageLoader
 from imgtwin.persistence.sqlite import SqliteHashPersistence
-from imgtwin.processing.engine import ParallelProcessingEngine
+from imgtwin.processing.parallel import ParallelProcessingEngine
 from imgtwin.reporting.composite import NullReporter
 
 

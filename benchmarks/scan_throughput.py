@@ -45,7 +45,7 @@ from imgtwin.hashing.dct import DCTHasher
 from imgtwin.loading.pillow_loader import StandardImageLoader
 from imgtwin.loading.signatures import sniff
 from imgtwin.persistence.sqlite import SqliteHashPersistence
-from imgtwin.processing.engine import ParallelProcessingEngine
+from imgtwin.processing.parallel import ParallelProcessingEngine
 from imgtwin.reporting.composite import NullReporter
 
 REPO = Path(__file__).resolve().parents[1]

@@ -55,9 +55,9 @@ def test_the_review_pages_plan_import_uses_the_base(photo_dir: Path, tmp_path: P
     document = find_json_made_in(photo_dir.parent, photo_dir, db, out)
     (tmp_path / "Downloads").mkdir()
     monkeypatch.chdir(tmp_path / "Downloads")  # the exported plan is read where the browser saved it
-    plan = plan_from_document(document, ActionKind.TRASH, db_path=str(db))
+    plan = plan_from_document(document, ActionKind.TRASH, db=str(db))
     assert [os.path.dirname(i.path) for i in plan.items] == [str(photo_dir / "a")]
     with pytest.raises(PlanError, match="not an absolute folder"):
-        plan_from_document({**document, "base": "photos"}, ActionKind.TRASH, db_path=str(db))
+        plan_from_document({**document, "base": "photos"}, ActionKind.TRASH, db=str(db))
     legacy = {k: v for k, v in document.items() if k != "base"}  # before base: the current folder, as it was
-    assert plan_from_document(legacy, ActionKind.TRASH, db_path=str(db)).items == ()
+    assert plan_from_document(legacy, ActionKind.TRASH, db=str(db)).items == ()

@@ -16,7 +16,7 @@ from tests.helpers import REPO
 PACKAGE = REPO / "src" / "imgtwin"
 ABOVE = ("imgtwin.runs", "imgtwin.api", "imgtwin.cli", "imgtwin.review", "imgtwin.app", "imgtwin.finding")
 POOLS = ("imgtwin.processing.jobs", "imgtwin.processing.workers", "imgtwin.processing.thread_pool",
-         "imgtwin.processing.pools", "imgtwin.processing.engine", "imgtwin.processing.pipeline")
+         "imgtwin.processing.pools", "imgtwin.processing.parallel", "imgtwin.processing.pipeline")
 
 
 def _imports(source: Path) -> set[str]:

@@ -61,3 +61,34 @@ def test_sizes_in_words(text: str, size: int) -> None:
 def test_bad_sizes_are_refused(text: str) -> None:
     with pytest.raises(ValueError, match="not a size"):
         parse_size(text)
+
+
+def test_a_scans_settings_hold_its_options_rather_than_extend_them() -> None:
+    """The options are defined once (ScanOptions); a run adds its own fields beside them, never copies of them."""
+    from imgtwin.runs.scan import ScanSettings
+
+    options = ScanOptions(workers="auto", exclude=("*/cache/*",), batch_size=7)
+    settings = ScanSettings.of(["/photos"], "/tmp/i.db", options, quiet=True)
+    assert not issubclass(ScanSettings, ScanOptions) and settings.options is options
+    config = settings.processing_config()
+    assert (config.adaptive_workers, config.batch_size, config.enable_progress_reporting) == (True, 7, False)
+    assert settings.roots == ("/photos",) and ScanSettings(roots=()).options == ScanOptions()
+
+
+def test_the_threshold_limit_and_the_words_bits_are_written_once() -> None:
+    """MatchOptions, a plan document and the CLI's --threshold range and help all take them from one place."""
+    import click
+
+    from imgtwin.cli import main
+    from imgtwin.matching.confirm import MAX_THRESHOLD, plan_params
+    from imgtwin.options import SIMILARITY_BITS
+
+    with pytest.raises(ValueError, match=f"between 0 and {MAX_THRESHOLD} bits"):
+        MatchOptions(threshold=MAX_THRESHOLD + 1)
+    assert plan_params(MAX_THRESHOLD + 5).threshold == MAX_THRESHOLD
+    params = {p.name: p for p in main.commands["find"].params}
+    threshold = params["threshold"].type
+    assert isinstance(threshold, click.IntRange) and threshold.max == MAX_THRESHOLD
+    similarity_help = params["similarity"].help or ""
+    assert all(f"{word} = " in similarity_help and f"--threshold {bits})" in similarity_help
+               for word, bits in SIMILARITY_BITS.items())

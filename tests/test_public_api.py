@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import types
 from pathlib import Path
 
@@ -7,6 +8,8 @@ import imgtwin
 from imgtwin import engine
 from imgtwin.actions.fileops import FileOps, RealFileOps
 from imgtwin.interfaces import Hasher, HashPersistence, ImageLoader, ProgressReporter
+from imgtwin.reporting.metrics import MetricsReporter
+from tests.helpers import synthetic_photo
 from tests.protocols import mismatches
 
 PUBLIC = [
@@ -47,3 +50,44 @@ def test_a_class_that_does_not_fit_is_told_apart() -> None:
     assert [m.split("(")[0].split(":")[0] for m in mismatches(Reporter, ProgressReporter)] == [
         "report_completed", "report_error", "report_progress", "report_started"]
     assert mismatches(engine.NullReporter, HashPersistence)  # another protocol's members
+
+
+def test_the_extension_points_hold_what_they_promise() -> None:
+    """No dead interface, no hasher advertised that matching would ignore; the live hooks are a Protocol."""
+    assert not hasattr(engine, "ParallelProcessor") and "Hasher" not in engine.__all__
+    assert mismatches(MetricsReporter, engine.LiveReporter) == []
+    assert mismatches(engine.CompositeReporter, engine.LiveReporter) == []
+    assert not isinstance(engine.NullReporter(), engine.LiveReporter)  # the hooks stay optional
+
+
+def test_a_live_reporter_of_ones_own_receives_every_file(tmp_path: Path) -> None:
+    """The collector finds the hooks through the Protocol, for any reporter that has them, composed or not."""
+    (photos := tmp_path / "photos").mkdir()
+    for i in range(3):
+        synthetic_photo(i, (64, 48)).save(photos / f"{i}.png")
+
+    class Recorder(engine.NullReporter):
+        def __init__(self) -> None:
+            self.results: list[str] = []
+
+        def report_result(self, result: engine.FileResult) -> None:
+            self.results.append(os.path.basename(result.path))
+
+        def report_queues(self, work_depth: int, result_depth: int, busy: int) -> None:
+            pass
+
+    alone, composed = Recorder(), Recorder()
+    for reporter in (alone, engine.CompositeReporter([engine.NullReporter(), composed])):
+        engine.ParallelProcessingEngine(engine.StandardImageLoader(64), engine.DCTHasher(8)).process_directory(
+            str(photos), engine.ProcessingConfig(max_concurrent_tasks=1, executor="thread"), reporter,
+            engine.CsvHashPersistence(str(tmp_path / f"{id(reporter)}.csv")))
+    assert sorted(alone.results) == sorted(composed.results) == ["0.png", "1.png", "2.png"]
+
+
+def test_no_top_level_module_shares_its_name_with_one_in_a_subpackage() -> None:
+    """``imgtwin.engine`` (the public extension points) and ``imgtwin.options`` (the settings) are the only modules
+    of those names: the engine's class lives in ``processing/parallel.py``, the shared flags in ``cli/flags.py``."""
+    package = Path(imgtwin.__file__).parent
+    top = {p.stem for p in package.glob("*.py")} - {"__init__", "__main__"}
+    nested = {p.stem for p in package.glob("*/**/*.py")}
+    assert top & nested == set()

@@ -6,7 +6,11 @@ import os
 from dataclasses import dataclass
 from typing import Literal
 
+from imgtwin.processing.discovery import DiscoveryOptions
+
 ExecutorKind = Literal["process", "thread"]
+
+_WALK = DiscoveryOptions()
 
 
 def cpu_count() -> int:
@@ -42,8 +46,9 @@ class ProcessingConfig:
     enable_progress_reporting: bool = True
     executor: ExecutorKind = "process"
     file_timeout: float = 30.0
-    include_hidden: bool = False
-    follow_symlinks: bool = False
+    # Which entries discovery enters: the defaults are DiscoveryOptions' (the one place of that rule).
+    include_hidden: bool = _WALK.include_hidden
+    follow_symlinks: bool = _WALK.follow_symlinks
     # Address space each worker process may add to its start-up size, in MiB;
     # 0 = unlimited. 4 GiB fits the largest image max_pixels admits (a 179 MP
     # 16-bit TIFF peaks near 2.5 GB in the loader) with room to spare.
@@ -67,6 +72,11 @@ class ProcessingConfig:
             raise ValueError(f"executor must be 'process' or 'thread', not {self.executor!r}")
         if self.adaptive_workers and self.executor != "process":
             raise ValueError("adaptive_workers needs the process executor")
+
+    @property
+    def discovery(self) -> DiscoveryOptions:
+        """What discovery enters (hidden names, links); the filters are the file source's."""
+        return DiscoveryOptions(self.include_hidden, self.follow_symlinks)
 
     @property
     def workers(self) -> int:

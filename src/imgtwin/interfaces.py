@@ -6,12 +6,10 @@ test doubles included; nothing needs to inherit from these classes.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from imgtwin.config import ProcessingConfig
 from imgtwin.loading.facts import SourceFacts
 from imgtwin.records import FileResult, HashSpec, ImageHash, ProcessingSummary
 
@@ -53,7 +51,11 @@ class ImageLoader(Protocol):
 
 @runtime_checkable
 class Hasher(Protocol):
-    """Computes one perceptual hash from pixels."""
+    """Computes one perceptual hash from pixels.
+
+    Internal, not an extension point: matching compares the 64-bit DCT hash
+    (``hashing.dct.DCTHasher(8)``) only and treats another hasher's rows as stale.
+    """
 
     @property
     def spec(self) -> HashSpec: ...
@@ -75,6 +77,21 @@ class ProgressReporter(Protocol):
 
 
 @runtime_checkable
+class LiveReporter(ProgressReporter, Protocol):
+    """A reporter that also wants every finished file and the queues' depths (``reporting.metrics``).
+
+    Optional: the collector calls these hooks only on a reporter that has them
+    (``isinstance(reporter, LiveReporter)``), so a plain ``ProgressReporter`` stays small.
+    """
+
+    def report_result(self, result: FileResult) -> None: ...
+
+    def report_queues(self, work_depth: int, result_depth: int, busy: int) -> None:
+        """Work queue depth, result queue depth, busy workers: sampled every ``QUEUE_REPORT_SECONDS``."""
+        ...
+
+
+@runtime_checkable
 class HashPersistence(Protocol):
     """Stores results. ``store_batch`` is atomic: all of a batch or none of it."""
 
@@ -83,17 +100,3 @@ class HashPersistence(Protocol):
     def finalize(self) -> None:
         """Make everything stored durable and visible; called once at the end."""
         ...
-
-
-@runtime_checkable
-class ParallelProcessor(Protocol):
-    """Runs a whole scan of one or more folders."""
-
-    def process_directory(
-        self,
-        path: str | Sequence[str],
-        config: ProcessingConfig,
-        reporter: ProgressReporter,
-        persistence: HashPersistence,
-        cancel: threading.Event | None = None,
-    ) -> ProcessingSummary: ...

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Literal
 
 from imgtwin.config import ExecutorKind, ProcessingConfig
+from imgtwin.matching.confirm import MAX_THRESHOLD
 from imgtwin.matching.keeper import KeeperPolicy
 from imgtwin.matching.near import NearParams
 from imgtwin.processing.discovery import FileFilter
@@ -25,7 +27,6 @@ _ENGINE = ProcessingConfig()
 _FILTER = FileFilter()
 
 DEFAULT_THRESHOLD = NearParams().threshold
-MAX_THRESHOLD = 20  # above it, different pictures of a scene are grouped more often than not
 
 Similarity = Literal["exact", "high", "medium", "low"]
 # --similarity in words -> --threshold in bits of the 64-bit DCT hash ("exact": byte-identical files only).
@@ -110,10 +111,6 @@ class ScanOptions:
             return None
         return rules.row_selector(roots, self.include_hidden)
 
-    def fields(self) -> dict[str, Any]:
-        """The options as keyword arguments (of ``ScanSettings``, which extends this class)."""
-        return {f.name: getattr(self, f.name) for f in fields(ScanOptions)}
-
 
 @dataclass(frozen=True, kw_only=True)
 class MatchOptions:
@@ -179,6 +176,19 @@ class MatchOptions:
     def searches_deep(self) -> bool:
         """Local features are matched too (never with ``exact``)."""
         return self.deep and not self.exact_only
+
+
+def db_keyword(db: str | None, db_path: str | None, function: str) -> str | None:
+    """``db``, or the ``db_path`` keyword that the README once showed, with a DeprecationWarning.
+
+    ``db=`` is the index's keyword everywhere in the public API; ``db_path=`` still works for a while.
+    """
+    if db_path is None:
+        return db
+    if db is not None:
+        raise TypeError(f"{function}() takes db or db_path (deprecated), not both")
+    warnings.warn(f"{function}(db_path=...) is deprecated: use db=...", DeprecationWarning, stacklevel=3)
+    return db_path
 
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)(b?)\s*$", re.IGNORECASE)

@@ -63,7 +63,7 @@ def library(tmp_path: Path) -> Path:
 
 
 def plan_for(root: Path, tmp_path: Path, action: str, **kwargs: object) -> ActionPlan:
-    return plan_actions([str(root)], action, db_path=str(tmp_path / "index.db"), options=SCAN,
+    return plan_actions([str(root)], action, db=str(tmp_path / "index.db"), options=SCAN,
                         **kwargs)  # type: ignore[arg-type]
 
 

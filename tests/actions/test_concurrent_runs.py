@@ -231,7 +231,7 @@ def test_undo_waits_for_a_file_another_run_holds_and_reports_it_not_undone(tmp_p
 
     _twins(tmp_path, 2)
     db = tmp_path / "index.db"
-    plan = plan_from_file(str(_plans(tmp_path, db, 2)["a"]), "trash", roots=(), db_path=str(db))
+    plan = plan_from_file(str(_plans(tmp_path, db, 2)["a"]), "trash", roots=(), db=str(db))
     report = apply_plan(plan, str(tmp_path / "journal.jsonl"))
     assert report.count("done") == 2
     monkeypatch.setenv("IMGTWIN_LOCK_WAIT", "0.2")

@@ -62,7 +62,7 @@ def test_a_keeper_outside_the_roots_or_not_an_image_refuses_its_group(
     write_json(str(plan_file), one_group(keeper_path, victim, category="exact"))
     before = snapshot(library)
 
-    plan = plan_from_file(str(plan_file), "delete", roots=[str(library)], db_path=db)
+    plan = plan_from_file(str(plan_file), "delete", roots=[str(library)], db=db)
     assert plan.items == () and len(plan.refused) == 1
     reason = plan.refused[0].reason
     assert str(keeper_path) in reason
@@ -89,7 +89,7 @@ def test_a_plan_calling_two_unrelated_images_a_near_group_acts_on_neither(librar
     document["groups"].append(bogus["groups"][0] | {"id": 99})
     before = {p: (library / p).read_bytes() for p in ("unique8.png", "photo1.png", "photo0.png")}
 
-    plan = plan_from_document(document, "trash", roots=[str(library)], db_path=db)
+    plan = plan_from_document(document, "trash", roots=[str(library)], db=db)
     reasons = {os.path.basename(i.path): i.refusal for i in plan.items}
     assert reasons["small7.png"] is None  # the real near copy is verified again and kept in the plan
     assert reasons["unique8.png"] is not None and "not a verified match of the keeper" in reasons["unique8.png"]
@@ -108,13 +108,13 @@ def test_near_verification_uses_the_plans_threshold_capped_at_the_command_lines(
     strict = copy.deepcopy(document) | {"threshold": 0}
     loose = copy.deepcopy(document) | {"threshold": 63}  # the CLI allows 20 at most
     for doc in (document, strict, loose):
-        plan = plan_from_document(doc, "trash", roots=[str(library)], db_path=db)
+        plan = plan_from_document(doc, "trash", roots=[str(library)], db=db)
         assert not plan.refused
     for bad in ("x", -1, True, 6.5):
         with pytest.raises(PlanError, match="threshold"):
-            plan_from_document(copy.deepcopy(document) | {"threshold": bad}, "trash", roots=[str(library)], db_path=db)
+            plan_from_document(copy.deepcopy(document) | {"threshold": bad}, "trash", roots=[str(library)], db=db)
     with pytest.raises(PlanError, match="rotations"):
-        plan_from_document(copy.deepcopy(document) | {"rotations": "yes"}, "trash", roots=[str(library)], db_path=db)
+        plan_from_document(copy.deepcopy(document) | {"rotations": "yes"}, "trash", roots=[str(library)], db=db)
 
 
 def test_a_plan_calling_different_bytes_exact_or_naming_unindexed_files_is_refused(
@@ -126,7 +126,7 @@ def test_a_plan_calling_different_bytes_exact_or_naming_unindexed_files_is_refus
     late = library / "sub" / "late copy.png"
     shutil.copy2(library / "photo2.png", late)  # a copy the index never saw
     group_of(document, "photo2.png")["members"].append(member(late))
-    plan = plan_from_document(document, "hardlink", roots=[str(library)], db_path=db)
+    plan = plan_from_document(document, "hardlink", roots=[str(library)], db=db)
     reasons = {os.path.basename(i.path): i.refusal or "" for i in plan.items}
     assert "calls it an exact copy, but the index holds other bytes" in reasons["small7.png"]
     assert "not a file of the index: scan it first" in reasons["late copy.png"]
@@ -141,11 +141,11 @@ def test_plan_from_document_plans_what_plan_from_file_plans(library: Path, tmp_p
     document = find_document(library, db)
     plan_file = tmp_path / "plan.json"
     write_json(str(plan_file), document)
-    from_file = plan_from_file(str(plan_file), "move", roots=[str(library)], db_path=db, move_to=str(tmp_path / "to"))
-    in_memory = plan_from_document(document, "move", roots=[str(library)], db_path=db, move_to=str(tmp_path / "to"))
+    from_file = plan_from_file(str(plan_file), "move", roots=[str(library)], db=db, move_to=str(tmp_path / "to"))
+    in_memory = plan_from_document(document, "move", roots=[str(library)], db=db, move_to=str(tmp_path / "to"))
     assert from_file.items == in_memory.items and len(from_file.items) == 4
     with pytest.raises(PlanError, match="not an `imgtwin find --json` document"):
-        plan_from_document({"groups": "none"}, "trash", roots=[str(library)], db_path=db)
+        plan_from_document({"groups": "none"}, "trash", roots=[str(library)], db=db)
 
 
 def test_a_nul_byte_in_a_plan_path_is_a_one_line_error(library: Path, tmp_path: Path) -> None:
@@ -162,7 +162,7 @@ def test_a_nul_byte_in_a_plan_path_is_a_one_line_error(library: Path, tmp_path: 
     assert snapshot(library) == before
     document["groups"][0]["members"][0]["path"] = "\ud800.png"  # a lone surrogate: no file can have that name
     with pytest.raises(PlanError, match="not valid text"):
-        plan_from_document(document, "trash", roots=[str(library)], db_path=db)
+        plan_from_document(document, "trash", roots=[str(library)], db=db)
 
 
 def test_move_to_through_a_link_into_a_scanned_folder_is_refused(library: Path, tmp_path: Path) -> None:
@@ -190,7 +190,7 @@ def test_the_files_a_refused_group_keeps_stay_protected(library: Path, tmp_path:
     document = one_group(original, copy, category="exact")
     document["groups"][0]["members"][1]["keep"] = True  # two keeps: refused
     document["groups"].append({"id": 2, "category": "exact", "members": [member(original, keep=True), member(copy)]})
-    plan = plan_from_document(document, "delete", roots=[str(library)], db_path=db)
+    plan = plan_from_document(document, "delete", roots=[str(library)], db=db)
     assert [g.group_id for g in plan.refused] == [1]
     report = apply_plan(plan, str(tmp_path / "j.jsonl"), allow_delete=True)
     assert [o.reason for o in report.outcomes] == ["it is the file kept for group 1"] and copy.exists()

@@ -121,7 +121,7 @@ def test_reference_through_folder_links(collection: Path, tmp_path: Path) -> Non
     archive = collection / "archive"
     alias = tmp_path / "alias"
     alias.symlink_to(archive)  # the reference folder named through a link
-    plan = plan_from_document(document, "trash", roots=[str(collection)], db_path=db, reference=[str(alias)])
+    plan = plan_from_document(document, "trash", roots=[str(collection)], db=db, reference=[str(alias)])
     assert plan.reference == (str(archive),)
     protected = [i for i in plan.items if i.reference]
     assert [os.path.basename(i.path) for i in protected] == ["a9.png"]
@@ -131,10 +131,10 @@ def test_reference_through_folder_links(collection: Path, tmp_path: Path) -> Non
     for group in document["groups"]:
         for m in group["members"]:
             m["path"] = m["path"].replace(str(archive / "twin"), str(inside))
-    plan = plan_from_document(document, "trash", roots=[str(collection)], db_path=db, reference=[str(archive)])
+    plan = plan_from_document(document, "trash", roots=[str(collection)], db=db, reference=[str(archive)])
     assert [i.reference for i in plan.items if i.path.startswith(str(inside))] == [str(archive)]
     # Checked again right before acting: a plan made without the reference still never touches it.
-    plan = plan_from_document(_document(collection, db), "delete", roots=[str(collection)], db_path=db)
+    plan = plan_from_document(_document(collection, db), "delete", roots=[str(collection)], db=db)
     assert not [i for i in plan.items if i.reference]
     protected_plan = type(plan)(plan.action, plan.roots, plan.items, plan.refused, plan.move_to,
                                 plan.display_roots, (str(archive),))

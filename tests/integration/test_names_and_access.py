@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from imgtwin.options import ScanOptions
 from imgtwin.persistence.index import HashIndex
 from imgtwin.persistence.sqlite import read_rows
 from imgtwin.runs.find import find_duplicates
@@ -29,7 +30,8 @@ def byte_name(folder: Path, name: bytes) -> str:
 
 
 def scan(root: Path, db: Path) -> object:
-    return run_scan(ScanSettings(roots=(str(root),), db_path=str(db), quiet=True, executor="thread", workers=1))
+    return run_scan(ScanSettings(roots=(str(root),), db_path=str(db), quiet=True,
+                                 options=ScanOptions(executor="thread", workers=1)))
 
 
 def imgtwin(*args: str) -> subprocess.CompletedProcess[str]:

@@ -82,7 +82,7 @@ def test_scan_with_workers_auto_hashes_everything_and_logs_changes(photo_dir, tm
     """End to end: the process pool fed through a fast-deciding controller gives the same results."""
     from click.testing import CliRunner
 
-    import imgtwin.processing.engine as engine_module
+    import imgtwin.processing.parallel as engine_module
     from imgtwin.cli import main
 
     made: list[AdaptiveConcurrency] = []

@@ -17,7 +17,7 @@ from imgtwin.interfaces import LoadedImage
 from imgtwin.loading.pillow_loader import StandardImageLoader
 from imgtwin.persistence.sqlite import read_rows
 from imgtwin.processing.copies import QUEUE, WAIT, ScanCopies
-from imgtwin.processing.engine import ParallelProcessingEngine
+from imgtwin.processing.parallel import ParallelProcessingEngine
 from imgtwin.processing.task import process_file
 from imgtwin.records import ErrorReason, FileStatus
 from imgtwin.reporting.composite import NullReporter

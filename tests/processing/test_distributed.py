@@ -12,6 +12,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -22,9 +23,10 @@ from imgtwin.hashing.dct import DCTHasher
 from imgtwin.hashing.extractor import MatchFeatureExtractor
 from imgtwin.interfaces import LoadedImage
 from imgtwin.loading.pillow_loader import StandardImageLoader
+from imgtwin.options import ScanOptions
 from imgtwin.persistence.sqlite import SqliteHashPersistence, read_rows
-from imgtwin.processing.engine import ParallelProcessingEngine
 from imgtwin.processing.jobs import run_jobs
+from imgtwin.processing.parallel import ParallelProcessingEngine
 from imgtwin.processing.task import ScanTask
 from imgtwin.records import FileError, ProcessingSummary
 from imgtwin.reporting.composite import NullReporter
@@ -90,8 +92,9 @@ def rows(db: Path) -> list[tuple[object, ...]]:
     return [tuple(row[c] for c in COLUMNS) for row in read_rows(str(db))]
 
 
-def scan(root: Path, db: Path, **overrides: object) -> ProcessingSummary:
-    settings = ScanSettings(roots=(str(root),), db_path=str(db), progress=False, quiet=True, **overrides)
+def scan(root: Path, db: Path, **options: Any) -> ProcessingSummary:
+    settings = ScanSettings(roots=(str(root),), db_path=str(db), progress=False, quiet=True,
+                            options=ScanOptions(**options))
     return run_scan(settings)
 
 

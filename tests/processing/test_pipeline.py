@@ -12,7 +12,7 @@ from imgtwin.config import ProcessingConfig
 from imgtwin.hashing.dct import DCTHasher
 from imgtwin.interfaces import ProgressReporter
 from imgtwin.loading.pillow_loader import StandardImageLoader
-from imgtwin.processing.engine import ParallelProcessingEngine
+from imgtwin.processing.parallel import ParallelProcessingEngine
 from imgtwin.records import FileResult, FileStatus, ProcessingSummary
 
 

@@ -11,8 +11,8 @@ import pytest
 from imgtwin.config import ProcessingConfig
 from imgtwin.hashing.dct import DCTHasher
 from imgtwin.processing.channels import END, Channel
-from imgtwin.processing.engine import ParallelProcessingEngine
 from imgtwin.processing.jobs import run_jobs
+from imgtwin.processing.parallel import ParallelProcessingEngine
 from imgtwin.processing.pool_contract import WorkerPool
 from imgtwin.processing.service import PoolService
 from imgtwin.processing.task import ScanTask

@@ -76,7 +76,7 @@ def test_channel_applies_back_pressure_and_honours_cancel() -> None:
 @pytest.mark.slow
 def test_workers_that_keep_dying_stop_the_run_with_a_clear_error(tmp_path: Path) -> None:
     from imgtwin.config import ProcessingConfig
-    from imgtwin.processing.engine import ParallelProcessingEngine
+    from imgtwin.processing.parallel import ParallelProcessingEngine
     from imgtwin.processing.pool_contract import WorkerStartupError
     from imgtwin.reporting.composite import NullReporter
     from tests.processing.test_pipeline import MemoryPersistence

@@ -22,7 +22,7 @@ import imgtwin.runs.scan
 from imgtwin.cli import main
 from imgtwin.interfaces import LoadedImage
 from imgtwin.loading.pillow_loader import StandardImageLoader
-from imgtwin.processing.engine import ParallelProcessingEngine
+from imgtwin.processing.parallel import ParallelProcessingEngine
 from imgtwin.records import ErrorReason, FileError, FileResult, FileStatus, ProcessingMetadata, ProcessingSummary
 from imgtwin.reporting.metrics import LISTEN_BACKLOG, MetricsHTTPServer, MetricsReporter
 

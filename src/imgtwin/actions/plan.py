@@ -20,7 +20,7 @@ from imgtwin.documents import DocumentError, check_find_document, document_group
 from imgtwin.folders import document_base, resolve
 from imgtwin.matching.confirm import plan_params
 from imgtwin.matching.near import NearParams
-from imgtwin.options import expand
+from imgtwin.options import db_keyword, expand
 from imgtwin.persistence.index import HashIndex
 from imgtwin.records import DuplicateGroup
 
@@ -69,10 +69,10 @@ def _plan(
 
 
 def plan_from_groups(
-    groups: Sequence[DuplicateGroup], roots: Sequence[str], action: ActionKind | str, *, db_path: str | None,
+    groups: Sequence[DuplicateGroup], roots: Sequence[str], action: ActionKind | str, *, db: str | None,
     move_to: str | None = None, reference: Sequence[str] = (),
 ) -> ActionPlan:
-    """The plan for ``find_duplicates`` groups: every member but the keeper.
+    """The plan for ``find_duplicates`` groups: every member but the keeper, checked against the index ``db``.
 
     Member paths are as ``find`` printed them (relative to the current folder
     when the roots were); identities and content hashes come from the index.
@@ -83,11 +83,11 @@ def plan_from_groups(
                  tuple((os.path.abspath(m.path), m.size) for m in g.members if not m.keep))
         for g in groups
     ]
-    return _plan(proposed, [], ActionKind(action), roots, roots, db_path, move_to, reference, None)
+    return _plan(proposed, [], ActionKind(action), roots, roots, db, move_to, reference, None)
 
 
 def plan_from_reviewed(
-    groups: Sequence[Proposed], action: ActionKind | str, *, roots: Sequence[str], db_path: str,
+    groups: Sequence[Proposed], action: ActionKind | str, *, roots: Sequence[str], db: str,
     move_to: str | None = None, reference: Sequence[str] = (), threshold: object = None, rotations: object = None,
 ) -> ActionPlan:
     """The plan for groups a person chose among ``find``'s (the review app), checked as a document's are.
@@ -101,7 +101,7 @@ def plan_from_reviewed(
         params = plan_params(threshold, rotations)
     except (TypeError, ValueError) as exc:
         raise PlanError(f"the reviewed groups: {exc}") from None
-    return _plan(groups, [], ActionKind(action), roots, roots, db_path, move_to, reference, params)
+    return _plan(groups, [], ActionKind(action), roots, roots, db, move_to, reference, params)
 
 
 def load_plan_document(plan_path: str) -> dict[str, Any]:
@@ -169,10 +169,11 @@ def plan_from_document(
     action: ActionKind | str,
     *,
     roots: Sequence[str] = (),
-    db_path: str | None = None,
+    db: str | None = None,
     move_to: str | None = None,
     reference: Sequence[str] = (),
     name: str = "the plan",
+    db_path: str | None = None,
 ) -> ActionPlan:
     """The plan from a ``find --json`` document (parsed JSON) that a person may have edited.
 
@@ -187,6 +188,7 @@ def plan_from_document(
     whose files are never acted on; a group that keeps a file outside them
     while listing one inside them as a copy is refused. ``name`` names the
     document in messages. PlanError if the document cannot be used at all.
+    ``db``: the index (``db_path``: its old, deprecated keyword).
     """
     from imgtwin.persistence.location import default_db_path
 
@@ -197,7 +199,7 @@ def plan_from_document(
     except (TypeError, ValueError) as exc:
         raise PlanError(f"{name}: {exc}") from None
     proposed, refused = _proposed(document, name)
-    db = db_path or default_db_path()
+    db = db_keyword(db, db_path, "plan_from_document") or default_db_path()
     abs_roots = tuple(os.path.abspath(r) for r in roots) or index_roots(db)
     return _plan(proposed, refused, kind, abs_roots, tuple(roots) or abs_roots, db, move_to, reference, params)
 
@@ -207,12 +209,14 @@ def plan_from_file(
     action: ActionKind | str,
     *,
     roots: Sequence[str] = (),
-    db_path: str | None = None,
+    db: str | None = None,
     move_to: str | None = None,
     reference: Sequence[str] = (),
+    db_path: str | None = None,
 ) -> ActionPlan:
     """``plan_from_document`` on the ``find --json`` file at ``plan_path``, from any folder (its ``base``)."""
+    db = db_keyword(db, db_path, "plan_from_file")
     return plan_from_document(load_plan_document(expand(plan_path)), action, roots=[expand(r) for r in roots],
-                              db_path=expand(db_path) if db_path else None,
+                              db=expand(db) if db else None,
                               move_to=expand(move_to) if move_to else None, reference=[expand(r) for r in reference],
                               name=plan_path)

@@ -13,8 +13,8 @@ from imgtwin._version import __version__
 from imgtwin.cli.dedupe import dedupe, undo
 from imgtwin.cli.errors import errors
 from imgtwin.cli.find import find
+from imgtwin.cli.flags import examples
 from imgtwin.cli.index import index
-from imgtwin.cli.options import examples
 from imgtwin.cli.report import report
 from imgtwin.cli.review import review
 from imgtwin.cli.scan import scan

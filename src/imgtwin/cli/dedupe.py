@@ -45,7 +45,17 @@ from imgtwin.cli.common import (
     injected,
     stop_on_first_interrupt,
 )
-from imgtwin.cli.options import FILTER_NAMES, db_option, examples, filter_options, selection_options, with_fields
+from imgtwin.cli.flags import (
+    FILTER_NAMES,
+    db_option,
+    examples,
+    filter_options,
+    no_progress_option,
+    selection_options,
+    with_fields,
+    workers_option,
+    workers_settings,
+)
 from imgtwin.matching.indexed import PathDisplay
 from imgtwin.options import MatchOptions, ScanOptions
 from imgtwin.persistence.location import default_db_path
@@ -149,13 +159,13 @@ def _summary(report: ApplyReport) -> str:
               help="Required with --action delete --yes: deleted files cannot be restored by undo.")
 @selection_options
 @filter_options
-@click.option("--workers", type=click.IntRange(min=0), default=0, help="Scan workers; 0 = one per core.")
-@click.option("--no-progress", is_flag=True, help="No progress bar while scanning.")
+@workers_option
+@no_progress_option
 def dedupe(
     dirs: tuple[str, ...], db_path: str | None, action: str, move_to: str | None, copy_to: str | None,
     plan_path: str | None,
     journal_path: str | None, yes: bool, allow_delete: bool, match: MatchOptions, options: ScanOptions,
-    workers: int, no_progress: bool,
+    workers: int | str, no_progress: bool,
 ) -> None:
     """Trash, move or link every duplicate under DIRS but its group's keeper (dry run unless --yes)."""
     ctx = click.get_current_context()
@@ -195,19 +205,19 @@ def dedupe(
     with fatal_errors(console, db), stop_on_first_interrupt(cancel, console):
         try:
             if plan_path:
-                plan = plan_from_file(plan_path, kind, roots=dirs, db_path=db, move_to=move_to, reference=reference)
+                plan = plan_from_file(plan_path, kind, roots=dirs, db=db, move_to=move_to, reference=reference)
                 if not plan.roots:
                     fail(console, f"the index {db} records no scanned folders: give the folders the plan covers")
             else:
                 # find_duplicates, then the plan (as plan_actions does), so that the scan's progress and
                 # failures are shown on this console and its outcome decides the exit code
-                found = find_duplicates(dirs, db_path=db, match=match, options=with_fields(options, workers=workers),
+                found = find_duplicates(dirs, db_path=db, match=match, options=with_fields(options, **workers_settings(workers)),
                                         progress=not no_progress, quiet=False, run=RunContext(cancel, console))
                 if found.scan is not None and found.scan.cancelled:
                     console.print("[yellow]Scan stopped: nothing was done.[/]", highlight=False)
                     sys.exit(EXIT_INTERRUPTED)
                 unreadable = len(found.errors)
-                plan = plan_from_groups(found.groups, dirs, kind, db_path=db, move_to=move_to, reference=reference)
+                plan = plan_from_groups(found.groups, dirs, kind, db=db, move_to=move_to, reference=reference)
         except PlanError as exc:
             fail(console, str(exc))
         for refused in plan.refused:

@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from imgtwin.cli.common import err_console, fail, fatal_errors
-from imgtwin.cli.options import db_option, examples
+from imgtwin.cli.flags import db_option, examples
 from imgtwin.persistence.index import FailedFile, HashIndex
 from imgtwin.persistence.location import default_db_path
 from imgtwin.persistence.rows import text_path

@@ -18,20 +18,22 @@ from imgtwin.cli.common import (
     fatal_errors,
     stop_on_first_interrupt,
 )
-from imgtwin.cli.options import (
-    WorkersType,
+from imgtwin.cli.flags import (
     check_outputs,
     db_option,
     examples,
     filter_options,
     metrics_options,
+    no_progress_option,
     selection_options,
+    thumbnail_workers,
     with_fields,
+    workers_option,
     workers_settings,
 )
 from imgtwin.options import MatchOptions, ScanOptions
 from imgtwin.persistence.location import default_db_path
-from imgtwin.reporting.groups import groups_document, print_groups, write_csv, write_json
+from imgtwin.reporting.groups import print_groups, write_csv, write_json
 from imgtwin.runs.context import RunContext
 from imgtwin.runs.find import find_duplicates
 
@@ -53,8 +55,8 @@ EXIT_DUPLICATES = 3  # --exit-code: duplicates found (0, 1, 2 and 130 mean what 
               help="Write one CSV row per group member; - = stdout (the table goes to stderr).")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Write an HTML review page (thumbnails in a folder beside it); see `imgtwin report`.")
-@click.option("--workers", type=WorkersType(), default=0, help="Scan workers; 0 = one per core; auto = adapt.")
-@click.option("--no-progress", is_flag=True, help="No progress bar while scanning.")
+@workers_option
+@no_progress_option
 @click.option("-q", "--quiet", is_flag=True, help="No table and no progress; files and exit code only.")
 @click.option("--exit-code", "duplicates_exit", is_flag=True,
               help=f"Exit with {EXIT_DUPLICATES} when duplicates were found (groups that are not all reference "
@@ -89,8 +91,7 @@ def find(
                                  run=RunContext(cancel, console))
     if result.scan is not None and result.scan.cancelled:
         console.print("[yellow]Scan stopped: groups below cover the files hashed so far.[/]")
-    document = groups_document(result.groups, result.errors, match.bits, match.searches_rotations,
-                               deep=match.searches_deep)
+    document = result.document()
     if json_path:
         write_json(json_path, document)
     if csv_path:
@@ -98,7 +99,7 @@ def find(
     if html_path:
         from imgtwin.reporting.html import write_html_report
 
-        write_html_report(html_path, document, source=f"imgtwin find {' '.join(dirs)}", workers=workers if isinstance(workers, int) else 0)
+        write_html_report(html_path, document, source=f"imgtwin find {' '.join(dirs)}", workers=thumbnail_workers(workers))
     if not quiet:
         print_groups(console if to_stdout else Console(), result.groups, result.errors)
         if result.stale:

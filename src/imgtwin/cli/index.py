@@ -10,7 +10,7 @@ import click
 from rich.console import Console
 
 from imgtwin.cli.common import err_console, fail, fatal_errors
-from imgtwin.cli.options import db_option, examples
+from imgtwin.cli.flags import db_option, examples
 from imgtwin.persistence.index import HashIndex
 from imgtwin.persistence.location import default_db_path
 from imgtwin.persistence.lock import IndexBusyError, IndexWriteLock

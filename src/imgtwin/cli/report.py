@@ -13,10 +13,17 @@ import time
 import click
 
 from imgtwin.cli.common import EXIT_OK, err_console, fail, fatal_errors
-from imgtwin.cli.options import check_outputs, db_option, examples, filter_options, selection_options
+from imgtwin.cli.flags import (
+    check_outputs,
+    db_option,
+    examples,
+    filter_options,
+    selection_options,
+    thumbnail_workers,
+    workers_option,
+)
 from imgtwin.options import MatchOptions, ScanOptions
 from imgtwin.persistence.location import default_db_path
-from imgtwin.reporting.groups import groups_document
 from imgtwin.reporting.html import HtmlReport, ReportInputError, load_find_json, write_html_report
 from imgtwin.runs.find import find_duplicates
 
@@ -43,7 +50,7 @@ def _summary_line(report: HtmlReport, seconds: float) -> str:
 @db_option("SQLite index to group", " DIRS limit it to those folders. Nothing is scanned.")
 @selection_options
 @filter_options
-@click.option("--workers", type=click.IntRange(min=0), default=0, help="Thumbnail workers; 0 = one per core.")
+@workers_option
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but fatal errors.")
 def report(
     dirs: tuple[str, ...],
@@ -52,7 +59,7 @@ def report(
     db_path: str | None,
     match: MatchOptions,
     options: ScanOptions,
-    workers: int,
+    workers: int | str,
     quiet: bool,
 ) -> None:
     """Write an HTML page to review duplicate groups in a browser (offline).
@@ -78,11 +85,10 @@ def report(
             if not os.path.isfile(db):
                 fail(console, f"no index at {db}: run `imgtwin scan` first, or give --db or --from-json")
             result = find_duplicates(dirs, db_path=db, match=match, options=options, scan=False)
-            document = groups_document(result.groups, result.errors, match.bits, match.searches_rotations,
-                                       deep=match.searches_deep)
+            document = result.document()
             where = f" under {', '.join(dirs)}" if dirs else ""
             source = f"From the index {os.path.abspath(db)}{where} (threshold {match.bits})"
-        written = write_html_report(html_path, document, source=source, workers=workers)
+        written = write_html_report(html_path, document, source=source, workers=thumbnail_workers(workers))
     if not quiet:
         click.echo(_summary_line(written, time.perf_counter() - started))
     sys.exit(EXIT_OK)

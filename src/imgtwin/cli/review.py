@@ -9,13 +9,13 @@ import webbrowser
 import click
 
 from imgtwin.cli.common import EXIT_OK, err_console, fail, fatal_errors
-from imgtwin.cli.options import (
-    WorkersType,
+from imgtwin.cli.flags import (
     db_option,
     examples,
     filter_options,
     selection_options,
     with_fields,
+    workers_option,
     workers_settings,
 )
 from imgtwin.options import MatchOptions, ScanOptions
@@ -36,7 +36,7 @@ from imgtwin.persistence.location import default_db_path
 @click.option("--no-browser", is_flag=True, help="Print the address but do not open a browser.")
 @selection_options
 @filter_options
-@click.option("--workers", type=WorkersType(), default=0, help="Scan workers; 0 = one per core; auto = adapt.")
+@workers_option
 def review(dirs: tuple[str, ...], db_path: str | None, host: str, port: int, no_browser: bool,
            workers: int | str, match: MatchOptions, options: ScanOptions) -> None:
     """Review duplicates under DIRS in the browser: live scan, compare, then apply and undo.

@@ -15,15 +15,16 @@ from imgtwin.cli.common import (
     fatal_errors,
     stop_on_first_interrupt,
 )
-from imgtwin.cli.options import (
+from imgtwin.cli.flags import (
     SchedulerType,
-    WorkersType,
     check_outputs,
     db_option,
     examples,
     filter_options,
     metrics_options,
+    no_progress_option,
     with_fields,
+    workers_option,
     workers_settings,
 )
 from imgtwin.options import ScanOptions
@@ -64,9 +65,7 @@ def _summary_line(summary: ProcessingSummary, db_path: str) -> str:
 @click.option("--output", "output_path", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="File for --format (replaced atomically when the scan ends); - = stdout (the summary goes to "
                    "stderr).")
-@click.option("--workers", type=WorkersType(), default=0, show_default=True,
-              help="Parallel workers; 0 = one per CPU core; auto = adapt to throughput and load "
-                   "(1 to 2 per core).")
+@workers_option
 @click.option("--batch-size", type=click.IntRange(min=1), default=DEFAULTS.batch_size, show_default=True,
               help="Results written per transaction.")
 @click.option("--buffer", type=click.IntRange(min=1), default=DEFAULTS.buffer, show_default=True,
@@ -83,7 +82,7 @@ def _summary_line(summary: ProcessingSummary, db_path: str) -> str:
               help="MiB of memory each worker process may add while decoding (process executor); 0 = no limit.")
 @click.option("--log", "log_path", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Append a timestamped log of the run, every error included, to this file.")
-@click.option("--no-progress", is_flag=True, help="No progress bar (errors and summary are still printed).")
+@no_progress_option
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but fatal errors; the exit code tells the rest.")
 @click.option("--scheduler", type=SchedulerType(), default=None, metavar="tcp://HOST:PORT|local:N",
               help="Decode on a Dask cluster (pip install 'imgtwin[distributed]'): its scheduler's address, "

@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from imgtwin.hashing.features import MatchFeatures
 from imgtwin.matching.near import FeatureTable, NearParams, near_matches
 
-#: The most bits a plan may ask for: ``--threshold``'s limit on the command line.
+#: The most bits a plan, ``MatchOptions`` or ``--threshold`` may ask for: above it, different
+#: pictures of a scene are grouped more often than not.
 MAX_THRESHOLD = 20
 
 

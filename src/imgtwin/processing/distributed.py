@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from imgtwin.hashing.extractor import FeatureExtractor
 from imgtwin.interfaces import Hasher, ImageLoader
 from imgtwin.processing.channels import END, POLL_SECONDS, Channel
-from imgtwin.processing.engine import ParallelProcessingEngine
+from imgtwin.processing.parallel import ParallelProcessingEngine
 from imgtwin.processing.pool_contract import quiet_decoder_warnings
 from imgtwin.processing.source import FileSource
 from imgtwin.processing.task import Task

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from imgtwin.config import ProcessingConfig
-from imgtwin.interfaces import HashPersistence, ProgressReporter
+from imgtwin.interfaces import HashPersistence, LiveReporter, ProgressReporter
 from imgtwin.processing.channels import END, POLL_SECONDS, Channel
 from imgtwin.processing.copies import QUEUE, WAIT, ScanCopies
 from imgtwin.processing.discovery import DiscoveryOptions
@@ -71,7 +71,7 @@ class ProcessingPipeline:
         cancel: threading.Event,
     ) -> ProcessingSummary:
         started = self.clock()
-        options = DiscoveryOptions(self.config.include_hidden, self.config.follow_symlinks)
+        options = self.config.discovery
         total = self.source.count(roots, options)
         reporter.report_started(total)
         work = Channel(self.config.channel_buffer_size)
@@ -185,9 +185,10 @@ class ProcessingPipeline:
         stop: threading.Event,
         work: Channel | None = None,
     ) -> None:
-        # Optional reporter hooks (see reporting.metrics): looked up once, skipped when absent.
-        on_result: Callable[[FileResult], None] | None = getattr(reporter, "report_result", None)
-        on_queues: Callable[[int, int, int], None] | None = getattr(reporter, "report_queues", None)
+        # The optional hooks of a LiveReporter (see reporting.metrics): looked up once, skipped when absent.
+        live = reporter if isinstance(reporter, LiveReporter) else None
+        on_result: Callable[[FileResult], None] | None = live.report_result if live else None
+        on_queues: Callable[[int, int, int], None] | None = live.report_queues if live else None
         next_queue_report = self.clock()
         while True:
             if on_queues is not None and self.clock() >= next_queue_report:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from imgtwin.interfaces import ProgressReporter
+from imgtwin.interfaces import LiveReporter, ProgressReporter
 from imgtwin.records import FileResult, ProcessingSummary
 
 
@@ -30,17 +30,17 @@ class CompositeReporter:
         for reporter in self.reporters:
             reporter.report_completed(summary)
 
-    # Optional hooks (see reporting.metrics): forwarded to the reporters that have them.
+    # A LiveReporter's hooks: forwarded to the reporters that are LiveReporters.
 
     def report_result(self, result: FileResult) -> None:
         for reporter in self.reporters:
-            if (hook := getattr(reporter, "report_result", None)) is not None:
-                hook(result)
+            if isinstance(reporter, LiveReporter):
+                reporter.report_result(result)
 
     def report_queues(self, work_depth: int, result_depth: int, busy: int) -> None:
         for reporter in self.reporters:
-            if (hook := getattr(reporter, "report_queues", None)) is not None:
-                hook(work_depth, result_depth, busy)
+            if isinstance(reporter, LiveReporter):
+                reporter.report_queues(work_depth, result_depth, busy)
 
 
 class NullReporter:

@@ -69,10 +69,10 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 class MetricsReporter:
-    """A ``ProgressReporter`` that keeps Prometheus metrics of one scan.
+    """A ``LiveReporter`` (``interfaces``) that keeps Prometheus metrics of one scan.
 
-    Besides the four protocol methods it has two optional hooks the pipeline
-    calls when a reporter has them: ``report_result(result)`` for every
+    Besides the four ``ProgressReporter`` methods it has the two hooks the
+    pipeline calls on a ``LiveReporter``: ``report_result(result)`` for every
     finished file (status, bytes, duration) and ``report_queues(work_depth,
     result_depth, busy)`` a few times a second (back-pressure). Called from
     the collector thread; the HTTP server thread only reads the registry,

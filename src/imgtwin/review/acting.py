@@ -145,7 +145,7 @@ def build_plan(
     reference: Sequence[str] = (),
 ) -> ActionPlan:
     """The action plan for the page's decisions, vetted as ``dedupe --plan`` vets a document."""
-    return plan_from_reviewed(reviewed_groups(groups, decisions), decisions.action, roots=roots, db_path=db_path,
+    return plan_from_reviewed(reviewed_groups(groups, decisions), decisions.action, roots=roots, db=db_path,
                               move_to=decisions.move_to, reference=reference,
                               threshold=groups.document.get("threshold"), rotations=groups.document.get("rotations"))
 

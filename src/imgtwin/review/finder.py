@@ -66,13 +66,11 @@ class IndexFinder:
         return run_scan(settings, RunContext(cancel, reporter=reporter))
 
     def group(self) -> FoundGroups:
-        from imgtwin.reporting.groups import groups_document
         from imgtwin.runs.find import find_duplicates
 
         # Absolute roots: every path in the document is absolute, so nothing depends on the server's folder.
         result = find_duplicates(self.roots, db_path=self.db_path, match=self.match, options=self.options, scan=False)
-        document = groups_document(result.groups, result.errors, self.match.bits,
-                                   self.match.searches_rotations, deep=self.match.searches_deep)
+        document = result.document()
         files = tuple(group.members for group in result.groups)  # with the device and inode find read
         notes: tuple[str, ...] = ()
         if result.stale:

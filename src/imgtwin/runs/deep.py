@@ -25,7 +25,7 @@ from imgtwin.matching.deep_extra import LOCAL_SPEC
 from imgtwin.persistence.index import HashIndex
 from imgtwin.persistence.local_features import LocalFeatureStore
 from imgtwin.processing.discovery import Discovered, DiscoveryOptions
-from imgtwin.processing.engine import ParallelProcessingEngine
+from imgtwin.processing.parallel import ParallelProcessingEngine
 from imgtwin.processing.pipeline import ProcessingPipeline
 from imgtwin.records import ProcessingSummary
 from imgtwin.reporting.composite import NullReporter

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from imgtwin.config import ProcessingConfig
 from imgtwin.folders import within as _within
@@ -31,6 +32,7 @@ from imgtwin.matching.resolution import UpscaleCheck, UpscaleTask, UpscaleVerdic
 from imgtwin.options import MatchOptions, ScanOptions
 from imgtwin.processing.jobs import run_jobs
 from imgtwin.records import DuplicateGroup, FileError, ProcessingSummary
+from imgtwin.reporting.groups import groups_document
 from imgtwin.runs.context import RunContext
 from imgtwin.runs.deep import compute_local_features
 from imgtwin.runs.scan import ScanSettings, default_db_path, run_scan
@@ -38,17 +40,28 @@ from imgtwin.runs.scan import ScanSettings, default_db_path, run_scan
 
 @dataclass(frozen=True)
 class FindResult:
-    """Duplicate groups (largest reclaimable first) and the files that could not be read."""
+    """Duplicate groups (largest reclaimable first), the files that could not be read, and how they were found.
+
+    ``match``: the options that made the groups, so that what is written from
+    them (``document``) says the same threshold and rotations without being told again.
+    """
 
     groups: tuple[DuplicateGroup, ...]
     errors: tuple[tuple[str, FileError], ...]
     scan: ProcessingSummary | None = None
     stale: int = 0  # indexed files hashed by another imgtwin version: rescan to compare them
     files: int = 0  # files compared
+    match: MatchOptions = field(default_factory=MatchOptions)
 
     @property
     def reclaimable_bytes(self) -> int:
         return sum(g.reclaimable_bytes for g in self.groups)
+
+    def document(self, base: str | None = None) -> dict[str, Any]:
+        """The ``find --json`` document of these groups (``reporting.groups.groups_document``)."""
+        match = self.match
+        return groups_document(self.groups, self.errors, match.bits, match.searches_rotations,
+                               deep=match.searches_deep, base=base)
 
 
 def find_duplicates(
@@ -102,7 +115,7 @@ def find_duplicates(
     display = PathDisplay(roots)
     errors = tuple((display(p), e) for p, e in loaded.errors)
     return FindResult(public_groups(groups, loaded.rows, ranking, display), errors, summary, loaded.stale,
-                      len(loaded.rows))
+                      len(loaded.rows), match)
 
 
 def upscale_jobs(config: ProcessingConfig) -> UpscaleJobs:

@@ -29,8 +29,8 @@ from imgtwin.persistence.location import DB_ENV_VAR, default_db_path
 from imgtwin.persistence.lock import IndexWriteLock
 from imgtwin.persistence.sqlite import SqliteHashPersistence, connect
 from imgtwin.processing.discovery import check_roots
-from imgtwin.processing.engine import ParallelProcessingEngine
 from imgtwin.processing.incremental import IndexScanCache
+from imgtwin.processing.parallel import ParallelProcessingEngine
 from imgtwin.processing.source import LocalFileSource
 from imgtwin.records import ProcessingSummary
 from imgtwin.reporting.composite import CompositeReporter, NullReporter
@@ -51,14 +51,13 @@ class Closeable(Protocol):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ScanSettings(ScanOptions):
-    """One scan: the ``ScanOptions``, where to (roots, index, outputs) and what to print.
-
-    Defaults are the options' (``options.py``); these fields add the run's
-    own: roots, index, extra output files, console and metrics.
+class ScanSettings:
+    """One scan: its ``ScanOptions`` (which files, how: defined once, in ``options.py``) and the run's own
+    fields: roots, index, extra output files, console and metrics.
     """
 
     roots: tuple[str, ...]
+    options: ScanOptions = field(default_factory=ScanOptions)
     db_path: str = field(default_factory=default_db_path)
     output_format: Literal["json", "csv"] | None = None
     output_path: str | None = None
@@ -72,16 +71,17 @@ class ScanSettings(ScanOptions):
     @classmethod
     def of(cls, roots: Sequence[str], db_path: str, options: ScanOptions, **run: Any) -> ScanSettings:
         """The settings for a scan of ``roots`` into ``db_path`` with ``options``; ``run``: the fields above."""
-        return cls(roots=tuple(roots), db_path=db_path, **options.fields(), **run)
+        return cls(roots=tuple(roots), db_path=db_path, options=options, **run)
 
     def processing_config(self, *, progress: bool | None = None) -> ProcessingConfig:
-        return super().processing_config(progress=self.progress and not self.quiet if progress is None else progress)
+        return self.options.processing_config(
+            progress=self.progress and not self.quiet if progress is None else progress)
 
 
 def build_engine(settings: ScanSettings, client: Client | None = None) -> ParallelProcessingEngine:
     """The local engine, or with a Dask ``client`` the one that decodes on its cluster."""
     loader, hasher, features = StandardImageLoader(settings.max_dimension), DCTHasher(8), MatchFeatureExtractor()
-    source = LocalFileSource(settings.file_filter)
+    source = LocalFileSource(settings.options.file_filter)
     if client is not None:
         from imgtwin.processing.distributed import DistributedProcessingEngine  # Dask only when asked for
 
@@ -148,11 +148,11 @@ def run_scan(settings: ScanSettings, run: RunContext | None = None) -> Processin
     check_roots(settings.roots)  # before any output file is created
     metrics = start_metrics(settings, console)  # before the cluster, the lock and any file
     try:
-        if settings.scheduler is None:
+        if settings.options.scheduler is None:
             return _scan_with(settings, build_engine(settings), console, cancel, metrics, reporter)
         from imgtwin.processing.distributed import open_client  # Dask only when asked for
 
-        with open_client(settings.scheduler) as client:  # a local:N cluster lives for this run only
+        with open_client(settings.options.scheduler) as client:  # a local:N cluster lives for this run only
             return _scan_with(settings, build_engine(settings, client), console, cancel, metrics, reporter)
     finally:
         if metrics is not None:

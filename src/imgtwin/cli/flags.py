@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from imgtwin.options import SIMILARITIES, MatchOptions, ScanOptions, parse_size
+from imgtwin.matching.confirm import MAX_THRESHOLD
+from imgtwin.options import SIMILARITIES, SIMILARITY_BITS, MatchOptions, ScanOptions, parse_size
 from imgtwin.persistence.location import DB_ENV_VAR
 
 if TYPE_CHECKING:
@@ -27,16 +28,18 @@ def db_option(what: str, more: str = "") -> Callable[[Callable[..., Any]], Calla
                         help=f"{what} [default: ${DB_ENV_VAR} or the user cache folder].{more}")
 
 
+_HIGH, _MEDIUM, _LOW = (SIMILARITY_BITS[word] for word in ("high", "medium", "low"))
+
 THRESHOLD_HELP = (
     "How different two pictures may look, in bits of the 64-bit perceptual hash, to be checked as "
-    "duplicates: 0 = identical look only (re-saves, resizes, format changes); 6 (default) = also "
-    "re-encodes, light edits, borders, small crops; 10 and up = heavier edits, at the risk of grouping "
+    f"duplicates: {_HIGH} = identical look only (re-saves, resizes, format changes); {_MEDIUM} (default) = also "
+    f"re-encodes, light edits, borders, small crops; {_LOW} and up = heavier edits, at the risk of grouping "
     "different shots of one scene. Every candidate is verified on aligned thumbnails. Not with --similarity."
 )
 
 SIMILARITY_HELP = (
-    "How alike, in words: exact = byte-identical files only; high = identical look (--threshold 0); "
-    "medium = the default (--threshold 6); low = heavier edits (--threshold 10). Not with --threshold."
+    f"How alike, in words: exact = byte-identical files only; high = identical look (--threshold {_HIGH}); "
+    f"medium = the default (--threshold {_MEDIUM}); low = heavier edits (--threshold {_LOW}). Not with --threshold."
 )
 
 
@@ -70,7 +73,7 @@ def selection_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
     options = [
         click.option("--similarity", type=click.Choice(SIMILARITIES), default=None, help=SIMILARITY_HELP),
-        click.option("--threshold", type=click.IntRange(0, 20), default=None,
+        click.option("--threshold", type=click.IntRange(0, MAX_THRESHOLD), default=None,
                      help=THRESHOLD_HELP + f" [default: {MatchOptions().bits}]"),
         click.option("--rotations/--no-rotations", default=True, show_default=True,
                      help="Also find copies rotated by 90/180/270 degrees or mirrored."),
@@ -197,6 +200,18 @@ class WorkersType(_ParamOf["int | str"]):
         return number
 
 
+WORKERS_HELP = ("Parallel workers; 0 = one per CPU core; auto = adapt the scan to throughput and load "
+                "(1 to 2 per core; process executor).")
+
+
+def workers_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--workers N|auto``, the one declaration ``scan``, ``find``, ``review``, ``dedupe`` and ``report`` share.
+
+    The command receives ``workers``; ``workers_settings`` turns it into ``ScanOptions`` fields.
+    """
+    return click.option("--workers", type=WorkersType(), default=0, show_default=True, help=WORKERS_HELP)(command)
+
+
 def workers_settings(workers: int | str, executor: str = "process") -> dict[str, Any]:
     """ScanSettings fields for a ``--workers`` value."""
     if workers != "auto":
@@ -204,6 +219,17 @@ def workers_settings(workers: int | str, executor: str = "process") -> dict[str,
     if executor != "process":
         raise click.UsageError("--workers auto needs --executor process")
     return {"workers": "auto"}
+
+
+def no_progress_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--no-progress``, shared by the commands that scan: ``scan``, ``find`` and ``dedupe``."""
+    return click.option("--no-progress", is_flag=True,
+                        help="No progress bar while scanning (errors and the results are still printed).")(command)
+
+
+def thumbnail_workers(workers: int | str) -> int:
+    """The thumbnail pool's size for a ``--workers`` value (``auto``: one per core, as 0)."""
+    return workers if isinstance(workers, int) else 0
 
 
 class SchedulerType(_ParamOf[str]):
