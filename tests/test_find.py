@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import subprocess
@@ -12,8 +13,12 @@ from pathlib import Path
 import jsonschema
 import pytest
 from PIL import Image, ImageOps
+from rich.console import Console
 
 from imgtwin.options import MatchOptions, ScanOptions
+from imgtwin.records import ProcessingSummary
+from imgtwin.reporting.composite import NullReporter
+from imgtwin.runs.context import RunContext
 from imgtwin.runs.find import find_duplicates
 from tests.helpers import shared_photo
 
@@ -204,3 +209,40 @@ def test_groups_carry_what_acting_needs_device_inode_and_content_hash(tmp_path: 
     for member in group.members:
         st = os.stat(member.path)
         assert (member.dev, member.inode, member.content_hash) == (st.st_dev, st.st_ino, content_hash(member.path))
+
+
+THREADS = ScanOptions(executor="thread", workers=2)
+
+
+class Sink(NullReporter):
+    """A metrics sink that keeps what it was told."""
+
+    def __init__(self) -> None:
+        self.started: list[int] = []
+        self.completed: list[ProcessingSummary] = []
+
+    def report_started(self, total_files: int) -> None:
+        self.started.append(total_files)
+
+    def report_completed(self, summary: ProcessingSummary) -> None:
+        self.completed.append(summary)
+
+
+def test_the_run_context_carries_the_console_choice_and_the_metrics_sink_down_to_the_scan(
+    library: Path, tmp_path: Path
+) -> None:
+    """find_duplicates takes nothing about output: the RunContext's console, quiet, progress and metrics decide."""
+    sink, shown = Sink(), io.StringIO()
+    run = RunContext(console=Console(file=shown, width=200, force_terminal=True), quiet=False, progress=True,
+                     metrics=sink)
+    result = find_duplicates([str(library)], db_path=str(tmp_path / "i.db"), options=THREADS,
+                             match=MatchOptions(deep=True), run=run)
+    assert result.scan is not None and sink.completed == [result.scan]  # the scan's, not the deep pass's too
+    scanned = result.scan.processed_files + result.scan.error_count + result.scan.skipped
+    assert sink.started == [scanned] and scanned == len(list(library.rglob("*.*")))
+    assert "Local features" in shown.getvalue(), shown.getvalue()  # the deep pass shows itself on the same console
+
+    quiet, silent = Sink(), io.StringIO()
+    run = RunContext(console=Console(file=silent), quiet=True, metrics=quiet)
+    find_duplicates([str(library)], db_path=str(tmp_path / "i.db"), options=THREADS, run=run)
+    assert silent.getvalue() == "" and len(quiet.completed) == 1  # quiet: nothing shown, metrics still counted

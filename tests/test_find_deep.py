@@ -104,7 +104,7 @@ def test_local_features_are_stored_by_content_reused_and_files_rows_untouched(li
     assert rows == files - 1  # the byte copy shares its original's row
     assert size / rows <= 8 * 1024 + 100
     assert missing_local_features(db, [str(library)]) == []
-    again = compute_local_features(ScanSettings(roots=(str(library),), db_path=db, quiet=True))
+    again = compute_local_features(ScanSettings(roots=(str(library),), db_path=db))
     assert again.needed == 0  # a later --deep decodes nothing
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from imgtwin.config import ProcessingConfig
 from imgtwin.matching.keeper import KeeperPolicy
 from imgtwin.options import MatchOptions, ScanOptions, parse_size
+from imgtwin.processing.discovery import DiscoveryOptions, FileFilter
 
 
 def test_scan_defaults_are_the_engines() -> None:
@@ -68,11 +70,57 @@ def test_a_scans_settings_hold_its_options_rather_than_extend_them() -> None:
     from imgtwin.runs.scan import ScanSettings
 
     options = ScanOptions(workers="auto", exclude=("*/cache/*",), batch_size=7)
-    settings = ScanSettings.of(["/photos"], "/tmp/i.db", options, quiet=True)
+    settings = ScanSettings.of(["/photos"], "/tmp/i.db", options)
     assert not issubclass(ScanSettings, ScanOptions) and settings.options is options
-    config = settings.processing_config()
+    config = settings.options.processing_config()
     assert (config.adaptive_workers, config.batch_size, config.enable_progress_reporting) == (True, 7, False)
+    assert config.discovery.filter.exclude == ("*/cache/*",)
     assert settings.roots == ("/photos",) and ScanSettings(roots=()).options == ScanOptions()
+    # What a run shows and where its metrics go are the RunContext's, not the settings'.
+    output = {"quiet", "progress", "metrics", "metrics_port", "metrics_host"}
+    assert not output & {f.name for f in dataclasses.fields(ScanSettings)}
+
+
+ENGINE_TYPES = (ProcessingConfig, DiscoveryOptions, FileFilter)
+# A value other than the default for every ScanOptions field (workers="auto" needs the process executor).
+NOT_DEFAULT: dict[str, object] = {
+    "workers": 3, "executor": "thread", "file_timeout": 5.0, "worker_memory_mb": 100, "batch_size": 7,
+    "buffer": 9, "include_hidden": True, "follow_symlinks": True, "exclude": ("*/x/*",), "extensions": ("png",),
+    "min_size": 10, "max_size": 20, "recursive": False, "one_file_system": True, "scheduler": "local:2",
+}
+
+
+def test_no_scan_setting_is_declared_in_two_of_the_engines_types() -> None:
+    """An engine knob is ProcessingConfig's, a walk setting DiscoveryOptions', a filter FileFilter's: once each."""
+    declared: dict[str, list[str]] = {}
+    for kind in ENGINE_TYPES:
+        for f in dataclasses.fields(kind):
+            declared.setdefault(f.name, []).append(kind.__name__)
+    assert {name: kinds for name, kinds in declared.items() if len(kinds) > 1} == {}
+
+
+@pytest.mark.parametrize("name", [f.name for f in dataclasses.fields(ScanOptions)])
+def test_each_scan_option_reaches_exactly_one_of_the_engines_types(name: str) -> None:
+    """Changed alone, a ScanOptions field changes the engine's settings, the walk's or the filter: one of them
+    (``scheduler`` is ScanOptions' own: it picks the engine, and none of them)."""
+    assert set(NOT_DEFAULT) == {f.name for f in dataclasses.fields(ScanOptions)}
+
+    def parts(options: ScanOptions) -> dict[str, object]:
+        config = options.processing_config()
+        return {"ProcessingConfig": dataclasses.replace(config, discovery=DiscoveryOptions()),
+                "DiscoveryOptions": dataclasses.replace(config.discovery, filter=FileFilter()),
+                "FileFilter": config.discovery.filter}
+
+    default, changed = parts(ScanOptions()), parts(ScanOptions(**{name: NOT_DEFAULT[name]}))  # type: ignore[arg-type]
+    differs = {kind for kind in default if default[kind] != changed[kind]}
+    assert differs == (set() if name == "scheduler" else {owner(name)})
+
+
+def owner(name: str) -> str:
+    """The type that declares a ScanOptions field (under its own name, or the engine's for workers and buffer)."""
+    engine_name = {"workers": "max_concurrent_tasks", "buffer": "channel_buffer_size"}.get(name, name)
+    (kind,) = [k.__name__ for k in ENGINE_TYPES if engine_name in {f.name for f in dataclasses.fields(k)}]
+    return kind
 
 
 def test_the_threshold_limit_and_the_words_bits_are_written_once() -> None:

@@ -40,7 +40,7 @@ def _db(db: str | os.PathLike[str] | None) -> str:
 
 def _run(progress: bool) -> RunContext:
     """Progress on stderr if asked for, else nothing printed."""
-    return RunContext(console=Console(stderr=True)) if progress else RunContext()
+    return RunContext(console=Console(stderr=True), quiet=False, progress=True) if progress else RunContext()
 
 
 def scan(
@@ -53,7 +53,7 @@ def scan(
     and counted in the summary; a missing folder raises FileNotFoundError.
     """
     roots, options = _paths(paths), options or ScanOptions()
-    settings = ScanSettings.of(roots, _db(db), options, quiet=not progress, progress=progress)
+    settings = ScanSettings.of(roots, _db(db), options)
     return run_scan(settings, _run(progress))
 
 
@@ -69,8 +69,7 @@ def find_duplicates(
     the scan runs.
     """
     roots, match, options = _paths(paths), match or MatchOptions(), options or ScanOptions()
-    return _find(roots, db_path=_db(db), match=match, options=options, scan=scan and bool(roots), progress=progress,
-                 quiet=not progress, run=_run(progress))
+    return _find(roots, db_path=_db(db), match=match, options=options, scan=scan and bool(roots), run=_run(progress))
 
 
 class Index:

@@ -1,16 +1,18 @@
-"""Run-time tuning of a scan (the seed's ProcessingConfig)."""
+"""Run-time tuning of a scan (the seed's ProcessingConfig): engine knobs only.
+
+The walk's settings (hidden names, links, filters) are ``processing.discovery``'s
+``DiscoveryOptions``; the config carries one as its ``discovery`` field.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from imgtwin.processing.discovery import DiscoveryOptions
 
 ExecutorKind = Literal["process", "thread"]
-
-_WALK = DiscoveryOptions()
 
 
 def cpu_count() -> int:
@@ -46,9 +48,6 @@ class ProcessingConfig:
     enable_progress_reporting: bool = True
     executor: ExecutorKind = "process"
     file_timeout: float = 30.0
-    # Which entries discovery enters: the defaults are DiscoveryOptions' (the one place of that rule).
-    include_hidden: bool = _WALK.include_hidden
-    follow_symlinks: bool = _WALK.follow_symlinks
     # Address space each worker process may add to its start-up size, in MiB;
     # 0 = unlimited. 4 GiB fits the largest image max_pixels admits (a 179 MP
     # 16-bit TIFF peaks near 2.5 GB in the loader) with room to spare.
@@ -56,6 +55,9 @@ class ProcessingConfig:
     # --workers auto: vary the fed worker count at run time (processing.adaptive);
     # process executor only.
     adaptive_workers: bool = False
+    # What discovery enters and passes over (hidden names, links, filters): declared in
+    # processing.discovery only, carried here as one value so the engine gets it with its knobs.
+    discovery: DiscoveryOptions = field(default_factory=DiscoveryOptions)
 
     def __post_init__(self) -> None:
         if self.max_concurrent_tasks < 0:
@@ -72,11 +74,6 @@ class ProcessingConfig:
             raise ValueError(f"executor must be 'process' or 'thread', not {self.executor!r}")
         if self.adaptive_workers and self.executor != "process":
             raise ValueError("adaptive_workers needs the process executor")
-
-    @property
-    def discovery(self) -> DiscoveryOptions:
-        """What discovery enters (hidden names, links); the filters are the file source's."""
-        return DiscoveryOptions(self.include_hidden, self.follow_symlinks)
 
     @property
     def workers(self) -> int:

@@ -4,8 +4,12 @@
 ``MatchOptions`` (how alike, rotations, which file is kept) are the one place
 where these settings and their defaults live: the CLI's options take their
 defaults from here, the public API takes these objects, and both reach the
-engine through the adapters below. Engine tuning defaults (timeout, memory,
-batch and queue sizes) come from ``ProcessingConfig``, so they are written once.
+engine through the adapters below. Each scan setting is declared once, with
+its default and its checks, in the type that uses it: an engine knob (workers,
+timeout, memory, batch and queue sizes) in ``ProcessingConfig``, a walk setting
+(hidden names, links) in ``DiscoveryOptions``, a filter in ``FileFilter``.
+``ScanOptions`` is their flat public face: its defaults are read from those
+types, and ``processing_config`` builds all three from it.
 """
 
 from __future__ import annotations
@@ -21,9 +25,10 @@ from imgtwin.config import ExecutorKind, ProcessingConfig
 from imgtwin.matching.confirm import MAX_THRESHOLD
 from imgtwin.matching.keeper import KeeperPolicy
 from imgtwin.matching.near import NearParams
-from imgtwin.processing.discovery import FileFilter
+from imgtwin.processing.discovery import DiscoveryOptions, FileFilter
 
 _ENGINE = ProcessingConfig()
+_WALK = DiscoveryOptions()
 _FILTER = FileFilter()
 
 DEFAULT_THRESHOLD = NearParams().threshold
@@ -60,8 +65,8 @@ class ScanOptions:
     worker_memory_mb: int = _ENGINE.worker_memory_mb
     batch_size: int = _ENGINE.batch_size
     buffer: int = _ENGINE.channel_buffer_size
-    include_hidden: bool = _ENGINE.include_hidden
-    follow_symlinks: bool = _ENGINE.follow_symlinks
+    include_hidden: bool = _WALK.include_hidden
+    follow_symlinks: bool = _WALK.follow_symlinks
     # The filters' defaults are FileFilter's (one place); so are their checks (``file_filter``).
     exclude: tuple[str, ...] = _FILTER.exclude
     extensions: tuple[str, ...] = _FILTER.extensions
@@ -82,15 +87,18 @@ class ScanOptions:
             raise ValueError(f"workers must be a count >= 0 or 'auto', not {self.workers!r}")
         if self.workers == "auto" and self.executor != "process":
             raise ValueError("workers='auto' needs the process executor")
-        self.processing_config()  # the engine's own checks (timeout, sizes, executor)
-        self.file_filter  # noqa: B018 - the filter's checks (sizes), now rather than mid-scan
+        self.processing_config()  # the engine's and the filter's own checks, now rather than mid-scan
 
     @property
     def file_filter(self) -> FileFilter:
-        return FileFilter(self.exclude, self.extensions, self.min_size, self.max_size, self.recursive,
-                          self.one_file_system)
+        """Which files take part (``FileFilter``): the walk's and the index's."""
+        return self.processing_config().discovery.filter
 
     def processing_config(self, *, progress: bool = False) -> ProcessingConfig:
+        """The engine's settings, the walk's (``.discovery``) and its filter within them: the one place that
+        maps these flat fields onto ``ProcessingConfig``, ``DiscoveryOptions`` and ``FileFilter``."""
+        file_filter = FileFilter(self.exclude, self.extensions, self.min_size, self.max_size, self.recursive,
+                                 self.one_file_system)
         return ProcessingConfig(
             max_concurrent_tasks=0 if self.workers == "auto" else self.workers,
             channel_buffer_size=self.buffer,
@@ -98,10 +106,9 @@ class ScanOptions:
             enable_progress_reporting=progress,
             executor=self.executor,
             file_timeout=self.file_timeout,
-            include_hidden=self.include_hidden,
-            follow_symlinks=self.follow_symlinks,
             worker_memory_mb=self.worker_memory_mb,
             adaptive_workers=self.workers == "auto",
+            discovery=DiscoveryOptions(self.include_hidden, self.follow_symlinks, file_filter),
         )
 
     def selector(self, roots: Sequence[str]) -> Callable[[str, int, int | None], bool] | None:

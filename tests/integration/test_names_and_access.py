@@ -30,7 +30,7 @@ def byte_name(folder: Path, name: bytes) -> str:
 
 
 def scan(root: Path, db: Path) -> object:
-    return run_scan(ScanSettings(roots=(str(root),), db_path=str(db), quiet=True,
+    return run_scan(ScanSettings(roots=(str(root),), db_path=str(db),
                                  options=ScanOptions(executor="thread", workers=1)))
 
 

@@ -58,7 +58,7 @@ def test_upgraded_index_rereads_files_once_then_reuses_them(tmp_path: Path) -> N
         stat = (photos / "a.jpg").stat()
         conn.execute("UPDATE files SET path = ?, size = ?, mtime_ns = ?", (str(photos / "a.jpg"), stat.st_size,
                                                                           stat.st_mtime_ns))
-    settings = ScanSettings(roots=(str(photos),), db_path=str(db), quiet=True)
+    settings = ScanSettings(roots=(str(photos),), db_path=str(db))
     assert run_scan(settings).reused == 0  # no inode in v1: read again
     assert run_scan(settings).reused == 1
 

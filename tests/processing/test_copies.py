@@ -28,7 +28,7 @@ from tests.processing.test_pipeline import MemoryPersistence
 
 
 def scan(root: Path, db: Path):
-    settings = ScanSettings(roots=(str(root),), db_path=str(db), progress=False, quiet=True)
+    settings = ScanSettings(roots=(str(root),), db_path=str(db))
     return run_scan(settings)
 
 

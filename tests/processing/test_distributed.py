@@ -93,7 +93,7 @@ def rows(db: Path) -> list[tuple[object, ...]]:
 
 
 def scan(root: Path, db: Path, **options: Any) -> ProcessingSummary:
-    settings = ScanSettings(roots=(str(root),), db_path=str(db), progress=False, quiet=True,
+    settings = ScanSettings(roots=(str(root),), db_path=str(db),
                             options=ScanOptions(**options))
     return run_scan(settings)
 

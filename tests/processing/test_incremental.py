@@ -17,7 +17,7 @@ from tests.helpers import synthetic_photo
 
 
 def scan(root: Path, db: Path, **overrides: object) -> ProcessingSummary:
-    settings = ScanSettings(roots=(str(root),), db_path=str(db), progress=False, quiet=True, **overrides)
+    settings = ScanSettings(roots=(str(root),), db_path=str(db), **overrides)
     return run_scan(settings)
 
 

@@ -211,8 +211,9 @@ def dedupe(
             else:
                 # find_duplicates, then the plan (as plan_actions does), so that the scan's progress and
                 # failures are shown on this console and its outcome decides the exit code
+                run = RunContext(cancel, console, quiet=False, progress=not no_progress)
                 found = find_duplicates(dirs, db_path=db, match=match, options=with_fields(options, **workers_settings(workers)),
-                                        progress=not no_progress, quiet=False, run=RunContext(cancel, console))
+                                        run=run)
                 if found.scan is not None and found.scan.cancelled:
                     console.print("[yellow]Scan stopped: nothing was done.[/]", highlight=False)
                     sys.exit(EXIT_INTERRUPTED)

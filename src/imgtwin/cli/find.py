@@ -33,8 +33,9 @@ from imgtwin.cli.flags import (
 )
 from imgtwin.options import MatchOptions, ScanOptions
 from imgtwin.persistence.location import default_db_path
+from imgtwin.processing.discovery import check_roots
 from imgtwin.reporting.groups import print_groups, write_csv, write_json
-from imgtwin.runs.context import RunContext
+from imgtwin.runs.context import RunContext, serve_metrics
 from imgtwin.runs.find import find_duplicates
 
 EXIT_DUPLICATES = 3  # --exit-code: duplicates found (0, 1, 2 and 130 mean what they mean for every command)
@@ -86,9 +87,10 @@ def find(
     cancel = threading.Event()
     options = with_fields(options, **workers_settings(workers))
     with fatal_errors(console, db), stop_on_first_interrupt(cancel, console):
-        result = find_duplicates(dirs, db_path=db, match=match, options=options, progress=not no_progress,
-                                 quiet=quiet, metrics_port=metrics_port, metrics_host=metrics_host,
-                                 run=RunContext(cancel, console))
+        check_roots(dirs)  # a missing folder is named before a metrics port in use
+        with serve_metrics(metrics_port, metrics_host, console, quiet=quiet) as metrics:
+            run = RunContext(cancel, console, quiet=quiet, progress=not no_progress, metrics=metrics)
+            result = find_duplicates(dirs, db_path=db, match=match, options=options, run=run)
     if result.scan is not None and result.scan.cancelled:
         console.print("[yellow]Scan stopped: groups below cover the files hashed so far.[/]")
     document = result.document()

@@ -28,9 +28,10 @@ from imgtwin.cli.flags import (
     workers_settings,
 )
 from imgtwin.options import ScanOptions
+from imgtwin.processing.discovery import check_roots
 from imgtwin.processing.pool_contract import quiet_decoder_warnings
 from imgtwin.records import ProcessingSummary
-from imgtwin.runs.context import RunContext
+from imgtwin.runs.context import RunContext, serve_metrics
 from imgtwin.runs.scan import ScanSettings, default_db_path, run_scan
 
 DEFAULTS = ScanOptions()  # the options' defaults live there, shared with the API
@@ -128,18 +129,21 @@ def scan(
     )
     settings = ScanSettings.of(
         dirs, db_path or default_db_path(), options, output_format=output_format, output_path=output_path,
-        log_path=log_path, progress=not no_progress, quiet=quiet, metrics_port=metrics_port, metrics_host=metrics_host,
+        log_path=log_path,
     )
     console = err_console()
     quiet_decoder_warnings()
     cancel = threading.Event()
     with fatal_errors(console, settings.db_path), stop_on_first_interrupt(cancel, console):
-        summary = run_scan(settings, RunContext(cancel, console))
+        check_roots(settings.roots)  # a missing folder is named before a metrics port in use
+        with serve_metrics(metrics_port, metrics_host, console, quiet=quiet) as metrics:
+            run = RunContext(cancel, console, quiet=quiet, progress=not no_progress, metrics=metrics)
+            summary = run_scan(settings, run)
         local = None
         if deep and not summary.cancelled:
             from imgtwin.runs.deep import compute_local_features
 
-            local = compute_local_features(settings, RunContext(cancel, console))
+            local = compute_local_features(settings, run)
     if not quiet:
         click.echo(_summary_line(summary, settings.db_path), err=to_stdout)
         if local is not None:

@@ -62,7 +62,7 @@ class IndexFinder:
         from imgtwin.runs.context import RunContext
         from imgtwin.runs.scan import ScanSettings, run_scan
 
-        settings = ScanSettings.of(self.roots, self.db_path, self.options, quiet=True, progress=False)
+        settings = ScanSettings.of(self.roots, self.db_path, self.options)
         return run_scan(settings, RunContext(cancel, reporter=reporter))
 
     def group(self) -> FoundGroups:

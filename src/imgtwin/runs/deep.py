@@ -75,16 +75,19 @@ def compute_local_features(
     run: RunContext | None = None,
     spec: LocalSpec = LOCAL_SPEC,
 ) -> LocalPass:
-    """Decode and store local features for the files under ``settings.roots`` that lack them."""
+    """Decode and store local features for the files under ``settings.roots`` that lack them.
+
+    ``run``: its cancel token stops the pass after the files in flight; its console shows it unless quiet.
+    """
     run = run or RunContext()
     paths = missing_local_features(settings.db_path, settings.roots, spec)
     if not paths:
         return LocalPass(0, 0, 0)
     engine = ParallelProcessingEngine(deep_loader(spec), DCTHasher(8), features=LocalFeatureExtractor(spec))
-    config = settings.processing_config()
+    config = settings.options.processing_config(progress=run.shows_progress)
     reporter: ProgressReporter = NullReporter()
-    if not settings.quiet:
-        reporter = ConsoleProgressReporter(run.console, show_progress=settings.progress, description="Local features")
+    if not run.quiet:
+        reporter = ConsoleProgressReporter(run.console, show_progress=run.progress, description="Local features")
     store = LocalFeatureStore(settings.db_path)
     pipeline = ProcessingPipeline(ListedFiles(paths), engine.make_pool(config), config)
     summary = pipeline.run(paths, reporter, store, run.cancel)

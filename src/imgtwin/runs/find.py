@@ -71,25 +71,20 @@ def find_duplicates(
     match: MatchOptions | None = None,
     options: ScanOptions | None = None,
     scan: bool = True,
-    progress: bool = False,
-    quiet: bool = True,
-    metrics_port: int | None = None,
-    metrics_host: str = "127.0.0.1",
     run: RunContext | None = None,
 ) -> FindResult:
     """Duplicate groups among the images under ``paths``.
 
     With ``scan`` (the default) the folders are scanned into the index first
-    (``options``: how, and which files; ``progress``, ``quiet`` and the metrics
-    endpoint: what the scan shows); with no ``paths``, every live file of the
+    (``options``: how, and which files); with no ``paths``, every live file of the
     index is compared. ``match``: how alike, rotations, the keeper policy,
     reference folders (compared with the others, never acted on) and ``deep``
     (local features, computed where missing when scanning: ``runs.deep``).
     The filters of ``options`` also choose which indexed files take part
     (hidden files already indexed stay: they were asked for when scanned).
-    ``run``: its cancel token (set, the scan stops after the files in flight
-    and the groups cover what was hashed: ``result.scan.cancelled``) and its
-    console.
+    ``run``: its cancel token (set, the scan and the deep pass stop after the
+    files in flight and the groups cover what was hashed:
+    ``result.scan.cancelled``), its console and output choice, its metrics sink.
     """
     match, options, run = match or MatchOptions(), options or ScanOptions(), run or RunContext()
     threshold, rotations, keep, prefer = match.bits, match.searches_rotations, match.keep, match.prefer
@@ -99,8 +94,7 @@ def find_duplicates(
     # A reference folder is compared with the others, so it is scanned (and searched) with them.
     extra = [r for r in reference if paths and not any(_within(os.path.abspath(r), os.path.abspath(p)) for p in paths)]
     roots = (*paths, *extra)
-    settings = ScanSettings.of(roots, db, options, progress=progress, quiet=quiet, metrics_port=metrics_port,
-                               metrics_host=metrics_host)
+    settings = ScanSettings.of(roots, db, options)
     if scan and roots:
         summary = run_scan(settings, run)
         if deep and not summary.cancelled:
@@ -109,7 +103,7 @@ def find_duplicates(
     loaded = load_rows(db, roots, reference, select)
     local = local_features_for(db, [r.content_hash for r in loaded.rows]) if deep else None
     params = NearParams(threshold=threshold, rotations=rotations)
-    checks = UpscaleChecker(db, upscale_jobs(settings.processing_config()))
+    checks = UpscaleChecker(db, upscale_jobs(options.processing_config()))
     groups, ranking = group_rows(loaded.rows, loaded.table, params, KeeperPolicy(keep),
                                  os.path.abspath(prefer) if prefer else None, checks, local, exact_only)
     display = PathDisplay(roots)
@@ -119,7 +113,11 @@ def find_duplicates(
 
 
 def upscale_jobs(config: ProcessingConfig) -> UpscaleJobs:
-    """Upscale checks run in a worker pool made for them (time limit, memory cap, crash isolation)."""
+    """Upscale checks run in a worker pool made for them (time limit, memory cap, crash isolation).
+
+    Not stopped by the run's cancel token: that stops the scan, and the groups of what was hashed
+    still need their checks (a check not run reads as "not an upscale", a wrong keeper).
+    """
 
     def run(jobs: Sequence[UpscaleCheck]) -> list[UpscaleVerdict]:
         return [v for answers in run_jobs(UpscaleTask(), jobs, config) for v in answers]

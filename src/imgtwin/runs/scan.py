@@ -8,14 +8,10 @@ classes; everything else receives its collaborators through constructors
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from rich.console import Console
-
-from imgtwin.config import ProcessingConfig
 from imgtwin.hashing.dct import DCTHasher
 from imgtwin.hashing.extractor import MatchFeatureExtractor
 from imgtwin.interfaces import HashPersistence, ProgressReporter
@@ -43,8 +39,6 @@ __all__ = ["DB_ENV_VAR", "ScanSettings", "build_engine", "default_db_path", "run
 if TYPE_CHECKING:
     from distributed import Client
 
-    from imgtwin.reporting.metrics import MetricsReporter
-
 
 class Closeable(Protocol):
     def close(self) -> None: ...
@@ -53,7 +47,8 @@ class Closeable(Protocol):
 @dataclass(frozen=True, kw_only=True)
 class ScanSettings:
     """One scan: its ``ScanOptions`` (which files, how: defined once, in ``options.py``) and the run's own
-    fields: roots, index, extra output files, console and metrics.
+    fields: roots, index and extra output files. What it shows, and where its metrics go, is the
+    ``RunContext``'s.
     """
 
     roots: tuple[str, ...]
@@ -63,19 +58,11 @@ class ScanSettings:
     output_path: str | None = None
     max_dimension: int = 512
     log_path: str | None = None
-    progress: bool = True
-    quiet: bool = False
-    metrics_port: int | None = None  # serve Prometheus metrics while scanning (0: any free port)
-    metrics_host: str = "127.0.0.1"
 
     @classmethod
     def of(cls, roots: Sequence[str], db_path: str, options: ScanOptions, **run: Any) -> ScanSettings:
         """The settings for a scan of ``roots`` into ``db_path`` with ``options``; ``run``: the fields above."""
         return cls(roots=tuple(roots), db_path=db_path, options=options, **run)
-
-    def processing_config(self, *, progress: bool | None = None) -> ProcessingConfig:
-        return self.options.processing_config(
-            progress=self.progress and not self.quiet if progress is None else progress)
 
 
 def build_engine(settings: ScanSettings, client: Client | None = None) -> ParallelProcessingEngine:
@@ -98,29 +85,15 @@ def build_persistence(settings: ScanSettings, engine: ParallelProcessingEngine) 
     return persistences[0] if len(persistences) == 1 else CompositePersistence(persistences)
 
 
-def start_metrics(settings: ScanSettings, console: Console) -> MetricsReporter | None:
-    """The metrics endpoint, listening before anything else starts: a port in use stops the run having made nothing."""
-    if settings.metrics_port is None:
-        return None
-    from imgtwin.reporting.metrics import MetricsReporter  # prometheus_client only when asked for
-
-    metrics = MetricsReporter()
-    port = metrics.serve(settings.metrics_port, settings.metrics_host)
-    if not settings.quiet:
-        console.print(f"Metrics: http://{settings.metrics_host}:{port}/metrics", highlight=False)
-    return metrics
-
-
-def build_reporter(
-    settings: ScanSettings, console: Console, metrics: MetricsReporter | None = None
-) -> tuple[ProgressReporter, list[Closeable]]:
-    """The reporter (with ``metrics``, if serving), and the resources (log files) to close after the run."""
+def build_reporter(settings: ScanSettings, run: RunContext) -> tuple[ProgressReporter, list[Closeable]]:
+    """The run's reporter (its metrics sink, its console unless quiet, the log file), and the resources (log
+    files) to close after the run."""
     reporters: list[ProgressReporter] = []
     resources: list[Closeable] = []
-    if metrics is not None:
-        reporters.append(metrics)
-    if not settings.quiet:
-        reporters.append(ConsoleProgressReporter(console, show_progress=settings.progress))
+    if run.metrics is not None:
+        reporters.append(run.metrics)
+    if not run.quiet:
+        reporters.append(ConsoleProgressReporter(run.console, show_progress=run.progress))
     if settings.log_path:
         try:
             log_reporter = FileProgressReporter.open(settings.log_path)
@@ -140,34 +113,25 @@ def run_scan(settings: ScanSettings, run: RunContext | None = None) -> Processin
     """Scan into the index: reuse what it knows, then mark files that are gone.
 
     Holds the index's write lock for the whole run. ``run``: its cancel token,
-    its console, and a reporter that gets every progress event besides those
-    the settings ask for (the review app's page).
+    its console and output choice, its metrics sink, and a reporter that gets
+    every progress event besides those (the review app's page).
     """
     run = run or RunContext()
-    console, cancel, reporter = run.console, run.cancel, run.reporter
     check_roots(settings.roots)  # before any output file is created
-    metrics = start_metrics(settings, console)  # before the cluster, the lock and any file
-    try:
-        if settings.options.scheduler is None:
-            return _scan_with(settings, build_engine(settings), console, cancel, metrics, reporter)
-        from imgtwin.processing.distributed import open_client  # Dask only when asked for
+    if settings.options.scheduler is None:
+        return _scan_with(settings, build_engine(settings), run)
+    from imgtwin.processing.distributed import open_client  # Dask only when asked for
 
-        with open_client(settings.options.scheduler) as client:  # a local:N cluster lives for this run only
-            return _scan_with(settings, build_engine(settings, client), console, cancel, metrics, reporter)
-    finally:
-        if metrics is not None:
-            metrics.close()
+    with open_client(settings.options.scheduler) as client:  # a local:N cluster lives for this run only
+        return _scan_with(settings, build_engine(settings, client), run)
 
 
-def _scan_with(
-    settings: ScanSettings, engine: ParallelProcessingEngine, console: Console, cancel: threading.Event | None,
-    metrics: MetricsReporter | None = None,
-    extra: ProgressReporter | None = None,
-) -> ProcessingSummary:
+def _scan_with(settings: ScanSettings, engine: ParallelProcessingEngine, run: RunContext) -> ProcessingSummary:
     connect(settings.db_path).close()  # create, upgrade or refuse the index before anything else is made
     with IndexWriteLock(settings.db_path):
-        reporter, resources = build_reporter(settings, console, metrics)
-        if extra is not None:
+        reporter, resources = build_reporter(settings, run)
+        if run.reporter is not None:
+            extra = run.reporter
             reporter = extra if isinstance(reporter, NullReporter) else CompositeReporter([reporter, extra])
         try:
             persistence = build_persistence(settings, engine)
@@ -175,9 +139,9 @@ def _scan_with(
             signals_spec = engine.features.signals_spec if engine.features is not None else None
             cache = IndexScanCache(settings.db_path, engine.hasher.spec, engine.loader.decode_id, features_spec,
                                    signals_spec)
-            summary = engine.process_directory(
-                list(settings.roots), settings.processing_config(), reporter, persistence, cancel, cache=cache
-            )
+            config = settings.options.processing_config(progress=run.shows_progress)
+            summary = engine.process_directory(list(settings.roots), config, reporter, persistence, run.cancel,
+                                               cache=cache)
         finally:
             for resource in resources:
                 resource.close()
