@@ -120,7 +120,7 @@ def intrude(ports: list[int], marker: str) -> IntruderReport:
 
 
 def run_intruder(ports: list[int], marker: Path, env: dict[str, str]) -> IntruderReport:
-    code = ("import json, sys\nfrom tests.processing.test_distributed import intrude\n"
+    code = ("import json, sys\nfrom tests.processing.test_distributed_security import intrude\n"
             "print(json.dumps(intrude(json.loads(sys.argv[1]), sys.argv[2])))")
     done = subprocess.run([sys.executable, "-c", code, json.dumps(ports), str(marker)], check=False,
                           capture_output=True, text=True, env=env, cwd=str(REPO), timeout=120)

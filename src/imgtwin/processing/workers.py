@@ -338,6 +338,7 @@ class ProcessWorkerPool:
         try:
             done = worker.conn.recv()
         except (EOFError, OSError):
+            worker.process.join(timeout=1.0)  # its pipe closes a moment before it is reaped: wait for the exit code
             code = worker.process.exitcode
             index = worker.current()  # the process is gone: its counter says which item it died on
             path = worker.pending[index]
