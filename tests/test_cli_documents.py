@@ -49,6 +49,7 @@ def test_dedupe_plan_and_report_resolve_against_the_base_from_anywhere(photo_dir
     assert ": 2 made, 0 reused)" in report.stdout  # real thumbnails, no placeholders
 
 
+@pytest.mark.slow
 def test_the_review_pages_plan_import_uses_the_base(photo_dir: Path, tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     db, out = tmp_path / "i.db", tmp_path / "groups.json"

@@ -32,6 +32,7 @@ def test_errors_lists_failures_by_reason_and_refuses_a_missing_index(photo_dir: 
     assert bad_reason.returncode == 2
 
 
+@pytest.mark.slow
 def test_markup_like_names_are_printed_as_they_are(tmp_path: Path) -> None:
     folder = tmp_path / "odd[/]name [red]"
     folder.mkdir(parents=True)  # "odd[" / "]name [red]"

@@ -69,6 +69,7 @@ def test_find_selects_the_same_files_whether_it_scans_or_not(album: Path, tmp_pa
     assert groups(tmp_path, "--db", db, "--max-size", str(small)) == []  # no DIRS: the whole index, filtered
 
 
+@pytest.mark.slow
 def test_similarity_in_words(album: Path, tmp_path: Path) -> None:
     db = str(tmp_path / "i.db")
     exact = groups(tmp_path, str(album), "--db", db, "--similarity", "exact")

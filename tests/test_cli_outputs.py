@@ -52,6 +52,7 @@ def test_dash_is_stdout_and_the_table_goes_to_stderr(photo_dir: Path, tmp_path: 
     assert html.returncode == 2 and "--html needs a file name" in html.stderr
 
 
+@pytest.mark.slow
 def test_the_table_has_column_names(photo_dir: Path, tmp_path: Path) -> None:
     found = imgtwin("find", str(photo_dir), "--db", str(tmp_path / "i.db"), "--no-progress")
     lines = found.stdout.splitlines()

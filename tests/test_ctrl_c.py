@@ -24,7 +24,10 @@ from imgtwin.persistence.sqlite import read_rows
 from .helpers import REPO
 
 SLOW_FILES = 8
-pytestmark = pytest.mark.skipif(not os.path.isdir("/proc"), reason="finds the worker processes in /proc")
+pytestmark = [
+    pytest.mark.slow,  # real processes decoding 49 MP pictures until one Ctrl-C
+    pytest.mark.skipif(not os.path.isdir("/proc"), reason="finds the worker processes in /proc"),
+]
 
 
 def _png_with_text(png: bytes, text: bytes) -> bytes:

@@ -150,6 +150,7 @@ def test_unreadable_files_are_listed_and_exit_1(tmp_path: Path) -> None:
     assert errors[0]["reason"] == "decode_error"
 
 
+@pytest.mark.slow
 def test_find_usage_errors(tmp_path: Path) -> None:
     missing = subprocess.run([sys.executable, "-m", "imgtwin", "find", "--db", str(tmp_path / "none.db")],
                              capture_output=True, text=True, timeout=60, check=False)

@@ -87,6 +87,7 @@ def test_a_screenshot_or_crop_is_never_kept_even_when_its_file_is_larger(library
     assert "screenshot.png" not in largest  # without --deep the screenshot is not found at all
 
 
+@pytest.mark.slow
 def test_local_features_are_stored_by_content_reused_and_files_rows_untouched(library: Path, tmp_path: Path) -> None:
     db = str(tmp_path / "i.db")
     find_duplicates([str(library)], db_path=db)

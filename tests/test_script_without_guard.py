@@ -12,9 +12,12 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from tests.test_cli import imgtwin
+
+pytestmark = pytest.mark.slow  # whole scripts run twice, with worker processes
 
 UNGUARDED = """
 import json, sys

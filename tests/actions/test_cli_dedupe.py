@@ -55,6 +55,7 @@ def test_default_journal_goes_to_the_user_data_folder(library: Path, tmp_path: P
     assert "skip        " in out and "not byte-identical" in out
 
 
+@pytest.mark.slow
 def test_delete_needs_the_explicit_flag(library: Path, tmp_path: Path) -> None:
     db = str(tmp_path / "i.db")
     code, out = run("dedupe", str(library), "--db", db, "--action", "delete", "--yes", "--workers", "1")

@@ -28,6 +28,8 @@ from imgtwin.actions.exclusive import files_locked
 from tests.actions.conftest import SCAN
 from tests.helpers import synthetic_photo
 
+pytestmark = pytest.mark.slow  # real imgtwin processes racing each other, several seconds each
+
 PICTURES = 24
 DELAY = "0.01"  # seconds before each file operation: each run lasts long enough to overlap the other
 TOGETHER = str(Path(__file__).with_name("together.py"))

@@ -53,6 +53,7 @@ def test_an_existing_target_is_never_replaced(library: Path, tmp_path: Path) -> 
     assert taken.read_bytes() == b"already here"
 
 
+@pytest.mark.slow
 def test_cli_copy_needs_a_folder_outside_the_scanned_ones(library: Path, tmp_path: Path) -> None:
     db = str(tmp_path / "i.db")
     code, out = run("dedupe", str(library), "--db", db, "--action", "copy")

@@ -83,6 +83,7 @@ def test_no_room_for_the_first_line_changes_nothing_and_leaves_no_journal(librar
     assert not journal.exists() and snapshot(library) == before
 
 
+@pytest.mark.slow
 def test_a_journal_on_a_full_disk_from_the_start(library: Path, tmp_path: Path) -> None:
     before = snapshot(library)
     disk = tmp_path / "disk"
@@ -96,6 +97,7 @@ def test_a_journal_on_a_full_disk_from_the_start(library: Path, tmp_path: Path) 
     assert snapshot(library) == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("action", ["trash", "hardlink"])
 def test_a_journal_that_fills_its_disk_mid_run(action: str, tmp_path: Path) -> None:
     library = make_library(tmp_path / "lib", groups=16, size=(32, 24))

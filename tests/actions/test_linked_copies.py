@@ -73,6 +73,7 @@ def base(document: dict[str, Any], member: dict[str, Any]) -> str:
     return os.path.join(str(document["base"]), str(member["path"]))
 
 
+@pytest.mark.slow
 def test_the_report_shows_links_as_not_reclaimable(browser: Any, linked: tuple[Path, str, Path]) -> None:  # noqa: F811
     library, db, folder = linked
     json_path, html = folder / "report.json", folder / "page.html"

@@ -23,6 +23,8 @@ from imgtwin.cli import main
 from imgtwin.documents import MAX_DOCUMENT_BYTES, MAX_DOCUMENT_DEPTH
 from tests.actions.conftest import make_library, snapshot
 
+pytestmark = pytest.mark.slow  # every damaged plan through two real commands
+
 WRONG_VALUES: list[Any] = [None, True, False, -1, 0, 2**70, 1.5, -1e308, "", "x", "/", "../../..", "a\u0000b",
                            "\udcff", [], {}, [[[[]]]], {"path": 1}, [None], ["x"] * 3]
 

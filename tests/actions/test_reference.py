@@ -62,6 +62,7 @@ def _dedupe(lib: Path, tmp_path: Path, action: str, *extra: str) -> tuple[int, s
     return run(*args)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("action", ACTIONS)
 def test_reference_files_are_never_acted_on(action: str, collection: Path, tmp_path: Path) -> None:
     archive = collection / "archive"

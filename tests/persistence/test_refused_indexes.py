@@ -103,6 +103,7 @@ def test_an_index_with_damaged_pages_is_reported_not_a_traceback(tmp_path: Path,
     assert not os.path.exists(str(db) + ".lock")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("where", [0.3, 0.7])
 def test_damaged_middle_pages_stop_info_prune_and_errors(tmp_path: Path, where: float) -> None:
     """Their queries read only small indexes, so without a check they reported on the damaged file as whole."""

@@ -109,6 +109,7 @@ def test_a_crash_costs_its_own_item_and_the_next_worker_goes_on() -> None:
     assert later[:2] == ("done", 6) and later[2] != first[2]  # a new process
 
 
+@pytest.mark.slow
 def test_close_fails_what_waits_kills_the_workers_and_refuses_more(tmp_path: Path) -> None:
     pool = service(1, task=NapTask(str(tmp_path)))
     answered = pool.submit((1, 0.0, False)).result(timeout=60)

@@ -25,6 +25,8 @@ from tests.actions.swapper import exchanger
 from tests.helpers import REPO, synthetic_photo
 from tests.review.conftest import client, member_ids, private_home, start, wait_ready
 
+pytestmark = pytest.mark.slow  # hundreds of requests against a link swapped in and out
+
 SECRET_COLOUR = (255, 0, 255)  # no synthetic photo is magenta: one such pixel in ten is the outside picture
 REQUESTS = 120  # about 40 % of the pictures leaked before the fix
 
