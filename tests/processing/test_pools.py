@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import ast
-import threading
 from pathlib import Path
 
 import pytest
 
 from imgtwin.config import ProcessingConfig
 from imgtwin.hashing.dct import DCTHasher
-from imgtwin.processing.channels import END, Channel
 from imgtwin.processing.jobs import run_jobs
 from imgtwin.processing.parallel import ParallelProcessingEngine
-from imgtwin.processing.pool_contract import WorkerPool
 from imgtwin.processing.service import PoolService
 from imgtwin.processing.task import ScanTask
 from imgtwin.records import ErrorReason, FileResult
 from tests.helpers import REPO, MisbehavingLoader, synthetic_photo
+from tests.processing.test_workers import run_pool
 
 SOURCES = REPO / "src" / "imgtwin"
 FACTORY = SOURCES / "processing" / "pools.py"
@@ -30,18 +28,6 @@ def files(root: Path, *extra: str) -> list[str]:
     for name in extra:
         synthetic_photo(9, (96, 72)).save(root / name, quality=90)
     return sorted(str(p) for p in root.iterdir())
-
-
-def through_pool(pool: WorkerPool, items: list[str]) -> list[FileResult]:
-    work, results = Channel(100), Channel(100)
-    for item in items:
-        work.put(item)
-    work.put(END)
-    pool.run(work, results, threading.Event())
-    out = []
-    while (result := results.get()) is not END:
-        out.append(result)
-    return out
 
 
 def through_service(task: ScanTask, items: list[str], config: ProcessingConfig) -> list[FileResult]:
@@ -64,7 +50,7 @@ def test_engine_run_jobs_and_service_run_a_task_alike_with_the_configs_limits(tm
     loader, hasher = MisbehavingLoader(512), DCTHasher()
     config = ProcessingConfig(max_concurrent_tasks=2, file_timeout=1.0)
     task = ScanTask(loader, hasher)
-    engine = by_path(through_pool(ParallelProcessingEngine(loader, hasher).make_pool(config), paths))
+    engine = by_path(run_pool(ParallelProcessingEngine(loader, hasher).make_pool(config), paths))
     jobs = by_path(run_jobs(task, paths, config))
     service = by_path(through_service(task, paths, config))
     assert engine == jobs == service
@@ -79,7 +65,7 @@ def test_thread_executor_gives_the_process_pools_results(tmp_path: Path) -> None
     task = ScanTask(MisbehavingLoader(512), DCTHasher())
     threads = ProcessingConfig(max_concurrent_tasks=2, executor="thread")
     processes = ProcessingConfig(max_concurrent_tasks=1)
-    engine = by_path(through_pool(ParallelProcessingEngine(task.loader, task.hasher).make_pool(threads), paths))
+    engine = by_path(run_pool(ParallelProcessingEngine(task.loader, task.hasher).make_pool(threads), paths))
     assert engine == by_path(run_jobs(task, paths, threads)) == by_path(run_jobs(task, paths, processes))
     assert sum(r.error is None for r in engine.values()) == 3
 
