@@ -222,7 +222,7 @@ class Squares:
 
 def test_the_dask_pool_runs_any_task_like_the_local_pools(tmp_path: Path) -> None:
     from imgtwin.processing.distributed import DaskCluster, DistributedProcessingEngine, open_client
-    from tests.processing.test_pools import through_pool
+    from tests.processing.test_workers import run_pool
 
     root = make_photos(tmp_path / "photos", 5)
     paths = sorted(str(p) for p in root.iterdir())
@@ -232,7 +232,7 @@ def test_the_dask_pool_runs_any_task_like_the_local_pools(tmp_path: Path) -> Non
         cluster = DaskCluster(client, batch_files=2)
         engine = DistributedProcessingEngine(scan_task.loader, scan_task.hasher, client, features=scan_task.extractor,
                                              batch_files=2)
-        by_engine = through_pool(engine.make_pool(local), paths)
+        by_engine = run_pool(engine.make_pool(local), paths)
         by_jobs = run_jobs(scan_task, paths, local, cluster=cluster)
         squares = run_jobs(Squares(), [-1, *range(5)], local, cluster=DaskCluster(client, batch_files=1))
     expected = {r.path: r for r in run_jobs(scan_task, paths, local)}
