@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import functools
+import io
 import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import pytest
@@ -215,3 +216,51 @@ def shifted_views(image: Image.Image, shift: float = 0.5, width: float = 0.6) ->
     dx = int(vw * shift)
     x0 = (w - vw - dx) // 2
     return image.crop((x0, 0, x0 + vw, h)), image.crop((x0 + dx, 0, x0 + dx + vw, h))
+
+
+# Files as cameras and phones write them (``loading.previews``): a JPEG with its EXIF IFD1 thumbnail,
+# a HEIC with a thumbnail item.
+
+def exif_thumbnail_of(image: Image.Image, letterbox: bool = False, box: tuple[int, int] = (160, 120)) -> bytes:
+    """The JPEG thumbnail a camera embeds: ``image`` fitted in ``box``, or letterboxed to fill it with black bars."""
+    thumb = image.convert("RGB")
+    thumb.thumbnail(box, Image.Resampling.BILINEAR)
+    if letterbox:
+        canvas = Image.new("RGB", box, (0, 0, 0))
+        canvas.paste(thumb, ((box[0] - thumb.width) // 2, (box[1] - thumb.height) // 2))
+        thumb = canvas
+    out = io.BytesIO()
+    thumb.save(out, "JPEG", quality=85)
+    return out.getvalue()
+
+
+def camera_exif(size: tuple[int, int], thumbnail: bytes | None, orientation: int = 1) -> bytes:
+    """An EXIF block with a camera's make and model, the picture's size, an orientation and an IFD1 thumbnail."""
+    import piexif  # type: ignore[import-untyped]
+
+    block: dict[str, Any] = {
+        "0th": {piexif.ImageIFD.Make: b"Canon", piexif.ImageIFD.Model: b"Canon EOS 80D",
+                piexif.ImageIFD.Orientation: orientation},
+        "Exif": {piexif.ExifIFD.PixelXDimension: size[0], piexif.ExifIFD.PixelYDimension: size[1],
+                 piexif.ExifIFD.DateTimeOriginal: b"2024:05:01 10:00:00"},
+    }
+    if thumbnail is not None:
+        block["1st"] = {piexif.ImageIFD.Compression: 6}
+        block["thumbnail"] = thumbnail
+    return bytes(piexif.dump(block))
+
+
+def camera_jpeg(path: Path, image: Image.Image, *, exif: bytes | None = None, quality: int = 92) -> Path:
+    """``image`` saved as a camera JPEG with ``exif`` (default: its own faithful thumbnail and size)."""
+    image = image.convert("RGB")
+    block = exif if exif is not None else camera_exif(image.size, exif_thumbnail_of(image))
+    image.save(path, "JPEG", quality=quality, exif=block)
+    return path
+
+
+def phone_heic(path: Path, image: Image.Image, *, thumbnail: int | None = 320) -> Path:
+    """``image`` saved as an iPhone-style HEIC, with a thumbnail item of ``thumbnail`` px (None: without)."""
+    import pillow_heif
+
+    pillow_heif.from_pillow(image.convert("RGB")).save(path, quality=80, thumbnails=[thumbnail] if thumbnail else [])
+    return path

@@ -26,6 +26,7 @@ class LoadedImage:
     picture in RGB at most ``COLOUR_SIZE`` px (None when the file holds no
     colour), from the same decode, for colour checks and the keeper; ``facts``:
     what the file's headers say (mode, palette, JPEG quality, camera EXIF).
+    A preview (``loading.previews``) has the main image's ``width``, ``height`` and facts.
     """
 
     image: Image.Image
@@ -35,6 +36,8 @@ class LoadedImage:
     decode: str
     colour: Image.Image | None = None
     facts: SourceFacts | None = None
+    loader: str | None = None  # the decode path, where it is not the loader's ``decode_id`` (a preview)
+    bytes_read: int | None = None  # of the file, where less than all of it (a preview)
 
 
 @runtime_checkable

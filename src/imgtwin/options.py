@@ -75,6 +75,8 @@ class ScanOptions:
     recursive: bool = _FILTER.recursive
     one_file_system: bool = _FILTER.one_file_system
     scheduler: str | None = None  # a Dask scheduler's address, or local:N (processing.distributed)
+    # Hash a file's embedded preview where it has a faithful one (``loading.previews``); False decodes every file.
+    previews: bool = True
 
     def __post_init__(self) -> None:
         for name in ("exclude", "extensions"):

@@ -84,6 +84,15 @@ class ImageHash:
         return (self.value ^ other.value).bit_count()
 
 
+#: ``decode`` of hashes made from a file's embedded preview (``loading.previews``), not its main image.
+PREVIEW_PREFIX = "preview-"
+
+
+def from_preview(decode: str | None) -> bool:
+    """Whether hashes with this ``decode`` came from a preview: no group may be decided on them."""
+    return decode is not None and decode.startswith(PREVIEW_PREFIX)
+
+
 @dataclass(frozen=True, slots=True)
 class ProcessingMetadata:
     """What we know about one file besides its hash.
@@ -132,6 +141,8 @@ class FileResult:
     # Seconds the worker spent on this file (stat, read, decode, hash): for the
     # metrics histogram. Not part of the outcome, so left out of equality.
     duration_s: float | None = field(default=None, compare=False)
+    # Bytes of the file read, where less than its size (a preview): for the summary and metrics.
+    bytes_read: int | None = field(default=None, compare=False)
 
     @property
     def path(self) -> str:
@@ -150,6 +161,7 @@ class ProcessingSummary:
     cancelled: bool = False
     reused: int = 0  # of processed_files + error_count: known to the index (unchanged or moved), not read again
     copies: int = 0  # of processed_files + error_count: byte copies of indexed files, read but not decoded
+    previews: int = 0  # of processed_files: answered by their embedded previews (``loading.previews``)
 
     @property
     def throughput(self) -> float:

@@ -108,11 +108,12 @@ class SizeType(_ParamOf[int]):
 
 
 # the parameter names of filter_options' options
-FILTER_NAMES = ("exclude", "extensions", "min_size", "max_size", "no_recursive", "one_file_system")
+FILTER_NAMES = ("exclude", "extensions", "min_size", "max_size", "no_recursive", "one_file_system", "no_previews")
 
 
 def filter_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """``--exclude``, ``--ext``, ``--min-size``, ``--max-size``, ``--no-recursive``, ``--one-file-system``.
+    """``--exclude``, ``--ext``, ``--min-size``, ``--max-size``, ``--no-recursive``, ``--one-file-system``,
+    and ``--no-previews`` (how files are read).
 
     Shared by ``scan``, ``find``, ``report``, ``review`` and ``dedupe``: the
     command receives ``options``, the ``ScanOptions`` they make (checked here;
@@ -122,10 +123,11 @@ def filter_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(command)
     def with_filters(*args: Any, exclude: tuple[str, ...], extensions: tuple[str, ...], min_size: int | None,
-                     max_size: int | None, no_recursive: bool, one_file_system: bool, **kwargs: Any) -> Any:
+                     max_size: int | None, no_recursive: bool, one_file_system: bool, no_previews: bool,
+                     **kwargs: Any) -> Any:
         names = tuple(e.strip() for value in extensions for e in value.split(",") if e.strip(" ."))
         filters = {"exclude": exclude, "extensions": names, "min_size": min_size, "max_size": max_size,
-                   "recursive": not no_recursive, "one_file_system": one_file_system}
+                   "recursive": not no_recursive, "one_file_system": one_file_system, "previews": not no_previews}
         try:
             options = ScanOptions(**filters)  # type: ignore[arg-type]
         except ValueError as exc:
@@ -145,6 +147,9 @@ def filter_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--no-recursive", is_flag=True, help="Only the files directly in DIRS, not in their subfolders."),
         click.option("--one-file-system", is_flag=True,
                      help="Do not enter folders on other file systems (mount points) than their DIRS."),
+        click.option("--no-previews", is_flag=True,
+                     help="Decode every picture instead of hashing the previews cameras embed (EXIF and HEIF "
+                          "thumbnails) first; groups are decided on decoded pictures either way."),
     ]
     wrapped: Callable[..., Any] = with_filters
     for option in reversed(options):

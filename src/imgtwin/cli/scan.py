@@ -46,11 +46,13 @@ def _summary_line(summary: ProcessingSummary, db_path: str) -> str:
     if summary.copies:
         copies = "byte copy of another file" if summary.copies == 1 else "byte copies of other files"
         notes.append(f"{summary.copies} {copies}, not decoded")
+    if summary.previews:
+        notes.append(f"{summary.previews} answered by their embedded previews")
     reused = f" ({'; '.join(notes)})" if notes else ""
     return (
         f"{state}: {summary.processed_files} hashed, {summary.error_count} errors{reused}, "
         f"{summary.skipped} skipped in {seconds:.1f} s "
-        f"({summary.throughput:.1f} images/s, {summary.bytes_per_second / 1e6:.1f} MB/s). Index: {db_path}"
+        f"({summary.throughput:.1f} images/s, {summary.bytes_read / 1e6:.1f} MB read). Index: {db_path}"
     )
 
 

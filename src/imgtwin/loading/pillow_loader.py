@@ -50,6 +50,11 @@ def _orientation(image: Image.Image) -> int:
     return value if isinstance(value, int) and value in _ORIENTATION else 1
 
 
+def orientation_of(image: Image.Image) -> int:
+    """The EXIF orientation (2-8) that turns the opened ``image`` upright; 1 when none or corrupt."""
+    return _orientation(image)
+
+
 def _high_depth_to_float(image: Image.Image) -> Image.Image:
     """16/32-bit and float pixels as a 0-255 float image, keeping precision.
 
@@ -252,6 +257,13 @@ class StandardImageLoader:
         if orientation == 1:
             orientation = fallback_orientation
         return self._finish(image, width, height, image.format or fmt, decode, orientation, facts)
+
+    def finish(
+        self, image: Image.Image, width: int, height: int, fmt: str, decode: str, orientation: int,
+        facts: SourceFacts,
+    ) -> LoadedImage:
+        """Pixels of a ``width`` x ``height`` decode made elsewhere (a preview) as this loader gives them."""
+        return self._finish(image, width, height, fmt, decode, orientation, facts)
 
     def _finish(
         self, image: Image.Image, width: int, height: int, fmt: str, decode: str, orientation: int,

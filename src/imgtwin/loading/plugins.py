@@ -22,9 +22,10 @@ def heif_available() -> bool:
         import pillow_heif
     except ImportError:
         return False
-    # Thumbnails, depth maps and auxiliary images are never hashed: not decoding
-    # them is less work and less decoder surface for hostile files.
-    pillow_heif.register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
+    # Depth maps and auxiliary images are never hashed: not decoding them is less
+    # work and less decoder surface for hostile files. Thumbnail items are listed
+    # (not decoded) so that ``loading.previews`` can use one instead of the picture.
+    pillow_heif.register_heif_opener(thumbnails=True, depth_images=False, aux_images=False)
     return True
 
 

@@ -34,7 +34,7 @@ from imgtwin.matching.near import FeatureTable, NearParams, near_matches
 from imgtwin.matching.resolution import UPSCALE_SPEC, UpscaleCheck, UpscaleVerdict
 from imgtwin.persistence.index import HashIndex, IndexReadError
 from imgtwin.persistence.sqlite import IndexVersionError
-from imgtwin.records import DuplicateGroup, ErrorReason, FileError, GroupMember
+from imgtwin.records import DuplicateGroup, ErrorReason, FileError, GroupMember, from_preview
 
 # Internal dihedral names -> the names users see (None: same orientation).
 _TRANSFORM_NAMES = {
@@ -47,15 +47,16 @@ _TRANSFORM_NAMES = {
 @dataclass(frozen=True)
 class _Row:
     """What matching keeps of an ``IndexedFile``: not the record itself, whose feature and signal
-    blobs (KBs a file) are parsed into ``_Loaded.table`` and ``info`` instead of being held."""
+    blobs (KBs a file) are parsed into ``Loaded.table`` and ``info`` instead of being held."""
 
     path: str
     info: FileInfo  # for ranking keepers: width and height of the picture without borders
     width: int | None  # as stored: the whole image
     height: int | None
-    content_hash: str | None  # its match features are row k of ``_Loaded.table``
+    content_hash: str | None  # its match features are row k of ``Loaded.table``
     dev: int | None = None  # device and inode as scanned: hard links to one file share them
     inode: int | None = None
+    preview: bool = False  # hashed from its embedded preview: never grouped until its main image is decoded
 
     @property
     def file_id(self) -> tuple[int, int] | None:
@@ -76,10 +77,11 @@ def _content_size(width: int | None, height: int | None, features: MatchFeatures
 
 
 @dataclass
-class _Loaded:
+class Loaded:
     rows: list[_Row] = field(default_factory=list)
     errors: list[tuple[str, FileError]] = field(default_factory=list)
     stale: int = 0
+    previews: int = 0  # rows hashed from a preview, left out (``previews=False``)
     table: FeatureTable = field(default_factory=lambda: FeatureTable.from_features([]))  # the rows', in order
 
 
@@ -107,9 +109,11 @@ class PathDisplay:
 RowSelector = Callable[[str, int, "int | None"], bool]
 
 
-def load_rows(db_path: str, roots: Sequence[str], reference: Sequence[str] = (), select: RowSelector | None = None
-          ) -> _Loaded:  # fmt: skip
-    loaded = _Loaded()
+def load_rows(db_path: str, roots: Sequence[str], reference: Sequence[str] = (), select: RowSelector | None = None,
+              previews: bool = False) -> Loaded:  # fmt: skip
+    """The live files under ``roots`` that take part; rows hashed from a preview only with ``previews`` (to find
+    the candidates whose main images must be decoded: ``runs.main_images``), since no group is decided on one."""
+    loaded = Loaded()
     spec_id = DCTHasher().spec.id
     references = [os.path.abspath(r) for r in reference]
     blocks: list[FeatureTable] = []
@@ -123,6 +127,8 @@ def load_rows(db_path: str, roots: Sequence[str], reference: Sequence[str] = (),
                 loaded.errors.append((path, FileError(_reason(file.error_reason), file.error_message or "")))
             elif file.hash_spec != spec_id or file.features_spec != FEATURES_SPEC or file.features is None:
                 loaded.stale += 1
+            elif not previews and from_preview(file.decode):
+                loaded.previews += 1
             else:
                 features = MatchFeatures.from_bytes(file.features)
                 width, height = _content_size(file.width, file.height, features)
@@ -132,7 +138,7 @@ def load_rows(db_path: str, roots: Sequence[str], reference: Sequence[str] = (),
                 info = FileInfo(path, file.size, file.mtime_ns, width, height, file.format, signals,
                                 any(_within(path, r) for r in references), (right - left) * (bottom - top))
                 loaded.rows.append(_Row(path, info, file.width, file.height, file.content_hash, file.dev,
-                                        file.inode))
+                                        file.inode, from_preview(file.decode)))
                 block.append(features)
                 if len(block) >= LOAD_BLOCK:
                     blocks.append(FeatureTable.from_features(block))

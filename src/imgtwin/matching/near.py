@@ -318,7 +318,7 @@ def verify_pairs(table: FeatureTable, i: np.ndarray, j: np.ndarray, g: np.ndarra
     return Alignment(correlation, detail, window_x, window_y)
 
 
-def _with_flat_candidates(table: FeatureTable, cand: Candidates) -> Candidates:
+def with_flat_candidates(table: FeatureTable, cand: Candidates) -> Candidates:
     """``cand`` plus the pairs of low-detail pictures alike in tone and colour (kind ``FLAT``)."""
     if table.low_detail is None or table.colour is None or not table.low_detail.any():
         return cand
@@ -392,7 +392,7 @@ def near_matches(table: FeatureTable, params: NearParams = NearParams()) -> tupl
     """Verified near matches and their detail distances (0..255, lower = closer)."""
     cand = candidate_pairs(table, params.threshold + params.extension, params.rotations,
                            crop_radius=params.crop_threshold)
-    cand = _with_flat_candidates(table, cand)
+    cand = with_flat_candidates(table, cand)
     ok, alignment = judge(table, params, cand)
     i, j, d, g = cand.i, cand.j, cand.distance, cand.transform
     matches = Matches(i[ok], j[ok], d[ok], tuple(DIHEDRAL_NAMES[int(x)] for x in g[ok]), alignment.window_x[ok],

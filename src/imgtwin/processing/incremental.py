@@ -59,12 +59,13 @@ class IndexScanCache:
     """
 
     def __init__(
-        self, db_path: str, spec: HashSpec, loader_id: str, features_spec: str | None = None,
+        self, db_path: str, spec: HashSpec, loader_id: str | frozenset[str], features_spec: str | None = None,
         signals_spec: str | None = None,
     ) -> None:
         self.db_path = db_path
         self.spec = spec
-        self.loader_id = loader_id
+        # Several ids where the loader makes rows more than one way (a preview, or the main image).
+        self.loader_ids = frozenset({loader_id}) if isinstance(loader_id, str) else loader_id
         self.features_spec = features_spec
         self.signals_spec = signals_spec
         self._index: HashIndex | None = None
@@ -101,7 +102,7 @@ class IndexScanCache:
         )
 
     def _settled(self, row: IndexedFile) -> bool:
-        if row.loader != self.loader_id:
+        if row.loader not in self.loader_ids:
             return False
         if row.hash is not None:
             return (row.hash_spec, row.features_spec, row.signals_spec) == (

@@ -23,7 +23,7 @@ from imgtwin.processing.incremental import ResultCache
 from imgtwin.processing.pool_contract import WorkerPool
 from imgtwin.processing.source import FileSource
 from imgtwin.processing.task import error_result
-from imgtwin.records import FileResult, FileStatus, ProcessingSummary
+from imgtwin.records import FileResult, FileStatus, ProcessingSummary, from_preview
 
 # How often the collector tells a reporter with a ``report_queues`` hook the
 # channels' depths and the busy workers (monitoring back-pressure).
@@ -39,6 +39,7 @@ class _Tally:
     bytes_read: int = 0
     reused: int = 0
     copies: int = 0
+    previews: int = 0
     cancelled: bool = False
     batch: list[FileResult] = field(default_factory=list)
 
@@ -114,6 +115,7 @@ class ProcessingPipeline:
             cancelled=tally.cancelled,
             reused=tally.reused,
             copies=tally.copies,
+            previews=tally.previews,
         )
         reporter.report_completed(summary)
         return summary
@@ -237,9 +239,10 @@ class ProcessingPipeline:
         elif result.reused:
             tally.reused += 1
         elif result.status is not FileStatus.SKIPPED:
-            tally.bytes_read += result.metadata.size
+            tally.bytes_read += result.metadata.size if result.bytes_read is None else result.bytes_read
         if result.status is FileStatus.HASHED:
             tally.hashed += 1
+            tally.previews += not result.reused and from_preview(result.metadata.decode)
         elif result.status is FileStatus.ERROR:
             tally.errors += 1
         else:

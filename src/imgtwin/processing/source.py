@@ -31,3 +31,16 @@ class LocalFileSource:
 
     def count(self, roots: Sequence[str], options: DiscoveryOptions) -> int:
         return count(roots, self._options(options))
+
+
+class ListedFiles:
+    """A ``FileSource`` of given paths (passes over files the index lists: the deep pass, the main images of candidates)."""
+
+    def __init__(self, paths: Sequence[str]) -> None:
+        self.paths = list(paths)
+
+    def discover(self, roots: Sequence[str], options: DiscoveryOptions) -> Iterator[Discovered]:
+        return (Discovered(p) for p in self.paths)
+
+    def count(self, roots: Sequence[str], options: DiscoveryOptions) -> int:
+        return len(self.paths)

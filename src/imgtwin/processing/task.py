@@ -17,7 +17,7 @@ from imgtwin.hashing.extractor import FeatureExtractor
 from imgtwin.interfaces import Hasher, ImageLoader
 from imgtwin.loading.errors import LoadError, classify_os_error
 from imgtwin.loading.signatures import has_image_extension
-from imgtwin.records import ErrorReason, FileError, FileResult, FileStatus, ProcessingMetadata
+from imgtwin.records import ErrorReason, FileError, FileResult, FileStatus, ProcessingMetadata, from_preview
 
 Item_contra = TypeVar("Item_contra", contravariant=True)  # a task for any item also serves a narrower one
 Result_co = TypeVar("Result_co", covariant=True)
@@ -87,8 +87,10 @@ def _process_file(path: str, loader: ImageLoader, hasher: Hasher, extractor: Fea
         ctime_ns=before.st_ctime_ns,
     )
     try:
-        digest = content_hash(path)
         loaded = loader.load(path)
+        # A file answered by its preview is read no further: its bytes are hashed (exact copies) only if it
+        # ends up in a candidate pair, when its main image is decoded (``runs.main_images``).
+        digest = None if from_preview(loaded.decode) else content_hash(path)
         extraction = extractor.extract(loaded, hasher) if extractor is not None else None
         plain_hash = hasher.hash(loaded.image) if extraction is None else extraction.hash
     except LoadError as exc:
@@ -106,11 +108,12 @@ def _process_file(path: str, loader: ImageLoader, hasher: Hasher, extractor: Fea
         return FileResult(base, FileStatus.ERROR, error=FileError(ErrorReason.CHANGED, "file changed while it was read"))
     metadata = replace(
         base, width=loaded.width, height=loaded.height, format=loaded.format, decode=loaded.decode,
-        content_hash=digest,
+        content_hash=digest, loader=loaded.loader or base.loader,
     )
     if extractor is None or extraction is None:
-        return FileResult(metadata, FileStatus.HASHED, hash=plain_hash)
+        return FileResult(metadata, FileStatus.HASHED, hash=plain_hash, bytes_read=loaded.bytes_read)
     return FileResult(
         metadata, FileStatus.HASHED, hash=extraction.hash, features=extraction.features, features_spec=extractor.spec,
         signals=extraction.signals, signals_spec=extractor.signals_spec if extraction.signals is not None else None,
+        bytes_read=loaded.bytes_read,
     )

@@ -20,7 +20,7 @@ from wsgiref.simple_server import WSGIRequestHandler
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
 from prometheus_client.exposition import ThreadingWSGIServer
 
-from imgtwin.records import FileResult, FileStatus, ProcessingSummary
+from imgtwin.records import FileResult, FileStatus, ProcessingSummary, from_preview
 
 PREFIX = "imgtwin"
 
@@ -89,6 +89,8 @@ class MetricsReporter:
         self.errors = Counter(f"{PREFIX}_errors", "Files that could not be hashed, by reason.", ["reason"], registry=r)
         self.bytes_read = Counter(f"{PREFIX}_bytes_read", "Bytes of the files read (reused files not counted).",
                                   registry=r)
+        self.views = Counter(f"{PREFIX}_views", "Files hashed, by the view their hashes came from: preview "
+                             "(an embedded preview) or main (the picture itself).", ["view"], registry=r)
         self.files_total = Gauge(f"{PREFIX}_files_discovered", "Files found to examine in this scan.", registry=r)
         self.rate = Gauge(f"{PREFIX}_files_per_second", f"Files finished per second, over the last "
                           f"{RATE_WINDOW_SECONDS:g} s (the whole run's rate once it ends).", registry=r)
@@ -161,7 +163,9 @@ class MetricsReporter:
         """One finished file: counted by status; bytes and time only if it was actually read."""
         self.files.labels(status=result.status.value).inc()
         if result.reused is None and result.status is not FileStatus.SKIPPED:
-            self.bytes_read.inc(result.metadata.size)
+            self.bytes_read.inc(result.metadata.size if result.bytes_read is None else result.bytes_read)
+        if result.reused is None and result.status is FileStatus.HASHED:
+            self.views.labels(view="preview" if from_preview(result.metadata.decode) else "main").inc()
         if result.reused is None and result.duration_s is not None:
             self.duration.observe(result.duration_s)
 

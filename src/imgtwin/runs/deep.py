@@ -14,7 +14,7 @@ Matching on them is ``matching.deep_extra``'s.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from imgtwin.hashing.dct import DCTHasher
@@ -24,9 +24,9 @@ from imgtwin.matching.deep import deep_loader
 from imgtwin.matching.deep_extra import LOCAL_SPEC
 from imgtwin.persistence.index import HashIndex
 from imgtwin.persistence.local_features import LocalFeatureStore
-from imgtwin.processing.discovery import Discovered, DiscoveryOptions
 from imgtwin.processing.parallel import ParallelProcessingEngine
 from imgtwin.processing.pipeline import ProcessingPipeline
+from imgtwin.processing.source import ListedFiles
 from imgtwin.records import ProcessingSummary
 from imgtwin.reporting.composite import NullReporter
 from imgtwin.reporting.console import ConsoleProgressReporter
@@ -34,19 +34,6 @@ from imgtwin.runs.context import RunContext
 from imgtwin.runs.scan import ScanSettings
 
 __all__ = ["LOCAL_SPEC", "ListedFiles", "LocalPass", "compute_local_features", "missing_local_features"]
-
-
-class ListedFiles:
-    """A ``FileSource`` of given paths (the deep pass knows its files from the index)."""
-
-    def __init__(self, paths: Sequence[str]) -> None:
-        self.paths = list(paths)
-
-    def discover(self, roots: Sequence[str], options: DiscoveryOptions) -> Iterator[Discovered]:
-        return (Discovered(p) for p in self.paths)
-
-    def count(self, roots: Sequence[str], options: DiscoveryOptions) -> int:
-        return len(self.paths)
 
 
 @dataclass(frozen=True)

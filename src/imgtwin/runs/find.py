@@ -19,6 +19,7 @@ from imgtwin.config import ProcessingConfig
 from imgtwin.folders import within as _within
 from imgtwin.matching.deep_extra import local_features_for
 from imgtwin.matching.indexed import (
+    Loaded,
     PathDisplay,
     UpscaleChecker,
     UpscaleJobs,
@@ -35,6 +36,7 @@ from imgtwin.records import DuplicateGroup, FileError, ProcessingSummary
 from imgtwin.reporting.groups import groups_document
 from imgtwin.runs.context import RunContext
 from imgtwin.runs.deep import compute_local_features
+from imgtwin.runs.main_images import decode_main_images, preview_candidates
 from imgtwin.runs.scan import ScanSettings, default_db_path, run_scan
 
 
@@ -94,22 +96,37 @@ def find_duplicates(
     # A reference folder is compared with the others, so it is scanned (and searched) with them.
     extra = [r for r in reference if paths and not any(_within(os.path.abspath(r), os.path.abspath(p)) for p in paths)]
     roots = (*paths, *extra)
+    if deep:  # local features are computed from the main image of every file: previews would only delay that
+        options = replace(options, previews=False)
     settings = ScanSettings.of(roots, db, options)
     if scan and roots:
         summary = run_scan(settings, run)
         if deep and not summary.cancelled:
             compute_local_features(settings, run)
     select = replace(options, include_hidden=True).selector((*paths, *reference))  # as given, references included
-    loaded = load_rows(db, roots, reference, select)
-    local = local_features_for(db, [r.content_hash for r in loaded.rows]) if deep else None
     params = NearParams(threshold=threshold, rotations=rotations)
+    loaded = load_rows(db, roots, reference, select, previews=True)
+    if any(r.preview for r in loaded.rows):  # no group is decided on a preview: decode the candidates' pixels
+        decode_candidates(settings, loaded, params, run, exact_only)
+        loaded = load_rows(db, roots, reference, select)
+    local = local_features_for(db, [r.content_hash for r in loaded.rows]) if deep else None
     checks = UpscaleChecker(db, upscale_jobs(options.processing_config()))
     groups, ranking = group_rows(loaded.rows, loaded.table, params, KeeperPolicy(keep),
                                  os.path.abspath(prefer) if prefer else None, checks, local, exact_only)
     display = PathDisplay(roots)
     errors = tuple((display(p), e) for p, e in loaded.errors)
     return FindResult(public_groups(groups, loaded.rows, ranking, display), errors, summary, loaded.stale,
-                      len(loaded.rows), match)
+                      len(loaded.rows) + loaded.previews, match)
+
+
+def decode_candidates(settings: ScanSettings, loaded: Loaded, params: NearParams, run: RunContext,
+                      exact_only: bool) -> None:
+    """Decode into the index the main images of the files with a preview in a candidate pair
+    (``runs.main_images``); byte copies have alike previews, so an exact-only search decodes them too."""
+    if exact_only:
+        params = replace(params, threshold=0, extension=0, crop_threshold=0, rotations=False)
+    wanted = preview_candidates([r.preview for r in loaded.rows], loaded.table, params)
+    decode_main_images(settings, [loaded.rows[k].path for k in wanted], run)
 
 
 def upscale_jobs(config: ProcessingConfig) -> UpscaleJobs:

@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from imgtwin.hashing.dct import DCTHasher
 from imgtwin.hashing.extractor import MatchFeatureExtractor
-from imgtwin.interfaces import HashPersistence, ProgressReporter
+from imgtwin.interfaces import HashPersistence, ImageLoader, ProgressReporter
 from imgtwin.loading.pillow_loader import StandardImageLoader
+from imgtwin.loading.preview_loader import PreviewFirstLoader
 from imgtwin.options import ScanOptions
 from imgtwin.persistence.composite import CompositePersistence
 from imgtwin.persistence.csv_file import CsvHashPersistence
@@ -67,7 +68,9 @@ class ScanSettings:
 
 def build_engine(settings: ScanSettings, client: Client | None = None) -> ParallelProcessingEngine:
     """The local engine, or with a Dask ``client`` the one that decodes on its cluster."""
-    loader, hasher, features = StandardImageLoader(settings.max_dimension), DCTHasher(8), MatchFeatureExtractor()
+    main = StandardImageLoader(settings.max_dimension)
+    loader: ImageLoader = PreviewFirstLoader(main) if settings.options.previews else main
+    hasher, features = DCTHasher(8), MatchFeatureExtractor()
     source = LocalFileSource(settings.options.file_filter)
     if client is not None:
         from imgtwin.processing.distributed import DistributedProcessingEngine  # Dask only when asked for
@@ -137,8 +140,8 @@ def _scan_with(settings: ScanSettings, engine: ParallelProcessingEngine, run: Ru
             persistence = build_persistence(settings, engine)
             features_spec = engine.features.spec if engine.features is not None else None
             signals_spec = engine.features.signals_spec if engine.features is not None else None
-            cache = IndexScanCache(settings.db_path, engine.hasher.spec, engine.loader.decode_id, features_spec,
-                                   signals_spec)
+            loader_ids = getattr(engine.loader, "reuses", frozenset({engine.loader.decode_id}))
+            cache = IndexScanCache(settings.db_path, engine.hasher.spec, loader_ids, features_spec, signals_spec)
             config = settings.options.processing_config(progress=run.shows_progress)
             summary = engine.process_directory(list(settings.roots), config, reporter, persistence, run.cancel,
                                                cache=cache)

@@ -1,0 +1,76 @@
+"""Pixels where they decide: the main image of every file in a candidate pair, before anything is grouped.
+
+The scan answers most files of a camera library from their embedded previews
+(``loading.previews``). Previews can lie (stale after an edit, copied from
+another file), so ``find`` never groups a file on its preview: it looks for
+candidate pairs over everything indexed, with a search radius ``PREVIEW_MARGIN``
+bits wider than matching's own, and decodes the main image of every file with a
+preview in such a pair (byte copies once: ``processing.copies``). The rows are
+replaced in the index, so the next ``find`` does not decode them again; matching
+then sees main-image rows only (``matching.indexed.load_rows``), as with
+``--no-previews``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+import numpy as np
+
+from imgtwin.matching.near import FeatureTable, NearParams, candidate_pairs, with_flat_candidates
+from imgtwin.persistence.lock import IndexWriteLock
+from imgtwin.persistence.sqlite import SqliteHashPersistence
+from imgtwin.processing.copies import ScanCopies
+from imgtwin.processing.pipeline import ProcessingPipeline
+from imgtwin.processing.source import ListedFiles
+from imgtwin.records import ProcessingSummary
+from imgtwin.reporting.composite import NullReporter
+from imgtwin.reporting.console import ConsoleProgressReporter
+from imgtwin.runs.context import RunContext
+from imgtwin.runs.scan import ScanSettings, build_engine
+
+#: Bits added to the search radius for pairs that involve a preview. A preview's pHash equals its main
+#: image's for most files (207 of 273 on the camera library), is within 2 bits for 96 %, and within 8
+#: for letterboxed ones (a 160 x 90 preview of a 16:9 photo); the rotated and cropped hashes of a
+#: candidate need less room, and each bit there adds many pairs (docs/benchmarks.md, issue 23).
+PREVIEW_MARGIN = 4
+PREVIEW_MARGIN_DERIVED = 2
+
+
+def preview_candidates(previews: Sequence[bool], table: FeatureTable, params: NearParams) -> list[int]:
+    """The rows hashed from a preview that are in a candidate pair with any row, at the widened radius."""
+    flags = np.asarray(previews, dtype=bool)
+    if not flags.any() or len(flags) < 2:
+        return []
+    radius = params.threshold + params.extension
+    crop = min(63, params.crop_threshold + PREVIEW_MARGIN_DERIVED) if params.crop_threshold else 0
+    cand = with_flat_candidates(table, candidate_pairs(
+        table, min(63, radius + PREVIEW_MARGIN), params.rotations, min(63, radius + PREVIEW_MARGIN_DERIVED), crop))
+    ends = np.concatenate([cand.i, cand.j]).astype(np.int64)
+    return [int(k) for k in np.unique(ends) if flags[k]]
+
+
+def decode_main_images(settings: ScanSettings, paths: Sequence[str], run: RunContext) -> ProcessingSummary | None:
+    """Decode ``paths`` from their main images into the index (``settings``: its workers, limits, scheduler)."""
+    if not paths:
+        return None
+    main = replace(settings, options=replace(settings.options, previews=False))
+    if main.options.scheduler is None:
+        return _decode(main, paths, run)
+    from imgtwin.processing.distributed import open_client  # Dask only when asked for
+
+    with open_client(main.options.scheduler) as client:
+        return _decode(main, paths, run, client)
+
+
+def _decode(settings: ScanSettings, paths: Sequence[str], run: RunContext, client: object | None = None
+            ) -> ProcessingSummary:  # fmt: skip
+    engine = build_engine(settings, client)  # type: ignore[arg-type]
+    config = settings.options.processing_config(progress=run.shows_progress)
+    reporter = NullReporter() if run.quiet else ConsoleProgressReporter(
+        run.console, show_progress=run.progress, description="Candidates")
+    listed = engine.prepare_roots(list(paths))
+    pipeline = ProcessingPipeline(ListedFiles(listed), engine.make_pool(config), config, copies=ScanCopies())
+    with IndexWriteLock(settings.db_path):
+        return pipeline.run(listed, reporter, SqliteHashPersistence(settings.db_path), run.cancel)
