@@ -87,6 +87,7 @@ NOT_DEFAULT: dict[str, object] = {
     "workers": 3, "executor": "thread", "file_timeout": 5.0, "worker_memory_mb": 100, "batch_size": 7,
     "buffer": 9, "include_hidden": True, "follow_symlinks": True, "exclude": ("*/x/*",), "extensions": ("png",),
     "min_size": 10, "max_size": 20, "recursive": False, "one_file_system": True, "scheduler": "local:2",
+    "previews": False,
 }
 
 
@@ -102,7 +103,7 @@ def test_no_scan_setting_is_declared_in_two_of_the_engines_types() -> None:
 @pytest.mark.parametrize("name", [f.name for f in dataclasses.fields(ScanOptions)])
 def test_each_scan_option_reaches_exactly_one_of_the_engines_types(name: str) -> None:
     """Changed alone, a ScanOptions field changes the engine's settings, the walk's or the filter: one of them
-    (``scheduler`` is ScanOptions' own: it picks the engine, and none of them)."""
+    (``scheduler`` and ``previews`` are ScanOptions' own: they pick the engine and the loader, none of them)."""
     assert set(NOT_DEFAULT) == {f.name for f in dataclasses.fields(ScanOptions)}
 
     def parts(options: ScanOptions) -> dict[str, object]:
@@ -113,7 +114,7 @@ def test_each_scan_option_reaches_exactly_one_of_the_engines_types(name: str) ->
 
     default, changed = parts(ScanOptions()), parts(ScanOptions(**{name: NOT_DEFAULT[name]}))  # type: ignore[arg-type]
     differs = {kind for kind in default if default[kind] != changed[kind]}
-    assert differs == (set() if name == "scheduler" else {owner(name)})
+    assert differs == (set() if name in ("scheduler", "previews") else {owner(name)})
 
 
 def owner(name: str) -> str:

@@ -124,3 +124,28 @@ def test_a_heic_and_its_jpeg_export_are_grouped_from_their_pictures(tmp_path: Pa
     assert _groups(result) == {frozenset({"IMG_1000.HEIC", "IMG_1000.JPG"})}
     views = _views(tmp_path / "index.db")
     assert views["IMG_1000.HEIC"] == "full" and views["IMG_1001.HEIC"].startswith("preview-heif")
+
+
+def test_the_cli_switch_decodes_every_picture(camera_roll: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    db = tmp_path / "index.db"
+    done = subprocess.run([sys.executable, "-m", "imgtwin", "scan", str(camera_roll), "--db", str(db), "--no-previews"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "answered by their embedded previews" not in done.stdout + done.stderr
+    assert all(v.startswith("jpeg-draft") for v in _views(db).values())
+    db2 = tmp_path / "previews.db"
+    done = subprocess.run([sys.executable, "-m", "imgtwin", "scan", str(camera_roll), "--db", str(db2)],
+                          capture_output=True, text=True, timeout=120)
+    assert "answered by their embedded previews" in done.stdout + done.stderr
+
+
+@pytest.mark.slow
+def test_a_dask_cluster_follows_the_same_rules(camera_roll: Path, tmp_path: Path) -> None:
+    pytest.importorskip("distributed")
+    local = find_duplicates([camera_roll], tmp_path / "local.db")
+    dask = find_duplicates([camera_roll], tmp_path / "dask.db", options=ScanOptions(scheduler="local:1"))
+    assert _groups(dask) == _groups(local)
+    assert _views(tmp_path / "dask.db") == _views(tmp_path / "local.db")

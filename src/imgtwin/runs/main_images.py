@@ -69,7 +69,7 @@ def _decode(settings: ScanSettings, paths: Sequence[str], run: RunContext, clien
     engine = build_engine(settings, client)  # type: ignore[arg-type]
     config = settings.options.processing_config(progress=run.shows_progress)
     reporter = NullReporter() if run.quiet else ConsoleProgressReporter(
-        run.console, show_progress=run.progress, description="Candidates")
+        run.console, show_progress=run.progress, description="Decoding candidates")
     listed = engine.prepare_roots(list(paths))
     pipeline = ProcessingPipeline(ListedFiles(listed), engine.make_pool(config), config, copies=ScanCopies())
     with IndexWriteLock(settings.db_path):
