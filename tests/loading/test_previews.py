@@ -134,3 +134,18 @@ def test_the_loader_ids_keep_old_rows_valid() -> None:
     assert LOADER.decode_id == main.decode_id  # rows made before previews are this loader's main rows
     assert LOADER.reuses == {main.decode_id, LOADER.preview_id}
     assert LOADER.preview_id != main.decode_id
+
+
+def test_the_head_tells_files_without_a_thumbnail_at_a_glance(tmp_path: Path) -> None:
+    from imgtwin.loading.previews import may_have_exif_thumbnail
+
+    picture = synthetic_photo(12, (400, 300))
+    with_thumb = camera_jpeg(tmp_path / "a.jpg", picture).read_bytes()
+    without = camera_jpeg(tmp_path / "b.jpg", picture, exif=camera_exif(picture.size, None)).read_bytes()
+    plain = tmp_path / "c.jpg"
+    picture.save(plain, quality=90)
+    assert may_have_exif_thumbnail(with_thumb[:4096])
+    assert not may_have_exif_thumbnail(without[:4096])
+    assert not may_have_exif_thumbnail(plain.read_bytes()[:4096])
+    assert may_have_exif_thumbnail(with_thumb[:30])  # too little to tell: look properly
+    assert LOADER.load(str(tmp_path / "b.jpg")).decode.startswith("jpeg-draft")

@@ -17,7 +17,7 @@ from imgtwin.interfaces import LoadedImage
 from imgtwin.loading.facts import COLOUR, GREY, SourceFacts, read_facts, with_exif
 from imgtwin.loading.pillow_loader import StandardImageLoader, orientation_of
 from imgtwin.loading.plugins import heif_available
-from imgtwin.loading.previews import Preview, exif_thumbnail, heif_thumbnail
+from imgtwin.loading.previews import Preview, exif_thumbnail, heif_thumbnail, may_have_exif_thumbnail
 from imgtwin.loading.signatures import HEADER_BYTES, identify
 
 #: Part of the preview rows' loader id: bumped when what a preview is, or when it is trusted, changes.
@@ -63,7 +63,7 @@ class PreviewFirstLoader:
             fmt = identify(stream, head, name)
             stream.seek(0)
             if fmt in ("JPEG", "MPO"):
-                return self._jpeg(stream)
+                return self._jpeg(stream) if may_have_exif_thumbnail(head) else None
             if fmt in ("HEIF", "AVIF") and heif_available():
                 return self._heif(stream)
         except Exception:  # noqa: BLE001 - any trouble with a preview leaves the file to the main decode

@@ -49,6 +49,38 @@ class Preview:
     view: str  # "preview-exif-160x120", stored in the index's ``decode`` column
 
 
+def may_have_exif_thumbnail(head: bytes) -> bool:
+    """False when a JPEG's first bytes show it has no EXIF thumbnail; True when it may have one.
+
+    Written by hand because Pillow parses the whole header to answer (0.2 ms, 2 % of a draft decode,
+    spent on every file without a preview); the segment walk and the IFD0 link need microseconds.
+    """
+    pos = 2
+    while pos + 4 <= len(head) and head[pos] == 0xFF:
+        marker, length = head[pos + 1], int.from_bytes(head[pos + 2 : pos + 4], "big")
+        if marker == 0xDA:  # the picture's data begins: no EXIF block before it
+            return False
+        if marker == 0xE1 and head[pos + 4 : pos + 10] == b"Exif\x00\x00":
+            return _ifd0_links_on(head[pos + 10 : pos + 2 + length])
+        pos += 2 + length
+    return pos + 4 > len(head)  # the head ended first: cannot tell
+
+
+def _ifd0_links_on(tiff: bytes) -> bool:
+    """Whether a TIFF structure's first IFD links to a second one (IFD1, the thumbnail's); True if cut short."""
+    order = {b"II": "little", b"MM": "big"}.get(tiff[:2])
+    if order is None or len(tiff) < 8:
+        return len(tiff) < 8
+    ifd0 = int.from_bytes(tiff[4:8], order)  # type: ignore[arg-type]
+    if ifd0 + 2 > len(tiff):
+        return True
+    entries = int.from_bytes(tiff[ifd0 : ifd0 + 2], order)  # type: ignore[arg-type]
+    link = ifd0 + 2 + 12 * entries
+    if link + 4 > len(tiff):
+        return True
+    return int.from_bytes(tiff[link : link + 4], order) != 0  # type: ignore[arg-type]
+
+
 def exif_thumbnail(image: Image.Image) -> Preview | None:
     """The IFD1 thumbnail of an opened (not decoded) JPEG, where it agrees with the main image; else None."""
     raw = image.info.get("exif")
