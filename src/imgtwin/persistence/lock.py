@@ -4,7 +4,8 @@ SQLite alone would let two scans interleave their batches safely, but two
 processes hashing the same tree into one index double the work and race on
 the vanished-file sweep. An advisory lock on ``<index>.lock`` (released by the
 kernel when the holder dies, even by SIGKILL) makes the second one stop with a
-message; readers such as ``find`` and ``index info`` never take it.
+message; readers such as ``index info`` never take it (``find`` takes it while it
+stores the pictures of candidates that were hashed from previews: ``runs.main_images``).
 """
 
 from __future__ import annotations
