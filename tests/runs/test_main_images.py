@@ -149,3 +149,13 @@ def test_a_dask_cluster_follows_the_same_rules(camera_roll: Path, tmp_path: Path
     dask = find_duplicates([camera_roll], tmp_path / "dask.db", options=ScanOptions(scheduler="local:1"))
     assert _groups(dask) == _groups(local)
     assert _views(tmp_path / "dask.db") == _views(tmp_path / "local.db")
+
+
+def test_find_says_how_files_were_read(camera_roll: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "imgtwin", "find", str(camera_roll), "--db", str(tmp_path / "i.db"),
+                           "--no-progress"], check=False, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "10 file(s) answered by their previews; 5 candidate(s) decoded." in done.stderr

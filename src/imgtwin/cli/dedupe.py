@@ -214,7 +214,7 @@ def dedupe(
                 run = RunContext(cancel, console, quiet=False, progress=not no_progress)
                 found = find_duplicates(dirs, db_path=db, match=match, options=with_fields(options, **workers_settings(workers)),
                                         run=run)
-                if found.scan is not None and found.scan.cancelled:
+                if found.cancelled:
                     console.print("[yellow]Scan stopped: nothing was done.[/]", highlight=False)
                     sys.exit(EXIT_INTERRUPTED)
                 unreadable = len(found.errors)

@@ -36,9 +36,20 @@ from imgtwin.persistence.location import default_db_path
 from imgtwin.processing.discovery import check_roots
 from imgtwin.reporting.groups import print_groups, write_csv, write_json
 from imgtwin.runs.context import RunContext, serve_metrics
-from imgtwin.runs.find import find_duplicates
+from imgtwin.runs.find import FindResult, find_duplicates
 
 EXIT_DUPLICATES = 3  # --exit-code: duplicates found (0, 1, 2 and 130 mean what they mean for every command)
+
+
+def views_line(result: FindResult) -> str | None:
+    """How the files were read: from their previews, their pictures, the index (where previews took part)."""
+    scan, candidates = result.scan, result.candidates
+    previews = scan.previews if scan is not None else 0
+    if not previews and candidates is None:
+        return None
+    decoded = candidates.processed_files + candidates.error_count if candidates is not None else 0
+    known = f", {scan.reused} known to the index" if scan is not None and scan.reused else ""
+    return f"{previews} file(s) answered by their previews{known}; {decoded} candidate(s) decoded."
 
 
 @click.command(epilog=examples(
@@ -91,7 +102,7 @@ def find(
         with serve_metrics(metrics_port, metrics_host, console, quiet=quiet) as metrics:
             run = RunContext(cancel, console, quiet=quiet, progress=not no_progress, metrics=metrics)
             result = find_duplicates(dirs, db_path=db, match=match, options=options, run=run)
-    if result.scan is not None and result.scan.cancelled:
+    if result.cancelled:
         console.print("[yellow]Scan stopped: groups below cover the files hashed so far.[/]")
     document = result.document()
     if json_path:
@@ -107,7 +118,9 @@ def find(
         if result.stale:
             console.print(f"[yellow]{result.stale} indexed file(s) were hashed by another imgtwin version and "
                           "were not compared: scan their folders again.[/]")
-    if result.scan is not None and result.scan.cancelled:
+        if (views := views_line(result)) is not None:
+            console.print(views, style="dim", highlight=False)
+    if result.cancelled:
         sys.exit(EXIT_INTERRUPTED)
     if duplicates_exit and any(not g.reference_only for g in result.groups):
         sys.exit(EXIT_DUPLICATES)

@@ -54,6 +54,13 @@ class FindResult:
     stale: int = 0  # indexed files hashed by another imgtwin version: rescan to compare them
     files: int = 0  # files compared
     match: MatchOptions = field(default_factory=MatchOptions)
+    # The pictures of the candidates that the scan hashed from their previews, decoded before grouping.
+    candidates: ProcessingSummary | None = None
+
+    @property
+    def cancelled(self) -> bool:
+        """Stopped (Ctrl-C) before every file was hashed and every candidate decoded: groups cover what was."""
+        return any(s is not None and s.cancelled for s in (self.scan, self.candidates))
 
     @property
     def reclaimable_bytes(self) -> int:
@@ -86,7 +93,7 @@ def find_duplicates(
     (hidden files already indexed stay: they were asked for when scanned).
     ``run``: its cancel token (set, the scan and the deep pass stop after the
     files in flight and the groups cover what was hashed:
-    ``result.scan.cancelled``), its console and output choice, its metrics sink.
+    ``result.cancelled``), its console and output choice, its metrics sink.
     """
     match, options, run = match or MatchOptions(), options or ScanOptions(), run or RunContext()
     threshold, rotations, keep, prefer = match.bits, match.searches_rotations, match.keep, match.prefer
@@ -105,9 +112,9 @@ def find_duplicates(
             compute_local_features(settings, run)
     select = replace(options, include_hidden=True).selector((*paths, *reference))  # as given, references included
     params = NearParams(threshold=threshold, rotations=rotations)
-    loaded = load_rows(db, roots, reference, select, previews=True)
+    loaded, candidates = load_rows(db, roots, reference, select, previews=True), None
     if any(r.preview for r in loaded.rows):  # no group is decided on a preview: decode the candidates' pixels
-        decode_candidates(settings, loaded, params, run, exact_only)
+        candidates = decode_candidates(settings, loaded, params, run, exact_only)
         loaded = load_rows(db, roots, reference, select)
     local = local_features_for(db, [r.content_hash for r in loaded.rows]) if deep else None
     checks = UpscaleChecker(db, upscale_jobs(options.processing_config()))
@@ -116,17 +123,17 @@ def find_duplicates(
     display = PathDisplay(roots)
     errors = tuple((display(p), e) for p, e in loaded.errors)
     return FindResult(public_groups(groups, loaded.rows, ranking, display), errors, summary, loaded.stale,
-                      len(loaded.rows) + loaded.previews, match)
+                      len(loaded.rows) + loaded.previews, match, candidates)
 
 
 def decode_candidates(settings: ScanSettings, loaded: Loaded, params: NearParams, run: RunContext,
-                      exact_only: bool) -> None:
+                      exact_only: bool) -> ProcessingSummary | None:
     """Decode into the index the main images of the files with a preview in a candidate pair
     (``runs.main_images``); byte copies have alike previews, so an exact-only search decodes them too."""
     if exact_only:
         params = replace(params, threshold=0, extension=0, crop_threshold=0, rotations=False)
     wanted = preview_candidates([r.preview for r in loaded.rows], loaded.table, params)
-    decode_main_images(settings, [loaded.rows[k].path for k in wanted], run)
+    return decode_main_images(settings, [loaded.rows[k].path for k in wanted], run)
 
 
 def upscale_jobs(config: ProcessingConfig) -> UpscaleJobs:
