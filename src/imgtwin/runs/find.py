@@ -115,6 +115,7 @@ def find_duplicates(
     loaded, candidates = load_rows(db, roots, reference, select, previews=True), None
     if any(r.preview for r in loaded.rows):  # no group is decided on a preview: decode the candidates' pixels
         candidates = decode_candidates(settings, loaded, params, run, exact_only)
+        del loaded  # not two tables at once
         loaded = load_rows(db, roots, reference, select)
     local = local_features_for(db, [r.content_hash for r in loaded.rows]) if deep else None
     checks = UpscaleChecker(db, upscale_jobs(options.processing_config()))
