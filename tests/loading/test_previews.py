@@ -149,3 +149,11 @@ def test_the_head_tells_files_without_a_thumbnail_at_a_glance(tmp_path: Path) ->
     assert not may_have_exif_thumbnail(plain.read_bytes()[:4096])
     assert may_have_exif_thumbnail(with_thumb[:30])  # too little to tell: look properly
     assert LOADER.load(str(tmp_path / "b.jpg")).decode.startswith("jpeg-draft")
+
+
+def test_a_heic_thumbnail_rounded_to_even_sizes_is_taken(tmp_path: Path) -> None:
+    pytest.importorskip("pillow_heif")
+    path = phone_heic(tmp_path / "IMG_0005.HEIC", synthetic_photo(13, (672, 448)), thumbnail=320)  # 3:2
+    loaded = LOADER.load(str(path))
+    assert loaded.decode == "preview-heif-320x212"  # 213.3 rounded down to even by the encoder
+    assert _distance(loaded.image, _main(path)) <= 4

@@ -15,7 +15,7 @@ it agrees with the main image's header, and is otherwise ignored:
   PixelYDimension), where present, is the main image's size: an editor that
   cropped or resized the picture and kept the block kept a stale preview;
 * the preview's aspect, once letterbox bars (uniform bands some makes add to fit
-  160 x 120) are removed, is the main image's, within a pixel of the preview;
+  160 x 120) are removed, is the main image's, within two pixels of the preview;
 * it is a JPEG that decodes, at least ``MIN_SIDE`` px on its short side.
 
 The main image's EXIF orientation is applied to an EXIF thumbnail as to the
@@ -34,6 +34,8 @@ from PIL import ExifTags, Image
 
 #: A preview's short side must hold at least the 32 px the DCT hash reads.
 MIN_SIDE = 32
+#: How far (px) a preview's side may be from the picture's aspect: rounding to whole, or even, pixels.
+ASPECT_SLACK = 2.0
 #: Letterbox bars: 90 % of a band's pixels within this many grey levels of its median (half that on average).
 BAR_SPREAD = 12.0
 
@@ -147,8 +149,9 @@ def fit_to(preview: Image.Image, width: int, height: int) -> Image.Image | None:
 
 
 def _aspect_agrees(pw: int, ph: int, width: int, height: int) -> bool:
-    """Within a pixel of the preview: thumbnails are rounded to whole pixels."""
-    return abs(pw * height / width - ph) <= 1.0 and abs(ph * width / height - pw) <= 1.0
+    """Within ``ASPECT_SLACK`` px of the preview: thumbnails are rounded to whole pixels, HEVC ones to even
+    sizes (a 3:2 photo's 320 px thumbnail item is 320 x 212, not 320 x 213.3)."""
+    return abs(pw * height / width - ph) <= ASPECT_SLACK and abs(ph * width / height - pw) <= ASPECT_SLACK
 
 
 def _bars_uniform(preview: Image.Image, box: tuple[int, int, int, int]) -> bool:
