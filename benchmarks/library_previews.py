@@ -37,13 +37,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from preview_floor import IndexViews, floor, index_views, library_files
+from preview_floor import FloorResult, IndexViews, floor, index_views, library_files
 from scan_throughput import SHARED, TreeRssSampler, warm_cache
 
 SCORER = SHARED / "corpus" / "score.py"
 PEERS = SHARED / "peers"
 FOREIGN = "original_foreign_thumbnail"
 IMGTWIN_DEFAULT, IMGTWIN_FULL = "imgtwin find (previews)", "imgtwin find --no-previews"
+FLOOR_DEFAULT = "floor: previews + the main images the default find decoded"
+FLOOR_ALL = "floor: previews + every main image"
 
 
 @dataclass(frozen=True)
@@ -177,15 +179,19 @@ def _commands(root: Path, peers: Sequence[str], workers: int) -> dict[str, tuple
     return tools
 
 
-def _floor_rows(files: list[str], default: IndexViews | None, runs: int) -> tuple[list[Row], list[str]]:
-    """The two floors (as the default find decoded, and every main image), best of ``runs``, and their notes."""
+def _floor_plan(files: list[str], default: IndexViews | None) -> dict[str, Sequence[str] | None]:
+    """The two floors and the files each decodes from the main image (None: the default find made no index)."""
+    return {FLOOR_DEFAULT: default.main if default else None, FLOOR_ALL: files}
+
+
+def _floor_rows(results: dict[str, list[FloorResult]]) -> tuple[list[Row], list[str]]:
+    """The floors' rows (best run of each) and their notes."""
     rows, notes = [], []
-    for name, main in (("floor: previews + the main images the default find decoded", default.main if default else None),
-                       ("floor: previews + every main image", files)):  # fmt: skip
-        if main is None:
+    for name in (FLOOR_DEFAULT, FLOOR_ALL):
+        if not results.get(name):
             notes.append(f"- {name}: not run (the default find made no index)")
             continue
-        best = min((floor(files, main) for _ in range(runs)), key=lambda r: r.seconds)
+        best = min(results[name], key=lambda r: r.seconds)
         rows.append(Row(name, "floor", Outcome(best.seconds)))
         notes.append(f"- {name}: {best.previews} previews and {best.main_decoded} main images decoded, "
                      f"{best.failed} files failed")  # fmt: skip
@@ -202,6 +208,7 @@ def bench_library(root: Path, runs: int, peers: Sequence[str], workers: int) -> 
         work = Path(tmp)
         outcomes: dict[str, list[Outcome]] = {name: [] for name in tools}
         views: dict[str, IndexViews] = {}
+        floors: dict[str, list[FloorResult]] = {}
         for round_ in range(runs):
             for k, (name, (_, template, ok)) in enumerate(tools.items()):
                 db, out = work / f"{k}.{round_}.db", work / f"{k}.{round_}.json"
@@ -209,12 +216,15 @@ def bench_library(root: Path, runs: int, peers: Sequence[str], workers: int) -> 
                 outcomes[name].append(timed_command(command, out, ok))
                 if "{db}" in template and outcomes[name][-1].failure is None and name not in views:
                     views[name] = index_views(db)
+            for name, main in _floor_plan(files, views.get(IMGTWIN_DEFAULT)).items():
+                if main is not None:  # in the same rounds as the tools: a busy spell on a shared machine hits all
+                    floors.setdefault(name, []).append(floor(files, main))
         rows = []
         for k, (name, (kind, _, _)) in enumerate(tools.items()):
             best = _best(outcomes[name])
             accuracy = None if best.document is None else score(root, groups_of(best.document, root), work, str(k))
             rows.append(Row(name, kind, best, accuracy))
-    floor_rows, floor_notes = _floor_rows(files, views.get(IMGTWIN_DEFAULT), runs)
+    floor_rows, floor_notes = _floor_rows(floors)
     truth = json.loads((root / "truth.json").read_text(encoding="utf-8"))
     heic = sum(rel.lower().endswith(".heic") for rel in truth)
     foreign = sum(t["transform"] == FOREIGN for t in truth.values())
