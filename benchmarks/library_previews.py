@@ -26,10 +26,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,14 +79,22 @@ class Row:
     accuracy: Accuracy | None = None
 
 
-def timed_command(command: Sequence[str], output: Path, ok: Sequence[int] = (0,)) -> Outcome:
-    """Run ``command`` (which writes the JSON ``output``), timing it and sampling its tree's memory."""
+def timed_command(command: Sequence[str], output: Path, ok: Sequence[int] = (0,), timeout_s: float = 1800) -> Outcome:
+    """Run ``command`` (which writes the JSON ``output``), timing it and sampling its tree's memory.
+
+    A run past ``timeout_s`` is stopped, with its whole process group (a peer's pool too), and reported as failed.
+    """
     output.unlink(missing_ok=True)
     with tempfile.TemporaryFile() as err:
         started = time.perf_counter()
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err)
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
         with TreeRssSampler(process.pid) as rss:
-            code = process.wait()
+            try:
+                code = process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+                return Outcome(time.perf_counter() - started, failure=f"timed out after {timeout_s:g} s")
         wall = time.perf_counter() - started
         err.seek(0)
         stderr = err.read().decode(errors="replace").strip()
@@ -100,7 +110,9 @@ def groups_of(document: dict[str, Any], root: Path) -> list[list[str]]:
     groups = []
     for group in document["groups"]:
         paths = [m["path"] for m in group["members"]] if isinstance(group, dict) else group
-        groups.append([os.path.relpath(base / p, root).replace(os.sep, "/") for p in paths])
+        groups.append(
+            [unicodedata.normalize("NFC", os.path.relpath(base / p, root)).replace(os.sep, "/") for p in paths]
+        )
     return groups
 
 
@@ -198,7 +210,7 @@ def _floor_rows(results: dict[str, list[FloorResult]]) -> tuple[list[Row], list[
     return rows, notes
 
 
-def bench_library(root: Path, runs: int, peers: Sequence[str], workers: int) -> str:
+def bench_library(root: Path, runs: int, peers: Sequence[str], workers: int, timeout_s: float = 1800) -> str:
     """One library's table (markdown, with its notes)."""
     files = library_files(root)
     warm_cache(files)
@@ -213,7 +225,7 @@ def bench_library(root: Path, runs: int, peers: Sequence[str], workers: int) -> 
             for k, (name, (_, template, ok)) in enumerate(tools.items()):
                 db, out = work / f"{k}.{round_}.db", work / f"{k}.{round_}.json"
                 command = [str(db) if a == "{db}" else str(out) if a == "{out}" else a for a in template]
-                outcomes[name].append(timed_command(command, out, ok))
+                outcomes[name].append(timed_command(command, out, ok, timeout_s))
                 if "{db}" in template and outcomes[name][-1].failure is None and name not in views:
                     views[name] = index_views(db)
             for name, main in _floor_plan(files, views.get(IMGTWIN_DEFAULT)).items():
@@ -243,6 +255,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=2, help="rounds; the best wall time is kept (default 2)")
     parser.add_argument("--peers", default="imagehash_pool,czkawka", help="comma-separated peer names ('' = none)")
     parser.add_argument("--workers", type=int, default=0, help="imgtwin find --workers (0 = one per core)")
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds one run may take (default 1800)")
     args = parser.parse_args()
     peers = [p for p in args.peers.split(",") if p]
     for root in args.libraries:
@@ -252,7 +265,7 @@ def main() -> None:
         if not (PEERS / f"peer_{peer}").is_file():
             sys.exit(f"library_previews: no peer wrapper {PEERS}/peer_{peer}")
     for root in args.libraries:
-        print(bench_library(root.resolve(), max(1, args.runs), peers, args.workers), flush=True)
+        print(bench_library(root.resolve(), max(1, args.runs), peers, args.workers, args.timeout), flush=True)
         print()
 
 

@@ -161,6 +161,25 @@ def test_timed_command_reports_a_failed_run_instead_of_raising(tmp_path: Path) -
     assert done.failure is None and done.document == {"groups": [["a", "b"]]}
     assert done.peak_rss_mb is not None and done.wall_s > 0
 
+    # a hung tool is stopped with its children (a peer's pool)
+    child_pid = tmp_path / "child.pid"
+    hang = (
+        "import subprocess, sys, time; c = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); "
+        f"open({str(child_pid)!r}, 'w').write(str(c.pid)); time.sleep(60)"
+    )
+    hung = timed_command([sys.executable, "-c", hang], out, timeout_s=3.0)
+    assert hung.failure == "timed out after 3 s" and hung.wall_s < 10
+    assert not _running(int(child_pid.read_text()))
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie waiting for its reaper is not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat[stat.rindex(")") + 2] not in "ZX"
+
 
 def test_render_table_ratios_to_the_floor_and_the_fastest_peer() -> None:
     rows = [
