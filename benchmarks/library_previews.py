@@ -39,7 +39,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from preview_floor import FloorResult, IndexViews, floor, index_views, library_files
+from preview_floor import FloorResult, IndexViews, children_cpu_s, floor, index_views, library_files
 from scan_throughput import SHARED, TreeRssSampler, warm_cache
 
 SCORER = SHARED / "corpus" / "score.py"
@@ -55,6 +55,7 @@ class Outcome:
     """One timed run: wall seconds and peak RSS of its process tree, or why it failed."""
 
     wall_s: float
+    cpu_s: float | None = None
     peak_rss_mb: float | None = None
     document: dict[str, Any] | None = None
     failure: str | None = None
@@ -86,7 +87,7 @@ def timed_command(command: Sequence[str], output: Path, ok: Sequence[int] = (0,)
     """
     output.unlink(missing_ok=True)
     with tempfile.TemporaryFile() as err:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), children_cpu_s()
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
         with TreeRssSampler(process.pid) as rss:
             try:
@@ -95,13 +96,15 @@ def timed_command(command: Sequence[str], output: Path, ok: Sequence[int] = (0,)
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
                 return Outcome(time.perf_counter() - started, failure=f"timed out after {timeout_s:g} s")
-        wall = time.perf_counter() - started
+            wall = time.perf_counter() - started
+        # both undercount: RUSAGE_CHILDREN misses workers no one waited for, the sampler each one's last 50 ms
+        cpu = max(children_cpu_s() - cpu, rss.cpu_s)
         err.seek(0)
         stderr = err.read().decode(errors="replace").strip()
     if code not in ok or not output.is_file():
         last = stderr.splitlines()[-1] if stderr else "no message"
         return Outcome(wall, failure=f"exit {code}: {last}")
-    return Outcome(wall, rss.peak / 1e6, json.loads(output.read_text(encoding="utf-8")))
+    return Outcome(wall, cpu, rss.peak / 1e6, json.loads(output.read_text(encoding="utf-8")))
 
 
 def groups_of(document: dict[str, Any], root: Path) -> list[list[str]]:
@@ -146,19 +149,19 @@ def render_table(rows: Sequence[Row]) -> str:
     """The markdown table; ratios are to the first floor row and to the fastest peer that succeeded."""
     floors = [r.outcome.wall_s for r in rows if r.kind == "floor" and r.outcome.failure is None]
     peers = [r.outcome.wall_s for r in rows if r.kind == "peer" and r.outcome.failure is None]
-    header = "run | wall s | x floor | x fastest peer | precision | near recall | wrong groups by foreign preview | peak RSS MB"
-    lines = [f"| {header} |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    header = "run | wall s | x floor | x fastest peer | precision | near recall | wrong groups by foreign preview | peak RSS MB | CPU s"
+    lines = [f"| {header} |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for row in rows:
         name, out = row.name, row.outcome
         if out.failure is not None:
-            lines.append(f"| {name} | failed ({out.failure.replace('|', '/')}) | - | - | - | - | - | - |")
+            lines.append(f"| {name} | failed ({out.failure.replace('|', '/')}) | - | - | - | - | - | - | - |")
             continue
         acc = row.accuracy
         lines.append(
             f"| {name} | {out.wall_s:.2f} | {_number(out.wall_s / floors[0] if floors else None, 2)} "
             f"| {_number(out.wall_s / min(peers) if peers else None, 2)} "
             f"| {_number(acc.precision if acc else None, 4)} | {_number(acc.near_recall if acc else None, 3)} "
-            f"| {acc.foreign_groups if acc else '-'} | {_number(out.peak_rss_mb, 0)} |"
+            f"| {acc.foreign_groups if acc else '-'} | {_number(out.peak_rss_mb, 0)} | {_number(out.cpu_s, 1)} |"
         )
     return "\n".join(lines)
 
@@ -204,7 +207,7 @@ def _floor_rows(results: dict[str, list[FloorResult]]) -> tuple[list[Row], list[
             notes.append(f"- {name}: not run (the default find made no index)")
             continue
         best = min(results[name], key=lambda r: r.seconds)
-        rows.append(Row(name, "floor", Outcome(best.seconds)))
+        rows.append(Row(name, "floor", Outcome(best.seconds, best.cpu_s)))
         notes.append(f"- {name}: {best.previews} previews and {best.main_decoded} main images decoded, "
                      f"{best.failed} files failed")  # fmt: skip
     return rows, notes

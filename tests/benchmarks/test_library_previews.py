@@ -77,7 +77,7 @@ def test_floor_decodes_every_preview_and_only_the_listed_main_images(tmp_path: P
     result = floor(paths, main=[str(jpegs[0]), str(bare), str(heic)], processes=2)
 
     assert (result.files, result.previews, result.main_decoded, result.failed) == (6, 4, 3, 1)
-    assert result.seconds > 0
+    assert result.seconds > 0 and result.cpu_s > 0  # the workers' CPU, counted once they are reaped
     everything = floor(paths[:-1], main=paths[:-1], processes=2)
     assert (everything.previews, everything.main_decoded, everything.failed) == (4, 5, 0)
 
@@ -156,10 +156,20 @@ def test_timed_command_reports_a_failed_run_instead_of_raising(tmp_path: Path) -
     assert failed.failure == "exit 1: Error: No such option --no-previews"
     assert failed.document is None
 
-    write = f"import json; json.dump({{'groups': [['a', 'b']]}}, open({str(out)!r}, 'w'))"
+    # a tool whose worker (a child) burns 0.3 s of CPU, then writes its groups
+    spin = "import time; t = time.process_time()\\nwhile time.process_time() - t < 0.3: pass"
+    write = (
+        f"import json, subprocess, sys; subprocess.run([sys.executable, '-c', '{spin}']); "
+        f"json.dump({{'groups': [['a', 'b']]}}, open({str(out)!r}, 'w'))"
+    )
     done = timed_command([sys.executable, "-c", write], out)
     assert done.failure is None and done.document == {"groups": [["a", "b"]]}
     assert done.peak_rss_mb is not None and done.wall_s > 0
+    assert done.cpu_s is not None and 0.3 <= done.cpu_s < done.wall_s + 2
+    # a worker that finished but was never waited for (RUSAGE_CHILDREN never sees it): the sampler does
+    unreaped = write.replace("subprocess.run(", "subprocess.Popen(").replace("]); ", "]); time.sleep(1.0); ")
+    done = timed_command([sys.executable, "-c", "import time; " + unreaped], out)
+    assert done.cpu_s is not None and done.cpu_s >= 0.3
 
     # a hung tool is stopped with its children (a peer's pool)
     child_pid = tmp_path / "child.pid"
@@ -183,26 +193,29 @@ def _running(pid: int) -> bool:
 
 def test_render_table_ratios_to_the_floor_and_the_fastest_peer() -> None:
     rows = [
-        Row("floor", "floor", Outcome(2.0)),
-        Row("imgtwin find (previews)", "imgtwin", Outcome(6.0, 512.4), Accuracy(0.99876, 0.95, 0)),
+        Row("floor", "floor", Outcome(2.0, 3.9)),
+        Row("imgtwin find (previews)", "imgtwin", Outcome(6.0, 11.04, 512.4), Accuracy(0.99876, 0.95, 0)),
         Row("imgtwin find --no-previews", "imgtwin", Outcome(0.5, failure="exit 2: No such option | sorry")),
-        Row("peer czkawka", "peer", Outcome(3.0, 145.0), Accuracy(1.0, 0.5, 2)),
-        Row("peer imagehash_pool", "peer", Outcome(4.0, 259.0), Accuracy(None, None, 0)),
+        Row("peer czkawka", "peer", Outcome(3.0, 5.0, 145.0), Accuracy(1.0, 0.5, 2)),
+        Row("peer imagehash_pool", "peer", Outcome(4.0, 7.5, 259.0), Accuracy(None, None, 0)),
         Row("peer broken", "peer", Outcome(1.0, failure="exit 3: missing")),
     ]
 
     lines = render_table(rows).splitlines()
 
     assert lines[0].startswith("| run | wall s | x floor | x fastest peer | precision | near recall |")
-    assert lines[2] == "| floor | 2.00 | 1.00 | 0.67 | - | - | - | - |"
-    assert lines[3] == "| imgtwin find (previews) | 6.00 | 3.00 | 2.00 | 0.9988 | 0.950 | 0 | 512 |"
+    assert lines[2] == "| floor | 2.00 | 1.00 | 0.67 | - | - | - | - | 3.9 |"
+    assert lines[3] == "| imgtwin find (previews) | 6.00 | 3.00 | 2.00 | 0.9988 | 0.950 | 0 | 512 | 11.0 |"
     assert (
-        lines[4] == "| imgtwin find --no-previews | failed (exit 2: No such option / sorry) | - | - | - | - | - | - |"
+        lines[4]
+        == "| imgtwin find --no-previews | failed (exit 2: No such option / sorry) | - | - | - | - | - | - | - |"
     )
-    assert lines[5] == "| peer czkawka | 3.00 | 1.50 | 1.00 | 1.0000 | 0.500 | 2 | 145 |"
-    assert lines[6] == "| peer imagehash_pool | 4.00 | 2.00 | 1.33 | - | - | 0 | 259 |"
+    assert lines[5] == "| peer czkawka | 3.00 | 1.50 | 1.00 | 1.0000 | 0.500 | 2 | 145 | 5.0 |"
+    assert lines[6] == "| peer imagehash_pool | 4.00 | 2.00 | 1.33 | - | - | 0 | 259 | 7.5 |"
 
 
 def test_render_table_without_floor_or_peers() -> None:
     rows = [Row("imgtwin find (previews)", "imgtwin", Outcome(6.0), Accuracy(1.0, 1.0, 0))]
-    assert render_table(rows).splitlines()[2] == "| imgtwin find (previews) | 6.00 | - | - | 1.0000 | 1.000 | 0 | - |"
+    assert (
+        render_table(rows).splitlines()[2] == "| imgtwin find (previews) | 6.00 | - | - | 1.0000 | 1.000 | 0 | - | - |"
+    )
