@@ -13,8 +13,9 @@ Every run is scored by ``../shared/corpus/score.py``: precision, near recall, an
 the groups that join a file with a foreign thumbnail (an original carrying another
 picture's EXIF block, ``transform: original_foreign_thumbnail`` in truth.json) to
 a file of another truth group: what trusting a stale or foreign preview costs.
-One markdown table per library, and what imgtwin's index says about the view each
-file was answered by.  A run that fails is reported as failed, with its exit status.
+One markdown table per library (wall and CPU seconds, peak RSS of the process tree),
+and what imgtwin's index says about the view each file was answered by.  A run that
+fails (or passes --timeout) is reported as failed, with its exit status.
 
     python benchmarks/library_previews.py /tmp/lib-mixed /tmp/lib-iphone [--runs 2] [--peers imagehash_pool,czkawka]
 
