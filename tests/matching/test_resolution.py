@@ -35,6 +35,21 @@ def test_an_upscale_and_a_downscale_are_told_apart(tmp_path: Path) -> None:
     assert down[0].ratio is not None and down[0].ratio > MAX_RATIO and not down[0].upscaled
 
 
+def test_the_first_smaller_file_explaining_an_upscale_settles_it(tmp_path: Path) -> None:
+    """Smaller files come largest first: once the large file is an upscale of one, the smaller ones change nothing."""
+    image = shared_photo(2, 700)
+    image.save(tmp_path / "original.jpg", quality=92)
+    resized(image, 1.6).save(tmp_path / "upscaled.jpg", quality=92)
+    resized(image, 0.6).save(tmp_path / "smaller.jpg", quality=92)
+    smaller = ((str(tmp_path / "original.jpg"), "O"), (str(tmp_path / "smaller.jpg"), "S"))
+    verdicts = UpscaleTask().run(UpscaleCheck(str(tmp_path / "upscaled.jpg"), "U", smaller))
+    assert [(v.small_hash, v.upscaled) for v in verdicts] == [("O", True)]
+    resized(image, 0.8).save(tmp_path / "downscaled.jpg", quality=92)
+    smaller = ((str(tmp_path / "downscaled.jpg"), "D"), (str(tmp_path / "smaller.jpg"), "S"))
+    verdicts = UpscaleTask().run(UpscaleCheck(str(tmp_path / "original.jpg"), "O", smaller))
+    assert [(v.small_hash, v.upscaled) for v in verdicts] == [("D", False), ("S", False)]  # no upscale: each one
+
+
 def test_the_index_widths_give_the_verdicts_the_headers_give(tmp_path: Path) -> None:
     """Widths as shown (the index's): a camera file stored on its side is reduced as its header says it shows."""
     image = shared_photo(3, 1400)

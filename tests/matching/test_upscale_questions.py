@@ -47,6 +47,18 @@ def test_the_best_policy_asks_and_keeps_the_source(tmp_path: Path) -> None:
     assert checks_made(tmp_path / "i.db") == 1
 
 
+def test_the_largest_file_it_was_made_from_settles_the_others(tmp_path: Path) -> None:
+    """The upscale against its source (the largest smaller file) and a half-size copy: the first verdict settles it,
+    the copy is not compared with the upscale, in this find or the next (only with the source, which leads now)."""
+    original_and_upscale(tmp_path / "photos")
+    with Image.open(tmp_path / "photos" / "original.jpg") as image:
+        image.resize((image.width // 2, image.height // 2), Image.Resampling.LANCZOS).save(
+            tmp_path / "photos" / "half.jpg", quality=90)
+    for _ in range(2):
+        assert keeper(tmp_path, tmp_path / "photos") == "original.jpg"
+        assert checks_made(tmp_path / "i.db") == 2  # (upscaled, original), then (original, half)
+
+
 def test_a_policy_that_decides_first_asks_nothing(tmp_path: Path) -> None:
     original_and_upscale(tmp_path / "photos")
     assert keeper(tmp_path, tmp_path / "photos", keep="largest") == "upscaled.jpg"  # the larger file, as asked

@@ -259,9 +259,14 @@ class UpscaleChecker:
         with HashIndex(self.db_path, readonly=True) as index:
             known.update(index.upscale_verdicts(missing, UPSCALE_SPEC))
         todo: dict[int, dict[str, int]] = {}  # large file -> {small file's content hash: small file}
-        for key, (p, s) in zip(keys, questions):
+        settled: set[int] = set()  # an upscale of one smaller file: those after it (no larger) change nothing
+        for key, (p, s) in zip(keys, questions):  # each large file's smaller files come largest first
+            if p in settled:
+                continue
             if key not in known:
                 todo.setdefault(p, {})[key[1]] = s
+            elif _is_upscale(known[key]):
+                settled.add(p)
         jobs = [_check(rows[p], [(digest, rows[s]) for digest, s in smaller.items()]) for p, smaller in todo.items()]
         verdicts = list(self.run_checks(jobs))
         for verdict in verdicts:

@@ -61,7 +61,7 @@ class UpscaleCheck:
 
     large: str
     large_hash: str
-    smaller: tuple[tuple[str, str], ...]  # (path, content hash) of each smaller file to compare with
+    smaller: tuple[tuple[str, str], ...]  # (path, content hash) of each smaller file to compare with, largest first
     widths: tuple[int, ...] = ()  # as shown, of ``large`` then of each smaller file, where the index knows them
 
 
@@ -79,15 +79,21 @@ class UpscaleVerdict:
 
 
 class UpscaleTask:
-    """``Task`` of the worker pool: the large file decoded once, compared with each smaller one (picklable)."""
+    """``Task`` of the worker pool: the large file decoded once, compared with each smaller one (picklable).
+
+    The smaller files come largest first, and the first the large file is found an upscale of settles it
+    (an upscale counts as the largest file it could be made from): those after it are not compared.
+    """
 
     def run(self, item: UpscaleCheck) -> list[UpscaleVerdict]:
         try:
             large, large_height = top_rows(item.large, STRIP, _reduction(item))
         except Exception:  # noqa: BLE001 - an unreadable file says nothing about resolution
             return self.failed(item, None)
-        verdicts = []
+        verdicts: list[UpscaleVerdict] = []
         for path, digest in item.smaller:
+            if verdicts and verdicts[-1].upscaled:
+                break
             try:
                 ratio = compare(large, large_height, *top_rows(path, STRIP))
             except Exception:  # noqa: BLE001 - likewise for a smaller file
