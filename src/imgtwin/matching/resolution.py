@@ -31,8 +31,9 @@ import io
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
+from imgtwin.loading.pillow_loader import UPRIGHT, orientation_of
 from imgtwin.records import FileError
 
 #: Names this check's definition (verdicts of another are never reused).
@@ -116,11 +117,11 @@ def _reduction(item: UpscaleCheck) -> int:
     if len(item.widths) == 1 + len(item.smaller):
         return _factor(item.widths[0], max((1, *item.widths[1:])))
     with Image.open(item.large) as image:
-        width = image.size[0] if _orientation(image) < 5 else image.size[1]
+        width = image.size[0] if orientation_of(image) < 5 else image.size[1]
     widest = 1
     for path, _ in item.smaller:
         with Image.open(path) as image:
-            widest = max(widest, image.size[0] if _orientation(image) < 5 else image.size[1])
+            widest = max(widest, image.size[0] if orientation_of(image) < 5 else image.size[1])
     return _factor(width, widest)
 
 
@@ -237,14 +238,6 @@ def _levels(values: np.ndarray) -> np.ndarray:
     return levels
 
 
-def _orientation(image: Image.Image) -> int:
-    try:
-        value = image.getexif().get(0x0112, 1)
-    except Exception:  # noqa: BLE001 - a corrupt EXIF block means upright
-        return 1
-    return value if isinstance(value, int) and 1 <= value <= 8 else 1
-
-
 def top_rows(path: str, share: float, reduce: int = 1) -> tuple[Image.Image, int]:
     """The top ``share`` (or a little more) of a picture as displayed, grey, at 1/``reduce`` of its resolution;
     and the whole picture's height at that scale.
@@ -256,14 +249,18 @@ def top_rows(path: str, share: float, reduce: int = 1) -> tuple[Image.Image, int
     with open(path, "rb") as stream:
         data = stream.read()
     with Image.open(io.BytesIO(data)) as probe:
-        orientation = _orientation(probe)
+        orientation = orientation_of(probe)
         height = probe.size[1]
     if orientation == 1 and data[:2] == b"\xff\xd8":
         rows = _jpeg_rows(data, max(16 * reduce, round(height * share)), reduce)
         if rows is not None:
             return rows, -(-height // reduce)
     with Image.open(io.BytesIO(data)) as image:
-        grey = ImageOps.exif_transpose(image).convert("L")
+        image.load()  # a PNG's EXIF may follow its pixels
+        turn = UPRIGHT.get(orientation_of(image))
+        grey = image.convert("L")  # grey first: a third of the pixels to turn, and no copy where none is needed
+    if turn is not None:
+        grey = grey.transpose(turn)
     if reduce > 1:
         grey = grey.reduce(reduce)
     return grey.crop((0, 0, grey.size[0], max(16, round(grey.size[1] * share)))), grey.size[1]
