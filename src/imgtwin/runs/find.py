@@ -145,8 +145,9 @@ class UpscalePool:
     def __call__(self, jobs: Sequence[UpscaleCheck]) -> list[UpscaleVerdict]:
         if not jobs:
             return []
-        if self.service is None:
-            self.service = PoolService(UpscaleTask(), self.config)
+        if self.service is None:  # no more workers than the first round has checks (the next are fewer)
+            workers = min(self.config.workers, len(jobs))
+            self.service = PoolService(UpscaleTask(), replace(self.config, max_concurrent_tasks=workers))
         futures = [self.service.submit(job) for job in jobs]
         verdicts = []
         for job, future in zip(jobs, futures):
