@@ -24,8 +24,8 @@ DEFAULT_MAX_PIXELS = 178_956_970
 #: thumbnail of it, so 64 px is plenty and costs nothing next to the decode.
 COLOUR_SIZE = 64
 
-# EXIF orientation -> the transpose that makes the image display upright.
-_ORIENTATION = {
+#: EXIF orientation -> the transpose that makes the image display upright.
+UPRIGHT = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
     3: Image.Transpose.ROTATE_180,
     4: Image.Transpose.FLIP_TOP_BOTTOM,
@@ -47,7 +47,7 @@ def _orientation(image: Image.Image) -> int:
         value = image.getexif().get(0x0112, 1)
     except Exception:  # noqa: BLE001 - a corrupt EXIF block never costs the image itself
         return 1
-    return value if isinstance(value, int) and value in _ORIENTATION else 1
+    return value if isinstance(value, int) and value in UPRIGHT else 1
 
 
 def orientation_of(image: Image.Image) -> int:
@@ -279,8 +279,8 @@ class StandardImageLoader:
                                                                      COLOUR_SIZE)
         pixels = _reduce(grey, width, height, self.max_dimension)
         if orientation != 1:
-            pixels = pixels.transpose(_ORIENTATION[orientation])
-            colour = colour.transpose(_ORIENTATION[orientation]) if colour is not None else None
+            pixels = pixels.transpose(UPRIGHT[orientation])
+            colour = colour.transpose(UPRIGHT[orientation]) if colour is not None else None
             if orientation >= 5:
                 width, height = height, width
         return LoadedImage(pixels, width, height, fmt, decode, colour, facts)

@@ -195,14 +195,20 @@ def group_rows(
 
 
 def _leaders(ranking: Ranking, evidence: Evidence) -> set[int]:
-    """The best-ranked file of each component of two or more files."""
+    """The best-ranked file of each component of two or more files, where an upscale verdict could change that.
+
+    A file found to be an upscale gets a content flaw and fewer pixels: a leader that beats every other file of
+    its component before the content tier (a reference, a policy's criterion) stays first, its check is not asked.
+    """
     best: dict[int, int] = {}
+    members: dict[int, list[int]] = {}
     components = evidence.components if evidence.components is not None else np.arange(len(ranking.keys))
     for k in range(len(ranking.keys)):
         c = int(components[k])
+        members.setdefault(c, []).append(k)
         if c not in best or ranking.keys[k] < ranking.keys[best[c]]:
             best[c] = k
-    return set(best.values())
+    return {k for c, k in best.items() if not ranking.settled_before("content", k, (m for m in members[c] if m != k))}
 
 
 class UpscaleJobs(Protocol):
@@ -252,13 +258,16 @@ class UpscaleChecker:
             return
         with HashIndex(self.db_path, readonly=True) as index:
             known.update(index.upscale_verdicts(missing, UPSCALE_SPEC))
-        todo: dict[int, dict[str, str]] = {}  # large file -> {small file's content hash: its path}
-        for key, (p, s) in zip(keys, questions):
+        todo: dict[int, dict[str, int]] = {}  # large file -> {small file's content hash: small file}
+        settled: set[int] = set()  # an upscale of one smaller file: those after it (no larger) change nothing
+        for key, (p, s) in zip(keys, questions):  # each large file's smaller files come largest first
+            if p in settled:
+                continue
             if key not in known:
-                todo.setdefault(p, {})[key[1]] = rows[s].path
-        jobs = [UpscaleCheck(rows[p].path, rows[p].content_hash or "", tuple((path, digest) for digest, path in
-                                                                        smaller.items()))
-                for p, smaller in todo.items()]
+                todo.setdefault(p, {})[key[1]] = s
+            elif _is_upscale(known[key]):
+                settled.add(p)
+        jobs = [_check(rows[p], [(digest, rows[s]) for digest, s in smaller.items()]) for p, smaller in todo.items()]
         verdicts = list(self.run_checks(jobs))
         for verdict in verdicts:
             known[(verdict.large_hash, verdict.small_hash)] = verdict.ratio
@@ -267,6 +276,13 @@ class UpscaleChecker:
                 index.store_upscale_verdicts(((v.large_hash, v.small_hash, v.ratio) for v in verdicts), UPSCALE_SPEC)
         except (IndexReadError, IndexVersionError):
             pass  # an index this user may only read: the checks are made again next time
+
+
+def _check(large: _Row, smaller: list[tuple[str, _Row]]) -> UpscaleCheck:
+    """The job comparing ``large`` with each smaller file (content hash, row), with their widths from the index."""
+    widths = [r.width for r in (large, *(row for _, row in smaller))]
+    return UpscaleCheck(large.path, large.content_hash or "", tuple((row.path, digest) for digest, row in smaller),
+                        tuple(w for w in widths if w is not None) if None not in widths else ())
 
 
 def _is_upscale(ratio: float | None) -> bool:

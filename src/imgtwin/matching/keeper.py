@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import enum
 import os
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -144,6 +144,12 @@ class Ranking:
             if a != b:
                 return name
         return ""
+
+    def settled_before(self, tier: str, winner: int, others: Iterable[int]) -> bool:
+        """Whether ``winner`` beats every one of ``others`` on a tier before ``tier``: then nothing that tier or a
+        later one says (about ``winner`` or the others) can change which of them comes first, nor on what tier."""
+        at = self.names.index(tier)
+        return all(self.keys[winner][:at] < self.keys[k][:at] for k in others)
 
     def confidence(self, keeper: int, others: Sequence[int], twins: Sequence[int] = ()) -> str:
         """``"high"`` when the keeper beats the best other file on the picture itself, else ``"low"``.

@@ -31,8 +31,9 @@ import io
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
+from imgtwin.loading.pillow_loader import UPRIGHT, orientation_of
 from imgtwin.records import FileError
 
 #: Names this check's definition (verdicts of another are never reused).
@@ -61,7 +62,8 @@ class UpscaleCheck:
 
     large: str
     large_hash: str
-    smaller: tuple[tuple[str, str], ...]  # (path, content hash) of each smaller file to compare with
+    smaller: tuple[tuple[str, str], ...]  # (path, content hash) of each smaller file to compare with, largest first
+    widths: tuple[int, ...] = ()  # as shown, of ``large`` then of each smaller file, where the index knows them
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,15 +80,21 @@ class UpscaleVerdict:
 
 
 class UpscaleTask:
-    """``Task`` of the worker pool: the large file decoded once, compared with each smaller one (picklable)."""
+    """``Task`` of the worker pool: the large file decoded once, compared with each smaller one (picklable).
+
+    The smaller files come largest first, and the first the large file is found an upscale of settles it
+    (an upscale counts as the largest file it could be made from): those after it are not compared.
+    """
 
     def run(self, item: UpscaleCheck) -> list[UpscaleVerdict]:
         try:
             large, large_height = top_rows(item.large, STRIP, _reduction(item))
         except Exception:  # noqa: BLE001 - an unreadable file says nothing about resolution
             return self.failed(item, None)
-        verdicts = []
+        verdicts: list[UpscaleVerdict] = []
         for path, digest in item.smaller:
+            if verdicts and verdicts[-1].upscaled:
+                break
             try:
                 ratio = compare(large, large_height, *top_rows(path, STRIP))
             except Exception:  # noqa: BLE001 - likewise for a smaller file
@@ -103,14 +111,21 @@ def _reduction(item: UpscaleCheck) -> int:
 
     Detail beyond a small file's resolution only shows at a scale clearly above it: the large file
     is decoded at the smallest JPEG scale that keeps it ``MARGIN`` times wider than the widest of
-    them (a 4000 px photo against its 1000 px copy needs no full decode).
+    them (a 4000 px photo against its 1000 px copy needs no full decode). The widths are the
+    index's where it has them all (as shown, like these), else each file's header is read.
     """
+    if len(item.widths) == 1 + len(item.smaller):
+        return _factor(item.widths[0], max((1, *item.widths[1:])))
     with Image.open(item.large) as image:
-        width = image.size[0] if _orientation(image) < 5 else image.size[1]
+        width = image.size[0] if orientation_of(image) < 5 else image.size[1]
     widest = 1
     for path, _ in item.smaller:
         with Image.open(path) as image:
-            widest = max(widest, image.size[0] if _orientation(image) < 5 else image.size[1])
+            widest = max(widest, image.size[0] if orientation_of(image) < 5 else image.size[1])
+    return _factor(width, widest)
+
+
+def _factor(width: int, widest: int) -> int:
     for factor in (8, 4, 2):
         if width / factor >= MARGIN * widest:
             return factor
@@ -137,26 +152,48 @@ def compare(large: Image.Image, large_height: int, small: Image.Image, small_hei
         y = round((rows - size) * (0.25 + 0.5 * k / max(1, WINDOWS - 1)))
         boxes.append((x, y, x + size, y + size))
     # One filter first: every other filter could only lower e_up, so a clear surplus of detail is settled.
-    first = [_window_errors(large, small, scale, box, _FILTERS[:1]) for box in boxes]
-    ratio = _ratio(first)
+    # The others are added to the first one's errors (the same numbers: computed once).
+    windows = [_window_errors(large, small, scale, box, _FILTERS[:1]) for box in boxes]
+    ratio = _ratio(windows)
     if ratio is not None and ratio >= SETTLED_RATIO:
         return ratio
-    return _ratio([_window_errors(large, small, scale, box, _FILTERS) for box in boxes])
+    return _ratio([first + _window_errors(large, small, scale, box, _FILTERS[1:], first.tones)
+                   for box, first in zip(boxes, windows)])
 
 
-def _ratio(errors: list[tuple[float, float]]) -> float | None:
-    e_down, e_up = sum(e[0] for e in errors), sum(e[1] for e in errors)
+@dataclass(frozen=True, slots=True)
+class _Errors:
+    """One window's squared errors both ways, per filter tried; ``tones``: the small picture's tone map."""
+
+    downs: tuple[float, ...]
+    ups: tuple[float, ...]
+    tones: np.ndarray
+
+    def __add__(self, other: _Errors) -> _Errors:
+        return _Errors(self.downs + other.downs, self.ups + other.ups, self.tones)
+
+    @property
+    def e_down(self) -> float:
+        return min(self.downs)  # each way gets the best filter: whichever made the copy explains it
+
+    @property
+    def e_up(self) -> float:
+        return min(self.ups)
+
+
+def _ratio(errors: list[_Errors]) -> float | None:
+    e_down, e_up = sum(e.e_down for e in errors), sum(e.e_up for e in errors)
     if max(e_up, e_down) < MIN_ENERGY * len(errors):
         return None
     return e_up / max(e_down, 1e-6)
 
 
 def _window_errors(large: Image.Image, small: Image.Image, scale: tuple[float, float],
-                   box: tuple[int, int, int, int], filters: tuple[Image.Resampling, ...]
-                   ) -> tuple[float, float]:  # fmt: skip
-    """(e_down, e_up) on one window: ``box`` in the small picture, the same region of the large one.
+                   box: tuple[int, int, int, int], filters: tuple[Image.Resampling, ...],
+                   table: np.ndarray | None = None) -> _Errors:  # fmt: skip
+    """Both ways' errors on one window, per filter: ``box`` in the small picture, the same region of the large one.
 
-    Each way gets the best of the common filters: whichever made the copy explains it.
+    ``table``: the small picture's tone map on this window, when already made (from the first filter's reduction).
     """
     x0, y0, x1, y1 = box
     w, h = x1 - x0, y1 - y0
@@ -173,34 +210,32 @@ def _window_errors(large: Image.Image, small: Image.Image, scale: tuple[float, f
     inner = (slice(_EDGE, -_EDGE), slice(_EDGE, -_EDGE))
     downs = [np.asarray(large.resize((w, h), method, box=region), dtype=np.float32) for method in filters]
     # The small file may be a brightness, contrast or gamma edit too: its tones are mapped onto the large
-    # one's first, so that only detail is compared.
-    tones = _tone_map(s, downs[0])
-    toned, toned_around = tones(s), Image.fromarray(tones(around), mode="F")
-    e_down = min(float(np.mean((down[inner] - toned[inner]) ** 2)) for down in downs)
-    e_up = min(
+    # one's (reduced with the first filter) first, so that only detail is compared.
+    table = _tone_map(s, downs[0]) if table is None else table
+    toned, toned_around = table[_levels(s)], Image.fromarray(table[_levels(around)], mode="F")
+    e_downs = tuple(float(np.mean((down[inner] - toned[inner]) ** 2)) for down in downs)
+    e_ups = tuple(
         float(np.mean((np.asarray(toned_around.resize(target.shape[::-1], method, box=back), dtype=np.float32)[inner]
                        - target[inner]) ** 2))
         for method in filters
     )
-    return e_down, e_up
+    return _Errors(e_downs, e_ups, table)
 
 
-def _tone_map(source: np.ndarray, reference: np.ndarray):  # type: ignore[no-untyped-def]
-    """The monotonic map taking ``source``'s grey levels to ``reference``'s distribution (quantile matching)."""
+def _tone_map(source: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """The monotonic map taking ``source``'s grey levels to ``reference``'s distribution (quantile matching):
+    a table of 256 values, indexed by ``_levels``."""
     picks = np.linspace(0, source.size - 1, 65).astype(np.int64)
     inputs = np.sort(source, axis=None)[picks]
     outputs = np.sort(reference, axis=None)[np.linspace(0, reference.size - 1, 65).astype(np.int64)]
     inputs = np.maximum.accumulate(inputs + np.arange(len(inputs)) * 1e-6)  # strictly increasing for interp
-    table = np.interp(np.arange(256, dtype=np.float32), inputs, outputs).astype(np.float32)  # grey levels 0-255
-    return lambda values: table[np.clip(values, 0, 255).astype(np.uint8)]
+    table: np.ndarray = np.interp(np.arange(256, dtype=np.float32), inputs, outputs).astype(np.float32)
+    return table  # grey levels 0-255
 
 
-def _orientation(image: Image.Image) -> int:
-    try:
-        value = image.getexif().get(0x0112, 1)
-    except Exception:  # noqa: BLE001 - a corrupt EXIF block means upright
-        return 1
-    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+def _levels(values: np.ndarray) -> np.ndarray:
+    levels: np.ndarray = np.clip(values, 0, 255).astype(np.uint8)
+    return levels
 
 
 def top_rows(path: str, share: float, reduce: int = 1) -> tuple[Image.Image, int]:
@@ -214,14 +249,18 @@ def top_rows(path: str, share: float, reduce: int = 1) -> tuple[Image.Image, int
     with open(path, "rb") as stream:
         data = stream.read()
     with Image.open(io.BytesIO(data)) as probe:
-        orientation = _orientation(probe)
+        orientation = orientation_of(probe)
         height = probe.size[1]
     if orientation == 1 and data[:2] == b"\xff\xd8":
         rows = _jpeg_rows(data, max(16 * reduce, round(height * share)), reduce)
         if rows is not None:
             return rows, -(-height // reduce)
     with Image.open(io.BytesIO(data)) as image:
-        grey = ImageOps.exif_transpose(image).convert("L")
+        image.load()  # a PNG's EXIF may follow its pixels
+        turn = UPRIGHT.get(orientation_of(image))
+        grey = image.convert("L")  # grey first: a third of the pixels to turn, and no copy where none is needed
+    if turn is not None:
+        grey = grey.transpose(turn)
     if reduce > 1:
         grey = grey.reduce(reduce)
     return grey.crop((0, 0, grey.size[0], max(16, round(grey.size[1] * share)))), grey.size[1]

@@ -1,9 +1,10 @@
 """Running a batch of jobs through the scan's worker pool: same time limit, same crash isolation.
 
-Some work after a scan decodes files again (the keeper's resolution checks, for
-one). A file that made a decoder spin or crash must cost only its own job there
-too, so such work goes through the scan's kind of pool (``processing.pools``),
-fed from a list instead of the file discovery.
+Some work after a scan decodes files again (a report's thumbnails, for one; the
+keeper's upscale checks keep one ``processing.service`` pool for their rounds).
+A file that made a decoder spin or crash must cost only its own job there too,
+so such work goes through the scan's kind of pool (``processing.pools``), fed
+from a list instead of the file discovery.
 """
 
 from __future__ import annotations

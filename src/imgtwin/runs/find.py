@@ -4,8 +4,8 @@
 review app and the Python API call. It scans the folders into the index
 (``runs.scan``, and with ``--deep`` the deep pass, ``runs.deep``), then hands
 the index's records to matching (``matching.indexed``), which never scans and
-never starts processes: the upscale checks it asks for are run here, in the
-worker pool (``upscale_jobs``).
+never starts processes: the upscale checks it asks for are run here, in a
+worker pool (``UpscalePool``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Self
 
 from imgtwin.config import ProcessingConfig
 from imgtwin.folders import within as _within
@@ -22,7 +22,6 @@ from imgtwin.matching.indexed import (
     Loaded,
     PathDisplay,
     UpscaleChecker,
-    UpscaleJobs,
     group_rows,
     load_rows,
     public_groups,
@@ -31,7 +30,7 @@ from imgtwin.matching.keeper import KeeperPolicy
 from imgtwin.matching.near import NearParams
 from imgtwin.matching.resolution import UpscaleCheck, UpscaleTask, UpscaleVerdict
 from imgtwin.options import MatchOptions, ScanOptions
-from imgtwin.processing.jobs import run_jobs
+from imgtwin.processing.service import PoolService, ServiceStopped
 from imgtwin.records import DuplicateGroup, FileError, ProcessingSummary
 from imgtwin.reporting.groups import groups_document
 from imgtwin.runs.context import RunContext
@@ -118,9 +117,10 @@ def find_duplicates(
         del loaded  # not two tables at once
         loaded = load_rows(db, roots, reference, select)
     local = local_features_for(db, [r.content_hash for r in loaded.rows]) if deep else None
-    checks = UpscaleChecker(db, upscale_jobs(options.processing_config()))
-    groups, ranking = group_rows(loaded.rows, loaded.table, params, KeeperPolicy(keep),
-                                 os.path.abspath(prefer) if prefer else None, checks, local, exact_only)
+    with UpscalePool(options.processing_config()) as upscale_jobs:
+        groups, ranking = group_rows(loaded.rows, loaded.table, params, KeeperPolicy(keep),
+                                     os.path.abspath(prefer) if prefer else None, UpscaleChecker(db, upscale_jobs),
+                                     local, exact_only)
     display = PathDisplay(roots)
     errors = tuple((display(p), e) for p, e in loaded.errors)
     return FindResult(public_groups(groups, loaded.rows, ranking, display), errors, summary, loaded.stale,
@@ -137,14 +137,37 @@ def decode_candidates(settings: ScanSettings, loaded: Loaded, params: NearParams
     return decode_main_images(settings, [loaded.rows[k].path for k in wanted], run)
 
 
-def upscale_jobs(config: ProcessingConfig) -> UpscaleJobs:
-    """Upscale checks run in a worker pool made for them (time limit, memory cap, crash isolation).
+class UpscalePool:
+    """Upscale checks run in one worker pool for the run (time limit, memory cap, crash isolation), started by
+    the first round of checks and kept for the next (an upscale of an upscale): a pool's start costs about as
+    much as a dozen checks. A context manager: the pool stops with it.
 
     Not stopped by the run's cancel token: that stops the scan, and the groups of what was hashed
     still need their checks (a check not run reads as "not an upscale", a wrong keeper).
     """
 
-    def run(jobs: Sequence[UpscaleCheck]) -> list[UpscaleVerdict]:
-        return [v for answers in run_jobs(UpscaleTask(), jobs, config) for v in answers]
+    def __init__(self, config: ProcessingConfig) -> None:
+        self.config = config
+        self.service: PoolService[UpscaleCheck, list[UpscaleVerdict]] | None = None
 
-    return run
+    def __call__(self, jobs: Sequence[UpscaleCheck]) -> list[UpscaleVerdict]:
+        if not jobs:
+            return []
+        if self.service is None:  # no more workers than the first round has checks (the next are fewer)
+            workers = min(self.config.workers, len(jobs))
+            self.service = PoolService(UpscaleTask(), replace(self.config, max_concurrent_tasks=workers))
+        futures = [self.service.submit(job) for job in jobs]
+        verdicts = []
+        for job, future in zip(jobs, futures):
+            try:
+                verdicts += future.result()
+            except ServiceStopped:  # its pool could not run it: not told
+                verdicts += UpscaleTask().failed(job, None)
+        return verdicts
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.service is not None:
+            self.service.close()
