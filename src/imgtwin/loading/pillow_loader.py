@@ -15,6 +15,7 @@ from imgtwin.loading.formats import SUPPORTED_FORMATS, refusal
 from imgtwin.loading.plugins import missing_plugin_message
 from imgtwin.loading.raw import read_preview
 from imgtwin.loading.signatures import HEADER_BYTES, declared_length, identify
+from imgtwin.loading.strips import KEPT_FORMATS, StripStore
 from imgtwin.records import ErrorReason
 
 # Pillow's own decompression-bomb error threshold (2 x MAX_IMAGE_PIXELS).
@@ -164,6 +165,7 @@ class StandardImageLoader:
         mode: Literal["L", "RGB"] = "L",
         max_pixels: int = DEFAULT_MAX_PIXELS,
         formats: frozenset[str] = SUPPORTED_FORMATS,
+        strips: StripStore | None = None,
     ) -> None:
         if max_dimension < 8:
             raise ValueError("max_dimension must be >= 8")
@@ -174,6 +176,7 @@ class StandardImageLoader:
         self.mode = mode
         self.max_pixels = max_pixels
         self.formats = formats
+        self.strips = strips  # where this find's upscale checks want decoded rows kept (``loading.strips``)
 
     @classmethod
     def with_max_dimension(cls, max_dimension: int) -> StandardImageLoader:
@@ -208,7 +211,7 @@ class StandardImageLoader:
             raise LoadError(ErrorReason.UNSUPPORTED_FORMAT, missing)
         stream.seek(0)
         try:
-            return self._decode_raw(stream) if fmt == "RAW" else self._decode(stream, fmt)
+            return self._decode_raw(stream) if fmt == "RAW" else self._decode(stream, fmt, name=name)
         except LoadError:
             raise
         except Exception as exc:  # noqa: BLE001 - decoders raise anything on hostile files; classified below
@@ -228,7 +231,7 @@ class StandardImageLoader:
         facts = with_exif(read_facts(preview.bitmap), preview.bitmap)
         return self._finish(preview.bitmap, width, height, "RAW", "raw-preview-bitmap", preview.orientation, facts)
 
-    def _decode(self, stream: BinaryIO, fmt: str, fallback_orientation: int = 1) -> LoadedImage:
+    def _decode(self, stream: BinaryIO, fmt: str, fallback_orientation: int = 1, name: str = "") -> LoadedImage:
         image: ImageFile.ImageFile = Image.open(stream, formats=_PLUGINS.get(fmt, (fmt,)))
         width, height = image.size
         if width <= 0 or height <= 0:
@@ -256,7 +259,18 @@ class StandardImageLoader:
         facts = with_exif(facts, image)
         if orientation == 1:
             orientation = fallback_orientation
+        if self.strips is not None and name and (image.format or fmt) in KEPT_FORMATS:
+            self._keep_rows(name, image, orientation)
         return self._finish(image, width, height, image.format or fmt, decode, orientation, facts)
+
+    def _keep_rows(self, name: str, image: Image.Image, orientation: int) -> None:
+        """The picture's top rows, grey and upright, kept for this find's upscale checks (as ``top_rows`` makes
+        them: grey first, then turned)."""
+        assert self.strips is not None
+        grey = image.convert("L")
+        if orientation in UPRIGHT:
+            grey = grey.transpose(UPRIGHT[orientation])
+        self.strips.keep(name, image.format or "", grey)
 
     def finish(
         self, image: Image.Image, width: int, height: int, fmt: str, decode: str, orientation: int,

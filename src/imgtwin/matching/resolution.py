@@ -34,6 +34,7 @@ import numpy as np
 from PIL import Image
 
 from imgtwin.loading.pillow_loader import UPRIGHT, orientation_of
+from imgtwin.loading.strips import KEPT_SHARE, StripStore
 from imgtwin.records import FileError
 
 #: Names this check's definition (verdicts of another are never reused).
@@ -79,16 +80,20 @@ class UpscaleVerdict:
         return self.ratio is not None and self.ratio <= MAX_RATIO
 
 
+@dataclass(frozen=True)
 class UpscaleTask:
     """``Task`` of the worker pool: the large file decoded once, compared with each smaller one (picklable).
 
     The smaller files come largest first, and the first the large file is found an upscale of settles it
     (an upscale counts as the largest file it could be made from): those after it are not compared.
+    ``strips``: rows this find's candidates' decode kept (``matching.strips``), read instead of decoded.
     """
+
+    strips: StripStore | None = None
 
     def run(self, item: UpscaleCheck) -> list[UpscaleVerdict]:
         try:
-            large, large_height = top_rows(item.large, STRIP, _reduction(item))
+            large, large_height = top_rows(item.large, STRIP, _reduction(item), self.strips)
         except Exception:  # noqa: BLE001 - an unreadable file says nothing about resolution
             return self.failed(item, None)
         verdicts: list[UpscaleVerdict] = []
@@ -96,7 +101,7 @@ class UpscaleTask:
             if verdicts and verdicts[-1].upscaled:
                 break
             try:
-                ratio = compare(large, large_height, *top_rows(path, STRIP))
+                ratio = compare(large, large_height, *top_rows(path, STRIP, strips=self.strips))
             except Exception:  # noqa: BLE001 - likewise for a smaller file
                 ratio = None
             verdicts.append(UpscaleVerdict(item.large_hash, digest, ratio))
@@ -238,14 +243,18 @@ def _levels(values: np.ndarray) -> np.ndarray:
     return levels
 
 
-def top_rows(path: str, share: float, reduce: int = 1) -> tuple[Image.Image, int]:
+def top_rows(path: str, share: float, reduce: int = 1, strips: StripStore | None = None) -> tuple[Image.Image, int]:
     """The top ``share`` (or a little more) of a picture as displayed, grey, at 1/``reduce`` of its resolution;
     and the whole picture's height at that scale.
 
     A baseline JPEG shown upright has only those rows decoded (its frame header is
     told the picture ends there, so libjpeg stops) and is reduced by libjpeg's DCT
-    scaling; anything else is decoded whole.
+    scaling; rows this ``find`` has kept (``strips``: a HEIC's, from the candidates'
+    decode) are read back; anything else is decoded whole.
     """
+    kept = strips.top(path) if strips is not None and share <= KEPT_SHARE else None
+    if kept is not None:
+        return _strip(*kept, share, reduce)
     with open(path, "rb") as stream:
         data = stream.read()
     with Image.open(io.BytesIO(data)) as probe:
@@ -261,9 +270,17 @@ def top_rows(path: str, share: float, reduce: int = 1) -> tuple[Image.Image, int
         grey = image.convert("L")  # grey first: a third of the pixels to turn, and no copy where none is needed
     if turn is not None:
         grey = grey.transpose(turn)
+    return _strip(grey, grey.size[1], share, reduce)
+
+
+def _strip(grey: Image.Image, height: int, share: float, reduce: int) -> tuple[Image.Image, int]:
+    """The top ``share`` of an upright grey picture ``height`` rows high (``grey``: all of it, or its top rows),
+    reduced by ``reduce``; and its height at that scale. Box reduction works from the top, so its top rows
+    are the same whether the rows below were there or not."""
     if reduce > 1:
         grey = grey.reduce(reduce)
-    return grey.crop((0, 0, grey.size[0], max(16, round(grey.size[1] * share)))), grey.size[1]
+        height = -(-height // reduce)
+    return grey.crop((0, 0, grey.size[0], max(16, round(height * share)))), height
 
 
 def _jpeg_rows(data: bytes, rows: int, reduce: int = 1) -> Image.Image | None:

@@ -11,12 +11,14 @@ worker pool (``UpscalePool``).
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Self
 
 from imgtwin.config import ProcessingConfig
 from imgtwin.folders import within as _within
+from imgtwin.loading.strips import StripStore
 from imgtwin.matching.deep_extra import local_features_for
 from imgtwin.matching.indexed import (
     Loaded,
@@ -111,16 +113,19 @@ def find_duplicates(
             compute_local_features(settings, run)
     select = replace(options, include_hidden=True).selector((*paths, *reference))  # as given, references included
     params = NearParams(threshold=threshold, rotations=rotations)
-    loaded, candidates = load_rows(db, roots, reference, select, previews=True), None
-    if any(r.preview for r in loaded.rows):  # no group is decided on a preview: decode the candidates' pixels
-        candidates = decode_candidates(settings, loaded, params, run, exact_only)
-        del loaded  # not two tables at once
-        loaded = load_rows(db, roots, reference, select)
-    local = local_features_for(db, [r.content_hash for r in loaded.rows]) if deep else None
-    with UpscalePool(options.processing_config()) as upscale_jobs:
-        groups, ranking = group_rows(loaded.rows, loaded.table, params, KeeperPolicy(keep),
-                                     os.path.abspath(prefer) if prefer else None, UpscaleChecker(db, upscale_jobs),
-                                     local, exact_only)
+    # Rows the candidates' decode keeps for the keeper's checks (``loading.strips``): this find's, on this machine.
+    with tempfile.TemporaryDirectory(prefix="imgtwin-rows-") as folder:
+        strips = StripStore(folder) if options.scheduler is None else None
+        loaded, candidates = load_rows(db, roots, reference, select, previews=True), None
+        if any(r.preview for r in loaded.rows):  # no group is decided on a preview: decode the candidates' pixels
+            candidates = decode_candidates(settings, loaded, params, run, exact_only, strips)
+            del loaded  # not two tables at once
+            loaded = load_rows(db, roots, reference, select)
+        local = local_features_for(db, [r.content_hash for r in loaded.rows]) if deep else None
+        with UpscalePool(options.processing_config(), strips) as upscale_jobs:
+            groups, ranking = group_rows(loaded.rows, loaded.table, params, KeeperPolicy(keep),
+                                         os.path.abspath(prefer) if prefer else None,
+                                         UpscaleChecker(db, upscale_jobs), local, exact_only)
     display = PathDisplay(roots)
     errors = tuple((display(p), e) for p, e in loaded.errors)
     return FindResult(public_groups(groups, loaded.rows, ranking, display), errors, summary, loaded.stale,
@@ -128,13 +133,13 @@ def find_duplicates(
 
 
 def decode_candidates(settings: ScanSettings, loaded: Loaded, params: NearParams, run: RunContext,
-                      exact_only: bool) -> ProcessingSummary | None:
+                      exact_only: bool, strips: StripStore | None = None) -> ProcessingSummary | None:
     """Decode into the index the main images of the files with a preview in a candidate pair
     (``runs.main_images``); byte copies have alike previews, so an exact-only search decodes them too."""
     if exact_only:
         params = replace(params, threshold=0, extension=0, crop_threshold=0, rotations=False)
     wanted = preview_candidates([r.preview for r in loaded.rows], loaded.table, params)
-    return decode_main_images(settings, [loaded.rows[k].path for k in wanted], run)
+    return decode_main_images(settings, [loaded.rows[k].path for k in wanted], run, strips)
 
 
 class UpscalePool:
@@ -146,8 +151,9 @@ class UpscalePool:
     still need their checks (a check not run reads as "not an upscale", a wrong keeper).
     """
 
-    def __init__(self, config: ProcessingConfig) -> None:
+    def __init__(self, config: ProcessingConfig, strips: StripStore | None = None) -> None:
         self.config = config
+        self.task = UpscaleTask(strips)
         self.service: PoolService[UpscaleCheck, list[UpscaleVerdict]] | None = None
 
     def __call__(self, jobs: Sequence[UpscaleCheck]) -> list[UpscaleVerdict]:
@@ -155,14 +161,14 @@ class UpscalePool:
             return []
         if self.service is None:  # no more workers than the first round has checks (the next are fewer)
             workers = min(self.config.workers, len(jobs))
-            self.service = PoolService(UpscaleTask(), replace(self.config, max_concurrent_tasks=workers))
+            self.service = PoolService(self.task, replace(self.config, max_concurrent_tasks=workers))
         futures = [self.service.submit(job) for job in jobs]
         verdicts = []
         for job, future in zip(jobs, futures):
             try:
                 verdicts += future.result()
             except ServiceStopped:  # its pool could not run it: not told
-                verdicts += UpscaleTask().failed(job, None)
+                verdicts += self.task.failed(job, None)
         return verdicts
 
     def __enter__(self) -> Self:

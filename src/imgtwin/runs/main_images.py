@@ -18,6 +18,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from imgtwin.loading.strips import StripStore
 from imgtwin.matching.near import FeatureTable, NearParams, candidate_pairs, with_flat_candidates
 from imgtwin.persistence.lock import IndexWriteLock
 from imgtwin.persistence.sqlite import SqliteHashPersistence
@@ -51,22 +52,24 @@ def preview_candidates(previews: Sequence[bool], table: FeatureTable, params: Ne
     return [int(k) for k in np.unique(ends) if flags[k]]
 
 
-def decode_main_images(settings: ScanSettings, paths: Sequence[str], run: RunContext) -> ProcessingSummary | None:
-    """Decode ``paths`` from their main images into the index (``settings``: its workers, limits, scheduler)."""
+def decode_main_images(settings: ScanSettings, paths: Sequence[str], run: RunContext,
+                       strips: StripStore | None = None) -> ProcessingSummary | None:
+    """Decode ``paths`` from their main images into the index (``settings``: its workers, limits, scheduler);
+    ``strips``: where to keep the rows the keeper's checks will want (``loading.strips``; local workers only)."""
     if not paths:
         return None
     main = replace(settings, options=replace(settings.options, previews=False))
     if main.options.scheduler is None:
-        return _decode(main, paths, run)
+        return _decode(main, paths, run, strips=strips)
     from imgtwin.processing.distributed import open_client  # Dask only when asked for
 
     with open_client(main.options.scheduler) as client:
         return _decode(main, paths, run, client)
 
 
-def _decode(settings: ScanSettings, paths: Sequence[str], run: RunContext, client: object | None = None
-            ) -> ProcessingSummary:  # fmt: skip
-    engine = build_engine(settings, client)  # type: ignore[arg-type]
+def _decode(settings: ScanSettings, paths: Sequence[str], run: RunContext, client: object | None = None,
+            strips: StripStore | None = None) -> ProcessingSummary:  # fmt: skip
+    engine = build_engine(settings, client, strips)  # type: ignore[arg-type]
     config = settings.options.processing_config(progress=run.shows_progress)
     reporter = NullReporter() if run.quiet else ConsoleProgressReporter(
         run.console, show_progress=run.progress, description="Decoding candidates")

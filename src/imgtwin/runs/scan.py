@@ -17,6 +17,7 @@ from imgtwin.hashing.extractor import MatchFeatureExtractor
 from imgtwin.interfaces import HashPersistence, ImageLoader, ProgressReporter
 from imgtwin.loading.pillow_loader import StandardImageLoader
 from imgtwin.loading.preview_loader import PreviewFirstLoader
+from imgtwin.loading.strips import StripStore
 from imgtwin.options import ScanOptions
 from imgtwin.persistence.composite import CompositePersistence
 from imgtwin.persistence.csv_file import CsvHashPersistence
@@ -66,9 +67,11 @@ class ScanSettings:
         return cls(roots=tuple(roots), db_path=db_path, options=options, **run)
 
 
-def build_engine(settings: ScanSettings, client: Client | None = None) -> ParallelProcessingEngine:
-    """The local engine, or with a Dask ``client`` the one that decodes on its cluster."""
-    main = StandardImageLoader(settings.max_dimension)
+def build_engine(settings: ScanSettings, client: Client | None = None, strips: StripStore | None = None
+                 ) -> ParallelProcessingEngine:  # fmt: skip
+    """The local engine, or with a Dask ``client`` the one that decodes on its cluster; ``strips``: where its
+    decodes keep rows for the keeper's checks (``loading.strips``)."""
+    main = StandardImageLoader(settings.max_dimension, strips=strips)
     loader: ImageLoader = PreviewFirstLoader(main) if settings.options.previews else main
     hasher, features = DCTHasher(8), MatchFeatureExtractor()
     source = LocalFileSource(settings.options.file_filter)
