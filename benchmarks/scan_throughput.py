@@ -7,12 +7,13 @@ whole process tree, and the ratios to the plain loop and to the floor.
   resize(32x32, LANCZOS) -> DCT`` on full decodes (what a naive script does);
 * floor: one process per core that only decodes each file to a 64 px grayscale
   thumbnail (JPEG draft mode), nothing else: no hashing, no storage;
-* imgtwin: the real engine with SQLite persistence, in several executor / worker
-  configurations, to pick the default.
+* imgtwin: the real engine with SQLite persistence and, as ``imgtwin scan``, the
+  matching features and keeper signals (``--no-features``: without them), in
+  several executor / worker configurations, to pick the default.
 
 Usage:
     python benchmarks/scan_throughput.py [--presets small medium] [--corpus-dir /tmp]
-        [--plain-sample 1000] [--configs process:2 thread:2 process:4 thread:4]
+        [--plain-sample 1000] [--configs process:2 thread:2 process:4 thread:4] [--no-features]
 
 Corpora are generated with ../shared/corpus/make_corpus.py (seed 1) under
 --corpus-dir when missing. The page cache is warmed first so that every
@@ -42,6 +43,7 @@ from PIL import Image, ImageOps
 
 from imgtwin.config import ProcessingConfig, cpu_count
 from imgtwin.hashing.dct import DCTHasher
+from imgtwin.hashing.extractor import MatchFeatureExtractor
 from imgtwin.loading.pillow_loader import StandardImageLoader
 from imgtwin.loading.signatures import sniff
 from imgtwin.persistence.sqlite import SqliteHashPersistence
@@ -196,8 +198,9 @@ def run_floor(files: list[str]) -> Measurement:
     return timed(f"floor (decode to 64 px only, {workers} processes)", files, go)
 
 
-def run_engine(root: Path, files: list[str], executor: str, workers: int) -> Measurement:
-    engine = ParallelProcessingEngine(StandardImageLoader(512), DCTHasher(8))
+def run_engine(root: Path, files: list[str], executor: str, workers: int, features: bool = True) -> Measurement:
+    extractor = MatchFeatureExtractor() if features else None
+    engine = ParallelProcessingEngine(StandardImageLoader(512), DCTHasher(8), features=extractor)
     config = ProcessingConfig(max_concurrent_tasks=workers, executor=executor)  # type: ignore[arg-type]
     with tempfile.TemporaryDirectory() as tmp:
 
@@ -207,7 +210,7 @@ def run_engine(root: Path, files: list[str], executor: str, workers: int) -> Mea
             )
             assert summary.processed_files == len(files), summary
 
-        return timed(f"imgtwin {executor} x{workers}", files, go)
+        return timed(f"imgtwin {executor} x{workers}{'' if features else ' (no features)'}", files, go)
 
 
 def sample(files: list[str], n: int) -> list[str]:
@@ -223,6 +226,8 @@ def main() -> None:
     parser.add_argument("--corpus-dir", type=Path, default=Path(tempfile.gettempdir()))
     parser.add_argument("--plain-sample", type=int, default=1000)
     parser.add_argument("--configs", nargs="+", default=["process:2", "thread:2", "process:4", "thread:4"])
+    parser.add_argument("--no-features", dest="features", action="store_false",
+                        help="scan without the matching features and keeper signals (the engine alone)")
     parser.add_argument("--growth-check", action="store_true",
                         help="also compare peak RSS on a fifth of the last preset with all of it")
     args = parser.parse_args()
@@ -239,7 +244,7 @@ def main() -> None:
         results = [run_plain(plain_files), run_floor(files)]
         for spec in args.configs:
             executor, workers = spec.split(":")
-            results.append(run_engine(root, files, executor, int(workers)))
+            results.append(run_engine(root, files, executor, int(workers), args.features))
         plain, floor = results[0], results[1]
         total_mb = sum(os.path.getsize(p) for p in files) / 1e6
         print(f"\n## {preset}: {len(files)} images, {total_mb:.0f} MB "
@@ -249,8 +254,9 @@ def main() -> None:
         for m in results:
             print(f"| {m.name} | {m.files} | {m.seconds:.1f} | {m.rate:.1f} | {m.mb_per_s:.1f} | "
                   f"{m.peak_rss_mb:.0f} | {m.rate / plain.rate:.2f} | {m.rate / floor.rate:.2f} |")
-        default = next(m for m in results if m.name == f"imgtwin process x{cpu_count()}")
-        peaks[preset] = default.peak_rss_mb
+        default = next((m for m in results if m.name.startswith(f"imgtwin process x{cpu_count()}")), None)
+        if default is not None:
+            peaks[preset] = default.peak_rss_mb
     if "small" in peaks and "medium" in peaks:
         print(f"\npeak RSS medium / small (default engine): {peaks['medium'] / peaks['small']:.2f}")
     if args.growth_check:

@@ -80,3 +80,20 @@ def test_untrimmed_thumbnail_kept(make_scene):
     full = framed.full_thumb_array()
     assert full.shape == (32, 32) and full[0].min() >= 250  # the frame is in the untrimmed thumbnail
     assert framed.thumb_array()[0].max() < 250  # and cut from the trimmed one
+
+
+def _banded(edge_values: tuple[int, int], outliers: int) -> np.ndarray:
+    """100 x 100: a first row of median 100.5, nine rows of ``edge_values`` with ``outliers`` black pixels, then noise."""
+    pixels = np.random.default_rng(5).integers(0, 256, (100, 100), dtype=np.uint8)
+    pixels[0] = [100, 101] * 50
+    pixels[1:10] = [edge_values[0], edge_values[1]] * 50
+    pixels[1:10, :outliers] = 0
+    return pixels
+
+
+def test_border_rows_tolerance_and_fraction_are_exact():
+    # Within 2 grey levels of a half-integer median (99 and 102 of 100.5) in 99 % of a row: a border.
+    assert trim_box(_banded((99, 102), outliers=1))[1] == 10 + 2  # 10 rows, then the 1.5 % shave
+    assert trim_box(_banded((98, 102), outliers=1))[1] == 0  # 98 is 2.5 levels away
+    assert trim_box(_banded((99, 103), outliers=1))[1] == 0
+    assert trim_box(_banded((99, 102), outliers=2))[1] == 0  # 98 % of the row

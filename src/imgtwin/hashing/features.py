@@ -36,6 +36,7 @@ scan: well under 1 ms.
 
 from __future__ import annotations
 
+import math
 import struct
 from dataclasses import dataclass
 
@@ -187,15 +188,33 @@ class MatchFeatures:
 
 
 def _border_lines(lines: np.ndarray, limit: int) -> int:
-    """How many leading rows of ``lines`` are near-constant in the first row's colour."""
-    if limit <= 0:
+    """How many leading rows of ``lines`` are near-constant in the first row's colour.
+
+    The first ``_TRIM_MIN_LINES`` rows are looked at alone first: most pictures
+    have no border, and this keeps the scan from converting 40 % of each side.
+    """
+    if limit < _TRIM_MIN_LINES:
         return 0
-    head = lines[:limit].astype(np.int16)
-    reference = np.median(head[0])
-    close = np.abs(head - reference) <= _TRIM_TOLERANCE
-    uniform = close.mean(axis=1) >= _TRIM_FRACTION
+    reference = _median(lines[0])
+    if not _uniform_rows(lines[:_TRIM_MIN_LINES], reference).all():
+        return 0
+    uniform = _uniform_rows(lines[:limit], reference)
     count = limit if uniform.all() else int(np.argmin(uniform))
     return count if count >= _TRIM_MIN_LINES else 0
+
+
+def _median(row: np.ndarray) -> float:
+    """``np.median`` of a row of integers (the same float), without its overhead (the scan calls it per side)."""
+    ordered = np.sort(row)
+    return (int(ordered[(len(ordered) - 1) // 2]) + int(ordered[len(ordered) // 2])) / 2
+
+
+def _uniform_rows(rows: np.ndarray, reference: float) -> np.ndarray:
+    """Which ``rows`` (integers) have ``_TRIM_FRACTION`` of their pixels within ``_TRIM_TOLERANCE`` of ``reference``."""
+    low, high = math.ceil(reference - _TRIM_TOLERANCE), math.floor(reference + _TRIM_TOLERANCE)
+    close = ((rows >= max(low, 0)) & (rows <= min(high, 255))).sum(axis=1)
+    result: np.ndarray = close / rows.shape[1] >= _TRIM_FRACTION
+    return result
 
 
 def _border_run(lines: np.ndarray, limit: int) -> int:
