@@ -96,3 +96,28 @@ def test_no_module_but_the_factory_constructs_a_pool() -> None:
                 if name in pools:
                     built.append(f"{path.relative_to(SOURCES)}:{node.lineno} {name}")
     assert built == []
+
+
+def test_the_fork_server_imports_what_a_task_needs_and_never_the_main_script() -> None:
+    from imgtwin.hashing.dct import DCTHasher
+    from imgtwin.hashing.extractor import MatchFeatureExtractor
+    from imgtwin.loading.pillow_loader import StandardImageLoader
+    from imgtwin.loading.preview_loader import PreviewFirstLoader
+    from imgtwin.matching.resolution import UpscaleTask
+    from imgtwin.processing.pool_contract import preload_modules
+    from imgtwin.processing.task import ScanTask
+
+    scan = ScanTask(PreviewFirstLoader(StandardImageLoader()), DCTHasher(8), MatchFeatureExtractor())
+    assert preload_modules(scan) == ["imgtwin.hashing.dct", "imgtwin.hashing.extractor",
+                                     "imgtwin.loading.preview_loader", "imgtwin.processing.task"]
+    assert preload_modules(UpscaleTask()) == ["imgtwin.matching.resolution"]
+
+    class Local:  # a task defined in a script: its module is never imported ahead
+        def run(self, item: int) -> int:
+            return item
+
+        def failed(self, item: int, error: object) -> int:
+            return item
+
+    Local.__module__ = "__main__"
+    assert preload_modules(Local()) == []  # type: ignore[arg-type]

@@ -27,7 +27,12 @@ from imgtwin.processing.adaptive import AdaptiveConcurrency
 from imgtwin.processing.channels import END, POLL_SECONDS, Channel
 from imgtwin.processing.limits import limit_address_space
 from imgtwin.processing.mainless import main_hidden, needs_main
-from imgtwin.processing.pool_contract import WorkerStartupError, quiet_decoder_warnings, silence_native_stderr
+from imgtwin.processing.pool_contract import (
+    WorkerStartupError,
+    preload_modules,
+    quiet_decoder_warnings,
+    silence_native_stderr,
+)
 from imgtwin.processing.task import Task
 from imgtwin.records import ErrorReason, FileError
 
@@ -150,8 +155,9 @@ class ProcessWorkerPool:
             start_method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
         # typeshed types get_context(str) as BaseContext, which lacks Process; every real context has it.
         self.context = cast("SpawnContext | ForkServerContext | ForkContext", multiprocessing.get_context(start_method))
-        self.replaced = 0
-        self.crashes_in_a_row = 0
+        if start_method == "forkserver":  # no effect once the fork server runs: the first pool's task decides
+            cast("ForkServerContext", self.context).set_forkserver_preload(preload_modules(task))
+        self.replaced = self.crashes_in_a_row = 0
         self._pool: list[_Worker] = []
         self._hide_main: bool | None = None  # known at the first start (processing.mainless)
 
