@@ -157,3 +157,18 @@ def test_a_heic_thumbnail_rounded_to_even_sizes_is_taken(tmp_path: Path) -> None
     loaded = LOADER.load(str(path))
     assert loaded.decode == "preview-heif-320x212"  # 213.3 rounded down to even by the encoder
     assert _distance(loaded.image, _main(path)) <= 4
+
+
+def test_a_jpeg_cut_short_is_reported_though_its_header_and_preview_are_whole(tmp_path: Path) -> None:
+    from imgtwin.loading.errors import LoadError
+    from imgtwin.records import ErrorReason
+
+    whole = camera_jpeg(tmp_path / "whole.jpg", synthetic_photo(14, (800, 600))).read_bytes()
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(whole[: len(whole) * 2 // 3])
+    with pytest.raises(LoadError) as caught:
+        LOADER.load(str(cut))
+    assert caught.value.reason is ErrorReason.TRUNCATED
+    padded = tmp_path / "padded.jpg"
+    padded.write_bytes(whole + b"\x00" * 40)  # zero padding after the end marker: still whole
+    assert LOADER.load(str(padded)).decode.startswith("preview-exif")

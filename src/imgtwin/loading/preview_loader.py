@@ -21,7 +21,9 @@ from imgtwin.loading.previews import Preview, exif_thumbnail, heif_thumbnail, ma
 from imgtwin.loading.signatures import HEADER_BYTES, identify
 
 #: Part of the preview rows' loader id: bumped when what a preview is, or when it is trusted, changes.
-PREVIEWS_VERSION = 1
+PREVIEWS_VERSION = 2  # 2: a JPEG cut short is never answered by its preview
+#: The end of a JPEG read to find its end-of-image marker (behind zero padding some writers add).
+TAIL_BYTES = 64
 
 
 class PreviewFirstLoader:
@@ -71,6 +73,8 @@ class PreviewFirstLoader:
         return None
 
     def _jpeg(self, stream: BinaryIO) -> LoadedImage | None:
+        if not _ends_whole(stream):
+            return None  # cut short (or followed by other data): the main decode says which
         image = Image.open(stream, formats=("JPEG",))  # the header only: no pixel is decoded here
         width, height = image.size
         if width <= 0 or height <= 0 or width * height > self.main.max_pixels:
@@ -80,7 +84,7 @@ class PreviewFirstLoader:
             return None
         facts = with_exif(read_facts(image), image)
         return self._finish(preview, width, height, image.format or "JPEG", orientation_of(image), facts,
-                            _position(stream))
+                            _position(stream) + TAIL_BYTES)
 
     def _heif(self, stream: BinaryIO) -> LoadedImage | None:
         import pillow_heif  # heif_available() said it is there
@@ -110,6 +114,19 @@ class PreviewFirstLoader:
         if orientation >= 5:
             width, height = height, width
         return replace(loaded, width=width, height=height, loader=self.preview_id, bytes_read=read)
+
+
+def _ends_whole(stream: BinaryIO) -> bool:
+    """Whether a JPEG file ends with its end-of-image marker (zero padding allowed).
+
+    A preview answers for the picture only if the picture is all there: a file cut short keeps its header
+    and thumbnail, and must still be reported as truncated. One read of the file's last bytes tells.
+    """
+    size = stream.seek(0, 2)
+    stream.seek(max(0, size - TAIL_BYTES))
+    whole = stream.read(TAIL_BYTES).rstrip(b"\x00").endswith(b"\xff\xd9")
+    stream.seek(0)
+    return whole
 
 
 def _position(stream: BinaryIO) -> int:
