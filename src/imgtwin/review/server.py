@@ -29,7 +29,6 @@ import shutil
 import socket
 import threading
 from collections.abc import AsyncIterator
-from importlib import resources
 from typing import Any
 
 import anyio
@@ -45,24 +44,15 @@ from imgtwin.review.imaging import PictureFailed, Pictures, browser_type
 from imgtwin.review.inputs import RUN_ID, BodyBudget, InputError, LastResort, read_json, small_int
 from imgtwin.review.security import Guard, GuardMiddleware, is_loopback
 from imgtwin.review.session import Busy, ReviewSession
+from imgtwin.web import REVIEW_SCRIPTS
+from imgtwin.web import asset as web_asset
 
 PICTURE_CACHE = "private, max-age=3600"
 READ_CHUNK = 1 << 20
 
-# name -> (package, file, media type); the only files /assets/ serves
-ASSETS = {
-    "review.js": ("imgtwin.web", "review.js", "text/javascript; charset=utf-8"),
-    "review-act.js": ("imgtwin.web", "review-act.js", "text/javascript; charset=utf-8"),
-    "review-compare.js": ("imgtwin.web", "review-compare.js", "text/javascript; charset=utf-8"),
-    "review.css": ("imgtwin.web", "review.css", "text/css; charset=utf-8"),
-    "groups-core.js": ("imgtwin.web", "groups-core.js", "text/javascript; charset=utf-8"),
-    "groups-page.js": ("imgtwin.web", "groups-page.js", "text/javascript; charset=utf-8"),
-    "report.css": ("imgtwin.web", "report.css", "text/css; charset=utf-8"),
-}
-
-
-def _asset_text(package: str, name: str) -> str:
-    return (resources.files(package) / name).read_text(encoding="utf-8")
+# name -> media type: the only files /assets/ serves (from ``imgtwin.web``, as the page names them)
+ASSETS = {name: f"{'text/css' if name.endswith('.css') else 'text/javascript'}; charset=utf-8"
+          for name in (*REVIEW_SCRIPTS, "review.css", "report.css")}
 
 
 class _JSON(JSONResponse):
@@ -85,18 +75,18 @@ def create_app(session: ReviewSession, guard: Guard, pictures: Pictures, *, on_s
     bodies = BodyBudget()
 
     async def page(request: Request) -> Response:
-        text = _asset_text("imgtwin.web", "review.html")
+        text = web_asset("review.html")
         values = {"TOKEN": html.escape(guard.token), "VERSION": html.escape(__version__)}
         for key, value in values.items():
             text = text.replace(f"@{key}@", value)
         return _no_store(Response(text, media_type="text/html; charset=utf-8"))
 
     async def asset(request: Request) -> Response:
-        found = ASSETS.get(request.path_params["name"])
-        if found is None:
+        name = request.path_params["name"]
+        media_type = ASSETS.get(name)
+        if media_type is None:
             return PlainTextResponse("not found", 404)
-        package, name, media_type = found
-        response = Response(_asset_text(package, name), media_type=media_type)
+        response = Response(web_asset(name), media_type=media_type)
         response.headers["cache-control"] = "no-cache"
         return response
 
