@@ -85,6 +85,11 @@ def _exif_facts(image: Image.Image) -> tuple[bool, bool, str | None]:
     return camera, taken, software[:64] if software else None
 
 
+def colour_depth_of(mode: str) -> int:
+    """BILEVEL, GREY, PALETTE or COLOUR for a Pillow mode (a palette's size may lower PALETTE: ``read_facts``)."""
+    return _MODE_DEPTH.get(mode, COLOUR)
+
+
 def read_facts(image: Image.Image) -> SourceFacts:
     """The header facts of an opened image, before any draft changes its mode; no EXIF yet (see ``with_exif``).
 
@@ -92,7 +97,7 @@ def read_facts(image: Image.Image) -> SourceFacts:
     before ``load()``, a decode error there would be taken for a corrupt EXIF.
     """
     mode = image.mode
-    depth = _MODE_DEPTH.get(mode, COLOUR)
+    depth = colour_depth_of(mode)
     palette_size = None
     if mode in ("P", "PA"):
         palette = image.getpalette() or []

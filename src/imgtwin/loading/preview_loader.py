@@ -14,7 +14,7 @@ from typing import Any, BinaryIO
 from PIL import Image
 
 from imgtwin.interfaces import LoadedImage
-from imgtwin.loading.facts import COLOUR, GREY, SourceFacts, read_facts, with_exif
+from imgtwin.loading.facts import SourceFacts, colour_depth_of, read_facts, with_exif
 from imgtwin.loading.pillow_loader import StandardImageLoader, orientation_of
 from imgtwin.loading.plugins import heif_available
 from imgtwin.loading.previews import Preview, exif_thumbnail, heif_thumbnail, may_have_exif_thumbnail
@@ -102,8 +102,7 @@ class PreviewFirstLoader:
         if isinstance(info.get("exif"), bytes):
             carrier.info["exif"] = info["exif"]
         bits = int(info.get("bit_depth") or 8)
-        facts = with_exif(SourceFacts(primary.mode, GREY if primary.mode.startswith("L") else COLOUR,
-                                      16 if bits > 8 else 8), carrier)
+        facts = with_exif(SourceFacts(primary.mode, colour_depth_of(primary.mode), 16 if bits > 8 else 8), carrier)
         # libheif is handed the whole file (pillow-heif reads it into memory), though it decodes one small item.
         return self._finish(preview, width, height, "HEIF", 1, facts, stream.seek(0, 2))
 
