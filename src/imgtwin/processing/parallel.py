@@ -15,7 +15,7 @@ from imgtwin.processing.incremental import ResultCache
 from imgtwin.processing.pipeline import ProcessingPipeline
 from imgtwin.processing.pool_contract import WorkerPool
 from imgtwin.processing.pools import build_pool
-from imgtwin.processing.source import FileSource, LocalFileSource
+from imgtwin.processing.source import FileSource, ListedFiles, LocalFileSource
 from imgtwin.processing.task import ScanTask
 from imgtwin.records import ProcessingSummary
 
@@ -77,3 +77,20 @@ class ParallelProcessingEngine:
         check_roots(roots)
         pipeline = ProcessingPipeline(self.storage, self.make_pool(config), config, cache=cache, copies=ScanCopies())
         return pipeline.run(roots, reporter, persistence, cancel or threading.Event())
+
+    def process_files(
+        self,
+        paths: Sequence[str],
+        config: ProcessingConfig,
+        reporter: ProgressReporter,
+        persistence: HashPersistence,
+        cancel: threading.Event | None = None,
+        *,
+        copies: bool = True,
+    ) -> ProcessingSummary:
+        """Hash the files ``paths`` lists, not a walk of folders: a pass over files the index knows (the deep
+        pass, the candidates' pictures). ``copies``: byte copies among them are decoded once."""
+        listed = self.prepare_roots(list(paths))
+        pipeline = ProcessingPipeline(ListedFiles(listed), self.make_pool(config), config,
+                                      copies=ScanCopies() if copies else None)
+        return pipeline.run(listed, reporter, persistence, cancel or threading.Event())

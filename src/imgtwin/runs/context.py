@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from rich.console import Console
 
 from imgtwin.interfaces import ProgressReporter
+from imgtwin.reporting.composite import NullReporter
+from imgtwin.reporting.console import ConsoleProgressReporter
 
 
 def _silent() -> Console:
@@ -41,6 +43,12 @@ class RunContext:
     def shows_progress(self) -> bool:
         """A progress bar is drawn (so the engine counts the files first)."""
         return self.progress and not self.quiet
+
+    def pass_reporter(self, description: str) -> ProgressReporter:
+        """What a pass over listed files (the deep pass, the candidates' pictures) shows: its bar, unless quiet."""
+        if self.quiet:
+            return NullReporter()
+        return ConsoleProgressReporter(self.console, show_progress=self.progress, description=description)
 
 
 @contextmanager

@@ -19,21 +19,16 @@ from dataclasses import dataclass
 
 from imgtwin.hashing.dct import DCTHasher
 from imgtwin.hashing.local import LocalFeatureExtractor, LocalSpec
-from imgtwin.interfaces import ProgressReporter
 from imgtwin.matching.deep import deep_loader
 from imgtwin.matching.deep_extra import LOCAL_SPEC
 from imgtwin.persistence.index import HashIndex
 from imgtwin.persistence.local_features import LocalFeatureStore
 from imgtwin.processing.parallel import ParallelProcessingEngine
-from imgtwin.processing.pipeline import ProcessingPipeline
-from imgtwin.processing.source import ListedFiles
 from imgtwin.records import ProcessingSummary
-from imgtwin.reporting.composite import NullReporter
-from imgtwin.reporting.console import ConsoleProgressReporter
 from imgtwin.runs.context import RunContext
 from imgtwin.runs.scan import ScanSettings
 
-__all__ = ["LOCAL_SPEC", "ListedFiles", "LocalPass", "compute_local_features", "missing_local_features"]
+__all__ = ["LOCAL_SPEC", "LocalPass", "compute_local_features", "missing_local_features"]
 
 
 @dataclass(frozen=True)
@@ -72,10 +67,8 @@ def compute_local_features(
         return LocalPass(0, 0, 0)
     engine = ParallelProcessingEngine(deep_loader(spec), DCTHasher(8), features=LocalFeatureExtractor(spec))
     config = settings.options.processing_config(progress=run.shows_progress)
-    reporter: ProgressReporter = NullReporter()
-    if not run.quiet:
-        reporter = ConsoleProgressReporter(run.console, show_progress=run.progress, description="Local features")
     store = LocalFeatureStore(settings.db_path)
-    pipeline = ProcessingPipeline(ListedFiles(paths), engine.make_pool(config), config)
-    summary = pipeline.run(paths, reporter, store, run.cancel)
+    # One path per distinct content already: no byte copies to look for.
+    summary = engine.process_files(paths, config, run.pass_reporter("Local features"), store, run.cancel,
+                                   copies=False)
     return LocalPass(len(paths), store.stored, len(store.failed), summary)

@@ -22,14 +22,9 @@ from imgtwin.loading.strips import StripStore
 from imgtwin.matching.near import FeatureTable, NearParams, candidate_pairs, with_flat_candidates
 from imgtwin.persistence.lock import IndexWriteLock
 from imgtwin.persistence.sqlite import SqliteHashPersistence
-from imgtwin.processing.copies import ScanCopies
-from imgtwin.processing.pipeline import ProcessingPipeline
-from imgtwin.processing.source import ListedFiles
 from imgtwin.records import ProcessingSummary
-from imgtwin.reporting.composite import NullReporter
-from imgtwin.reporting.console import ConsoleProgressReporter
 from imgtwin.runs.context import RunContext
-from imgtwin.runs.scan import ScanSettings, build_engine
+from imgtwin.runs.scan import ScanSettings, opened_engine
 
 #: Bits added to the search radius for pairs that involve a preview. A preview's pHash equals its main
 #: image's for most files (207 of 273 on the camera library), is within 2 bits for 96 %, and within 8
@@ -59,21 +54,7 @@ def decode_main_images(settings: ScanSettings, paths: Sequence[str], run: RunCon
     if not paths:
         return None
     main = replace(settings, options=replace(settings.options, previews=False))
-    if main.options.scheduler is None:
-        return _decode(main, paths, run, strips=strips)
-    from imgtwin.processing.distributed import open_client  # Dask only when asked for
-
-    with open_client(main.options.scheduler) as client:
-        return _decode(main, paths, run, client)
-
-
-def _decode(settings: ScanSettings, paths: Sequence[str], run: RunContext, client: object | None = None,
-            strips: StripStore | None = None) -> ProcessingSummary:  # fmt: skip
-    engine = build_engine(settings, client, strips)  # type: ignore[arg-type]
-    config = settings.options.processing_config(progress=run.shows_progress)
-    reporter = NullReporter() if run.quiet else ConsoleProgressReporter(
-        run.console, show_progress=run.progress, description="Decoding candidates")
-    listed = engine.prepare_roots(list(paths))
-    pipeline = ProcessingPipeline(ListedFiles(listed), engine.make_pool(config), config, copies=ScanCopies())
-    with IndexWriteLock(settings.db_path):
-        return pipeline.run(listed, reporter, SqliteHashPersistence(settings.db_path), run.cancel)
+    config = main.options.processing_config(progress=run.shows_progress)
+    with opened_engine(main, strips) as engine, IndexWriteLock(main.db_path):
+        return engine.process_files(paths, config, run.pass_reporter("Decoding candidates"),
+                                    SqliteHashPersistence(main.db_path), run.cancel)

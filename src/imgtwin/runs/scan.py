@@ -8,7 +8,8 @@ classes; everything else receives its collaborators through constructors
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -36,7 +37,7 @@ from imgtwin.reporting.console import ConsoleProgressReporter
 from imgtwin.reporting.logfile import FileProgressReporter, LogRecordsTo
 from imgtwin.runs.context import RunContext
 
-__all__ = ["DB_ENV_VAR", "ScanSettings", "build_engine", "default_db_path", "run_scan"]
+__all__ = ["DB_ENV_VAR", "ScanSettings", "build_engine", "default_db_path", "opened_engine", "run_scan"]
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -124,12 +125,22 @@ def run_scan(settings: ScanSettings, run: RunContext | None = None) -> Processin
     """
     run = run or RunContext()
     check_roots(settings.roots)  # before any output file is created
+    with opened_engine(settings) as engine:
+        return _scan_with(settings, engine, run)
+
+
+@contextmanager
+def opened_engine(settings: ScanSettings, strips: StripStore | None = None) -> Iterator[ParallelProcessingEngine]:
+    """``build_engine``'s engine for ``settings``, with its Dask client (``options.scheduler``) open while it is
+    used: a local:N cluster lives for this run only. ``strips``: local workers only (a cluster's do not share
+    this machine's folders)."""
     if settings.options.scheduler is None:
-        return _scan_with(settings, build_engine(settings), run)
+        yield build_engine(settings, strips=strips)
+        return
     from imgtwin.processing.distributed import open_client  # Dask only when asked for
 
-    with open_client(settings.options.scheduler) as client:  # a local:N cluster lives for this run only
-        return _scan_with(settings, build_engine(settings, client), run)
+    with open_client(settings.options.scheduler) as client:
+        yield build_engine(settings, client)
 
 
 def _scan_with(settings: ScanSettings, engine: ParallelProcessingEngine, run: RunContext) -> ProcessingSummary:
