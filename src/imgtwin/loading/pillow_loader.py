@@ -43,17 +43,13 @@ _PLUGINS = {"ICO": ("ICO", "CUR"), "BMP": ("BMP", "DIB")}
 _HIGH_DEPTH_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
 
 
-def _orientation(image: Image.Image) -> int:
+def orientation_of(image: Image.Image) -> int:
+    """The EXIF orientation (2-8) that turns the opened ``image`` upright; 1 when none or corrupt."""
     try:
         value = image.getexif().get(0x0112, 1)
     except Exception:  # noqa: BLE001 - a corrupt EXIF block never costs the image itself
         return 1
     return value if isinstance(value, int) and value in UPRIGHT else 1
-
-
-def orientation_of(image: Image.Image) -> int:
-    """The EXIF orientation (2-8) that turns the opened ``image`` upright; 1 when none or corrupt."""
-    return _orientation(image)
 
 
 def _high_depth_to_float(image: Image.Image) -> Image.Image:
@@ -229,7 +225,7 @@ class StandardImageLoader:
         assert preview.bitmap is not None
         width, height = preview.bitmap.size
         facts = with_exif(read_facts(preview.bitmap), preview.bitmap)
-        return self._finish(preview.bitmap, width, height, "RAW", "raw-preview-bitmap", preview.orientation, facts)
+        return self.finish(preview.bitmap, width, height, "RAW", "raw-preview-bitmap", preview.orientation, facts)
 
     def _decode(self, stream: BinaryIO, fmt: str, fallback_orientation: int = 1, name: str = "") -> LoadedImage:
         image: ImageFile.ImageFile = Image.open(stream, formats=_PLUGINS.get(fmt, (fmt,)))
@@ -255,13 +251,13 @@ class StandardImageLoader:
         image.load()
         # Only after load(): some plugins (PNG) load inside getexif(), and a
         # decode error there must not be swallowed with the EXIF lookup.
-        orientation = _orientation(image)
+        orientation = orientation_of(image)
         facts = with_exif(facts, image)
         if orientation == 1:
             orientation = fallback_orientation
         if self.strips is not None and name and (image.format or fmt) in KEPT_FORMATS:
             self._keep_rows(name, image, orientation)
-        return self._finish(image, width, height, image.format or fmt, decode, orientation, facts)
+        return self.finish(image, width, height, image.format or fmt, decode, orientation, facts)
 
     def _keep_rows(self, name: str, image: Image.Image, orientation: int) -> None:
         """The picture's top rows, grey and upright, kept for this find's upscale checks (as ``top_rows`` makes
@@ -276,14 +272,8 @@ class StandardImageLoader:
         self, image: Image.Image, width: int, height: int, fmt: str, decode: str, orientation: int,
         facts: SourceFacts,
     ) -> LoadedImage:
-        """Pixels of a ``width`` x ``height`` decode made elsewhere (a preview) as this loader gives them."""
-        return self._finish(image, width, height, fmt, decode, orientation, facts)
-
-    def _finish(
-        self, image: Image.Image, width: int, height: int, fmt: str, decode: str, orientation: int,
-        facts: SourceFacts,
-    ) -> LoadedImage:
-        """Decoded pixels in the target mode, reduced, and turned upright; a small colour copy beside."""
+        """Decoded pixels in the target mode, reduced, and turned upright; a small colour copy beside. Public: a
+        preview decoded elsewhere (``loading.preview_loader``) becomes what this loader gives too."""
         colour: Image.Image | None
         if image.mode == "YCbCr":  # a JPEG draft: luma for hashing, the three channels for colour
             grey, colour = image.getchannel(0), _reduce(image, width, height, COLOUR_SIZE).convert("RGB")

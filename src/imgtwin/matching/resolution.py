@@ -86,7 +86,7 @@ class UpscaleTask:
 
     The smaller files come largest first, and the first the large file is found an upscale of settles it
     (an upscale counts as the largest file it could be made from): those after it are not compared.
-    ``strips``: rows this find's candidates' decode kept (``matching.strips``), read instead of decoded.
+    ``strips``: rows this find's candidates' decode kept (``loading.strips``), read instead of decoded.
     """
 
     strips: StripStore | None = None
