@@ -114,8 +114,9 @@ def test_scan_serves_metrics_while_it_runs_and_they_match_the_summary(
     (photo_dir / "cut.jpg").write_bytes((photo_dir / "img1.jpg").read_bytes()[:3000])
     port = free_port()
     loader = ScrapingLoader(port)
-    monkeypatch.setattr(imgtwin.runs.scan, "build_engine", lambda settings: ParallelProcessingEngine(loader,
-                        imgtwin.runs.scan.DCTHasher(8), features=imgtwin.runs.scan.MatchFeatureExtractor()))
+    monkeypatch.setattr(imgtwin.runs.scan, "build_engine", lambda settings, client=None, strips=None:
+                        ParallelProcessingEngine(loader, imgtwin.runs.scan.DCTHasher(8),
+                                                 features=imgtwin.runs.scan.MatchFeatureExtractor()))
     final: list[str] = []
     original_close = MetricsReporter.close
 
