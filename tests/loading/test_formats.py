@@ -126,3 +126,13 @@ def test_raw_without_preview_is_unsupported_format(tmp_path: Path) -> None:
     with pytest.raises(LoadError) as info:
         LOADER.load(str(tmp_path / "bare.dng"))
     assert info.value.reason is ErrorReason.UNSUPPORTED_FORMAT and "preview" in info.value.message
+
+
+def test_a_pass_decodes_its_dearest_files_first_so_no_lone_heic_is_left_for_the_end() -> None:
+    from imgtwin.loading.formats import SCALED_DECODE, decode_cost_key
+
+    files = [("JPEG", 4_000_000), ("HEIF", 1_500_000), ("PNG", 900_000), ("JPEG", 2_000_000), ("HEIF", 2_500_000)]
+    ordered = sorted(files, key=lambda f: decode_cost_key(*f))
+    assert ordered == [("HEIF", 2_500_000), ("HEIF", 1_500_000), ("PNG", 900_000), ("JPEG", 4_000_000),
+                       ("JPEG", 2_000_000)]
+    assert "JPEG" in SCALED_DECODE and "HEIF" not in SCALED_DECODE

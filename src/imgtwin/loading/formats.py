@@ -107,6 +107,17 @@ SUPPORTED_FORMATS: frozenset[str] = frozenset(
 )
 
 
+#: Formats whose decoder can scale while it decodes (libjpeg's DCT scaling, Pillow's ``draft``): a
+#: 12-MP JPEG costs 30-60 ms at 1/8, where a HEIC costs ~560 ms, a full decode with no such shortcut.
+SCALED_DECODE = frozenset({"JPEG", "MPO"})
+
+
+def decode_cost_key(fmt: str | None, size: int) -> tuple[bool, int]:
+    """Sorts the files of a pass dearest first (full decodes, then by size), so that no lone 0.5-s HEIC
+    is left for the end of a pass while the other cores wait (longest job first)."""
+    return (fmt in SCALED_DECODE, -size)
+
+
 def refusal(fmt: str) -> LoadError:
     """The error for a recognised file whose format ``fmt`` is not decoded."""
     policy = FORMATS.get(fmt)

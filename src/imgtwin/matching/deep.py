@@ -36,7 +36,6 @@ import numpy as np
 from imgtwin.hashing.features import THUMB
 from imgtwin.hashing.local import LocalFeatures, LocalSpec
 from imgtwin.loading.pillow_loader import StandardImageLoader
-from imgtwin.matching.deep_kernel import bucket_votes, pair_matches, table_keys
 from imgtwin.matching.geometry import Fit, GeometryParams, fit_matches
 from imgtwin.matching.grouping import Matches
 from imgtwin.matching.search import default_threads
@@ -119,6 +118,7 @@ def candidate_pairs(table: LocalTable, params: DeepParams = DeepParams()) -> tup
 
     n = len(table.features)
     shape = table.shape if table.shape is not None else np.zeros(m, np.uint8)
+    from imgtwin.matching.deep_kernel import bucket_votes, table_keys  # numba loads in 0.3 s: only --deep needs it
 
     def one_table(where: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         found = bucket_votes(words, table.owner, table_keys(words, where), params.max_bucket, limit, params.nearest)
@@ -295,6 +295,7 @@ def verify_candidates(table: LocalTable, i: np.ndarray, j: np.ndarray, params: D
     geometry = params.geometry
     limit = geometry.max_distance * table.descriptors.shape[1] * 8 / DESCRIPTOR_BITS
     width = int(np.diff(offsets).max())
+    from imgtwin.matching.deep_kernel import pair_matches  # numba: only --deep needs it
 
     def chunk(lo: int) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
         hi = min(lo + _VERIFY_CHUNK, len(i))

@@ -18,6 +18,7 @@ from typing import Any, Self
 
 from imgtwin.config import ProcessingConfig
 from imgtwin.folders import within as _within
+from imgtwin.loading.formats import decode_cost_key
 from imgtwin.loading.strips import StripStore
 from imgtwin.matching.deep_extra import local_features_for
 from imgtwin.matching.indexed import (
@@ -138,8 +139,9 @@ def decode_candidates(settings: ScanSettings, loaded: Loaded, params: NearParams
     (``runs.main_images``); byte copies have alike previews, so an exact-only search decodes them too."""
     if exact_only:
         params = replace(params, threshold=0, extension=0, crop_threshold=0, rotations=False)
-    wanted = preview_candidates([r.preview for r in loaded.rows], loaded.table, params)
-    return decode_main_images(settings, [loaded.rows[k].path for k in wanted], run, strips)
+    wanted = [loaded.rows[k] for k in preview_candidates([r.preview for r in loaded.rows], loaded.table, params)]
+    wanted.sort(key=lambda r: decode_cost_key(r.info.format, r.info.size))
+    return decode_main_images(settings, [r.path for r in wanted], run, strips)
 
 
 class UpscalePool:
