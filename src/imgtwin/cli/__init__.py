@@ -10,6 +10,7 @@ from __future__ import annotations
 import click
 
 from imgtwin._version import __version__
+from imgtwin.cli.config import CONFIG_HELP, config, use_settings_file
 from imgtwin.cli.dedupe import dedupe, undo
 from imgtwin.cli.errors import errors
 from imgtwin.cli.find import find
@@ -28,11 +29,12 @@ __all__ = ["main"]
     "imgtwin dedupe ~/Pictures --db photos.db --action trash          # dry run; add --yes to apply",
 ))
 @click.version_option(__version__, prog_name="imgtwin")
-def main() -> None:
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help=CONFIG_HELP)
+def main(config_path: str | None) -> None:
     """Find duplicate and near-duplicate images in large photo collections."""
+    use_settings_file(click.get_current_context(), config_path)
 
 
-
-
-for command in (scan, find, index, errors, dedupe, undo, report, review):
+for command in (scan, find, index, errors, dedupe, undo, report, review, config):
     main.add_command(command)

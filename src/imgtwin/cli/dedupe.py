@@ -50,6 +50,7 @@ from imgtwin.cli.flags import (
     db_option,
     examples,
     filter_options,
+    given_here,
     no_progress_option,
     selection_options,
     with_fields,
@@ -186,8 +187,8 @@ def dedupe(
     if not dirs and not plan_path:
         raise click.UsageError("give folders to deduplicate, or --plan FILE")
     if plan_path:
-        given = [p.opts[0] for p in ctx.command.params if p.name in _SELECTION
-                 and ctx.get_parameter_source(p.name) is not click.core.ParameterSource.DEFAULT]
+        # the configuration file's choices do not apply to a plan: only what is typed here is refused
+        given = [p.opts[0] for p in ctx.command.params if p.name in _SELECTION and given_here(p.name)]
         if given:
             raise click.UsageError(f"{', '.join(given)} choose groups, which --plan already holds")
     reference = match.reference

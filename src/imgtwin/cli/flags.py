@@ -25,7 +25,7 @@ else:
 def db_option(what: str, more: str = "") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """``--db PATH`` (the command receives ``db_path``): ``what`` the command does with the index, ``more`` after it."""
     return click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=str), default=None,
-                        help=f"{what} [default: ${DB_ENV_VAR} or the user cache folder].{more}")
+                        envvar=DB_ENV_VAR, help=f"{what} [default: ${DB_ENV_VAR} or the user cache folder].{more}")
 
 
 _HIGH, _MEDIUM, _LOW = (SIMILARITY_BITS[word] for word in ("high", "medium", "low"))
@@ -64,7 +64,7 @@ def selection_options(command: Callable[..., Any]) -> Callable[..., Any]:
     def with_match(*args: Any, similarity: str | None, threshold: int | None, rotations: bool, keep: str,
                    prefer: str | None, reference: tuple[str, ...], deep: bool, **kwargs: Any) -> Any:
         if similarity is not None and threshold is not None:
-            raise click.UsageError("give --similarity or --threshold, not both")
+            similarity, threshold = _similarity_or_threshold(similarity, threshold)
         if keep == KeeperPolicy.PREFER_FOLDER.value and not prefer:
             raise click.UsageError("--keep prefer-folder needs --prefer FOLDER")
         match = MatchOptions(similarity=similarity, threshold=threshold, rotations=rotations,  # type: ignore[arg-type]
@@ -91,6 +91,21 @@ def selection_options(command: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(options):
         wrapped = option(wrapped)
     return reference_option(wrapped)
+
+
+def given_here(name: str) -> bool:
+    """Whether option ``name`` of the running command was typed on its command line (or set by its variable),
+    rather than left to the configuration file or the default."""
+    source = click.get_current_context().get_parameter_source(name)
+    return source in (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT)
+
+
+def _similarity_or_threshold(similarity: str, threshold: int) -> tuple[str | None, int | None]:
+    """Both set: the one given on the command line wins over the configuration file's; both there is an error."""
+    if given_here("similarity") == given_here("threshold"):
+        where = "" if given_here("similarity") else " (the configuration file sets both: see `imgtwin config show`)"
+        raise click.UsageError(f"give --similarity or --threshold, not both{where}")
+    return (similarity, None) if given_here("similarity") else (None, threshold)
 
 
 class SizeType(_ParamOf[int]):
@@ -138,7 +153,8 @@ def filter_options(command: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option("--exclude", multiple=True, metavar="GLOB",
                      help="Leave out files and folders whose absolute path matches GLOB (repeatable; * also "
-                          "matches /): '*/.thumbnails/*', '*/Trash/*', '*.gif'. An excluded folder is not entered."),
+                          "matches /): '*/.thumbnails/*', '*/Trash/*', '*.gif'. An excluded folder is not entered. Given here, "
+                          "it replaces the configuration file's list."),
         click.option("--ext", "extensions", multiple=True, metavar="EXT",
                      help="Only files with these extensions (repeatable or comma-separated, any case): jpg,heic."),
         click.option("--min-size", type=SizeType(), default=None,
@@ -175,7 +191,8 @@ def reference_option(command: Callable[..., Any]) -> Callable[..., Any]:
         "--reference", "reference", multiple=True, metavar="DIR",
         type=click.Path(exists=True, file_okay=False, path_type=str),
         help="A folder of originals (repeatable): its files are never acted on, one of them is kept in any "
-             "group it appears in, and a group made only of them is left alone.")(command)
+             "group it appears in, and a group made only of them is left alone. Given here, it replaces the "
+             "configuration file's list.")(command)
 
 
 def metrics_options(command: Callable[..., Any]) -> Callable[..., Any]:
