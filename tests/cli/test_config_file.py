@@ -212,3 +212,17 @@ def test_dedupe_plan_ignores_the_files_choice_of_groups_but_refuses_a_typed_one(
     assert "Dry run: 3 file(s) would be trashed" in result.stdout  # the plan's groups, skip/ included
     result = runner.invoke(main, ["dedupe", "--plan", plan, "--db", db, "--action", "trash", "--keep", "newest"])
     assert result.exit_code == 2 and "--keep choose groups, which --plan already holds" in result.stderr
+
+
+def test_report_from_json_takes_no_index_even_when_the_file_or_the_variable_names_one(config_home: Path,
+                                                                                     tmp_path: Path) -> None:
+    root = photos(tmp_path / "photos")
+    db, plan = str(tmp_path / "i.db"), str(tmp_path / "groups.json")
+    runner = CliRunner()
+    assert runner.invoke(main, ["find", str(root), "--db", db, "--json", plan, "--no-progress"]).exit_code == 0
+    user_config(config_home, f'db = "{db}"\n')
+    report = ["report", "--from-json", plan, "--html", str(tmp_path / "page.html"), "-q"]
+    for env in ({}, {"IMGTWIN_DB": db}):
+        result = runner.invoke(main, report, env=env)
+        assert result.exit_code == 0, result.output
+    assert runner.invoke(main, [*report, "--db", db]).exit_code == 2  # typed: refused, as before

@@ -94,10 +94,9 @@ def selection_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def given_here(name: str) -> bool:
-    """Whether option ``name`` of the running command was typed on its command line (or set by its variable),
-    rather than left to the configuration file or the default."""
-    source = click.get_current_context().get_parameter_source(name)
-    return source in (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT)
+    """Whether option ``name`` of the running command was typed on its command line, rather than left to an
+    environment variable, the configuration file or the default."""
+    return click.get_current_context().get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
 
 
 def _similarity_or_threshold(similarity: str, threshold: int) -> tuple[str | None, int | None]:

@@ -18,6 +18,7 @@ from imgtwin.cli.flags import (
     db_option,
     examples,
     filter_options,
+    given_here,
     selection_options,
     thumbnail_workers,
     workers_option,
@@ -68,7 +69,7 @@ def report(
     sorts, and exports the reviewed groups as a JSON plan in the
     `find --json` format.
     """
-    if json_path and (dirs or db_path):
+    if json_path and (dirs or given_here("db_path")):  # not $IMGTWIN_DB or the configuration file's
         raise click.UsageError("--from-json reads groups from the file: give no DIRS or --db with it")
     started = time.perf_counter()
     check_outputs(html=html_path)
