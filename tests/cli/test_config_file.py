@@ -200,12 +200,18 @@ def test_a_named_file_that_does_not_exist_is_an_error(config_home: Path, tmp_pat
     assert result.stderr == f"imgtwin: error: config file {tmp_path / 'none.toml'}: no such file (named by --config)\n"
 
 
-def test_dedupe_plan_ignores_the_files_choice_of_groups_but_refuses_a_typed_one(config_home: Path,
-                                                                                tmp_path: Path) -> None:
+def found_groups(tmp_path: Path) -> tuple[str, str]:
+    """An index and a ``find --json`` document of ``photos`` (made with no configuration file)."""
     root = photos(tmp_path / "photos")
     db, plan = str(tmp_path / "i.db"), str(tmp_path / "groups.json")
+    assert CliRunner().invoke(main, ["find", str(root), "--db", db, "--json", plan, "--no-progress"]).exit_code == 0
+    return db, plan
+
+
+def test_dedupe_plan_ignores_the_files_choice_of_groups_but_refuses_a_typed_one(config_home: Path,
+                                                                                tmp_path: Path) -> None:
+    db, plan = found_groups(tmp_path)
     runner = CliRunner()
-    assert runner.invoke(main, ["find", str(root), "--db", db, "--json", plan, "--no-progress"]).exit_code == 0
     user_config(config_home, 'exclude = ["*/skip/*"]\n[dedupe]\nkeep = "smallest"\n')
     result = runner.invoke(main, ["dedupe", "--plan", plan, "--db", db, "--action", "trash"])
     assert result.exit_code == 0, result.output
@@ -216,10 +222,8 @@ def test_dedupe_plan_ignores_the_files_choice_of_groups_but_refuses_a_typed_one(
 
 def test_report_from_json_takes_no_index_even_when_the_file_or_the_variable_names_one(config_home: Path,
                                                                                      tmp_path: Path) -> None:
-    root = photos(tmp_path / "photos")
-    db, plan = str(tmp_path / "i.db"), str(tmp_path / "groups.json")
+    db, plan = found_groups(tmp_path)
     runner = CliRunner()
-    assert runner.invoke(main, ["find", str(root), "--db", db, "--json", plan, "--no-progress"]).exit_code == 0
     user_config(config_home, f'db = "{db}"\n')
     report = ["report", "--from-json", plan, "--html", str(tmp_path / "page.html"), "-q"]
     for env in ({}, {"IMGTWIN_DB": db}):
