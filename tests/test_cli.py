@@ -64,7 +64,7 @@ def test_log_file(photo_dir: Path, tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_usage_and_fatal_errors_exit_2_without_traceback(photo_dir: Path, tmp_path: Path) -> None:
     missing = imgtwin("scan", str(tmp_path / "nope"), "--db", str(tmp_path / "i.db"))
-    assert missing.returncode == 2 and "no such file or directory" in missing.stderr
+    assert missing.returncode == 2 and "no such folder" in missing.stderr
     assert not (tmp_path / "i.db").exists()
     usage = imgtwin("scan", str(photo_dir), "--workers", "-3")
     assert usage.returncode == 2 and "Traceback" not in usage.stderr

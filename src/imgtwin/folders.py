@@ -3,7 +3,8 @@
 Both arguments are absolute and normalised (``os.path.abspath``); the
 comparison is by name, on whole components (``/a/bc`` is not under ``/a/b``).
 Questions that must also hold once links are resolved (dedupe's) build on
-these in ``actions.paths``.
+these in ``actions.paths``. ``check_folders`` is the one rule for a path
+given as a folder (a root, a reference folder): it must be one, or the run stops.
 """
 
 from __future__ import annotations
@@ -17,6 +18,20 @@ def within(path: str, folder: str) -> bool:
     """``path`` is ``folder`` or below it."""
     base = folder.rstrip(os.sep) or os.sep
     return path == base or path.startswith(base.rstrip(os.sep) + os.sep)
+
+
+def check_folders(paths: Iterable[str], what: str = "folder") -> None:
+    """FileNotFoundError or NotADirectoryError for the first of ``paths`` that is not an existing folder.
+
+    A typo or a file given as a folder must stop a run: taken as it is, a missing reference folder protects
+    nothing and a file becomes a root of the index. ``what`` names the folder's role in the message.
+    """
+    for path in paths:
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"no such {what}: {path}")
+        if not os.path.isdir(path):
+            kind = "a file" if os.path.isfile(path) else "neither a file nor a folder"
+            raise NotADirectoryError(f"{path} is {kind}, not a {what}: give the folder that holds it")
 
 
 def containing_root(path: str, roots: Iterable[str]) -> str:

@@ -183,7 +183,8 @@ class GroupMember:
     byte-identical copies); ``transform`` says how the member's picture relates
     to the keeper's: ``None`` (same orientation), ``"rotate90"``,
     ``"rotate180"``, ``"rotate270"`` (counter-clockwise), ``"mirror"`` (left-right),
-    ``"flip"`` (top-bottom), ``"transpose"`` or ``"transverse"``.
+    ``"flip"`` (top-bottom), ``"transpose"`` or ``"transverse"``. ``reason``: what matched it where its
+    distance alone would not say (a low-detail picture, a crop, local features), in words; None otherwise.
     """
 
     path: str
@@ -198,6 +199,7 @@ class GroupMember:
     exact: bool = False  # its bytes equal the keeper's (the keeper itself included)
     reference: bool = False  # under a --reference folder: never acted on
     linked: bool = False  # the keeper's own file under another name (a hard link): nothing to reclaim
+    reason: str | None = None
     # What acting needs of the file as indexed (``path`` is as the user wrote the roots; these are not shown):
     content_hash: str | None = None
     dev: int | None = None

@@ -105,4 +105,4 @@ def test_second_writer_refuses_clearly_while_readers_work(photos: Path, tmp_path
         assert "being updated by another imgtwin process" in stderr and "Traceback" not in stderr
         info = subprocess.run([sys.executable, "-m", "imgtwin", "index", "info", "--db", str(db)],
                               capture_output=True, text=True, timeout=60, check=False)
-        assert info.returncode == 0 and f"{PHOTOS + 1} ({PHOTOS} hashed, 1 errors, 0 vanished)" in info.stdout
+        assert info.returncode == 0 and f"{PHOTOS + 1} ({PHOTOS} hashed, 1 error, 0 vanished)" in info.stdout

@@ -67,8 +67,10 @@ def test_unreadable_folder_is_reported_and_walk_goes_on(tree: Path) -> None:
 
 def test_file_roots_and_missing_roots(tree: Path) -> None:
     assert [i.path for i in discover([str(tree / "a.jpg")], DiscoveryOptions())] == [str(tree / "a.jpg")]
-    with pytest.raises(FileNotFoundError, match="no such file or directory"):
+    with pytest.raises(FileNotFoundError, match="no such folder"):
         check_roots([str(tree / "missing")])
+    with pytest.raises(NotADirectoryError, match="a.jpg is a file, not a folder"):  # never a root of the index
+        check_roots([str(tree / "a.jpg")])
 
 
 def test_discovery_is_lazy(tree: Path) -> None:

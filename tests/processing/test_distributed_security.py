@@ -235,7 +235,7 @@ def test_tls_cluster_run_by_hand_takes_the_credentials_from_dasks_config(tmp_pat
 
         # With the cluster's certificate, in Dask's environment variables: the local scan's results.
         done = imgtwin(address, "dask.db", tls_client_env(env, cert, key, ca=cert))
-        assert done.returncode == 1 and "Done: 8 hashed, 1 errors" in done.stdout, done.stdout + done.stderr
+        assert done.returncode == 1 and "Done: 8 hashed, 1 error," in done.stdout, done.stdout + done.stderr
         scan(root, tmp_path / "local.db", executor="thread", workers=2)
         assert rows(tmp_path / "dask.db") == rows(tmp_path / "local.db")
 

@@ -87,7 +87,7 @@ def test_log_file_records_every_error_and_throttles_progress() -> None:
         "progress: 20/25 (80.0%)",
         "progress: 25/25 (100.0%)",
         "error: 'x\\ny.jpg': truncated: early",
-        "completed: 24 hashed, 1 errors, 0 skipped in 2.5 s (10.0 files/s)",
+        "completed: 24 hashed, 1 error, 0 skipped in 2.5 s (10.0 files/s)",
     ]
 
 

@@ -17,7 +17,7 @@ from imgtwin.actions.model import ActionKind, ActionPlan, FileState, PlanError, 
 from imgtwin.actions.paths import Folders, containing_root, within
 from imgtwin.actions.vetting import Proposed, Vetter
 from imgtwin.documents import DocumentError, check_find_document, document_groups, load_find_document
-from imgtwin.folders import document_base, resolve
+from imgtwin.folders import check_folders, document_base, resolve
 from imgtwin.matching.confirm import plan_params
 from imgtwin.matching.near import NearParams
 from imgtwin.options import db_keyword, expand
@@ -51,6 +51,7 @@ def _plan(
     display_roots: Sequence[str], db_path: str | None, move_to: str | None, reference: Sequence[str],
     params: NearParams | None,
 ) -> ActionPlan:
+    check_folders(reference, "reference folder")  # a missing one would protect nothing
     abs_roots = tuple(os.path.abspath(r) for r in roots)
     option = "--copy-to" if action is ActionKind.COPY else "--move-to"
     dest = check_move_to(move_to, abs_roots, reference, option) if move_to else None

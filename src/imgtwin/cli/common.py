@@ -78,6 +78,12 @@ def fatal_errors(console: Console, db_path: str) -> Iterator[None]:
 
 
 
+def wrote(console: Console, what: str, path: str | None, *, verb: str = "Wrote") -> None:
+    """One line saying where a file a command wrote went (stderr: stdout may carry a document); none for stdout."""
+    if path and path != "-":
+        console.print(f"{verb} {what} to {escape(path)}", highlight=False, soft_wrap=True)
+
+
 def injected(name: str) -> Any:
     """``obj[name]`` of the root click context, if a caller (a test) put it there, else None."""
     context = click.get_current_context(silent=True)

@@ -17,6 +17,7 @@ from imgtwin.cli.common import (
     fail,
     fatal_errors,
     stop_on_first_interrupt,
+    wrote,
 )
 from imgtwin.cli.flags import (
     check_outputs,
@@ -112,7 +113,8 @@ def find(
     if html_path:
         from imgtwin.reporting.html import write_html_report
 
-        write_html_report(html_path, document, source=f"imgtwin find {' '.join(dirs)}", workers=thumbnail_workers(workers))
+        written = write_html_report(html_path, document, source=f"imgtwin find {' '.join(dirs)}",
+                                   workers=thumbnail_workers(workers))
     if not quiet:
         print_groups(console if to_stdout else Console(), result.groups, result.errors)
         if result.stale:
@@ -120,6 +122,10 @@ def find(
                           "were not compared: scan their folders again.[/]")
         if (views := views_line(result)) is not None:
             console.print(views, style="dim", highlight=False)
+        wrote(console, "the groups as JSON", json_path)
+        wrote(console, "the groups as CSV", csv_path)
+        if html_path:
+            wrote(console, f"the HTML report (thumbnails in {written.thumbnail_dir})", html_path)
     if result.cancelled:
         sys.exit(EXIT_INTERRUPTED)
     if duplicates_exit and any(not g.reference_only for g in result.groups):

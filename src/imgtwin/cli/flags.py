@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from imgtwin.folders import check_folders
 from imgtwin.matching.confirm import MAX_THRESHOLD
 from imgtwin.options import SIMILARITIES, SIMILARITY_BITS, MatchOptions, ScanOptions, parse_size
 from imgtwin.persistence.location import DB_ENV_VAR
@@ -46,7 +47,7 @@ SIMILARITY_HELP = (
 DEEP_HELP = (
     "Also match on local features (keypoints): finds copies that global hashes miss, such as photos "
     "straightened by a few degrees, screenshots of a photo, copies with stickers or captions, crops of "
-    "10-30 %% and perspective fixes. Computes what the index lacks (one more decode per image; see the "
+    "10-30 % and perspective fixes. Computes what the index lacks (one more decode per image; see the "
     "README for its cost); a crop or screenshot is never kept over the picture it shows."
 )
 
@@ -187,11 +188,20 @@ def reference_option(command: Callable[..., Any]) -> Callable[..., Any]:
     ``reference``, a tuple of the folders as given.
     """
     return click.option(
-        "--reference", "reference", multiple=True, metavar="DIR",
-        type=click.Path(exists=True, file_okay=False, path_type=str),
+        "--reference", "reference", multiple=True, metavar="DIR", type=click.Path(path_type=str),
+        callback=_existing_folders,
         help="A folder of originals (repeatable): its files are never acted on, one of them is kept in any "
              "group it appears in, and a group made only of them is left alone. Given here, it replaces the "
              "configuration file's list.")(command)
+
+
+def _existing_folders(ctx: click.Context, param: click.Parameter, folders: tuple[str, ...]) -> tuple[str, ...]:
+    """The folders, each an existing folder by the API's rule (``folders.check_folders``), as usage errors."""
+    try:
+        check_folders(folders, "reference folder")
+    except OSError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from None
+    return folders
 
 
 def metrics_options(command: Callable[..., Any]) -> Callable[..., Any]:

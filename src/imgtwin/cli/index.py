@@ -15,7 +15,7 @@ from imgtwin.persistence.index import HashIndex
 from imgtwin.persistence.location import default_db_path
 from imgtwin.persistence.lock import IndexBusyError, IndexWriteLock
 from imgtwin.persistence.rows import text_path
-from imgtwin.reporting.text import printable
+from imgtwin.reporting.text import counted, printable
 
 _DB_OPTION = db_option("The index")
 
@@ -59,7 +59,7 @@ def info(db_path: str | None, as_json: bool) -> None:
         return
     click.echo(f"index:          {facts.path}")
     click.echo(f"schema version: {facts.schema_version}")
-    click.echo(f"files:          {facts.files} ({facts.hashed} hashed, {facts.errors} errors, "
+    click.echo(f"files:          {facts.files} ({facts.hashed} hashed, {counted(facts.errors, 'error')}, "
                f"{facts.vanished} vanished)")
     click.echo(f"images:         {facts.image_bytes / 1e9:.2f} GB")
     click.echo(f"index size:     {facts.index_bytes / 1e6:.1f} MB")

@@ -14,6 +14,7 @@ from imgtwin.cli.common import (
     err_console,
     fatal_errors,
     stop_on_first_interrupt,
+    wrote,
 )
 from imgtwin.cli.flags import (
     SchedulerType,
@@ -31,6 +32,7 @@ from imgtwin.options import ScanOptions
 from imgtwin.processing.discovery import check_roots
 from imgtwin.processing.pool_contract import quiet_decoder_warnings
 from imgtwin.records import ProcessingSummary
+from imgtwin.reporting.text import counted
 from imgtwin.runs.context import RunContext, serve_metrics
 from imgtwin.runs.scan import ScanSettings, default_db_path, run_scan
 
@@ -41,8 +43,10 @@ def _summary_line(summary: ProcessingSummary, db_path: str) -> str:
     state = "Stopped" if summary.cancelled else "Done"
     seconds = summary.total_processing_time_ms / 1000
     notes = []
+    read = summary.processed_files + summary.error_count  # what ``reused`` and ``copies`` are parts of
     if summary.reused:
-        notes.append(f"{summary.reused} known to the index, not read again")
+        part = f"all {read}" if summary.reused == read else f"{summary.reused} of these {read}"
+        notes.append(f"{part} known to the index, not read again")
     if summary.copies:
         copies = "byte copy of another file" if summary.copies == 1 else "byte copies of other files"
         notes.append(f"{summary.copies} {copies}, not decoded")
@@ -50,7 +54,7 @@ def _summary_line(summary: ProcessingSummary, db_path: str) -> str:
         notes.append(f"{summary.previews} answered by their embedded previews")
     reused = f" ({'; '.join(notes)})" if notes else ""
     return (
-        f"{state}: {summary.processed_files} hashed, {summary.error_count} errors{reused}, "
+        f"{state}: {summary.processed_files} hashed, {counted(summary.error_count, 'error')}{reused}, "
         f"{summary.skipped} skipped in {seconds:.1f} s "
         f"({summary.throughput:.1f} images/s, {summary.bytes_read / 1e6:.1f} MB read). Index: {db_path}"
     )
@@ -151,6 +155,8 @@ def scan(
         if local is not None:
             click.echo(err=to_stdout, message=f"Local features: {local.stored} computed, {local.failed} failed, "
                        f"{local.needed - local.stored - local.failed} not reached.")
+        wrote(console, f"the results as {output_format}", output_path)
+        wrote(console, "the log", log_path, verb="Appended")
     if summary.cancelled:
         sys.exit(EXIT_INTERRUPTED)
     sys.exit(EXIT_SOME_FAILED if summary.error_count else EXIT_OK)

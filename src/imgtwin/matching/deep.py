@@ -202,7 +202,7 @@ class DeepMatches:
     def matches(self) -> Matches:
         """As ``grouping.Matches`` (transform text for both directions)."""
         return Matches(self.i, self.j, self.distance, tuple(t or "identity" for t in self.transform),
-                       inverse=tuple(t or "identity" for t in self.inverse))
+                       inverse=tuple(t or "identity" for t in self.inverse), basis=("local",) * len(self.i))
 
     def __len__(self) -> int:
         return len(self.i)

@@ -24,6 +24,21 @@ import numpy as np
 EXACT = "exact"
 NEAR = "near"
 
+# What accepted a pair where the hash distance alone would not have (``Matches.basis``; "": the hash
+# within the threshold, verified), in the words every output shows (``GroupMember.reason``).
+MATCHED_BY = {
+    "flat": "low-detail picture: matched by tone and layout",
+    "crop": "cropped: matched on the aligned crop",
+    "extended": "beyond the threshold: matched on strict detail checks",
+    "local": "matched by local features",
+}
+
+
+def match_basis(flat: np.ndarray, crop: np.ndarray, beyond: np.ndarray) -> tuple[str, ...]:
+    """Per pair, the ``MATCHED_BY`` key: a low-detail pair is judged by pixel agreement whatever its
+    distance, a crop candidate on its aligned crop, and one beyond the threshold on stricter detail."""
+    return tuple("flat" if f else "crop" if c else "extended" if b else "" for f, c, b in zip(flat, crop, beyond))
+
 
 @dataclass(frozen=True, slots=True)
 class Matches:
@@ -44,9 +59,13 @@ class Matches:
     window_x: np.ndarray | None = None
     window_y: np.ndarray | None = None
     inverse: tuple[str, ...] | None = None
+    basis: tuple[str, ...] | None = None  # per pair, a ``MATCHED_BY`` key or ""; None: all ""
 
     def inverses(self) -> tuple[str, ...]:
         return self.inverse if self.inverse is not None else tuple(_inverse(t) for t in self.transform)
+
+    def bases(self) -> tuple[str, ...]:
+        return self.basis if self.basis is not None else ("",) * len(self.transform)
 
     def concat(self, other: Matches) -> Matches:
         """Both sets of matches in one (a pair in both keeps its smaller distance when grouped).
@@ -64,7 +83,7 @@ class Matches:
         return Matches(
             np.concatenate([self.i, other.i]).astype(np.int64), np.concatenate([self.j, other.j]).astype(np.int64),
             np.concatenate([self.distance, other.distance]).astype(np.int64), self.transform + other.transform,
-            *windows, self.inverses() + other.inverses(),
+            *windows, self.inverses() + other.inverses(), self.bases() + other.bases(),
         )
 
 
@@ -73,6 +92,7 @@ class Member:
     index: int
     distance: int  # bits from the keeper (0 for the keeper and byte twins)
     transform: str  # "keeper", "exact", "identity", "mirror_h", "rotate90", ...
+    basis: str = ""  # what accepted its match with the keeper (``MATCHED_BY``), "" for the hash alone
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,17 +146,17 @@ def form_groups(
             twins[index] = []
 
     # Near matches between representatives: best (smallest) distance per pair.
-    neighbours: dict[int, dict[int, tuple[int, str]]] = {}
+    neighbours: dict[int, dict[int, tuple[int, str, str]]] = {}
     rows = zip(matches.i.tolist(), matches.j.tolist(), matches.distance.tolist(), matches.transform,
-               matches.inverses())
-    for a, b, d, t, back in rows:
+               matches.inverses(), matches.bases())
+    for a, b, d, t, back, why in rows:
         ra, rb = int(rep[a]), int(rep[b])
         if ra == rb:
             continue
         for x, y, tr in ((ra, rb, t), (rb, ra, back)):
             known = neighbours.setdefault(x, {}).get(y)
             if known is None or d < known[0]:
-                neighbours[x][y] = (int(d), tr)  # tr maps x's picture onto y's
+                neighbours[x][y] = (int(d), tr, why)  # tr maps x's picture onto y's
 
     assigned = np.zeros(n, dtype=bool)
     groups: list[Group] = []
@@ -144,17 +164,17 @@ def form_groups(
         if assigned[keeper] or rep[keeper] != keeper:
             continue
         near = sorted(
-            ((d, rank[m], m, t) for m, (d, t) in neighbours.get(keeper, {}).items() if not assigned[m]),
+            ((d, rank[m], m, t, why) for m, (d, t, why) in neighbours.get(keeper, {}).items() if not assigned[m]),
         )
         if not near and not twins.get(keeper):
             continue
         members = [Member(keeper, 0, "keeper")]
         members += [Member(t, 0, EXACT) for t in twins.get(keeper, [])]
         assigned[[m.index for m in members]] = True
-        for d, _, m, t in near:
+        for d, _, m, t, why in near:
             assigned[m] = True
-            members.append(Member(m, d, t))
-            members += [Member(tw, d, t) for tw in twins.get(m, [])]
+            members.append(Member(m, d, t, why))
+            members += [Member(tw, d, t, why) for tw in twins.get(m, [])]
             assigned[twins.get(m, [])] = True
         category = EXACT if all(m.transform in ("keeper", EXACT) for m in members) else NEAR
         groups.append(Group(keeper, tuple(members), category))

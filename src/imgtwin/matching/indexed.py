@@ -28,7 +28,7 @@ from imgtwin.hashing.signals import SIGNALS_SPEC, KeeperSignals
 from imgtwin.matching.deep_extra import deep_extra_matches
 from imgtwin.matching.evidence import gather_evidence, upscale_questions
 from imgtwin.matching.exact import exact_groups, exact_labels
-from imgtwin.matching.grouping import EXACT, Group, Matches, form_groups
+from imgtwin.matching.grouping import EXACT, MATCHED_BY, Group, Matches, form_groups
 from imgtwin.matching.keeper import Evidence, FileInfo, KeeperPolicy, Ranking, rank_files
 from imgtwin.matching.near import FeatureTable, NearParams, near_matches
 from imgtwin.matching.resolution import UPSCALE_SPEC, UpscaleCheck, UpscaleVerdict
@@ -301,7 +301,7 @@ def public_groups(groups: Sequence[Group], rows: Sequence[_Row], ranking: Rankin
                 path=display(rows[m.index].path), size=rows[m.index].info.size, width=rows[m.index].width,
                 height=rows[m.index].height, format=rows[m.index].info.format,
                 mtime_ns=rows[m.index].info.mtime_ns, distance=m.distance, keep=m.index == group.keeper,
-                transform=_TRANSFORM_NAMES.get(m.transform, m.transform),
+                transform=_TRANSFORM_NAMES.get(m.transform, m.transform), reason=MATCHED_BY.get(m.basis),
                 exact=keeper_hash is not None and rows[m.index].content_hash == keeper_hash,
                 reference=rows[m.index].info.reference,
                 linked=m.index != group.keeper and keeper_file is not None and rows[m.index].file_id == keeper_file,

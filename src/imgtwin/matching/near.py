@@ -15,7 +15,6 @@ Candidates (all found by radius search, never by a Python loop over pairs):
   (:data:`CROP_HYPOTHESES`: 4 % and 8 % off every side, 8 % off one side) and
   the pHash of each hypothesis (derived from the stored thumbnail, no
   decode) is searched within ``crop_threshold`` bits of the other files' hashes.
-
 * *flat* (``matching.flat``): pairs of low-detail pictures close in tone and
   colour, whatever their hash distance (their bits are noise).
 
@@ -27,7 +26,7 @@ from same-scene tiles and smooth pictures that collide on 64 bits (see
 A pair where either picture is low-detail is judged on pixel agreement alone
 (value and colour), never on hash or detail distances, whose bits are noise
 there.  The reported distance is the best 64-bit hash distance of the pair
-(for a crop candidate: of the matching crop hypothesis).
+(for a crop candidate: of the matching crop hypothesis); ``Matches.basis``: what else accepted the pair.
 """
 
 from __future__ import annotations
@@ -48,7 +47,7 @@ from imgtwin.hashing.features import (
 )
 from imgtwin.matching.colour import ColourRules, colour_shift, pixel_agreement, tone_difference
 from imgtwin.matching.flat import flat_candidates
-from imgtwin.matching.grouping import Matches
+from imgtwin.matching.grouping import Matches, match_basis
 from imgtwin.matching.search import radius_join, radius_pairs
 from imgtwin.matching.verify import Alignment, aligned_scores, resampler
 
@@ -73,9 +72,8 @@ HASH_BLOCK = 4096
 JUDGE_BLOCK = 8192
 
 # g^-1 for each dihedral index (rotate90 <-> rotate270, the rest are involutions).
-_INVERSE = np.array([DIHEDRAL_NAMES.index(n) for n in
-                     ("identity", "mirror_h", "mirror_v", "rotate180", "transpose", "rotate90", "rotate270",
-                      "transverse")])  # fmt: skip
+_INVERSE = np.array([DIHEDRAL_NAMES.index(n) for n in ("identity", "mirror_h", "mirror_v", "rotate180",
+                                                        "transpose", "rotate90", "rotate270", "transverse")])
 
 
 @dataclass(frozen=True, slots=True)
@@ -394,7 +392,9 @@ def near_matches(table: FeatureTable, params: NearParams = NearParams()) -> tupl
                            crop_radius=params.crop_threshold)
     cand = with_flat_candidates(table, cand)
     ok, alignment = judge(table, params, cand)
-    i, j, d, g = cand.i, cand.j, cand.distance, cand.transform
-    matches = Matches(i[ok], j[ok], d[ok], tuple(DIHEDRAL_NAMES[int(x)] for x in g[ok]), alignment.window_x[ok],
-                      alignment.window_y[ok])
+    i, j, d, g = cand.i[ok], cand.j[ok], cand.distance[ok], cand.transform[ok]
+    flat = table.low_detail[i] | table.low_detail[j] if table.low_detail is not None else np.zeros(len(i), bool)
+    crop = cand.kind[ok] == CROP if cand.kind is not None else np.zeros(len(i), bool)
+    matches = Matches(i, j, d, tuple(DIHEDRAL_NAMES[int(x)] for x in g), alignment.window_x[ok],
+                      alignment.window_y[ok], basis=match_basis(flat, crop, d > params.threshold))
     return matches, alignment.detail[ok]

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from imgtwin.folders import containing_root
+from imgtwin.folders import check_folders, containing_root
 from imgtwin.loading.errors import classify_os_error
 from imgtwin.loading.signatures import has_image_extension
 from imgtwin.records import ErrorReason, FileError
@@ -168,12 +168,9 @@ class Discovered:
 
 
 def check_roots(roots: Sequence[str]) -> None:
-    """Fail fast, with a plain message, on roots that cannot be scanned."""
-    for root in roots:
-        if not os.path.exists(root):
-            raise FileNotFoundError(f"no such file or directory: {root}")
-        if not (os.path.isdir(root) or os.path.isfile(root)):
-            raise NotADirectoryError(f"not a folder or a regular file: {root}")
+    """Fail fast, with a plain message, on roots that cannot be scanned: each must be a folder
+    (``folders.check_folders``), never a file, which would become a root of the index."""
+    check_folders(roots)
 
 
 def discover(roots: Sequence[str], options: DiscoveryOptions) -> Iterator[Discovered]:

@@ -7,7 +7,8 @@ The JSON document::
      "groups": [{"id": 1, "category": "exact"|"near", "reclaimable_bytes": 4567,
                  "members": [{"path", "size", "width", "height", "format", "distance",
                               "keep": true|false, "transform": null|"rotate90"|...|"rotated 3°, crop 22%",
-                              "exact", "reference", "linked": true|false}]}],
+                              "exact", "reference", "linked": true|false,
+                              "reason": null|"low-detail picture: matched by tone and layout"|...}]}],
      "errors": [{"path", "reason", "message"}]}
 
 Members are listed keeper first. CSV has one row per member with the columns
@@ -32,7 +33,7 @@ from imgtwin.records import DuplicateGroup, FileError
 from imgtwin.reporting.text import printable
 
 CSV_COLUMNS = ("group", "category", "keep", "exact", "reference", "path", "size", "width", "height", "format",
-               "distance", "transform", "keeper_confidence", "linked")
+               "distance", "transform", "keeper_confidence", "linked", "reason")
 
 
 def human_bytes(count: float) -> str:
@@ -47,7 +48,7 @@ def _member_dict(member: Any) -> dict[str, Any]:
     return {
         "path": text_path(member.path), "size": member.size, "width": member.width, "height": member.height,
         "format": member.format, "distance": member.distance, "keep": member.keep, "transform": member.transform,
-        "exact": member.exact, "reference": member.reference, "linked": member.linked,
+        "exact": member.exact, "reference": member.reference, "linked": member.linked, "reason": member.reason,
     }
 
 
@@ -106,7 +107,7 @@ def _csv_rows(stream: TextIO, groups: Sequence[DuplicateGroup]) -> None:
         for m in group.members:
             writer.writerow([group.id, group.category, int(m.keep), int(m.exact), int(m.reference), text_path(m.path),
                              m.size, m.width, m.height, m.format, m.distance, m.transform or "",
-                             group.keeper_confidence, int(m.linked)])
+                             group.keeper_confidence, int(m.linked), m.reason or ""])
 
 
 def print_groups(console: Console, groups: Sequence[DuplicateGroup], errors: Sequence[tuple[str, FileError]]) -> None:
@@ -136,6 +137,8 @@ def print_groups(console: Console, groups: Sequence[DuplicateGroup], errors: Seq
             mark = "[green]keep[/]" if m.keep else "[cyan]link[/]" if m.linked else (
                 "[cyan]same[/]" if m.exact else f"{m.distance:>4}")
             labels = [m.transform] if m.transform and not m.keep else []
+            if m.reason and not m.keep:
+                labels.append(m.reason)
             if m.exact and not m.keep and group.category != "exact":
                 labels.append("exact copy")
             if m.reference:

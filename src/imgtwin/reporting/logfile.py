@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from imgtwin.records import ProcessingSummary
+from imgtwin.reporting.text import counted
 
 
 class FileProgressReporter:
@@ -51,7 +52,7 @@ class FileProgressReporter:
     def report_completed(self, summary: ProcessingSummary) -> None:
         state = "stopped" if summary.cancelled else "completed"
         self._line(
-            f"{state}: {summary.processed_files} hashed, {summary.error_count} errors, "
+            f"{state}: {summary.processed_files} hashed, {counted(summary.error_count, 'error')}, "
             f"{summary.skipped} skipped in {summary.total_processing_time_ms / 1000:.1f} s "
             f"({summary.throughput:.1f} files/s)"
         )

@@ -17,3 +17,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 def printable(text: str) -> str:
     """``text`` with undecodable bytes and control characters backslash-escaped."""
     return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text_path(text))
+
+
+def counted(count: int, noun: str) -> str:
+    """``"1 error"``, ``"2 errors"``: a count with its noun in the right number (nouns that take an s)."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Self
 
 from imgtwin.config import ProcessingConfig
+from imgtwin.folders import check_folders
 from imgtwin.folders import within as _within
 from imgtwin.loading.formats import decode_cost_key
 from imgtwin.loading.strips import StripStore
@@ -33,6 +34,7 @@ from imgtwin.matching.keeper import KeeperPolicy
 from imgtwin.matching.near import NearParams
 from imgtwin.matching.resolution import UpscaleCheck, UpscaleTask, UpscaleVerdict
 from imgtwin.options import MatchOptions, ScanOptions
+from imgtwin.processing.discovery import check_roots
 from imgtwin.processing.service import PoolService, ServiceStopped
 from imgtwin.records import DuplicateGroup, FileError, ProcessingSummary
 from imgtwin.reporting.groups import groups_document
@@ -98,6 +100,8 @@ def find_duplicates(
     ``result.cancelled``), its console and output choice, its metrics sink.
     """
     match, options, run = match or MatchOptions(), options or ScanOptions(), run or RunContext()
+    check_roots(paths)  # with or without a scan: a file or a typo is an error, never a root or an empty result
+    check_folders(match.reference, "reference folder")  # else it would protect nothing
     threshold, rotations, keep, prefer = match.bits, match.searches_rotations, match.keep, match.prefer
     reference, deep, exact_only = match.reference, match.searches_deep, match.exact_only
     db = db_path or default_db_path()

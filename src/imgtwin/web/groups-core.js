@@ -84,6 +84,8 @@ const ImgtwinCore = (function () {
       transform: relativeTransform(m, keeper),
     });
     if (typeof m.linked === "boolean") out.linked = linkedToKeeper(s, i);
+    // what matched the pair, symmetric as its distance (find --json "reason")
+    if ("reason" in m) out.reason = i === s.keeper ? null : m.keep ? keeper.reason : m.reason;
     if (typeof m.exact === "boolean") {
       const found = s.g.members.find((x) => x.keep) || keeper;
       out.exact = i === s.keeper ? found.exact === true : m.keep ? keeper.exact === true

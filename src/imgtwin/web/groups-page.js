@@ -130,6 +130,7 @@ const ImgtwinPage = (function () {
     const detail = el("div", "detail", `${dims} · ${humanBytes(m.size)} · ${m.format || "?"}`);
     if (!isKeeper) detail.append(` · distance ${m.distance}`);
     if (m.transform) detail.append(" · ", el("span", "transform", String(m.transform)));
+    if (!isKeeper && m.reason) detail.append(" · ", el("span", "reason", String(m.reason)));
     meta.append(detail);
     li.append(meta);
     if (hooks.member) hooks.member(li, row, meta, s, i);

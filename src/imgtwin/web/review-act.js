@@ -208,6 +208,7 @@ function ImgtwinActing(ctx) {
     const li = el("li", "", o.reason ? `${o.status}: ${o.path} (${o.reason})` : `${o.status}: ${o.path}`);
     if (o.detail && job.kind === "apply" && o.status === "done") li.append(` → ${o.detail}`);
     li.dataset.status = o.status;
+    li.value = o.n + 1;  // its number in the run, also once the first ones are dropped below
     ol.append(li);
     while (ol.childElementCount > 500) ol.firstElementChild.remove();
     ol.scrollTop = ol.scrollHeight;
