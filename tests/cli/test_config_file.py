@@ -166,7 +166,7 @@ BAD_FILES = [
     ("workers = 2.5\n", 1, "workers = 2.5: a whole number is expected"),
     ("[fnd]\nkeep = 'best'\n", 1, "unknown table [fnd]: no such command (did you mean 'find'?)"),
     ("find.yes = true\n", 1, "'yes' in [find] is chosen per run: give --yes on the command line"),
-    ('[dedupe]\nreference = ["/no/such/folder"]\n', 2, "Directory '/no/such/folder' does not exist"),
+    ('[dedupe]\nreference = ["/no/such/folder"]\n', 2, "no such reference folder: /no/such/folder"),
 ]
 
 

@@ -68,7 +68,7 @@ def config() -> None:
     """Where the configuration file is, and the settings in force with their sources."""
 
 
-@config.command("path", epilog=examples('"$EDITOR" "$(imgtwin config path)"'))
+@config.command("path", epilog=examples("imgtwin config path", "imgtwin --config team.toml config path"))
 def path() -> None:
     """Print the configuration file in use (on stderr: what named it, and whether it exists)."""
     location = _location(click.get_current_context())

@@ -188,20 +188,27 @@ def reference_option(command: Callable[..., Any]) -> Callable[..., Any]:
     ``reference``, a tuple of the folders as given.
     """
     return click.option(
-        "--reference", "reference", multiple=True, metavar="DIR", type=click.Path(path_type=str),
-        callback=_existing_folders,
+        "--reference", "reference", multiple=True, metavar="DIR", type=ExistingFolder("reference folder"),
         help="A folder of originals (repeatable): its files are never acted on, one of them is kept in any "
              "group it appears in, and a group made only of them is left alone. Given here, it replaces the "
              "configuration file's list.")(command)
 
 
-def _existing_folders(ctx: click.Context, param: click.Parameter, folders: tuple[str, ...]) -> tuple[str, ...]:
-    """The folders, each an existing folder by the API's rule (``folders.check_folders``), as usage errors."""
-    try:
-        check_folders(folders, "reference folder")
-    except OSError as exc:
-        raise click.BadParameter(str(exc), ctx, param) from None
-    return folders
+class ExistingFolder(click.Path):
+    """A path that must be an existing folder by the API's rule (``folders.check_folders``): a type, not a
+    callback, so that a configuration file's value is checked where it is read, with its line."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(path_type=str)
+        self.what = what
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        folder = super().convert(value, param, ctx)
+        try:
+            check_folders((str(folder),), self.what)
+        except OSError as exc:
+            self.fail(str(exc), param, ctx)
+        return folder
 
 
 def metrics_options(command: Callable[..., Any]) -> Callable[..., Any]:
