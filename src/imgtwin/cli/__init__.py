@@ -15,6 +15,7 @@ from imgtwin.cli.errors import errors
 from imgtwin.cli.find import find
 from imgtwin.cli.flags import examples
 from imgtwin.cli.index import index
+from imgtwin.cli.mark import mark
 from imgtwin.cli.report import report
 from imgtwin.cli.review import review
 from imgtwin.cli.scan import scan
@@ -34,5 +35,5 @@ def main() -> None:
 
 
 
-for command in (scan, find, index, errors, dedupe, undo, report, review):
+for command in (scan, find, index, errors, dedupe, undo, report, review, mark):
     main.add_command(command)

@@ -218,6 +218,10 @@ def dedupe(
                     console.print("[yellow]Scan stopped: nothing was done.[/]", highlight=False)
                     sys.exit(EXIT_INTERRUPTED)
                 unreadable = len(found.errors)
+                if found.decided:
+                    console.print(f"{len(found.decided)} group(s) split by remembered \"not duplicates\" decisions: "
+                                  f"{found.decided_files} file(s) in no group, left alone (`imgtwin mark list`).",
+                                  highlight=False, soft_wrap=True)
                 plan = plan_from_groups(found.groups, dirs, kind, db=db, move_to=move_to, reference=reference)
         except PlanError as exc:
             fail(console, str(exc))
