@@ -64,7 +64,8 @@ def test_a_marked_group_stays_split_after_a_rescan_and_a_move(tmp_path: Path) ->
     assert [{Path(m["path"]).name for m in g["members"]} for g in decided] == [{"a.jpg", "b.jpg", "c.jpg"}]
     assert decided[0]["decided"] is True and decided[0]["reclaimable_bytes"] == 0
     table = run("find", str(photos), "--db", str(db), "--workers", "1", "--no-progress")
-    assert "1 group(s) split by remembered \"not duplicates\" decisions: 3 file(s) left out" in table.output
+    assert ("1 group(s) split by remembered \"not duplicates\" decisions (`imgtwin mark list`): 3 file(s) left out "
+            "of every group (--show-decided lists them)." in table.output)
 
     moved = tmp_path / "elsewhere" / "renamed"
     shutil.move(str(photos), str(moved))
@@ -119,7 +120,7 @@ def test_dedupe_never_acts_on_a_marked_pair(tmp_path: Path) -> None:
                   "--yes", "--workers", "1", "--no-progress", "--journal", str(tmp_path / "j.jsonl"))
     assert applied.exit_code == 0, applied.output
     assert a.exists() and not b.exists() and c.exists(), applied.output
-    assert "1 group(s) split by remembered \"not duplicates\" decisions: 1 file(s) in no group" in applied.output
+    assert "decisions (`imgtwin mark list`): 1 file(s) left out of every group: left alone." in applied.output
 
     # From a document written before the decision: the member marked apart from its keeper is refused.
     assert run("undo", str(tmp_path / "j.jsonl")).exit_code == 0 and b.exists()

@@ -59,7 +59,7 @@ from imgtwin.cli.flags import (
 from imgtwin.matching.indexed import PathDisplay
 from imgtwin.options import MatchOptions, ScanOptions
 from imgtwin.persistence.location import default_db_path
-from imgtwin.reporting.groups import human_bytes
+from imgtwin.reporting.groups import decided_line, human_bytes
 from imgtwin.reporting.text import printable
 from imgtwin.runs.context import RunContext
 from imgtwin.runs.find import find_duplicates
@@ -219,8 +219,7 @@ def dedupe(
                     sys.exit(EXIT_INTERRUPTED)
                 unreadable = len(found.errors)
                 if found.decided:
-                    console.print(f"{len(found.decided)} group(s) split by remembered \"not duplicates\" decisions: "
-                                  f"{found.decided_files} file(s) in no group, left alone (`imgtwin mark list`).",
+                    console.print(decided_line(len(found.decided), found.decided_files) + ": left alone.",
                                   highlight=False, soft_wrap=True)
                 plan = plan_from_groups(found.groups, dirs, kind, db=db, move_to=move_to, reference=reference)
         except PlanError as exc:

@@ -133,12 +133,17 @@ def print_groups(console: Console, groups: Sequence[DuplicateGroup], errors: Seq
         _print_group(console, group)
     _print_totals(console, groups, errors)
     if decided:
-        console.print(f"{len(decided)} group(s) split by remembered \"not duplicates\" decisions: {decided_files} "
-                      "file(s) left out of every group" + ("; as they would be without the decisions:" if show_decided
-                                                           else " (--show-decided lists them; `imgtwin mark list`)."),
+        console.print(decided_line(len(decided), decided_files) + ("; as they would be without the decisions:"
+                                                                   if show_decided else " (--show-decided lists them)."),
                       highlight=False, soft_wrap=True)
         for group in decided if show_decided else ():
             _print_group(console, group)
+
+
+def decided_line(groups: int, files: int) -> str:
+    """What every output says of the groups that "not duplicates" decisions split."""
+    return (f"{groups} group(s) split by remembered \"not duplicates\" decisions (`imgtwin mark list`): {files} "
+            "file(s) left out of every group")
 
 
 def _print_group(console: Console, group: DuplicateGroup) -> None:
