@@ -9,6 +9,7 @@ mark`` and must hold through rescans, moves, copies and a content change, in
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import sqlite3
 from pathlib import Path
@@ -84,6 +85,14 @@ def test_marking_one_member_leaves_the_other_two_grouped(tmp_path: Path) -> None
     found = find_duplicates([str(photos)], db_path=str(db))  # the API the same
     assert [{Path(m.path).name for m in g.members} for g in found.groups] == [{"a.jpg", "c.jpg"}]
     assert found.decided_files == 1 and len(found.decided) == 1
+
+
+def test_two_files_marked_apart_are_never_grouped_through_a_keeper_they_both_match(tmp_path: Path) -> None:
+    db, photos = tmp_path / "i.db", tmp_path / "photos"
+    _, b, c = make_group(photos)
+    run("mark", "not-duplicates", str(b), str(c), "--db", str(db))
+    groups = groups_of(photos, db)
+    assert len(groups) == 1 and "a.jpg" in groups[0] and len(groups[0]) == 2, groups
 
 
 def test_a_marked_file_whose_content_changes_is_proposed_again(tmp_path: Path) -> None:
@@ -182,3 +191,29 @@ def test_bad_input_is_one_line(tmp_path: Path, args: list[str], message: str) ->
     assert result.exit_code == 2, result.output
     assert message in result.output and "Traceback" not in result.output
     assert len(result.output.strip().splitlines()) == 1, result.output
+
+
+def test_the_readme_examples_run_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README section's commands, each line as a shell would split it, in a folder holding three near
+    copies of one beach (in-process: ten interpreters would cost half a minute)."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Not duplicates: decisions that stay made", 1)[1]
+    lines = section.split("```\n", 2)[1].splitlines()
+    a, b, c = make_group(tmp_path / "photos")
+    for path, name in ((a, "beach1.jpg"), (b, "beach2.jpg"), (c, "beach3.jpg")):
+        path.rename(path.with_name(name))
+    monkeypatch.chdir(tmp_path)
+    out = []
+    for line in lines:
+        program, *args = shlex.split(line, comments=True)
+        assert program == "imgtwin"
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 0, (line, result.output)
+        out.append(result.output)
+    assert out[1] == "Remembered 1 pair(s) as not duplicates (1 new) in photos.db.\n"
+    assert "photos/beach2.jpg" not in out[2] and "Decided 1 · near · 3 files" in out[3]
+    assert out[4] == "Remembered 2 pair(s) as not duplicates (2 new) in photos.db.\n"  # beach3 from 1 and 2
+    assert out[5].count("≠") == 3
+    assert out[6] == f"Wrote 3 decision(s) to {tmp_path / 'decisions.json'}.\n"
+    assert out[7] == "Imported 3 decision(s) from decisions.json into other.db (3 new).\n"
+    assert out[8:] == ["Forgot 1 decision(s) in photos.db.\n", "Forgot 2 decision(s) in photos.db.\n"]
