@@ -68,6 +68,10 @@ def test_a_marked_group_stays_split_after_a_rescan_and_a_move(tmp_path: Path) ->
     assert ("1 group(s) split by remembered \"not duplicates\" decisions (`imgtwin mark list`): 3 file(s) left out "
             "of every group (--show-decided lists them)." in table.output)
 
+    html = tmp_path / "report.html"  # the report as well: its summary counts what the decisions left out
+    assert run("report", str(photos), "--db", str(db), "--html", str(html), "-q").exit_code == 0
+    assert '"decided_groups":1' in html.read_text().replace(" ", "")
+
     moved = tmp_path / "elsewhere" / "renamed"
     shutil.move(str(photos), str(moved))
     for name in ("a.jpg", "b.jpg"):
