@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+import imgtwin
 from imgtwin.cli import main
-from imgtwin.runs.find import find_duplicates
 from tests.helpers import synthetic_photo
 
 
@@ -83,10 +83,9 @@ def test_marking_one_member_leaves_the_other_two_grouped(tmp_path: Path) -> None
     db, photos = tmp_path / "i.db", tmp_path / "photos"
     a, b, c = make_group(photos)
     groups_of(photos, db)
-    result = run("mark", "not-duplicates", str(a), str(b), str(c), "--only", str(b), "--db", str(db))
-    assert "Remembered 2 pair(s)" in result.output
+    assert imgtwin.mark_not_duplicates([a, b, c], db, only=b) == 2  # the API, as `imgtwin mark` does
     assert groups_of(photos, db) == [{"a.jpg", "c.jpg"}]
-    found = find_duplicates([str(photos)], db_path=str(db))  # the API the same
+    found = imgtwin.find_duplicates(photos, db)  # the API's find the same
     assert [{Path(m.path).name for m in g.members} for g in found.groups] == [{"a.jpg", "c.jpg"}]
     assert found.decided_files == 1 and len(found.decided) == 1
 
