@@ -220,3 +220,19 @@ def test_the_readme_examples_run_as_written(tmp_path: Path, monkeypatch: pytest.
     assert out[6] == f"Wrote 3 decision(s) to {tmp_path / 'decisions.json'}.\n"
     assert out[7] == "Imported 3 decision(s) from decisions.json into other.db (3 new).\n"
     assert out[8:] == ["Forgot 1 decision(s) in photos.db.\n", "Forgot 2 decision(s) in photos.db.\n"]
+
+
+def test_an_index_made_before_decisions_existed_gains_their_table_and_keeps_its_rows(tmp_path: Path) -> None:
+    db, photos = tmp_path / "i.db", tmp_path / "photos"
+    a, b, c = make_group(photos)
+    assert groups_of(photos, db) == [{"a.jpg", "b.jpg", "c.jpg"}]
+    with sqlite3.connect(db) as conn:  # as an imgtwin of before this feature left it
+        conn.execute("DROP TABLE not_duplicates")
+        files = conn.execute("SELECT count(*) FROM files").fetchone()[0]
+    assert run("mark", "list", "--db", str(db)).exit_code == 0
+    assert run("mark", "not-duplicates", str(a), str(b), str(c), "--db", str(db)).exit_code == 0
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM files").fetchone()[0] == files == 4
+        assert conn.execute("SELECT count(*) FROM not_duplicates").fetchone()[0] == 3
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 3  # an addition: older imgtwins still read it
+    assert groups_of(photos, db) == []
