@@ -33,7 +33,8 @@ def test_a_command_module_imports_alone_and_never_the_package(module: str) -> No
 
 
 def test_every_command_is_registered_and_declares_db_once() -> None:
-    assert set(main.commands) == {"scan", "find", "report", "review", "dedupe", "undo", "errors", "index", "config"}
+    assert set(main.commands) == {"scan", "find", "report", "review", "dedupe", "undo", "errors", "index", "config",
+                                  "mark"}
     sources = "".join((PACKAGE / f"{m}.py").read_text(encoding="utf-8") for m in MODULES)
     assert sources.count('"--db"') == 1  # in options.db_option
 

@@ -15,7 +15,7 @@ from tests.protocols import mismatches
 PUBLIC = [
     "ActionKind", "ActionPlan", "ApplyReport", "DuplicateGroup", "FindResult", "GroupMember", "Index", "IndexedFile",
     "MatchOptions", "ProcessingSummary", "ScanOptions", "UndoReport", "__version__", "apply_plan", "find_duplicates",
-    "plan_actions", "plan_from_file", "preview_plan", "scan", "undo",
+    "mark_not_duplicates", "plan_actions", "plan_from_file", "preview_plan", "scan", "undo",
 ]
 
 

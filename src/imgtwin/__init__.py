@@ -17,7 +17,7 @@ from imgtwin.actions import (
     preview_plan,
 )
 from imgtwin.actions.undo import undo_journal as undo
-from imgtwin.api import Index, find_duplicates, scan
+from imgtwin.api import Index, find_duplicates, mark_not_duplicates, scan
 from imgtwin.options import MatchOptions, ScanOptions
 from imgtwin.records import DuplicateGroup, GroupMember, IndexedFile, ProcessingSummary
 from imgtwin.runs.find import FindResult
@@ -39,6 +39,7 @@ __all__ = [
     "__version__",
     "apply_plan",
     "find_duplicates",
+    "mark_not_duplicates",
     "plan_actions",
     "plan_from_file",
     "preview_plan",

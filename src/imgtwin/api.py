@@ -1,4 +1,5 @@
-"""The library's front door: ``scan``, ``find_duplicates`` and ``Index``, with settings as ``ScanOptions``/``MatchOptions``.
+"""The library's front door: ``scan``, ``find_duplicates`` and ``Index``, with settings as ``ScanOptions``/``MatchOptions``;
+``mark_not_duplicates`` for the decisions ``find_duplicates`` honours.
 
 Paths are expanded (``~``) as a shell would; ``db`` defaults to the same index
 the command line uses (``$IMGTWIN_DB`` or the user cache folder). Nothing is
@@ -70,6 +71,16 @@ def find_duplicates(
     """
     roots, match, options = _paths(paths), match or MatchOptions(), options or ScanOptions()
     return _find(roots, db_path=_db(db), match=match, options=options, scan=scan and bool(roots), run=_run(progress))
+
+
+def mark_not_duplicates(paths: PathList, db: str | os.PathLike[str] | None = None, *, only: PathList = ()) -> int:
+    """Remember in the index that the files ``paths`` are not duplicates of each other (``only``: set just
+    those apart from the others, which stay grouped), as ``imgtwin mark not-duplicates`` does: ``find_duplicates``
+    never groups them together again, whatever they are renamed or moved to. Returns how many pairs were new;
+    ValueError for a path that is not a readable file."""
+    from imgtwin.marking import mark_not_duplicates as mark
+
+    return mark(_db(db), _paths(paths), _paths(only) if only else ())[1]
 
 
 class Index:

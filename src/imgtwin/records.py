@@ -218,13 +218,16 @@ class DuplicateGroup:
     ``category`` is ``"exact"`` when every member has the keeper's bytes, else
     ``"near"``. ``keeper_confidence`` is ``"low"`` when the keeper was told from
     the next best file only by weak signals (camera data, centrality, age, format,
-    size, path): a reviewer should look there first.
+    size, path): a reviewer should look there first. ``decided``: the group as it
+    would be without a person's "not duplicates" decisions (``find --show-decided``):
+    shown, never acted on, nothing reclaimable.
     """
 
     id: int
     category: str
     members: tuple[GroupMember, ...]
     keeper_confidence: str = "high"
+    decided: bool = False
 
     @property
     def keeper(self) -> GroupMember:
@@ -243,7 +246,7 @@ class DuplicateGroup:
     @property
     def reclaimable_bytes(self) -> int:
         """Bytes an action would free: every member but the keeper, reference files and links to the keeper."""
-        return sum(m.size for m in self.members if m.reclaimable)
+        return 0 if self.decided else sum(m.size for m in self.members if m.reclaimable)
 
     @property
     def linked_copies(self) -> int:

@@ -79,3 +79,11 @@ def test_exact_twins_follow_their_representative():
     assert {m.index: m.transform for m in group.members} == {0: "keeper", 2: "rotate90", 3: "rotate90"}
     exact_only = form_groups(2, Matches(np.array([]), np.array([]), np.array([]), ()), [1, 0], [0, 0])
     assert exact_only[0].category == "exact" and exact_only[0].keeper == 1
+
+
+def test_files_set_apart_never_share_a_group_even_through_a_keeper_they_both_match() -> None:
+    matches = Matches(np.array([0, 0, 1]), np.array([1, 2, 3]), np.array([2, 3, 1]), ("identity",) * 3)
+    apart = {(1, 2), (2, 1)}
+    groups = form_groups(4, matches, [0, 1, 2, 3], apart=lambda i, j: (i, j) in apart)
+    assert [g.indices for g in groups] == [(0, 1)]  # 2 matches only 0, whose group holds 1; 3 matched only 1
+    assert [g.indices for g in form_groups(4, matches, [0, 1, 2, 3])] == [(0, 1, 2)]

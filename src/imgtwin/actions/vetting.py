@@ -12,7 +12,8 @@ outside them is refused too: a plan never makes a reference file a victim.
 Each member must lie inside the roots, be an image of the index and, for a
 document's near group, be a verified match of the keeper recomputed from the
 index's features (``matching.confirm``), unless the index says it has the
-keeper's bytes. A member that fails is kept in the plan with its ``refusal``
+keeper's bytes, and not be marked "not a duplicate" of the keeper
+(``persistence.decisions``). A member that fails is kept in the plan with its ``refusal``
 (shown and journalled as skipped); a member in a reference folder is kept
 with its ``reference`` folder (shown as left alone). The checks made right
 before acting (``checks.py``) repeat every one of these against the disk.
@@ -29,6 +30,7 @@ from imgtwin.hashing.dct import DCTHasher
 from imgtwin.hashing.features import FEATURES_SPEC, MatchFeatures
 from imgtwin.matching.confirm import confirm_pairs
 from imgtwin.matching.near import NearParams
+from imgtwin.persistence.decisions import Pair, apart_pairs, pair
 from imgtwin.persistence.index import HashIndex, IndexReadError
 
 
@@ -62,6 +64,7 @@ class Vetter:
         self.index, self.roots, self.reference = index, roots, reference
         self.action, self.move_to, self.params = action, move_to, params
         self._spec = DCTHasher().spec.id
+        self._apart = apart_pairs(index.conn) if index is not None else frozenset()  # persistence.decisions
         self._items: list[PlanItem] = []
         self._refused: list[RefusedGroup] = []
         self._pending: list[tuple[int, _Indexed, _Indexed]] = []  # (item position, keeper, member)
@@ -114,6 +117,8 @@ class Vetter:
             return PlanItem(group.group_id, group.category, FileState(path, size, None), keeper, root, target,
                             f"it {problem}: refused"), None
         item = PlanItem(group.group_id, group.category, indexed.state, keeper, root, target)
+        if _apart(self._apart, indexed.state, keeper):
+            return _refuse(item, "marked not a duplicate of the keeper (`imgtwin mark list`): refused"), None
         if group.category == "exact" and not _same_bytes(indexed.state, keeper):
             item = _refuse(item, "the plan calls it an exact copy, but the index holds other bytes than the "
                                  "keeper's: refused")
@@ -165,6 +170,11 @@ class Vetter:
         if row.features is not None and row.features_spec == FEATURES_SPEC and row.hash_spec == self._spec:
             features = MatchFeatures.from_bytes(row.features)
         return _Indexed(state, features), ""
+
+
+def _apart(decided: frozenset[Pair], a: FileState, b: FileState) -> bool:
+    """Whether a person said the two files are not duplicates (by their contents as indexed)."""
+    return a.content_hash is not None and b.content_hash is not None and pair(a.content_hash, b.content_hash) in decided
 
 
 def _same_bytes(a: FileState, b: FileState) -> bool:

@@ -16,6 +16,7 @@ from imgtwin.cli.errors import errors
 from imgtwin.cli.find import find
 from imgtwin.cli.flags import examples
 from imgtwin.cli.index import index
+from imgtwin.cli.mark import mark
 from imgtwin.cli.report import report
 from imgtwin.cli.review import review
 from imgtwin.cli.scan import scan
@@ -36,5 +37,5 @@ def main(config_path: str | None) -> None:
     use_settings_file(click.get_current_context(), config_path)
 
 
-for command in (scan, find, index, errors, dedupe, undo, report, review, config):
+for command in (scan, find, index, errors, dedupe, undo, report, review, config, mark):
     main.add_command(command)

@@ -60,7 +60,7 @@ from imgtwin.cli.flags import (
 from imgtwin.matching.indexed import PathDisplay
 from imgtwin.options import MatchOptions, ScanOptions
 from imgtwin.persistence.location import default_db_path
-from imgtwin.reporting.groups import human_bytes
+from imgtwin.reporting.groups import decided_line, human_bytes
 from imgtwin.reporting.text import printable
 from imgtwin.runs.context import RunContext
 from imgtwin.runs.find import find_duplicates
@@ -219,6 +219,9 @@ def dedupe(
                     console.print("[yellow]Scan stopped: nothing was done.[/]", highlight=False)
                     sys.exit(EXIT_INTERRUPTED)
                 unreadable = len(found.errors)
+                if found.decided:
+                    console.print(decided_line(len(found.decided), found.decided_files) + ": left alone.",
+                                  highlight=False, soft_wrap=True)
                 plan = plan_from_groups(found.groups, dirs, kind, db=db, move_to=move_to, reference=reference)
         except PlanError as exc:
             fail(console, str(exc))

@@ -68,6 +68,9 @@ def views_line(result: FindResult) -> str | None:
               help="Write one CSV row per group member; - = stdout (the table goes to stderr).")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Write an HTML review page (thumbnails in a folder beside it); see `imgtwin report`.")
+@click.option("--show-decided", is_flag=True,
+              help="Also list the groups that remembered \"not duplicates\" decisions split (`imgtwin mark`), as "
+                   "they would be without them; never acted on.")
 @workers_option
 @no_progress_option
 @click.option("-q", "--quiet", is_flag=True, help="No table and no progress; files and exit code only.")
@@ -83,6 +86,7 @@ def find(
     json_path: str | None,
     csv_path: str | None,
     html_path: str | None,
+    show_decided: bool,
     workers: int | str,
     no_progress: bool,
     quiet: bool,
@@ -105,7 +109,7 @@ def find(
             result = find_duplicates(dirs, db_path=db, match=match, options=options, run=run)
     if result.cancelled:
         console.print("[yellow]Scan stopped: groups below cover the files hashed so far.[/]")
-    document = result.document()
+    document = result.document(show_decided=show_decided)
     if json_path:
         write_json(json_path, document)
     if csv_path:
@@ -116,7 +120,8 @@ def find(
         written = write_html_report(html_path, document, source=f"imgtwin find {' '.join(dirs)}",
                                    workers=thumbnail_workers(workers))
     if not quiet:
-        print_groups(console if to_stdout else Console(), result.groups, result.errors)
+        print_groups(console if to_stdout else Console(), result.groups, result.errors, result.decided,
+                     result.decided_files, show_decided)
         if result.stale:
             console.print(f"[yellow]{result.stale} indexed file(s) were hashed by another imgtwin version and "
                           "were not compared: scan their folders again.[/]")

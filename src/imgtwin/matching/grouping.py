@@ -16,7 +16,7 @@ is ``exact`` when all its members are byte twins of the keeper, else ``near``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,6 +66,17 @@ class Matches:
 
     def bases(self) -> tuple[str, ...]:
         return self.basis if self.basis is not None else ("",) * len(self.transform)
+
+    def where(self, keep: np.ndarray) -> Matches:
+        """The matches whose entry in the boolean array ``keep`` is true."""
+        picked = np.flatnonzero(keep).tolist()
+        return Matches(
+            self.i[keep], self.j[keep], self.distance[keep], tuple(self.transform[k] for k in picked),
+            self.window_x[keep] if self.window_x is not None else None,
+            self.window_y[keep] if self.window_y is not None else None,
+            tuple(self.inverse[k] for k in picked) if self.inverse is not None else None,
+            tuple(self.basis[k] for k in picked) if self.basis is not None else None,
+        )
 
     def concat(self, other: Matches) -> Matches:
         """Both sets of matches in one (a pair in both keeps its smaller distance when grouped).
@@ -118,11 +129,14 @@ def form_groups(
     matches: Matches,
     order: Sequence[int],
     exact_labels: Sequence[int] | None = None,
+    apart: Callable[[int, int], bool] | None = None,
 ) -> list[Group]:
     """Groups of ``n`` files (indices ``0..n-1``) under the keeper-star rule.
 
     ``order``: all indices from the most to the least preferred keeper.
     ``exact_labels``: per file, the id of its byte-identical set or -1.
+    ``apart(i, j)``: whether a person said ``i`` and ``j`` are not duplicates; no group then holds both
+    (a file set apart from a group's members is left for a later group, or none).
     """
     if sorted(order) != list(range(n)):
         raise ValueError("order must be a permutation of range(n)")
@@ -166,16 +180,16 @@ def form_groups(
         near = sorted(
             ((d, rank[m], m, t, why) for m, (d, t, why) in neighbours.get(keeper, {}).items() if not assigned[m]),
         )
-        if not near and not twins.get(keeper):
-            continue
         members = [Member(keeper, 0, "keeper")]
         members += [Member(t, 0, EXACT) for t in twins.get(keeper, [])]
-        assigned[[m.index for m in members]] = True
         for d, _, m, t, why in near:
-            assigned[m] = True
+            if apart is not None and any(apart(m, member.index) for member in members):
+                continue  # byte twins share m's content, so its decisions too
             members.append(Member(m, d, t, why))
             members += [Member(tw, d, t, why) for tw in twins.get(m, [])]
-            assigned[twins.get(m, [])] = True
+        if len(members) < 2:
+            continue
+        assigned[[m.index for m in members]] = True
         category = EXACT if all(m.transform in ("keeper", EXACT) for m in members) else NEAR
         groups.append(Group(keeper, tuple(members), category))
     return groups

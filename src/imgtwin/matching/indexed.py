@@ -13,6 +13,7 @@ The matching half of ``imgtwin find`` (``runs.find`` scans first, then calls thi
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -32,6 +33,7 @@ from imgtwin.matching.grouping import EXACT, MATCHED_BY, Group, Matches, form_gr
 from imgtwin.matching.keeper import Evidence, FileInfo, KeeperPolicy, Ranking, rank_files
 from imgtwin.matching.near import FeatureTable, NearParams, near_matches
 from imgtwin.matching.resolution import UPSCALE_SPEC, UpscaleCheck, UpscaleVerdict
+from imgtwin.persistence.decisions import Pair, pair
 from imgtwin.persistence.index import HashIndex, IndexReadError
 from imgtwin.persistence.sqlite import IndexVersionError
 from imgtwin.records import DuplicateGroup, ErrorReason, FileError, GroupMember, from_preview
@@ -155,17 +157,45 @@ def _reason(value: str) -> ErrorReason:
         return ErrorReason.DECODE_ERROR
 
 
+@dataclass(frozen=True)
+class Grouping:
+    """Groups over the rows, the ranking their keepers came from, and ``decided``: the groups the rows would
+    form without the remembered "not duplicates" decisions that hold one of those pairs (shown on request)."""
+
+    groups: list[Group]
+    ranking: Ranking
+    decided: list[Group] = field(default_factory=list)
+
+
+def _apart_test(keys: Sequence[str | None], apart: frozenset[Pair]) -> Callable[[int, int], bool] | None:
+    """Whether rows ``i`` and ``j`` were decided not duplicates (by their contents); None when no decision
+    concerns two of these rows."""
+    present = {k for k in keys if k}
+    relevant = {p for p in apart if p[0] in present and p[1] in present}
+    if not relevant:
+        return None
+
+    def test(i: int, j: int) -> bool:
+        a, b = keys[i], keys[j]
+        return a is not None and b is not None and pair(a, b) in relevant
+
+    return test
+
+
 def group_rows(
     rows: Sequence[_Row], table: FeatureTable, params: NearParams, policy: KeeperPolicy, prefer: str | None,
     checks: UpscaleChecker | None = None,
     local: Sequence[LocalFeatures | None] | None = None,
     exact_only: bool = False,
-) -> tuple[list[Group], Ranking]:
+    apart: frozenset[Pair] = frozenset(),
+) -> Grouping:
     """Exact and near groups over ``rows`` (indices into it; ``table``: their features), and the ranking their
     keepers came from.
 
     ``checks`` settles, where it decides a keeper, whether the largest file is an upscale; ``local``
     (with ``--deep``, per row) adds the matches of local features (crops, screenshots, straightened).
+    ``apart``: content hash pairs decided not duplicates (``persistence.decisions``): never matched, never
+    in one group; this is the one place decisions are applied, so every output of ``find`` honours them.
     """
     paths = [r.path for r in rows]
     digests = {r.path: r.content_hash for r in rows}
@@ -180,6 +210,12 @@ def group_rows(
     derived: list[tuple[int, int]] = []
     if local is not None and not exact_only:
         matches, derived, _ = deep_extra_matches(matches, table, local, [r.content_hash for r in rows])
+    split = _apart_test([r.content_hash for r in rows], apart)
+    whole, whole_labels = matches, labels
+    if split is not None:  # copies of a content set apart from itself are no exact unit; decided pairs no match
+        labels = [-1 if label >= 0 and split(k, k) else label for k, label in enumerate(labels)]
+        matches = matches.where(np.array([not split(int(i), int(j)) for i, j in zip(matches.i, matches.j)],
+                                         dtype=bool))
     infos = [r.info for r in rows]
     evidence = gather_evidence(table, matches, labels, infos, np.array([r.aspect for r in rows], dtype=np.float64))
     evidence = replace(evidence, derived=frozenset(d for _, d in derived))
@@ -191,7 +227,12 @@ def group_rows(
         if upscaled:
             ranking = rank_files(infos, policy, prefer, replace(evidence, effective_pixels=pixels,
                                                                 upscaled=frozenset(upscaled)))
-    return form_groups(len(rows), matches, ranking.order, labels), ranking
+    groups = form_groups(len(rows), matches, ranking.order, labels, split)
+    if split is None:
+        return Grouping(groups, ranking)
+    undecided = form_groups(len(rows), whole, ranking.order, whole_labels)
+    decided = [g for g in undecided if any(split(a, b) for a, b in itertools.combinations(g.indices, 2))]
+    return Grouping(groups, ranking, decided)
 
 
 def _leaders(ranking: Ranking, evidence: Evidence) -> set[int]:
@@ -291,8 +332,9 @@ def _is_upscale(ratio: float | None) -> bool:
     return ratio is not None and ratio <= MAX_RATIO
 
 
-def public_groups(groups: Sequence[Group], rows: Sequence[_Row], ranking: Ranking, display: PathDisplay
-               ) -> tuple[DuplicateGroup, ...]:  # fmt: skip
+def public_groups(groups: Sequence[Group], rows: Sequence[_Row], ranking: Ranking, display: PathDisplay,
+                  decided: bool = False) -> tuple[DuplicateGroup, ...]:
+    """The groups as reported, largest reclaimable first; ``decided``: groups set apart by decisions (shown only)."""
     public = []
     for group in groups:
         keeper_hash, keeper_file = rows[group.keeper].content_hash, rows[group.keeper].file_id
@@ -313,5 +355,5 @@ def public_groups(groups: Sequence[Group], rows: Sequence[_Row], ranking: Rankin
         others = [m.index for m in group.members if m.index != group.keeper]
         public.append((group.category, members, ranking.confidence(group.keeper, others, twins)))
     public.sort(key=lambda g: (-sum(m.size for m in g[1] if m.reclaimable), g[1][0].path))
-    return tuple(DuplicateGroup(k, category, members, confidence)
+    return tuple(DuplicateGroup(k, category, members, confidence, decided)
                  for k, (category, members, confidence) in enumerate(public, start=1))

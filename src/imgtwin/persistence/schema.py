@@ -102,6 +102,15 @@ AUXILIARY_TABLES = (
         ratio       REAL,            -- e_up / e_down; NULL: could not be told
         PRIMARY KEY (large_hash, small_hash, spec)
     ) WITHOUT ROWID""",
+    # Pairs a person said are not duplicates (persistence/decisions.py): keyed by content, so a moved,
+    # renamed or copied file keeps the decision and a changed file (new bytes) is compared again.
+    """CREATE TABLE IF NOT EXISTS not_duplicates (
+        hash_a      TEXT NOT NULL,   -- content hashes of the two files, hash_a <= hash_b (equal: copies of
+        hash_b      TEXT NOT NULL,   -- these bytes are not duplicates of each other)
+        algorithm   TEXT NOT NULL,   -- the content hash's definition (hashing/content.py), e.g. xxh3-128
+        decided_at  REAL NOT NULL,   -- seconds since the epoch
+        PRIMARY KEY (hash_a, hash_b, algorithm)
+    ) WITHOUT ROWID""",
 )
 
 

@@ -54,11 +54,12 @@ def _member_dict(member: Any) -> dict[str, Any]:
 
 def groups_document(
     groups: Sequence[DuplicateGroup], errors: Sequence[tuple[str, FileError]], threshold: int, rotations: bool,
-    deep: bool = False, base: str | None = None,
+    deep: bool = False, base: str | None = None, decided_groups: int = 0, decided_files: int = 0,
 ) -> dict[str, Any]:
     """The ``find --json`` document; ``base`` (default: the current folder) is what relative paths are relative to.
 
-    Recorded so that a plan or report made from it works from any folder.
+    Recorded so that a plan or report made from it works from any folder. ``decided_groups``: how many groups
+    "not duplicates" decisions split, ``decided_files``: how many of their files are in no group now.
     """
     return {
         "tool": "imgtwin",
@@ -76,15 +77,23 @@ def groups_document(
             "reference_only": sum(g.reference_only for g in groups),
             "linked": sum(g.linked_copies for g in groups),
             "errors": len(errors),
+            "decided_groups": decided_groups,
+            "decided_files": decided_files,
         },
-        "groups": [
-            {"id": g.id, "category": g.category, "reclaimable_bytes": g.reclaimable_bytes,
-             "keeper_confidence": g.keeper_confidence, "reference_only": g.reference_only,
-             "members": [_member_dict(m) for m in g.members]}
-            for g in groups
-        ],
+        "groups": [_group_dict(g) for g in groups],
         "errors": [{"path": text_path(p), "reason": e.reason.value, "message": e.message} for p, e in errors],
     }
+
+
+def with_decided(document: dict[str, Any], decided: Sequence[DuplicateGroup]) -> dict[str, Any]:
+    """``document`` listing ``decided`` groups too (``find --show-decided``): beside the groups, never in them."""
+    return {**document, "decided": [_group_dict(g) for g in decided]}
+
+
+def _group_dict(g: DuplicateGroup) -> dict[str, Any]:
+    return {"id": g.id, "category": g.category, "reclaimable_bytes": g.reclaimable_bytes,
+            "keeper_confidence": g.keeper_confidence, "reference_only": g.reference_only,
+            **({"decided": True} if g.decided else {}), "members": [_member_dict(m) for m in g.members]}
 
 
 def write_json(path: str, document: dict[str, Any]) -> None:
@@ -110,46 +119,73 @@ def _csv_rows(stream: TextIO, groups: Sequence[DuplicateGroup]) -> None:
                              group.keeper_confidence, int(m.linked), m.reason or ""])
 
 
-def print_groups(console: Console, groups: Sequence[DuplicateGroup], errors: Sequence[tuple[str, FileError]]) -> None:
+def print_groups(console: Console, groups: Sequence[DuplicateGroup], errors: Sequence[tuple[str, FileError]],
+                 decided: Sequence[DuplicateGroup] = (), decided_files: int = 0, show_decided: bool = False) -> None:
     """Every group, keeper first, paths last so that they never wrap mid-name, under one line of column names.
 
     ``dist``: how far the copy's perceptual hash is from the keeper's, in bits
     (``keep`` marks the keeper, ``same`` a copy with its bytes, ``link`` the keeper's
-    own file under another name: already deduplicated, so not reclaimable).
+    own file under another name: already deduplicated, so not reclaimable). ``decided``: the groups that
+    "not duplicates" decisions split, counted in one line, and listed after the others with ``show_decided``.
     """
-    if groups:
+    if groups or (decided and show_decided):
         console.print(f"  {'dist':>4} {'dimensions':>11} {'size':>9}  path", style="dim", highlight=False)
     for group in groups:
-        notes = []
-        if group.keeper_confidence == "low":
-            notes.append("[yellow]keeper uncertain: check it[/]")
-        if group.reference_only:
-            notes.append("reference files only: left alone")
-        if group.linked_copies:
-            notes.append(f"{group.linked_copies} already linked to the keeper")
+        _print_group(console, group)
+    _print_totals(console, groups, errors)
+    if decided:
+        console.print(decided_line(len(decided), decided_files) + ("; as they would be without the decisions:"
+                                                                   if show_decided else " (--show-decided lists them)."),
+                      highlight=False, soft_wrap=True)
+        for group in decided if show_decided else ():
+            _print_group(console, group)
+
+
+def decided_line(groups: int, files: int) -> str:
+    """What every output says of the groups that "not duplicates" decisions split."""
+    return (f"{groups} group(s) split by remembered \"not duplicates\" decisions (`imgtwin mark list`): {files} "
+            "file(s) left out of every group")
+
+
+def _print_group(console: Console, group: DuplicateGroup) -> None:
+    """One group's title line and its members, keeper first."""
+    notes = []
+    if group.keeper_confidence == "low":
+        notes.append("[yellow]keeper uncertain: check it[/]")
+    if group.reference_only:
+        notes.append("reference files only: left alone")
+    if group.linked_copies:
+        notes.append(f"{group.linked_copies} already linked to the keeper")
+    if group.decided:
+        notes = ["marked not duplicates: left alone"]
+    title = "Decided" if group.decided else "Group"
+    console.print(
+        f"[bold]{title} {group.id}[/] · {group.category} · {len(group.members)} files · "
+        f"{human_bytes(group.reclaimable_bytes)} reclaimable" + "".join(f" · {n}" for n in notes),
+        highlight=False,
+    )
+    for m in group.members:
+        dims = f"{m.width}x{m.height}" if m.width else "?"
+        mark = "[green]keep[/]" if m.keep else "[cyan]link[/]" if m.linked else (
+            "[cyan]same[/]" if m.exact else f"{m.distance:>4}")
+        labels = [m.transform] if m.transform and not m.keep else []
+        if m.reason and not m.keep:
+            labels.append(m.reason)
+        if m.exact and not m.keep and group.category != "exact":
+            labels.append("exact copy")
+        if m.reference:
+            labels.append("reference")
+        if m.linked:
+            labels.append("hard link to the keeper")
+        note = f"  ({', '.join(labels)})" if labels else ""
         console.print(
-            f"[bold]Group {group.id}[/] · {group.category} · {len(group.members)} files · "
-            f"{human_bytes(group.reclaimable_bytes)} reclaimable" + "".join(f" · {n}" for n in notes),
-            highlight=False,
+            f"  {mark:>4} {dims:>11} {human_bytes(m.size):>9}  {escape(printable(m.path))}{note}",
+            highlight=False, soft_wrap=True,
         )
-        for m in group.members:
-            dims = f"{m.width}x{m.height}" if m.width else "?"
-            mark = "[green]keep[/]" if m.keep else "[cyan]link[/]" if m.linked else (
-                "[cyan]same[/]" if m.exact else f"{m.distance:>4}")
-            labels = [m.transform] if m.transform and not m.keep else []
-            if m.reason and not m.keep:
-                labels.append(m.reason)
-            if m.exact and not m.keep and group.category != "exact":
-                labels.append("exact copy")
-            if m.reference:
-                labels.append("reference")
-            if m.linked:
-                labels.append("hard link to the keeper")
-            note = f"  ({', '.join(labels)})" if labels else ""
-            console.print(
-                f"  {mark:>4} {dims:>11} {human_bytes(m.size):>9}  {escape(printable(m.path))}{note}",
-                highlight=False, soft_wrap=True,
-            )
+
+
+def _print_totals(console: Console, groups: Sequence[DuplicateGroup], errors: Sequence[tuple[str, FileError]]
+                  ) -> None:  # fmt: skip
     duplicates = sum(len(g.members) - 1 for g in groups)
     exact_copies = sum(g.exact_copies for g in groups)
     reclaimable = sum(g.reclaimable_bytes for g in groups)

@@ -105,6 +105,29 @@ def parse_decisions(body: Any, groups: ReviewGroups, roots: Sequence[str], *, ap
     return Decisions(action, move_to, tuple(chosen))
 
 
+def parse_apart(body: Any, groups: ReviewGroups) -> tuple[list[str], list[str]]:
+    """The page's "not duplicates" mark: ``{"version", "group": ID, "files": [ids]}`` (no files: the whole group).
+
+    Returns the group's paths and those of the files set apart from the others (empty: all of them).
+    """
+    if not isinstance(body, dict):
+        raise DecisionError("the request is not a JSON object")
+    if not is_id(body.get("version")) or not is_id(body.get("group")):
+        raise DecisionError("the request needs the version of the groups and the id of the group")
+    if body["version"] != groups.version:
+        raise DecisionError("the groups changed since the page got them: review the new groups", 409)
+    position = groups.position(body["group"])
+    if position is None:
+        raise DecisionError(f"there is no group {body['group']}", 409)
+    ids, members = groups.ids[position], groups.files[position]
+    chosen = body.get("files", [])
+    if not isinstance(chosen, list) or not all(isinstance(i, str) and i in ids for i in chosen) \
+            or len(set(chosen)) != len(chosen) or len(chosen) >= len(ids):
+        raise DecisionError(f"group {body['group']}: the files set apart must be some members of the group, once each")
+    paths = [os.path.abspath(f.path) for f in members]
+    return paths, [paths[ids.index(i)] for i in chosen]
+
+
 def _move_target(value: Any, roots: Sequence[str]) -> str:
     if not isinstance(value, str) or not value.strip():
         raise DecisionError("move needs a folder to move the files to")

@@ -66,6 +66,7 @@ class IndexFinder:
         return run_scan(settings, RunContext(cancel, reporter=reporter))
 
     def group(self) -> FoundGroups:
+        from imgtwin.reporting.groups import decided_line
         from imgtwin.runs.find import find_duplicates
 
         # Absolute roots: every path in the document is absolute, so nothing depends on the server's folder.
@@ -76,4 +77,6 @@ class IndexFinder:
         if result.stale:
             notes = ((f"{result.stale} indexed file(s) were hashed by another imgtwin version and were not "
                       "compared: rescan to include them."),)
+        if result.decided:
+            notes += (decided_line(len(result.decided), result.decided_files) + ".",)
         return FoundGroups(document, files, result.stale, notes)

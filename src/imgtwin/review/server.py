@@ -15,6 +15,7 @@ Routes (all behind ``security.GuardMiddleware``):
 ``POST /api/preview``    dry run of the page's decisions
 ``POST /api/apply``      apply them (journal, checks: as ``dedupe --yes``)
 ``POST /api/runs/R/undo``  undo run R
+``POST /api/not-duplicates``  remember a group (or some members) as not duplicates
 ``GET /files/ID/thumb``  160 px thumbnail; ``/files/ID/full``: full picture
 =======================  ====================================================
 """
@@ -134,6 +135,8 @@ def create_app(session: ReviewSession, guard: Guard, pictures: Pictures, *, on_s
                 body = await read_json(request, take)
                 if request.url.path == "/api/preview":
                     return _no_store(_JSON(await anyio.to_thread.run_sync(session.preview, body)))
+                if request.url.path == "/api/not-duplicates":
+                    return _no_store(_JSON(await anyio.to_thread.run_sync(session.mark_apart, body)))
                 started = await anyio.to_thread.run_sync(session.start_apply, body)
                 return _no_store(_JSON(started.summary(), status_code=202))
         except Busy as exc:
@@ -210,6 +213,7 @@ def create_app(session: ReviewSession, guard: Guard, pictures: Pictures, *, on_s
         Route("/api/stop", acting, methods=["POST"]),
         Route("/api/preview", acting, methods=["POST"]),
         Route("/api/apply", acting, methods=["POST"]),
+        Route("/api/not-duplicates", acting, methods=["POST"]),
         Route("/api/runs/{run}/undo", undo, methods=["POST"]),
         Route("/files/{fid}/{kind}", picture),
     ]

@@ -18,6 +18,7 @@ from typing import Any
 
 from imgtwin.actions import ActionKind, ItemOutcome, UndoOutcome, apply_plan, preview_plan, read_journal, undo_journal
 from imgtwin.actions.journal import default_journal_path
+from imgtwin.marking import MarkError, mark_not_duplicates
 from imgtwin.persistence.lock import IndexBusyError
 from imgtwin.reporting.text import printable
 from imgtwin.review.acting import (
@@ -26,6 +27,7 @@ from imgtwin.review.acting import (
     ReviewGroups,
     RunCatalog,
     build_plan,
+    parse_apart,
     parse_decisions,
 )
 from imgtwin.review.catalog import FileCatalog
@@ -197,6 +199,26 @@ class ReviewSession:
         encoded = {"review": _json_bytes(_review_data(groups)), "groups": _json_bytes(groups.document)}
         self.groups, self._encoded = groups, (groups.version, encoded)  # encoded here, not per request
         self.hub.publish("groups", {"version": groups.version, "groups": len(found.files)})
+
+    # ---- remembered decisions -----------------------------------------------------------------
+
+    def mark_apart(self, body: Any) -> dict[str, Any]:
+        """Records that a group, or some of its members, are not duplicates (in the index: ``imgtwin mark``),
+        then groups again, so the page gets groups without them (and so does every later find)."""
+        if self.db_path is None:
+            raise DecisionError("this session has no index to keep decisions in", 409)
+        if self._busy is not None:
+            raise Busy(f"wait for the {self._busy} to finish")
+        paths, only = parse_apart(body, self.groups)
+        try:
+            pairs, new = mark_not_duplicates(self.db_path, paths, only)
+        except MarkError as exc:  # a member gone or unreadable since it was grouped
+            raise DecisionError(str(exc), 409) from None
+        try:
+            self._start("scan", self._scan_and_group)
+        except Busy:
+            pass  # a job started meanwhile: its rescan groups with the decision
+        return {"pairs": pairs, "new": new}
 
     # ---- acting -----------------------------------------------------------------------------
 

@@ -34,10 +34,12 @@ from imgtwin.matching.keeper import KeeperPolicy
 from imgtwin.matching.near import NearParams
 from imgtwin.matching.resolution import UpscaleCheck, UpscaleTask, UpscaleVerdict
 from imgtwin.options import MatchOptions, ScanOptions
+from imgtwin.persistence.decisions import Pair, apart_pairs
+from imgtwin.persistence.index import HashIndex
 from imgtwin.processing.discovery import check_roots
 from imgtwin.processing.service import PoolService, ServiceStopped
 from imgtwin.records import DuplicateGroup, FileError, ProcessingSummary
-from imgtwin.reporting.groups import groups_document
+from imgtwin.reporting.groups import groups_document, with_decided
 from imgtwin.runs.context import RunContext
 from imgtwin.runs.deep import compute_local_features
 from imgtwin.runs.main_images import decode_main_images, preview_candidates
@@ -60,6 +62,10 @@ class FindResult:
     match: MatchOptions = field(default_factory=MatchOptions)
     # The pictures of the candidates that the scan hashed from their previews, decoded before grouping.
     candidates: ProcessingSummary | None = None
+    # The groups that "not duplicates" decisions split, as they would be without them (shown only, never acted
+    # on), and how many of their files are in no group because of them.
+    decided: tuple[DuplicateGroup, ...] = ()
+    decided_files: int = 0
 
     @property
     def cancelled(self) -> bool:
@@ -70,11 +76,14 @@ class FindResult:
     def reclaimable_bytes(self) -> int:
         return sum(g.reclaimable_bytes for g in self.groups)
 
-    def document(self, base: str | None = None) -> dict[str, Any]:
-        """The ``find --json`` document of these groups (``reporting.groups.groups_document``)."""
+    def document(self, base: str | None = None, show_decided: bool = False) -> dict[str, Any]:
+        """The ``find --json`` document of these groups (``reporting.groups.groups_document``); ``show_decided``:
+        with the groups that decisions split, under ``decided``."""
         match = self.match
-        return groups_document(self.groups, self.errors, match.bits, match.searches_rotations,
-                               deep=match.searches_deep, base=base)
+        document = groups_document(self.groups, self.errors, match.bits, match.searches_rotations,
+                                   deep=match.searches_deep, base=base, decided_groups=len(self.decided),
+                                   decided_files=self.decided_files)
+        return with_decided(document, self.decided) if show_decided else document
 
 
 def find_duplicates(
@@ -128,13 +137,25 @@ def find_duplicates(
             loaded = load_rows(db, roots, reference, select)
         local = local_features_for(db, [r.content_hash for r in loaded.rows]) if deep else None
         with UpscalePool(options.processing_config(), strips) as upscale_jobs:
-            groups, ranking = group_rows(loaded.rows, loaded.table, params, KeeperPolicy(keep),
-                                         os.path.abspath(prefer) if prefer else None,
-                                         UpscaleChecker(db, upscale_jobs), local, exact_only)
+            grouping = group_rows(loaded.rows, loaded.table, params, KeeperPolicy(keep),
+                                  os.path.abspath(prefer) if prefer else None,
+                                  UpscaleChecker(db, upscale_jobs), local, exact_only, remembered_apart(db))
     display = PathDisplay(roots)
     errors = tuple((display(p), e) for p, e in loaded.errors)
-    return FindResult(public_groups(groups, loaded.rows, ranking, display), errors, summary, loaded.stale,
-                      len(loaded.rows) + loaded.previews, match, candidates)
+    grouped = {k for g in grouping.groups for k in g.indices}
+    left_out = {k for g in grouping.decided for k in g.indices} - grouped
+    return FindResult(public_groups(grouping.groups, loaded.rows, grouping.ranking, display), errors, summary,
+                      loaded.stale, len(loaded.rows) + loaded.previews, match, candidates,
+                      public_groups(grouping.decided, loaded.rows, grouping.ranking, display, decided=True),
+                      len(left_out))
+
+
+def remembered_apart(db_path: str) -> frozenset[Pair]:
+    """The index's "not duplicates" decisions (``persistence.decisions``); none where there is no index."""
+    if not os.path.isfile(db_path):
+        return frozenset()
+    with HashIndex(db_path, readonly=True) as index:
+        return apart_pairs(index.conn)
 
 
 def decode_candidates(settings: ScanSettings, loaded: Loaded, params: NearParams, run: RunContext,

@@ -28,6 +28,10 @@ const ImgtwinPage = (function () {
     const bytes = doc.groups.reduce((n, g) => n + g.reclaimable_bytes, 0);
     setValue("reclaimable_bytes", bytes, humanBytes(bytes));
     setValue("errors", doc.errors.length, count(doc.errors.length));
+    for (const key of ["decided_groups", "decided_files"]) {  // what find's remembered decisions left out
+      const n = (doc.summary || {})[key] || 0;
+      setValue(key, n, count(n));
+    }
   }
   function renderCounts(states) {
     for (const [key, test] of Object.entries(filters)) {

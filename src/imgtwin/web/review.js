@@ -103,11 +103,20 @@
       button.type = "button";
       button.dataset.action = "compare";
       button.title = "Compare with the keeper at full size (c)";
-      row.append(button);
+      const apart = el("button", "apart-link", "not a duplicate");
+      apart.type = "button";
+      apart.dataset.action = "apart";
+      apart.title = "Remember that this file is not a duplicate of the others: never grouped with them again";
+      row.append(button, apart);
       if (outcome) meta.append(el("div", "outcome", outcome.reason ? `${outcome.status}: ${outcome.reason}` : outcome.status));
     },
     group(section, s) {
       if (s === currentState()) section.classList.add("current");
+      const apart = el("button", "apart-group", "not duplicates");
+      apart.type = "button";
+      apart.dataset.action = "apart-group";
+      apart.title = "Remember that these files are not duplicates of each other: this group is not shown again";
+      section.querySelector("header").append(apart);
     },
   };
   function drawGroup(s) { return P.groupNode(s, hooks); }
@@ -157,11 +166,24 @@
     const li = event.target.closest(".member");
     setCurrent(drawn.view.indexOf(s), li ? Number(li.dataset.index) : undefined, false);
     const target = event.target.closest("[data-action]");
+    if (target && target.dataset.action === "apart-group") { markApart(s, []); return; }
     if (!target || !li) return;
     const i = Number(li.dataset.index);
     if (target.dataset.action === "keep") makeKeeper(s, i);
     else if (target.dataset.action === "compare") compare.open(s, i);
+    else if (target.dataset.action === "apart") markApart(s, [fileId(s, i)]);
   });
+
+  // "Not duplicates": kept in the index by the files' contents; the server groups again without them.
+  async function markApart(s, files) {
+    const reply = await ImgtwinServer.post("/api/not-duplicates", { version, group: s.g.id, files });
+    const said = $("marked");
+    said.hidden = false;
+    said.textContent = reply.ok
+      ? `Remembered: ${files.length ? "that file is not a duplicate of the others" : "these files are not duplicates"} ` +
+        `(group ${s.g.id}); \`imgtwin mark forget\` undoes it.`
+      : `Not remembered: ${reply.data.error}`;
+  }
   list.addEventListener("change", (event) => {
     const box = event.target;
     if (box.dataset.action !== "include") return;
