@@ -10,7 +10,7 @@ from __future__ import annotations
 import click
 
 from imgtwin._version import __version__
-from imgtwin.cli.config import CONFIG_HELP, config, use_settings_file
+from imgtwin.cli.configuration import CONFIG_HELP, config, use_settings_file
 from imgtwin.cli.dedupe import dedupe, undo
 from imgtwin.cli.errors import errors
 from imgtwin.cli.find import find
