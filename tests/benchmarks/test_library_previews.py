@@ -167,7 +167,9 @@ def test_timed_command_reports_a_failed_run_instead_of_raising(tmp_path: Path) -
     assert done.peak_rss_mb is not None and done.wall_s > 0
     assert done.cpu_s is not None and 0.3 <= done.cpu_s < done.wall_s + 2
     # a worker that finished but was never waited for (RUSAGE_CHILDREN never sees it): the sampler does
-    unreaped = write.replace("subprocess.run(", "subprocess.Popen(").replace("]); ", "]); time.sleep(1.0); ")
+    # (it lingers after its work, so the sampler's last look sees all of it however loaded the machine is)
+    unreaped = write.replace("subprocess.run(", "subprocess.Popen(").replace("]); ", "]); time.sleep(1.5); ")
+    unreaped = unreaped.replace("pass'", "pass\\ntime.sleep(0.5)'")
     done = timed_command([sys.executable, "-c", "import time; " + unreaped], out)
     assert done.cpu_s is not None and done.cpu_s >= 0.3
 
