@@ -173,6 +173,16 @@ def check_roots(roots: Sequence[str]) -> None:
     check_folders(roots)
 
 
+def check_scannable(paths: Sequence[str]) -> None:
+    """The engine's own rule, below the runs' ``check_roots``: a folder is walked and a file is hashed as
+    itself (``discover``), so each must exist and be one or the other."""
+    for path in paths:
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"no such file or folder: {path}")
+        if not (os.path.isdir(path) or os.path.isfile(path)):
+            raise NotADirectoryError(f"not a folder or a regular file: {path}")
+
+
 def discover(roots: Sequence[str], options: DiscoveryOptions) -> Iterator[Discovered]:
     """Every candidate file under ``roots``, depth first, in name order."""
     seen_dirs: set[tuple[int, int]] = set()

@@ -10,7 +10,7 @@ from imgtwin.config import ProcessingConfig
 from imgtwin.hashing.extractor import FeatureExtractor
 from imgtwin.interfaces import Hasher, HashPersistence, ImageLoader, ProgressReporter
 from imgtwin.processing.copies import ScanCopies
-from imgtwin.processing.discovery import check_roots
+from imgtwin.processing.discovery import check_scannable
 from imgtwin.processing.incremental import ResultCache
 from imgtwin.processing.pipeline import ProcessingPipeline
 from imgtwin.processing.pool_contract import WorkerPool
@@ -74,7 +74,7 @@ class ParallelProcessingEngine:
         answers for files already known (see ``processing.incremental``).
         """
         roots = self.prepare_roots([path] if isinstance(path, str) else list(path))
-        check_roots(roots)
+        check_scannable(roots)
         pipeline = ProcessingPipeline(self.storage, self.make_pool(config), config, cache=cache, copies=ScanCopies())
         return pipeline.run(roots, reporter, persistence, cancel or threading.Event())
 
