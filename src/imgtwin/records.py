@@ -216,13 +216,19 @@ class DuplicateGroup:
     ``category`` is ``"exact"`` when every member has the keeper's bytes, else
     ``"near"``. ``keeper_confidence`` is ``"low"`` when the keeper was told from
     the next best file only by weak signals (camera data, centrality, age, format,
-    size, path): a reviewer should look there first.
+    size, path): a reviewer should look there first. ``keeper_rule`` names the rule
+    that chose the keeper and ``keeper_reason`` says it in words
+    (``matching.keeper_words``); ``keeper_lacks``: the metadata (``"gps"``,
+    ``"date_taken"``, ``"camera"``) that a copy to be removed carries and the keeper lacks.
     """
 
     id: int
     category: str
     members: tuple[GroupMember, ...]
     keeper_confidence: str = "high"
+    keeper_rule: str = ""
+    keeper_reason: str = ""
+    keeper_lacks: tuple[str, ...] = ()
 
     @property
     def keeper(self) -> GroupMember:

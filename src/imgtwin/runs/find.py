@@ -98,7 +98,7 @@ def find_duplicates(
     ``result.cancelled``), its console and output choice, its metrics sink.
     """
     match, options, run = match or MatchOptions(), options or ScanOptions(), run or RunContext()
-    threshold, rotations, keep, prefer = match.bits, match.searches_rotations, match.keep, match.prefer
+    threshold, rotations, keep = match.bits, match.searches_rotations, match.keep
     reference, deep, exact_only = match.reference, match.searches_deep, match.exact_only
     db = db_path or default_db_path()
     summary = None
@@ -124,8 +124,7 @@ def find_duplicates(
             loaded = load_rows(db, roots, reference, select)
         local = local_features_for(db, [r.content_hash for r in loaded.rows]) if deep else None
         with UpscalePool(options.processing_config(), strips) as upscale_jobs:
-            groups, ranking = group_rows(loaded.rows, loaded.table, params, KeeperPolicy(keep),
-                                         os.path.abspath(prefer) if prefer else None,
+            groups, ranking = group_rows(loaded.rows, loaded.table, params, KeeperPolicy(keep), match.preferences,
                                          UpscaleChecker(db, upscale_jobs), local, exact_only)
     display = PathDisplay(roots)
     errors = tuple((display(p), e) for p, e in loaded.errors)
