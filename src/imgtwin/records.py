@@ -214,9 +214,9 @@ class DuplicateGroup:
     """Files that show the same picture; exactly one is marked ``keep``.
 
     ``category`` is ``"exact"`` when every member has the keeper's bytes, else
-    ``"near"``. ``keeper_confidence`` is ``"low"`` when the keeper was told from
-    the next best file only by weak signals (camera data, centrality, age, format,
-    size, path): a reviewer should look there first. ``keeper_rule`` names the rule
+    ``"near"``. ``keeper_confidence`` is ``"low"`` when the keeper is in doubt
+    (``matching.keeper.Ranking.confidence``: told from the next best file only by
+    format, size or path, or the evidence points both ways): a reviewer should look there first. ``keeper_rule`` names the rule
     that chose the keeper and ``keeper_reason`` says it in words
     (``matching.keeper_words``); ``keeper_lacks``: the metadata (``"gps"``,
     ``"date_taken"``, ``"camera"``) that a copy to be removed carries and the keeper lacks.

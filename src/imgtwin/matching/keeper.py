@@ -44,10 +44,17 @@ The other policies (``largest``, ``smallest``, ``oldest``, ``newest``) put
 their criterion right after the reference tier and keep ``best`` as the
 tie-breaker; ``prefer-folder`` is ``best`` with the folders of ``--prefer``
 (which apply under every policy). ``Ranking.rule`` names the tier that chose a
-group's keeper (``matching.keeper_words`` has it in words). When the keeper and
-the next file are told apart only from the camera tier on, or the tier that
-decided rests on a doubtful verdict, the choice is marked low-confidence, so
-that a reviewer looks there first (``Ranking.confidence``).
+group's keeper (``matching.keeper_words`` has it in words).
+
+A choice is marked low-confidence ("keeper uncertain"), so that a reviewer
+looks there first, where it is actually in doubt (``Ranking.confidence``): the
+next best file is told apart only by format, size or path, or it beats the
+keeper on a later tier that speaks of the picture or its history (better JPEG
+quality, the camera's EXIF, clearly more pixels; against a choice made on the
+camera's EXIF or centrality, also an older file), so that the evidence points
+both ways. On the shared corpus that is where the wrong
+keepers are: a choice made on the picture and not contradicted is right in
+more than 99 % of groups, a contested one in about half (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -74,9 +81,17 @@ _UNKNOWN_FORMAT = 4
 #: The tiers of ``best``, strongest first (see the module doc).
 TIERS = ("reference", "content", "colour", "resolution", "quality", "camera", "centrality", "age", "format", "size",
          "path")
-#: A keeper chosen by one of these tiers is chosen on evidence about the picture itself.
-STRONG_TIERS = frozenset({"reference", "derived", "content", "preferred-folder", "preferred-format", "colour",
-                          "resolution", "quality", "largest", "smallest", "oldest", "newest"})
+#: Tiers that carry a person's statement (folders, formats, a policy): a keeper they choose is never in doubt.
+STATED_TIERS = frozenset({"reference", "derived", "preferred-folder", "preferred-format", "largest", "smallest",
+                          "oldest", "newest"})
+#: Tiers that say nothing of the picture or its history: a keeper they alone choose is in doubt.
+BLIND_TIERS = frozenset({"format", "size", "path", ""})
+#: Later tiers on which a rival that beats the keeper puts it in doubt (``Ranking.contested``): better JPEG
+#: quality, the camera's EXIF, or clearly more pixels (``CONTEST_STEPS`` resolution steps); against a choice
+#: made on the file's history (camera, centrality), also an older file.
+CONTEST_TIERS = frozenset({"resolution", "quality", "camera"})
+PICTURE_TIERS = frozenset({"content", "colour", "resolution", "quality"})
+CONTEST_STEPS = 2  # ~41 % more pixels: one step (~19 %) is within what borders and crops move
 #: Resolution steps: pixel counts within a quarter octave (~19 %, ~9 % per side) count as equal.
 RESOLUTION_STEPS_PER_OCTAVE = 4
 _QUALITY_CLASSES = (85, 70, 50)  # JPEG quality: >= 85 is class 0, >= 70 class 1, >= 50 class 2, else 3
@@ -186,16 +201,36 @@ class Ranking:
         return tier or "identical"
 
     def confidence(self, keeper: int, others: Sequence[int], twins: Sequence[int] = ()) -> str:
-        """``"high"`` when the keeper beats the best other file on the picture itself, else ``"low"``.
+        """``"low"`` where the keeper is in doubt, else ``"high"`` (measured: docs/benchmarks.md).
 
-        Byte-identical twins of the keeper are not rivals: keeping either is the same.
+        In doubt: the best other file is told apart only by the file's bytes (format, size, path), or it beats
+        the keeper on a later tier that speaks of the picture or its history (``contested``). A person's
+        statement (reference, preferences, a policy) is never in doubt; byte-identical twins of the keeper are
+        not rivals: keeping either is the same.
         """
         rivals = [m for m in others if m not in set(twins)]
         if not rivals:
             return "high"
         best = min(rivals, key=self.keys.__getitem__)
         tier = self.decisive(keeper, best)
-        return "high" if tier in STRONG_TIERS else "low"
+        if tier in STATED_TIERS:
+            return "high"
+        return "low" if tier in BLIND_TIERS or self.contested(tier, keeper, best) else "high"
+
+    def contested(self, tier: str, keeper: int, rival: int) -> bool:
+        """Whether ``rival``, which loses to ``keeper`` on ``tier``, beats it on a ``CONTEST_TIERS`` tier after it.
+
+        The evidence then points both ways: the keeper is cleaner (no crop or border found), the rival has the
+        better quality or the camera's EXIF; that is where the keepers chosen wrongly are (docs/benchmarks.md).
+        """
+        at = self.names.index(tier)
+        against = CONTEST_TIERS if tier in PICTURE_TIERS else CONTEST_TIERS | {"age"}
+        for k in range(at + 1, len(self.names)):
+            name = self.names[k]
+            margin = CONTEST_STEPS if name == "resolution" else 1
+            if name in against and self.keys[rival][k] + margin <= self.keys[keeper][k]:
+                return True
+        return False
 
 
 def _quality_class(info: FileInfo) -> int:

@@ -132,8 +132,6 @@ def print_groups(console: Console, groups: Sequence[DuplicateGroup], errors: Seq
         notes = [f"kept: {escape(group.keeper_reason)}"] if group.keeper_reason else []
         if group.keeper_confidence == "low":
             notes.append("[yellow]keeper uncertain: check it[/]")
-        if group.keeper_lacks:
-            notes.append(f"[yellow]{lacks_words(group.keeper_lacks)}[/]")
         if group.reference_only:
             notes.append("reference files only: left alone")
         if group.linked_copies:
@@ -143,6 +141,8 @@ def print_groups(console: Console, groups: Sequence[DuplicateGroup], errors: Seq
             f"{human_bytes(group.reclaimable_bytes)} reclaimable" + "".join(f" · {n}" for n in notes),
             highlight=False,
         )
+        if group.keeper_lacks:
+            console.print(f"  [yellow]warning: {lacks_words(group.keeper_lacks)}[/]", highlight=False, soft_wrap=True)
         for m in group.members:
             dims = f"{m.width}x{m.height}" if m.width else "?"
             mark = "[green]keep[/]" if m.keep else "[cyan]link[/]" if m.linked else (
