@@ -203,19 +203,20 @@ class Ranking:
     def confidence(self, keeper: int, others: Sequence[int], twins: Sequence[int] = ()) -> str:
         """``"low"`` where the keeper is in doubt, else ``"high"`` (measured: docs/benchmarks.md).
 
-        In doubt: the best other file is told apart only by the file's bytes (format, size, path), or it beats
-        the keeper on a later tier that speaks of the picture or its history (``contested``). A person's
+        In doubt: the best other file is told apart only by the file's bytes (format, size, path), or another
+        file beats the keeper on a later tier that speaks of the picture or its history (``contested``). A person's
         statement (reference, preferences, a policy) is never in doubt; byte-identical twins of the keeper are
         not rivals: keeping either is the same.
         """
         rivals = [m for m in others if m not in set(twins)]
         if not rivals:
             return "high"
-        best = min(rivals, key=self.keys.__getitem__)
-        tier = self.decisive(keeper, best)
+        tier = self.decisive(keeper, min(rivals, key=self.keys.__getitem__))
         if tier in STATED_TIERS:
             return "high"
-        return "low" if tier in BLIND_TIERS or self.contested(tier, keeper, best) else "high"
+        if tier in BLIND_TIERS:
+            return "low"
+        return "low" if any(self.contested(self.decisive(keeper, r), keeper, r) for r in rivals) else "high"
 
     def contested(self, tier: str, keeper: int, rival: int) -> bool:
         """Whether ``rival``, which loses to ``keeper`` on ``tier``, beats it on a ``CONTEST_TIERS`` tier after it.
