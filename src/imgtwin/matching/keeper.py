@@ -38,7 +38,9 @@ tiers: a crop, a screenshot, an upscale or a framed copy is never kept over
 the picture it was made from because of its folder or format. Those are
 never what a person who says ``heic,jpg`` means (the HEIC original over the
 JPEG exported from it), and an export has no more picture than its source, so
-the content tier agrees with that preference wherever both speak.
+the content tier agrees with that preference wherever both speak. It does
+outrank resolution: ``raw,jpg`` must keep a RAW file, whose size as read is
+that of its embedded preview, over the full-size JPEG developed from it.
 
 The other policies (``largest``, ``smallest``, ``oldest``, ``newest``) put
 their criterion right after the reference tier and keep ``best`` as the
@@ -319,13 +321,6 @@ def _centrality(n: int, evidence: Evidence) -> np.ndarray:
     return rank
 
 
-def _stated(prefer: Preferences | str | None) -> Preferences:
-    """``prefer`` as ``Preferences`` (a single folder, as callers before the ordered folders gave it)."""
-    if isinstance(prefer, Preferences):
-        return prefer
-    return Preferences(folders=(prefer,) if prefer else ())
-
-
 def rank_files(
     infos: Sequence[FileInfo],
     policy: KeeperPolicy = KeeperPolicy.BEST,
@@ -335,7 +330,7 @@ def rank_files(
     """Every file's key under ``policy`` and the stated ``prefer``ences; files are only ever compared within one
     group."""
     evidence = evidence or Evidence()
-    stated = _stated(prefer)
+    stated = Preferences.of(prefer)
     n = len(infos)
     if policy is KeeperPolicy.PREFER_FOLDER and not stated.folders:
         raise ValueError("the prefer-folder policy needs a folder")

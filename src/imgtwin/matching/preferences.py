@@ -49,6 +49,13 @@ class Preferences:
     folders: tuple[str, ...] = ()
     formats: tuple[str, ...] = ()
 
+    @classmethod
+    def of(cls, prefer: Preferences | str | None) -> Preferences:
+        """``prefer`` as ``Preferences``: a single folder, as callers gave it before folders were ordered."""
+        if isinstance(prefer, Preferences):
+            return prefer
+        return cls(folders=(prefer,) if prefer else ())
+
     def folder_rank(self, path: str) -> int:
         """0 for a file under the first folder, 1 under the second, ...; the number of folders elsewhere."""
         return next((k for k, folder in enumerate(self.folders) if under(path, folder)), len(self.folders))
