@@ -6,7 +6,11 @@ with the corpus truth. Of the groups found that hold an original, a keeper is
 right when it is the original or a copy of equal quality: a byte copy, the
 same pixels in a lossless format (PNG, BMP, TIFF, lossless WebP), or the same
 pixels under another EXIF orientation tag. For each transform, the table says
-how often a copy made by it was kept instead of its original.
+how often a copy made by it was kept instead of its original. Then the calibration
+of "keeper uncertain": of the groups marked certain (``keeper_confidence`` high)
+and of those marked uncertain, how many keep a wrong file, and per rule that
+chose the keeper (``keeper_rule``), how many groups it decided and how many wrongly.
+Works on ``make_library.py`` libraries too (their truth has the same fields).
 
     python benchmarks/keeper_accuracy.py --corpus /tmp/corpus-medium [--db /tmp/medium.db] [--keep best]
 """
@@ -42,6 +46,8 @@ def run_find(corpus: Path, db: Path, extra: list[str]) -> dict:
 
 def keeper_table(document: dict, corpus: Path, truth: dict) -> tuple[int, int, collections.Counter, collections.Counter,
                                                                        list[tuple[str, str, str]]]:
+    """Right keepers, judged groups, per transform the groups it was kept wrongly in and those holding it,
+    and the wrong keepers; each judged group gets ``"_wrong"`` (True or False) for ``calibration``."""
     right = 0
     judged = 0
     stolen: collections.Counter[str] = collections.Counter()  # transform -> groups where it was kept wrongly
@@ -60,13 +66,34 @@ def keeper_table(document: dict, corpus: Path, truth: dict) -> tuple[int, int, c
         for _, record, _ in records:
             if record["kind"] == "variant" and record["group"] in originals:
                 present[record["transform"]] += 1
-        if keeper["group"] in originals and equal_quality(keeper):
+        group["_wrong"] = not (keeper["group"] in originals and equal_quality(keeper))
+        if not group["_wrong"]:
             right += 1
         else:
             stolen[keeper["transform"]] += 1
             original = next(rel for rel, r, _ in records if r["kind"] == "original")
             wrong.append((keeper["transform"], keeper_rel, original))
     return right, judged, stolen, present, wrong
+
+
+def calibration(document: dict) -> str:
+    """Of the judged groups marked certain and uncertain, how many keep a wrong file; and per rule."""
+    judged = [g for g in document["groups"] if "_wrong" in g]
+    lines = ["\n| keeper marked | groups | wrong keeper | share wrong |", "|---|---|---|---|"]
+    for label, mark in (("certain", "high"), ("uncertain", "low")):
+        marked = [g for g in judged if g.get("keeper_confidence", "high") == mark]
+        wrong = sum(g["_wrong"] for g in marked)
+        lines.append(f"| {label} | {len(marked)} | {wrong} | {wrong / max(len(marked), 1):.3f} |")
+    rules: collections.Counter[tuple[str, str]] = collections.Counter()
+    wrong_rules: collections.Counter[tuple[str, str]] = collections.Counter()
+    for g in judged:
+        key = (g.get("keeper_rule", "?"), g.get("keeper_confidence", "high"))
+        rules[key] += 1
+        wrong_rules[key] += g["_wrong"]
+    lines += ["\n| rule (confidence) | groups | wrong keeper |", "|---|---|---|"]
+    lines += [f"| {rule} ({mark}) | {n} | {wrong_rules[(rule, mark)]} |"
+              for (rule, mark), n in sorted(rules.items(), key=lambda item: -item[1])]
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -89,6 +116,7 @@ def main() -> None:
     for name in sorted(present, key=lambda n: (-stolen[n], n)):
         share = stolen[name] / present[name] if present[name] else 0.0
         print(f"| {name} | {present[name]} | {stolen[name]} | {share:.2f} |")
+    print(calibration(document))
     if args.show:
         shown: collections.Counter[str] = collections.Counter()
         for transform, keeper, original in wrong:

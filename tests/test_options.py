@@ -47,7 +47,7 @@ def test_similarity_words_map_to_bits() -> None:
 def test_match_options_expand_home_and_check_the_keeper() -> None:
     options = MatchOptions(keep="prefer-folder", prefer="~/originals", reference="~/ref")  # type: ignore[arg-type]
     assert options.keep is KeeperPolicy.PREFER_FOLDER
-    assert options.prefer == os.path.expanduser("~/originals")
+    assert options.prefer == (os.path.expanduser("~/originals"),)  # one folder; several are kept in order
     assert options.reference == (os.path.expanduser("~/ref"),)
     with pytest.raises(ValueError, match="needs prefer"):
         MatchOptions(keep="prefer-folder")

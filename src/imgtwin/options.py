@@ -25,6 +25,7 @@ from imgtwin.config import ExecutorKind, ProcessingConfig
 from imgtwin.matching.confirm import MAX_THRESHOLD
 from imgtwin.matching.keeper import KeeperPolicy
 from imgtwin.matching.near import NearParams
+from imgtwin.matching.preferences import Preferences, parse_formats
 from imgtwin.processing.discovery import DiscoveryOptions, FileFilter
 
 _ENGINE = ProcessingConfig()
@@ -129,15 +130,20 @@ class MatchOptions:
     ``medium`` (the default), ``low``: ``SIMILARITY_BITS``) or ``threshold``
     in bits of the 64-bit perceptual hash, not both. ``keep``: ``best``,
     ``largest``, ``smallest``, ``oldest``, ``newest`` or ``prefer-folder``
-    (files under ``prefer`` first). ``reference``: folders of originals that
-    no action touches. ``deep``: also match on local features.
+    (``best`` with ``prefer``). ``prefer``: folders whose files are kept first,
+    in this order (one folder as a string will do); ``prefer_format``: formats
+    in order of preference (``"heic,jpg"`` or ``("heic", "jpg")``); both outrank
+    every automatic tier but the reference and content ones (``matching.keeper``).
+    ``reference``: folders of originals that no action touches. ``deep``: also
+    match on local features.
     """
 
     similarity: Similarity | None = None
     threshold: int | None = None
     rotations: bool = True
     keep: KeeperPolicy | str = KeeperPolicy.BEST
-    prefer: str | None = None
+    prefer: tuple[str, ...] | str | None = ()
+    prefer_format: tuple[str, ...] | str = ()
     reference: tuple[str, ...] = ()
     deep: bool = False
 
@@ -145,8 +151,9 @@ class MatchOptions:
         if isinstance(self.reference, str):
             object.__setattr__(self, "reference", (self.reference,))
         object.__setattr__(self, "reference", tuple(expand(r) for r in self.reference))
-        if self.prefer is not None:
-            object.__setattr__(self, "prefer", expand(self.prefer))
+        prefer = (self.prefer,) if isinstance(self.prefer, str) else self.prefer or ()
+        object.__setattr__(self, "prefer", tuple(expand(p) for p in prefer))
+        object.__setattr__(self, "prefer_format", parse_formats(self.prefer_format))
         if self.similarity is not None and self.threshold is not None:
             raise ValueError("give similarity or threshold, not both")
         if self.similarity is not None and self.similarity not in SIMILARITIES:
@@ -161,6 +168,11 @@ class MatchOptions:
         object.__setattr__(self, "keep", policy)
         if policy is KeeperPolicy.PREFER_FOLDER and not self.prefer:
             raise ValueError("keep='prefer-folder' needs prefer=FOLDER")
+
+    @property
+    def preferences(self) -> Preferences:
+        """The stated preferences, folders made absolute (as the index records paths)."""
+        return Preferences(tuple(os.path.abspath(p) for p in self.prefer or ()), tuple(self.prefer_format))
 
     @property
     def exact_only(self) -> bool:

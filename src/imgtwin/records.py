@@ -216,11 +216,14 @@ class DuplicateGroup:
     """Files that show the same picture; exactly one is marked ``keep``.
 
     ``category`` is ``"exact"`` when every member has the keeper's bytes, else
-    ``"near"``. ``keeper_confidence`` is ``"low"`` when the keeper was told from
-    the next best file only by weak signals (camera data, centrality, age, format,
-    size, path): a reviewer should look there first. ``decided``: the group as it
-    would be without a person's "not duplicates" decisions (``find --show-decided``):
-    shown, never acted on, nothing reclaimable.
+    ``"near"``. ``keeper_confidence`` is ``"low"`` when the keeper is in doubt
+    (``matching.keeper.Ranking.confidence``: told from the next best file only by
+    format, size or path, or the evidence points both ways): a reviewer should look there first.
+    ``decided``: the group as it would be without a person's "not duplicates" decisions
+    (``find --show-decided``): shown, never acted on, nothing reclaimable. ``keeper_rule`` names the rule
+    that chose the keeper and ``keeper_reason`` says it in words
+    (``matching.keeper_words``); ``keeper_lacks``: the metadata (``"gps"``,
+    ``"date_taken"``, ``"camera"``) that a copy to be removed carries and the keeper lacks.
     """
 
     id: int
@@ -228,6 +231,9 @@ class DuplicateGroup:
     members: tuple[GroupMember, ...]
     keeper_confidence: str = "high"
     decided: bool = False
+    keeper_rule: str = ""
+    keeper_reason: str = ""
+    keeper_lacks: tuple[str, ...] = ()
 
     @property
     def keeper(self) -> GroupMember:

@@ -236,6 +236,7 @@ def test_reviewed_keeper_and_unticked_files_are_exported_as_a_find_json_plan(
         "duplicates": sum(len(g["members"]) - 1 for g in plan["groups"]),
         "exact_copies": sum(m["exact"] and not m["keep"] for g in plan["groups"] for m in g["members"]),
         "low_confidence": sum(g["keeper_confidence"] == "low" for g in plan["groups"]),
+        "keeper_lacks_metadata": sum(bool(g.get("keeper_lacks")) for g in plan["groups"]),
         "reference_only": 0,
         "linked": 0,
         "reclaimable_bytes": sum(g["reclaimable_bytes"] for g in plan["groups"]),

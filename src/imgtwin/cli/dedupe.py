@@ -35,6 +35,7 @@ from imgtwin.actions import (
     undo_journal,
 )
 from imgtwin.actions.journal import default_journal_path
+from imgtwin.actions.metadata import metadata_gaps_of
 from imgtwin.cli.common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -66,7 +67,7 @@ from imgtwin.runs.context import RunContext
 from imgtwin.runs.find import find_duplicates
 
 DELETE_FLAG = "--i-understand-delete-is-permanent"
-_SELECTION = ("similarity", "threshold", "rotations", "keep", "prefer", "deep", *FILTER_NAMES)
+_SELECTION = ("similarity", "threshold", "rotations", "keep", "prefer", "prefer_format", "deep", *FILTER_NAMES)
 
 
 def _fileops() -> FileOps:
@@ -228,6 +229,9 @@ def dedupe(
         for refused in plan.refused:
             console.print(f"[yellow]Refused: {escape(printable(refused.reason))}[/]", highlight=False)
         printer = _Printer(plan, dry_run=not yes)
+        for gap in metadata_gaps_of(plan, db):  # before anything is done, in a dry run as in a real one
+            console.print(f"[yellow]Warning: group {gap.group_id}: {escape(gap.words)} (keep: "
+                          f"{escape(printer.path(gap.keeper))})[/]", highlight=False, soft_wrap=True)
         ops = _fileops()
         if not yes:
             report = preview_plan(plan, ops=ops, on_item=printer)

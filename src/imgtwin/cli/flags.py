@@ -53,23 +53,30 @@ DEEP_HELP = (
 
 
 def selection_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """``--similarity``/``--threshold``, ``--rotations``, ``--keep``, ``--prefer``, ``--reference``, ``--deep``.
+    """``--similarity``/``--threshold``, ``--rotations``, ``--keep``, ``--prefer``, ``--prefer-format``,
+    ``--reference``, ``--deep``.
 
     Shared by ``find``, ``dedupe``, ``report`` and ``review`` so that the same
     words select the same groups everywhere. The command receives ``match``,
     the ``options.MatchOptions`` they make (checked here, as usage errors).
     """
     from imgtwin.matching.keeper import KeeperPolicy
+    from imgtwin.matching.preferences import parse_formats
 
     @functools.wraps(command)
     def with_match(*args: Any, similarity: str | None, threshold: int | None, rotations: bool, keep: str,
-                   prefer: str | None, reference: tuple[str, ...], deep: bool, **kwargs: Any) -> Any:
+                   prefer: tuple[str, ...], prefer_format: tuple[str, ...], reference: tuple[str, ...], deep: bool,
+                   **kwargs: Any) -> Any:
         if similarity is not None and threshold is not None:
             similarity, threshold = _similarity_or_threshold(similarity, threshold)
         if keep == KeeperPolicy.PREFER_FOLDER.value and not prefer:
             raise click.UsageError("--keep prefer-folder needs --prefer FOLDER")
+        try:
+            formats = parse_formats(prefer_format)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--prefer-format") from None
         match = MatchOptions(similarity=similarity, threshold=threshold, rotations=rotations,  # type: ignore[arg-type]
-                             keep=keep, prefer=prefer, reference=reference, deep=deep)
+                             keep=keep, prefer=prefer, prefer_format=formats, reference=reference, deep=deep)
         return command(*args, match=match, **kwargs)
 
     options = [
@@ -83,9 +90,14 @@ def selection_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      help="Which file of a group to keep: best = the original (no crop, border, logo or squash, "
                           "full colour, most real pixels, best JPEG quality, camera data, the source of the other "
                           "copies, oldest; see the README); largest, smallest, oldest, newest; prefer-folder = "
-                          "files under --prefer first."),
-        click.option("--prefer", type=click.Path(file_okay=False, path_type=str), default=None,
-                     help="Folder whose files are kept first (with --keep prefer-folder)."),
+                          "best, with --prefer."),
+        click.option("--prefer", type=click.Path(file_okay=False, path_type=str), multiple=True, metavar="FOLDER",
+                     help="Keep files under FOLDER over the other copies (repeatable, in order: --prefer A "
+                          "--prefer B keeps A's, then B's, then the rest). Never over a reference folder, nor a "
+                          "crop, screenshot or upscale over its source."),
+        click.option("--prefer-format", multiple=True, metavar="LIST",
+                     help="Formats to keep first, in order, e.g. heic,jpg (a HEIC over the JPEG exported from it) "
+                          "or raw,jpg. After --prefer folders; never a crop, screenshot or upscale over its source."),
         click.option("--deep/--no-deep", default=False, show_default=True, help=DEEP_HELP),
     ]
     wrapped: Callable[..., Any] = with_match

@@ -17,7 +17,7 @@ from imgtwin.interfaces import LoadedImage
 from imgtwin.loading.facts import BILEVEL, COLOUR, GREY
 
 #: Names the signals' definition; bump on any change to what ``signals_of`` produces.
-SIGNALS_SPEC = "signals-v1-depth-palette-jpegq-subsampling-exif-chroma"
+SIGNALS_SPEC = "signals-v2-depth-palette-jpegq-subsampling-exif-gps-chroma"
 
 #: Mean chroma (CIELAB a*b* distance from grey) below which a colour file holds a grey picture.
 GREY_CHROMA = 2.5
@@ -25,8 +25,8 @@ GREY_CHROMA = 2.5
 _SUBSAMPLING_CODES = {None: 0, "4:4:4": 1, "4:2:2": 2, "4:2:0": 3}
 _SUBSAMPLING_NAMES = {code: name for name, code in _SUBSAMPLING_CODES.items()}
 _LAYOUT = struct.Struct("<BBBHBBBf")  # version, depth, bits, palette, quality, subsampling, exif flags, chroma
-_VERSION = 1
-_CAMERA, _TAKEN, _SOFTWARE = 1, 2, 4
+_VERSION = 2  # 2: the GPS flag (rows of version 1 are read again by the next scan: their spec differs)
+_CAMERA, _TAKEN, _SOFTWARE, _GPS = 1, 2, 4, 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,9 +42,11 @@ class KeeperSignals:
     taken: bool = False  # EXIF date taken
     software: bool = False  # EXIF names the program that wrote the file
     chroma: float = 0.0  # mean CIELAB chroma of the picture (0 for grey)
+    gps: bool = False  # EXIF GPS position (latitude)
 
     def to_bytes(self) -> bytes:
-        flags = (_CAMERA if self.camera else 0) | (_TAKEN if self.taken else 0) | (_SOFTWARE if self.software else 0)
+        flags = ((_CAMERA if self.camera else 0) | (_TAKEN if self.taken else 0) | (_SOFTWARE if self.software else 0)
+                 | (_GPS if self.gps else 0))
         return _LAYOUT.pack(_VERSION, self.colour_depth, self.bits, min(self.palette_size or 0, 65535),
                             round(self.jpeg_quality or 0), _SUBSAMPLING_CODES.get(self.subsampling, 0), flags,
                             self.chroma)
@@ -58,7 +60,7 @@ class KeeperSignals:
         if version != _VERSION:
             return None
         return cls(depth, bits, palette or None, float(quality) or None, _SUBSAMPLING_NAMES.get(subsampling),
-                   bool(flags & _CAMERA), bool(flags & _TAKEN), bool(flags & _SOFTWARE), chroma)
+                   bool(flags & _CAMERA), bool(flags & _TAKEN), bool(flags & _SOFTWARE), chroma, bool(flags & _GPS))
 
 
 def mean_chroma(colour_lab_ab: np.ndarray) -> float:
@@ -78,4 +80,4 @@ def signals_of(loaded: LoadedImage, lab_ab: np.ndarray | None) -> KeeperSignals:
     if depth > BILEVEL and facts.palette_size is not None and facts.palette_size <= 2:
         depth = BILEVEL
     return KeeperSignals(depth, facts.bits, facts.palette_size, facts.jpeg_quality, facts.subsampling, facts.camera,
-                         facts.taken, facts.software is not None, chroma)
+                         facts.taken, facts.software is not None, chroma, facts.gps)

@@ -37,7 +37,8 @@ def _scaled_tables() -> np.ndarray:
 _TABLES = _scaled_tables()
 
 # EXIF tags (TIFF/EXIF numbering).
-_MAKE, _MODEL, _SOFTWARE, _EXIF_IFD, _DATE_TAKEN = 0x010F, 0x0110, 0x0131, 0x8769, 0x9003
+_MAKE, _MODEL, _SOFTWARE, _EXIF_IFD, _DATE_TAKEN, _GPS_IFD = 0x010F, 0x0110, 0x0131, 0x8769, 0x9003, 0x8825
+_LATITUDE = 2  # GPSLatitude in the GPS IFD: a position, not only a GPS version tag
 
 _SUBSAMPLING = {0: "4:4:4", 1: "4:2:2", 2: "4:2:0"}
 
@@ -60,6 +61,7 @@ class SourceFacts:
     camera: bool = False  # EXIF make or model present
     taken: bool = False  # EXIF date taken (DateTimeOriginal) present
     software: str | None = None  # EXIF Software: the program that last wrote the file
+    gps: bool = False  # EXIF GPS position (latitude) present
 
 
 def jpeg_quality(table: list[int] | tuple[int, ...]) -> float | None:
@@ -74,15 +76,16 @@ def jpeg_quality(table: list[int] | tuple[int, ...]) -> float | None:
     return float(np.argmin(errors) + 1)
 
 
-def _exif_facts(image: Image.Image) -> tuple[bool, bool, str | None]:
+def _exif_facts(image: Image.Image) -> tuple[bool, bool, str | None, bool]:
     try:
         exif = image.getexif()
         camera = bool(str(exif.get(_MAKE, "")).strip() or str(exif.get(_MODEL, "")).strip())
         taken = bool(str(exif.get_ifd(_EXIF_IFD).get(_DATE_TAKEN, "")).strip())
         software = str(exif.get(_SOFTWARE, "")).strip().replace("\x00", "") or None
+        gps = exif.get_ifd(_GPS_IFD).get(_LATITUDE) is not None
     except Exception:  # noqa: BLE001 - a corrupt EXIF block says nothing; it never costs the image
-        return False, False, None
-    return camera, taken, software[:64] if software else None
+        return False, False, None, False
+    return camera, taken, software[:64] if software else None, gps
 
 
 def colour_depth_of(mode: str) -> int:
@@ -117,5 +120,5 @@ def read_facts(image: Image.Image) -> SourceFacts:
 
 def with_exif(facts: SourceFacts, image: Image.Image) -> SourceFacts:
     """``facts`` with what the EXIF block of the loaded ``image`` says."""
-    camera, taken, software = _exif_facts(image)
-    return replace(facts, camera=camera, taken=taken, software=software)
+    camera, taken, software, gps = _exif_facts(image)
+    return replace(facts, camera=camera, taken=taken, software=software, gps=gps)

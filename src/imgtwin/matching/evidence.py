@@ -96,7 +96,8 @@ def upscale_questions(evidence: Evidence, infos: Sequence[FileInfo], pixels: np.
     between them: no crop, addition, border or squash, and the same orientation (then the two
     show the same content, pixel for pixel). One of them may itself be a noisy or blurred
     copy; any that explains the largest as well says it is an upscale. ``exclude``: files
-    already found to be upscales.
+    already found to be upscales. A smaller file is not asked about where the largest carries the
+    camera's EXIF and it does not (``_camera_only_in``).
     """
     if evidence.pairs is None or evidence.components is None:
         return []
@@ -118,7 +119,19 @@ def upscale_questions(evidence: Evidence, infos: Sequence[FileInfo], pixels: np.
         if len(members) < 2:
             continue
         largest = max(members, key=lambda m: (pixels[m], -m))
-        smaller = sorted({m for m in clean.get(largest, []) if pixels[m] * step <= pixels[largest]},
-                         key=lambda m: (-pixels[m], m))
+        smaller = sorted({m for m in clean.get(largest, []) if pixels[m] * step <= pixels[largest]
+                          and not _camera_only_in(infos[largest], infos[m])}, key=lambda m: (-pixels[m], m))
         questions += [(largest, m) for m in smaller[:MAX_QUESTIONS]]
     return questions
+
+
+def _camera_only_in(large: FileInfo, small: FileInfo) -> bool:
+    """Whether ``large`` carries the camera's EXIF (make and model) and ``small`` lacks it.
+
+    Then ``large`` was not enlarged from ``small``: an enlargement keeps the EXIF it was given, it does not
+    invent a camera. A soft original and a copy reduced by 10-30 % hold the same detail, so the check cannot
+    tell which came first (a 809x539 camera JPEG was taken for an upscale of its own 701x467 copy); the
+    resolution and quality tiers can.
+    """
+    return (large.signals is not None and large.signals.camera
+            and small.signals is not None and not small.signals.camera)

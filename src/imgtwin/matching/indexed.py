@@ -31,7 +31,9 @@ from imgtwin.matching.evidence import gather_evidence, upscale_questions
 from imgtwin.matching.exact import exact_groups, exact_labels
 from imgtwin.matching.grouping import EXACT, MATCHED_BY, Group, Matches, form_groups
 from imgtwin.matching.keeper import Evidence, FileInfo, KeeperPolicy, Ranking, rank_files
+from imgtwin.matching.keeper_words import metadata_gaps, reason_words
 from imgtwin.matching.near import FeatureTable, NearParams, near_matches
+from imgtwin.matching.preferences import Preferences
 from imgtwin.matching.resolution import UPSCALE_SPEC, UpscaleCheck, UpscaleVerdict
 from imgtwin.persistence.decisions import Pair, pair
 from imgtwin.persistence.index import HashIndex, IndexReadError
@@ -183,7 +185,8 @@ def _apart_test(keys: Sequence[str | None], apart: frozenset[Pair]) -> Callable[
 
 
 def group_rows(
-    rows: Sequence[_Row], table: FeatureTable, params: NearParams, policy: KeeperPolicy, prefer: str | None,
+    rows: Sequence[_Row], table: FeatureTable, params: NearParams, policy: KeeperPolicy,
+    prefer: Preferences | str | None,
     checks: UpscaleChecker | None = None,
     local: Sequence[LocalFeatures | None] | None = None,
     exact_only: bool = False,
@@ -353,7 +356,11 @@ def public_groups(groups: Sequence[Group], rows: Sequence[_Row], ranking: Rankin
         )
         twins = [m.index for m in group.members if m.transform == EXACT]
         others = [m.index for m in group.members if m.index != group.keeper]
-        public.append((group.category, members, ranking.confidence(group.keeper, others, twins)))
+        rule = ranking.rule(group.keeper, others, twins)
+        removed = [rows[m.index].info.signals for m, member in zip(group.members, members) if member.reclaimable]
+        lacks = metadata_gaps(rows[group.keeper].info.signals, removed)
+        public.append((group.category, members, ranking.confidence(group.keeper, others, twins), rule, lacks))
     public.sort(key=lambda g: (-sum(m.size for m in g[1] if m.reclaimable), g[1][0].path))
-    return tuple(DuplicateGroup(k, category, members, confidence, decided)
-                 for k, (category, members, confidence) in enumerate(public, start=1))
+    return tuple(DuplicateGroup(k, category, members, confidence, decided=decided, keeper_rule=rule,
+                                keeper_reason=reason_words(rule), keeper_lacks=lacks)
+                 for k, (category, members, confidence, rule, lacks) in enumerate(public, start=1))

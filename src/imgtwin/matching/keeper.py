@@ -28,17 +28,40 @@ two files decides (``TIERS``, strongest first):
 8. **age**: the older file (copies are made later);
 9. then the less lossy format, the larger file, the shorter path.
 
-The other policies (``largest``, ``smallest``, ``oldest``, ``newest``,
-``prefer-folder``) put their criterion right after the reference tier and
-keep ``best`` as the tie-breaker. When the keeper and the next file are told
-apart only from the camera tier on, the choice is marked low-confidence, so
-that a reviewer looks there first.
+What a person states comes right after the content tier, before every
+automatic tier below it (``matching.preferences``): first the folders
+(``--prefer A --prefer B``: A, then B, then the rest), then the formats
+(``--prefer-format heic,jpg``). A stated preference is the person's decision,
+so it outranks colour, resolution, quality and the rest; it does not outrank
+the reference folders (also stated, and never acted on) nor the content
+tiers: a crop, a screenshot, an upscale or a framed copy is never kept over
+the picture it was made from because of its folder or format. Those are
+never what a person who says ``heic,jpg`` means (the HEIC original over the
+JPEG exported from it), and an export has no more picture than its source, so
+the content tier agrees with that preference wherever both speak. It does
+outrank resolution: ``raw,jpg`` must keep a RAW file, whose size as read is
+that of its embedded preview, over the full-size JPEG developed from it.
+
+The other policies (``largest``, ``smallest``, ``oldest``, ``newest``) put
+their criterion right after the reference tier and keep ``best`` as the
+tie-breaker; ``prefer-folder`` is ``best`` with the folders of ``--prefer``
+(which apply under every policy). ``Ranking.rule`` names the tier that chose a
+group's keeper (``matching.keeper_words`` has it in words).
+
+A choice is marked low-confidence ("keeper uncertain"), so that a reviewer
+looks there first, where it is actually in doubt (``Ranking.confidence``): the
+next best file is told apart only by format, size or path, or it beats the
+keeper on a later tier that speaks of the picture or its history (better JPEG
+quality, the camera's EXIF, clearly more pixels; against a choice made on the
+camera's EXIF or centrality, also an older file), so that the evidence points
+both ways. On the shared corpus that is where the wrong
+keepers are: a choice made on the picture and not contradicted is right in
+more than 99 % of groups, a contested one in about half (docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
 import enum
-import os
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -46,6 +69,7 @@ import numpy as np
 
 from imgtwin.hashing.signals import KeeperSignals
 from imgtwin.loading.facts import COLOUR
+from imgtwin.matching.preferences import Preferences
 
 # Lower is better: lossless first, palette-reduced GIF last.
 FORMAT_LOSSINESS = {
@@ -59,8 +83,17 @@ _UNKNOWN_FORMAT = 4
 #: The tiers of ``best``, strongest first (see the module doc).
 TIERS = ("reference", "content", "colour", "resolution", "quality", "camera", "centrality", "age", "format", "size",
          "path")
-#: A keeper chosen by one of these tiers is chosen on evidence about the picture itself.
-STRONG_TIERS = frozenset({"reference", "derived", "content", "colour", "resolution", "quality"})
+#: Tiers that carry a person's statement (folders, formats, a policy): a keeper they choose is never in doubt.
+STATED_TIERS = frozenset({"reference", "derived", "preferred-folder", "preferred-format", "largest", "smallest",
+                          "oldest", "newest"})
+#: Tiers that say nothing of the picture or its history: a keeper they alone choose is in doubt.
+BLIND_TIERS = frozenset({"format", "size", "path", ""})
+#: Later tiers on which a rival that beats the keeper puts it in doubt (``Ranking.contested``): better JPEG
+#: quality, the camera's EXIF, or clearly more pixels (``CONTEST_STEPS`` resolution steps); against a choice
+#: made on the file's history (camera, centrality), also an older file.
+CONTEST_TIERS = frozenset({"resolution", "quality", "camera"})
+PICTURE_TIERS = frozenset({"content", "colour", "resolution", "quality"})
+CONTEST_STEPS = 2  # ~41 % more pixels: one step (~19 %) is within what borders and crops move
 #: Resolution steps: pixel counts within a quarter octave (~19 %, ~9 % per side) count as equal.
 RESOLUTION_STEPS_PER_OCTAVE = 4
 _QUALITY_CLASSES = (85, 70, 50)  # JPEG quality: >= 85 is class 0, >= 70 class 1, >= 50 class 2, else 3
@@ -102,7 +135,7 @@ class KeeperPolicy(str, enum.Enum):
     SMALLEST = "smallest"  # smallest file first
     OLDEST = "oldest"
     NEWEST = "newest"
-    PREFER_FOLDER = "prefer-folder"  # files under the preferred folder first, then ``best``
+    PREFER_FOLDER = "prefer-folder"  # ``best`` with ``--prefer`` folders (which every policy honours)
 
 
 @dataclass(frozen=True)
@@ -133,6 +166,7 @@ class Ranking:
 
     keys: list[tuple]  # type: ignore[type-arg]
     names: tuple[str, ...]  # the tier each key position stands for
+    upscaled: frozenset[int] = frozenset()  # files found to be enlarged from a smaller file of their group
 
     @property
     def order(self) -> list[int]:
@@ -151,22 +185,55 @@ class Ranking:
         at = self.names.index(tier)
         return all(self.keys[winner][:at] < self.keys[k][:at] for k in others)
 
-    def confidence(self, keeper: int, others: Sequence[int], twins: Sequence[int] = ()) -> str:
-        """``"high"`` when the keeper beats the best other file on the picture itself, else ``"low"``.
+    def rival(self, keeper: int, others: Sequence[int], twins: Sequence[int] = ()) -> int | None:
+        """The best file after ``keeper`` that is not a byte-identical twin of it (else the best twin; None: alone)."""
+        rivals = [m for m in others if m not in set(twins)] or list(others)
+        return min(rivals, key=self.keys.__getitem__) if rivals else None
 
-        Byte-identical twins of the keeper are not rivals: keeping either is the same.
+    def rule(self, keeper: int, others: Sequence[int], twins: Sequence[int] = ()) -> str:
+        """The code of the rule that chose ``keeper`` over the best other file (``keeper_words.KEEPER_REASONS``).
+
+        The tier that decided, ``upscaled`` where that is the content tier and the other file is an upscale, and
+        ``identical`` where nothing tells the files apart.
+        """
+        rival = self.rival(keeper, others, twins)
+        tier = self.decisive(keeper, rival) if rival is not None else ""
+        if tier == "content" and rival in self.upscaled:
+            return "upscaled"
+        return tier or "identical"
+
+    def confidence(self, keeper: int, others: Sequence[int], twins: Sequence[int] = ()) -> str:
+        """``"low"`` where the keeper is in doubt, else ``"high"`` (measured: docs/benchmarks.md).
+
+        In doubt: the best other file is told apart only by the file's bytes (format, size, path), or another
+        file beats the keeper on a later tier that speaks of the picture or its history (``contested``). A person's
+        statement (reference, preferences, a policy) is never in doubt; byte-identical twins of the keeper are
+        not rivals: keeping either is the same.
         """
         rivals = [m for m in others if m not in set(twins)]
         if not rivals:
             return "high"
-        best = min(rivals, key=self.keys.__getitem__)
-        tier = self.decisive(keeper, best)
-        return "high" if tier in STRONG_TIERS else "low"
+        tier = self.decisive(keeper, min(rivals, key=self.keys.__getitem__))
+        if tier in STATED_TIERS:
+            return "high"
+        if tier in BLIND_TIERS:
+            return "low"
+        return "low" if any(self.contested(self.decisive(keeper, r), keeper, r) for r in rivals) else "high"
 
+    def contested(self, tier: str, keeper: int, rival: int) -> bool:
+        """Whether ``rival``, which loses to ``keeper`` on ``tier``, beats it on a ``CONTEST_TIERS`` tier after it.
 
-def _under(path: str, folder: str) -> bool:
-    folder = os.path.normpath(folder)
-    return os.path.normpath(path).startswith(folder.rstrip(os.sep) + os.sep)
+        The evidence then points both ways: the keeper is cleaner (no crop or border found), the rival has the
+        better quality or the camera's EXIF; that is where the keepers chosen wrongly are (docs/benchmarks.md).
+        """
+        at = self.names.index(tier)
+        against = CONTEST_TIERS if tier in PICTURE_TIERS else CONTEST_TIERS | {"age"}
+        for k in range(at + 1, len(self.names)):
+            name = self.names[k]
+            margin = CONTEST_STEPS if name == "resolution" else 1
+            if name in against and self.keys[rival][k] + margin <= self.keys[keeper][k]:
+                return True
+        return False
 
 
 def _quality_class(info: FileInfo) -> int:
@@ -257,13 +324,15 @@ def _centrality(n: int, evidence: Evidence) -> np.ndarray:
 def rank_files(
     infos: Sequence[FileInfo],
     policy: KeeperPolicy = KeeperPolicy.BEST,
-    prefer: str | None = None,
+    prefer: Preferences | str | None = None,
     evidence: Evidence | None = None,
 ) -> Ranking:
-    """Every file's key under ``policy``; files are only ever compared within one group."""
+    """Every file's key under ``policy`` and the stated ``prefer``ences; files are only ever compared within one
+    group."""
     evidence = evidence or Evidence()
+    stated = Preferences.of(prefer)
     n = len(infos)
-    if policy is KeeperPolicy.PREFER_FOLDER and not prefer:
+    if policy is KeeperPolicy.PREFER_FOLDER and not stated.folders:
         raise ValueError("the prefer-folder policy needs a folder")
     flaws = content_flaws(n, evidence, infos)
     central = _centrality(n, evidence)
@@ -273,20 +342,23 @@ def rank_files(
     best_in_component: dict[int, float] = {}
     for k in range(n):
         best_in_component[int(components[k])] = max(best_in_component.get(int(components[k]), 0.0), float(pixels[k]))
+    stated_names = (("preferred-folder",) if stated.folders else ()) + (("preferred-format",) if stated.formats else ())
     keys = []
     for k, info in enumerate(infos):
         top = best_in_component[int(components[k])]
         steps = round(np.log2(top / pixels[k]) * RESOLUTION_STEPS_PER_OCTAVE) if pixels[k] > 0 and top > 0 else 999
         depth = info.signals.colour_depth if info.signals is not None else COLOUR
-        best = (int(flaws[k]), -depth, steps, _quality_class(info), _camera(info), int(central[k]), info.mtime_ns,
-                info.lossiness, -info.size, (len(info.path), info.path))
-        keys.append((0 if info.reference else 1, int(k in evidence.derived), *_policy_key(info, policy, prefer), *best))
-    names = ("reference", "derived", *_policy_names(policy), *TIERS[1:])
-    return Ranking(keys, names)
+        ranks = ((stated.folder_rank(info.path),) if stated.folders else ()) + (
+            (stated.format_rank(info.format),) if stated.formats else ())
+        best = (int(flaws[k]), *ranks, -depth, steps, _quality_class(info), _camera(info), int(central[k]),
+                info.mtime_ns, info.lossiness, -info.size, (len(info.path), info.path))
+        keys.append((0 if info.reference else 1, int(k in evidence.derived), *_policy_key(info, policy), *best))
+    names = ("reference", "derived", *_policy_names(policy), "content", *stated_names, *TIERS[2:])
+    return Ranking(keys, names, evidence.upscaled)
 
 
-def _policy_key(info: FileInfo, policy: KeeperPolicy, prefer: str | None) -> tuple[int, ...]:
-    if policy is KeeperPolicy.BEST:
+def _policy_key(info: FileInfo, policy: KeeperPolicy) -> tuple[int, ...]:
+    if policy in (KeeperPolicy.BEST, KeeperPolicy.PREFER_FOLDER):
         return ()
     if policy is KeeperPolicy.LARGEST:
         return (-info.size,)
@@ -296,18 +368,15 @@ def _policy_key(info: FileInfo, policy: KeeperPolicy, prefer: str | None) -> tup
         return (info.mtime_ns,)
     if policy is KeeperPolicy.NEWEST:
         return (-info.mtime_ns,)
-    if policy is KeeperPolicy.PREFER_FOLDER:
-        assert prefer is not None
-        return (0 if _under(info.path, prefer) else 1,)
     raise ValueError(f"unknown keeper policy {policy!r}")
 
 
 def _policy_names(policy: KeeperPolicy) -> tuple[str, ...]:
-    return () if policy is KeeperPolicy.BEST else (policy.value,)
+    return () if policy in (KeeperPolicy.BEST, KeeperPolicy.PREFER_FOLDER) else (policy.value,)
 
 
 def keeper_order(
-    infos: Sequence[FileInfo], policy: KeeperPolicy = KeeperPolicy.BEST, prefer: str | None = None,
+    infos: Sequence[FileInfo], policy: KeeperPolicy = KeeperPolicy.BEST, prefer: Preferences | str | None = None,
     derived: Collection[int] = (),
 ) -> list[int]:
     """Indices of ``infos`` from the most to the least preferred keeper (no other evidence between files).
@@ -318,7 +387,7 @@ def keeper_order(
 
 
 def choose_keeper(
-    infos: Sequence[FileInfo], policy: KeeperPolicy = KeeperPolicy.BEST, prefer: str | None = None
+    infos: Sequence[FileInfo], policy: KeeperPolicy = KeeperPolicy.BEST, prefer: Preferences | str | None = None
 ) -> int:
     """Index of the keeper among ``infos``."""
     if not infos:

@@ -5,14 +5,19 @@ The JSON document::
     {"tool": "imgtwin", "version": "0.1.0", "threshold": 10, "rotations": true, "deep": false,
      "summary": {"groups": 2, "duplicates": 3, "reclaimable_bytes": 123456, "errors": 1},
      "groups": [{"id": 1, "category": "exact"|"near", "reclaimable_bytes": 4567,
+                 "keeper_confidence": "high"|"low", "keeper_rule": "resolution",
+                 "keeper_reason": "higher resolution", "keeper_lacks": ["gps", "date_taken", "camera"],
+                 "keeper_warning": "the keeper lacks the GPS position, ... a removed copy carries" or "",
                  "members": [{"path", "size", "width", "height", "format", "distance",
                               "keep": true|false, "transform": null|"rotate90"|...|"rotated 3°, crop 22%",
                               "exact", "reference", "linked": true|false,
                               "reason": null|"low-detail picture: matched by tone and layout"|...}]}],
      "errors": [{"path", "reason", "message"}]}
 
-Members are listed keeper first. CSV has one row per member with the columns
-``CSV_COLUMNS``. Paths are written as the caller gave them.
+Members are listed keeper first. ``keeper_reason``: the rule that chose the keeper, in
+words (``matching.keeper_words``); ``keeper_lacks``: metadata a copy to be removed
+carries and the keeper lacks (empty: none). CSV has one row per member with the
+columns ``CSV_COLUMNS`` (``keeper_lacks`` joined with ``;``). Paths are written as the caller gave them.
 """
 
 from __future__ import annotations
@@ -27,13 +32,14 @@ from rich.console import Console
 from rich.markup import escape
 
 from imgtwin._version import __version__
+from imgtwin.matching.keeper_words import lacks_words
 from imgtwin.persistence.atomic import AtomicTextFile
 from imgtwin.persistence.rows import text_path
 from imgtwin.records import DuplicateGroup, FileError
 from imgtwin.reporting.text import printable
 
 CSV_COLUMNS = ("group", "category", "keep", "exact", "reference", "path", "size", "width", "height", "format",
-               "distance", "transform", "keeper_confidence", "linked", "reason")
+               "distance", "transform", "keeper_confidence", "linked", "reason", "keeper_reason", "keeper_lacks")
 
 
 def human_bytes(count: float) -> str:
@@ -74,6 +80,7 @@ def groups_document(
             "exact_copies": sum(g.exact_copies for g in groups),
             "reclaimable_bytes": sum(g.reclaimable_bytes for g in groups),
             "low_confidence": sum(g.keeper_confidence == "low" for g in groups),
+            "keeper_lacks_metadata": sum(bool(g.keeper_lacks) for g in groups),
             "reference_only": sum(g.reference_only for g in groups),
             "linked": sum(g.linked_copies for g in groups),
             "errors": len(errors),
@@ -92,7 +99,9 @@ def with_decided(document: dict[str, Any], decided: Sequence[DuplicateGroup]) ->
 
 def _group_dict(g: DuplicateGroup) -> dict[str, Any]:
     return {"id": g.id, "category": g.category, "reclaimable_bytes": g.reclaimable_bytes,
-            "keeper_confidence": g.keeper_confidence, "reference_only": g.reference_only,
+            "keeper_confidence": g.keeper_confidence, "keeper_rule": g.keeper_rule, "keeper_reason": g.keeper_reason,
+            "keeper_lacks": list(g.keeper_lacks), "keeper_warning": lacks_words(g.keeper_lacks),
+            "reference_only": g.reference_only,
             **({"decided": True} if g.decided else {}), "members": [_member_dict(m) for m in g.members]}
 
 
@@ -116,7 +125,8 @@ def _csv_rows(stream: TextIO, groups: Sequence[DuplicateGroup]) -> None:
         for m in group.members:
             writer.writerow([group.id, group.category, int(m.keep), int(m.exact), int(m.reference), text_path(m.path),
                              m.size, m.width, m.height, m.format, m.distance, m.transform or "",
-                             group.keeper_confidence, int(m.linked), m.reason or ""])
+                             group.keeper_confidence, int(m.linked), m.reason or "", group.keeper_reason,
+                             ";".join(group.keeper_lacks)])
 
 
 def print_groups(console: Console, groups: Sequence[DuplicateGroup], errors: Sequence[tuple[str, FileError]],
@@ -149,7 +159,7 @@ def decided_line(groups: int, files: int) -> str:
 
 def _print_group(console: Console, group: DuplicateGroup) -> None:
     """One group's title line and its members, keeper first."""
-    notes = []
+    notes = [f"kept: {escape(group.keeper_reason)}"] if group.keeper_reason else []
     if group.keeper_confidence == "low":
         notes.append("[yellow]keeper uncertain: check it[/]")
     if group.reference_only:
@@ -164,6 +174,8 @@ def _print_group(console: Console, group: DuplicateGroup) -> None:
         f"{human_bytes(group.reclaimable_bytes)} reclaimable" + "".join(f" · {n}" for n in notes),
         highlight=False,
     )
+    if group.keeper_lacks:
+        console.print(f"  [yellow]warning: {lacks_words(group.keeper_lacks)}[/]", highlight=False, soft_wrap=True)
     for m in group.members:
         dims = f"{m.width}x{m.height}" if m.width else "?"
         mark = "[green]keep[/]" if m.keep else "[cyan]link[/]" if m.linked else (
@@ -191,12 +203,15 @@ def _print_totals(console: Console, groups: Sequence[DuplicateGroup], errors: Se
     reclaimable = sum(g.reclaimable_bytes for g in groups)
     exact = sum(g.category == "exact" for g in groups)
     low = sum(g.keeper_confidence == "low" for g in groups)
+    lacking = sum(bool(g.keeper_lacks) for g in groups)
     linked = sum(g.linked_copies for g in groups)
     console.print(
         f"{len(groups)} group(s) ({exact} exact, {len(groups) - exact} near): {duplicates} duplicate file(s), "
         f"{exact_copies} of them byte-identical to their keeper"
         + (f" ({linked} already linked to it)" if linked else "") + f", {human_bytes(reclaimable)} reclaimable"
-        + (f"; {low} keeper(s) uncertain" if low else "") + ".", highlight=False, soft_wrap=True,
+        + (f"; {low} keeper(s) uncertain" if low else "")
+        + (f"; {lacking} keeper(s) lack metadata a removed copy carries" if lacking else "") + ".",
+        highlight=False, soft_wrap=True,
     )
     if errors:
         console.print(f"{len(errors)} file(s) could not be read (see `imgtwin errors` or --json).", highlight=False)

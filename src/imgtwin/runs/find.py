@@ -111,7 +111,7 @@ def find_duplicates(
     match, options, run = match or MatchOptions(), options or ScanOptions(), run or RunContext()
     check_roots(paths)  # with or without a scan: a file or a typo is an error, never a root or an empty result
     check_folders(match.reference, "reference folder")  # else it would protect nothing
-    threshold, rotations, keep, prefer = match.bits, match.searches_rotations, match.keep, match.prefer
+    threshold, rotations, keep = match.bits, match.searches_rotations, match.keep
     reference, deep, exact_only = match.reference, match.searches_deep, match.exact_only
     db = db_path or default_db_path()
     summary = None
@@ -137,8 +137,7 @@ def find_duplicates(
             loaded = load_rows(db, roots, reference, select)
         local = local_features_for(db, [r.content_hash for r in loaded.rows]) if deep else None
         with UpscalePool(options.processing_config(), strips) as upscale_jobs:
-            grouping = group_rows(loaded.rows, loaded.table, params, KeeperPolicy(keep),
-                                  os.path.abspath(prefer) if prefer else None,
+            grouping = group_rows(loaded.rows, loaded.table, params, KeeperPolicy(keep), match.preferences,
                                   UpscaleChecker(db, upscale_jobs), local, exact_only, remembered_apart(db))
     display = PathDisplay(roots)
     errors = tuple((display(p), e) for p, e in loaded.errors)

@@ -99,6 +99,7 @@ const ImgtwinCore = (function () {
     return {
       exact_copies: groups.reduce((n, g) => n + g.members.filter((m) => m.exact === true && !m.keep).length, 0),
       low_confidence: groups.filter((g) => g.keeper_confidence === "low").length,
+      keeper_lacks_metadata: groups.filter((g) => Array.isArray(g.keeper_lacks) && g.keeper_lacks.length > 0).length,
       reference_only: groups.filter((g) => g.members.length > 0 && g.members.every(isReference)).length,
       linked: groups.reduce((n, g) => n + g.members.filter((m) => m.linked === true && !m.keep).length, 0),
     };
@@ -114,7 +115,11 @@ const ImgtwinCore = (function () {
       if (keep.length < 2) continue;
       const order = [s.keeper, ...keep.filter((i) => i !== s.keeper)];
       const members = order.map((i) => reviewed(s, i));
-      groups.push(Object.assign({}, s.g, {
+      const found = Object.assign({}, s.g);
+      if (!s.g.members[s.keeper].keep) {  // another keeper than find's: its rule and metadata were not judged
+        for (const key of ["keeper_rule", "keeper_reason", "keeper_lacks", "keeper_warning"]) delete found[key];
+      }
+      groups.push(Object.assign(found, {
         reclaimable_bytes: members.reduce((n, m) => n + (m.keep || isReference(m) || m.linked === true ? 0 : m.size),
                                           0),
         members,

@@ -22,7 +22,7 @@ const ImgtwinPage = (function () {
     setValue("files", files, count(files));
     setValue("duplicates", files - doc.groups.length, count(files - doc.groups.length));
     const totals = C.totals(doc.groups);
-    for (const key of ["exact_copies", "low_confidence", "reference_only", "linked"]) {
+    for (const key of ["exact_copies", "low_confidence", "keeper_lacks_metadata", "reference_only", "linked"]) {
       setValue(key, totals[key], count(totals[key]));
     }
     const bytes = doc.groups.reduce((n, g) => n + g.reclaimable_bytes, 0);
@@ -157,9 +157,16 @@ const ImgtwinPage = (function () {
       badge.title = "keeper uncertain: check it (imgtwin could not tell which copy is best)";
       head.append(badge);
     }
+    const asFound = g.members[s.keeper] !== undefined && g.members[s.keeper].keep === true;  // find's keeper
+    if (g.keeper_warning && asFound) {  // metadata a copy to be removed carries and the keeper lacks
+      const badge = el("span", "badge uncertain keeper-lacks", "keeper lacks metadata");
+      badge.title = String(g.keeper_warning);
+      head.append(badge, el("span", "facts keeper-warning", String(g.keeper_warning)));
+    }
     if (s.transformed) head.append(el("span", "badge transformed", "transformed"));
     if (g.reference_only) head.append(el("span", "badge reference", "reference only"));
     head.append(el("span", "facts", `${g.members.length} files · ${humanBytes(C.reclaimable(s))} reclaimable`));
+    if (g.keeper_reason && asFound) head.append(el("span", "facts keeper-reason", `kept: ${g.keeper_reason}`));
     const ol = el("ol", "members");
     ol.append(memberNode(s, s.keeper, hooks));  // keeper first, the others as found
     g.members.forEach((_, i) => { if (i !== s.keeper) ol.append(memberNode(s, i, hooks)); });
