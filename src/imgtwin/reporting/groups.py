@@ -159,13 +159,15 @@ def decided_line(groups: int, files: int) -> str:
 
 def _print_group(console: Console, group: DuplicateGroup) -> None:
     """One group's title line and its members, keeper first."""
-    notes = [f"kept: {escape(group.keeper_reason)}"] if group.keeper_reason else []
+    notes = []
     if group.keeper_confidence == "low":
         notes.append("[yellow]keeper uncertain: check it[/]")
     if group.reference_only:
         notes.append("reference files only: left alone")
     if group.linked_copies:
         notes.append(f"{group.linked_copies} already linked to the keeper")
+    if group.keeper_reason:
+        notes.append(f"kept: {escape(group.keeper_reason)}")
     if group.decided:
         notes = ["marked not duplicates: left alone"]
     title = "Decided" if group.decided else "Group"
