@@ -197,7 +197,12 @@
     const box = event.target;
     const i = Number(box.closest(".member").dataset.index);
     if (box.dataset.action === "include") setIncluded(stateOf(box), i, box.checked);
-    else if (box.dataset.action === "keep" && box.checked) makeKeeper(stateOf(box), i);
+    else if (box.dataset.action === "keep" && box.checked) {
+      const s = stateOf(box);
+      makeKeeper(s, i);
+      const node = drawn.node(s);  // drawn again: the focus stays on the radio chosen (keyboard users)
+      if (node) node.querySelector(`.member[data-index="${i}"] input[data-action="keep"]`).focus();
+    }
   });
 
   // ---- the list: filter, sort, search, current group -----------------------------------------
