@@ -17,8 +17,7 @@ from typing import Any
 
 from imgtwin.persistence.index import HashIndex
 from imgtwin.persistence.review_choices import ChoiceError, GroupChoice, Member, store_choice, stored_choices
-from imgtwin.review.acting import DecisionError, Decisions, ReviewGroups
-from imgtwin.review.inputs import is_id
+from imgtwin.review.acting import DecisionError, Decisions, ReviewGroups, group_position
 
 
 def members(groups: ReviewGroups, position: int) -> tuple[list[Member], int]:
@@ -33,7 +32,7 @@ class ReviewChoices:
 
     def __init__(self, db_path: str | None) -> None:
         self.db_path = db_path
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # a store and the cache it updates, one at a time
         self._version = -1
         self._choices: dict[int, GroupChoice] = {}
 
@@ -74,25 +73,23 @@ class ReviewChoices:
         """Keeps the page's review of one group (DecisionError: what is wrong with the request)."""
         if self.db_path is None:
             raise DecisionError("this session has no index to keep choices in", 409)
-        gid, choice = _parse(body, groups)
-        position = groups.position(gid)
-        assert position is not None
+        gid, position, choice = _parse(body, groups)
         found, automatic = members(groups, position)
         if choice.keeper == automatic:
             choice = GroupChoice(None, choice.excluded)
         if (automatic if choice.keeper is None else choice.keeper) in choice.excluded:
             raise DecisionError(f"group {gid}: the keeper cannot be unticked")
-        try:
-            with HashIndex(self.db_path) as index:
-                store_choice(index.conn, found, choice)
-        except ChoiceError as exc:
-            raise DecisionError(str(exc), 409) from None
-        choices = self.current(groups)
         with self._lock:
-            if self._version == groups.version:
-                self._choices = {k: v for k, v in choices.items() if k != gid}
-                if not choice.empty:
-                    self._choices[gid] = choice
+            choices = dict(self.current(groups))
+            try:
+                with HashIndex(self.db_path) as index:
+                    store_choice(index.conn, found, choice)
+            except ChoiceError as exc:
+                raise DecisionError(str(exc), 409) from None
+            choices.pop(gid, None)
+            if not choice.empty:
+                choices[gid] = choice
+            self._choices = choices
         return {"group": gid, "stored": not choice.empty}
 
     def honour(self, decisions: Decisions, groups: ReviewGroups) -> Decisions:
@@ -114,18 +111,10 @@ class ReviewChoices:
         return Decisions(decisions.action, decisions.move_to, tuple(kept))
 
 
-def _parse(body: Any, groups: ReviewGroups) -> tuple[int, GroupChoice]:
-    if not isinstance(body, dict):
-        raise DecisionError("the request is not a JSON object")
-    if not is_id(body.get("version")) or not is_id(body.get("group")):
-        raise DecisionError("the request needs the version of the groups and the id of the group")
-    if body["version"] != groups.version:
-        raise DecisionError("the groups changed since the page got them: review the new groups", 409)
-    gid = body["group"]
-    position = groups.position(gid)
-    if position is None:
-        raise DecisionError(f"there is no group {gid}", 409)
-    ids = groups.ids[position]
+def _parse(body: Any, groups: ReviewGroups) -> tuple[int, int, GroupChoice]:
+    """The group a request names, where it is, and the choice it asks to keep (indices of its members)."""
+    position = group_position(body, groups)
+    gid, ids = body["group"], groups.ids[position]
     keep, excluded = body.get("keep"), body.get("excluded", [])
     if keep is not None and (not isinstance(keep, str) or keep not in ids):
         raise DecisionError(f"group {gid}: the file to keep is not a member of the group")
@@ -133,4 +122,4 @@ def _parse(body: Any, groups: ReviewGroups) -> tuple[int, GroupChoice]:
             or len(set(excluded)) != len(excluded):
         raise DecisionError(f"group {gid}: the unticked files must be other members of the group than the keeper, "
                             "once each")
-    return gid, GroupChoice(None if keep is None else ids.index(keep), tuple(sorted(ids.index(i) for i in excluded)))
+    return gid, position, GroupChoice(None if keep is None else ids.index(keep), tuple(sorted(ids.index(i) for i in excluded)))
