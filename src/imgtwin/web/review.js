@@ -304,6 +304,7 @@
   // ---- following the server ------------------------------------------------------------------
   // The groups and the choices stored for them; a pair of different versions waits for the next "groups" event.
   async function fetchGroups() {
+    await choices.saved();  // what the server holds includes every change posted so far
     let [data, stored] = await Promise.all([getJSON("/api/review"), getJSON("/api/choices")]);
     for (let tries = 0; stored.version !== data.version && tries < 5; tries++) {  // a rescan ended in between
       if (stored.version < data.version) stored = await getJSON("/api/choices");
