@@ -302,7 +302,7 @@
   });
 
   // ---- following the server ------------------------------------------------------------------
-  // The groups and the choices stored for them; a pair of different versions waits for the next "groups" event.
+  // The groups and the choices stored for them, of one version (asked again while a rescan ends in between).
   async function fetchGroups() {
     await choices.saved();  // what the server holds includes every change posted so far
     let [data, stored] = await Promise.all([getJSON("/api/review"), getJSON("/api/choices")]);
