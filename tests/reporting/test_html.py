@@ -190,8 +190,10 @@ def test_reviewed_keeper_and_unticked_files_are_exported_as_a_find_json_plan(
     dropped = next(m for m in big["members"] if not m["keep"] and m is not new_keeper)
 
     group = page.locator(f'.group[data-group-id="{big["id"]}"]')
-    group.locator(".member", has_text=os.path.basename(new_keeper["path"])).locator(".thumb").click()
     member = group.locator(f'.member[data-path="{new_keeper["path"]}"]')
+    member.locator(".thumb").click()  # a click on a picture is no keeper choice: its "keep" control is
+    assert member.get_attribute("data-keep") == "false"
+    member.locator("input[data-action=keep]").check()
     assert member.get_attribute("data-keep") == "true"
     assert group.locator(".member").first.get_attribute("data-path") == new_keeper["path"]
     found_keeper = next(m for m in big["members"] if m["keep"])

@@ -137,7 +137,7 @@ def test_live_scan_review_apply_trash_and_undo_from_the_page(browser: Any, app: 
     assert page.get_attribute('#summary [data-key="errors"]', "data-value") == "1"
 
     # review: a new keeper for one exact pair, one file of the near group left out
-    member(page, root / "sub" / "copy0.png").locator(".thumb").click()
+    member(page, root / "sub" / "copy0.png").locator("input[data-action=keep]").check()
     assert member(page, root / "sub" / "copy0.png").get_attribute("data-keep") == "true"
     assert member(page, root / "photo0.png").get_attribute("data-keep") == "false"
     member(page, root / "sub" / "small7.png").locator("input[data-action=include]").uncheck()
@@ -292,7 +292,7 @@ def test_the_screenshot_for_the_readme(browser: Any, served: Any) -> None:
     page.wait_for_selector("html[data-version='1']")
     wait_until(page, "[...document.images].every(i => i.complete)")
     assert page.evaluate("[...document.querySelectorAll('.thumb img')].filter(i => i.naturalWidth > 0).length") >= 8
-    member(page, root / "sub" / "copy0.png").locator(".thumb").click()  # a keeper changed
+    member(page, root / "sub" / "copy0.png").locator("input[data-action=keep]").check()  # a keeper changed
     assert member(page, root / "sub" / "copy0.png").get_attribute("data-keep") == "true"
     page.keyboard.press("G")
     page.keyboard.press("l")

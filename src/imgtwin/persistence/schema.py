@@ -111,6 +111,24 @@ AUXILIARY_TABLES = (
         decided_at  REAL NOT NULL,   -- seconds since the epoch
         PRIMARY KEY (hash_a, hash_b, algorithm)
     ) WITHOUT ROWID""",
+    # Keepers a person chose in the review app (persistence/review_choices.py), keyed by content: the chosen
+    # content over each other content of its group, so a moved file keeps the choice and a changed one drops it.
+    """CREATE TABLE IF NOT EXISTS chosen_keepers (
+        keeper_hash  TEXT NOT NULL,  -- content hash of the file chosen to keep
+        other_hash   TEXT NOT NULL,  -- a content it was chosen over (keeper_hash itself: the row naming the copy)
+        algorithm    TEXT NOT NULL,  -- the content hash's definition (hashing/content.py)
+        keeper_path  BLOB NOT NULL,  -- the chosen file's path key: which of byte copies
+        decided_at   REAL NOT NULL,
+        PRIMARY KEY (keeper_hash, other_hash, algorithm)
+    ) WITHOUT ROWID""",
+    # Files a person unticked in the review app: never acted on from it (persistence/review_choices.py).
+    """CREATE TABLE IF NOT EXISTS excluded_files (
+        content_hash TEXT NOT NULL,
+        path         BLOB NOT NULL,  -- the path key when unticked: which of byte copies
+        algorithm    TEXT NOT NULL,
+        decided_at   REAL NOT NULL,
+        PRIMARY KEY (content_hash, path, algorithm)
+    ) WITHOUT ROWID""",
 )
 
 

@@ -105,11 +105,9 @@ def parse_decisions(body: Any, groups: ReviewGroups, roots: Sequence[str], *, ap
     return Decisions(action, move_to, tuple(chosen))
 
 
-def parse_apart(body: Any, groups: ReviewGroups) -> tuple[list[str], list[str]]:
-    """The page's "not duplicates" mark: ``{"version", "group": ID, "files": [ids]}`` (no files: the whole group).
-
-    Returns the group's paths and those of the files set apart from the others (empty: all of them).
-    """
+def group_position(body: Any, groups: ReviewGroups) -> int:
+    """Where the group a request about one group (``{"version", "group": ID, ...}``) names is; DecisionError
+    (409 where the page shows other groups than the server's) if it names none."""
     if not isinstance(body, dict):
         raise DecisionError("the request is not a JSON object")
     if not is_id(body.get("version")) or not is_id(body.get("group")):
@@ -119,6 +117,15 @@ def parse_apart(body: Any, groups: ReviewGroups) -> tuple[list[str], list[str]]:
     position = groups.position(body["group"])
     if position is None:
         raise DecisionError(f"there is no group {body['group']}", 409)
+    return position
+
+
+def parse_apart(body: Any, groups: ReviewGroups) -> tuple[list[str], list[str]]:
+    """The page's "not duplicates" mark: ``{"version", "group": ID, "files": [ids]}`` (no files: the whole group).
+
+    Returns the group's paths and those of the files set apart from the others (empty: all of them).
+    """
+    position = group_position(body, groups)
     ids, members = groups.ids[position], groups.files[position]
     chosen = body.get("files", [])
     if not isinstance(chosen, list) or not all(isinstance(i, str) and i in ids for i in chosen) \

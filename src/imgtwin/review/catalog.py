@@ -33,7 +33,7 @@ _ID = re.compile(r"^[0-9a-f]{32}$")
 class ServedFile(Protocol):
     """What the review app needs of a group member (a ``records.GroupMember``): its absolute path, its
     size, whether it lies in a reference folder and, where the index knows them, the device and inode it
-    was hashed as."""
+    was hashed as and its content hash (what the person's choices are kept by: ``review.choices``)."""
 
     @property
     def path(self) -> str: ...
@@ -49,6 +49,9 @@ class ServedFile(Protocol):
 
     @property
     def inode(self) -> int | None: ...
+
+    @property
+    def content_hash(self) -> str | None: ...
 
 
 class NotServable(Exception):

@@ -16,6 +16,8 @@ Routes (all behind ``security.GuardMiddleware``):
 ``POST /api/apply``      apply them (journal, checks: as ``dedupe --yes``)
 ``POST /api/runs/R/undo``  undo run R
 ``POST /api/not-duplicates``  remember a group (or some members) as not duplicates
+``GET /api/choices``     the keepers chosen and files unticked that hold for the groups shown
+``POST /api/choices``    keep a group's review (keeper, unticked files; null, none: back to automatic)
 ``GET /files/ID/thumb``  160 px thumbnail; ``/files/ID/full``: full picture
 =======================  ====================================================
 """
@@ -102,6 +104,9 @@ def create_app(session: ReviewSession, guard: Guard, pictures: Pictures, *, on_s
         body = await anyio.to_thread.run_sync(session.encoded, "review")
         return _no_store(Response(body, media_type="application/json"))
 
+    async def choices(request: Request) -> Response:
+        return _no_store(_JSON(await anyio.to_thread.run_sync(session.choices.as_json, session.groups)))
+
     async def runs(request: Request) -> Response:
         found = await anyio.to_thread.run_sync(session.runs.runs)
         return _no_store(_JSON({"runs": [r.as_json() for r in found]}))
@@ -137,6 +142,9 @@ def create_app(session: ReviewSession, guard: Guard, pictures: Pictures, *, on_s
                     return _no_store(_JSON(await anyio.to_thread.run_sync(session.preview, body)))
                 if request.url.path == "/api/not-duplicates":
                     return _no_store(_JSON(await anyio.to_thread.run_sync(session.mark_apart, body)))
+                if request.url.path == "/api/choices":
+                    stored = await anyio.to_thread.run_sync(session.choices.store, body, session.groups)
+                    return _no_store(_JSON(stored))
                 started = await anyio.to_thread.run_sync(session.start_apply, body)
                 return _no_store(_JSON(started.summary(), status_code=202))
         except Busy as exc:
@@ -207,6 +215,8 @@ def create_app(session: ReviewSession, guard: Guard, pictures: Pictures, *, on_s
         Route("/api/groups", groups),
         Route("/api/review", review),
         Route("/api/runs", runs),
+        Route("/api/choices", choices),
+        Route("/api/choices", acting, methods=["POST"]),
         Route("/api/jobs/{job}", job),
         Route("/api/events", events),
         Route("/api/scan", acting, methods=["POST"]),

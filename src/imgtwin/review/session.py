@@ -31,6 +31,7 @@ from imgtwin.review.acting import (
     parse_decisions,
 )
 from imgtwin.review.catalog import FileCatalog
+from imgtwin.review.choices import ReviewChoices
 from imgtwin.review.events import EventHub
 from imgtwin.review.finder import Finder, FoundGroups
 from imgtwin.review.progress import PageProgressReporter
@@ -88,6 +89,7 @@ class ReviewSession:
         self.catalog = catalog
         self.workdir = workdir
         self.db_path = db_path
+        self.choices = ReviewChoices(db_path)  # the keepers chosen and files unticked, kept in the index
         self.runs = runs or RunCatalog(journal_dir(), finder.roots)
         self.journal_path = journal_path
         self.roots = finder.roots
@@ -224,7 +226,7 @@ class ReviewSession:
 
     def _decisions(self, body: Any, applying: bool = True) -> tuple[Decisions, ReviewGroups]:
         groups = self.groups
-        return parse_decisions(body, groups, self.roots, applying=applying), groups
+        return self.choices.honour(parse_decisions(body, groups, self.roots, applying=applying), groups), groups
 
     def _plan(self, decisions: Decisions, groups: ReviewGroups) -> Any:
         if self.db_path is None:

@@ -11,7 +11,7 @@ from importlib import resources
 # The scripts each page runs, in order: the shared ones first.
 SHARED_SCRIPTS = ("groups-core.js", "groups-page.js")
 REPORT_SCRIPTS = (*SHARED_SCRIPTS, "report.js")
-REVIEW_SCRIPTS = (*SHARED_SCRIPTS, "review-compare.js", "review-act.js", "review.js")
+REVIEW_SCRIPTS = (*SHARED_SCRIPTS, "review-compare.js", "review-act.js", "review-choices.js", "review.js")
 
 
 def asset(name: str) -> str:

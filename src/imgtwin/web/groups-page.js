@@ -62,13 +62,17 @@ const ImgtwinPage = (function () {
   }
 
   // ---- one group --------------------------------------------------------------------------------
-  // `src`: the thumbnail's address, or null where there is none.
-  function thumbFor(s, i, src) {
+  // `src`: the thumbnail's address, or null where there is none. `select`: what a click on it does, as its
+  // title (a page that has nothing to open leaves it out: the picture is then no button). Making a file
+  // the keeper is never a click on its picture: that is the "keep" control beside it (keeperChoice).
+  function thumbFor(s, i, src, select) {
     const m = s.g.members[i];
-    const button = el("button", "thumb");
-    button.type = "button";
-    button.dataset.action = "keep";
-    button.title = i === s.keeper ? "Keeper" : "Make this the keeper";
+    const button = el(select ? "button" : "span", "thumb");
+    if (select) {
+      button.type = "button";
+      button.dataset.action = "select";
+      button.title = select;
+    }
     const placeholder = () => button.replaceChildren(el("span", "placeholder", "no preview"));
     if (!src) {
       placeholder();
@@ -89,6 +93,19 @@ const ImgtwinPage = (function () {
     return button;
   }
 
+  // The explicit "keep this" control: one radio per member, a group's radios one set (arrow keys move in it).
+  function keeperChoice(s, i) {
+    const label = el("label", "keep-choice");
+    const radio = el("input");
+    radio.type = "radio";
+    radio.name = `keeper-${s.gi}`;
+    radio.checked = i === s.keeper;
+    radio.dataset.action = "keep";
+    label.title = i === s.keeper ? "The keeper: kept, never acted on" : "Keep this file instead";
+    label.append(radio, document.createTextNode(" keep"));
+    return label;
+  }
+
   // A path as folder (dim) and name; `text` is how the page shortens it, the title keeps it whole.
   function pathNode(full, text = full) {
     const cut = Math.max(text.lastIndexOf("/"), text.lastIndexOf("\\")) + 1;
@@ -98,7 +115,8 @@ const ImgtwinPage = (function () {
     return path;
   }
 
-  // hooks: thumb(s, i) -> address or null; path(full) -> shown text; member(li, row, meta, s, i)
+  // hooks: thumb(s, i) -> address or null; select: the title of a click on a picture (none: not clickable);
+  // path(full) -> shown text; member(li, row, meta, s, i)
   // and group(section, s) add a page's own marks.
   function memberNode(s, i, hooks) {
     const m = C.reviewed(s, i);
@@ -111,7 +129,7 @@ const ImgtwinPage = (function () {
     li.dataset.included = String(isKeeper || C.acted(s, i));
     li.classList.toggle("keeper", isKeeper);
     li.classList.toggle("excluded", !isKeeper && !C.acted(s, i));
-    li.append(thumbFor(s, i, hooks.thumb(s, i)));
+    li.append(thumbFor(s, i, hooks.thumb(s, i), hooks.select));
 
     const meta = el("div", "meta");
     const row = el("div", "row");
@@ -124,7 +142,7 @@ const ImgtwinPage = (function () {
     box.title = isKeeper ? "The keeper is always kept" : reference ? "In a reference folder: never touched"
       : "Include in the plan";
     label.append(box, document.createTextNode(" include"));
-    row.append(label);
+    row.append(keeperChoice(s, i), label);
     if (isKeeper) row.append(el("span", "badge keep", "keep"));
     if (!isKeeper && m.exact === true) row.append(el("span", "badge same", "same bytes"));
     if (C.linkedToKeeper(s, i)) row.append(el("span", "badge same", "hard link to the keeper"));
@@ -219,6 +237,6 @@ const ImgtwinPage = (function () {
     ol.append(fragment);
   }
 
-  return { setValue, renderSummary, renderCounts, renderPlanLine, thumbFor, pathNode, memberNode, groupNode,
+  return { setValue, renderSummary, renderCounts, renderPlanLine, thumbFor, keeperChoice, pathNode, memberNode, groupNode,
            filters, view, fillErrors };
 })();

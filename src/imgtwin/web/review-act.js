@@ -24,7 +24,8 @@ const ImgtwinServer = (function () {
 })();
 
 // ctx: version() (of the groups shown), decisions() (what the page asks to act on),
-// outcomeOf (file id -> last outcome, kept by the page), markMember(id) (draw a file's group again).
+// outcomeOf (file id -> last outcome, kept by the page), markMember(id) (draw a file's group again),
+// saved() (a promise: the page's choices posted so far are kept).
 function ImgtwinActing(ctx) {
   const { el, count, humanBytes } = ImgtwinCore;
   const { getJSON, post } = ImgtwinServer;
@@ -104,6 +105,7 @@ function ImgtwinActing(ctx) {
     return { version: ctx.version(), action: $("action").value, move_to: $("move-to").value || null, groups: ctx.decisions() };
   }
   document.querySelector('[data-action="apply"]').addEventListener("click", async () => {
+    await ctx.saved();  // the choices posted before the click are the ones the server's plan honours
     const body = request();
     const reply = await post("/api/preview", body);
     const dialog = $("confirm");

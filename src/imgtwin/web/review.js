@@ -14,9 +14,8 @@
   const root = document.documentElement;
 
   // ---- review state -------------------------------------------------------------------------
-  // Decisions are kept by file id, so they survive a rescan (ids depend on the path only).
-  const chosenKeepers = new Set();   // ids the reviewer made keepers
-  const leftOut = new Set();         // ids the reviewer excluded
+  // The keepers chosen and files unticked are kept by the server, in the index (review-choices.js):
+  // each change is posted, and the groups are drawn with what it holds.
   const outcomeOf = new Map();       // id -> {status, reason} from the last apply
   let doc = { groups: [], errors: [], summary: {} };
   let ids = [];
@@ -27,25 +26,20 @@
 
   const list = $("groups");
   const drawn = C.chunkedList({ list, sentinel: $("sentinel"), render: drawGroup, key: (s) => s.gi });
-  const acting = ImgtwinActing({ version: () => version, decisions, outcomeOf, markMember });
+  const choices = ImgtwinChoices({ version: () => version, fileId });
+  const acting = ImgtwinActing({ version: () => version, decisions, outcomeOf, markMember, saved: choices.saved });
   const compare = ImgtwinCompare({
     fileId, makeKeeper, setIncluded, closed: (s) => setCurrent(drawn.view.indexOf(s), focusIndex),
   });
 
   function fileId(s, i) { return ids[s.gi][i]; }
 
-  function install(data) {
+  // data: /api/review; stored: /api/choices for the same version (what the person chose, kept by the server).
+  function install(data, stored) {
     doc = data.document;
     ids = data.ids;
     version = data.version;
-    states = doc.groups.map((g, gi) => {
-      const s = C.newState(g, gi);
-      const fids = ids[gi];
-      const chosen = fids.findIndex((id) => chosenKeepers.has(id));
-      if (chosen >= 0) s.keeper = chosen;
-      fids.forEach((id, i) => { if (leftOut.has(id) && i !== s.keeper) s.excluded.add(i); });
-      return s;
-    });
+    states = doc.groups.map((g, gi) => choices.restore(C.newState(g, gi), stored.groups[String(g.id)]));
     outcomeOf.clear();
     $("notes").hidden = !data.notes.length;
     $("notes").textContent = data.notes.join(" ");
@@ -92,6 +86,7 @@
   }
   const hooks = {
     thumb: (s, i) => `/files/${fileId(s, i)}/thumb`,
+    select: "Compare at full size (c)",
     path: shown,
     member(li, row, meta, s, i) {
       const id = fileId(s, i);
@@ -116,7 +111,12 @@
       apart.type = "button";
       apart.dataset.action = "apart-group";
       apart.title = "Remember that these files are not duplicates of each other: this group is not shown again";
-      section.querySelector("header").append(apart);
+      const reset = el("button", "reset-group", "automatic keeper");
+      reset.type = "button";
+      reset.dataset.action = "reset";
+      reset.hidden = !C.edited(s);
+      reset.title = "Forget your keeper and unticked files in this group: back to imgtwin's choice";
+      section.querySelector("header").append(reset, apart);
     },
   };
   function drawGroup(s) { return P.groupNode(s, hooks); }
@@ -140,20 +140,28 @@
   $("errors").addEventListener("toggle", () => { if ($("errors").open) P.fillErrors(doc); });
 
   // ---- review actions ------------------------------------------------------------------------
+  // Each change is drawn at once and posted (choices.save); a reload or a restart shows it again.
   function makeKeeper(s, i) {
     if (i === s.keeper) return;
-    s.g.members.forEach((_, k) => chosenKeepers.delete(fileId(s, k)));
-    if (!s.g.members[i].keep) chosenKeepers.add(fileId(s, i));
-    leftOut.delete(fileId(s, i));
     s.keeper = i;
     s.excluded.delete(i);
-    redraw(s);
+    changed(s);
   }
   function setIncluded(s, i, on) {
     if (i === s.keeper || C.isReference(s.g.members[i])) return;
-    if (on) { s.excluded.delete(i); leftOut.delete(fileId(s, i)); }
-    else { s.excluded.add(i); leftOut.add(fileId(s, i)); }
+    if (on) s.excluded.delete(i);
+    else s.excluded.add(i);
+    changed(s);
+  }
+  function resetGroup(s) {  // back to the keeper found, every file ticked; the stored choice forgotten
+    s.keeper = C.newState(s.g, s.gi).keeper;
+    s.excluded.clear();
+    changed(s);
+  }
+  function changed(s) {
     redraw(s);
+    P.renderCounts(states);
+    choices.save(s);
   }
   function stateOf(target) {
     const section = target.closest(".group");
@@ -167,10 +175,11 @@
     setCurrent(drawn.view.indexOf(s), li ? Number(li.dataset.index) : undefined, false);
     const target = event.target.closest("[data-action]");
     if (target && target.dataset.action === "apart-group") { markApart(s, []); return; }
+    if (target && target.dataset.action === "reset") { resetGroup(s); return; }
     if (!target || !li) return;
     const i = Number(li.dataset.index);
-    if (target.dataset.action === "keep") makeKeeper(s, i);
-    else if (target.dataset.action === "compare") compare.open(s, i);
+    // a click on a picture selects it and opens it beside the keeper; keeping it is its "keep" control (change)
+    if (target.dataset.action === "compare" || target.dataset.action === "select") compare.open(s, i);
     else if (target.dataset.action === "apart") markApart(s, [fileId(s, i)]);
   });
 
@@ -186,8 +195,14 @@
   }
   list.addEventListener("change", (event) => {
     const box = event.target;
-    if (box.dataset.action !== "include") return;
-    setIncluded(stateOf(box), Number(box.closest(".member").dataset.index), box.checked);
+    const i = Number(box.closest(".member").dataset.index);
+    if (box.dataset.action === "include") setIncluded(stateOf(box), i, box.checked);
+    else if (box.dataset.action === "keep" && box.checked) {
+      const s = stateOf(box);
+      makeKeeper(s, i);
+      const node = drawn.node(s);  // drawn again: the focus stays on the radio chosen (keyboard users)
+      if (node) node.querySelector(`.member[data-index="${i}"] input[data-action="keep"]`).focus();
+    }
   });
 
   // ---- the list: filter, sort, search, current group -----------------------------------------
@@ -258,6 +273,8 @@
       if (event.key === "Escape") event.target.blur();
       return;
     }
+    // on a "keep" radio, Space and the arrows are the radio set's own (choose, move in it)
+    if (event.target.dataset.action === "keep" && (event.key === " " || event.key.startsWith("Arrow"))) return;
     const s = currentState();
     const keys = {
       "?": () => $("help").showModal(),
@@ -285,9 +302,19 @@
   });
 
   // ---- following the server ------------------------------------------------------------------
+  // The groups and the choices stored for them, of one version (asked again while a rescan ends in between).
+  async function fetchGroups() {
+    await choices.saved();  // what the server holds includes every change posted so far
+    let [data, stored] = await Promise.all([getJSON("/api/review"), getJSON("/api/choices")]);
+    for (let tries = 0; stored.version !== data.version && tries < 5; tries++) {  // a rescan ended in between
+      if (stored.version < data.version) stored = await getJSON("/api/choices");
+      else data = await getJSON("/api/review");
+    }
+    return { data, stored: stored.version === data.version ? stored : { groups: {} } };
+  }
   async function loadGroups() {
-    const data = await getJSON("/api/review");
-    if (data.version !== version) install(data);
+    const { data, stored } = await fetchGroups();
+    if (data.version !== version) install(data, stored);
   }
   async function loadState(review) {
     const state = await getJSON("/api/state");
@@ -300,8 +327,8 @@
     if (state.progress) for (const e of state.progress.recent_errors) acting.addRecentError(e);
     if (state.job) acting.restoreJob(await getJSON(`/api/jobs/${state.job.id}`));
     if (review) {  // fetched alongside the state: the first groups come one round trip sooner
-      const data = await review;
-      if (data.version > version) install(data);
+      const { data, stored } = await review;
+      if (data.version > version) install(data, stored);
     }
     if (state.version !== version) await loadGroups();
     return state;
@@ -323,7 +350,7 @@
   }
 
   (async function start() {
-    const state = await loadState(getJSON("/api/review"));
+    const state = await loadState(fetchGroups());
     follow(state.event_id);
     await acting.loadRuns();
     root.dataset.ready = "true";
