@@ -335,11 +335,12 @@ def deep_matches(
         keep = np.fromiter(((a, b) not in skip for a, b in zip(i.tolist(), j.tolist())), bool, len(i))
         i, j = i[keep], j[keep]
     fits = verify_candidates(table, i, j, params)
-    if thumbs is not None:
-        containment = params.geometry.containment
-        fits = [None if f is None or _on_frame(f, table.features[int(i[k])], table.features[int(j[k])],  # type: ignore[arg-type]
-                                               thumbs[int(i[k])], thumbs[int(j[k])], containment) else f
-                for k, f in enumerate(fits)]  # fmt: skip
+    if thumbs is not None:  # the containment must hold for the pictures, not only the frames
+        for k, fit in enumerate(fits):
+            a, b = table.features[int(i[k])], table.features[int(j[k])]
+            if fit is not None and a is not None and b is not None and _on_frame(
+                    fit, a, b, thumbs[int(i[k])], thumbs[int(j[k])], params.geometry.containment):
+                fits[k] = None
     rows = [k for k, f in enumerate(fits) if f is not None]
     out_i, out_j = i[rows], j[rows]
     transform, inverse, source, shared, inliers = [], [], [], [], []
