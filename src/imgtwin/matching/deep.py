@@ -16,7 +16,9 @@
    (votes relative to both images' totals).  The loops are compiled
    (``matching.deep_kernel``).
 2. **Geometric verification** (``matching.geometry``): a RANSAC fit that must
-   put one picture's frame inside the other's.
+   put one picture's frame inside the other's, and inside its *picture*: a
+   picture that lies partly on the other file's frame (a screenshot's bars)
+   is another view of the scene that file shows (``matching.framing``).
 3. **What the fit says**: which member is the source (the keeper must never be
    a screenshot or a crop of another member, see :attr:`DeepMatches.derived`)
    and a ``transform`` text for each direction.
@@ -33,9 +35,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from imgtwin.hashing.features import THUMB
 from imgtwin.hashing.local import LocalFeatures, LocalSpec
 from imgtwin.loading.pillow_loader import StandardImageLoader
+from imgtwin.matching.framing import frame_share, inner_quad, picture_on_frame
 from imgtwin.matching.geometry import Fit, GeometryParams, fit_matches
 from imgtwin.matching.grouping import Matches
 from imgtwin.matching.search import default_threads
@@ -208,46 +210,17 @@ class DeepMatches:
         return len(self.i)
 
 
-def _frame_share(thumb: np.ndarray, fit: Fit, inner: LocalFeatures, outer: LocalFeatures, inner_is_a: bool
-                 ) -> float | None:  # fmt: skip
-    """How much of ``outer``'s area around ``inner``'s picture is one flat colour (None: no such area).
-
-    Looked at on ``outer``'s 32 x 32 thumbnail: app bars, letterboxing and
-    borders are mostly one background colour (text and icons are sparse),
-    while the rest of a photo, however soft, spreads over many grey levels.
-    """
-    from imgtwin.matching.geometry import _frame, _map
-
-    matrix = fit.matrix if inner_is_a else np.linalg.inv(fit.matrix)
-    quad = _map(matrix, _frame(inner.width, inner.height))  # inner's frame in outer's pixels
-    quad = quad * (THUMB / np.array([outer.width, outer.height]))
-    y, x = np.mgrid[0:THUMB, 0:THUMB] + 0.5
-    inside = np.ones((THUMB, THUMB), dtype=bool)
-    clockwise = _orientation(quad) > 0
-    for k in range(4):
-        p, q = quad[k], quad[(k + 1) % 4]
-        cross = (q[0] - p[0]) * (y - p[1]) - (q[1] - p[1]) * (x - p[0])
-        inside &= (cross >= -0.5) if clockwise else (cross <= 0.5)
-    around = thumb[~inside].astype(np.int16)
-    if len(around) < 0.05 * THUMB * THUMB:
-        return None
-    mode = np.bincount(around, minlength=256).argmax()
-    return float((np.abs(around - mode) <= _FLAT_LEVELS).mean())
-
-
 # Measured on the phone-edits corpus (685 fits): the area a screenshot or a
 # frame adds around the photo is one colour (within 2 grey levels) for 80 %
 # of its pixels (median; 10th percentile 53 %), the part of a photo a crop
 # removed for 14 % (90th percentile 35 %).  In between, neither file is
 # called the source.
-_FLAT_LEVELS = 2
 _FRAME_SHARE = 0.5
 _PICTURE_SHARE = 0.35
-
-
-def _orientation(quad: np.ndarray) -> float:
-    x, y = quad[:, 0], quad[:, 1]
-    return float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))
+# The share of an inner picture that may lie on the outer file's frame colour where it has detail
+# (``framing.picture_on_frame``): at most 0.18 for copies (stickers, flat walls and skies), from 0.27 up for
+# views shifted by 40-60 % inside a screenshot of the other (benchmarks/texture_negatives.py, 1,450 fits).
+_PICTURE_ON_FRAME = 0.25
 
 
 def _source(fit: Fit, a: LocalFeatures, b: LocalFeatures, thumb_a: np.ndarray | None, thumb_b: np.ndarray | None
@@ -257,7 +230,7 @@ def _source(fit: Fit, a: LocalFeatures, b: LocalFeatures, thumb_a: np.ndarray | 
     When one frame lies inside the other, the inner one is either a crop of
     the outer picture (the outer one is the source) or a picture the outer
     one frames (a screenshot, a border: the inner one is the source); the
-    outer file's area around the inner picture tells which (``_frame_share``).
+    outer file's area around the inner picture tells which (``framing.frame_share``).
     """
     containment = 0.9
     if fit.b_shown >= containment and fit.a_shown < 0.95:  # b's frame inside a's
@@ -266,13 +239,28 @@ def _source(fit: Fit, a: LocalFeatures, b: LocalFeatures, thumb_a: np.ndarray | 
         inner, outer, thumb, inner_is_a, inner_side = a, b, thumb_b, True, 0
     else:
         return -1, min(fit.a_shown, fit.b_shown)
-    share = _frame_share(thumb, fit, inner, outer, inner_is_a) if thumb is not None else None
+    share = frame_share(thumb, inner_quad(fit, inner, outer, inner_is_a)) if thumb is not None else None
     shown = fit.a_shown if inner_side == 0 else fit.b_shown
     if share is None or _PICTURE_SHARE < share < _FRAME_SHARE:
         return -1, shown
     if share >= _FRAME_SHARE:
         return inner_side, shown
     return 1 - inner_side, fit.a_shown if inner_side == 1 else fit.b_shown
+
+
+def _on_frame(fit: Fit, a: LocalFeatures, b: LocalFeatures, thumb_a: np.ndarray, thumb_b: np.ndarray,
+              containment: float) -> bool:  # fmt: skip
+    """Whether a picture the fit puts inside the other's frame lies partly on that file's frame, not its picture.
+
+    Then the containment that makes it a copy does not hold: it is another
+    view of the scene that the outer file frames (see ``matching.framing``).
+    """
+    for inner, outer, inner_thumb, outer_thumb, inner_is_a, shown in (
+            (a, b, thumb_a, thumb_b, True, fit.a_shown), (b, a, thumb_b, thumb_a, False, fit.b_shown)):
+        quad = inner_quad(fit, inner, outer, inner_is_a)
+        if shown >= containment and picture_on_frame(outer_thumb, inner_thumb, quad) > _PICTURE_ON_FRAME:
+            return True
+    return False
 
 
 def verify_candidates(table: LocalTable, i: np.ndarray, j: np.ndarray, params: DeepParams = DeepParams(),
@@ -347,6 +335,12 @@ def deep_matches(
         keep = np.fromiter(((a, b) not in skip for a, b in zip(i.tolist(), j.tolist())), bool, len(i))
         i, j = i[keep], j[keep]
     fits = verify_candidates(table, i, j, params)
+    if thumbs is not None:  # the containment must hold for the pictures, not only the frames
+        for k, fit in enumerate(fits):
+            a, b = table.features[int(i[k])], table.features[int(j[k])]
+            if fit is not None and a is not None and b is not None and _on_frame(
+                    fit, a, b, thumbs[int(i[k])], thumbs[int(j[k])], params.geometry.containment):
+                fits[k] = None
     rows = [k for k, f in enumerate(fits) if f is not None]
     out_i, out_j = i[rows], j[rows]
     transform, inverse, source, shared, inliers = [], [], [], [], []
