@@ -359,19 +359,18 @@ def _judge(table: FeatureTable, params: NearParams, cand: Candidates) -> tuple[n
     structural = accept(params, d, g, alignment.correlation, alignment.detail, k)
     if table.colour is None or table.low_detail is None or len(i) == 0:
         return structural, alignment
-    colour = table.colour
-    trim = table.trim
-    shift = colour_shift(colour[i], colour[j], g, alignment.window_x, alignment.window_y,
-                         trim[i] if trim is not None else None, trim[j] if trim is not None else None)
+    colour, trim = table.colour, table.trim
     flat = table.low_detail[i] | table.low_detail[j]
+    # Only where the structure cannot decide are colours compared as they are (see matching.colour).
+    plain = flat if table.mostly_flat is None else flat | table.mostly_flat[i] | table.mostly_flat[j]
+    shift = colour_shift(colour[i], colour[j], g, alignment.window_x, alignment.window_y,
+                         trim[i] if trim is not None else None, trim[j] if trim is not None else None, relative=~plain)
     agreeing = np.zeros(len(i), dtype=bool)
     if flat.any():
         rows = np.flatnonzero(flat)
-        agreeing[rows] = pixel_agreement(table.full_thumbs[i[rows]] if table.full_thumbs is not None else
-                                         table.thumbs[i[rows]],
-                                         table.full_thumbs[j[rows]] if table.full_thumbs is not None else
-                                         table.thumbs[j[rows]],
-                                         colour[i[rows]], colour[j[rows]], g[rows], params.colour)
+        full = table.thumbs if table.full_thumbs is None else table.full_thumbs
+        agreeing[rows] = pixel_agreement(full[i[rows]], full[j[rows]], colour[i[rows]], colour[j[rows]], g[rows],
+                                         params.colour)
         # A flat picture turned or mirrored cannot be told from another one (a light on the left, one on
         # the right): low-detail pictures are matched only the way they stand.
         agreeing &= g == 0
