@@ -114,6 +114,14 @@ def page(frame: tuple[int, int, int, int] | None) -> Image.Image:
     return blank if frame is None else marked(lambda d: d.rectangle(frame, outline=(40, 40, 40), width=3), blank)
 
 
+def framed_paper(paper: tuple[int, int, int], seed: int) -> Image.Image:
+    """A scanned sheet of coloured paper (with its grain) and a frame drawn off its centre."""
+    sheet = marked(lambda d: d.rectangle((180, 254, 940, 1329), outline=(30, 30, 30), width=5),
+                   Image.new("RGB", (1000, 1414), paper))
+    grain = np.random.default_rng(seed).normal(0, 1.5, (1414, 1000, 1))
+    return Image.fromarray(np.clip(np.asarray(sheet, dtype=np.float64) + grain, 0, 255).astype(np.uint8))
+
+
 @pytest.mark.parametrize("name, first, second", [
     ("a small dot", solid(), marked(lambda d: d.ellipse((397, 147, 403, 153), fill=(240, 240, 240)))),
     ("a dark dot", solid(), marked(lambda d: d.ellipse((396, 146, 404, 154), fill=(10, 10, 30)))),
@@ -122,6 +130,7 @@ def page(frame: tuple[int, int, int, int] | None) -> Image.Image:
     ("a thin rectangle", solid(), marked(lambda d: d.rectangle((200, 150, 440, 330), outline=(20, 20, 20), width=1))),
     ("a frame moved", page((60, 60, 540, 788)), page((90, 100, 570, 828))),
     ("a frame drawn", page(None), page((60, 60, 540, 788))),
+    ("the same frame on another paper", framed_paper((205, 215, 190), 1), framed_paper((215, 205, 200), 2)),
     ("a gradient turned by 30 degrees", gradient((200, 60, 40), (40, 80, 200), 0), gradient((200, 60, 40), (40, 80, 200), 30)),
     ("a gradient of one tone turned", gradient((180, 70, 70), (60, 110, 160), 0), gradient((180, 70, 70), (60, 110, 160), 20)),
     ("a gradient reversed", gradient((200, 60, 40), (40, 80, 200), 0), gradient((200, 60, 40), (40, 80, 200), 180)),

@@ -43,6 +43,7 @@ from imgtwin.hashing.features import (
     DIHEDRAL_NAMES,
     THUMB,
     MatchFeatures,
+    blank_inside,
     dihedral_hashes,
     hashes_of_blocks,
 )
@@ -73,9 +74,8 @@ HASH_BLOCK = 4096
 JUDGE_BLOCK = 8192
 
 # g^-1 for each dihedral index (rotate90 <-> rotate270, the rest are involutions).
-_INVERSE = np.array([DIHEDRAL_NAMES.index(n) for n in
-                     ("identity", "mirror_h", "mirror_v", "rotate180", "transpose", "rotate90", "rotate270",
-                      "transverse")])  # fmt: skip
+_INVERSE = np.array([DIHEDRAL_NAMES.index(n) for n in ("identity", "mirror_h", "mirror_v", "rotate180", "transpose",
+                                                        "rotate90", "rotate270", "transverse")])  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +153,7 @@ class FeatureTable:
             full = thumbs.copy()
             for i in np.flatnonzero(trimmed).tolist():  # trimmed: full_thumb is bytes (never the b"")
                 full[i] = np.frombuffer(features[i].full_thumb or b"", np.uint8, size).reshape(THUMB, THUMB)
+        blank = blank_inside(thumbs, trimmed)
         return cls(
             np.fromiter((f.hash for f in features), dtype=np.uint64, count=n),
             np.fromiter((f.trim_hash for f in features), dtype=np.uint64, count=n),
@@ -160,8 +161,8 @@ class FeatureTable:
             full,
             trimmed,
             colour=colour,
-            low_detail=np.fromiter((f.low_detail for f in features), bool, n),
-            featureless=np.fromiter((f.featureless for f in features), bool, n),
+            low_detail=np.fromiter((f.low_detail for f in features), bool, n) | blank,
+            featureless=np.fromiter((f.featureless for f in features), bool, n) | blank,
             mostly_flat=np.fromiter((f.mostly_flat for f in features), bool, n),
             trim=np.array([f.trim for f in features], dtype=np.float32).reshape(n, 4),
         )
@@ -347,10 +348,8 @@ def judge(table: FeatureTable, params: NearParams, cand: Candidates) -> tuple[np
         parts.append(_judge(table, params, Candidates(
             cand.i[cut], cand.j[cut], cand.distance[cut], cand.transform[cut],
             None if cand.kind is None else cand.kind[cut])))
-    ok = np.concatenate([p[0] for p in parts])
-    alignment = Alignment(*(np.concatenate([getattr(p[1], f) for p in parts])
-                            for f in ("correlation", "detail", "window_x", "window_y")))
-    return ok, alignment
+    return np.concatenate([p[0] for p in parts]), Alignment(*(np.concatenate([getattr(p[1], f) for p in parts])
+                                                              for f in ("correlation", "detail", "window_x", "window_y")))
 
 
 def _judge(table: FeatureTable, params: NearParams, cand: Candidates) -> tuple[np.ndarray, Alignment]:
