@@ -4,7 +4,8 @@ Real collections are full of pictures whose perceptual hash is mostly noise:
 blank scans, solid colours, dark frames, placeholders, screenshots of empty
 screens. This makes at least 400 *different* ones of these kinds, each pair of
 them perceptibly different (colours at least 10 CIELAB units apart, marks
-placed at least 10 % of the width apart), plus re-encoded, resized and
+placed at least 10 % of the width apart), 159 more that differ from another by
+a dot, a thin line, a frame or a gradient's direction only, plus re-encoded, resized and
 format-converted copies of some of them, with a ``truth.json`` in the shared
 corpus format. Then it runs ``imgtwin find`` on the set and scores it with the
 shared scorer: no pair of different pictures may be grouped (precision 1.0)
@@ -125,13 +126,8 @@ def make_set(out: Path, seed: int = 1) -> dict[str, dict[str, str]]:
     ends = Palette(rng, 12)  # a gradient is told apart by its direction and both ends
     for _ in range(60):  # two-colour gradients in various directions
         size = _size(rng)
-        a, b = np.array(ends.draw(), float), np.array(ends.draw(), float)
-        angle = rng.uniform(0, 2 * np.pi)
-        yy, xx = np.mgrid[0 : size[1], 0 : size[0]] / max(size)
-        t = (np.cos(angle) * xx + np.sin(angle) * yy)
-        t = (t - t.min()) / max(t.max() - t.min(), 1e-9)
-        pixels = a[None, None, :] * (1 - t[..., None]) + b[None, None, :] * t[..., None]
-        pictures.append(("gradient", Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))))
+        a, b = ends.draw(), ends.draw()
+        pictures.append(("gradient", _gradient(size, a, b, rng.uniform(0, 2 * np.pi))))
     screens = solids
     for _ in range(50):  # screenshots of empty screens: a bar, a body, maybe a sidebar
         size = rng.choice([(1080, 1920), (1170, 2532), (1920, 1080), (1440, 900), (2560, 1440)])
@@ -142,6 +138,8 @@ def make_set(out: Path, seed: int = 1) -> dict[str, dict[str, str]]:
         if rng.random() < 0.5:
             draw.rectangle((0, 0, int(size[0] * rng.uniform(0.15, 0.3)), size[1]), fill=bar)
         pictures.append(("screen", image))
+    # Issue 24's kinds, from their own generator (the pictures above stay as they were).
+    pictures += _marked_pictures(random.Random(f"{seed}:marks"), solids.seen)
     truth: dict[str, dict[str, str]] = {}
     out.mkdir(parents=True, exist_ok=False)
     for number, (kind, image) in enumerate(pictures):
@@ -162,6 +160,68 @@ def make_set(out: Path, seed: int = 1) -> dict[str, dict[str, str]]:
                                     "detail": kind}
     (out / "truth.json").write_text(json.dumps(truth, indent=1, sort_keys=True))
     return truth
+
+
+def _marked_pictures(rng: random.Random, seen: list[np.ndarray]) -> list[tuple[str, Image.Image]]:
+    """Pictures that differ from another one by a mark, a line, a frame or a direction only (issue 24).
+
+    * ``mark``: a solid colour, the same with a dot (radius 0.6-1.5 % of the short
+      side), the same with a thin rectangle (0.15-0.4 % of the long side wide);
+    * ``framed``: a blank page, the same page with a drawn frame, and with a frame
+      moved or resized by at least 10 % of the width;
+    * ``turned``: gradients of the same two colours in directions at least 45 degrees apart.
+    Marks contrast with their ground by at least 80 grey levels: what a person sees at once.
+    """
+    grounds = Palette(rng, 10)
+    grounds.seen = seen  # new colours: 10 units from every other picture's
+    pictures: list[tuple[str, Image.Image]] = []
+    for _ in range(30):
+        size = _size(rng)
+        ground = grounds.draw(40, 215)
+        ink = (0, 0, 0) if sum(ground) / 3 > 128 else (255, 255, 255)
+        pictures.append(("mark", Image.new("RGB", size, ground)))
+        dotted = Image.new("RGB", size, ground)
+        x, y = rng.uniform(0.15, 0.85) * size[0], rng.uniform(0.15, 0.85) * size[1]
+        r = max(2.0, rng.uniform(0.006, 0.015) * min(size))
+        ImageDraw.Draw(dotted).ellipse((x - r, y - r, x + r, y + r), fill=ink)
+        pictures.append(("mark", dotted))
+        boxed = Image.new("RGB", size, ground)
+        w, h = rng.uniform(0.2, 0.6) * size[0], rng.uniform(0.2, 0.6) * size[1]
+        left, top = rng.uniform(0.1, 0.9 - w / size[0]) * size[0], rng.uniform(0.1, 0.9 - h / size[1]) * size[1]
+        ImageDraw.Draw(boxed).rectangle((left, top, left + w, top + h), outline=ink,
+                                        width=max(1, round(rng.uniform(0.0015, 0.004) * max(size))))
+        pictures.append(("mark", boxed))
+    papers = Palette(rng, 6)  # as the pages above: light papers are few
+    papers.seen = seen
+    for _ in range(8):
+        width = rng.randint(600, 1200)
+        size = (width, int(width * 1.414))
+        paper = papers.draw(185, 240)  # greyer papers: the lightest are taken above
+        pictures.append(("framed", _grain(Image.new("RGB", size, paper), rng, 1.5)))
+        margin = rng.uniform(0.04, 0.08)
+        for shift in (0.0, rng.choice([-1, 1]) * rng.uniform(0.1, 0.15)):
+            page = Image.new("RGB", size, paper)
+            box = ((margin + max(shift, 0)) * width, (margin + max(shift, 0)) * size[1],
+                   (1 - margin + min(shift, 0)) * width, (1 - margin + min(shift, 0)) * size[1])
+            ImageDraw.Draw(page).rectangle(box, outline=(30, 30, 30), width=max(2, width // 200))
+            pictures.append(("framed", _grain(page, rng, 1.5)))
+    ends = Palette(rng, 12)
+    ends.seen = seen
+    for _ in range(15):
+        size = _size(rng)
+        a, b = ends.draw(), ends.draw()
+        start = rng.uniform(0, 360)
+        for step in rng.sample([0, 45, 90, 135, 180, 270], 3):
+            pictures.append(("turned", _gradient(size, a, b, np.radians(start + step))))
+    return pictures
+
+
+def _gradient(size: tuple[int, int], a: tuple[int, int, int], b: tuple[int, int, int], angle: float) -> Image.Image:
+    yy, xx = np.mgrid[0 : size[1], 0 : size[0]] / max(size)
+    t = np.cos(angle) * xx + np.sin(angle) * yy
+    t = (t - t.min()) / max(t.max() - t.min(), 1e-9)
+    pixels = np.array(a, float)[None, None, :] * (1 - t[..., None]) + np.array(b, float)[None, None, :] * t[..., None]
+    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
 
 
 def _size(rng: random.Random) -> tuple[int, int]:

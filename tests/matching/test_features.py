@@ -97,3 +97,18 @@ def test_border_rows_tolerance_and_fraction_are_exact():
     assert trim_box(_banded((98, 102), outliers=1))[1] == 0  # 98 is 2.5 levels away
     assert trim_box(_banded((99, 103), outliers=1))[1] == 0
     assert trim_box(_banded((99, 102), outliers=2))[1] == 0  # 98 % of the row
+
+
+def test_a_frame_around_nothing_is_blank_inside_a_padded_photo_is_not(make_scene):
+    from PIL import ImageDraw
+
+    from imgtwin.matching.near import FeatureTable
+
+    sheet = Image.new("L", (600, 848), 214)
+    ImageDraw.Draw(sheet).rectangle((150, 200, 570, 820), outline=30, width=4)  # off centre: trimmed to its inside
+    padded = ImageOps.pad(make_scene(3), (320, 320), color=255)
+    features = [compute_features(sheet), compute_features(padded), compute_features(make_scene(4))]
+    assert features[0].trimmed and features[1].trimmed and not features[0].low_detail  # structure: the frame
+    table = FeatureTable.from_features(features)
+    assert table.low_detail.tolist() == [True, False, False]  # judged on its untrimmed pixels, like a blank page
+    assert table.featureless.tolist() == [True, False, False]

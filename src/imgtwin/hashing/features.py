@@ -28,7 +28,8 @@ decoded grayscale image (so scanning still decodes each file once):
   page with a stamp, an empty screen with a bar) has stable bits, but a crop
   alignment can slide its feature onto another picture's.
   Either way the picture is ``low_detail``: it is matched on pixel agreement,
-  never on hash or detail distances alone.
+  never on hash or detail distances alone; so is a picture whose content inside
+  a trimmed border is flat (:func:`blank_inside`: a frame around a blank page).
 
 Scan-time cost is one extra 32 x 32 resize, a 16 x 16 colour one and a border
 scan: well under 1 ms.
@@ -298,9 +299,29 @@ def compute_features(image: Image.Image, hasher: DCTHasher | None = None,
 
 def flat_percent(thumb: np.ndarray) -> int:
     """Percent of a thumbnail's pixels whose right and lower neighbours differ by less than FLAT_STEP in all."""
-    x = thumb.astype(np.int16)
-    steps = np.abs(np.diff(x, axis=1))[:-1, :] + np.abs(np.diff(x, axis=0))[:, :-1]
-    return round(100 * float(np.mean(steps < FLAT_STEP)))
+    return int(flat_percents(thumb[None])[0])
+
+
+def flat_percents(thumbs: np.ndarray) -> np.ndarray:
+    """:func:`flat_percent` of each of (n, h, w) thumbnails at once."""
+    x = thumbs.astype(np.int16)
+    steps = np.abs(np.diff(x, axis=2))[:, :-1, :] + np.abs(np.diff(x, axis=1))[:, :, :-1]
+    result: np.ndarray = np.round(100 * (steps < FLAT_STEP).mean(axis=(1, 2))).astype(np.int64)
+    return result
+
+
+def blank_inside(thumbs: np.ndarray, trimmed: np.ndarray) -> np.ndarray:
+    """(n,) bool: pictures whose content, once their border is cut, is flat (``LOW_DETAIL_FLAT``).
+
+    A frame drawn around a blank page, a bar above an empty screen: the frame or the bar is all the
+    structure there is, and a crop alignment slides one frame onto another, so such a picture is
+    low-detail and featureless like a blank page (matched on its untrimmed pixels, unaligned).
+    ``thumbs``: the trimmed thumbnails; ``trimmed``: which pictures had a border cut.
+    """
+    result = np.zeros(len(thumbs), dtype=bool)
+    if trimmed.any():
+        result[trimmed] = flat_percents(thumbs[trimmed]) >= LOW_DETAIL_FLAT
+    return result
 
 
 def _lab_thumb(colour: Image.Image) -> bytes:

@@ -42,6 +42,7 @@ from imgtwin.hashing.features import (
     DIHEDRAL_NAMES,
     THUMB,
     MatchFeatures,
+    blank_inside,
     dihedral_hashes,
     hashes_of_blocks,
 )
@@ -72,8 +73,8 @@ HASH_BLOCK = 4096
 JUDGE_BLOCK = 8192
 
 # g^-1 for each dihedral index (rotate90 <-> rotate270, the rest are involutions).
-_INVERSE = np.array([DIHEDRAL_NAMES.index(n) for n in ("identity", "mirror_h", "mirror_v", "rotate180",
-                                                        "transpose", "rotate90", "rotate270", "transverse")])
+_INVERSE = np.array([DIHEDRAL_NAMES.index(n) for n in ("identity", "mirror_h", "mirror_v", "rotate180", "transpose",
+                                                        "rotate90", "rotate270", "transverse")])  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +152,7 @@ class FeatureTable:
             full = thumbs.copy()
             for i in np.flatnonzero(trimmed).tolist():  # trimmed: full_thumb is bytes (never the b"")
                 full[i] = np.frombuffer(features[i].full_thumb or b"", np.uint8, size).reshape(THUMB, THUMB)
+        blank = blank_inside(thumbs, trimmed)
         return cls(
             np.fromiter((f.hash for f in features), dtype=np.uint64, count=n),
             np.fromiter((f.trim_hash for f in features), dtype=np.uint64, count=n),
@@ -158,8 +160,8 @@ class FeatureTable:
             full,
             trimmed,
             colour=colour,
-            low_detail=np.fromiter((f.low_detail for f in features), bool, n),
-            featureless=np.fromiter((f.featureless for f in features), bool, n),
+            low_detail=np.fromiter((f.low_detail for f in features), bool, n) | blank,
+            featureless=np.fromiter((f.featureless for f in features), bool, n) | blank,
             mostly_flat=np.fromiter((f.mostly_flat for f in features), bool, n),
             trim=np.array([f.trim for f in features], dtype=np.float32).reshape(n, 4),
         )
@@ -345,10 +347,8 @@ def judge(table: FeatureTable, params: NearParams, cand: Candidates) -> tuple[np
         parts.append(_judge(table, params, Candidates(
             cand.i[cut], cand.j[cut], cand.distance[cut], cand.transform[cut],
             None if cand.kind is None else cand.kind[cut])))
-    ok = np.concatenate([p[0] for p in parts])
-    alignment = Alignment(*(np.concatenate([getattr(p[1], f) for p in parts])
-                            for f in ("correlation", "detail", "window_x", "window_y")))
-    return ok, alignment
+    return np.concatenate([p[0] for p in parts]), Alignment(*(np.concatenate([getattr(p[1], f) for p in parts])
+                                                              for f in ("correlation", "detail", "window_x", "window_y")))
 
 
 def _judge(table: FeatureTable, params: NearParams, cand: Candidates) -> tuple[np.ndarray, Alignment]:
@@ -357,19 +357,18 @@ def _judge(table: FeatureTable, params: NearParams, cand: Candidates) -> tuple[n
     structural = accept(params, d, g, alignment.correlation, alignment.detail, k)
     if table.colour is None or table.low_detail is None or len(i) == 0:
         return structural, alignment
-    colour = table.colour
-    trim = table.trim
-    shift = colour_shift(colour[i], colour[j], g, alignment.window_x, alignment.window_y,
-                         trim[i] if trim is not None else None, trim[j] if trim is not None else None)
+    colour, trim = table.colour, table.trim
     flat = table.low_detail[i] | table.low_detail[j]
+    # Only where the structure cannot decide are colours compared as they are (see matching.colour).
+    plain = flat if table.mostly_flat is None else flat | table.mostly_flat[i] | table.mostly_flat[j]
+    shift = colour_shift(colour[i], colour[j], g, alignment.window_x, alignment.window_y,
+                         trim[i] if trim is not None else None, trim[j] if trim is not None else None, relative=~plain)
     agreeing = np.zeros(len(i), dtype=bool)
     if flat.any():
         rows = np.flatnonzero(flat)
-        agreeing[rows] = pixel_agreement(table.full_thumbs[i[rows]] if table.full_thumbs is not None else
-                                         table.thumbs[i[rows]],
-                                         table.full_thumbs[j[rows]] if table.full_thumbs is not None else
-                                         table.thumbs[j[rows]],
-                                         colour[i[rows]], colour[j[rows]], g[rows], params.colour)
+        full = table.thumbs if table.full_thumbs is None else table.full_thumbs
+        agreeing[rows] = pixel_agreement(full[i[rows]], full[j[rows]], colour[i[rows]], colour[j[rows]], g[rows],
+                                         params.colour)
         # A flat picture turned or mirrored cannot be told from another one (a light on the left, one on
         # the right): low-detail pictures are matched only the way they stand.
         agreeing &= g == 0
