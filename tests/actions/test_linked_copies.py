@@ -90,7 +90,7 @@ def test_the_report_shows_links_as_not_reclaimable(browser: Any, linked: tuple[P
         assert section.get_attribute("data-reclaimable") == "0"
         assert section.locator(".badge", has_text="hard link to the keeper").count() == 1
     group = page.locator(f'.group[data-group-id="{exact[0]["id"]}"]')
-    group.locator('.member[data-index="1"] .thumb').click()  # the link is made keeper: the other name is the link
+    group.locator('.member[data-index="1"] input[data-action=keep]').check()  # the link made keeper: the other name is the link
     assert group.locator('.member[data-index="1"]').get_attribute("data-keep") == "true"
     assert group.get_attribute("data-reclaimable") == "0"
     assert group.locator('.member[data-index="0"] .badge', has_text="hard link to the keeper").count() == 1
