@@ -1,0 +1,77 @@
+"""``--deep`` keeps screenshots of different photos taken in one app apart (issue 24): the status bar, the
+app bar, the buttons and the caption match between them and fit the identity, but no inlier lies on the
+photos; each screenshot still matches its own photo, and a photo shown in two apps still matches both."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from imgtwin.hashing.features import compute_features
+from imgtwin.hashing.local import extract_local
+from imgtwin.matching.content import picture_mask
+from imgtwin.matching.deep import deep_matches
+from imgtwin.matching.near import FeatureTable
+from tests.helpers import screenshot_of, shared_photo, with_stickers
+
+PHOTOS = (1, 5, 12, 20)
+PHONE = (1170, 2532)
+
+
+def encoded(image: Image.Image) -> Image.Image:
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, "JPEG", quality=88)
+    return Image.open(io.BytesIO(buffer.getvalue()))
+
+
+def thumbs_of(images: list[Image.Image]) -> np.ndarray:
+    table = FeatureTable.from_features([compute_features(im.convert("L").reduce(2)) for im in images])
+    assert table.full_thumbs is not None
+    return table.full_thumbs
+
+
+@pytest.fixture(scope="module")
+def library() -> dict[str, Image.Image]:
+    """Per photo: the photo and its screenshot in one app; photo 1 also stickered, and in a second app."""
+    out: dict[str, Image.Image] = {}
+    for k in PHOTOS:
+        photo = shared_photo(k, 1000)
+        out[f"photo {k}"] = photo
+        out[f"screen {k}"] = screenshot_of(photo, PHONE)
+    first = out[f"photo {PHOTOS[0]}"]
+    out["screen 1 stickers"] = screenshot_of(with_stickers(first), PHONE)
+    out["screen 1 other app"] = screenshot_of(first, (1080, 2340), width_fraction=0.8)
+    return {name: encoded(image) for name, image in out.items()}
+
+
+def photo_of(name: str) -> str:
+    return name.split()[1]
+
+
+def test_screenshots_of_different_photos_in_one_app_stay_apart_and_each_matches_its_photo(library) -> None:
+    names = list(library)
+    images = [library[n] for n in names]
+    found = deep_matches([extract_local(im) for im in images], thumbs_of(images))
+    pairs = {frozenset((names[a], names[b])): t for a, b, t in zip(found.i.tolist(), found.j.tolist(), found.transform)}
+    wrong = [tuple(p) for p in pairs if len({photo_of(n) for n in p}) > 1]
+    assert wrong == [], wrong
+    for k in PHOTOS:
+        assert frozenset((f"photo {k}", f"screen {k}")) in pairs, k
+    assert frozenset(("screen 1", "screen 1 stickers")) in pairs
+    assert frozenset(("photo 1", "screen 1 other app")) in pairs
+    assert frozenset(("screen 1", "screen 1 other app")) in pairs
+
+
+def test_picture_mask_is_the_photo_box_of_a_screenshot_and_the_whole_of_a_plain_photo(library) -> None:
+    screen, photo = thumbs_of([library["screen 1"], library["photo 1"]])
+    assert picture_mask(photo) is None
+    mask = picture_mask(screen)
+    assert mask is not None
+    rows = np.flatnonzero(mask.any(axis=1))
+    # the photo's box: 1000 x 750 shown 1170 wide from y = 807 to 1684 of 2532 (rows 10.2 to 21.3 of 32)
+    assert 9 <= rows.min() <= 11 and 20 <= rows.max() <= 22, rows
+    assert mask[11:21].mean() > 0.9  # the picture (but for its own pixels of the frame's grey); the bars none
+    assert not mask[:8].any() and not mask[23:].any()
