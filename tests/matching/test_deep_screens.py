@@ -5,6 +5,8 @@ photos; each screenshot still matches its own photo, and a photo shown in two ap
 from __future__ import annotations
 
 import io
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +17,8 @@ from imgtwin.hashing.local import extract_local
 from imgtwin.matching.content import picture_mask
 from imgtwin.matching.deep import deep_matches
 from imgtwin.matching.near import FeatureTable
+from imgtwin.options import MatchOptions
+from imgtwin.runs.find import find_duplicates
 from tests.helpers import screenshot_of, shared_photo, with_stickers
 
 PHOTOS = (1, 5, 12, 20)
@@ -73,5 +77,29 @@ def test_picture_mask_is_the_photo_box_of_a_screenshot_and_the_whole_of_a_plain_
     rows = np.flatnonzero(mask.any(axis=1))
     # the photo's box: 1000 x 750 shown 1170 wide from y = 807 to 1684 of 2532 (rows 10.2 to 21.3 of 32)
     assert 9 <= rows.min() <= 11 and 20 <= rows.max() <= 22, rows
-    assert mask[11:21].mean() > 0.9  # the picture (but for its own pixels of the frame's grey); the bars none
+    assert mask[11:21].all()  # the picture box (with its own pixels of the frame's grey), the bars none
     assert not mask[:8].any() and not mask[23:].any()
+
+
+def test_a_soft_photos_commonest_grey_is_no_frame_and_a_light_apps_background_is() -> None:
+    y, x = np.mgrid[0:32, 0:32]
+    soft = (100 + (x + y) * 15 / 62).astype(np.uint8)  # a soft diagonal gradient: a third of it in one band
+    assert picture_mask(soft) is None
+    rng = np.random.default_rng(5)
+    light = np.full((32, 32), 246, np.uint8)  # a light app: white bars, a title, the picture in rows 9-20
+    light[2, 3:9] = 120
+    light[9:21, 2:30] = rng.integers(40, 220, (12, 28))
+    mask = picture_mask(light)
+    assert mask is not None
+    assert mask[9:21, 2:30].all() and mask.sum() == 12 * 28
+
+
+@pytest.mark.slow
+def test_find_deep_keeps_screenshots_of_different_photos_apart(library, tmp_path: Path) -> None:
+    root = tmp_path / "library"
+    root.mkdir()
+    for name in ("screen 1", "screen 5", "screen 12", "photo 1", "screen 1 other app"):
+        library[name].save(root / f"{name}.jpg", quality=90)
+    result = find_duplicates([str(root)], db_path=str(tmp_path / "i.db"), match=MatchOptions(deep=True))
+    groups = [{os.path.basename(m.path) for m in g.members} for g in result.groups]
+    assert groups == [{"screen 1.jpg", "photo 1.jpg", "screen 1 other app.jpg"}], groups
