@@ -14,7 +14,7 @@ from PIL import Image
 
 from imgtwin.hashing.features import compute_features
 from imgtwin.hashing.local import extract_local
-from imgtwin.matching.content import picture_mask
+from imgtwin.matching.content import picture_box
 from imgtwin.matching.deep import deep_matches
 from imgtwin.matching.near import FeatureTable
 from imgtwin.options import MatchOptions
@@ -69,29 +69,25 @@ def test_screenshots_of_different_photos_in_one_app_stay_apart_and_each_matches_
     assert frozenset(("screen 1", "screen 1 other app")) in pairs
 
 
-def test_picture_mask_is_the_photo_box_of_a_screenshot_and_the_whole_of_a_plain_photo(library) -> None:
+def test_picture_box_is_the_photo_box_of_a_screenshot_and_none_of_a_plain_photo(library) -> None:
     screen, photo = thumbs_of([library["screen 1"], library["photo 1"]])
-    assert picture_mask(photo) is None
-    mask = picture_mask(screen)
-    assert mask is not None
-    rows = np.flatnonzero(mask.any(axis=1))
+    assert picture_box(photo) is None
+    box = picture_box(screen)
+    assert box is not None
+    left, top, right, bottom = box
     # the photo's box: 1000 x 750 shown 1170 wide from y = 807 to 1684 of 2532 (rows 10.2 to 21.3 of 32)
-    assert 9 <= rows.min() <= 11 and 20 <= rows.max() <= 22, rows
-    assert mask[11:21].all()  # the picture box (with its own pixels of the frame's grey), the bars none
-    assert not mask[:8].any() and not mask[23:].any()
+    assert left == 0 and right == 32 and 9 <= top <= 11 and 21 <= bottom <= 23, box
 
 
 def test_a_soft_photos_commonest_grey_is_no_frame_and_a_light_apps_background_is() -> None:
     y, x = np.mgrid[0:32, 0:32]
     soft = (100 + (x + y) * 15 / 62).astype(np.uint8)  # a soft diagonal gradient: a third of it in one band
-    assert picture_mask(soft) is None
+    assert picture_box(soft) is None
     rng = np.random.default_rng(5)
     light = np.full((32, 32), 246, np.uint8)  # a light app: white bars, a title, the picture in rows 9-20
     light[2, 3:9] = 120
     light[9:21, 2:30] = rng.integers(40, 220, (12, 28))
-    mask = picture_mask(light)
-    assert mask is not None
-    assert mask[9:21, 2:30].all() and mask.sum() == 12 * 28
+    assert picture_box(light) == (2, 9, 30, 21)
 
 
 @pytest.mark.slow

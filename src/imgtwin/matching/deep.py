@@ -42,7 +42,7 @@ from imgtwin.hashing.local import LocalFeatures, LocalSpec
 from imgtwin.loading.pillow_loader import StandardImageLoader
 from imgtwin.matching.content import fits_on_layout
 from imgtwin.matching.framing import frame_share, inner_quad, picture_on_frame
-from imgtwin.matching.geometry import Fit, GeometryParams, _map, fit_matches
+from imgtwin.matching.geometry import Fit, GeometryParams, fit_matches
 from imgtwin.matching.grouping import Matches
 from imgtwin.matching.search import default_threads
 
@@ -315,9 +315,9 @@ _VERIFY_CHUNK = 512
 
 def _inverted(fit: Fit, a: LocalFeatures, b: LocalFeatures) -> Fit:
     """The fit b -> a of a fit a -> b."""
-    points = None if fit.points is None else _map(fit.matrix, fit.points)
+    pairs = None if fit.pairs is None else fit.pairs[:, ::-1]
     return Fit(np.linalg.inv(fit.matrix), fit.inliers, fit.matches, fit.b_shown, fit.a_shown, -fit.rotation,
-               1 / fit.scale, fit.perspective, points)
+               1 / fit.scale, fit.perspective, pairs)
 
 
 def deep_matches(
