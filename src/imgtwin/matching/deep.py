@@ -18,7 +18,10 @@
 2. **Geometric verification** (``matching.geometry``): a RANSAC fit that must
    put one picture's frame inside the other's, and inside its *picture*: a
    picture that lies partly on the other file's frame (a screenshot's bars)
-   is another view of the scene that file shows (``matching.framing``).
+   is another view of the scene that file shows (``matching.framing``); and
+   enough inliers must lie in both pictures, not only on the screen layout
+   around them (two screenshots of different photos in one app,
+   ``matching.content``).
 3. **What the fit says**: which member is the source (the keeper must never be
    a screenshot or a crop of another member, see :attr:`DeepMatches.derived`)
    and a ``transform`` text for each direction.
@@ -37,6 +40,7 @@ import numpy as np
 
 from imgtwin.hashing.local import LocalFeatures, LocalSpec
 from imgtwin.loading.pillow_loader import StandardImageLoader
+from imgtwin.matching.content import fits_on_layout
 from imgtwin.matching.framing import frame_share, inner_quad, picture_on_frame
 from imgtwin.matching.geometry import Fit, GeometryParams, fit_matches
 from imgtwin.matching.grouping import Matches
@@ -311,8 +315,9 @@ _VERIFY_CHUNK = 512
 
 def _inverted(fit: Fit, a: LocalFeatures, b: LocalFeatures) -> Fit:
     """The fit b -> a of a fit a -> b."""
+    pairs = None if fit.pairs is None else fit.pairs[:, ::-1]
     return Fit(np.linalg.inv(fit.matrix), fit.inliers, fit.matches, fit.b_shown, fit.a_shown, -fit.rotation,
-               1 / fit.scale, fit.perspective)
+               1 / fit.scale, fit.perspective, pairs)
 
 
 def deep_matches(
@@ -335,11 +340,14 @@ def deep_matches(
         keep = np.fromiter(((a, b) not in skip for a, b in zip(i.tolist(), j.tolist())), bool, len(i))
         i, j = i[keep], j[keep]
     fits = verify_candidates(table, i, j, params)
-    if thumbs is not None:  # the containment must hold for the pictures, not only the frames
+    if thumbs is not None:  # the containment must hold for the pictures, and the inliers lie in them
         for k, fit in enumerate(fits):
             a, b = table.features[int(i[k])], table.features[int(j[k])]
-            if fit is not None and a is not None and b is not None and _on_frame(
-                    fit, a, b, thumbs[int(i[k])], thumbs[int(j[k])], params.geometry.containment):
+            if fit is None or a is None or b is None:
+                continue
+            ta, tb = thumbs[int(i[k])], thumbs[int(j[k])]
+            if _on_frame(fit, a, b, ta, tb, params.geometry.containment) or fits_on_layout(
+                    fit, a, b, ta, tb, params.geometry):
                 fits[k] = None
     rows = [k for k, f in enumerate(fits) if f is not None]
     out_i, out_j = i[rows], j[rows]

@@ -61,6 +61,7 @@ class Fit:
     rotation: float  # degrees, counter-clockwise, of a's picture in b
     scale: float  # b pixels per a pixel
     perspective: bool
+    pairs: np.ndarray | None = None  # (inliers, 2) int64: each inlier's keypoint in a, in b
 
     def describe(self, of_b: bool = True) -> str | None:
         """How ``b`` relates to ``a`` (``of_b``) or ``a`` to ``b``, in a few words; None: same frame."""
@@ -166,7 +167,7 @@ def fit_matches(a: LocalFeatures, b: LocalFeatures, ia: np.ndarray, ib: np.ndarr
     count = int(inliers.sum())
     if count < params.min_inliers or count < params.min_inlier_ratio * len(ia):
         return None
-    return _judge(matrix, count, len(ia), src[inliers], a, b, perspective, params)
+    return _judge(matrix, np.stack([ia[inliers], ib[inliers]], axis=1), len(ia), a, b, perspective, params)
 
 
 def _sane_homography(h: np.ndarray, a: LocalFeatures) -> bool:
@@ -189,8 +190,15 @@ def _sane_homography(h: np.ndarray, a: LocalFeatures) -> bool:
     return result
 
 
-def _judge(matrix: np.ndarray, inliers: int, matches: int, inlier_points: np.ndarray, a: LocalFeatures,
-           b: LocalFeatures, perspective: bool, params: GeometryParams) -> Fit | None:
+def spread_enough(points: np.ndarray, area: float, params: GeometryParams) -> bool:
+    """Whether the inliers ``points`` spread over enough of ``area`` (in the points' pixels) to be a copy's."""
+    spread = _hull_area(points) / max(area, 1e-9)
+    return spread >= (params.min_spread if len(points) < 2 * params.min_inliers else params.min_spread_many)
+
+
+def _judge(matrix: np.ndarray, pairs: np.ndarray, matches: int, a: LocalFeatures, b: LocalFeatures,
+           perspective: bool, params: GeometryParams) -> Fit | None:
+    inliers, inlier_points = len(pairs), a.points[pairs[:, 0]].astype(np.float64)
     quad = _map(matrix, _frame(a.width, a.height))
     quad_area = _area(quad)
     if quad_area <= 0:
@@ -204,8 +212,8 @@ def _judge(matrix: np.ndarray, inliers: int, matches: int, inlier_points: np.nda
     if max(a_shown, b_shown) < params.containment:
         return None  # overlapping views of one scene, not a copy
     shared_in_a = shared / (scale * scale)  # the shared area in a's pixels
-    spread = _hull_area(inlier_points) / max(shared_in_a, 1e-9)
-    if spread < (params.min_spread if inliers < 2 * params.min_inliers else params.min_spread_many):
+    if not spread_enough(inlier_points, shared_in_a, params):
         return None  # a few matches clustered in one spot: a repeated pattern, a logo both carry
     rotation = math.degrees(math.atan2(matrix[1, 0] - matrix[0, 1], matrix[0, 0] + matrix[1, 1]))
-    return Fit(matrix, inliers, matches, min(1.0, a_shown), min(1.0, b_shown), -rotation, scale, perspective)
+    return Fit(matrix, inliers, matches, min(1.0, a_shown), min(1.0, b_shown), -rotation, scale, perspective,
+               pairs)
