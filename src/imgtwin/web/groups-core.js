@@ -20,6 +20,14 @@ const ImgtwinCore = (function () {
     if (text !== undefined) e.textContent = text;
     return e;
   }
+  // A page's button: never a form's submit, and what it does in data-action (the pages' click handlers read it).
+  function actionButton(cls, text, action, title) {
+    const button = el("button", cls, text);
+    button.type = "button";
+    button.dataset.action = action;
+    if (title) button.title = title;
+    return button;
+  }
 
   // Dihedral transforms as 2x2 matrices on (x, y), y down: how a member's picture
   // maps from the keeper's. After a keeper change, member m relative to the new
@@ -188,6 +196,6 @@ const ImgtwinCore = (function () {
     };
   }
 
-  return { humanBytes, count, el, relativeTransform, transformOf, newState, isReference, acted, included,
-           linkedToKeeper, reclaimable, edited, reviewed, buildPlan, chunkedList, totals };
+  return { humanBytes, count, el, actionButton, relativeTransform, transformOf, newState, isReference, acted,
+           included, linkedToKeeper, reclaimable, edited, reviewed, buildPlan, chunkedList, totals };
 })();

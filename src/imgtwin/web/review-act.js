@@ -27,7 +27,7 @@ const ImgtwinServer = (function () {
 // outcomeOf (file id -> last outcome, kept by the page), markMember(id) (draw a file's group again),
 // saved() (a promise: the page's choices posted so far are kept).
 function ImgtwinActing(ctx) {
-  const { el, count, humanBytes } = ImgtwinCore;
+  const { el, actionButton, count, humanBytes } = ImgtwinCore;
   const { getJSON, post } = ImgtwinServer;
   const $ = (id) => document.getElementById(id);
   const root = document.documentElement;
@@ -246,9 +246,7 @@ function ImgtwinActing(ctx) {
                    (run.undone ? `, ${count(run.undone)} undone` : "") + (run.finished ? "" : " (interrupted)")),
                 el("span", "facts path", run.journal));
       if (run.undoable) {
-        const button = el("button", "", "Undo");
-        button.type = "button";
-        button.dataset.action = "undo-run";
+        const button = actionButton("", "Undo", "undo-run");
         button.dataset.run = run.run_id;
         li.append(button);
       }

@@ -8,7 +8,7 @@
 (function () {
   const C = ImgtwinCore;
   const P = ImgtwinPage;
-  const { el } = C;
+  const { el, actionButton } = C;
   const { getJSON } = ImgtwinServer;
   const $ = (id) => document.getElementById(id);
   const root = document.documentElement;
@@ -94,29 +94,20 @@
       const outcome = outcomeOf.get(id);
       if (outcome) li.dataset.outcome = outcome.status;
       if (s === currentState() && i === focusIndex) li.classList.add("focused");
-      const button = el("button", "compare-link", "compare");
-      button.type = "button";
-      button.dataset.action = "compare";
-      button.title = "Compare with the keeper at full size (c)";
-      const apart = el("button", "apart-link", "not a duplicate");
-      apart.type = "button";
-      apart.dataset.action = "apart";
-      apart.title = "Remember that this file is not a duplicate of the others: never grouped with them again";
-      row.append(button, apart);
+      row.append(
+        actionButton("compare-link", "compare", "compare", "Compare with the keeper at full size (c)"),
+        actionButton("apart-link", "not a duplicate", "apart",
+                     "Remember that this file is not a duplicate of the others: never grouped with them again"));
       if (outcome) meta.append(el("div", "outcome", outcome.reason ? `${outcome.status}: ${outcome.reason}` : outcome.status));
     },
     group(section, s) {
       if (s === currentState()) section.classList.add("current");
-      const apart = el("button", "apart-group", "not duplicates");
-      apart.type = "button";
-      apart.dataset.action = "apart-group";
-      apart.title = "Remember that these files are not duplicates of each other: this group is not shown again";
-      const reset = el("button", "reset-group", "automatic keeper");
-      reset.type = "button";
-      reset.dataset.action = "reset";
+      const reset = actionButton("reset-group", "automatic keeper", "reset",
+                                 "Forget your keeper and unticked files in this group: back to imgtwin's choice");
       reset.hidden = !C.edited(s);
-      reset.title = "Forget your keeper and unticked files in this group: back to imgtwin's choice";
-      section.querySelector("header").append(reset, apart);
+      section.querySelector("header").append(reset, actionButton(
+        "apart-group", "not duplicates", "apart-group",
+        "Remember that these files are not duplicates of each other: this group is not shown again"));
     },
   };
   function drawGroup(s) { return P.groupNode(s, hooks); }
