@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,25 @@ def private_home(monkeypatch: pytest.MonkeyPatch, home: Path) -> Path:
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
     return home / ".local" / "share"
+
+
+@dataclass(frozen=True)
+class GroupFolder:
+    """``photos``: three near copies of one picture (``files``) and an unrelated one; ``db``: an index beside."""
+
+    photos: Path
+    db: Path
+    files: tuple[Path, Path, Path]
+
+
+@pytest.fixture
+def group_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> GroupFolder:
+    """One group to review (``tests.test_not_duplicates.make_group``), with HOME in the test's folder."""
+    from tests.test_not_duplicates import make_group
+
+    private_home(monkeypatch, tmp_path / "home")
+    photos = tmp_path / "photos"
+    return GroupFolder(photos, tmp_path / "index.db", make_group(photos))
 
 
 def start(root: Path, db: Path, **kwargs: Any) -> ReviewServer:

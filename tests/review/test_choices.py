@@ -12,9 +12,8 @@ import pytest
 from PIL import Image
 
 from imgtwin.review import ReviewServer
-from tests.review.conftest import client, member_ids, private_home, start, wait_ready, wait_until
+from tests.review.conftest import GroupFolder, client, member_ids, start, wait_ready, wait_until
 from tests.review.test_app import member, open_app
-from tests.test_not_duplicates import make_group
 
 SAVED = "document.documentElement.dataset.choicesPending === '0'"
 
@@ -42,10 +41,8 @@ def reopen(browser: Any, server: ReviewServer) -> Any:
 
 @pytest.mark.slow  # in a browser
 def test_a_keeper_chosen_and_a_file_unticked_survive_a_reload_and_a_restart_and_a_reset_forgets_them(
-        browser: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    private_home(monkeypatch, tmp_path / "home")
-    db, photos = tmp_path / "index.db", tmp_path / "photos"
-    make_group(photos)
+        browser: Any, group_folder: GroupFolder) -> None:
+    db, photos = group_folder.db, group_folder.photos
     server = start(photos, db)
     try:
         wait_ready(server)
@@ -113,11 +110,8 @@ def test_a_keeper_chosen_and_a_file_unticked_survive_a_reload_and_a_restart_and_
 
 
 @pytest.mark.slow  # in a browser
-def test_the_keep_control_works_from_the_keyboard(browser: Any, tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    private_home(monkeypatch, tmp_path / "home")
-    db, photos = tmp_path / "index.db", tmp_path / "photos"
-    make_group(photos)
+def test_the_keep_control_works_from_the_keyboard(browser: Any, group_folder: GroupFolder) -> None:
+    db, photos = group_folder.db, group_folder.photos
     server = start(photos, db)
     try:
         wait_ready(server)
@@ -139,10 +133,8 @@ def test_the_keep_control_works_from_the_keyboard(browser: Any, tmp_path: Path,
 
 
 def test_a_choice_follows_moved_files_and_a_changed_keeper_drops_it(tmp_path: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    private_home(monkeypatch, tmp_path / "home")
-    db, photos = tmp_path / "index.db", tmp_path / "photos"
-    make_group(photos)
+                                                                     group_folder: GroupFolder) -> None:
+    db, photos = group_folder.db, group_folder.photos
     server = start(photos, db)
     try:
         wait_ready(server)

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from tests.review.conftest import client, private_home, start, wait_ready, wait_until
+from tests.review.conftest import GroupFolder, client, start, wait_ready, wait_until
 from tests.review.test_app import member, open_app
-from tests.test_not_duplicates import groups_of, make_group
+from tests.test_not_duplicates import groups_of
 
 pytestmark = pytest.mark.slow  # in a browser
 
@@ -23,10 +23,8 @@ def shown_groups(page: Any) -> list[set[str]]:
 
 
 def test_a_group_marked_in_the_page_is_gone_after_a_restart_a_rescan_and_a_move(
-        browser: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    private_home(monkeypatch, tmp_path / "home")
-    db, photos = tmp_path / "index.db", tmp_path / "photos"
-    make_group(photos)
+        browser: Any, tmp_path: Path, group_folder: GroupFolder) -> None:
+    db, photos = group_folder.db, group_folder.photos
     server = start(photos, db)
     try:
         wait_ready(server)
@@ -56,10 +54,8 @@ def test_a_group_marked_in_the_page_is_gone_after_a_restart_a_rescan_and_a_move(
 
 
 def test_one_member_marked_in_the_page_leaves_the_other_two_grouped(
-        browser: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    private_home(monkeypatch, tmp_path / "home")
-    db, photos = tmp_path / "index.db", tmp_path / "photos"
-    _, b, _ = make_group(photos)
+        browser: Any, group_folder: GroupFolder) -> None:
+    db, photos, b = group_folder.db, group_folder.photos, group_folder.files[1]
     server = start(photos, db)
     try:
         wait_ready(server)
