@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from imgtwin.hashing.content import CONTENT_HASH_ALGORITHM
 from imgtwin.persistence.keys import key_path
+from imgtwin.persistence.schema import has_table
 from imgtwin.persistence.sqlite import write_transaction
 
 #: A pair of content hashes, smaller first (``pair``).
@@ -53,14 +54,9 @@ def pairs_among(hashes: Sequence[str], only: Sequence[str] = ()) -> set[Pair]:
     return {pair(a, b) for a in only for b in hashes if a != b or hashes.count(a) > 1}
 
 
-def _has_table(conn: sqlite3.Connection) -> bool:
-    row = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'not_duplicates'").fetchone()
-    return row is not None
-
-
 def apart_pairs(conn: sqlite3.Connection) -> frozenset[Pair]:
     """Every pair decided under the current content hash definition (none in an index that predates them)."""
-    if not _has_table(conn):
+    if not has_table(conn, "not_duplicates"):
         return frozenset()
     rows = conn.execute("SELECT hash_a, hash_b FROM not_duplicates WHERE algorithm = ?", (CONTENT_HASH_ALGORITHM,))
     return frozenset((str(a), str(b)) for a, b in rows)
@@ -85,7 +81,7 @@ def restore(conn: sqlite3.Connection, entries: Iterable[Decision]) -> int:
 
 def forget(conn: sqlite3.Connection, pairs: Iterable[Pair] | None) -> int:
     """Delete ``pairs`` (None: every decision); returns how many were there."""
-    if not _has_table(conn):
+    if not has_table(conn, "not_duplicates"):
         return 0
     with write_transaction(conn):
         before = conn.total_changes
@@ -99,7 +95,7 @@ def forget(conn: sqlite3.Connection, pairs: Iterable[Pair] | None) -> int:
 
 def decisions(conn: sqlite3.Connection) -> list[Decision]:
     """Every decision, oldest first, with the live files of the index that hold each content."""
-    if not _has_table(conn):
+    if not has_table(conn, "not_duplicates"):
         return []
     rows = conn.execute("SELECT hash_a, hash_b, decided_at FROM not_duplicates WHERE algorithm = ? "
                         "ORDER BY decided_at, hash_a, hash_b", (CONTENT_HASH_ALGORITHM,)).fetchall()

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Self
 
 from imgtwin.persistence.keys import key_path, path_key, under_root_clause
+from imgtwin.persistence.schema import has_table
 from imgtwin.persistence.sqlite import SCHEMA_VERSION, check_pages, connect, write_transaction
 from imgtwin.records import IndexedFile
 
@@ -224,7 +225,7 @@ class HashIndex:
 
     def upscale_verdicts(self, pairs: Iterable[tuple[str, str]], spec: str) -> dict[tuple[str, str], float | None]:
         """Stored upscale checks (``matching.resolution``) of (large, small) content hash pairs."""
-        if not self._has_table("upscale_checks"):
+        if not has_table(self.conn, "upscale_checks"):
             return {}
         found: dict[tuple[str, str], float | None] = {}
         for large, small in pairs:
@@ -241,10 +242,6 @@ class HashIndex:
             "INSERT OR REPLACE INTO upscale_checks (large_hash, small_hash, spec, ratio) VALUES (?, ?, ?, ?)",
             ((large, small, spec, ratio) for large, small, ratio in verdicts),
         )
-
-    def _has_table(self, name: str) -> bool:
-        row = self.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone()
-        return row is not None
 
     def _in_transaction(self, sql: str, rows: Iterable[tuple[object, ...]]) -> None:
         with write_transaction(self.conn):

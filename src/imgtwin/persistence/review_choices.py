@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from imgtwin.hashing.content import CONTENT_HASH_ALGORITHM
 from imgtwin.persistence.keys import key_path, path_key
+from imgtwin.persistence.schema import has_table
 from imgtwin.persistence.sqlite import write_transaction
 
 
@@ -76,15 +77,9 @@ class StoredChoices:
         return tuple(out)
 
 
-def _has_tables(conn: sqlite3.Connection) -> bool:
-    rows = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table' "
-                        "AND name IN ('chosen_keepers', 'excluded_files')").fetchone()
-    return bool(rows[0] == 2)
-
-
 def stored_choices(conn: sqlite3.Connection) -> StoredChoices:
     """Every choice of the current content hash definition (none in an index that predates them)."""
-    if not _has_tables(conn):
+    if not (has_table(conn, "chosen_keepers") and has_table(conn, "excluded_files")):
         return StoredChoices({}, {})
     over: dict[str, dict[str, str]] = {}
     for keeper, other, path in conn.execute("SELECT keeper_hash, other_hash, keeper_path FROM chosen_keepers "

@@ -136,6 +136,13 @@ class IndexVersionError(RuntimeError):
     """The file is not an index this imgtwin can read."""
 
 
+def has_table(conn: sqlite3.Connection, name: str) -> bool:
+    """Whether the index has table ``name``: the tables made on first open are missing from an index an older
+    imgtwin made, or one this user may only read."""
+    row = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone()
+    return row is not None
+
+
 def inspect(conn: sqlite3.Connection, db_path: str) -> int:
     """The index's schema version (0: a new, empty file); raises if it is not ours.
 
