@@ -105,6 +105,14 @@ class RefusedGroup:
     keepers: tuple[str, ...] = ()  # absolute
 
 
+@dataclass(frozen=True, slots=True)
+class Honoured:
+    """What a person's review choices changed in a plan: groups whose keeper they chose, files they unticked."""
+
+    chosen_keepers: int = 0
+    spared: int = 0
+
+
 @dataclass(frozen=True)
 class ActionPlan:
     """Every file to act on, the roots it must stay within, the reference folders, the groups refused."""
@@ -116,6 +124,7 @@ class ActionPlan:
     move_to: str | None = None  # absolute, links resolved
     display_roots: tuple[str, ...] = ()  # the roots as the user wrote them, for printing
     reference: tuple[str, ...] = ()  # absolute, links resolved: files under these are never acted on
+    honoured: Honoured = Honoured()  # the review app's choices this plan took (``actions.chosen``)
 
     @property
     def keepers(self) -> dict[str, int]:

@@ -9,10 +9,12 @@ near groups are verified again from the index. Nothing here touches a file.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 from typing import Any
 
+from imgtwin.actions.chosen import proposed_groups, read_choices
 from imgtwin.actions.model import ActionKind, ActionPlan, FileState, PlanError, PlanItem, RefusedGroup, move_target
 from imgtwin.actions.paths import Folders, containing_root, within
 from imgtwin.actions.vetting import Proposed, Vetter
@@ -71,20 +73,24 @@ def _plan(
 
 def plan_from_groups(
     groups: Sequence[DuplicateGroup], roots: Sequence[str], action: ActionKind | str, *, db: str | None,
-    move_to: str | None = None, reference: Sequence[str] = (),
+    move_to: str | None = None, reference: Sequence[str] = (), threshold: object = None, rotations: object = None,
 ) -> ActionPlan:
     """The plan for ``find_duplicates`` groups: every member but the keeper, checked against the index ``db``.
 
     Member paths are as ``find`` printed them (relative to the current folder
     when the roots were); identities and content hashes come from the index.
-    Near members are taken as ``find`` verified them.
+    Near members are taken as ``find`` verified them, except where a person
+    chose another keeper in the review app (``actions.chosen``): those are
+    verified again against it with ``threshold`` and ``rotations`` (the ones
+    the groups were found with). Files a person unticked there are left alone.
     """
-    proposed = [
-        Proposed(g.id, g.category, (os.path.abspath(g.keeper.path), g.keeper.size),
-                 tuple((os.path.abspath(m.path), m.size) for m in g.members if not m.keep))
-        for g in groups
-    ]
-    return _plan(proposed, [], ActionKind(action), roots, roots, db, move_to, reference, None)
+    try:
+        params = plan_params(threshold, rotations)
+    except (TypeError, ValueError) as exc:
+        raise PlanError(str(exc)) from None
+    proposed, honoured = proposed_groups(groups, read_choices(db))
+    plan = _plan(proposed, [], ActionKind(action), roots, roots, db, move_to, reference, params)
+    return dataclasses.replace(plan, honoured=honoured)
 
 
 def plan_from_reviewed(

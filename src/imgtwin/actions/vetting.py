@@ -42,6 +42,7 @@ class Proposed:
     category: str  # "exact" or "near"
     keeper: tuple[str, int]
     members: tuple[tuple[str, int], ...]  # every file but the keeper
+    trusted: bool = False  # find just verified its near members against this keeper: not verified again
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +54,8 @@ class _Indexed:
 class Vetter:
     """Plan-time checks of proposed groups against the roots, the reference folders and the index.
 
-    ``params``: the matching settings to verify near members with; ``None``
-    trusts the groups' near members (groups ``find`` just made). Add every
+    ``params``: the matching settings to verify near members with (those of
+    groups not ``trusted``); ``None`` trusts every group's near members. Add every
     group with ``add``, then take the items and refusals from ``result``
     (near members are verified there, all groups at once).
     """
@@ -95,7 +96,7 @@ class Vetter:
         for path, size in group.members:
             item, indexed = self._member(group, keeper.state, path, size)
             if indexed is not None and item.refusal is None and item.reference is None \
-                    and self.params is not None and not item.byte_identical:
+                    and self.params is not None and not group.trusted and not item.byte_identical:
                 self._pending.append((len(self._items), keeper, indexed))
             self._items.append(item)
         return None

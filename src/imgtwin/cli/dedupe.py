@@ -36,6 +36,7 @@ from imgtwin.actions import (
 )
 from imgtwin.actions.journal import default_journal_path
 from imgtwin.actions.metadata import metadata_gaps_of
+from imgtwin.actions.model import Honoured
 from imgtwin.cli.common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -110,6 +111,16 @@ class _Printer:
         else:
             label = "skip" if outcome.status == "skipped" else "FAILED"
             click.echo(f"  {label:<11} {self.path(item.path)}: {outcome.reason}")
+
+
+def honoured_line(honoured: Honoured) -> str:
+    """What the plan took from the review app: a person's keepers are kept, their unticked files left alone."""
+    parts = []
+    if honoured.chosen_keepers:
+        parts.append(f"{honoured.chosen_keepers} group(s) keep the file you chose in the review app")
+    if honoured.spared:
+        parts.append(f"{honoured.spared} file(s) you unticked there are left alone")
+    return "; ".join(parts) + "."
 
 
 def _summary(report: ApplyReport) -> str:
@@ -223,9 +234,12 @@ def dedupe(
                 if found.decided:
                     console.print(decided_line(len(found.decided), found.decided_files) + ": left alone.",
                                   highlight=False, soft_wrap=True)
-                plan = plan_from_groups(found.groups, dirs, kind, db=db, move_to=move_to, reference=reference)
+                plan = plan_from_groups(found.groups, dirs, kind, db=db, move_to=move_to, reference=reference,
+                                        threshold=match.bits, rotations=match.searches_rotations)
         except PlanError as exc:
             fail(console, str(exc))
+        if plan.honoured.chosen_keepers or plan.honoured.spared:
+            console.print(honoured_line(plan.honoured), highlight=False, soft_wrap=True)
         for refused in plan.refused:
             console.print(f"[yellow]Refused: {escape(printable(refused.reason))}[/]", highlight=False)
         printer = _Printer(plan, dry_run=not yes)

@@ -37,4 +37,5 @@ def plan_actions(
     if move_to:
         check_move_to(move_to, paths, reference)  # before scanning: a wrong --move-to fails at once
     result = find_duplicates(paths, db_path=db, match=match, options=options, scan=scan)
-    return plan_from_groups(result.groups, paths, action, db=db, move_to=move_to, reference=reference)
+    return plan_from_groups(result.groups, paths, action, db=db, move_to=move_to, reference=reference,
+                            threshold=match.bits, rotations=match.searches_rotations)
