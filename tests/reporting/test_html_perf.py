@@ -1,4 +1,8 @@
-"""A 10,000-group review page opens quickly: groups are rendered a chunk at a time."""
+"""A 10,000-group report opens with groups rendered a chunk at a time, more drawn as it scrolls (real Chromium).
+
+How fast is measured by ``benchmarks/review_pages.py``, not asserted here: a timed test fails on a loaded
+machine and says nothing about the code.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +20,6 @@ from tests.reporting.test_html import ARTIFACTS, browser  # noqa: F401 - the fix
 pytestmark = pytest.mark.slow  # the fast loop (pytest -m 'not slow') leaves this module out
 
 GROUPS = 10_000
-OPEN_BUDGET_S = 5.0  # measured ~0.5 s on a shared 2-core machine; generous for slow CI
 
 
 def synthetic_document(groups: int) -> dict[str, Any]:
@@ -37,15 +40,16 @@ def synthetic_document(groups: int) -> dict[str, Any]:
             "groups": out, "errors": []}
 
 
-def test_ten_thousand_groups_open_quickly(browser: Any, tmp_path: Path) -> None:  # noqa: F811
-    folder = tmp_path / "big_files"
-    folder.mkdir()
+def measure_report(browser: Any, folder: Path) -> dict[str, Any]:  # noqa: F811 - a browser, not the fixture
+    """Write a 10,000-group report into ``folder`` and open it: what each step took, checking what it shows."""
+    pictures = folder / "big_files"
+    pictures.mkdir(parents=True)
     for k in range(30):
-        synthetic_photo(k, (160, 120)).save(folder / f"{k:02d}.jpg", quality=80)
+        synthetic_photo(k, (160, 120)).save(pictures / f"{k:02d}.jpg", quality=80)
     document = synthetic_document(GROUPS)
     names = [[f"{(3 * i + k) % 30:02d}.jpg" for k in range(3)] for i in range(GROUPS)]
     started = time.perf_counter()
-    html = tmp_path / "big.html"
+    html = folder / "big.html"
     html.write_text(render_page(document, names, "big_files", "synthetic"), encoding="utf-8")
     render_s = time.perf_counter() - started
 
@@ -62,15 +66,20 @@ def test_ten_thousand_groups_open_quickly(browser: Any, tmp_path: Path) -> None:
     page.wait_for_function("[...document.images].filter(i => i.getBoundingClientRect().top < innerHeight)"
                            ".every(i => i.complete && i.naturalWidth > 0)")
     visible_s = time.perf_counter() - started
-    assert page.get_attribute('#summary [data-key="groups"]', "data-value") == str(GROUPS)
-    assert timing["groups_in_dom"] < 200  # not 10,000 rows at once
+    shown = int(page.get_attribute('#summary [data-key="groups"]', "data-value"))
     page.mouse.wheel(0, 20_000)
     page.wait_for_function(f"document.querySelectorAll('.group').length > {timing['groups_in_dom']}")
+    after_scroll = page.evaluate("document.querySelectorAll('.group').length")
     page.close()
+    return {"groups": GROUPS, "groups_shown": shown, "page_bytes": html.stat().st_size, "render_s": round(render_s, 3),
+            "open_to_ready_s": round(ready_s, 3), "visible_thumbnails_s": round(visible_s, 3),
+            "groups_after_scroll": after_scroll, **timing}
 
-    result = {"groups": GROUPS, "page_bytes": html.stat().st_size, "render_s": round(render_s, 3),
-              "open_to_ready_s": round(ready_s, 3), "visible_thumbnails_s": round(visible_s, 3), **timing}
+
+def test_ten_thousand_groups_render_a_chunk_at_a_time(browser: Any, tmp_path: Path) -> None:  # noqa: F811
+    result = measure_report(browser, tmp_path)
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "html-report-10k-open.json").write_text(json.dumps(result, indent=1) + "\n")
-    print(result)
-    assert ready_s < OPEN_BUDGET_S, result
+    assert result["groups_shown"] == GROUPS
+    assert 0 < result["groups_in_dom"] < 200  # not 10,000 rows at once
+    assert result["groups_after_scroll"] > result["groups_in_dom"]  # scrolling draws more
