@@ -92,7 +92,7 @@ def test_the_picture_is_the_photo_between_the_apps_bars_and_captions_and_a_plain
         assert picture_box(detection_image(library[name], 360)) is None, name
 
 
-def test_bands_of_one_colour_on_both_sides_make_a_frame_and_a_photos_flat_sky_does_not() -> None:
+def test_bands_of_one_colour_on_both_sides_make_a_frame_and_a_photos_flat_sky_or_wall_does_not() -> None:
     rng = np.random.default_rng(5)
     screen = np.full((120, 60), 250, np.uint8)  # a light app: a grey status band, a blue title bar, captions
     screen[:8] = 236
@@ -107,6 +107,10 @@ def test_bands_of_one_colour_on_both_sides_make_a_frame_and_a_photos_flat_sky_do
     assert picture_box(sky) is None
     y, x = np.mgrid[0:90, 0:120]
     assert picture_box((100 + (x + y) * 15 / 208).astype(np.uint8)) is None  # a soft gradient
+    bordered = np.zeros((100, 60), np.uint8)  # a black border around a photo whose top half is a flat grey wall
+    bordered[4:96, 4:56] = 170
+    bordered[50:96, 4:56] = rng.integers(40, 220, (46, 52))
+    assert picture_box(bordered) == (4, 4, 56, 96)
 
 
 def test_the_picture_box_is_stored_with_the_local_features(library) -> None:

@@ -10,16 +10,17 @@ the photo.  This looks at the detection image (``hashing.local``, about 270 x
 600 pixels for a phone screenshot), where it costs a fraction of a
 millisecond, and the box is stored with the keypoints.
 
-An app's screen, a border and letterboxing are stacked *bands*: rows (and,
-beside a narrow picture, columns) that are one flat colour, with sparse text,
-icons or buttons on them.  A row is frame when its most common grey (within
-``FLAT_LEVELS``) covers ``BAND`` of it (bars, gaps, margins), or ``MARKS`` of
-it where that grey is a band's colour (a caption's or toolbar's text on the
-background).  The frame is the rows from the top and from the bottom edge up
-to the first row that is not frame; the picture lies between them, however
-flat some of its own rows are (a sky, a sticker's band).  A file has a frame
-only where frame rows lie on both sides of its picture (or frame columns, at
-the picture's rows): a photo whose sky is flat at the top is all picture.
+An app's screen, a border and letterboxing are stacked *bands*: runs of
+rows (and, beside a narrow picture, of columns) whose commonest grey (within
+``FLAT_LEVELS``) covers ``MARKS`` of them.  Walking in from an edge, a band is
+frame when it lies at the edge, when it has the colour of a frame band nearer
+an edge (the background between bars, captions and gaps), or when it carries
+text or icons (a title bar of its own colour): marks of strong contrast that
+do not touch the row's ends.  The first band that is none of these, or the
+first row that is no band, is picture: a photo's flat sky or wall beside an
+app's bars or a border is no frame, however flat.  A file has a frame only
+where frame rows lie on both sides of its picture (or frame columns, at the
+picture's rows): a photo whose sky is flat at the top is all picture.
 """
 
 from __future__ import annotations
@@ -28,12 +29,15 @@ import numpy as np
 
 #: Grey levels within which pixels have one flat colour (JPEG noise on a flat background is 1-2 levels).
 FLAT_LEVELS = 2
-#: A row (column) is a bar, a gap or a margin when its commonest grey covers this share of it.  Measured on
-#: detection images: app bars and backgrounds 0.84-1.00 (status text, titles); rows of photos up to 0.56
-#: (bright, soft skies), except flat drawn or clipped skies, which are trimmed with the frame or kept inside.
-BAND = 0.8
-#: ... and a row of text or icons on a band's colour when that colour covers this share (captions 0.67-0.76).
+#: A row (column) is a band when its commonest grey covers this share of it.  Measured on detection images:
+#: app bars, gaps and margins 0.84-1.00, rows of captions and toolbars 0.67-0.76; rows of photos up to 0.56
+#: (soft skies), more for flat walls and drawn skies, which the walk from the edge leaves in the picture.
 MARKS = 0.6
+#: Text and icons: pixels this many grey levels off the band's colour, at least ``MARK_SHARE`` of the row.
+MARK_LEVELS = 48
+MARK_SHARE = 0.01
+#: A band of its own colour this thin (rows) between frame bands is frame too.
+THIN = 2
 
 Box = tuple[int, int, int, int]
 
@@ -59,24 +63,53 @@ def picture_box(pixels: np.ndarray) -> Box | None:
 
 def _inner_run(pixels: np.ndarray) -> tuple[int, int]:
     """``(first, end)``: the rows of ``pixels`` between the frame rows at the top and at the bottom."""
-    share, colour = _flat_share(pixels)
-    band = share >= BAND
-    colours = np.unique(colour[band])
-    near_band = (np.abs(colour[:, None].astype(np.int16) - colours[None, :].astype(np.int16)) <= FLAT_LEVELS).any(1)
-    frame = band | ((share >= MARKS) & near_band)
-    if frame.all():
-        return 0, 0
-    inner = np.flatnonzero(~frame)
-    return int(inner[0]), int(inner[-1]) + 1
+    share, colour, marked = _bands(pixels)
+    band = share >= MARKS
+    edges = [int(colour[k]) for k in (0, -1) if band[k]]  # the background's colours, met again further in
+    first = _frame_depth(band, colour, marked, list(edges))
+    end = len(band) - _frame_depth(band[::-1], colour[::-1], marked[::-1], list(edges))
+    return (first, end) if first < end else (0, 0)
 
 
-def _flat_share(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per row: the largest share of it within ``FLAT_LEVELS`` of one grey, and that grey."""
+def _frame_depth(band: np.ndarray, colour: np.ndarray, marked: np.ndarray, colours: list[int]) -> int:
+    """How many rows from the start are frame: bands at the edge, of a frame colour, or with marks on them,
+    and thin lines of their own between them (a separator, a row where the resampling blends two bars)."""
+    k, rows = 0, len(band)
+    while k < rows and band[k]:
+        end = _block_end(band, colour, k)
+        if not (k == 0 or _is_frame(k, end, colour, marked, colours)):
+            if end - k > THIN or end >= rows or not band[end]:
+                break
+            if not _is_frame(end, _block_end(band, colour, end), colour, marked, colours):
+                break
+        colours.append(int(colour[k]))
+        k = end
+    return k
+
+
+def _block_end(band: np.ndarray, colour: np.ndarray, start: int) -> int:
+    """The end of the run of band rows from ``start`` that have its colour."""
+    end = start
+    while end < len(band) and band[end] and abs(int(colour[end]) - int(colour[start])) <= FLAT_LEVELS:
+        end += 1
+    return end
+
+
+def _is_frame(start: int, end: int, colour: np.ndarray, marked: np.ndarray, colours: list[int]) -> bool:
+    return bool(marked[start:end].any()) or any(abs(int(colour[start]) - c) <= FLAT_LEVELS for c in colours)
+
+
+def _bands(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row: the largest share of it within ``FLAT_LEVELS`` of one grey, that grey, and whether it holds
+    marks (``MARK_LEVELS`` off that grey, not touching the row's ends as a margin or a border does)."""
     rows, width = pixels.shape
     counts = np.bincount((pixels.astype(np.int64) + 256 * np.arange(rows)[:, None]).ravel(),
                          minlength=256 * rows).reshape(rows, 256)  # fmt: skip
     window = 2 * FLAT_LEVELS + 1
-    cumulative = np.cumsum(np.pad(counts, ((0, 0), (window, 0))), axis=1)
-    within = cumulative[:, window:] - cumulative[:, :-window]  # [r, g]: pixels of row r in the 5 greys up to g
-    best = within.argmax(axis=1)
-    return within[np.arange(rows), best] / max(width, 1), np.clip(best - FLAT_LEVELS, 0, 255)
+    cumulative = np.cumsum(np.pad(counts, ((0, 0), (FLAT_LEVELS + 1, FLAT_LEVELS))), axis=1)
+    within = cumulative[:, window:] - cumulative[:, :-window]  # [r, g]: pixels of row r within the levels of g
+    colour = counts.argmax(axis=1)
+    strong = np.abs(pixels.astype(np.int16) - colour[:, None]) >= MARK_LEVELS
+    ends = np.cumprod(strong, axis=1).astype(bool) | np.cumprod(strong[:, ::-1], axis=1)[:, ::-1].astype(bool)
+    marked = (strong & ~ends).mean(axis=1) >= MARK_SHARE
+    return within[np.arange(rows), colour] / max(width, 1), colour, marked
