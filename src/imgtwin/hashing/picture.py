@@ -7,8 +7,9 @@ again on the inliers inside both files' pictures (``matching.content``), and
 the picture must be found finely enough to leave the caption under a photo
 and the title bar right above it out: the 32 x 32 thumbnail merges them with
 the photo.  This looks at the detection image (``hashing.local``, about 270 x
-600 pixels for a phone screenshot), where it costs a fraction of a
-millisecond, and the box is stored with the keypoints.
+600 pixels for a phone screenshot) and the box is stored with the keypoints:
+a plain photo costs its four edge lines, a framed file a pass over its rows
+and columns, at most a sixth of its ORB features' time (docs/benchmarks.md).
 
 An app's screen, a border and letterboxing are stacked *bands*: runs of
 rows (and, beside a narrow picture, of columns) whose commonest grey (within
