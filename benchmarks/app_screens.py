@@ -5,8 +5,9 @@ the title bar, the buttons, the caption lines and the photo's place; their
 keypoints match there and fit the identity.  This shows photos of
 ``../shared/corpus/photos`` (landscape, portrait and square ones, bright skies
 that touch the app's white bars among them) in a dark app (``screenshot_of``)
-and in two light apps (``light_screenshot_of``: the photo right under a blue
-title bar on white, or below a gap on light grey, captions right under it),
+and in three light apps (``light_screenshot_of``: the photo right under a blue
+title bar on white, below a gap on light grey, or right under a white title
+bar on white as iOS draws it; captions right under it),
 one light screenshot also with stickers, and the photos themselves, each
 re-encoded as a JPEG; then counts the fits ``deep_matches`` keeps between files
 of different photos (wrong) and of one photo (right), and prints the wrong ones.
@@ -43,7 +44,7 @@ def encoded(image: Image.Image, quality: int = 88) -> Image.Image:
 
 
 def library(photos: tuple[int, ...]) -> dict[str, Image.Image]:
-    """``"<kind> <photo>"``: each photo, its dark-app and two light-app screenshots; the first also stickered."""
+    """``"<kind> <photo>"``: each photo, its dark-app and three light-app screenshots; the first also stickered."""
     out: dict[str, Image.Image] = {}
     for k in photos:
         photo = shared_photo(k, 1000)
@@ -51,6 +52,7 @@ def library(photos: tuple[int, ...]) -> dict[str, Image.Image]:
         out[f"dark {k}"] = screenshot_of(photo, (1170, 2532))
         out[f"light {k}"] = light_screenshot_of(photo)
         out[f"grey {k}"] = light_screenshot_of(photo, (1170, 2532), 0.92, 60, (242, 242, 242))
+        out[f"white {k}"] = light_screenshot_of(photo, (1170, 2532), bar=(255, 255, 255), background=(255, 255, 255))
     out[f"stickered {photos[0]}"] = light_screenshot_of(with_stickers(shared_photo(photos[0], 1000)))
     return {name: encoded(image) for name, image in out.items()}
 
@@ -82,7 +84,7 @@ def main() -> None:
     for line in right if args.right else []:
         print("right", line)
     print(f"{len(images)} files of {len(photos)} photos: {len(wrong)} wrong deep fits, {len(right)} right "
-          f"(of {6 * len(photos) + 4} pairs of one photo); {time.perf_counter() - start:.1f} s")
+          f"(of {10 * len(photos) + 5} pairs of one photo); {time.perf_counter() - start:.1f} s")
 
 
 if __name__ == "__main__":

@@ -173,9 +173,11 @@ def screenshot_of(image: Image.Image, device: tuple[int, int] = (1080, 2340), wi
 
 
 def light_screenshot_of(image: Image.Image, device: tuple[int, int] = (1080, 2400), width_fraction: float = 1.0,
-                        gap: int = 0, background: tuple[int, int, int] = (250, 250, 250)) -> Image.Image:
-    """The picture shown in a light phone app: a grey status band, a blue title bar, the photo ``gap`` pixels
-    under it, two caption lines right under the photo, toolbar icons, on a white or light-grey background."""
+                        gap: int = 0, background: tuple[int, int, int] = (250, 250, 250),
+                        bar: tuple[int, int, int] = (25, 103, 210)) -> Image.Image:
+    """The picture shown in a light phone app: a grey status band, a title bar (blue; or the background's
+    colour, as iOS draws it), the photo ``gap`` pixels under it, two caption lines right under the photo,
+    toolbar icons, on a white or light-grey background."""
     from PIL import ImageDraw, ImageFont
 
     w, h = device
@@ -184,9 +186,10 @@ def light_screenshot_of(image: Image.Image, device: tuple[int, int] = (1080, 240
     font = ImageFont.load_default(size=36)
     draw.rectangle([0, 0, w, 90], fill=(236, 236, 236))
     draw.text((30, 25), "12:07  LTE", fill=(20, 20, 20), font=font)
-    draw.rectangle([0, 90, w, 250], fill=(25, 103, 210))
-    draw.text((40, 145), "<   Photos", fill=(255, 255, 255), font=font)
-    draw.text((w - 200, 145), "Edit", fill=(255, 255, 255), font=font)
+    draw.rectangle([0, 90, w, 250], fill=bar)
+    ink = (255, 255, 255) if sum(bar) < 384 else (0, 122, 255)
+    draw.text((40, 145), "<   Photos", fill=ink, font=font)
+    draw.text((w - 200, 145), "Edit", fill=ink, font=font)
     pw = int(w * width_fraction)
     ph = int(image.height * pw / image.width)
     top = 250 + gap

@@ -42,14 +42,16 @@ def thumbs_of(images: list[Image.Image]) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def library() -> dict[str, Image.Image]:
-    """Per photo: the photo, its screenshot in a dark app and in a light one; photo 1 also stickered, and in a
-    second dark app; a photo with a bright sky in the light app."""
+    """Per photo: the photo, its screenshot in a dark app and in a light one (two also in a white one); photo 1
+    also stickered, and in a second dark app; a photo with a bright sky in a light-grey app."""
     out: dict[str, Image.Image] = {}
     for k in PHOTOS:
         photo = shared_photo(k, 1000)
         out[f"photo {k}"] = photo
         out[f"screen {k}"] = screenshot_of(photo, PHONE)
         out[f"light {k}"] = light_screenshot_of(photo)
+    for k in PHOTOS[2:]:  # a white title bar right above the photo, on white, as iOS draws it
+        out[f"white {k}"] = light_screenshot_of(out[f"photo {k}"], PHONE, bar=(255, 255, 255), background=(255, 255, 255))
     out[f"photo {BRIGHT_SKY}"] = shared_photo(BRIGHT_SKY, 1000)
     out[f"light {BRIGHT_SKY}"] = light_screenshot_of(out[f"photo {BRIGHT_SKY}"], PHONE, 0.92, 60, (242, 242, 242))
     first = out[f"photo {PHOTOS[0]}"]
@@ -72,6 +74,8 @@ def test_screenshots_of_different_photos_in_one_app_stay_apart_and_each_matches_
     for k in PHOTOS:
         assert frozenset((f"photo {k}", f"screen {k}")) in pairs, k
         assert frozenset((f"photo {k}", f"light {k}")) in pairs, k
+    for k in PHOTOS[2:]:
+        assert frozenset((f"photo {k}", f"white {k}")) in pairs, k
     assert frozenset((f"photo {BRIGHT_SKY}", f"light {BRIGHT_SKY}")) in pairs
     assert frozenset(("screen 1", "screen 1 stickers")) in pairs
     assert frozenset(("photo 1", "screen 1 other app")) in pairs
