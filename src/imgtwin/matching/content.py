@@ -29,7 +29,8 @@ from imgtwin.matching.geometry import Fit, GeometryParams, _map, spread_enough
 #: How far inside the picture's box an inlier must lie, at pyramid level 0, in detection pixels: half the
 #: ORB patch's radius (``hashing.local``: patchSize 19, scaleFactor 1.2 per level), so that most of its
 #: patch is picture.  The whole radius dropped one true screenshot pair of 893 deep fits on the small
-#: phone-edits corpus (a small picture's inliers lie near its edge); half of it, none.
+#: phone-edits corpus (a small picture's inliers lie near its edge); half of it, none (with the thumbnail's
+#: box then, and with the detection image's box now: the same 893).
 PATCH_RADIUS = 4.75
 PATCH_STEP = 1.2
 #: The grid (per side) on which the picture area both files share is measured.
