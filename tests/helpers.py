@@ -172,6 +172,36 @@ def screenshot_of(image: Image.Image, device: tuple[int, int] = (1080, 2340), wi
     return frame
 
 
+def light_screenshot_of(image: Image.Image, device: tuple[int, int] = (1080, 2400), width_fraction: float = 1.0,
+                        gap: int = 0, background: tuple[int, int, int] = (250, 250, 250),
+                        bar: tuple[int, int, int] = (25, 103, 210)) -> Image.Image:
+    """The picture shown in a light phone app: a grey status band, a title bar (blue; or the background's
+    colour, as iOS draws it), the photo ``gap`` pixels under it, two caption lines right under the photo,
+    toolbar icons, on a white or light-grey background."""
+    from PIL import ImageDraw, ImageFont
+
+    w, h = device
+    frame = Image.new("RGB", device, background)
+    draw = ImageDraw.Draw(frame)
+    font = ImageFont.load_default(size=36)
+    draw.rectangle([0, 0, w, 90], fill=(236, 236, 236))
+    draw.text((30, 25), "12:07  LTE", fill=(20, 20, 20), font=font)
+    draw.rectangle([0, 90, w, 250], fill=bar)
+    ink = (255, 255, 255) if sum(bar) < 384 else (0, 122, 255)
+    draw.text((40, 145), "<   Photos", fill=ink, font=font)
+    draw.text((w - 200, 145), "Edit", fill=ink, font=font)
+    pw = int(w * width_fraction)
+    ph = int(image.height * pw / image.width)
+    top = 250 + gap
+    frame.paste(image.resize((pw, ph), Image.Resampling.LANCZOS), ((w - pw) // 2, top))
+    draw.text((40, top + ph + 24), "Shared with you - Yesterday", fill=(60, 60, 60), font=font)
+    draw.text((40, top + ph + 76), "Liked by anna and 3 others", fill=(60, 60, 60), font=font)
+    for k in range(4):
+        x = int((k + 0.3) * w / 4)
+        draw.rectangle([x, h - 140, x + 70, h - 70], outline=(20, 20, 20), width=5)
+    return frame
+
+
 def with_stickers(image: Image.Image) -> Image.Image:
     """Two opaque stickers (an emoji face, a star) and a caption band, as a story editor adds."""
     from PIL import ImageDraw, ImageFont

@@ -16,7 +16,7 @@ def test_features_round_trip_and_fit_the_size_budget() -> None:
     features = extract_local(shared_photo(0, 1600))
     assert len(features) == LocalSpec().keypoints
     data = features.to_bytes()
-    assert len(data) == 16 + 21 * len(features) <= 8 * 1024
+    assert len(data) == 20 + 21 * len(features) <= 8 * 1024
     back = LocalFeatures.from_bytes(data)
     assert (back.width, back.height) == (features.width, features.height)
     assert np.array_equal(back.descriptors, features.descriptors)
@@ -56,7 +56,7 @@ def test_a_flat_picture_has_no_keypoints_and_still_round_trips() -> None:
 def test_extractor_names_its_spec_and_returns_the_hashers_hash() -> None:
     image = shared_photo(2, 640)
     extractor = LocalFeatureExtractor()
-    assert extractor.spec == LocalSpec().id == "local-v2-orb384x16-360px"
+    assert extractor.spec == LocalSpec().id == "local-v3-orb384x16-360px"
     grey = image.convert("L")
     extraction = extractor.extract(LoadedImage(grey, *image.size, "JPEG", "full"), DCTHasher())
     assert extraction.hash == DCTHasher().hash(grey) and extractor.signals_spec is None

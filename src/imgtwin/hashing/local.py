@@ -12,12 +12,14 @@ docs/benchmarks.md): the file is decoded a second time at a larger size than
 the hash's (about ``side`` x ``3/4 side`` pixels' worth, see
 :func:`detection_image`), the strongest ``keypoints``
 ORB keypoints are kept (spread over the picture), and for each its position
-and the first ``descriptor_bytes`` of its rBRIEF descriptor.  ``LocalSpec.id`` names all of it and is stored beside the bytes,
-so features of another definition are never mixed.
+and the first ``descriptor_bytes`` of its rBRIEF descriptor; and, from the
+same pixels, the box of the picture inside a frame (``hashing.picture``).
+``LocalSpec.id`` names all of it and is stored beside the bytes, so features
+of another definition are never mixed.
 
-Serialised (:meth:`LocalFeatures.to_bytes`) in 16 + 21 bytes per keypoint (a
+Serialised (:meth:`LocalFeatures.to_bytes`) in 20 + 21 bytes per keypoint (a
 u16 position pair, a byte of orientation and pyramid level, and the first
-128 bits of the descriptor): at most 8,080 bytes for 384 keypoints.  Twice the keypoints with half of each descriptor
+128 bits of the descriptor): at most 8,084 bytes for 384 keypoints.  Twice the keypoints with half of each descriptor
 found more copies at the same size than 224 full descriptors (screenshots,
 where the picture is small, most of all: docs/benchmarks.md).
 """
@@ -34,11 +36,12 @@ from PIL import Image
 
 from imgtwin.hashing.dct import DCTHasher
 from imgtwin.hashing.extractor import Extraction
+from imgtwin.hashing.picture import Box, picture_box
 from imgtwin.interfaces import Hasher, LoadedImage
 
 _MAGIC = b"ILF"
-_FORMAT_VERSION = 2  # 2: a byte of orientation and pyramid level per keypoint
-_HEADER = struct.Struct("<3sBBxHHHxxxx")  # magic, layout version, descriptor bytes, count, width, height
+_FORMAT_VERSION = 3  # 2: a byte of orientation and pyramid level per keypoint; 3: the picture's box
+_HEADER = struct.Struct("<3sBBxHHHHHHH")  # magic, layout version, descriptor bytes, count, width, height, box
 _POINT_SCALE = 16  # positions stored in 1/16 px as u16: images up to 4095 px
 
 
@@ -50,7 +53,7 @@ class LocalSpec:
     side: int = 360  # keypoints are detected on side x 3/4 side pixels' worth of the image (see detection_image)
     detector: str = "orb"
     descriptor_bytes: int = 16  # ORB: the first bytes of rBRIEF (its tests are ordered by information)
-    version: int = 2
+    version: int = 3  # 3: the picture's box inside a frame (``hashing.picture``)
 
     @property
     def id(self) -> str:
@@ -75,6 +78,7 @@ class LocalFeatures:
     points: np.ndarray  # (n, 2) float32, x and y in pixels of the width x height image
     descriptors: np.ndarray  # (n, d) uint8
     shape: np.ndarray | None = None  # (n,) uint8: orientation in 32 steps << 3 | pyramid level (0-7)
+    picture: Box | None = None  # the picture inside a frame, in these pixels; None: all picture (hashing.picture)
 
     def __len__(self) -> int:
         return len(self.points)
@@ -88,7 +92,7 @@ class LocalFeatures:
     def to_bytes(self) -> bytes:
         n, d = self.descriptors.shape if len(self.descriptors) else (0, self.descriptors.shape[-1] if
                                                                      self.descriptors.ndim == 2 else 32)
-        head = _HEADER.pack(_MAGIC, _FORMAT_VERSION, d, n, self.width, self.height)
+        head = _HEADER.pack(_MAGIC, _FORMAT_VERSION, d, n, self.width, self.height, *(self.picture or (0, 0, 0, 0)))
         xy = np.clip(np.rint(self.points * _POINT_SCALE), 0, 65535).astype("<u2")
         shape = self.shape if self.shape is not None else np.zeros(n, np.uint8)
         result: bytes = head + xy.tobytes() + shape.astype(np.uint8).tobytes() + \
@@ -100,7 +104,7 @@ class LocalFeatures:
         data = bytes(data)
         if len(data) < _HEADER.size or data[:3] != _MAGIC:
             raise ValueError("not serialised local features")
-        _, version, d, n, width, height = _HEADER.unpack_from(data)
+        _, version, d, n, width, height, *box = _HEADER.unpack_from(data)
         if version != _FORMAT_VERSION:
             raise ValueError(f"local features format v{version} is not supported (expected v{_FORMAT_VERSION})")
         expected = _HEADER.size + n * (5 + d)
@@ -109,7 +113,8 @@ class LocalFeatures:
         xy = np.frombuffer(data, dtype="<u2", count=2 * n, offset=_HEADER.size).reshape(n, 2)
         shape = np.frombuffer(data, dtype=np.uint8, count=n, offset=_HEADER.size + 4 * n)
         descriptors = np.frombuffer(data, dtype=np.uint8, count=n * d, offset=_HEADER.size + 5 * n).reshape(n, d)
-        return cls(width, height, xy.astype(np.float32) / _POINT_SCALE, descriptors, shape)
+        picture = (box[0], box[1], box[2], box[3]) if box[2] > box[0] and box[3] > box[1] else None
+        return cls(width, height, xy.astype(np.float32) / _POINT_SCALE, descriptors, shape, picture)
 
 
 def _cv2() -> Any:
@@ -219,7 +224,8 @@ def extract_local(image: Image.Image, spec: LocalSpec = LocalSpec()) -> LocalFea
     height, width = pixels.shape
     if descriptors is None or not keypoints:
         size = {"orb": spec.descriptor_bytes, "akaze": 64, "sift": 128}[spec.detector]
-        return LocalFeatures(width, height, np.zeros((0, 2), np.float32), np.zeros((0, size), np.uint8))
+        return LocalFeatures(width, height, np.zeros((0, 2), np.float32), np.zeros((0, size), np.uint8),
+                             picture=picture_box(pixels))
     points = np.array([k.pt for k in keypoints], dtype=np.float32).reshape(-1, 2)
     angle = np.array([k.angle for k in keypoints], dtype=np.float64)
     level = np.array([k.octave & 0xFF for k in keypoints], dtype=np.int64)  # SIFT packs more into octave
@@ -228,7 +234,8 @@ def extract_local(image: Image.Image, spec: LocalSpec = LocalSpec()) -> LocalFea
         descriptors = descriptors[:, : spec.descriptor_bytes]
     elif spec.detector == "akaze":  # 486 bits in 61 bytes: zero-padded to 64 for 64-bit words
         descriptors = np.pad(descriptors, ((0, 0), (0, 64 - descriptors.shape[1])))
-    return LocalFeatures(width, height, points, np.ascontiguousarray(descriptors, dtype=np.uint8), shape)
+    return LocalFeatures(width, height, points, np.ascontiguousarray(descriptors, dtype=np.uint8), shape,
+                         picture_box(pixels))
 
 
 class LocalFeatureExtractor:

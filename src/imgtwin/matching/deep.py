@@ -340,15 +340,13 @@ def deep_matches(
         keep = np.fromiter(((a, b) not in skip for a, b in zip(i.tolist(), j.tolist())), bool, len(i))
         i, j = i[keep], j[keep]
     fits = verify_candidates(table, i, j, params)
-    if thumbs is not None:  # the containment must hold for the pictures, and the inliers lie in them
-        for k, fit in enumerate(fits):
-            a, b = table.features[int(i[k])], table.features[int(j[k])]
-            if fit is None or a is None or b is None:
-                continue
-            ta, tb = thumbs[int(i[k])], thumbs[int(j[k])]
-            if _on_frame(fit, a, b, ta, tb, params.geometry.containment) or fits_on_layout(
-                    fit, a, b, ta, tb, params.geometry):
-                fits[k] = None
+    for k, fit in enumerate(fits):  # the inliers must lie in the pictures, and the containment hold for them
+        a, b = table.features[int(i[k])], table.features[int(j[k])]
+        if fit is None or a is None or b is None:
+            continue
+        if fits_on_layout(fit, a, b, params.geometry) or (thumbs is not None and _on_frame(
+                fit, a, b, thumbs[int(i[k])], thumbs[int(j[k])], params.geometry.containment)):
+            fits[k] = None
     rows = [k for k, f in enumerate(fits) if f is not None]
     out_i, out_j = i[rows], j[rows]
     transform, inverse, source, shared, inliers = [], [], [], [], []

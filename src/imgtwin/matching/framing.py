@@ -23,10 +23,9 @@ import numpy as np
 
 from imgtwin.hashing.features import THUMB
 from imgtwin.hashing.local import LocalFeatures
+from imgtwin.hashing.picture import FLAT_LEVELS  # one flat colour: within these grey levels of the mode
 from imgtwin.matching.geometry import Fit, _frame, _map
 
-#: Grey levels within which a thumbnail pixel has the frame's colour (the mode around the inner picture).
-FLAT_LEVELS = 2
 #: A thumbnail pixel has detail when its 3 x 3 neighbourhood spans at least this many grey levels.
 DETAIL_LEVELS = 10
 
