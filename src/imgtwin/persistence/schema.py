@@ -90,7 +90,7 @@ AUXILIARY_TABLES = (
     # Local features for ``find --deep`` (hashing/local.py).
     """CREATE TABLE IF NOT EXISTS local_features (
         content_hash  TEXT NOT NULL,      -- xxh3-128 of the bytes, hex (files.content_hash)
-        spec          TEXT NOT NULL,      -- their definition, e.g. local-v2-orb384x16-360px
+        spec          TEXT NOT NULL,      -- their definition, e.g. local-v3-orb384x16-360px
         data          BLOB NOT NULL,      -- keypoints and descriptors, see hashing/local.py
         PRIMARY KEY (content_hash, spec)
     ) WITHOUT ROWID""",
