@@ -18,6 +18,7 @@ The score is in [-1, 1]; copies score ~0.8-1.0, unrelated pictures rarely 0.6.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -31,6 +32,15 @@ CROP_STEP = 0.02
 _BATCH = 256
 _DETAIL_BASIS = dct_matrix(THUMB)[:16]
 TOP = 3  # hypotheses per axis tried in 2-D
+# From this many pairs on, the compiled kernel (verify_kernel) judges them: below, loading numba costs more than
+# it saves. Once loaded, it serves any call.
+COMPILED_PAIRS = 4096
+_KERNEL = "imgtwin.matching.verify_kernel"
+
+
+def detail_basis() -> np.ndarray:
+    """The 16 x 32 DCT rows of :func:`detail_bits` (a copy)."""
+    return _DETAIL_BASIS.copy()
 
 
 @lru_cache(maxsize=4)
@@ -102,7 +112,7 @@ def _best_axis(profile_a: np.ndarray, profile_b: np.ndarray, top: int = 1) -> np
 
 
 @lru_cache(maxsize=1)
-def _windows32() -> tuple[np.ndarray, np.ndarray]:
+def windows32() -> tuple[np.ndarray, np.ndarray]:
     """``crop_windows()``'s matrices as float32, converted once rather than per batch."""
     first, second, _ = crop_windows()
     return first.astype(np.float32), second.astype(np.float32)
@@ -204,12 +214,37 @@ def aligned_scores(
     hypotheses of each axis (by 1-D profiles) are tried in 2-D and the best
     score is kept.  ``align=False`` skips the crop search.
     """
+    if align and _compiled(len(thumbs_a), thumbs_a, thumbs_b):
+        from imgtwin.matching.verify_kernel import compiled_scores
+
+        correlation, detail, window_x, window_y, unsure = compiled_scores(thumbs_a, thumbs_b, transforms, top)
+        rows = np.flatnonzero(unsure)
+        if len(rows):  # too close to an edge for the float64 arithmetic to be sure of the float32 path's choice
+            again = numpy_scores(thumbs_a[rows], thumbs_b[rows], np.asarray(transforms)[rows], top=top)
+            correlation[rows], detail[rows] = again.correlation, again.detail
+            window_x[rows], window_y[rows] = again.window_x, again.window_y
+        return Alignment(correlation, detail, window_x, window_y)
+    return numpy_scores(thumbs_a, thumbs_b, transforms, align=align, top=top)
+
+
+def _compiled(n: int, thumbs_a: np.ndarray, thumbs_b: np.ndarray) -> bool:
+    """Whether the kernel should judge ``n`` pairs of these shapes."""
+    shape = (THUMB, THUMB)
+    if n == 0 or thumbs_a.shape[1:] != shape or thumbs_b.shape[1:] != shape:
+        return False
+    return n >= COMPILED_PAIRS or _KERNEL in sys.modules
+
+
+def numpy_scores(
+    thumbs_a: np.ndarray, thumbs_b: np.ndarray, transforms: np.ndarray, *, align: bool = True, top: int = TOP
+) -> Alignment:
+    """:func:`aligned_scores` in numpy batches: the reference the compiled kernel is held to."""
     n = len(thumbs_a)
     out = np.empty(n)
     detail = np.empty(n, dtype=np.int16)
     window_x = np.full(n, uncropped_window(), dtype=np.int16)
     window_y = window_x.copy()
-    first, second = _windows32()
+    first, second = windows32()
     for lo in range(0, n, _BATCH):
         a = thumbs_a[lo : lo + _BATCH].astype(np.float32)
         b = thumbs_b[lo : lo + _BATCH].astype(np.float32)
