@@ -23,7 +23,7 @@ import numpy as np
 
 from imgtwin.matching.indexed import load_rows
 from imgtwin.matching.near import FeatureTable, NearParams, candidate_pairs, verify_pairs, with_flat_candidates
-from imgtwin.matching.verify import Alignment, aligned_scores, numpy_scores
+from imgtwin.matching.verify import Alignment, aligned_scores, compiled_scores, numpy_scores
 
 
 def timed(run: Callable[[], Alignment]) -> tuple[Alignment, float, float]:
@@ -58,9 +58,7 @@ def main() -> None:
     new, cpu, wall = timed(lambda: verify_pairs(table, i, j, g))
     print(f"compiled: {n} pairs  {cpu:.2f} s CPU  {wall:.2f} s wall  {n / max(cpu, 1e-9):,.0f} pairs/s (CPU)"
           f"  {n / max(wall, 1e-9):,.0f} pairs/s (wall)")
-    from imgtwin.matching.verify_kernel import compiled_scores
-
-    unsure = compiled_scores(table.thumbs[i], table.thumbs[j], g, 3)[4]
+    unsure = compiled_scores(table.thumbs[i], table.thumbs[j], g)[4]
     print(f"pairs left to numpy (trimmed thumbnails): {unsure.mean():.2%}")
     if args.no_old:
         return
@@ -75,9 +73,7 @@ def main() -> None:
 
 def aligned_scores_forced(thumbs_a: np.ndarray, thumbs_b: np.ndarray, transforms: np.ndarray) -> Alignment:
     """The kernel on however few pairs (loads numba: its compile or cache load is timed apart)."""
-    from imgtwin.matching.verify_kernel import compiled_scores
-
-    compiled_scores(thumbs_a, thumbs_b, transforms, 3)
+    compiled_scores(thumbs_a, thumbs_b, transforms)
     return aligned_scores(thumbs_a, thumbs_b, transforms)
 
 

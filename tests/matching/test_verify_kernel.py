@@ -1,7 +1,7 @@
 """The compiled verifier (verify_kernel) gives the numpy path's numbers, on real and random thumbnails.
 
 The numpy path (``verify.numpy_scores``) is the reference every decision of ``find`` was made with;
-``aligned_scores`` runs the kernel once it is loaded (importing it here loads it) and hands the pairs
+``aligned_scores`` runs the kernel once it is loaded (the module fixture loads it) and hands the pairs
 the kernel is unsure of back to numpy. Detail distances and crop windows must be equal, correlations
 within 1e-5.
 """
@@ -13,8 +13,7 @@ import pytest
 from PIL import Image, ImageEnhance
 
 from imgtwin.hashing.features import compute_features
-from imgtwin.matching import verify_kernel
-from imgtwin.matching.verify import Alignment, aligned_scores, numpy_scores
+from imgtwin.matching.verify import Alignment, aligned_scores, compiled_scores, numpy_scores, resampling_taps, windows32
 from tests.helpers import cropped, shared_photo
 
 
@@ -27,6 +26,12 @@ def assert_same(new: Alignment, old: Alignment) -> None:
     np.testing.assert_array_equal(new.window_x, old.window_x)
     np.testing.assert_array_equal(new.window_y, old.window_y)
     np.testing.assert_allclose(new.correlation, old.correlation, rtol=0, atol=1e-5)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def kernel_loaded() -> None:
+    """From here on ``aligned_scores`` runs the kernel on any count of pairs, as in a large ``find``."""
+    compiled_scores(np.zeros((1, 32, 32), np.uint8), np.zeros((1, 32, 32), np.uint8), np.zeros(1, np.int8))
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +68,7 @@ def test_real_thumbnails_judged_as_by_numpy(real_pairs: tuple[np.ndarray, np.nda
     a, b, g = real_pairs
     assert_same(aligned_scores(a, b, g), numpy_scores(a, b, g))
     # and the kernel alone was sure of most of them (else this would only test the fallback)
-    unsure = verify_kernel.compiled_scores(a, b, g, 3)[4]
+    unsure = compiled_scores(a, b, g)[4]
     assert unsure.mean() < 0.5
 
 
@@ -86,7 +91,7 @@ def test_flat_pictures_go_to_numpy_and_come_out_the_same() -> None:
     flat[2, 16:] = 121  # two tones
     other = np.full((4, 32, 32), 119, np.uint8)
     g = np.zeros(4, np.int8)
-    unsure = verify_kernel.compiled_scores(flat, other, g, 3)[4]
+    unsure = compiled_scores(flat, other, g)[4]
     assert unsure[0] and unsure[1]  # every crop score is rounding noise there
     assert_same(aligned_scores(flat, other, g), numpy_scores(flat, other, g))
 
@@ -96,16 +101,14 @@ def test_no_pairs() -> None:
     none = np.empty(0, np.int8)
     result = aligned_scores(empty, empty, none)
     assert len(result.correlation) == len(result.detail) == len(result.window_x) == 0
-    corr, detail, wx, wy, unsure = verify_kernel.compiled_scores(empty, empty, none, 3)
+    corr, detail, wx, wy, unsure = compiled_scores(empty, empty, none)
     assert len(corr) == len(detail) == len(wx) == len(wy) == len(unsure) == 0
 
 
 def test_resampling_taps_are_the_matrices() -> None:
     """Two taps a row rebuild every resampling matrix exactly (the kernel's only view of them)."""
-    from imgtwin.matching.verify import windows32
-
     for matrices in windows32():
-        idx, wts, window = verify_kernel.resampling_taps(matrices.astype(np.float64))
+        idx, wts, window = resampling_taps(matrices.astype(np.float64))
         rebuilt = np.zeros((len(idx), *matrices.shape[1:]))
         rows = np.arange(matrices.shape[1])
         for w in range(len(idx)):

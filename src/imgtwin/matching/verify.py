@@ -38,11 +38,6 @@ COMPILED_PAIRS = 4096
 _KERNEL = "imgtwin.matching.verify_kernel"
 
 
-def detail_basis() -> np.ndarray:
-    """The 16 x 32 DCT rows of :func:`detail_bits` (a copy)."""
-    return _DETAIL_BASIS.copy()
-
-
 @lru_cache(maxsize=4)
 def crop_windows(size: int = THUMB) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Resampling matrices for every crop hypothesis of one axis.
@@ -215,8 +210,6 @@ def aligned_scores(
     score is kept.  ``align=False`` skips the crop search.
     """
     if align and _compiled(len(thumbs_a), thumbs_a, thumbs_b):
-        from imgtwin.matching.verify_kernel import compiled_scores
-
         correlation, detail, window_x, window_y, unsure = compiled_scores(thumbs_a, thumbs_b, transforms, top)
         rows = np.flatnonzero(unsure)
         if len(rows):  # too close to an edge for the float64 arithmetic to be sure of the float32 path's choice
@@ -278,3 +271,54 @@ def numpy_scores(
         window_x[lo : lo + _BATCH] = best_x
         window_y[lo : lo + _BATCH] = best_y
     return Alignment(out, detail, window_x, window_y)
+
+
+def resampling_taps(matrices: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct windows of (hypothesis, out, in) resampling matrices as two taps a row.
+
+    Returns ``(idx, wts, window)``: (window, out, 2) input indices and weights, and each
+    hypothesis' window.
+    """
+    distinct, window = np.unique(matrices.reshape(len(matrices), -1), axis=0, return_inverse=True)
+    distinct = distinct.reshape(-1, *matrices.shape[1:])
+    idx = np.zeros((*distinct.shape[:2], 2), np.int64)
+    wts = np.zeros((*distinct.shape[:2], 2))
+    for w, matrix in enumerate(distinct):
+        for r, row in enumerate(matrix):
+            taps = np.flatnonzero(row)
+            if len(taps) > 2 or not len(taps):
+                raise ValueError("a resampling row needs one or two taps")
+            idx[w, r, : len(taps)] = taps
+            idx[w, r, len(taps) :] = taps[0]
+            wts[w, r, : len(taps)] = row[taps]
+    return idx, wts, window.reshape(-1)
+
+
+@lru_cache(maxsize=1)
+def _kernel_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Both sides' two-tap windows (padded to one count), each hypothesis' windows, the DCT rows."""
+    # The float32 weights the numpy path multiplies with, so that only its rounding of sums differs.
+    sides = [resampling_taps(m.astype(np.float64)) for m in windows32()]
+    count = max(len(s[0]) for s in sides)
+
+    def padded(x: np.ndarray) -> np.ndarray:
+        return np.concatenate([x, np.repeat(x[:1], count - len(x), axis=0)])
+
+    idx = np.stack([padded(s[0]) for s in sides])
+    wts = np.stack([padded(s[1]) for s in sides])
+    return idx, wts, np.stack([s[2] for s in sides], axis=1), np.ascontiguousarray(_DETAIL_BASIS)
+
+
+def compiled_scores(thumbs_a: np.ndarray, thumbs_b: np.ndarray, transforms: np.ndarray, top: int = TOP
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """The compiled kernel alone on (n, 32, 32) uint8 pairs: correlation, detail, windows, and which it is unsure of.
+
+    Loads numba (:mod:`verify_kernel`) on first use.
+    """
+    from imgtwin.matching.verify_kernel import COEF_TOL, SCORE_TOL, verify_kernel
+
+    idx, wts, windows, basis = _kernel_tables()
+    result: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] = verify_kernel(
+        np.ascontiguousarray(thumbs_a, dtype=np.uint8), np.ascontiguousarray(thumbs_b, dtype=np.uint8),
+        np.ascontiguousarray(transforms, dtype=np.int64), top, idx, wts, windows, basis, SCORE_TOL, COEF_TOL)
+    return result

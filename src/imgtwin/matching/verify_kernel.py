@@ -3,32 +3,36 @@
 The numpy path spends its time on dense products with per-pair resampling
 matrices that have two non-zeros a row, on temporaries and on a partition per
 detail block.  Here each pair is one pass over a few kilobytes that stay in
-cache: two-tap resampling, the 16 x 16 DCT block as two small products (the
-x-direction shared by the three y-hypotheses), the median by selection, the
-gradient correlation from running sums.
+cache: two-tap resampling (with the numpy path's float32 weights), the 16 x 16
+DCT block as two small products for each distinct window of each picture, the
+median by selection, the gradient correlation as one dot product.
 
 The arithmetic is float64 where the numpy path rounds to float32, so a number
-near a decision edge could come out on the other side.  The kernel therefore
-reports, per pair, whether any of its choices was that close: a crop hypothesis
-whose 1-D score is within ``score_tol`` of the next one (the order of the tried
-hypotheses decides ties of the detail distance), or a detail block whose median
-is within ``coef_tol`` of its neighbours.  Those pairs (flat pictures, mostly)
-are recomputed by the numpy path, so the decisions are the numpy path's.
+near an edge could come out on the other side.  The kernel therefore reports,
+per pair, whether the float32 rounding could have changed its outcome: a 1-D
+crop score within ``SCORE_TOL`` of the next one where the order matters (the
+set of tried hypotheses, or ties of the detail distance across them), a flat
+profile, or DCT coefficients within ``2 COEF_TOL`` of a block's median that
+could change which combination wins or its distance.  Those pairs (flat and
+smooth pictures, mostly) are recomputed by the numpy path.
+
+The numpy path is not exact either: its float32 profile product is a BLAS
+matrix product whose rounding depends on a row's place in the batch, so a pair
+on a near-tie can be judged differently when the candidates come in another
+order; recomputing it among other pairs can do the same.  Measured: no
+difference on the corpora of docs/benchmarks.md ("Verification at array speed").
 """
 
 from __future__ import annotations
-
-from functools import lru_cache
 
 import numpy as np
 from numba import njit
 
 from imgtwin.matching.mih_kernel import _bits
-from imgtwin.matching.verify import detail_basis, windows32
 
 SCORE_TOL = 1e-4  # 1-D crop scores this close may swap places in float32 (measured error max 3.2e-5)
 _FAST = {"reassoc", "contract"}  # sums in any order: float64 error far below the float32 path's
-COEF_TOL = 0.025  # bound on how far float32 resampling moves a DCT coefficient (measured max 0.0044)
+COEF_TOL = 0.025  # bound on how far float32 resampling can move a DCT coefficient (largest seen: 0.0019)
 
 
 @njit(nogil=True, cache=True)
@@ -45,21 +49,19 @@ def _turn(src: np.ndarray, g: np.int64, out: np.ndarray) -> None:
 @njit(nogil=True, cache=True, fastmath=_FAST)
 def _window_diffs(p: np.ndarray, idx: np.ndarray, wts: np.ndarray, diffs: np.ndarray, norms: np.ndarray) -> None:
     """Centred first differences of ``p`` resampled to each window, and their squared norms."""
+    flat_idx = idx.reshape(-1, 2)
+    flat_wts = wts.reshape(-1, 2)
     m = p.shape[0] - 1
+    sampled = np.empty(flat_idx.shape[0])
+    for t in range(flat_idx.shape[0]):  # one long loop of gathers for every window at once
+        sampled[t] = flat_wts[t, 0] * p[flat_idx[t, 0]] + flat_wts[t, 1] * p[flat_idx[t, 1]]
     for w in range(idx.shape[0]):
         row = diffs[w]
-        prev = wts[w, 0, 0] * p[idx[w, 0, 0]] + wts[w, 0, 1] * p[idx[w, 0, 1]]
-        for r in range(m):
-            cur = wts[w, r + 1, 0] * p[idx[w, r + 1, 0]] + wts[w, r + 1, 1] * p[idx[w, r + 1, 1]]
-            row[r] = cur - prev
-            prev = cur
-        mean = 0.0
-        for r in range(m):
-            mean += row[r]
-        mean /= m
+        base = w * (m + 1)
+        mean = (sampled[base + m] - sampled[base]) / m  # the differences telescope
         sq = 0.0
         for r in range(m):
-            row[r] -= mean
+            row[r] = sampled[base + r + 1] - sampled[base + r] - mean
             sq += row[r] * row[r]
         norms[w] = sq
 
@@ -384,47 +386,3 @@ def _settle(found: np.ndarray, gaps: np.ndarray, score_tol: float) -> tuple[floa
         certain = False
     return best, int(best_d), bx, by, certain
 
-
-def resampling_taps(matrices: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The distinct windows of (hypothesis, out, in) resampling matrices as two taps a row.
-
-    Returns ``(idx, wts, window)``: (window, out, 2) input indices and weights, and each
-    hypothesis' window.
-    """
-    distinct, window = np.unique(matrices.reshape(len(matrices), -1), axis=0, return_inverse=True)
-    distinct = distinct.reshape(-1, *matrices.shape[1:])
-    idx = np.zeros((*distinct.shape[:2], 2), np.int64)
-    wts = np.zeros((*distinct.shape[:2], 2))
-    for w, matrix in enumerate(distinct):
-        for r, row in enumerate(matrix):
-            taps = np.flatnonzero(row)
-            if len(taps) > 2 or not len(taps):
-                raise ValueError("a resampling row needs one or two taps")
-            idx[w, r, : len(taps)] = taps
-            idx[w, r, len(taps) :] = taps[0]
-            wts[w, r, : len(taps)] = row[taps]
-    return idx, wts, window.reshape(-1)
-
-
-@lru_cache(maxsize=1)
-def _tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Both sides' two-tap windows (padded to one count), each hypothesis' windows, the DCT rows."""
-    # The float32 weights the numpy path multiplies with, so that only its rounding of sums differs from here.
-    sides = [resampling_taps(m.astype(np.float64)) for m in windows32()]
-    count = max(len(s[0]) for s in sides)
-
-    def padded(x: np.ndarray) -> np.ndarray:
-        return np.concatenate([x, np.repeat(x[:1], count - len(x), axis=0)])
-
-    idx = np.stack([padded(s[0]) for s in sides])
-    wts = np.stack([padded(s[1]) for s in sides])
-    return idx, wts, np.stack([s[2] for s in sides], axis=1), np.ascontiguousarray(detail_basis())
-
-
-def compiled_scores(thumbs_a: np.ndarray, thumbs_b: np.ndarray, transforms: np.ndarray, top: int
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
-    """:func:`verify_kernel` on (n, 32, 32) uint8 pairs with the tables of :mod:`verify`."""
-    idx, wts, windows, basis = _tables()
-    return verify_kernel(np.ascontiguousarray(thumbs_a, dtype=np.uint8), np.ascontiguousarray(thumbs_b, dtype=np.uint8),
-                         np.ascontiguousarray(transforms, dtype=np.int64), top, idx, wts, windows, basis,
-                         SCORE_TOL, COEF_TOL)
