@@ -3,7 +3,8 @@
 Loads a filled index (``imgtwin scan --db``), makes the candidate pairs ``find --db`` would verify at the
 given threshold (hash radius, rotations, crops, flat pictures) and runs ``near.verify_pairs`` on them
 twice: with ``verify.numpy_scores`` (the path every pair took before issue 26) and with
-``verify.aligned_scores`` (the kernel, and the numpy path for the pairs it is unsure of). Prints the
+``verify.aligned_scores(..., compiled=True)`` (the kernel, and the numpy path for the pairs it is
+unsure of). Prints the
 pairs, candidates per file, seconds (process CPU time and wall), pairs per second, the share of pairs
 the kernel left to numpy, and whether both gave the same numbers. The numba compile (or cache load)
 is timed apart, on a few pairs first.
@@ -55,7 +56,7 @@ def main() -> None:
 
     _, cpu, wall = timed(lambda: verify_pairs(table, i[:8], j[:8], g[:8], scorer=aligned_scores_forced))
     print(f"kernel compile or cache load: {cpu:.2f} s CPU, {wall:.2f} s wall")
-    new, cpu, wall = timed(lambda: verify_pairs(table, i, j, g))
+    new, cpu, wall = timed(lambda: verify_pairs(table, i, j, g, scorer=aligned_scores_forced))
     print(f"compiled: {n} pairs  {cpu:.2f} s CPU  {wall:.2f} s wall  {n / max(cpu, 1e-9):,.0f} pairs/s (CPU)"
           f"  {n / max(wall, 1e-9):,.0f} pairs/s (wall)")
     unsure = compiled_scores(table.thumbs[i], table.thumbs[j], g)[4]
@@ -72,9 +73,8 @@ def main() -> None:
 
 
 def aligned_scores_forced(thumbs_a: np.ndarray, thumbs_b: np.ndarray, transforms: np.ndarray) -> Alignment:
-    """The kernel on however few pairs (loads numba: its compile or cache load is timed apart)."""
-    compiled_scores(thumbs_a, thumbs_b, transforms)
-    return aligned_scores(thumbs_a, thumbs_b, transforms)
+    """``aligned_scores`` with the kernel on however few pairs (``find`` uses it from ``COMPILED_PAIRS`` a call)."""
+    return aligned_scores(thumbs_a, thumbs_b, transforms, compiled=True)
 
 
 if __name__ == "__main__":

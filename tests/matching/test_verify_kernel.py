@@ -1,8 +1,8 @@
 """The compiled verifier (verify_kernel) gives the numpy path's numbers, on real and random thumbnails.
 
 The numpy path (``verify.numpy_scores``) is the reference every decision of ``find`` was made with;
-``aligned_scores`` runs the kernel once it is loaded (the module fixture loads it) and hands the pairs
-the kernel is unsure of back to numpy. Detail distances and crop windows must be equal, correlations
+``aligned_scores(..., compiled=True)`` runs the kernel (as ``find`` does from ``COMPILED_PAIRS``
+pairs a call on) and hands the pairs the kernel is unsure of back to numpy. Detail distances and crop windows must be equal, correlations
 within 1e-5.
 """
 
@@ -26,12 +26,6 @@ def assert_same(new: Alignment, old: Alignment) -> None:
     np.testing.assert_array_equal(new.window_x, old.window_x)
     np.testing.assert_array_equal(new.window_y, old.window_y)
     np.testing.assert_allclose(new.correlation, old.correlation, rtol=0, atol=1e-5)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def kernel_loaded() -> None:
-    """From here on ``aligned_scores`` runs the kernel on any count of pairs, as in a large ``find``."""
-    compiled_scores(np.zeros((1, 32, 32), np.uint8), np.zeros((1, 32, 32), np.uint8), np.zeros(1, np.int8))
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +60,7 @@ def real_pairs() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def test_real_thumbnails_judged_as_by_numpy(real_pairs: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
     a, b, g = real_pairs
-    assert_same(aligned_scores(a, b, g), numpy_scores(a, b, g))
+    assert_same(aligned_scores(a, b, g, compiled=True), numpy_scores(a, b, g))
     # and the kernel alone was sure of most of them (else this would only test the fallback)
     unsure = compiled_scores(a, b, g)[4]
     assert unsure.mean() < 0.5
@@ -82,7 +76,8 @@ def test_random_smooth_thumbnails_every_transform_and_odd_counts() -> None:
     b[: n // 2, :, :4] = b[: n // 2, :, 4:8]  # a shifted edge: crop hypotheses differ
     g = rng.integers(0, 8, n).astype(np.int8)
     for count in (1, 2, 255, 256, 257, n):
-        assert_same(aligned_scores(a[:count], b[:count], g[:count]), numpy_scores(a[:count], b[:count], g[:count]))
+        assert_same(aligned_scores(a[:count], b[:count], g[:count], compiled=True),
+                    numpy_scores(a[:count], b[:count], g[:count]))
 
 
 def test_flat_pictures_go_to_numpy_and_come_out_the_same() -> None:
@@ -93,13 +88,13 @@ def test_flat_pictures_go_to_numpy_and_come_out_the_same() -> None:
     g = np.zeros(4, np.int8)
     unsure = compiled_scores(flat, other, g)[4]
     assert unsure[0] and unsure[1]  # every crop score is rounding noise there
-    assert_same(aligned_scores(flat, other, g), numpy_scores(flat, other, g))
+    assert_same(aligned_scores(flat, other, g, compiled=True), numpy_scores(flat, other, g))
 
 
 def test_no_pairs() -> None:
     empty = np.empty((0, 32, 32), np.uint8)
     none = np.empty(0, np.int8)
-    result = aligned_scores(empty, empty, none)
+    result = aligned_scores(empty, empty, none, compiled=True)
     assert len(result.correlation) == len(result.detail) == len(result.window_x) == 0
     corr, detail, wx, wy, unsure = compiled_scores(empty, empty, none)
     assert len(corr) == len(detail) == len(wx) == len(wy) == len(unsure) == 0

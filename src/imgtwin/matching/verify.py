@@ -18,7 +18,6 @@ The score is in [-1, 1]; copies score ~0.8-1.0, unrelated pictures rarely 0.6.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -32,10 +31,9 @@ CROP_STEP = 0.02
 _BATCH = 256
 _DETAIL_BASIS = dct_matrix(THUMB)[:16]
 TOP = 3  # hypotheses per axis tried in 2-D
-# From this many pairs on, the compiled kernel (verify_kernel) judges them: below, loading numba costs more than
-# it saves. Once loaded, it serves any call.
+# From this many pairs in a call on, the compiled kernel (verify_kernel) judges them: below, loading numba
+# costs more than it saves.
 COMPILED_PAIRS = 4096
-_KERNEL = "imgtwin.matching.verify_kernel"
 
 
 @lru_cache(maxsize=4)
@@ -200,16 +198,19 @@ def detail_bits(x: np.ndarray) -> np.ndarray:
 
 
 def aligned_scores(
-    thumbs_a: np.ndarray, thumbs_b: np.ndarray, transforms: np.ndarray, *, align: bool = True, top: int = TOP
+    thumbs_a: np.ndarray, thumbs_b: np.ndarray, transforms: np.ndarray, *, align: bool = True, top: int = TOP,
+    compiled: bool | None = None,
 ) -> Alignment:
     """Crop-aligned gradient correlation of thumbnail pairs.
 
     ``thumbs_a``/``thumbs_b``: (n, 32, 32) uint8; ``transforms``: (n,) dihedral
     index applied to ``a`` so that it looks like ``b``.  The ``top`` best crop
     hypotheses of each axis (by 1-D profiles) are tried in 2-D and the best
-    score is kept.  ``align=False`` skips the crop search.
+    score is kept.  ``align=False`` skips the crop search.  ``compiled``: whether the
+    kernel judges them (default: from ``COMPILED_PAIRS`` pairs on); the pairs it is
+    unsure of are judged by :func:`numpy_scores` either way.
     """
-    if align and _compiled(len(thumbs_a), thumbs_a, thumbs_b):
+    if align and _compiled(len(thumbs_a), thumbs_a, thumbs_b, compiled):
         correlation, detail, window_x, window_y, unsure = compiled_scores(thumbs_a, thumbs_b, transforms, top)
         rows = np.flatnonzero(unsure)
         if len(rows):  # too close to an edge for the float64 arithmetic to be sure of the float32 path's choice
@@ -220,12 +221,12 @@ def aligned_scores(
     return numpy_scores(thumbs_a, thumbs_b, transforms, align=align, top=top)
 
 
-def _compiled(n: int, thumbs_a: np.ndarray, thumbs_b: np.ndarray) -> bool:
+def _compiled(n: int, thumbs_a: np.ndarray, thumbs_b: np.ndarray, asked: bool | None) -> bool:
     """Whether the kernel should judge ``n`` pairs of these shapes."""
     shape = (THUMB, THUMB)
     if n == 0 or thumbs_a.shape[1:] != shape or thumbs_b.shape[1:] != shape:
         return False
-    return n >= COMPILED_PAIRS or _KERNEL in sys.modules
+    return n >= COMPILED_PAIRS if asked is None else asked
 
 
 def numpy_scores(
