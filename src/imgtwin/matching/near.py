@@ -31,7 +31,7 @@ there.  The reported distance is the best 64-bit hash distance of the pair
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -289,28 +289,28 @@ def accept(params: NearParams, distance: np.ndarray, transform: np.ndarray, corr
     return np.asarray(direct | (crop & (detail <= params.crop_max_detail)) | extended)
 
 
-def verify_pairs(table: FeatureTable, i: np.ndarray, j: np.ndarray, g: np.ndarray) -> Alignment:
+def verify_pairs(table: FeatureTable, i: np.ndarray, j: np.ndarray, g: np.ndarray,
+                 scorer: Callable[..., Alignment] = aligned_scores) -> Alignment:
     """Aligned correlation, detail distance and crop windows of candidate pairs, best over the thumbnails kept.
 
     Trimmed thumbnails against each other first; where either file had a
     border cut, also the untrimmed ones (a frame or padding may be picture:
     a sky, a studio backdrop, or the other file may keep it) and the mixed
-    pairs, keeping the lowest detail distance (and its correlation and windows).
+    pairs, keeping the lowest detail distance (and its correlation and windows); ``scorer``: for benchmarks.
     """
-    best = aligned_scores(table.thumbs[i], table.thumbs[j], g)
+    best = scorer(table.thumbs[i], table.thumbs[j], g)
     correlation, detail, window_x, window_y = best.correlation, best.detail, best.window_x, best.window_y
     if table.full_thumbs is None or table.trimmed is None:
         return best
     ti, tj = table.trimmed[i], table.trimmed[j]
     for use_full_i, use_full_j in ((True, True), (True, False), (False, True)):
-        rows = np.flatnonzero((ti if use_full_i else True) & (tj if use_full_j else True))
-        if use_full_i and use_full_j:
-            rows = np.flatnonzero(ti | tj)
+        both = use_full_i and use_full_j
+        rows = np.flatnonzero(ti | tj if both else (ti if use_full_i else True) & (tj if use_full_j else True))
         if len(rows) == 0:
             continue
         a = (table.full_thumbs if use_full_i else table.thumbs)[i[rows]]
         b = (table.full_thumbs if use_full_j else table.thumbs)[j[rows]]
-        other = aligned_scores(a, b, g[rows])
+        other = scorer(a, b, g[rows])
         better = other.detail < detail[rows]
         for mine, theirs in ((detail, other.detail), (correlation, other.correlation), (window_x, other.window_x),
                              (window_y, other.window_y)):

@@ -31,6 +31,9 @@ CROP_STEP = 0.02
 _BATCH = 256
 _DETAIL_BASIS = dct_matrix(THUMB)[:16]
 TOP = 3  # hypotheses per axis tried in 2-D
+# From this many pairs in a call on, the compiled kernel (verify_kernel) judges them: below, loading numba
+# costs more than it saves.
+COMPILED_PAIRS = 4096
 
 
 @lru_cache(maxsize=4)
@@ -102,7 +105,7 @@ def _best_axis(profile_a: np.ndarray, profile_b: np.ndarray, top: int = 1) -> np
 
 
 @lru_cache(maxsize=1)
-def _windows32() -> tuple[np.ndarray, np.ndarray]:
+def windows32() -> tuple[np.ndarray, np.ndarray]:
     """``crop_windows()``'s matrices as float32, converted once rather than per batch."""
     first, second, _ = crop_windows()
     return first.astype(np.float32), second.astype(np.float32)
@@ -195,21 +198,47 @@ def detail_bits(x: np.ndarray) -> np.ndarray:
 
 
 def aligned_scores(
-    thumbs_a: np.ndarray, thumbs_b: np.ndarray, transforms: np.ndarray, *, align: bool = True, top: int = TOP
+    thumbs_a: np.ndarray, thumbs_b: np.ndarray, transforms: np.ndarray, *, align: bool = True, top: int = TOP,
+    compiled: bool | None = None,
 ) -> Alignment:
     """Crop-aligned gradient correlation of thumbnail pairs.
 
     ``thumbs_a``/``thumbs_b``: (n, 32, 32) uint8; ``transforms``: (n,) dihedral
     index applied to ``a`` so that it looks like ``b``.  The ``top`` best crop
     hypotheses of each axis (by 1-D profiles) are tried in 2-D and the best
-    score is kept.  ``align=False`` skips the crop search.
+    score is kept.  ``align=False`` skips the crop search.  ``compiled``: whether the
+    kernel judges them (default: from ``COMPILED_PAIRS`` pairs on); the pairs it is
+    unsure of are judged by :func:`numpy_scores` either way.
     """
+    if align and _compiled(len(thumbs_a), thumbs_a, thumbs_b, compiled):
+        correlation, detail, window_x, window_y, unsure = compiled_scores(thumbs_a, thumbs_b, transforms, top)
+        rows = np.flatnonzero(unsure)
+        if len(rows):  # too close to an edge for the float64 arithmetic to be sure of the float32 path's choice
+            again = numpy_scores(thumbs_a[rows], thumbs_b[rows], np.asarray(transforms)[rows], top=top)
+            correlation[rows], detail[rows] = again.correlation, again.detail
+            window_x[rows], window_y[rows] = again.window_x, again.window_y
+        return Alignment(correlation, detail, window_x, window_y)
+    return numpy_scores(thumbs_a, thumbs_b, transforms, align=align, top=top)
+
+
+def _compiled(n: int, thumbs_a: np.ndarray, thumbs_b: np.ndarray, asked: bool | None) -> bool:
+    """Whether the kernel should judge ``n`` pairs of these shapes."""
+    shape = (THUMB, THUMB)
+    if n == 0 or thumbs_a.shape[1:] != shape or thumbs_b.shape[1:] != shape:
+        return False
+    return n >= COMPILED_PAIRS if asked is None else asked
+
+
+def numpy_scores(
+    thumbs_a: np.ndarray, thumbs_b: np.ndarray, transforms: np.ndarray, *, align: bool = True, top: int = TOP
+) -> Alignment:
+    """:func:`aligned_scores` in numpy batches: the reference the compiled kernel is held to."""
     n = len(thumbs_a)
     out = np.empty(n)
     detail = np.empty(n, dtype=np.int16)
     window_x = np.full(n, uncropped_window(), dtype=np.int16)
     window_y = window_x.copy()
-    first, second = _windows32()
+    first, second = windows32()
     for lo in range(0, n, _BATCH):
         a = thumbs_a[lo : lo + _BATCH].astype(np.float32)
         b = thumbs_b[lo : lo + _BATCH].astype(np.float32)
@@ -243,3 +272,54 @@ def aligned_scores(
         window_x[lo : lo + _BATCH] = best_x
         window_y[lo : lo + _BATCH] = best_y
     return Alignment(out, detail, window_x, window_y)
+
+
+def resampling_taps(matrices: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct windows of (hypothesis, out, in) resampling matrices as two taps a row.
+
+    Returns ``(idx, wts, window)``: (window, out, 2) input indices and weights, and each
+    hypothesis' window.
+    """
+    distinct, window = np.unique(matrices.reshape(len(matrices), -1), axis=0, return_inverse=True)
+    distinct = distinct.reshape(-1, *matrices.shape[1:])
+    idx = np.zeros((*distinct.shape[:2], 2), np.int64)
+    wts = np.zeros((*distinct.shape[:2], 2))
+    for w, matrix in enumerate(distinct):
+        for r, row in enumerate(matrix):
+            taps = np.flatnonzero(row)
+            if len(taps) > 2 or not len(taps):
+                raise ValueError("a resampling row needs one or two taps")
+            idx[w, r, : len(taps)] = taps
+            idx[w, r, len(taps) :] = taps[0]
+            wts[w, r, : len(taps)] = row[taps]
+    return idx, wts, window.reshape(-1)
+
+
+@lru_cache(maxsize=1)
+def _kernel_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Both sides' two-tap windows (padded to one count), each hypothesis' windows, the DCT rows."""
+    # The float32 weights the numpy path multiplies with, so that only its rounding of sums differs.
+    sides = [resampling_taps(m.astype(np.float64)) for m in windows32()]
+    count = max(len(s[0]) for s in sides)
+
+    def padded(x: np.ndarray) -> np.ndarray:
+        return np.concatenate([x, np.repeat(x[:1], count - len(x), axis=0)])
+
+    idx = np.stack([padded(s[0]) for s in sides])
+    wts = np.stack([padded(s[1]) for s in sides])
+    return idx, wts, np.stack([s[2] for s in sides], axis=1), np.ascontiguousarray(_DETAIL_BASIS)
+
+
+def compiled_scores(thumbs_a: np.ndarray, thumbs_b: np.ndarray, transforms: np.ndarray, top: int = TOP
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """The compiled kernel alone on (n, 32, 32) uint8 pairs: correlation, detail, windows, and which it is unsure of.
+
+    Loads numba (:mod:`verify_kernel`) on first use.
+    """
+    from imgtwin.matching.verify_kernel import COEF_TOL, SCORE_TOL, verify_kernel
+
+    idx, wts, windows, basis = _kernel_tables()
+    result: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] = verify_kernel(
+        np.ascontiguousarray(thumbs_a, dtype=np.uint8), np.ascontiguousarray(thumbs_b, dtype=np.uint8),
+        np.ascontiguousarray(transforms, dtype=np.int64), top, idx, wts, windows, basis, SCORE_TOL, COEF_TOL)
+    return result
