@@ -9,7 +9,7 @@ from PIL import Image, ImageOps
 from imgtwin.hashing.features import MatchFeatures
 from imgtwin.matching.columns import table_from_blobs
 from imgtwin.matching.indexed import load_rows
-from imgtwin.matching.near import FeatureTable
+from imgtwin.matching.table import FeatureTable
 from imgtwin.options import ScanOptions
 from imgtwin.persistence.index import HashIndex
 from imgtwin.runs.scan import ScanSettings, run_scan
@@ -44,9 +44,23 @@ def test_columns_equal_the_parsed_features_table(index: tuple[str, str]) -> None
     expected = FeatureTable.from_features(parsed)
     table, boxes = table_from_blobs(blobs)
     for name in FeatureTable.__slots__:
-        mine, theirs = getattr(table, name), getattr(expected, name)
-        assert mine.dtype == theirs.dtype and np.array_equal(mine, theirs), name
+        if name not in ("full_thumbs", "borders", "border_rows"):
+            mine, theirs = getattr(table, name), getattr(expected, name)
+            assert mine.dtype == theirs.dtype and np.array_equal(mine, theirs), name
+    everything = np.arange(len(blobs))
+    assert np.array_equal(table.full(everything), expected.full_thumbs)  # the untrimmed thumbnails, as parsed
+    assert table.full_thumbs is None and table.borders is not None and len(table.borders) == table.trimmed.sum() > 0
+    rows = np.array([3, 0, 3, len(blobs) - 1, *np.flatnonzero(table.trimmed)[::-1]])  # any order, repeats
+    assert np.array_equal(table.full(rows), expected.full_thumbs[rows])
     assert boxes.tolist() == [list(f.trim) for f in parsed]
+
+
+def test_blocks_joined_keep_each_rows_untrimmed_thumbnail(index: tuple[str, str]) -> None:
+    blobs = _blobs(index[0])
+    expected = FeatureTable.from_features([MatchFeatures.from_bytes(b) for b in blobs])
+    joined = FeatureTable.concat([table_from_blobs(blobs[k : k + 4])[0] for k in range(0, len(blobs), 4)])
+    assert joined.full_thumbs is None and np.array_equal(joined.full(np.arange(len(blobs))), expected.full_thumbs)
+    assert np.array_equal(joined.thumbs, expected.thumbs) and np.array_equal(joined.trimmed, expected.trimmed)
 
 
 def test_rows_keep_the_picture_size_without_borders(index: tuple[str, str]) -> None:

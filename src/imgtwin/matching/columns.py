@@ -3,7 +3,8 @@
 ``MatchFeatures.from_bytes`` makes a Python object per file (~3 KB, ~100 us); a million files
 then cost minutes and gigabytes before matching starts. Here the blobs of a block are joined
 once and every field is cut out of the joined bytes by numpy indexing: the same table
-(``FeatureTable.from_features`` of the parsed objects), with no object per file. The byte
+(``FeatureTable.from_features`` of the parsed objects), with no object per file, and the
+untrimmed thumbnails kept for the trimmed pictures only (``FeatureTable.borders``). The byte
 layout is ``MatchFeatures.to_bytes``'s; a blob that is not that layout raises ``ValueError``,
 as ``from_bytes`` does.
 """
@@ -28,7 +29,7 @@ from imgtwin.hashing.features import (
     THUMB,
     blank_inside,
 )
-from imgtwin.matching.near import FeatureTable
+from imgtwin.matching.table import FeatureTable
 
 _SIZE, _COLOUR_SIZE = THUMB * THUMB, 2 * COLOUR_THUMB * COLOUR_THUMB
 # The header's fields (``_HEADER``: magic, version, flags, hash, trim hash, trim box, unstable, flat).
@@ -70,21 +71,23 @@ def table_from_blobs(blobs: Sequence[bytes]) -> tuple[FeatureTable, np.ndarray]:
             at += _COLOUR_SIZE
         if layout & _HAS_FULL:
             untrimmed[layout] = data[:, at : at + _SIZE].reshape(-1, THUMB, THUMB)
-    full, trimmed = thumbs, np.zeros(n, dtype=bool)
+    trimmed = np.zeros(n, dtype=bool)
     for layout, pixels in untrimmed.items():
         rows = np.flatnonzero(flags == layout)
-        differs = (pixels != thumbs[rows]).any(axis=(1, 2))
-        if differs.any():
-            full = thumbs.copy() if full is thumbs else full
-            full[rows[differs]] = pixels[differs]
-            trimmed[rows[differs]] = True
+        trimmed[rows[(pixels != thumbs[rows]).any(axis=(1, 2))]] = True
+    border_rows = np.flatnonzero(trimmed)  # the untrimmed thumbnails of these rows only, in row order
+    borders = np.empty((len(border_rows), THUMB, THUMB), dtype=np.uint8)
+    for layout, pixels in untrimmed.items():
+        rows = np.flatnonzero(flags == layout)
+        keep = trimmed[rows]
+        borders[np.searchsorted(border_rows, rows[keep])] = pixels[keep]
     unstable, flat = head["unstable"], head["flat"]
     blank = blank_inside(thumbs, trimmed)
     box = head["box"].astype(np.float64) / 65535
     table = FeatureTable(
-        head["hash"].astype(np.uint64), head["trim_hash"].astype(np.uint64), thumbs, full, trimmed, colour=colour,
+        head["hash"].astype(np.uint64), head["trim_hash"].astype(np.uint64), thumbs, None, trimmed, colour=colour,
         low_detail=((unstable >= LOW_DETAIL_BITS) | (flat >= LOW_DETAIL_FLAT)) | blank,
         featureless=((unstable >= FEATURELESS_BITS) | (flat >= LOW_DETAIL_FLAT)) | blank,
-        mostly_flat=flat >= MOSTLY_FLAT, trim=box.astype(np.float32),
+        mostly_flat=flat >= MOSTLY_FLAT, trim=box.astype(np.float32), borders=borders, border_rows=border_rows,
     )  # fmt: skip
     return table, box
