@@ -36,7 +36,7 @@ from imgtwin.matching.keeper_words import metadata_gaps, reason_words
 from imgtwin.matching.near import NearParams, near_matches
 from imgtwin.matching.preferences import Preferences
 from imgtwin.matching.resolution import UPSCALE_SPEC, UpscaleCheck, UpscaleVerdict
-from imgtwin.matching.table import FeatureTable
+from imgtwin.matching.table import FeatureTable, TableBuilder
 from imgtwin.persistence.decisions import Pair, pair
 from imgtwin.persistence.index import HashIndex, IndexReadError
 from imgtwin.persistence.sqlite import IndexVersionError
@@ -50,7 +50,7 @@ _TRANSFORM_NAMES = {
 }  # fmt: skip
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Row:
     """What matching keeps of an ``IndexedFile``: not the record itself, whose feature and signal
     blobs (KBs a file) are parsed into ``Loaded.table`` and ``info`` instead of being held."""
@@ -114,12 +114,13 @@ def load_rows(db_path: str, roots: Sequence[str], reference: Sequence[str] = (),
     loaded = Loaded()
     spec_id = DCTHasher().spec.id
     references = [os.path.abspath(r) for r in reference]
-    blocks: list[FeatureTable] = []
     block: list[IndexedFile] = []
+    with HashIndex(db_path, readonly=True) as index:  # at most this many rows: the columns are allocated once
+        builder = TableBuilder(index.count_under([os.path.abspath(r) for r in roots]))
 
     def flush() -> None:  # a block's features into table columns, its records into rows
         table, boxes = table_from_blobs([file.features or b"" for file in block])
-        blocks.append(table)
+        builder.add(table)
         for file, (left, top, right, bottom) in zip(block, boxes.tolist()):
             path, width, height = file.path, file.width, file.height
             if width is not None and height is not None:  # without uniform borders: padding adds no resolution
@@ -148,7 +149,7 @@ def load_rows(db_path: str, roots: Sequence[str], reference: Sequence[str] = (),
                 if len(block) >= LOAD_BLOCK:
                     flush()
     flush()
-    loaded.table = FeatureTable.concat(blocks)
+    loaded.table = builder.finish()
     return loaded
 
 

@@ -104,3 +104,40 @@ class FeatureTable:
 
 
 _FULL_NEEDS = ("thumbs", "full_thumbs", "borders", "border_rows")  # what ``FeatureTable.full`` reads
+
+
+class TableBuilder:
+    """Blocks of a table copied into columns allocated once for ``capacity`` rows (an upper bound: the rows of
+    the index under the roots), so that the whole table exists once, never beside its blocks (``concat``)."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity, self.size = capacity, 0
+        self.columns: dict[str, np.ndarray] = {}
+        self.borders: list[np.ndarray] = []
+        self.border_rows: list[np.ndarray] = []
+
+    def add(self, block: FeatureTable) -> None:
+        """Copy a block read column-wise (``full_thumbs`` None) after the rows added before."""
+        n, at = len(block), self.size
+        if at + n > self.capacity:
+            raise ValueError(f"more rows than the {self.capacity} counted")
+        for name in FeatureTable.__slots__:
+            value = getattr(block, name)
+            if name in ("full_thumbs", "borders", "border_rows") or value is None:
+                continue
+            if name not in self.columns:
+                self.columns[name] = np.zeros((self.capacity, *value.shape[1:]), dtype=value.dtype)
+            self.columns[name][at : at + n] = value
+        if block.borders is not None and block.border_rows is not None:
+            self.borders.append(block.borders)
+            self.border_rows.append(block.border_rows + at)
+        self.size += n
+
+    def finish(self) -> FeatureTable:
+        """The table of the rows added (views of the columns: no copy)."""
+        if not self.columns:
+            return FeatureTable.from_features([])
+        columns = {name: value[: self.size] for name, value in self.columns.items()}
+        empty = np.empty((0, *columns["thumbs"].shape[1:]), dtype=np.uint8)
+        return FeatureTable(**columns, borders=np.concatenate([empty, *self.borders]),
+                            border_rows=np.concatenate([np.empty(0, np.int64), *self.border_rows]))
