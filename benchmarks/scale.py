@@ -17,6 +17,12 @@ included), each with the peak resident memory of the whole process tree:
 Usage:
     python benchmarks/scale.py [--sizes 20000 200000] [--million] [--no-copies] [--no-tiles]
         [--work /tmp/scale-bench] [--keep]
+    python benchmarks/scale.py --index DB [--index DB2 ...] [--sample K]   # find on filled indexes only
+
+``--index``: ``find --db`` on an index already filled (the mosaic sets of issue 26, scanned
+once), through the command line: its time and the process tree's peak memory, the groups, the
+index's size per file, then (``find_sources.py``, another process) the candidates per file by
+source and the verified pairs per second (``--sample K``: verify K candidates drawn at random).
 
 N = 1,000,000 runs only with ``--million`` (about 9 GB of tiles and 2.4 GB of index:
 never in CI). ``--find-timeout`` stops a ``find --db`` that runs longer (reported as such). Tiles are made once per N under --work and reused (seeded: the same
@@ -296,6 +302,23 @@ def print_copies(r: dict) -> None:
     print(f"\ncorpus alone: {r['alone_line']}\nwith the backup: {r['both_line']}")
 
 
+def index_workload(db: Path, sample: int | None, find_timeout: float | None) -> None:
+    """``find --db`` on a filled index, then where its candidates come from (see the module doc)."""
+    out = db.with_suffix(".find.json")
+    find = command("find --db", ["find", "--db", str(db), "--json", str(out), "-q"], find_timeout)
+    groups = 0 if find.timed_out else len(json.loads(out.read_text())["groups"])
+    numbers = db.with_suffix(".sources.json")
+    sources = [sys.executable, str(Path(__file__).resolve().parent / "find_sources.py"), str(db), "--json", str(numbers)]
+    report = subprocess.run(sources + ([] if sample is None else ["--sample", str(sample)]), capture_output=True,
+                            text=True, check=False)
+    files = json.loads(numbers.read_text())["files"] if report.returncode == 0 else 0
+    print(f"\n## find --db {db}\n")
+    print(f"find --db: {shown(find)} s, peak RSS (process tree) {find.peak_rss_mb:.0f} MB, {groups:,} groups; "
+          f"index {index_mb(db):.0f} MB, {index_mb(db) * 1000 / max(files, 1):.2f} KB/file; "
+          f"load average {os.getloadavg()[0]:.1f} after")
+    print(report.stdout.rstrip() or report.stderr.strip())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="*", default=[20_000, 200_000])
@@ -305,12 +328,18 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/scale-bench"))
     parser.add_argument("--keep", action="store_true", help="keep the tiles and indexes for another run")
     parser.add_argument("--find-timeout", type=float, default=1800.0, help="seconds before a find --db is stopped")
+    parser.add_argument("--index", type=Path, action="append", default=[], help="find on this filled index only")
+    parser.add_argument("--sample", type=int, default=None, help="with --index: candidates verified for the counts")
     args = parser.parse_args()
     sizes = [n for n in args.sizes if n < MILLION] + ([MILLION] if args.million else [])
     args.work.mkdir(parents=True, exist_ok=True)
     print(f"machine: {platform.machine()}, {cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, "
           f"load average {os.getloadavg()[0]:.1f} at the start; Python {platform.python_version()}, "
           f"Pillow {Image.__version__}, numpy {np.__version__}")
+    for db in args.index:
+        index_workload(db, args.sample, args.find_timeout)
+    if args.index:
+        return
     results = []
     if not args.no_tiles:
         for n in sizes:

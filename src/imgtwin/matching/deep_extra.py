@@ -16,7 +16,7 @@ import numpy as np
 from imgtwin.hashing.local import LocalFeatures, LocalSpec
 from imgtwin.matching.deep import DeepMatches, DeepParams, deep_matches
 from imgtwin.matching.grouping import Matches
-from imgtwin.matching.near import FeatureTable
+from imgtwin.matching.table import FeatureTable
 from imgtwin.persistence.local_features import LocalFeatureStore
 
 LOCAL_SPEC = LocalSpec()
@@ -66,8 +66,7 @@ def deep_extra_matches(
     position = {k: p for p, k in enumerate(unique)}
     skip = {(min(position[a], position[b]), max(position[a], position[b])) for a, b in known
             if a in position and b in position}  # fmt: skip
-    full = table.full_thumbs if table.full_thumbs is not None else table.thumbs
-    found = deep_matches([local[k] for k in unique], full[index] if len(index) else None,
+    found = deep_matches([local[k] for k in unique], table.full(index) if len(index) else None,
                          table.hashes[index] if len(index) else None, params, skip)
     found = DeepMatches(index[found.i], index[found.j], found.inliers, found.transform, found.inverse,
                         np.where(found.source >= 0, index[np.maximum(found.source, 0)], -1), found.shared,

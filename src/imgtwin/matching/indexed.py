@@ -23,22 +23,24 @@ import numpy as np
 
 from imgtwin.folders import within as _within
 from imgtwin.hashing.dct import DCTHasher
-from imgtwin.hashing.features import FEATURES_SPEC, MatchFeatures
+from imgtwin.hashing.features import FEATURES_SPEC
 from imgtwin.hashing.local import LocalFeatures
 from imgtwin.hashing.signals import SIGNALS_SPEC, KeeperSignals
+from imgtwin.matching.columns import table_from_blobs
 from imgtwin.matching.deep_extra import deep_extra_matches
 from imgtwin.matching.evidence import gather_evidence, upscale_questions
 from imgtwin.matching.exact import exact_groups, exact_labels
 from imgtwin.matching.grouping import EXACT, MATCHED_BY, Group, Matches, form_groups
 from imgtwin.matching.keeper import Evidence, FileInfo, KeeperPolicy, Ranking, rank_files
 from imgtwin.matching.keeper_words import metadata_gaps, reason_words
-from imgtwin.matching.near import FeatureTable, NearParams, near_matches
+from imgtwin.matching.near import NearParams, near_matches
 from imgtwin.matching.preferences import Preferences
 from imgtwin.matching.resolution import UPSCALE_SPEC, UpscaleCheck, UpscaleVerdict
+from imgtwin.matching.table import FeatureTable, TableBuilder
 from imgtwin.persistence.decisions import Pair, pair
 from imgtwin.persistence.index import HashIndex, IndexReadError
 from imgtwin.persistence.sqlite import IndexVersionError
-from imgtwin.records import DuplicateGroup, ErrorReason, FileError, GroupMember, from_preview
+from imgtwin.records import DuplicateGroup, ErrorReason, FileError, GroupMember, IndexedFile, from_preview
 
 # Internal dihedral names -> the names users see (None: same orientation).
 _TRANSFORM_NAMES = {
@@ -48,7 +50,7 @@ _TRANSFORM_NAMES = {
 }  # fmt: skip
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Row:
     """What matching keeps of an ``IndexedFile``: not the record itself, whose feature and signal
     blobs (KBs a file) are parsed into ``Loaded.table`` and ``info`` instead of being held."""
@@ -72,14 +74,6 @@ class _Row:
         return (self.info.width or 1) / (self.info.height or 1)
 
 
-def _content_size(width: int | None, height: int | None, features: MatchFeatures) -> tuple[int | None, int | None]:
-    """The picture's size without uniform borders: padding adds pixels, not resolution."""
-    if width is None or height is None:
-        return width, height
-    left, top, right, bottom = features.trim
-    return round(width * (right - left)), round(height * (bottom - top))
-
-
 @dataclass
 class Loaded:
     rows: list[_Row] = field(default_factory=list)
@@ -89,8 +83,8 @@ class Loaded:
     table: FeatureTable = field(default_factory=lambda: FeatureTable.from_features([]))  # the rows', in order
 
 
-#: Rows whose features are parsed before they go into the feature table's arrays: the parsed
-#: objects (~3 KB a file) exist for one block at a time, never for the whole index.
+#: Records read before their features are cut into the feature table's columns (``matching.columns``):
+#: their blobs (~2 KB a file) exist for one block at a time, never for the whole index.
 LOAD_BLOCK = 4096
 
 
@@ -120,8 +114,25 @@ def load_rows(db_path: str, roots: Sequence[str], reference: Sequence[str] = (),
     loaded = Loaded()
     spec_id = DCTHasher().spec.id
     references = [os.path.abspath(r) for r in reference]
-    blocks: list[FeatureTable] = []
-    block: list[MatchFeatures] = []
+    block: list[IndexedFile] = []
+    with HashIndex(db_path, readonly=True) as index:  # at most this many rows: the columns are allocated once
+        builder = TableBuilder(index.count_under([os.path.abspath(r) for r in roots]))
+
+    def flush() -> None:  # a block's features into table columns, its records into rows
+        table, boxes = table_from_blobs([file.features or b"" for file in block])
+        builder.add(table)
+        for file, (left, top, right, bottom) in zip(block, boxes.tolist()):
+            path, width, height = file.path, file.width, file.height
+            if width is not None and height is not None:  # without uniform borders: padding adds no resolution
+                width, height = round(width * (right - left)), round(height * (bottom - top))
+            fresh = file.signals is not None and file.signals_spec == SIGNALS_SPEC
+            signals = KeeperSignals.from_bytes(file.signals) if fresh and file.signals is not None else None
+            info = FileInfo(path, file.size, file.mtime_ns, width, height, file.format, signals,
+                            any(_within(path, r) for r in references), (right - left) * (bottom - top))
+            loaded.rows.append(_Row(path, info, file.width, file.height, file.content_hash, file.dev,
+                                    file.inode, from_preview(file.decode)))
+        block.clear()
+
     with HashIndex(db_path, readonly=True) as index:
         for file in index.files_under([os.path.abspath(r) for r in roots]):
             path = file.path
@@ -134,21 +145,11 @@ def load_rows(db_path: str, roots: Sequence[str], reference: Sequence[str] = (),
             elif not previews and from_preview(file.decode):
                 loaded.previews += 1
             else:
-                features = MatchFeatures.from_bytes(file.features)
-                width, height = _content_size(file.width, file.height, features)
-                fresh = file.signals is not None and file.signals_spec == SIGNALS_SPEC
-                signals = KeeperSignals.from_bytes(file.signals) if fresh and file.signals is not None else None
-                left, top, right, bottom = features.trim
-                info = FileInfo(path, file.size, file.mtime_ns, width, height, file.format, signals,
-                                any(_within(path, r) for r in references), (right - left) * (bottom - top))
-                loaded.rows.append(_Row(path, info, file.width, file.height, file.content_hash, file.dev,
-                                        file.inode, from_preview(file.decode)))
-                block.append(features)
+                block.append(file)
                 if len(block) >= LOAD_BLOCK:
-                    blocks.append(FeatureTable.from_features(block))
-                    block = []
-    blocks.append(FeatureTable.from_features(block))
-    loaded.table = FeatureTable.concat(blocks)
+                    flush()
+    flush()
+    loaded.table = builder.finish()
     return loaded
 
 

@@ -38,11 +38,8 @@ import numpy as np
 
 from imgtwin.hashing.features import (
     _BASIS,
-    COLOUR_THUMB,
     DIHEDRAL_NAMES,
     THUMB,
-    MatchFeatures,
-    blank_inside,
     dihedral_hashes,
     hashes_of_blocks,
 )
@@ -50,6 +47,7 @@ from imgtwin.matching.colour import ColourRules, colour_shift, pixel_agreement, 
 from imgtwin.matching.flat import flat_candidates
 from imgtwin.matching.grouping import Matches, match_basis
 from imgtwin.matching.search import radius_join, radius_pairs
+from imgtwin.matching.table import FeatureTable
 from imgtwin.matching.verify import Alignment, aligned_scores, resampler
 
 #: Crop hypotheses (left, top, right, bottom fractions cut) tried on every file:
@@ -123,72 +121,6 @@ class NearParams:
 
 
 @dataclass(frozen=True, slots=True)
-class FeatureTable:
-    """Column arrays of many files' ``MatchFeatures`` (what matching works on)."""
-
-    hashes: np.ndarray  # (n,) uint64
-    trim_hashes: np.ndarray  # (n,) uint64
-    thumbs: np.ndarray  # (n, 32, 32) uint8, of the border-trimmed images
-    full_thumbs: np.ndarray | None = None  # (n, 32, 32) uint8, untrimmed; None: same as thumbs
-    trimmed: np.ndarray | None = None  # (n,) bool: thumbs and full_thumbs differ
-    colour: np.ndarray | None = None  # (n, 2, 16, 16) int8 a*, b*; zeros for pictures without colour
-    low_detail: np.ndarray | None = None  # (n,) bool: judged on pixel agreement
-    featureless: np.ndarray | None = None  # (n,) bool: on pixel agreement alone (no structure to check)
-    mostly_flat: np.ndarray | None = None  # (n,) bool: tones must agree as well as structure
-    trim: np.ndarray | None = None  # (n, 4) float32: the trimmed box (left, top, right, bottom fractions)
-
-    @classmethod
-    def from_features(cls, features: Sequence[MatchFeatures]) -> FeatureTable:
-        n = len(features)
-        colour = np.zeros((n, 2, COLOUR_THUMB, COLOUR_THUMB), dtype=np.int8)
-        for k, f in enumerate(features):
-            if f.colour is not None:
-                colour[k] = np.frombuffer(f.colour, dtype=np.int8).reshape(2, COLOUR_THUMB, COLOUR_THUMB)
-        size = THUMB * THUMB
-        thumbs = np.frombuffer(b"".join(f.thumb for f in features), dtype=np.uint8).reshape(n, THUMB, THUMB)
-        trimmed = np.fromiter((f.full_thumb is not None and f.full_thumb != f.thumb for f in features), bool, n)
-        full = thumbs
-        if trimmed.any():
-            full = thumbs.copy()
-            for i in np.flatnonzero(trimmed).tolist():  # trimmed: full_thumb is bytes (never the b"")
-                full[i] = np.frombuffer(features[i].full_thumb or b"", np.uint8, size).reshape(THUMB, THUMB)
-        blank = blank_inside(thumbs, trimmed)
-        return cls(
-            np.fromiter((f.hash for f in features), dtype=np.uint64, count=n),
-            np.fromiter((f.trim_hash for f in features), dtype=np.uint64, count=n),
-            thumbs,
-            full,
-            trimmed,
-            colour=colour,
-            low_detail=np.fromiter((f.low_detail for f in features), bool, n) | blank,
-            featureless=np.fromiter((f.featureless for f in features), bool, n) | blank,
-            mostly_flat=np.fromiter((f.mostly_flat for f in features), bool, n),
-            trim=np.array([f.trim for f in features], dtype=np.float32).reshape(n, 4),
-        )
-
-    def __len__(self) -> int:
-        return len(self.hashes)
-
-    @classmethod
-    def concat(cls, tables: list[FeatureTable]) -> FeatureTable:
-        """One table of many (blocks read one after the other), freeing each block's column once copied."""
-        if len(tables) == 1:
-            return tables[0]
-        columns: dict[str, np.ndarray | None] = {}
-        for name in cls.__slots__:
-            parts = [getattr(t, name) for t in tables]
-            if name == "full_thumbs":
-                parts = [t.thumbs if t.full_thumbs is None else t.full_thumbs for t in tables]
-            columns[name] = None if any(p is None for p in parts) else np.concatenate(parts)
-            if name != "thumbs":  # a block's thumbs stand in for its full_thumbs
-                for t in tables:
-                    object.__setattr__(t, name, None)
-        for t in tables:
-            object.__setattr__(t, "thumbs", None)
-        return cls(**columns)  # type: ignore[arg-type]
-
-
-@dataclass(frozen=True, slots=True)
 class Candidates:
     """Pairs ``i < j`` with ``transform`` (dihedral index) mapping ``i`` onto ``j``.
 
@@ -257,9 +189,10 @@ def candidate_pairs(table: FeatureTable, radius: int, rotations: bool = True, ro
         q, b, d = radius_join(queries, table.trim_hashes, radius if rotation_radius is None else rotation_radius)
         parts.append((q // 7, b, d, (q % 7 + 1).astype(np.int8), np.full(len(q), ROTATED, np.int8)))
     if crop_radius > 0 and n > 1:
-        full = table.thumbs if table.full_thumbs is None else table.full_thumbs
         k = len(CROP_HYPOTHESES)
-        q, b, d = radius_join(crop_hashes(full).reshape(-1), both, crop_radius)
+        crops = np.concatenate([crop_hashes(table.full(np.arange(lo, min(lo + HASH_BLOCK, n))))
+                                for lo in range(0, n, HASH_BLOCK)])
+        q, b, d = radius_join(crops.reshape(-1), both, crop_radius)
         parts.append((q // k, b % n, d, np.zeros(len(q), np.int8), np.full(len(q), CROP, np.int8)))
     i, j, d, g, kind = (np.concatenate(x) for x in zip(*parts))
     return _best_per_pair(i.astype(np.int64), j.astype(np.int64), d, g, kind)
@@ -300,7 +233,7 @@ def verify_pairs(table: FeatureTable, i: np.ndarray, j: np.ndarray, g: np.ndarra
     """
     best = scorer(table.thumbs[i], table.thumbs[j], g)
     correlation, detail, window_x, window_y = best.correlation, best.detail, best.window_x, best.window_y
-    if table.full_thumbs is None or table.trimmed is None:
+    if table.trimmed is None or not table.trimmed.any():
         return best
     ti, tj = table.trimmed[i], table.trimmed[j]
     for use_full_i, use_full_j in ((True, True), (True, False), (False, True)):
@@ -308,8 +241,8 @@ def verify_pairs(table: FeatureTable, i: np.ndarray, j: np.ndarray, g: np.ndarra
         rows = np.flatnonzero(ti | tj if both else (ti if use_full_i else True) & (tj if use_full_j else True))
         if len(rows) == 0:
             continue
-        a = (table.full_thumbs if use_full_i else table.thumbs)[i[rows]]
-        b = (table.full_thumbs if use_full_j else table.thumbs)[j[rows]]
+        a = table.full(i[rows]) if use_full_i else table.thumbs[i[rows]]
+        b = table.full(j[rows]) if use_full_j else table.thumbs[j[rows]]
         other = scorer(a, b, g[rows])
         better = other.detail < detail[rows]
         for mine, theirs in ((detail, other.detail), (correlation, other.correlation), (window_x, other.window_x),
@@ -366,8 +299,7 @@ def _judge(table: FeatureTable, params: NearParams, cand: Candidates) -> tuple[n
     agreeing = np.zeros(len(i), dtype=bool)
     if flat.any():
         rows = np.flatnonzero(flat)
-        full = table.thumbs if table.full_thumbs is None else table.full_thumbs
-        agreeing[rows] = pixel_agreement(full[i[rows]], full[j[rows]], colour[i[rows]], colour[j[rows]], g[rows],
+        agreeing[rows] = pixel_agreement(table.full(i[rows]), table.full(j[rows]), colour[i[rows]], colour[j[rows]], g[rows],
                                          params.colour)
         # A flat picture turned or mirrored cannot be told from another one (a light on the left, one on
         # the right): low-detail pictures are matched only the way they stand.

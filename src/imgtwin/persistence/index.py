@@ -144,6 +144,12 @@ class HashIndex:
             where += " AND vanished_at IS NULL"
         yield from self.conn.execute(f"SELECT {columns} FROM files WHERE {where} ORDER BY path", params)
 
+    def count_under(self, roots: Sequence[str]) -> int:
+        """How many rows ``files_under(roots)`` yields."""
+        where, params = under_root_clause(roots) if roots else ("1", [])
+        row = self.conn.execute(f"SELECT COUNT(*) FROM files WHERE {where} AND vanished_at IS NULL", params).fetchone()
+        return int(row[0])
+
     def files_under(self, roots: Sequence[str], *, blobs: bool = True) -> Iterator[IndexedFile]:
         """The files inside any of ``roots`` (no roots: all) not found gone, in path order.
 
