@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from imgtwin.hashing.features import MatchFeatures
-from imgtwin.matching.near import FeatureTable, NearParams, near_matches
+from imgtwin.matching.near import NearParams, near_matches
+from imgtwin.matching.table import FeatureTable
 
 #: The most bits a plan, ``MatchOptions`` or ``--threshold`` may ask for: above it, different
 #: pictures of a scene are grouped more often than not.

@@ -16,7 +16,7 @@ import numpy as np
 from imgtwin.hashing.local import LocalFeatures, LocalSpec
 from imgtwin.matching.deep import DeepMatches, DeepParams, deep_matches
 from imgtwin.matching.grouping import Matches
-from imgtwin.matching.near import FeatureTable
+from imgtwin.matching.table import FeatureTable
 from imgtwin.persistence.local_features import LocalFeatureStore
 
 LOCAL_SPEC = LocalSpec()

@@ -17,8 +17,8 @@ import numpy as np
 from imgtwin.hashing.features import DIHEDRAL_NAMES
 from imgtwin.matching.grouping import Matches
 from imgtwin.matching.keeper import RESOLUTION_STEPS_PER_OCTAVE, Evidence, FileInfo
-from imgtwin.matching.near import FeatureTable
 from imgtwin.matching.relations import relate
+from imgtwin.matching.table import FeatureTable
 
 #: Components up to this size get centrality (pairwise hash distances, a square of this size at most).
 MAX_CENTRALITY = 64

@@ -32,9 +32,10 @@ from imgtwin.matching.exact import exact_groups, exact_labels
 from imgtwin.matching.grouping import EXACT, MATCHED_BY, Group, Matches, form_groups
 from imgtwin.matching.keeper import Evidence, FileInfo, KeeperPolicy, Ranking, rank_files
 from imgtwin.matching.keeper_words import metadata_gaps, reason_words
-from imgtwin.matching.near import FeatureTable, NearParams, near_matches
+from imgtwin.matching.near import NearParams, near_matches
 from imgtwin.matching.preferences import Preferences
 from imgtwin.matching.resolution import UPSCALE_SPEC, UpscaleCheck, UpscaleVerdict
+from imgtwin.matching.table import FeatureTable
 from imgtwin.persistence.decisions import Pair, pair
 from imgtwin.persistence.index import HashIndex, IndexReadError
 from imgtwin.persistence.sqlite import IndexVersionError

@@ -19,7 +19,8 @@ from dataclasses import replace
 import numpy as np
 
 from imgtwin.loading.strips import StripStore
-from imgtwin.matching.near import FeatureTable, NearParams, candidate_pairs, with_flat_candidates
+from imgtwin.matching.near import NearParams, candidate_pairs, with_flat_candidates
+from imgtwin.matching.table import FeatureTable
 from imgtwin.persistence.lock import IndexWriteLock
 from imgtwin.persistence.sqlite import SqliteHashPersistence
 from imgtwin.records import ProcessingSummary
