@@ -15,7 +15,7 @@ from PIL import Image
 from imgtwin.hashing.features import THUMB
 from imgtwin.matching.straighten import HYPOTHESES, sampling, straightened_hashes, warped
 from imgtwin.runs.find import find_duplicates
-from tests.helpers import shared_photo, shifted_views, straightened
+from tests.helpers import camera_jpeg, shared_photo, shifted_views, straightened
 
 
 def by_name(result) -> dict[str, tuple[int, object]]:  # type: ignore[no-untyped-def]
@@ -92,6 +92,17 @@ def test_cli_find_reports_what_matched_a_straightened_copy(library: Path, tmp_pa
     members = {os.path.basename(m["path"]): m for g in json.loads(out.read_text())["groups"] for m in g["members"]}
     assert "turned 3.jpg" in members and "original.jpg" in members
     assert any("straightened" in json.dumps(m) for m in members.values())
+
+
+def test_a_straightened_copy_of_a_camera_jpeg_answered_by_its_preview_is_found(tmp_path: Path) -> None:
+    """The original is first hashed from its EXIF thumbnail; the straightened candidate has its main image decoded."""
+    photo = shared_photo(7, 1600)
+    camera_jpeg(tmp_path / "IMG_0007.JPG", photo)
+    straightened(photo, -7.0).save(tmp_path / "IMG_0007 edited.jpg", quality=85)
+    for k in (20, 21):
+        shared_photo(k, 1000).save(tmp_path / f"other{k}.jpg", quality=90)
+    names = by_name(find_duplicates([str(tmp_path)], db_path=str(tmp_path / "i.db")))
+    assert names["IMG_0007.JPG"][0] == names["IMG_0007 edited.jpg"][0]
 
 
 def test_the_hash_maps_are_the_warp_then_the_phash() -> None:
