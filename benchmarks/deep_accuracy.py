@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import sqlite3
 import subprocess
@@ -42,13 +43,24 @@ NEW_EDITS = ("straighten", "screenshot", "stickers_caption", "crop_hard", "persp
              "combo_straighten_social", "combo_screenshot_messenger", "combo_crop_sticker_jpeg")  # fmt: skip
 
 
-def timed_find(root: Path, db: Path, out: Path, extra: list[str], workers: int) -> tuple[dict, float]:
-    """The document and the wall seconds of one ``imgtwin find`` process."""
+#: CPU seconds (user + system) of every ``imgtwin find`` process tree timed so far, by run name.
+CPU: dict[str, list[float]] = {}
+
+
+def timed_find(root: Path, db: Path, out: Path, extra: list[str], workers: int, src: Path | None = None,
+               name: str = "") -> tuple[dict, float]:  # fmt: skip
+    """The document and the wall seconds of one ``imgtwin find`` process (``src``: the sources it runs, else
+    this environment's); its CPU seconds, workers included, go to ``CPU[name]`` (wall times are noisy on a
+    shared machine)."""
     command = [sys.executable, "-m", "imgtwin", "find", str(root), "--db", str(db), "--json", str(out), "-q",
                "--workers", str(workers), *extra]  # fmt: skip
+    env = None if src is None else {**os.environ, "PYTHONPATH": str(src)}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
     elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU.setdefault(name, []).append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
     if done.returncode not in (0, 1):
         raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr}")
     return json.loads(out.read_text()), elapsed
@@ -106,6 +118,9 @@ def main() -> None:
     parser.add_argument("--no-phash", action="store_true")
     parser.add_argument("--repeat", type=int, default=1,
                         help="time default and --deep this many times each, alternating, from empty indexes")
+    parser.add_argument("--no-deep", action="store_true", help="leave out find --deep (the default's cost only)")
+    parser.add_argument("--base-src", type=Path,
+                        help="also run the default find with these sources (a src folder: the code before a change)")
     args = parser.parse_args()
     root = args.corpus.resolve()
     truth_path = root / "truth.json"
@@ -116,27 +131,35 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         default_db, deep_db = tmp / "default.db", tmp / "deep.db"
-        walls: dict[str, list[float]] = {"default": [], "deep": []}
+        walls: dict[str, list[float]] = {"default": [], "deep": [], "base": []}
+        runs = [("default", default_db, [], None)]
+        if args.base_src:
+            runs.insert(0, ("base", tmp / "base.db", [], args.base_src.resolve()))
+        if not args.no_deep:
+            runs.append(("deep", deep_db, ["--deep"], None))
+        labels = {"default": "imgtwin find (default)", "deep": "imgtwin find --deep", "base": "default, before"}
         for round_ in range(args.repeat):
-            for name, db, extra in (("default", default_db, []), ("deep", deep_db, ["--deep"])):
+            for name, db, extra, src in runs:
                 for suffix in ("", "-wal", "-shm"):
                     Path(f"{db}{suffix}").unlink(missing_ok=True)
-                document, wall = timed_find(root, db, tmp / f"{name}.json", extra, args.workers)
+                document, wall = timed_find(root, db, tmp / f"{name}.json", extra, args.workers, src, name)
                 walls[name].append(wall)
                 if round_ == 0:
-                    if name == "default":
+                    if name != "deep":
                         growth = f"{index_bytes(db) / files / 1024:.2f} KB"
                     else:
                         rows, size = local_bytes(db)
                         growth = (f"{index_bytes(db) / files / 1024:.2f} KB (local features: {rows} rows, "
                                   f"{size / max(rows, 1) / 1024:.2f} KB per image)")  # fmt: skip
-                    label = "imgtwin find (default)" if name == "default" else "imgtwin find --deep"
-                    results[label] = (score(truth_path, groups_of(document), tmp, name), None, growth)
-        default_s, deep_s = min(walls["default"]), min(walls["deep"])
-        results["imgtwin find (default)"] = (results["imgtwin find (default)"][0], default_s,
-                                             results["imgtwin find (default)"][2])
-        results["imgtwin find --deep"] = (results["imgtwin find --deep"][0], deep_s, results["imgtwin find --deep"][2])
-        _, again_s = timed_find(root, deep_db, tmp / "deep2.json", ["--deep"], args.workers)
+                    results[labels[name]] = (score(truth_path, groups_of(document), tmp, name), None, growth)
+        default_s = min(walls["default"])
+        deep_s = min(walls["deep"]) if walls["deep"] else None
+        for name, _, _, _ in runs:
+            label = labels[name]
+            results[label] = (results[label][0], min(walls[name]), results[label][2])
+        again_s = None
+        if not args.no_deep:
+            _, again_s = timed_find(root, deep_db, tmp / "deep2.json", ["--deep"], args.workers)
         if not args.no_phash:
             for bits in (10, 6):
                 started = time.perf_counter()
@@ -154,13 +177,18 @@ def main() -> None:
           "| x default | index per image |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name, (result, seconds, growth) in results.items():
-        base = default_s if name.startswith("imgtwin") else None
+        base = default_s if name.startswith("imgtwin") or name == labels["base"] else None
         print(summary_row(name, result, seconds, base, growth))
-    print(f"\n`find --deep` again on the filled index (nothing to decode): {again_s:.1f} s "
-          f"({again_s / default_s:.2f} x the default find from an empty index)")
-    print(f"From an empty index, {args.repeat} run(s) each, alternating: default "
-          f"{', '.join(f'{w:.1f}' for w in walls['default'])} s; --deep {', '.join(f'{w:.1f}' for w in walls['deep'])} s; "
-          f"ratio of the best of each {deep_s / default_s:.2f}\n")
+    if again_s is not None and deep_s is not None:
+        print(f"\n`find --deep` again on the filled index (nothing to decode): {again_s:.1f} s "
+              f"({again_s / default_s:.2f} x the default find from an empty index)")
+        print(f"From an empty index, {args.repeat} run(s) each, alternating: default "
+              f"{', '.join(f'{w:.1f}' for w in walls['default'])} s; --deep "
+              f"{', '.join(f'{w:.1f}' for w in walls['deep'])} s; ratio of the best of each {deep_s / default_s:.2f}\n")
+    for name, _, _, _ in runs:
+        print(f"{labels[name]}: wall {', '.join(f'{w:.1f}' for w in walls[name])} s, CPU of the process tree "
+              f"{', '.join(f'{c:.1f}' for c in CPU[name])} s")
+    print(f"load average at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}\n")
     names = list(results)
     transforms = sorted(results[names[0]][0]["all"]["per_transform"])
     print("Recall per transform (variant paired with its original); `<` marks the default find behind pHash @ 10:\n")
@@ -177,7 +205,8 @@ def main() -> None:
         n = first.get("tp", 0) + first.get("fn", 0)
         behind = ""
         phash = recalls.get("plain pHash, pairs <= 10 bits")
-        if phash is not None and recalls[names[0]] is not None and recalls[names[0]] < phash:
+        mine = recalls[labels["default"]]
+        if phash is not None and mine is not None and mine < phash:
             behind = " <"
         mark = "**" if t in NEW_EDITS else ""
         print(f"| {mark}{t}{mark}{behind} | {n} | " + " | ".join(cells) + " |")

@@ -31,6 +31,7 @@ MATCHED_BY = {
     "crop": "cropped: matched on the aligned crop",
     "extended": "beyond the threshold: matched on strict detail checks",
     "local": "matched by local features",
+    "straightened": "straightened: matched on the turned and cropped thumbnail",
 }
 
 

@@ -36,17 +36,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from imgtwin.hashing.features import (
-    _BASIS,
-    DIHEDRAL_NAMES,
-    THUMB,
-    dihedral_hashes,
-    hashes_of_blocks,
-)
+from imgtwin.hashing.features import _BASIS, DIHEDRAL_NAMES, THUMB, dihedral_hashes, hashes_of_blocks
 from imgtwin.matching.colour import ColourRules, colour_shift, pixel_agreement, tone_difference
 from imgtwin.matching.flat import flat_candidates
 from imgtwin.matching.grouping import Matches, match_basis
 from imgtwin.matching.search import radius_join, radius_pairs
+from imgtwin.matching.straighten import REFINE, settled, straightened_candidates, warped_table
 from imgtwin.matching.table import FeatureTable
 from imgtwin.matching.verify import Alignment, aligned_scores, resampler
 
@@ -94,7 +89,18 @@ class NearParams:
     only), or <= ``extended_max_detail_strong`` with a correlation >=
     ``extended_min_correlation``; on both benchmark corpora no wrong pair
     passes that (docs/benchmarks.md, issue 14).
-    ``crop_threshold=0`` disables the crop stage; ``rotations=False`` the
+    A straightened candidate (``matching.straighten``: a file turned by a few
+    degrees and zoomed, within ``straight_threshold`` bits, at most
+    ``crop_threshold``) is judged on the warped thumbnail by the crop rule, and
+    since it had many more hypotheses to fit, stricter: detail <=
+    ``straight_max_detail`` with the low correlation, or up to
+    ``crop_max_detail`` with ``min_correlation`` (on the benchmark the
+    different pictures of one scene that fit a turn score 26-28 and <= 0.88);
+    and its tones must agree within ``straight_max_tone`` (a turn can lay one
+    smooth edge on another, dark over light: 53 apart; a straightened copy
+    moves them by 3-8, a brightness edit on top of it by up to ~30).
+    ``crop_threshold=0`` disables the crop stage,
+    ``straight_threshold=0`` the straightened one; ``rotations=False`` the
     rotated/mirrored candidates. ``colour`` holds the colour and pixel
     agreement thresholds (``matching.colour``).
     """
@@ -114,6 +120,9 @@ class NearParams:
     extended_max_detail: int = 32
     extended_max_detail_strong: int = 40
     extended_min_correlation: float = 0.93
+    straight_threshold: int = 8
+    straight_max_detail: int = 24
+    straight_max_tone: float = 40.0
 
     def __post_init__(self) -> None:
         if not 0 <= self.threshold < 64 or not 0 <= self.crop_threshold < 64 or not 0 <= self.threshold + self.extension < 64:
@@ -328,4 +337,31 @@ def near_matches(table: FeatureTable, params: NearParams = NearParams()) -> tupl
     crop = cand.kind[ok] == CROP if cand.kind is not None else np.zeros(len(i), bool)
     matches = Matches(i, j, d, tuple(DIHEDRAL_NAMES[int(x)] for x in g), alignment.window_x[ok],
                       alignment.window_y[ok], basis=match_basis(flat, crop, d > params.threshold))
-    return matches, alignment.detail[ok]
+    if params.straight_threshold <= 0:
+        return matches, alignment.detail[ok]
+    turned, detail = straightened_matches(table, params, matches)
+    return matches.concat(turned), np.concatenate([alignment.detail[ok], detail])
+
+
+def straightened_matches(table: FeatureTable, params: NearParams, found: Matches) -> tuple[Matches, np.ndarray]:
+    """The straightened candidates no other candidate matched, accepted on the warped thumbnail by the crop
+    rule (within ``crop_threshold`` bits, detail <= ``crop_max_detail``) and stricter (``NearParams``)."""
+    cand = straightened_candidates(table, min(params.straight_threshold, params.crop_threshold))
+    n = np.int64(max(len(table), 1))
+    seen = np.minimum(found.i, found.j).astype(np.int64) * n + np.maximum(found.i, found.j)
+    cand = cand.where(~np.isin(np.minimum(cand.i, cand.j) * n + np.maximum(cand.i, cand.j), seen))
+    derived, turns = warped_table(table, cand)
+    m = len(turns)
+    rows, upright = np.arange(m), np.zeros(m, np.int8)
+    ok, alignment = judge(derived, params, Candidates(
+        rows, rows + m, np.repeat(cand.distance, len(REFINE)).astype(np.int16), upright,
+        np.full(m, CROP, np.int8)))
+    correlation, detail = alignment.correlation, alignment.detail
+    ok &= ((correlation >= params.min_correlation_low) & (detail <= params.straight_max_detail)) | (
+        (correlation >= params.min_correlation) & (detail <= params.crop_max_detail))
+    ok &= tone_difference(derived.thumbs[rows], derived.thumbs[rows + m], upright, alignment.window_x,
+                          alignment.window_y) <= params.straight_max_tone
+    cand, ok, detail = settled(cand, alignment.detail, ok, turns)
+    cand = cand.where(ok)
+    to_j, to_i = cand.describe()
+    return Matches(cand.i, cand.j, cand.distance, to_j, inverse=to_i, basis=("straightened",) * len(to_j)), detail[ok]

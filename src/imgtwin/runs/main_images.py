@@ -20,6 +20,7 @@ import numpy as np
 
 from imgtwin.loading.strips import StripStore
 from imgtwin.matching.near import NearParams, candidate_pairs, with_flat_candidates
+from imgtwin.matching.straighten import straightened_candidates
 from imgtwin.matching.table import FeatureTable
 from imgtwin.persistence.lock import IndexWriteLock
 from imgtwin.persistence.sqlite import SqliteHashPersistence
@@ -44,7 +45,12 @@ def preview_candidates(previews: Sequence[bool], table: FeatureTable, params: Ne
     crop = min(63, params.crop_threshold + PREVIEW_MARGIN_DERIVED) if params.crop_threshold else 0
     cand = with_flat_candidates(table, candidate_pairs(
         table, min(63, radius + PREVIEW_MARGIN), params.rotations, min(63, radius + PREVIEW_MARGIN_DERIVED), crop))
-    ends = np.concatenate([cand.i, cand.j]).astype(np.int64)
+    pairs = [cand.i, cand.j]
+    if params.straight_threshold > 0 and params.crop_threshold > 0:  # straightened copies (matching.straighten)
+        turned = straightened_candidates(table, min(63, min(params.straight_threshold, params.crop_threshold)
+                                                    + PREVIEW_MARGIN_DERIVED))  # fmt: skip
+        pairs += [turned.i, turned.j]
+    ends = np.concatenate(pairs).astype(np.int64)
     return [int(k) for k in np.unique(ends) if flags[k]]
 
 
