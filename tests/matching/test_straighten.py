@@ -37,6 +37,11 @@ def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
     portrait.save(root / "portrait.jpg", quality=90)
     straightened(portrait, 4.0).resize(portrait.size, Image.Resampling.LANCZOS).save(root / "portrait turned.jpg",
                                                                                       quality=85)
+    # A straightened copy saved larger and finer than its original: still the copy, never the keeper.
+    modest = shared_photo(9, 1000)
+    modest.save(root / "modest original.jpg", quality=70)
+    straightened(modest, 4.0).resize(modest.size, Image.Resampling.LANCZOS).save(root / "fine turned.jpg",
+                                                                                   quality=97)
     # Two shots of one scene, half a frame apart, and one of them straightened: never the other's copy.
     left, right = shifted_views(shared_photo(12, 1600), 0.5)
     left.save(root / "scene left.jpg", quality=90)
@@ -70,6 +75,12 @@ def test_the_default_find_groups_straightened_copies_with_their_original(found: 
     words = {n: transforms[n] or "" for n in ("turned 3.jpg", "turned -5 social.jpg")}
     assert "rotated 3°" in words["turned 3.jpg"] or "rotated 3°" in transforms["original.jpg"], transforms
     assert "rotated -5°" in words["turned -5 social.jpg"] or "rotated 5°" in transforms["original.jpg"], transforms
+
+
+def test_the_original_is_kept_over_its_straightened_copy_however_fine_the_copy(found: dict) -> None:
+    group, original = found["modest original.jpg"]
+    assert found["fine turned.jpg"][0] == group
+    assert original.keep, found["fine turned.jpg"][1]
 
 
 def test_two_shots_of_one_scene_stay_apart_when_one_is_straightened(found: dict) -> None:

@@ -36,6 +36,7 @@ from imgtwin.matching.keeper_words import metadata_gaps, reason_words
 from imgtwin.matching.near import NearParams, near_matches
 from imgtwin.matching.preferences import Preferences
 from imgtwin.matching.resolution import UPSCALE_SPEC, UpscaleCheck, UpscaleVerdict
+from imgtwin.matching.straighten import straightened_sources
 from imgtwin.matching.table import FeatureTable, TableBuilder
 from imgtwin.persistence.decisions import Pair, pair
 from imgtwin.persistence.index import HashIndex, IndexReadError
@@ -211,9 +212,10 @@ def group_rows(
         matches = Matches(none, none, none, ())
     else:
         matches, _ = near_matches(table, params)
-    derived: list[tuple[int, int]] = []
+    derived = straightened_sources(matches.i, matches.j, matches.bases())
     if local is not None and not exact_only:
-        matches, derived, _ = deep_extra_matches(matches, table, local, [r.content_hash for r in rows])
+        matches, fitted, _ = deep_extra_matches(matches, table, local, [r.content_hash for r in rows])
+        derived += fitted
     split = _apart_test([r.content_hash for r in rows], apart)
     whole, whole_labels = matches, labels
     if split is not None:  # copies of a content set apart from itself are no exact unit; decided pairs no match

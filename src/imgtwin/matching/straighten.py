@@ -216,3 +216,10 @@ def settled(cand: Straightened, detail: np.ndarray, ok: np.ndarray, turns: np.nd
     best = order[first]
     return Straightened(cand.i, cand.j, cand.distance, cand.angle, turns[rows]).where(best), ok[rows][best], \
         detail[rows][best]
+
+
+def straightened_sources(i: np.ndarray, j: np.ndarray, basis: tuple[str, ...]) -> list[tuple[int, int]]:
+    """``(source, copy)`` of the straightened matches (``basis`` "straightened"): ``i`` was turned to look like
+    ``j``, so ``j`` shows less of the picture, turned, and must never be kept over ``i`` (as a crop or a
+    screenshot found by ``--deep``: ``keeper``'s derived tier)."""
+    return [(int(a), int(b)) for a, b, kind in zip(i, j, basis) if kind == "straightened"]
