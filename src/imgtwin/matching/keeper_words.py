@@ -13,7 +13,7 @@ from imgtwin.hashing.signals import KeeperSignals
 #: ``matching.keeper.Ranking.rule``'s codes (its tiers, and ``upscaled``, ``identical``) in words.
 KEEPER_REASONS: dict[str, str] = {
     "reference": "reference folder",
-    "derived": "the others are crops or screenshots of it",
+    "derived": "the others are crops, straightened copies or screenshots of it",
     "upscaled": "the others are upscaled",
     "content": "the others are cropped, framed, squashed or edited copies of it",
     "preferred-folder": "preferred folder",
