@@ -12,9 +12,9 @@ import pytest
 from imgtwin.persistence.local_features import LocalFeatureStore
 from imgtwin.persistence.sqlite import read_rows
 from imgtwin.runs.find import FindResult, find_duplicates
-from tests.helpers import keystone_fixed, shared_photo, shifted_views, straightened, with_stickers
+from tests.helpers import cropped, keystone_fixed, shared_photo, shifted_views, straightened, with_stickers
 
-EDITS = ("stickers.jpg", "straightened.jpg", "keystone.jpg")
+EDITS = ("stickers.jpg", "straightened.jpg", "keystone.jpg", "cropped.jpg")
 UNRELATED = ("other20.jpg", "other21.jpg", "other22.jpg", "scene left.jpg", "scene right.jpg")
 
 
@@ -27,6 +27,7 @@ def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with_stickers(original).save(root / "edits" / "stickers.jpg", quality=85)
     straightened(original, 4.0).save(root / "edits" / "straightened.jpg", quality=85)
     keystone_fixed(original, 0.08).save(root / "edits" / "keystone.jpg", quality=88)
+    cropped(original, 0.25, 0, 0, 0).save(root / "edits" / "cropped.jpg", quality=90)
     left, right = shifted_views(shared_photo(12, 1600), 0.5)
     left.save(root / "scene left.jpg", quality=90)
     right.save(root / "scene right.jpg", quality=90)
@@ -45,12 +46,14 @@ def found(library: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Find
     return find_duplicates([str(library)], db_path=db), db
 
 
-def test_the_default_find_groups_stickered_straightened_and_keystoned_copies_with_their_original(found: tuple[FindResult, str]) -> None:
+def test_the_default_find_groups_stickered_straightened_keystoned_and_hard_cropped_copies_with_their_original(found: tuple[FindResult, str]) -> None:
     names = groups_by_name(found[0])
     group = names["original.jpg"][0]
     for name in EDITS:
         assert names[name][0] == group, (name, names)
-    assert "rotated 4°" in (names["straightened.jpg"][1] or "") or "rotated 4°" in (names["original.jpg"][1] or "")
+    words = {name: transform or "" for name, (_, transform) in names.items()}
+    assert "rotated 4°" in words["straightened.jpg"] + words["original.jpg"], words
+    assert "crop 2" in words["cropped.jpg"] + words["original.jpg"], words
 
 
 def test_two_shifted_shots_of_one_scene_and_unrelated_photos_stay_apart(found: tuple[FindResult, str]) -> None:
