@@ -18,8 +18,12 @@ in detail (distance > :attr:`EscalationRule.max_detail` of 255 bits) and
 whose gradients do not correlate (< :attr:`EscalationRule.min_correlation`).
 On the small phone-edits corpus (1,000 files) 95 % of the wrong candidates
 have detail >= 70 and correlation <= 0.62, while the true ones rejected have
-a median detail of 50 (docs/benchmarks.md, issue 24 part 2).  Low-detail
-pictures are never escalated: keypoints on a flat picture fit anything
+a median detail of 50.  The thresholds trade recall for the files decoded
+again: on the medium phone-edits corpus (5,000 files; docs/benchmarks.md,
+issue 24 part 2), with the hard crops and the groups' other pairs, 70 / 0.6
+needs the local features of 931 files and verifies 441 pairs, 56 / 0.75 799
+and 386, 48 / 0.8 725 and 349, none of them wrong.  Low-detail pictures are
+never escalated: keypoints on a flat picture fit anything
 alike, and the flat rules (``matching.flat``) decide them.
 """
 
@@ -43,8 +47,8 @@ from imgtwin.matching.verify import Alignment
 class EscalationRule:
     """Which rejected candidates are not clearly different (see the module doc)."""
 
-    max_detail: int = 70
-    min_correlation: float = 0.6
+    max_detail: int = 56
+    min_correlation: float = 0.75
 
 
 class LocalSource(Protocol):
