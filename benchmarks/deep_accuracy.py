@@ -179,7 +179,7 @@ def main() -> None:
                     score(truth_path, {"pairs": pairs}, tmp, f"phash{bits}"), elapsed, "-")
         if args.keep_dbs:
             args.keep_dbs.mkdir(parents=True, exist_ok=True)
-            for db in (default_db, deep_db):
+            for _, db, _, _ in runs:
                 shutil.copy(db, args.keep_dbs / db.name)
     meta = json.loads((root / "meta.json").read_text())
     print(f"{root}: {files} files, seed {meta.get('seed')}, catalog {meta.get('catalog')}\n")

@@ -24,8 +24,9 @@ from imgtwin.hashing.dct import DCTHasher
 from imgtwin.hashing.local import LocalFeatureExtractor, LocalFeatures, LocalSpec
 from imgtwin.matching.deep import deep_loader
 from imgtwin.matching.deep_extra import LOCAL_SPEC, local_features_for
-from imgtwin.persistence.index import HashIndex
+from imgtwin.persistence.index import HashIndex, IndexReadError
 from imgtwin.persistence.local_features import LocalFeatureStore
+from imgtwin.persistence.schema import IndexVersionError
 from imgtwin.processing.parallel import ParallelProcessingEngine
 from imgtwin.records import ProcessingSummary
 from imgtwin.runs.context import RunContext
@@ -94,9 +95,12 @@ class FeaturesOnDemand:
 
     def __call__(self, paths: Sequence[str], content_hashes: Sequence[str]) -> list[LocalFeatures | None]:
         db = self.settings.db_path
-        with LocalFeatureStore(db) as store:
-            known = store.known(content_hashes, self.spec.id)
-        missing = [p for p, digest in zip(paths, content_hashes) if digest and digest not in known]
-        if missing and not self.run.cancel.is_set():
-            self.computed = local_features_of(self.settings, missing, self.run, self.spec)
-        return local_features_for(db, content_hashes, self.spec)
+        try:
+            with LocalFeatureStore(db) as store:
+                known = store.known(content_hashes, self.spec.id)
+            missing = [p for p, digest in zip(paths, content_hashes) if digest and digest not in known]
+            if missing and not self.run.cancel.is_set():
+                self.computed = local_features_of(self.settings, missing, self.run, self.spec)
+            return local_features_for(db, content_hashes, self.spec)
+        except (IndexReadError, IndexVersionError):  # an index this user may only read: the pairs stay undecided
+            return [None] * len(content_hashes)
