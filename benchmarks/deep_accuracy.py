@@ -15,6 +15,11 @@ Index growth: bytes of the index file per image, and of the local features.
 A second ``find --deep`` on the filled index shows what reuse costs.
 
     python benchmarks/deep_accuracy.py --corpus /tmp/corpus-medium-deep [--workers 0] [--keep-dbs DIR]
+        [--skip-deep] [--no-phash] [--before OLD/src] [--repeat N]
+
+``--before``: the default ``find`` of another source tree too (the code before a change), alternating with
+this one, each from an empty index.  Wall and CPU seconds of each run's whole process tree (the scan's
+workers included) are printed: on a shared machine the CPU seconds are the steadier measure.
 
 The page cache is warmed first (every file read once), so that the first run
 does not pay for the disk.  The machine may be shared: the ratios measured in
@@ -26,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import sqlite3
 import subprocess
@@ -37,33 +41,46 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import psutil
 from accuracy import SCORER, phash_baseline_groups
 
 NEW_EDITS = ("straighten", "screenshot", "stickers_caption", "crop_hard", "perspective_fix",
              "combo_straighten_social", "combo_screenshot_messenger", "combo_crop_sticker_jpeg")  # fmt: skip
 
 
-#: CPU seconds (user + system) of every ``imgtwin find`` process tree timed so far, by run name.
-CPU: dict[str, list[float]] = {}
+CPU_SECONDS: dict[str, list[float]] = {}  # per run name: CPU seconds of the whole process tree, per round
 
 
-def timed_find(root: Path, db: Path, out: Path, extra: list[str], workers: int, src: Path | None = None,
+def timed_find(root: Path, db: Path, out: Path, extra: list[str], workers: int, src: str | None = None,
                name: str = "") -> tuple[dict, float]:  # fmt: skip
-    """The document and the wall seconds of one ``imgtwin find`` process (``src``: the sources it runs, else
-    this environment's); its CPU seconds, workers included, go to ``CPU[name]`` (wall times are noisy on a
-    shared machine)."""
+    """The document and the wall seconds of one ``imgtwin find`` process (``src``: another source tree
+    first on its path, e.g. the code before a change); its process tree's CPU seconds go to CPU_SECONDS."""
     command = [sys.executable, "-m", "imgtwin", "find", str(root), "--db", str(db), "--json", str(out), "-q",
                "--workers", str(workers), *extra]  # fmt: skip
-    env = None if src is None else {**os.environ, "PYTHONPATH": str(src)}
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH")) if p))
     started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
+    process = psutil.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+    cpu: dict[int, float] = {}  # the tree's processes come and go: each one's last reading counts
+    while process.poll() is None:
+        for member in (process, *_children(process)):
+            try:
+                times = member.cpu_times()
+                cpu[member.pid] = times.user + times.system
+            except psutil.Error:
+                pass
+        time.sleep(0.1)
     elapsed = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    CPU.setdefault(name, []).append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
-    if done.returncode not in (0, 1):
-        raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr}")
+    CPU_SECONDS.setdefault(name, []).append(sum(cpu.values()))
+    if process.returncode not in (0, 1):
+        raise SystemExit(f"{' '.join(command)} failed:\n{process.stderr.read() if process.stderr else ''}")
     return json.loads(out.read_text()), elapsed
+
+
+def _children(process: psutil.Process) -> list[psutil.Process]:
+    try:
+        return process.children(recursive=True)
+    except psutil.Error:
+        return []
 
 
 def score(truth: Path, prediction: dict, tmp: Path, name: str) -> dict:
@@ -118,9 +135,9 @@ def main() -> None:
     parser.add_argument("--no-phash", action="store_true")
     parser.add_argument("--repeat", type=int, default=1,
                         help="time default and --deep this many times each, alternating, from empty indexes")
-    parser.add_argument("--no-deep", action="store_true", help="leave out find --deep (the default's cost only)")
-    parser.add_argument("--base-src", type=Path,
-                        help="also run the default find with these sources (a src folder: the code before a change)")
+    parser.add_argument("--skip-deep", action="store_true", help="no `find --deep` run")
+    parser.add_argument("--before", metavar="SRC", help="also run the default find with this source tree first on "
+                        "the path (the code before a change), alternating with the current one")
     args = parser.parse_args()
     root = args.corpus.resolve()
     truth_path = root / "truth.json"
@@ -131,13 +148,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         default_db, deep_db = tmp / "default.db", tmp / "deep.db"
-        walls: dict[str, list[float]] = {"default": [], "deep": [], "base": []}
-        runs = [("default", default_db, [], None)]
-        if args.base_src:
-            runs.insert(0, ("base", tmp / "base.db", [], args.base_src.resolve()))
-        if not args.no_deep:
-            runs.append(("deep", deep_db, ["--deep"], None))
-        labels = {"default": "imgtwin find (default)", "deep": "imgtwin find --deep", "base": "default, before"}
+        runs = [("before", tmp / "before.db", [], args.before)] if args.before else []
+        runs += [("default", default_db, [], None)] + ([] if args.skip_deep else [("deep", deep_db, ["--deep"], None)])
+        labels = {"before": "imgtwin find (default, before)", "default": "imgtwin find (default)",
+                  "deep": "imgtwin find --deep"}
+        walls: dict[str, list[float]] = {name: [] for name, *_ in runs}
         for round_ in range(args.repeat):
             for name, db, extra, src in runs:
                 for suffix in ("", "-wal", "-shm"):
@@ -145,21 +160,16 @@ def main() -> None:
                 document, wall = timed_find(root, db, tmp / f"{name}.json", extra, args.workers, src, name)
                 walls[name].append(wall)
                 if round_ == 0:
-                    if name != "deep":
-                        growth = f"{index_bytes(db) / files / 1024:.2f} KB"
-                    else:
-                        rows, size = local_bytes(db)
-                        growth = (f"{index_bytes(db) / files / 1024:.2f} KB (local features: {rows} rows, "
-                                  f"{size / max(rows, 1) / 1024:.2f} KB per image)")  # fmt: skip
+                    rows, size = local_bytes(db)
+                    growth = f"{index_bytes(db) / files / 1024:.2f} KB"
+                    if rows:
+                        growth += f" (local features: {rows} rows, {size / rows / 1024:.2f} KB per image)"
                     results[labels[name]] = (score(truth_path, groups_of(document), tmp, name), None, growth)
+        for name, seconds in walls.items():
+            result, _, growth = results[labels[name]]
+            results[labels[name]] = (result, min(seconds), growth)
         default_s = min(walls["default"])
-        deep_s = min(walls["deep"]) if walls["deep"] else None
-        for name, _, _, _ in runs:
-            label = labels[name]
-            results[label] = (results[label][0], min(walls[name]), results[label][2])
-        again_s = None
-        if not args.no_deep:
-            _, again_s = timed_find(root, deep_db, tmp / "deep2.json", ["--deep"], args.workers)
+        again_s = None if args.skip_deep else timed_find(root, deep_db, tmp / "deep2.json", ["--deep"], args.workers)[1]
         if not args.no_phash:
             for bits in (10, 6):
                 started = time.perf_counter()
@@ -169,7 +179,7 @@ def main() -> None:
                     score(truth_path, {"pairs": pairs}, tmp, f"phash{bits}"), elapsed, "-")
         if args.keep_dbs:
             args.keep_dbs.mkdir(parents=True, exist_ok=True)
-            for db in (default_db, deep_db):
+            for _, db, _, _ in runs:
                 shutil.copy(db, args.keep_dbs / db.name)
     meta = json.loads((root / "meta.json").read_text())
     print(f"{root}: {files} files, seed {meta.get('seed')}, catalog {meta.get('catalog')}\n")
@@ -177,18 +187,19 @@ def main() -> None:
           "| x default | index per image |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name, (result, seconds, growth) in results.items():
-        base = default_s if name.startswith("imgtwin") or name == labels["base"] else None
+        base = default_s if name.startswith("imgtwin") else None
         print(summary_row(name, result, seconds, base, growth))
-    if again_s is not None and deep_s is not None:
+    if again_s is not None:
         print(f"\n`find --deep` again on the filled index (nothing to decode): {again_s:.1f} s "
               f"({again_s / default_s:.2f} x the default find from an empty index)")
-        print(f"From an empty index, {args.repeat} run(s) each, alternating: default "
-              f"{', '.join(f'{w:.1f}' for w in walls['default'])} s; --deep "
-              f"{', '.join(f'{w:.1f}' for w in walls['deep'])} s; ratio of the best of each {deep_s / default_s:.2f}\n")
-    for name, _, _, _ in runs:
-        print(f"{labels[name]}: wall {', '.join(f'{w:.1f}' for w in walls[name])} s, CPU of the process tree "
-              f"{', '.join(f'{c:.1f}' for c in CPU[name])} s")
-    print(f"load average at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}\n")
+    print(f"\nFrom an empty index, {args.repeat} run(s) each, alternating (load average now "
+          f"{os.getloadavg()[0]:.1f}):")
+    for name, seconds in walls.items():
+        cpu = CPU_SECONDS.get(name, [])
+        print(f"- {labels[name]}: wall {', '.join(f'{w:.1f}' for w in seconds)} s; CPU of the process tree "
+              f"{', '.join(f'{c:.1f}' for c in cpu)} s; best wall x default {min(seconds) / default_s:.2f}, "
+              f"best CPU x default {min(cpu) / min(CPU_SECONDS['default']):.2f}")
+    print()
     names = list(results)
     transforms = sorted(results[names[0]][0]["all"]["per_transform"])
     print("Recall per transform (variant paired with its original); `<` marks the default find behind pHash @ 10:\n")
@@ -204,8 +215,7 @@ def main() -> None:
         first = results[names[0]][0]["all"]["per_transform"].get(t, {})
         n = first.get("tp", 0) + first.get("fn", 0)
         behind = ""
-        phash = recalls.get("plain pHash, pairs <= 10 bits")
-        mine = recalls[labels["default"]]
+        phash, mine = recalls.get("plain pHash, pairs <= 10 bits"), recalls["imgtwin find (default)"]
         if phash is not None and mine is not None and mine < phash:
             behind = " <"
         mark = "**" if t in NEW_EDITS else ""

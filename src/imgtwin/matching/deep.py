@@ -205,6 +205,12 @@ class DeepMatches:
                 out.append((s, b if s == a else a))
         return out
 
+    def of_rows(self, index: np.ndarray) -> DeepMatches:
+        """These matches among a subset of rows, as matches of the rows themselves (``index[k]``: image ``k``'s row)."""
+        return DeepMatches(index[self.i], index[self.j], self.inliers, self.transform, self.inverse,
+                           np.where(self.source >= 0, index[np.maximum(self.source, 0)], -1), self.shared,
+                           self.distance)
+
     def matches(self) -> Matches:
         """As ``grouping.Matches`` (transform text for both directions)."""
         return Matches(self.i, self.j, self.distance, tuple(t or "identity" for t in self.transform),
@@ -339,6 +345,13 @@ def deep_matches(
     if skip:
         keep = np.fromiter(((a, b) not in skip for a, b in zip(i.tolist(), j.tolist())), bool, len(i))
         i, j = i[keep], j[keep]
+    return verified_matches(table, i, j, thumbs, hashes, params)
+
+
+def verified_matches(table: LocalTable, i: np.ndarray, j: np.ndarray, thumbs: np.ndarray | None = None,
+                     hashes: np.ndarray | None = None, params: DeepParams = DeepParams()) -> DeepMatches:
+    """The pairs ``(i, j)`` of ``table``'s images whose fit holds, as :func:`deep_matches` judges its candidates
+    (``thumbs`` and ``hashes`` as there); the default ``find``'s escalation (``matching.escalate``) gives its own."""
     fits = verify_candidates(table, i, j, params)
     for k, fit in enumerate(fits):  # the inliers must lie in the pictures, and the containment hold for them
         a, b = table.features[int(i[k])], table.features[int(j[k])]

@@ -68,7 +68,5 @@ def deep_extra_matches(
             if a in position and b in position}  # fmt: skip
     found = deep_matches([local[k] for k in unique], table.full(index) if len(index) else None,
                          table.hashes[index] if len(index) else None, params, skip)
-    found = DeepMatches(index[found.i], index[found.j], found.inliers, found.transform, found.inverse,
-                        np.where(found.source >= 0, index[np.maximum(found.source, 0)], -1), found.shared,
-                        found.distance)
+    found = found.of_rows(index)
     return matches.concat(found.matches()), found.derived, found

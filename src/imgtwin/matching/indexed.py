@@ -28,16 +28,18 @@ from imgtwin.hashing.local import LocalFeatures
 from imgtwin.hashing.signals import SIGNALS_SPEC, KeeperSignals
 from imgtwin.matching.columns import table_from_blobs
 from imgtwin.matching.deep_extra import deep_extra_matches
+from imgtwin.matching.escalate import LocalSource, escalated_matches, with_escalated
 from imgtwin.matching.evidence import gather_evidence, upscale_questions
 from imgtwin.matching.exact import exact_groups, exact_labels
 from imgtwin.matching.grouping import EXACT, MATCHED_BY, Group, Matches, form_groups
 from imgtwin.matching.keeper import Evidence, FileInfo, KeeperPolicy, Ranking, rank_files
 from imgtwin.matching.keeper_words import metadata_gaps, reason_words
-from imgtwin.matching.near import NearParams, near_matches
+from imgtwin.matching.near import Candidates, NearParams, near_matches
 from imgtwin.matching.preferences import Preferences
 from imgtwin.matching.resolution import UPSCALE_SPEC, UpscaleCheck, UpscaleVerdict
 from imgtwin.matching.straighten import straightened_sources
 from imgtwin.matching.table import FeatureTable, TableBuilder
+from imgtwin.matching.verify import Alignment
 from imgtwin.persistence.decisions import Pair, pair
 from imgtwin.persistence.index import HashIndex, IndexReadError
 from imgtwin.persistence.sqlite import IndexVersionError
@@ -193,12 +195,15 @@ def group_rows(
     local: Sequence[LocalFeatures | None] | None = None,
     exact_only: bool = False,
     apart: frozenset[Pair] = frozenset(),
+    escalate: LocalSource | None = None,
 ) -> Grouping:
     """Exact and near groups over ``rows`` (indices into it; ``table``: their features), and the ranking their
     keepers came from.
 
     ``checks`` settles, where it decides a keeper, whether the largest file is an upscale; ``local``
-    (with ``--deep``, per row) adds the matches of local features (crops, screenshots, straightened).
+    (with ``--deep``, per row) adds the matches of local features (crops, screenshots, straightened);
+    without it, ``escalate`` gives the local features of the files of the pairs the thumbnails cannot decide
+    (``matching.escalate``), and those pairs are decided on them.
     ``apart``: content hash pairs decided not duplicates (``persistence.decisions``): never matched, never
     in one group; this is the one place decisions are applied, so every output of ``find`` honours them.
     """
@@ -207,15 +212,19 @@ def group_rows(
     exact = exact_groups(((r.path, r.info.size) for r in rows if r.content_hash), digest=lambda p: digests[p] or "")
     labels = exact_labels(paths, exact)
     assert len(table) == len(rows)
+    judged: list[tuple[Candidates, np.ndarray, Alignment]] = []  # every candidate, its verdict and alignment
     if exact_only:  # --similarity exact: byte-identical files only
         none = np.empty(0, dtype=np.int64)
         matches = Matches(none, none, none, ())
     else:
-        matches, _ = near_matches(table, params)
+        matches, _ = near_matches(table, params, judged)
     derived = straightened_sources(matches.i, matches.j, matches.bases())
     if local is not None and not exact_only:
         matches, fitted, _ = deep_extra_matches(matches, table, local, [r.content_hash for r in rows])
         derived += fitted
+    elif escalate is not None and not exact_only:
+        found = escalated_matches(matches, table, judged[0], paths, [r.content_hash for r in rows], escalate)
+        matches, derived = with_escalated(matches, found), derived + list(found.derived)
     split = _apart_test([r.content_hash for r in rows], apart)
     whole, whole_labels = matches, labels
     if split is not None:  # copies of a content set apart from itself are no exact unit; decided pairs no match

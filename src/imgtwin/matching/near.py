@@ -326,12 +326,13 @@ def _judge(table: FeatureTable, params: NearParams, cand: Candidates) -> tuple[n
     return ok, alignment
 
 
-def near_matches(table: FeatureTable, params: NearParams = NearParams()) -> tuple[Matches, np.ndarray]:
-    """Verified near matches and their detail distances (0..255, lower = closer)."""
-    cand = candidate_pairs(table, params.threshold + params.extension, params.rotations,
-                           crop_radius=params.crop_threshold)
-    cand = with_flat_candidates(table, cand)
+def near_matches(table: FeatureTable, params: NearParams = NearParams(),
+                 judged: list[tuple[Candidates, np.ndarray, Alignment]] | None = None) -> tuple[Matches, np.ndarray]:
+    """Verified near matches and their detail distances (0..255, lower = closer); ``judged`` gets every verdict."""
+    cand = with_flat_candidates(table, candidate_pairs(table, params.threshold + params.extension, params.rotations,
+                                                       crop_radius=params.crop_threshold))
     ok, alignment = judge(table, params, cand)
+    (judged if judged is not None else []).append((cand, ok, alignment))  # the undecided: ``matching.escalate``
     i, j, d, g = cand.i[ok], cand.j[ok], cand.distance[ok], cand.transform[ok]
     flat = table.low_detail[i] | table.low_detail[j] if table.low_detail is not None else np.zeros(len(i), bool)
     crop = cand.kind[ok] == CROP if cand.kind is not None else np.zeros(len(i), bool)

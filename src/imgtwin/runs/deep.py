@@ -8,7 +8,10 @@
   default scan's hashes and speed are exactly what they are without
   ``--deep``, and a later ``find --deep`` reuses what was computed.
 
-Matching on them is ``matching.deep_extra``'s.
+* :class:`FeaturesOnDemand`: without ``--deep``, the features of just the
+  files whose pairs the default ``find`` escalates (``matching.escalate``).
+
+Matching on them is ``matching.deep_extra``'s and ``matching.escalate``'s.
 """
 
 from __future__ import annotations
@@ -18,17 +21,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from imgtwin.hashing.dct import DCTHasher
-from imgtwin.hashing.local import LocalFeatureExtractor, LocalSpec
+from imgtwin.hashing.local import LocalFeatureExtractor, LocalFeatures, LocalSpec
 from imgtwin.matching.deep import deep_loader
-from imgtwin.matching.deep_extra import LOCAL_SPEC
-from imgtwin.persistence.index import HashIndex
+from imgtwin.matching.deep_extra import LOCAL_SPEC, local_features_for
+from imgtwin.persistence.index import HashIndex, IndexReadError
 from imgtwin.persistence.local_features import LocalFeatureStore
+from imgtwin.persistence.schema import IndexVersionError
 from imgtwin.processing.parallel import ParallelProcessingEngine
 from imgtwin.records import ProcessingSummary
 from imgtwin.runs.context import RunContext
 from imgtwin.runs.scan import ScanSettings
 
-__all__ = ["LOCAL_SPEC", "LocalPass", "compute_local_features", "missing_local_features"]
+__all__ = ["LOCAL_SPEC", "FeaturesOnDemand", "LocalPass", "compute_local_features", "local_features_of", "missing_local_features"]
 
 
 @dataclass(frozen=True)
@@ -61,8 +65,14 @@ def compute_local_features(
 
     ``run``: its cancel token stops the pass after the files in flight; its console shows it unless quiet.
     """
+    return local_features_of(settings, missing_local_features(settings.db_path, settings.roots, spec), run, spec)
+
+
+def local_features_of(settings: ScanSettings, paths: Sequence[str], run: RunContext | None = None,
+                      spec: LocalSpec = LOCAL_SPEC) -> LocalPass:  # fmt: skip
+    """Decode and store the local features of ``paths`` (one per distinct content), whatever the roots:
+    the deep pass's files, or the few the default ``find`` escalates (``runs.escalate``)."""
     run = run or RunContext()
-    paths = missing_local_features(settings.db_path, settings.roots, spec)
     if not paths:
         return LocalPass(0, 0, 0)
     engine = ParallelProcessingEngine(deep_loader(spec), DCTHasher(8), features=LocalFeatureExtractor(spec))
@@ -72,3 +82,25 @@ def compute_local_features(
     summary = engine.process_files(paths, config, run.pass_reporter("Local features"), store, run.cancel,
                                    copies=False)
     return LocalPass(len(paths), store.stored, len(store.failed), summary)
+
+
+class FeaturesOnDemand:
+    """The default ``find``'s ``matching.escalate.LocalSource``: the index's local features of the files asked
+    for, computed first (``local_features_of``, in the worker pool) for those that have none, and kept in the
+    index, so a later run or ``--deep`` reuses them. Once the run is cancelled, nothing more is decoded."""
+
+    def __init__(self, settings: ScanSettings, run: RunContext, spec: LocalSpec = LOCAL_SPEC) -> None:
+        self.settings, self.run, self.spec = settings, run, spec
+        self.computed: LocalPass | None = None
+
+    def __call__(self, paths: Sequence[str], content_hashes: Sequence[str]) -> list[LocalFeatures | None]:
+        db = self.settings.db_path
+        try:
+            with LocalFeatureStore(db) as store:
+                known = store.known(content_hashes, self.spec.id)
+            missing = [p for p, digest in zip(paths, content_hashes) if digest and digest not in known]
+            if missing and not self.run.cancel.is_set():
+                self.computed = local_features_of(self.settings, missing, self.run, self.spec)
+            return local_features_for(db, content_hashes, self.spec)
+        except (IndexReadError, IndexVersionError):  # an index this user may only read: the pairs stay undecided
+            return [None] * len(content_hashes)

@@ -41,7 +41,7 @@ from imgtwin.processing.service import PoolService, ServiceStopped
 from imgtwin.records import DuplicateGroup, FileError, ProcessingSummary
 from imgtwin.reporting.groups import groups_document, with_decided
 from imgtwin.runs.context import RunContext
-from imgtwin.runs.deep import compute_local_features
+from imgtwin.runs.deep import FeaturesOnDemand, compute_local_features
 from imgtwin.runs.main_images import decode_main_images, preview_candidates
 from imgtwin.runs.scan import ScanSettings, default_db_path, run_scan
 
@@ -136,9 +136,12 @@ def find_duplicates(
             del loaded  # not two tables at once
             loaded = load_rows(db, roots, reference, select)
         local = local_features_for(db, [r.content_hash for r in loaded.rows]) if deep else None
+        # Without --deep, the pairs the thumbnails cannot decide are decided on local features of their files.
+        escalate = None if deep or exact_only else FeaturesOnDemand(settings, run)
         with UpscalePool(options.processing_config(), strips) as upscale_jobs:
             grouping = group_rows(loaded.rows, loaded.table, params, KeeperPolicy(keep), match.preferences,
-                                  UpscaleChecker(db, upscale_jobs), local, exact_only, remembered_apart(db))
+                                  UpscaleChecker(db, upscale_jobs), local, exact_only, remembered_apart(db),
+                                  escalate)
     display = PathDisplay(roots)
     errors = tuple((display(p), e) for p, e in loaded.errors)
     grouped = {k for g in grouping.groups for k in g.indices}
