@@ -56,6 +56,13 @@ def test_the_default_find_groups_stickered_straightened_keystoned_and_hard_cropp
     assert "crop 2" in words["cropped.jpg"] + words["original.jpg"], words
 
 
+def test_the_clean_original_is_kept_over_its_stickered_and_other_edited_copies(found: tuple[FindResult, str]) -> None:
+    """The stickered copy's pair is a fit of local features: its thumbnails, never aligned, do not say which
+    file had something added (read as aligned, the stickers' flat fill made the original the edited one)."""
+    (group,) = [g for g in found[0].groups if any(os.path.basename(m.path) == "original.jpg" for m in g.members)]
+    assert os.path.basename(group.keeper.path) == "original.jpg", (group.keeper_rule, group.keeper_reason)
+
+
 def test_two_shifted_shots_of_one_scene_and_unrelated_photos_stay_apart(found: tuple[FindResult, str]) -> None:
     names = groups_by_name(found[0])
     for name in UNRELATED:

@@ -70,8 +70,11 @@ def gather_evidence(table: FeatureTable, matches: Matches, exact_labels: Sequenc
     n = len(infos)
     components = components_of(n, matches, exact_labels)
     pairs = None
-    # Pairs the thumbnails were aligned for: a --deep fit (a described transform) says its own relation.
-    aligned = np.array([t in DIHEDRAL_NAMES for t in matches.transform], dtype=bool)
+    # Pairs the thumbnails were aligned for: a fit of local features (--deep, or a pair the default escalated)
+    # says its own relation (``derived``), even where it found no transform ("identity"): its thumbnails were
+    # never aligned, and read as such, an opaque sticker's flat fill made the clean original the edited one.
+    aligned = np.array([t in DIHEDRAL_NAMES and b != "local" for t, b in zip(matches.transform, matches.bases())],
+                       dtype=bool)
     if aligned.any() and matches.window_x is not None and matches.window_y is not None:
         i, j = matches.i[aligned].astype(np.int64), matches.j[aligned].astype(np.int64)
         g = np.array([DIHEDRAL_NAMES.index(t) for t, a in zip(matches.transform, aligned) if a], dtype=np.int64)
