@@ -33,7 +33,7 @@ from imgtwin.processing.pool_contract import (
     quiet_decoder_warnings,
     silence_native_stderr,
 )
-from imgtwin.processing.task import Task
+from imgtwin.processing.task import ManyTask, Task
 from imgtwin.records import ErrorReason, FileError
 
 if TYPE_CHECKING:
@@ -76,13 +76,20 @@ def _worker_main(conn: Connection, task: Task[Any, Any], memory_limit_mb: int = 
     silence_native_stderr()
     if memory_limit_mb > 0:
         limit_address_space(memory_limit_mb * 1024 * 1024)
+    def begin() -> None:
+        if started is not None:
+            started.value += 1
+
+    many = task if isinstance(task, ManyTask) else None
     try:
         while (chunk := conn.recv()) is not None:
+            if many is not None:  # a chunk is sized to take CHUNK_SECONDS: its results go together
+                conn.send(list(many.run_many(chunk, begin)))
+                continue
             done: list[Any] = []
             since = time.monotonic()
             for item in chunk:
-                if started is not None:
-                    started.value += 1
+                begin()
                 done.append(task.run(item))
                 if time.monotonic() - since >= FLUSH_SECONDS:
                     conn.send(done)
