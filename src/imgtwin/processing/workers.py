@@ -58,7 +58,7 @@ FLUSH_SECONDS = 0.2
 CHUNK_SECONDS = 0.02
 # Chunks a worker process holds (the next ready while it answers the last), and items per chunk at most.
 PREFETCH = 2
-CHUNK = 16
+CHUNK = 32
 # Allowed to a new worker process to start (import its decoders) on top of its first item's limit.
 STARTUP_SECONDS = 30.0
 
@@ -321,6 +321,11 @@ class ProcessWorkerPool:
                         input_open = False
                         break
                     items.append(item)
+                if target > 1 and len(items) < chunk and input_open:
+                    # This worker has a chunk in hand: it waits for a full one (a chunk is the unit a task may
+                    # do faster together), and a part is kept for whoever runs dry first.
+                    backlog.extendleft(reversed(items))
+                    return input_open
                 if items:
                     self._send(worker, *items)
                 if not input_open and not backlog:
