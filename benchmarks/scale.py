@@ -22,7 +22,8 @@ N = 1,000,000 runs only with ``--million`` (about 9 GB of tiles and 2.4 GB of in
 never in CI). ``--find-timeout`` stops a ``find --db`` that runs longer (reported as such). Tiles are made once per N under --work and reused (seeded: the same
 files every time); the backup copy of the medium corpus is deleted after its run.
 ``--tiles-dir`` measures folders made elsewhere instead (``../shared/corpus/make_tiles.py PHOTOS OUT N
---mosaic``: issue 26's sets); ``--scan-only`` leaves ``find`` out. The scan's and the floor's CPU seconds
+--mosaic``: issue 26's sets); ``--scan-only`` leaves ``find`` out; ``--costs DIR`` only splits a tiny
+file's worker time into its stages, in one process. The scan's and the floor's CPU seconds
 (whole process trees) are reported beside their wall times: on a shared machine they say more.
 """
 
@@ -39,6 +40,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -268,6 +270,40 @@ def copies_workload(work: Path) -> dict:
         shutil.rmtree(tree, ignore_errors=True)
 
 
+def tile_costs(root: Path, count: int = 2000) -> None:
+    """Where a tiny file's worker time goes: each stage alone, in this process, over ``count`` files (CPU, best of 3)."""
+    from imgtwin.hashing.dct import DCTHasher
+    from imgtwin.hashing.extractor import MatchFeatureExtractor
+    from imgtwin.loading.pillow_loader import StandardImageLoader
+    from imgtwin.processing.task import process_file, process_files
+
+    files = image_files(root)[:count]
+    warm_cache(files)
+    loader, hasher, extractor = StandardImageLoader(), DCTHasher(8), MatchFeatureExtractor()
+    loaded = [loader.load(path) for path in files]
+
+    def stage(name: str, run: Callable[[], object]) -> None:
+        best = min(_cpu_seconds(run) for _ in range(3))
+        print(f"| {name} | {best / len(files) * 1e6:.0f} |")
+
+    print(f"\n## Per tile, one process, {len(files):,} files of {root} (us of CPU, best of 3)\n")
+    print("| stage | us per file |\n|---|---|")
+    stage("decode floor", lambda: [floor_decode(path) for path in files])
+    stage("loader", lambda: [loader.load(path) for path in files])
+    stage("features + signals, one file at a time", lambda: [extractor.extract(one, hasher) for one in loaded])
+    stage("features + signals, chunks of 32", lambda: [extractor.extract_many(loaded[k : k + 32], hasher)
+                                                       for k in range(0, len(loaded), 32)])
+    stage("whole file, one at a time", lambda: [process_file(path, loader, hasher, extractor) for path in files])
+    stage("whole file, chunks of 32 (the scan's workers)", lambda: [
+        process_files(files[k : k + 32], loader, hasher, extractor) for k in range(0, len(files), 32)])
+
+
+def _cpu_seconds(run: Callable[[], object]) -> float:
+    started = time.process_time()
+    run()
+    return time.process_time() - started
+
+
 # --- report -----------------------------------------------------------------------------------------------
 
 
@@ -322,7 +358,11 @@ def main() -> None:
     parser.add_argument("--tiles-dir", type=Path, nargs="*", default=[],
                         help="folders of tiles made elsewhere (make_tiles.py --mosaic), measured instead of --sizes")
     parser.add_argument("--scan-only", action="store_true", help="the decode floor and the scan, no find")
+    parser.add_argument("--costs", type=Path, help="only: where a tiny file's worker time goes, on this folder's files")
     args = parser.parse_args()
+    if args.costs is not None:
+        tile_costs(args.costs)
+        return
     sizes = [n for n in args.sizes if n < MILLION] + ([MILLION] if args.million else [])
     args.work.mkdir(parents=True, exist_ok=True)
     print(f"machine: {platform.machine()}, {cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, "
