@@ -55,7 +55,7 @@ MIN_CRASHES_IN_A_ROW = 8
 # so that slow files are still reported as they finish.
 FLUSH_SECONDS = 0.2
 # Work per message the pool aims at: items that take less than this are sent several at a time.
-CHUNK_SECONDS = 0.02
+CHUNK_SECONDS = 0.1
 # Chunks a worker process holds (the next ready while it answers the last), and items per chunk at most.
 PREFETCH = 2
 CHUNK = 32
