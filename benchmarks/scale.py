@@ -16,7 +16,7 @@ included), each with the peak resident memory of the whole process tree:
 
 Usage:
     python benchmarks/scale.py [--sizes 20000 200000] [--million] [--no-copies] [--no-tiles]
-        [--work /tmp/scale-bench] [--keep]
+        [--work /tmp/scale-bench] [--keep] [--tiles-dir /tmp/mosaic-200k ...] [--scan-only]
     python benchmarks/scale.py --index DB [--index DB2 ...] [--sample K]   # find on filled indexes only
 
 ``--index``: ``find --db`` on an index already filled (the mosaic sets of issue 26, scanned
@@ -27,6 +27,10 @@ source and the verified pairs per second (``--sample K``: verify K candidates dr
 N = 1,000,000 runs only with ``--million`` (about 9 GB of tiles and 2.4 GB of index:
 never in CI). ``--find-timeout`` stops a ``find --db`` that runs longer (reported as such). Tiles are made once per N under --work and reused (seeded: the same
 files every time); the backup copy of the medium corpus is deleted after its run.
+``--tiles-dir`` measures folders made elsewhere instead (``../shared/corpus/make_tiles.py PHOTOS OUT N
+--mosaic``: issue 26's sets); ``--scan-only`` leaves ``find`` out; ``--costs DIR`` only splits a tiny
+file's worker time into its stages, in one process. The scan's and the floor's CPU seconds
+(whole process trees) are reported beside their wall times: on a shared machine they say more.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -161,6 +166,7 @@ class Run:
     stdout: str
     stderr: str
     timed_out: bool = False
+    cpu_s: float = 0.0  # of the whole process tree (TreeRssSampler: a lower bound, within 50 ms a process)
 
 
 def command(name: str, args: list[str], timeout: float | None = None) -> Run:
@@ -174,20 +180,21 @@ def command(name: str, args: list[str], timeout: float | None = None) -> Run:
     except subprocess.TimeoutExpired:
         process.kill()
         out, err = process.communicate()
-        return Run(name, time.perf_counter() - started, rss.stop() / 1e6, -9, out, err, timed_out=True)
+        return Run(name, time.perf_counter() - started, rss.stop() / 1e6, -9, out, err, timed_out=True,
+                   cpu_s=rss.cpu_s)
     seconds = time.perf_counter() - started
     peak = rss.stop()
     if process.returncode not in (0, 1):
         raise SystemExit(f"{name} failed ({process.returncode}):\n{err}")
-    return Run(name, seconds, peak / 1e6, process.returncode, out, err)
+    return Run(name, seconds, peak / 1e6, process.returncode, out, err, cpu_s=rss.cpu_s)
 
 
 def shown(run: Run) -> str:
     return f">{run.seconds:.0f} (stopped)" if run.timed_out else f"{run.seconds:.1f}"
 
 
-def floor(files: list[str]) -> tuple[float, float]:
-    """Seconds and peak RSS (MB) of one process per core decoding every file to 64 px, nothing else."""
+def floor(files: list[str]) -> tuple[float, float, float]:
+    """Seconds, peak RSS (MB) and CPU seconds of one process per core decoding every file to 64 px, nothing else."""
     workers = cpu_count()
     me = psutil.Process()
     started = time.perf_counter()
@@ -195,7 +202,7 @@ def floor(files: list[str]) -> tuple[float, float]:
         rss = TreeRssSampler(me.pid).start()
         list(pool.imap_unordered(floor_decode, files, chunksize=64))
         peak = rss.stop()
-    return time.perf_counter() - started, peak / 1e6
+    return time.perf_counter() - started, peak / 1e6, rss.cpu_s
 
 
 def index_mb(db: Path) -> float:
@@ -211,24 +218,30 @@ def grouped(document: dict, planted: list[tuple[str, str]]) -> int:
     return sum(1 for a, b in planted if a in group_of and group_of.get(a) == group_of.get(b))
 
 
-def tiles_workload(work: Path, n: int, find_timeout: float | None = None) -> dict:
-    root, planted = ensure_tiles(work, n)
+def tiles_workload(work: Path, n: int, find_timeout: float | None = None, root: Path | None = None,
+                   scan_only: bool = False) -> dict:
+    """``root``: tiles made elsewhere (``make_tiles.py --mosaic``), no planted pairs known; else made here.
+    ``scan_only``: the floor and the scan alone (no ``find``)."""
+    root, planted = (root, {}) if root is not None else ensure_tiles(work, n)
     files = image_files(root)
+    n = n if planted else len(files)
     warm_cache(files)
     megabytes = sum(os.path.getsize(p) for p in files) / 1e6
-    floor_s, floor_rss = floor(files)
+    floor_s, floor_rss, floor_cpu = floor(files)
     db = work / f"tiles-{n}.db"
     for suffix in ("", "-wal", "-shm"):
         if os.path.exists(str(db) + suffix):
             os.remove(str(db) + suffix)
     scan = command("scan", ["scan", str(root), "--db", str(db), "--no-progress"])
     out = work / f"tiles-{n}-find.json"
-    first = command("find --db (first)", ["find", "--db", str(db), "--json", str(out), "-q"], find_timeout)
+    first = command("find --db (first)", ["find", "--db", str(db), "--json", str(out), "-q"], find_timeout) \
+        if not scan_only else Run("find skipped", 0.0, 0.0, 0, "", "", timed_out=True)
     again = first if first.timed_out else command("find --db (again)", ["find", "--db", str(db), "--json",
                                                                          str(out), "-q"], find_timeout)
     document = {"groups": []} if first.timed_out or again.timed_out else json.loads(out.read_text())
     return {
         "n": n, "files": len(files), "megabytes": megabytes, "floor_s": floor_s, "floor_rss": floor_rss,
+        "floor_cpu": floor_cpu,
         "scan": scan, "find": first, "find_again": again, "index_mb": index_mb(db), "groups": len(document["groups"]),
         "planted": {kind: (grouped(document, pairs), len(pairs)) for kind, pairs in planted.items()},
         "scan_line": scan.stdout.strip().splitlines()[-1] if scan.stdout.strip() else "",
@@ -250,7 +263,7 @@ def copies_workload(work: Path) -> dict:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target)
         warm_cache(files + image_files(backup))
-        floor_s, _ = floor(files)
+        floor_s, _, _ = floor(files)
         db = tree / "alone.db"
         alone = command("corpus alone", ["scan", str(corpus), "--db", str(db), "--no-progress"])
         db2 = tree / "with-backup.db"
@@ -263,26 +276,63 @@ def copies_workload(work: Path) -> dict:
         shutil.rmtree(tree, ignore_errors=True)
 
 
+def tile_costs(root: Path, count: int = 2000) -> None:
+    """Where a tiny file's worker time goes: each stage alone, in this process, over ``count`` files (CPU, best of 3)."""
+    from imgtwin.hashing.dct import DCTHasher
+    from imgtwin.hashing.extractor import MatchFeatureExtractor
+    from imgtwin.loading.pillow_loader import StandardImageLoader
+    from imgtwin.processing.task import process_file, process_files
+
+    files = image_files(root)[:count]
+    warm_cache(files)
+    loader, hasher, extractor = StandardImageLoader(), DCTHasher(8), MatchFeatureExtractor()
+    loaded = [loader.load(path) for path in files]
+
+    def stage(name: str, run: Callable[[], object]) -> None:
+        best = min(_cpu_seconds(run) for _ in range(3))
+        print(f"| {name} | {best / len(files) * 1e6:.0f} |")
+
+    print(f"\n## Per tile, one process, {len(files):,} files of {root} (us of CPU, best of 3)\n")
+    print("| stage | us per file |\n|---|---|")
+    stage("decode floor", lambda: [floor_decode(path) for path in files])
+    stage("loader", lambda: [loader.load(path) for path in files])
+    stage("features + signals, one file at a time", lambda: [extractor.extract(one, hasher) for one in loaded])
+    stage("features + signals, chunks of 32", lambda: [extractor.extract_many(loaded[k : k + 32], hasher)
+                                                       for k in range(0, len(loaded), 32)])
+    stage("whole file, one at a time", lambda: [process_file(path, loader, hasher, extractor) for path in files])
+    stage("whole file, chunks of 32 (the scan's workers)", lambda: [
+        process_files(files[k : k + 32], loader, hasher, extractor) for k in range(0, len(files), 32)])
+
+
+def _cpu_seconds(run: Callable[[], object]) -> float:
+    started = time.process_time()
+    run()
+    return time.process_time() - started
+
+
 # --- report -----------------------------------------------------------------------------------------------
 
 
 def print_tiles(results: list[dict]) -> None:
     print("\n## Small tiles\n")
-    print("| N | files | MB | floor s | floor files/s | scan s | scan files/s | x floor | scan peak RSS MB "
-          "| find --db s (first / again) | find peak RSS MB | index MB | index KB/file | groups |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| N | files | MB | floor s | floor files/s | scan s | scan files/s | x floor | floor / scan CPU s "
+          "| x floor (CPU) | scan peak RSS MB | find --db s (first / again) | find peak RSS MB | index MB "
+          "| index KB/file | groups |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         files, scan, find, again = r["files"], r["scan"], r["find"], r["find_again"]
         floor_rate, scan_rate = files / r["floor_s"], files / scan.seconds
         print(f"| {r['n']:,} | {files:,} | {r['megabytes']:.0f} | {r['floor_s']:.1f} | {floor_rate:.0f} "
-              f"| {scan.seconds:.1f} | {scan_rate:.0f} | {scan_rate / floor_rate:.2f} | {scan.peak_rss_mb:.0f} "
+              f"| {scan.seconds:.1f} | {scan_rate:.0f} | {scan_rate / floor_rate:.2f} "
+              f"| {r['floor_cpu']:.1f} / {scan.cpu_s:.1f} | {r['floor_cpu'] / max(scan.cpu_s, 1e-9):.2f} "
+              f"| {scan.peak_rss_mb:.0f} "
               f"| {shown(find)} / {shown(again)} | {max(find.peak_rss_mb, again.peak_rss_mb):.0f} "
               f"| {r['index_mb']:.0f} | {r['index_mb'] * 1000 / files:.2f} | {r['groups']:,} |")
     print("\nPlanted copies grouped with their original:\n")
     for r in results:
         parts = ", ".join(f"{kind} {found}/{total}" for kind, (found, total) in r["planted"].items())
         print(f"- N = {r['n']:,}: {parts}; scan said: {r['scan_line']}")
-    if len(results) >= 2:
+    if len(results) >= 2 and results[0]["find"].seconds and results[-1]["find"].seconds:
         small, large = results[0], results[-1]
         print(f"\nfind --db {large['n']:,} / {small['n']:,}: "
               f"{large['find'].seconds / small['find'].seconds:.1f}x (first runs), "
@@ -330,7 +380,14 @@ def main() -> None:
     parser.add_argument("--find-timeout", type=float, default=1800.0, help="seconds before a find --db is stopped")
     parser.add_argument("--index", type=Path, action="append", default=[], help="find on this filled index only")
     parser.add_argument("--sample", type=int, default=None, help="with --index: candidates verified for the counts")
+    parser.add_argument("--tiles-dir", type=Path, nargs="*", default=[],
+                        help="folders of tiles made elsewhere (make_tiles.py --mosaic), measured instead of --sizes")
+    parser.add_argument("--scan-only", action="store_true", help="the decode floor and the scan, no find")
+    parser.add_argument("--costs", type=Path, help="only: where a tiny file's worker time goes, on this folder's files")
     args = parser.parse_args()
+    if args.costs is not None:
+        tile_costs(args.costs)
+        return
     sizes = [n for n in args.sizes if n < MILLION] + ([MILLION] if args.million else [])
     args.work.mkdir(parents=True, exist_ok=True)
     print(f"machine: {platform.machine()}, {cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, "
@@ -342,8 +399,12 @@ def main() -> None:
         return
     results = []
     if not args.no_tiles:
-        for n in sizes:
-            results.append(tiles_workload(args.work, n, args.find_timeout))
+        for folder in args.tiles_dir:
+            results.append(tiles_workload(args.work, 0, args.find_timeout, folder, args.scan_only))
+            print_tiles(results[-1:])
+            sys.stdout.flush()
+        for n in sizes if not args.tiles_dir else []:
+            results.append(tiles_workload(args.work, n, args.find_timeout, scan_only=args.scan_only))
             print_tiles(results[-1:])
             sys.stdout.flush()
         print_tiles(results)

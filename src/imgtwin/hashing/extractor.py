@@ -7,11 +7,13 @@ know what they mean (``hashing.features``, ``hashing.signals``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
+from imgtwin.hashing.batched import compute_features_many
 from imgtwin.hashing.dct import DCTHasher
-from imgtwin.hashing.features import FEATURES_SPEC, compute_features
+from imgtwin.hashing.features import FEATURES_SPEC
 from imgtwin.hashing.signals import SIGNALS_SPEC, signals_of
 from imgtwin.interfaces import Hasher, LoadedImage
 from imgtwin.records import ImageHash
@@ -42,6 +44,22 @@ class FeatureExtractor(Protocol):
         ...
 
 
+@runtime_checkable
+class ManyExtractor(Protocol):
+    """An extractor that does a chunk of images faster together than one by one (``hashing.batched``)."""
+
+    def extract_many(self, loaded: Sequence[LoadedImage], hasher: Hasher) -> list[Extraction]:
+        """``extract`` of each image, in order; the same values."""
+        ...
+
+
+def extract_all(extractor: FeatureExtractor, loaded: Sequence[LoadedImage], hasher: Hasher) -> list[Extraction]:
+    """``extractor.extract`` of each image: together where the extractor can, else one by one."""
+    if isinstance(extractor, ManyExtractor):
+        return extractor.extract_many(loaded, hasher)
+    return [extractor.extract(one, hasher) for one in loaded]
+
+
 class MatchFeatureExtractor:
     """Everything ``imgtwin find`` needs beyond the pHash (trimmed hash, thumbnails, colour, keeper signals).
 
@@ -58,11 +76,12 @@ class MatchFeatureExtractor:
         return SIGNALS_SPEC
 
     def extract(self, loaded: LoadedImage, hasher: Hasher) -> Extraction:
-        if isinstance(hasher, DCTHasher):
-            features = compute_features(loaded.image, hasher, loaded.colour)
-            image_hash = ImageHash(features.hash, hasher.spec)
-        else:
-            features = compute_features(loaded.image, colour=loaded.colour)
-            image_hash = hasher.hash(loaded.image)
-        signals = signals_of(loaded, features.colour_array())
-        return Extraction(image_hash, features.to_bytes(), signals.to_bytes())
+        return self.extract_many([loaded], hasher)[0]
+
+    def extract_many(self, loaded: Sequence[LoadedImage], hasher: Hasher) -> list[Extraction]:
+        dct = hasher if isinstance(hasher, DCTHasher) else None
+        many = compute_features_many([one.image for one in loaded], dct, [one.colour for one in loaded])
+        hashes = ([ImageHash(features.hash, dct.spec) for features in many] if dct is not None
+                  else [hasher.hash(one.image) for one in loaded])
+        return [Extraction(image_hash, features.to_bytes(), signals_of(one, features.colour_array()).to_bytes())
+                for image_hash, features, one in zip(hashes, many, loaded, strict=True)]

@@ -37,7 +37,6 @@ scan: well under 1 ms.
 
 from __future__ import annotations
 
-import math
 import struct
 from dataclasses import dataclass
 
@@ -204,17 +203,22 @@ def _border_lines(lines: np.ndarray, limit: int) -> int:
     return count if count >= _TRIM_MIN_LINES else 0
 
 
-def _median(row: np.ndarray) -> float:
-    """``np.median`` of a row of integers (the same float), without its overhead (the scan calls it per side)."""
-    ordered = np.sort(row)
-    return (int(ordered[(len(ordered) - 1) // 2]) + int(ordered[len(ordered) // 2])) / 2
+def _median(row: np.ndarray) -> float | np.ndarray:
+    """``np.median`` of a row of integers (the same float), without its overhead (the scan calls it per side);
+    of each row, for a stack of rows (``hashing.batched``)."""
+    ordered = np.sort(row, axis=-1).astype(np.int64)
+    length = row.shape[-1]
+    middle: float | np.ndarray = (ordered[..., (length - 1) // 2] + ordered[..., length // 2]) / 2
+    return middle
 
 
-def _uniform_rows(rows: np.ndarray, reference: float) -> np.ndarray:
-    """Which ``rows`` (integers) have ``_TRIM_FRACTION`` of their pixels within ``_TRIM_TOLERANCE`` of ``reference``."""
-    low, high = math.ceil(reference - _TRIM_TOLERANCE), math.floor(reference + _TRIM_TOLERANCE)
-    close = ((rows >= max(low, 0)) & (rows <= min(high, 255))).sum(axis=1)
-    result: np.ndarray = close / rows.shape[1] >= _TRIM_FRACTION
+def _uniform_rows(rows: np.ndarray, reference: float | np.ndarray) -> np.ndarray:
+    """Which ``rows`` (integers, the last axis a row) have ``_TRIM_FRACTION`` of their pixels within
+    ``_TRIM_TOLERANCE`` of ``reference`` (a number, or one per stacked picture, broadcast)."""
+    low = np.maximum(np.ceil(np.subtract(reference, _TRIM_TOLERANCE)), 0)
+    high = np.minimum(np.floor(np.add(reference, _TRIM_TOLERANCE)), 255)
+    close = ((rows >= low) & (rows <= high)).sum(axis=-1)
+    result: np.ndarray = close / rows.shape[-1] >= _TRIM_FRACTION
     return result
 
 
@@ -273,28 +277,9 @@ def unstable_bits(block: np.ndarray) -> int:
 def compute_features(image: Image.Image, hasher: DCTHasher | None = None,
                      colour: Image.Image | None = None) -> MatchFeatures:  # fmt: skip
     """Features of the loader's (grayscale, <= 512 px) image and its small colour copy (if any)."""
-    hasher = hasher or DCTHasher()
-    if image.mode not in ("L", "F"):
-        image = image.convert("L")
-    prepared = hasher.prepare(image)
-    block = hasher.low_frequencies(prepared)
-    full_hash = hasher.hash_block(block).value  # == hasher.hash(image)
-    pixels = np.asarray(image if image.mode == "L" else image.convert("L"))
-    left, top, right, bottom = trim_box(pixels)
-    height, width = pixels.shape
-    box = (left, top, right, bottom)
-    full_thumb = _thumb(prepared)
-    if right - left < 8 or bottom - top < 8 or box == (0, 0, width, height):
-        thumb, trim, full = full_thumb, (0.0, 0.0, 1.0, 1.0), None
-    else:
-        thumb = _thumb(hasher.prepare(image.crop(box)))
-        # Quantised as stored, so that from_bytes(to_bytes(f)) == f.
-        trim = tuple(round(v * 65535) / 65535 for v in (left / width, top / height, right / width, bottom / height))
-        full = full_thumb.tobytes()
-    trim_hash = block_hash(_BASIS @ thumb.astype(np.float64) @ _BASIS.T)
-    lab = None if colour is None else _lab_thumb(colour)
-    return MatchFeatures(full_hash, trim_hash, thumb.tobytes(), trim, full, lab,
-                         unstable_bits(block), flat_percent(full_thumb))
+    from imgtwin.hashing.batched import compute_features_many  # it builds on this module
+
+    return compute_features_many([image], hasher, [colour])[0]
 
 
 def flat_percent(thumb: np.ndarray) -> int:
@@ -324,14 +309,6 @@ def blank_inside(thumbs: np.ndarray, trimmed: np.ndarray) -> np.ndarray:
     return result
 
 
-def _lab_thumb(colour: Image.Image) -> bytes:
-    """a* and b* (CIELAB, D65) of the whole picture at 16 x 16, as int8 (borders included: they have colour)."""
-    small = colour.convert("RGB").resize((COLOUR_THUMB, COLOUR_THUMB), Image.Resampling.BOX)
-    lab = srgb_to_lab(np.asarray(small, dtype=np.float32) / 255.0)
-    ab = np.clip(np.rint(lab[..., 1:]), -127, 127).astype(np.int8)
-    return np.ascontiguousarray(np.moveaxis(ab, -1, 0)).tobytes()
-
-
 def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     """CIELAB (D65) of sRGB values in [0, 1], shape (..., 3).
 
@@ -344,11 +321,6 @@ def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     xyz /= np.array([0.95047, 1.0, 1.08883], dtype=np.float32)
     f = np.where(xyz > (6 / 29) ** 3, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
     return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], axis=-1)
-
-
-def _thumb(prepared: np.ndarray) -> np.ndarray:
-    result: np.ndarray = np.clip(np.rint(prepared), 0, 255).astype(np.uint8)
-    return result
 
 
 def dihedral_blocks(thumbs: np.ndarray) -> np.ndarray:

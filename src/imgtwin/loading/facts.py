@@ -11,6 +11,7 @@ editor names itself in ``Software``). Nothing here decodes pixels.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -70,8 +71,12 @@ def jpeg_quality(table: list[int] | tuple[int, ...]) -> float | None:
     Encoders that use their own tables (some cameras, Photoshop) still get the
     closest IJG quality: a rank, not an exact setting.
     """
-    if len(table) != 64:
-        return None
+    return _closest_quality(tuple(table)) if len(table) == 64 else None
+
+
+@functools.lru_cache(maxsize=256)
+def _closest_quality(table: tuple[int, ...]) -> float:
+    """Cached: a collection's files share a handful of tables, and the comparison costs more than a tiny decode."""
     errors = np.abs(_TABLES - np.asarray(table, dtype=np.float64)[None, :]).sum(axis=1)
     return float(np.argmin(errors) + 1)
 

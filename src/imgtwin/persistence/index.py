@@ -119,6 +119,10 @@ class HashIndex:
         row = self.conn.execute(f"SELECT {_FIELDS} FROM files WHERE path = ?", (path_key(path),)).fetchone()
         return indexed_file(row) if row is not None else None
 
+    def is_empty(self) -> bool:
+        """Whether the index holds no file at all (found gone or not)."""
+        return self.conn.execute("SELECT 1 FROM files LIMIT 1").fetchone() is None
+
     def has_hashed_size(self, size: int) -> bool:
         """Whether some hashed file has ``size`` bytes (so a new file of that size may be a twin)."""
         row = self.conn.execute(

@@ -36,7 +36,7 @@ from imgtwin.processing.channels import END, POLL_SECONDS, Channel
 from imgtwin.processing.parallel import ParallelProcessingEngine
 from imgtwin.processing.pool_contract import quiet_decoder_warnings
 from imgtwin.processing.source import FileSource
-from imgtwin.processing.task import Task
+from imgtwin.processing.task import ManyTask, Task
 from imgtwin.records import ErrorReason, FileError
 
 if TYPE_CHECKING:
@@ -81,6 +81,8 @@ def run_batch(task: Task[Any, Any], items: Sequence[Any]) -> list[Any]:
     if not _quieted:
         quiet_decoder_warnings()
         _quieted = True
+    if isinstance(task, ManyTask):  # the scan's: the features of the batch together (``hashing.batched``)
+        return list(task.run_many(items, lambda: None))
     return [task.run(item) for item in items]
 
 

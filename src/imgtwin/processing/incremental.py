@@ -69,10 +69,14 @@ class IndexScanCache:
         self.features_spec = features_spec
         self.signals_spec = signals_spec
         self._index: HashIndex | None = None
+        self._fresh = False  # the index held no file when this scan began
 
     def _open(self) -> HashIndex:
         if self._index is None:
             self._index = HashIndex(self.db_path, check_same_thread=False)
+            # A scan yields each path once, so a fresh index never knows the path asked for: a query per
+            # file saved (a third of the producer's; copies are still looked up, by size then content).
+            self._fresh = self._index.is_empty()
         return self._index
 
     def close(self) -> None:
@@ -86,7 +90,7 @@ class IndexScanCache:
         except OSError:
             return None  # let the worker report it with its reason
         index = self._open()
-        row = index.lookup(path)
+        row = None if self._fresh else index.lookup(path)
         if row is not None:
             if self._unchanged(row, info) and self._settled(row):
                 # A file back at a path marked vanished (moved away and back) is

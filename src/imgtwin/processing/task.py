@@ -9,12 +9,13 @@ from __future__ import annotations
 import os
 import stat
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeVar, runtime_checkable
 
 from imgtwin.hashing.content import content_hash
-from imgtwin.hashing.extractor import FeatureExtractor
-from imgtwin.interfaces import Hasher, ImageLoader
+from imgtwin.hashing.extractor import FeatureExtractor, extract_all
+from imgtwin.interfaces import Hasher, ImageLoader, LoadedImage
 from imgtwin.loading.errors import LoadError, classify_os_error
 from imgtwin.loading.signatures import has_image_extension
 from imgtwin.records import ErrorReason, FileError, FileResult, FileStatus, ProcessingMetadata, from_preview
@@ -36,6 +37,15 @@ class Task(Protocol[Item_contra, Result_co]):
     def failed(self, item: Item_contra, error: FileError) -> Result_co: ...
 
 
+@runtime_checkable
+class ManyTask(Protocol[Item_contra, Result_co]):
+    """A task that runs a chunk of items faster together (the scan's: ``process_files``)."""
+
+    def run_many(self, items: Sequence[Item_contra], begin: Callable[[], None]) -> Sequence[Result_co]:
+        """``run`` of each item, in order; ``begin`` is called as each item is started."""
+        ...
+
+
 @dataclass(frozen=True)
 class ScanTask:
     """One file of a scan: stat, content hash, load, hash, features (``process_file``)."""
@@ -46,6 +56,9 @@ class ScanTask:
 
     def run(self, item: str) -> FileResult:
         return process_file(item, self.loader, self.hasher, self.extractor)
+
+    def run_many(self, items: Sequence[str], begin: Callable[[], None]) -> list[FileResult]:
+        return process_files(items, self.loader, self.hasher, self.extractor, begin)
 
     def failed(self, item: str, error: FileError) -> FileResult:
         return error_result(item, error)
@@ -70,12 +83,44 @@ def error_result(path: str, error: FileError, size: int = 0, mtime_ns: int = 0) 
 
 def process_file(path: str, loader: ImageLoader, hasher: Hasher, extractor: FeatureExtractor | None = None) -> FileResult:
     """The file's result, with the seconds it took in ``duration_s`` (the worker is the one that knows)."""
+    return process_files([path], loader, hasher, extractor)[0]
+
+
+def process_files(paths: Sequence[str], loader: ImageLoader, hasher: Hasher, extractor: FeatureExtractor | None = None,
+                  begin: Callable[[], None] | None = None) -> list[FileResult]:  # fmt: skip
+    """``process_file`` of each path, in order: each file read and decoded alone, the features of all together.
+
+    ``begin`` is called before each file is read (a worker counts there which file is on its decoder).
+    On tiny files the features cost more than the decode, mostly in per-call overheads that one call
+    for the whole chunk pays once (``hashing.batched``).
+    """
+    reads: list[FileResult | _Read] = []
+    for path in paths:
+        if begin is not None:
+            begin()
+        started = time.perf_counter()
+        read = _read_file(path, loader)
+        reads.append(replace(read, duration_s=time.perf_counter() - started) if isinstance(read, FileResult)
+                     else replace(read, seconds=time.perf_counter() - started))
+    decoded = [read for read in reads if isinstance(read, _Read)]
     started = time.perf_counter()
-    result = _process_file(path, loader, hasher, extractor)
-    return replace(result, duration_s=time.perf_counter() - started)
+    finished = iter(_finish(decoded, hasher, extractor))
+    share = (time.perf_counter() - started) / max(1, len(decoded))
+    return [read if isinstance(read, FileResult) else replace(next(finished), duration_s=read.seconds + share)
+            for read in reads]
 
 
-def _process_file(path: str, loader: ImageLoader, hasher: Hasher, extractor: FeatureExtractor | None) -> FileResult:
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """A file read and decoded, waiting for its hash and features (``_finish``)."""
+
+    metadata: ProcessingMetadata
+    loaded: LoadedImage
+    seconds: float = 0.0
+
+
+def _read_file(path: str, loader: ImageLoader) -> FileResult | _Read:
+    """Stat, decode and content hash; an error result where any fails, or the file changed meanwhile."""
     try:
         before = os.stat(path)
     except OSError as exc:
@@ -91,15 +136,8 @@ def _process_file(path: str, loader: ImageLoader, hasher: Hasher, extractor: Fea
         # A file answered by its preview is read no further: its bytes are hashed (exact copies) only if it
         # ends up in a candidate pair, when its main image is decoded (``runs.main_images``).
         digest = None if from_preview(loaded.decode) else content_hash(path)
-        extraction = extractor.extract(loaded, hasher) if extractor is not None else None
-        plain_hash = hasher.hash(loaded.image) if extraction is None else extraction.hash
-    except LoadError as exc:
-        return failure_of(base, exc.to_file_error())
-    except OSError as exc:
-        return FileResult(base, FileStatus.ERROR, error=FileError(classify_os_error(exc), exc.strerror or str(exc)))
-    except Exception as exc:  # noqa: BLE001 - a loader or hasher bug must not end the run
-        message = f"unexpected {type(exc).__name__}: {exc}"
-        return FileResult(base, FileStatus.ERROR, error=FileError(ErrorReason.DECODE_ERROR, message))
+    except Exception as exc:  # noqa: BLE001 - a loader bug must not end the run
+        return _failure(base, exc)
     try:
         after = os.stat(path)
     except OSError:
@@ -110,10 +148,42 @@ def _process_file(path: str, loader: ImageLoader, hasher: Hasher, extractor: Fea
         base, width=loaded.width, height=loaded.height, format=loaded.format, decode=loaded.decode,
         content_hash=digest, loader=loaded.loader or base.loader,
     )
-    if extractor is None or extraction is None:
-        return FileResult(metadata, FileStatus.HASHED, hash=plain_hash, bytes_read=loaded.bytes_read)
-    return FileResult(
-        metadata, FileStatus.HASHED, hash=extraction.hash, features=extraction.features, features_spec=extractor.spec,
-        signals=extraction.signals, signals_spec=extractor.signals_spec if extraction.signals is not None else None,
-        bytes_read=loaded.bytes_read,
-    )
+    return _Read(metadata, loaded)
+
+
+def _failure(base: ProcessingMetadata, exc: Exception) -> FileResult:
+    """The error result of a file whose decode, hash or features raised ``exc``."""
+    if isinstance(exc, LoadError):
+        return failure_of(base, exc.to_file_error())
+    if isinstance(exc, OSError):
+        return FileResult(base, FileStatus.ERROR, error=FileError(classify_os_error(exc), exc.strerror or str(exc)))
+    message = f"unexpected {type(exc).__name__}: {exc}"
+    return FileResult(base, FileStatus.ERROR, error=FileError(ErrorReason.DECODE_ERROR, message))
+
+
+def _hashed(read: _Read, hasher: Hasher) -> FileResult:
+    try:
+        image_hash = hasher.hash(read.loaded.image)
+    except Exception as exc:  # noqa: BLE001 - a hasher bug must not end the run
+        return _failure(read.metadata, exc)
+    return FileResult(read.metadata, FileStatus.HASHED, hash=image_hash, bytes_read=read.loaded.bytes_read)
+
+
+def _finish(reads: Sequence[_Read], hasher: Hasher, extractor: FeatureExtractor | None) -> list[FileResult]:
+    """The results of decoded files: hash, features and signals, for all at once where the extractor can.
+
+    Where the chunk fails together, each file is done alone, so that one picture's failure is its own.
+    """
+    if extractor is None:
+        return [_hashed(read, hasher) for read in reads]
+    try:
+        extractions = extract_all(extractor, [read.loaded for read in reads], hasher)
+    except Exception as exc:  # noqa: BLE001 - a hasher bug must not end the run; whose it is, found file by file
+        if len(reads) == 1:
+            return [_failure(reads[0].metadata, exc)]
+        return [result for read in reads for result in _finish([read], hasher, extractor)]
+    return [FileResult(
+        read.metadata, FileStatus.HASHED, hash=extraction.hash, features=extraction.features,
+        features_spec=extractor.spec, signals=extraction.signals,
+        signals_spec=extractor.signals_spec if extraction.signals is not None else None, bytes_read=read.loaded.bytes_read,
+    ) for read, extraction in zip(reads, extractions, strict=True)]

@@ -33,7 +33,7 @@ from imgtwin.processing.pool_contract import (
     quiet_decoder_warnings,
     silence_native_stderr,
 )
-from imgtwin.processing.task import Task
+from imgtwin.processing.task import ManyTask, Task
 from imgtwin.records import ErrorReason, FileError
 
 if TYPE_CHECKING:
@@ -55,10 +55,10 @@ MIN_CRASHES_IN_A_ROW = 8
 # so that slow files are still reported as they finish.
 FLUSH_SECONDS = 0.2
 # Work per message the pool aims at: items that take less than this are sent several at a time.
-CHUNK_SECONDS = 0.02
+CHUNK_SECONDS = 0.1
 # Chunks a worker process holds (the next ready while it answers the last), and items per chunk at most.
 PREFETCH = 2
-CHUNK = 16
+CHUNK = 32
 # Allowed to a new worker process to start (import its decoders) on top of its first item's limit.
 STARTUP_SECONDS = 30.0
 
@@ -76,13 +76,20 @@ def _worker_main(conn: Connection, task: Task[Any, Any], memory_limit_mb: int = 
     silence_native_stderr()
     if memory_limit_mb > 0:
         limit_address_space(memory_limit_mb * 1024 * 1024)
+    def begin() -> None:
+        if started is not None:
+            started.value += 1
+
+    many = task if isinstance(task, ManyTask) else None
     try:
         while (chunk := conn.recv()) is not None:
+            if many is not None:  # a chunk is sized to take CHUNK_SECONDS: its results go together
+                conn.send(list(many.run_many(chunk, begin)))
+                continue
             done: list[Any] = []
             since = time.monotonic()
             for item in chunk:
-                if started is not None:
-                    started.value += 1
+                begin()
                 done.append(task.run(item))
                 if time.monotonic() - since >= FLUSH_SECONDS:
                     conn.send(done)
@@ -314,6 +321,11 @@ class ProcessWorkerPool:
                         input_open = False
                         break
                     items.append(item)
+                if target > 1 and len(items) < chunk and input_open:
+                    # This worker has a chunk in hand: it waits for a full one (a chunk is the unit a task may
+                    # do faster together), and a part is kept for whoever runs dry first.
+                    backlog.extendleft(reversed(items))
+                    return input_open
                 if items:
                     self._send(worker, *items)
                 if not input_open and not backlog:
