@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-import signal
 import threading
 import time
 from collections import deque
@@ -25,15 +24,13 @@ from typing import TYPE_CHECKING, Any, cast
 
 from imgtwin.processing.adaptive import AdaptiveConcurrency
 from imgtwin.processing.channels import END, POLL_SECONDS, Channel
-from imgtwin.processing.limits import limit_address_space
 from imgtwin.processing.mainless import main_hidden, needs_main
 from imgtwin.processing.pool_contract import (
     WorkerStartupError,
     preload_modules,
-    quiet_decoder_warnings,
-    silence_native_stderr,
 )
-from imgtwin.processing.task import ManyTask, Task
+from imgtwin.processing.task import Task
+from imgtwin.processing.worker_body import worker_main
 from imgtwin.records import ErrorReason, FileError
 
 if TYPE_CHECKING:
@@ -51,9 +48,6 @@ CANCEL_GRACE_SECONDS = 2.0
 MIN_CRASHES_IN_A_ROW = 8
 
 
-# A worker sends the results of a chunk together, and what it has at least this often (seconds),
-# so that slow files are still reported as they finish.
-FLUSH_SECONDS = 0.2
 # Work per message the pool aims at: items that take less than this are sent several at a time.
 CHUNK_SECONDS = 0.1
 # Chunks a worker process holds (the next ready while it answers the last), and items per chunk at most.
@@ -61,43 +55,6 @@ PREFETCH = 2
 CHUNK = 32
 # Allowed to a new worker process to start (import its decoders) on top of its first item's limit.
 STARTUP_SECONDS = 30.0
-
-
-def _worker_main(conn: Connection, task: Task[Any, Any], memory_limit_mb: int = 0,
-                 started: Any = None) -> None:  # fmt: skip
-    """Body of a worker process: a chunk of items in, their results out (in order), until None.
-
-    Before each item it counts it in ``started`` (shared memory, no system call): the pool reads
-    that to know which item is on the decoder, so a time limit or a crash costs that item alone
-    although the results come back several at a time.
-    """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
-    quiet_decoder_warnings()
-    silence_native_stderr()
-    if memory_limit_mb > 0:
-        limit_address_space(memory_limit_mb * 1024 * 1024)
-    def begin() -> None:
-        if started is not None:
-            started.value += 1
-
-    many = task if isinstance(task, ManyTask) else None
-    try:
-        while (chunk := conn.recv()) is not None:
-            if many is not None:  # a chunk is sized to take CHUNK_SECONDS: its results go together
-                conn.send(list(many.run_many(chunk, begin)))
-                continue
-            done: list[Any] = []
-            since = time.monotonic()
-            for item in chunk:
-                begin()
-                done.append(task.run(item))
-                if time.monotonic() - since >= FLUSH_SECONDS:
-                    conn.send(done)
-                    done, since = [], time.monotonic()
-            if done:
-                conn.send(done)
-    except (EOFError, KeyboardInterrupt, BrokenPipeError):
-        pass
 
 
 @dataclass
@@ -177,7 +134,7 @@ class ProcessWorkerPool:
         parent, child = self.context.Pipe(duplex=True)
         started = self.context.RawValue("q", 0)
         process = self.context.Process(
-            target=_worker_main,
+            target=worker_main,
             args=(child, self.task, self.memory_limit_mb, started),
             name="imgtwin-worker",
             daemon=True,
