@@ -81,6 +81,12 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
+def _as_in_a_terminal() -> None:
+    """Ctrl-C as a terminal delivers it: a test run started in the background of a script (``cmd &``) ignores
+    SIGINT, and a child would inherit that and never see the one Ctrl-C these tests send."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _env(tmp_path: Path) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")]),
             "HOME": str(tmp_path / "home"), "XDG_DATA_HOME": str(tmp_path / "home" / "share")}
@@ -121,6 +127,7 @@ def test_one_ctrl_c_stops_the_scan_keeps_its_work_and_exits_130(
         [sys.executable, "-m", "imgtwin", *command, str(slow_library), "--db", str(db), "--workers", "1",
          "--no-progress"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(tmp_path),
+        preexec_fn=_as_in_a_terminal,  # noqa: PLW1509 - one signal call between fork and exec, no lock taken
     )
     seconds = _interrupt_once(process)
     out, err = process.communicate()
@@ -139,6 +146,7 @@ def test_one_ctrl_c_stops_the_review_apps_scan(slow_library: Path, tmp_path: Pat
         [sys.executable, "-m", "imgtwin", "review", str(slow_library), "--db", str(db), "--no-browser",
          "--workers", "1"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(tmp_path),
+        preexec_fn=_as_in_a_terminal,  # noqa: PLW1509 - one signal call between fork and exec, no lock taken
     )
     line = process.stdout.readline()  # type: ignore[union-attr]
     assert line.startswith("Review: http://"), process.communicate()
@@ -164,6 +172,7 @@ def test_one_ctrl_c_stops_report_while_it_makes_thumbnails(slow_library: Path, t
     process = subprocess.Popen(
         [sys.executable, "-m", "imgtwin", "report", "--from-json", str(found), "--html", str(page), "--workers", "1"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(tmp_path),
+        preexec_fn=_as_in_a_terminal,  # noqa: PLW1509 - one signal call between fork and exec, no lock taken
     )
     seconds = _interrupt_once(process)
     _out, err = process.communicate()
