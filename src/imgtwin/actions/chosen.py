@@ -14,18 +14,8 @@ from collections.abc import Sequence
 
 from imgtwin.actions.model import Honoured
 from imgtwin.actions.vetting import Proposed
-from imgtwin.persistence.index import HashIndex
-from imgtwin.persistence.review_choices import Member, StoredChoices, stored_choices
+from imgtwin.persistence.review_choices import Member, StoredChoices
 from imgtwin.records import DuplicateGroup
-
-
-def read_choices(db: str | None) -> StoredChoices | None:
-    """The index's stored choices; None where there is no index or none is stored."""
-    if not db or not os.path.isfile(db):
-        return None
-    with HashIndex(db, readonly=True) as index:
-        stored = stored_choices(index.conn)
-    return stored if stored.over or stored.excluded else None
 
 
 def proposed_groups(groups: Sequence[DuplicateGroup], stored: StoredChoices | None

@@ -14,7 +14,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from imgtwin.actions.chosen import proposed_groups, read_choices
+from imgtwin.actions.chosen import proposed_groups
 from imgtwin.actions.model import ActionKind, ActionPlan, FileState, PlanError, PlanItem, RefusedGroup, move_target
 from imgtwin.actions.paths import Folders, containing_root, within
 from imgtwin.actions.vetting import Proposed, Vetter
@@ -24,6 +24,7 @@ from imgtwin.matching.confirm import plan_params
 from imgtwin.matching.near import NearParams
 from imgtwin.options import db_keyword, expand
 from imgtwin.persistence.index import HashIndex
+from imgtwin.persistence.review_choices import read_choices
 from imgtwin.records import DuplicateGroup
 
 __all__ = [

@@ -13,12 +13,14 @@ Rows recorded under another content hash definition are ignored, never misread.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from imgtwin.hashing.content import CONTENT_HASH_ALGORITHM
+from imgtwin.persistence.index import HashIndex
 from imgtwin.persistence.keys import key_path, path_key
 from imgtwin.persistence.schema import has_table
 from imgtwin.persistence.sqlite import write_transaction
@@ -94,6 +96,15 @@ def stored_choices(conn: sqlite3.Connection) -> StoredChoices:
 
 class ChoiceError(ValueError):
     """A choice that cannot be kept by content (one line for people)."""
+
+
+def read_choices(db_path: str | None) -> StoredChoices | None:
+    """The choices stored in the index at ``db_path``; None where there is no index or none is stored."""
+    if not db_path or not os.path.isfile(db_path):
+        return None
+    with HashIndex(db_path, readonly=True) as index:
+        stored = stored_choices(index.conn)
+    return stored if stored.over or stored.excluded else None
 
 
 def store_choice(conn: sqlite3.Connection, members: Sequence[Member], choice: GroupChoice,

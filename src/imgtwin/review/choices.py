@@ -16,7 +16,7 @@ import threading
 from typing import Any
 
 from imgtwin.persistence.index import HashIndex
-from imgtwin.persistence.review_choices import ChoiceError, GroupChoice, Member, store_choice, stored_choices
+from imgtwin.persistence.review_choices import ChoiceError, GroupChoice, Member, read_choices, store_choice
 from imgtwin.review.acting import DecisionError, Decisions, ReviewGroups, group_position
 
 
@@ -45,11 +45,8 @@ class ReviewChoices:
             return self._choices
 
     def _read(self, groups: ReviewGroups) -> dict[int, GroupChoice]:
-        if self.db_path is None or not os.path.isfile(self.db_path) or not groups.files:
-            return {}
-        with HashIndex(self.db_path, readonly=True) as index:
-            stored = stored_choices(index.conn)
-        if not stored.over and not stored.excluded:
+        stored = read_choices(self.db_path) if groups.files else None
+        if stored is None:
             return {}
         out = {}
         for position, group in enumerate(groups.document["groups"]):
