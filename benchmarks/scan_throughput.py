@@ -90,6 +90,10 @@ class TreeRssSampler:
     def cpu_s(self) -> float:
         return sum(self._cpu.values())
 
+    def cpu_of(self, pid: int) -> float:
+        """CPU seconds of one process of the tree, as last sampled."""
+        return sum(cpu for (each, _), cpu in self._cpu.items() if each == pid)
+
     def _sample(self) -> int:
         total = 0
         try:

@@ -234,11 +234,12 @@ def test_the_dask_pool_runs_any_task_like_the_local_pools(tmp_path: Path) -> Non
                                              batch_files=2)
         by_engine = run_pool(engine.make_pool(local), paths)
         by_jobs = run_jobs(scan_task, paths, local, cluster=cluster)
-        squares = run_jobs(Squares(), [-1, *range(5)], local, cluster=DaskCluster(client, batch_files=1))
+        squares = run_jobs(Squares(), [-1, *range(5)], local, cluster=DaskCluster(client, batch_files=6))
     expected = {r.path: r for r in run_jobs(scan_task, paths, local)}
     assert {r.path: r for r in by_engine} == {r.path: r for r in by_jobs} == expected
     assert sum(r.error is not None for r in expected.values()) == 1  # broken.jpg
-    # Items that are not paths travel as they are; a batch lost for good becomes the task's own failures.
+    # Items that are not paths travel as they are; a batch lost for good is sent again one item a task,
+    # so only the item that fails alone becomes the task's own failure (the other five are computed).
     assert sorted(squares) == [(-1, "worker_crashed"), *((n, str(n * n)) for n in range(5))]
 
 

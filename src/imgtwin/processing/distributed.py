@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from imgtwin.hashing.extractor import FeatureExtractor
 from imgtwin.interfaces import Hasher, ImageLoader
 from imgtwin.processing.channels import END, POLL_SECONDS, Channel
+from imgtwin.processing.dask_batches import BatchSizer, split_failed
 from imgtwin.processing.parallel import ParallelProcessingEngine
 from imgtwin.processing.pool_contract import quiet_decoder_warnings
 from imgtwin.processing.source import FileSource
@@ -43,9 +44,6 @@ if TYPE_CHECKING:
     from distributed import Client
 
 INSTALL_HINT = "pip install 'imgtwin[distributed]'"
-# Paths per task: enough to amortise a scheduler round trip (a few ms), few
-# enough that a lost worker costs little work and the load stays balanced.
-DEFAULT_BATCH_FILES = 16
 # Dask re-runs a task whose worker died (up to the scheduler's
 # ``allowed-failures``); ``retries`` covers a task that raised.
 TASK_RETRIES = 2
@@ -75,30 +73,37 @@ def _require_distributed() -> Any:
     return distributed
 
 
-def run_batch(task: Task[Any, Any], items: Sequence[Any]) -> list[Any]:
-    """One Dask task: ``task`` on several items, so that scheduling costs less than decoding."""
+def run_batch(task: Task[Any, Any], items: Sequence[Any]) -> tuple[list[Any], float]:
+    """One Dask task: ``task`` on several items, so that scheduling costs less than decoding; and its seconds.
+
+    The seconds are the worker's own (``dask_batches.BatchSizer`` sizes the next batches by them).
+    """
     global _quieted
     if not _quieted:
         quiet_decoder_warnings()
         _quieted = True
+    started = time.perf_counter()
     if isinstance(task, ManyTask):  # the scan's: the features of the batch together (``hashing.batched``)
-        return list(task.run_many(items, lambda: None))
-    return [task.run(item) for item in items]
+        results = list(task.run_many(items, lambda: None))
+    else:
+        results = [task.run(item) for item in items]
+    return results, time.perf_counter() - started
 
 
 @dataclass(frozen=True)
 class DaskCluster:
     """Where a Dask pool sends its batches (``client``: a ``distributed.Client``), and how many at once.
 
+    ``batch_files`` None: sized to ``dask_batches.BATCH_SECONDS`` of work each.
     ``max_in_flight`` None: twice the cluster's threads, re-read as workers come and go.
     """
 
     client: Client
-    batch_files: int = DEFAULT_BATCH_FILES
+    batch_files: int | None = None
     max_in_flight: int | None = None
 
     def __post_init__(self) -> None:
-        if self.batch_files < 1:
+        if self.batch_files is not None and self.batch_files < 1:
             raise ValueError("batch_files must be >= 1")
 
 
@@ -221,28 +226,26 @@ def open_client(scheduler: str) -> Iterator[Client]:
 
 
 class DaskWorkerPool:
-    """Runs ``task`` on a Dask cluster, in batches of ``batch_files`` items, ``max_in_flight`` batches at most.
+    """Runs ``task`` on a Dask cluster, in batches (``dask_batches``), ``max_in_flight`` batches at most.
 
     The bound is the back-pressure: discovery waits on the work channel instead
     of the scheduler holding every item. It defaults to twice the cluster's
     threads, so each worker has its next batch while it returns the last one.
     A batch is a future that completes once, so a batch re-run after a worker
     died still gives its results once. A batch that fails for good (its
-    workers kept dying) becomes ``task.failed`` (``worker_crashed``) results
-    for its items. The per-item timeout and memory limit of the process pool
+    workers kept dying) is sent again one item a task, and an item that fails
+    alone becomes a ``task.failed`` (``worker_crashed``) result. The per-item timeout and memory limit of the process pool
     do not apply here: Dask's nanny and worker memory limits are the cluster's
     own settings. Made by ``processing.pools.build_pool``.
     """
 
     def __init__(
-        self, client: Client, task: Task[Any, Any], *, batch_files: int = DEFAULT_BATCH_FILES,
+        self, client: Client, task: Task[Any, Any], *, batch_files: int | None = None,
         max_in_flight: int | None = None,
     ) -> None:
-        if batch_files < 1:
-            raise ValueError("batch_files must be >= 1")
         self.client = client
         self.task = task
-        self.batch_files = batch_files
+        self.batches = BatchSizer(batch_files)
         self.max_in_flight = max_in_flight
         self._in_flight: dict[Any, list[Any]] = {}
         self._run_id = uuid.uuid4().hex[:12]
@@ -281,7 +284,7 @@ class DaskWorkerPool:
                         batch.append(item)  # a scan's paths are absolute (prepare_roots): workers may run elsewhere
                     # A part batch goes out at the end of input, or when the workers are idle.
                     idle = item is None and not self._in_flight
-                    if batch and (len(batch) >= self.batch_files or idle or not input_open):
+                    if batch and (len(batch) >= self.batches.size() or idle or not input_open):
                         self._submit(batch, completed)
                         batch = []
                     if input_open and not completed.has_ready():
@@ -293,7 +296,7 @@ class DaskWorkerPool:
                         completed.thread_condition.wait(timeout=POLL_SECONDS)
                 if completed.has_ready():
                     for future, value in completed.next_batch(block=False):
-                        if not self._deliver(future, value, results, cancel):
+                        if not self._deliver(future, value, results, cancel, completed):
                             return
         finally:
             if self._in_flight:
@@ -307,10 +310,15 @@ class DaskWorkerPool:
         self._in_flight[future] = items
         completed.add(future)
 
-    def _deliver(self, future: Any, value: Any, results: Channel, cancel: threading.Event) -> bool:
+    def _deliver(self, future: Any, value: Any, results: Channel, cancel: threading.Event, completed: Any) -> bool:
         items = self._in_flight.pop(future, [])
         if future.status == "finished":
-            batch_results: list[Any] = value
+            batch_results: list[Any] = value[0]
+            self.batches.observe(len(items), value[1])
+        elif singles := split_failed(items):
+            for single in singles:
+                self._submit(single, completed)
+            return True
         else:
             exc = value[1] if isinstance(value, tuple) and len(value) > 1 else value
             error = FileError(ErrorReason.WORKER_CRASHED, f"the Dask task failed ({type(exc).__name__}: {exc})")
@@ -337,7 +345,7 @@ class DistributedProcessingEngine(ParallelProcessingEngine):
         storage: FileSource | None = None,
         features: FeatureExtractor | None = None,
         *,
-        batch_files: int = DEFAULT_BATCH_FILES,
+        batch_files: int | None = None,
         max_in_flight: int | None = None,
     ) -> None:
         super().__init__(loader, hasher, storage, features, cluster=DaskCluster(client, batch_files, max_in_flight))
