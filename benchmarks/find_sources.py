@@ -73,7 +73,7 @@ def measure(db: str, roots: list[str], threshold: int, sample: int | None) -> di
     clock = Clock(seconds, cpu)
     with clock("load"):
         loaded = load_rows(db, roots)
-    table, files = loaded.table, len(loaded.rows)
+    table, files = loaded.table, len(loaded)
     with clock("hash candidates"):
         cand = candidate_pairs(table, params.threshold + params.extension, params.rotations,
                                crop_radius=params.crop_threshold)

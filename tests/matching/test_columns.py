@@ -71,15 +71,16 @@ def test_blocks_joined_keep_each_rows_untrimmed_thumbnail(index: tuple[str, str]
 def test_rows_keep_the_picture_size_without_borders(index: tuple[str, str]) -> None:
     """Each row's size for the keeper is the stored size times its trim box (``MatchFeatures.trim``)."""
     loaded = load_rows(index[0], [index[1]])
-    assert len(loaded.table) == len(loaded.rows) == 15
+    rows = loaded.rows(range(len(loaded)))
+    assert len(loaded.table) == len(rows) == len(loaded) == 15
     with HashIndex(index[0], readonly=True) as db:
         features = {f.path: MatchFeatures.from_bytes(f.features or b"") for f in db.files_under([])}
-    for row in loaded.rows:
+    for row in rows:
         left, top, right, bottom = features[row.path].trim
         assert row.width is not None and row.height is not None
         assert (row.info.width, row.info.height) == (round(row.width * (right - left)), round(row.height * (bottom - top)))
         assert row.info.content_share == (right - left) * (bottom - top)
-    assert sum(r.info.content_share < 1 for r in loaded.rows if r.path.endswith("-padded.png")) >= 3
+    assert sum(r.info.content_share < 1 for r in rows if r.path.endswith("-padded.png")) >= 3
 
 
 @pytest.mark.parametrize("damage", ["magic", "length", "version"])

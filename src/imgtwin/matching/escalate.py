@@ -52,6 +52,16 @@ class EscalationRule:
     min_correlation: float = 0.75
 
 
+class Files(Protocol):
+    """The files of a table's rows (``matching.files.Loaded``): read for the few rows of undecided pairs."""
+
+    def units(self) -> np.ndarray: ...
+
+    def paths(self, rows: Sequence[int]) -> list[str]: ...
+
+    def content_hashes(self, rows: Sequence[int] | None = None) -> list[str | None]: ...
+
+
 class LocalSource(Protocol):
     """The local features of files (one path per content hash), computed where the index lacks them
     (``runs.find``: in the worker pool); None where a file could not be read."""
@@ -105,8 +115,7 @@ def escalated_matches(
     matches: Matches,
     table: FeatureTable,
     judged: tuple[Candidates, np.ndarray, Alignment],
-    paths: Sequence[str],
-    content_hashes: Sequence[str | None],
+    files: Files,
     source: LocalSource,
     rule: EscalationRule = EscalationRule(),
     params: DeepParams = DeepParams(),
@@ -117,23 +126,19 @@ def escalated_matches(
     A group holds only matches of its keeper (``grouping.form_groups``), and the keeper may be any member: so
     where a verified pair joins two files, the other pairs of their group, up to :data:`GROUP_PAIRS`, are
     verified too (a straightened copy and a stickered one of one photo match each other as well as the photo).
-    Each content's first row stands for its byte copies (they share one feature record and the grouping makes
+    ``files``: the rows' paths and content hashes. Each content's first row stands for its byte copies (they share one feature record and the grouping makes
     them follow it); pairs of one content are no question.
     """
-    first: dict[str, int] = {}
-    for k, digest in enumerate(content_hashes):
-        if digest:
-            first.setdefault(digest, k)
-    unit = np.array([first[d] if d else -1 for d in content_hashes], dtype=np.int64)
+    unit = files.units()
     i, j = (np.concatenate(p) for p in zip(undecided_pairs(table, judged, rule), hard_crop_pairs(table, judged[0])))
-    found = _verified(_pairs(unit[i], unit[j]), table, paths, content_hashes, source, params)
+    found = _verified(_pairs(unit[i], unit[j]), table, files, source, params)
     if not len(found):
         return found
     known = _pairs(np.concatenate([unit[matches.i], found.i]), np.concatenate([unit[matches.j], found.j]))
     more = _group_pairs(known, {int(k) for k in (*found.i, *found.j)})
     if not more:
         return found
-    return _concat(found, _verified(more, table, paths, content_hashes, source, params))
+    return _concat(found, _verified(more, table, files, source, params))
 
 
 #: The most pairs a group's closure may add: a group of 12 files has 66 pairs.
@@ -170,13 +175,13 @@ def _group_pairs(known: list[tuple[int, int]], touched: set[int]) -> list[tuple[
     return out
 
 
-def _verified(pairs: list[tuple[int, int]], table: FeatureTable, paths: Sequence[str],
-              content_hashes: Sequence[str | None], source: LocalSource, params: DeepParams) -> DeepMatches:  # fmt: skip
+def _verified(pairs: list[tuple[int, int]], table: FeatureTable, files: Files, source: LocalSource,
+              params: DeepParams) -> DeepMatches:  # fmt: skip
     """The ``pairs`` of rows whose local features fit (``deep.verified_matches``), features from ``source``."""
     rows = sorted({k for pair in pairs for k in pair})
     if not rows:
         return _none()
-    features = source([paths[k] for k in rows], [content_hashes[k] or "" for k in rows])
+    features = source(files.paths(rows), [h or "" for h in files.content_hashes(rows)])
     position = {k: p for p, k in enumerate(rows)}
     index = np.array(rows, dtype=np.int64)
     pi = np.array([position[a] for a, _ in pairs], dtype=np.int64)

@@ -76,6 +76,20 @@ class FeatureTable:
             out[hit] = self.borders[at[hit]]
         return out
 
+    def take(self, rows: np.ndarray) -> FeatureTable:
+        """The table of ``rows`` (in that order): their columns copied, the untrimmed thumbnails of the
+        trimmed ones as ``borders``."""
+        rows = np.asarray(rows, dtype=np.int64)
+
+        def pick(column: np.ndarray | None) -> np.ndarray | None:
+            return None if column is None else column[rows]
+
+        trimmed = pick(self.trimmed)
+        border_rows = np.flatnonzero(trimmed) if trimmed is not None else np.empty(0, np.int64)
+        return FeatureTable(self.hashes[rows], self.trim_hashes[rows], self.thumbs[rows], None, trimmed,
+                            pick(self.colour), pick(self.low_detail), pick(self.featureless), pick(self.mostly_flat),
+                            pick(self.trim), self.full(rows[border_rows]), border_rows)
+
     @classmethod
     def concat(cls, tables: list[FeatureTable]) -> FeatureTable:
         """One table of many (blocks read one after the other), freeing each block's column once copied."""

@@ -31,6 +31,8 @@ _FIELDS = ("path, size, mtime_ns, dev, inode, ctime_ns, content_hash, width, hei
            "vanished_at")
 #: The same without the blobs (KBs a row): for readers that do not match pictures.
 _FIELDS_NO_BLOBS = _FIELDS.replace("features, ", "NULL, ").replace("signals, ", "NULL, ")
+#: Row ids per query of ``files_by_id`` (SQLite's limit on parameters is 32,766; old builds: 999).
+_ID_BATCH = 900
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +75,7 @@ def row_path(row: sqlite3.Row) -> str:
     return key_path(row["path"])
 
 
-def indexed_file(row: sqlite3.Row) -> IndexedFile:
+def indexed_file(row: sqlite3.Row | tuple[Any, ...]) -> IndexedFile:
     """The record of a row selected with ``_FIELDS`` (or ``_FIELDS_NO_BLOBS``): the only place one is built."""
     (path, size, mtime_ns, dev, inode, ctime_ns, content_hash, width, height, fmt, decode, loader, hash_hex, hash_spec,
      features, features_spec, signals, signals_spec, answered_by, error_reason, error_message, vanished_at) = row
@@ -161,6 +163,23 @@ class HashIndex:
         """
         for row in self.rows_under(roots, columns=_FIELDS if blobs else _FIELDS_NO_BLOBS):
             yield indexed_file(row)
+
+    def numbered_files_under(self, roots: Sequence[str]) -> Iterator[tuple[int, IndexedFile]]:
+        """``files_under(roots)`` with each row's id, by which ``files_by_id`` reads it again: ``find`` keeps
+        only the ids and columns of a million files and reads the records of the few it groups."""
+        for row in self.rows_under(roots, columns=f"rowid, {_FIELDS}"):
+            yield int(row[0]), indexed_file(tuple(row)[1:])
+
+    def files_by_id(self, ids: Sequence[int]) -> list[IndexedFile | None]:
+        """The records of these row ids, in their order; None where a row is gone (an index changed meanwhile)."""
+        found: dict[int, IndexedFile] = {}
+        unique = sorted(set(ids))
+        for lo in range(0, len(unique), _ID_BATCH):
+            batch = unique[lo : lo + _ID_BATCH]
+            marks = ", ".join("?" * len(batch))
+            for row in self.conn.execute(f"SELECT rowid, {_FIELDS} FROM files WHERE rowid IN ({marks})", batch):
+                found[int(row[0])] = indexed_file(tuple(row)[1:])
+        return [found.get(k) for k in ids]
 
     def failures(self, reason: str | None = None) -> Iterator[FailedFile]:
         """Files that failed (and were not since found gone), in path order; reads only those rows."""

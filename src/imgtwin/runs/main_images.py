@@ -36,7 +36,7 @@ PREVIEW_MARGIN = 4
 PREVIEW_MARGIN_DERIVED = 2
 
 
-def preview_candidates(previews: Sequence[bool], table: FeatureTable, params: NearParams) -> list[int]:
+def preview_candidates(previews: Sequence[bool] | np.ndarray, table: FeatureTable, params: NearParams) -> list[int]:
     """The rows hashed from a preview that are in a candidate pair with any row, at the widened radius."""
     flags = np.asarray(previews, dtype=bool)
     if not flags.any() or len(flags) < 2:
