@@ -38,7 +38,8 @@ import numpy as np
 from imgtwin.hashing.local import LocalFeatures
 from imgtwin.matching.deep import DeepMatches, DeepParams, LocalTable, verified_matches
 from imgtwin.matching.grouping import Matches
-from imgtwin.matching.near import HASH_BLOCK, Candidates, crop_hashes
+from imgtwin.matching.hashtable import HashTable, hypotheses
+from imgtwin.matching.near import Candidates
 from imgtwin.matching.search import radius_join
 from imgtwin.matching.table import FeatureTable
 from imgtwin.matching.verify import Alignment
@@ -69,7 +70,7 @@ class LocalSource(Protocol):
     def __call__(self, paths: Sequence[str], content_hashes: Sequence[str]) -> list[LocalFeatures | None]: ...
 
 
-def undecided_pairs(table: FeatureTable, judged: tuple[Candidates, np.ndarray, Alignment],
+def undecided_pairs(table: FeatureTable | HashTable, judged: tuple[Candidates, np.ndarray, Alignment],
                     rule: EscalationRule = EscalationRule()) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Pairs ``(i, j)`` of candidates the thumbnails rejected but did not find clearly different."""
     cand, ok, alignment = judged
@@ -93,16 +94,14 @@ HARD_CROPS = (
 HARD_CROP_RADIUS = 6
 
 
-def hard_crop_pairs(table: FeatureTable, cand: Candidates) -> tuple[np.ndarray, np.ndarray]:
+def hard_crop_pairs(table: FeatureTable | HashTable, cand: Candidates) -> tuple[np.ndarray, np.ndarray]:
     """Pairs ``(i, j)`` where a hard crop of ``i`` (:data:`HARD_CROPS`) is close to ``j``'s hash, that are no
     candidate of the thumbnail rules already (those decided them) and where neither picture is low-detail."""
     n = len(table)
     if n < 2:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     both = np.concatenate([table.hashes, table.trim_hashes])
-    crops = np.concatenate([crop_hashes(table.full(np.arange(lo, min(lo + HASH_BLOCK, n))), HARD_CROPS)
-                            for lo in range(0, n, HASH_BLOCK)])
-    q, b, _ = radius_join(crops.reshape(-1), both, HARD_CROP_RADIUS)
+    q, b, _ = radius_join(hypotheses(table, "hard").reshape(-1), both, HARD_CROP_RADIUS)
     i, j = (q // len(HARD_CROPS)).astype(np.int64), (b % n).astype(np.int64)
     i, j = np.minimum(i, j), np.maximum(i, j)
     keep = (i != j) & ~np.isin(i * n + j, cand.i.astype(np.int64) * n + cand.j)
@@ -113,7 +112,7 @@ def hard_crop_pairs(table: FeatureTable, cand: Candidates) -> tuple[np.ndarray, 
 
 def escalated_matches(
     matches: Matches,
-    table: FeatureTable,
+    table: FeatureTable | HashTable,
     judged: tuple[Candidates, np.ndarray, Alignment],
     files: Files,
     source: LocalSource,
@@ -175,7 +174,7 @@ def _group_pairs(known: list[tuple[int, int]], touched: set[int]) -> list[tuple[
     return out
 
 
-def _verified(pairs: list[tuple[int, int]], table: FeatureTable, files: Files, source: LocalSource,
+def _verified(pairs: list[tuple[int, int]], table: FeatureTable | HashTable, files: Files, source: LocalSource,
               params: DeepParams) -> DeepMatches:  # fmt: skip
     """The ``pairs`` of rows whose local features fit (``deep.verified_matches``), features from ``source``."""
     rows = sorted({k for pair in pairs for k in pair})
@@ -187,8 +186,9 @@ def _verified(pairs: list[tuple[int, int]], table: FeatureTable, files: Files, s
     pi = np.array([position[a] for a, _ in pairs], dtype=np.int64)
     pj = np.array([position[b] for _, b in pairs], dtype=np.int64)
     present = np.array([features[a] is not None and features[b] is not None for a, b in zip(pi, pj)], dtype=bool)
-    found = verified_matches(LocalTable.build(features), pi[present], pj[present], table.full(index), table.hashes[index],
-                             params)
+    pixels = table.take(index)
+    found = verified_matches(LocalTable.build(features), pi[present], pj[present], pixels.full(np.arange(len(index))),
+                             pixels.hashes, params)
     return found.of_rows(index)
 
 

@@ -1,7 +1,8 @@
 """The indexed files ``find`` compares, as columns: what matching needs of a million files, without an object each.
 
-``load_rows`` reads the live files under the roots once, in blocks: their match features into the feature
-table (``matching.columns``), and per file only its row id, size, content hash and whether it was hashed
+``load_rows`` reads the live files under the roots once, in blocks: their hashes, flags and hypothesis
+hashes into a ``HashTable`` (no pixels: ``matching.hashtable``, read again per block of candidate pairs by
+``Loaded.pixels``), and per file only its row id, size, content hash and whether it was hashed
 from a preview (~60 bytes). The records the keeper and the report need (path, dates, keeper signals) are
 read again by row id for the few files that end up in a match or an exact group (``Loaded.rows``): a
 ``FileRow`` per file of a million cost 0.8 KB each, for files that are in no group.
@@ -20,9 +21,10 @@ from imgtwin.hashing.dct import DCTHasher
 from imgtwin.hashing.features import FEATURES_SPEC
 from imgtwin.hashing.signals import SIGNALS_SPEC, KeeperSignals
 from imgtwin.matching.columns import table_from_blobs
+from imgtwin.matching.hashtable import HashTable, HashTableBuilder
 from imgtwin.matching.keeper import FileInfo
-from imgtwin.matching.table import FeatureTable, TableBuilder
-from imgtwin.persistence.index import HashIndex
+from imgtwin.matching.table import FeatureTable
+from imgtwin.persistence.index import HashIndex, IndexChangedError
 from imgtwin.records import ErrorReason, FileError, IndexedFile, from_preview
 
 #: Records read before their features are cut into the feature table's columns (``matching.columns``):
@@ -32,10 +34,7 @@ LOAD_BLOCK = 4096
 # (path, size, device) of an indexed file -> whether it takes part (``processing.discovery.FileFilter``)
 RowSelector = Callable[[str, int, "int | None"], bool]
 
-
-class IndexChangedError(RuntimeError):
-    """A file ``find`` loaded is no longer in the index when its record is read again (another process pruned
-    or rebuilt the index meanwhile): the groups would mix two states of it."""
+__all__ = ["LOAD_BLOCK", "FileRow", "IndexChangedError", "Loaded", "RowSelector", "load_rows"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +78,7 @@ class Loaded:
     errors: list[tuple[str, FileError]] = field(default_factory=list)
     stale: int = 0
     previews: int = 0  # rows hashed from a preview, left out (``previews=False``)
-    table: FeatureTable = field(default_factory=lambda: FeatureTable.from_features([]))  # the rows', in order
+    table: FeatureTable | HashTable = field(default_factory=lambda: FeatureTable.from_features([]))  # the rows'
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -109,6 +108,17 @@ class Loaded:
         present = [f for f in files if f is not None]
         _, boxes = table_from_blobs([f.features or b"" for f in present])
         return [_row(f, box, self.references) for f, box in zip(present, boxes.tolist())]
+
+    def pixels(self, rows: np.ndarray) -> FeatureTable:
+        """The complete feature table of ``rows`` (thumbnails, colour layouts), read again from the index."""
+        with HashIndex(self.db_path, readonly=True) as index:
+            files = index.files_by_id(self.ids[rows].tolist()) if len(rows) else []
+        if any(f is None or f.features is None for f in files):
+            raise IndexChangedError(f"the index {self.db_path} changed while find read it: run find again")
+        table, _ = table_from_blobs([f.features or b"" for f in files if f is not None])
+        if (table.hashes != self.table.hashes[rows]).any():
+            raise IndexChangedError(f"the index {self.db_path} changed while find read it: run find again")
+        return table
 
     def exact_labels(self) -> np.ndarray:
         """Per file, the id of its set of byte-identical files (same size > 0, same content hash) or -1 (one
@@ -158,7 +168,7 @@ def load_rows(db_path: str, roots: Sequence[str], reference: Sequence[str] = (),
     block: list[tuple[int, IndexedFile]] = []
     columns: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
     with HashIndex(db_path, readonly=True) as index:  # at most this many rows: the columns are allocated once
-        builder = TableBuilder(index.count_under([os.path.abspath(r) for r in roots]))
+        builder = HashTableBuilder(index.count_under([os.path.abspath(r) for r in roots]))
 
     def flush() -> None:  # a block's features into table columns, its records' few fields into columns
         builder.add(table_from_blobs([file.features or b"" for _, file in block])[0])
@@ -187,7 +197,7 @@ def load_rows(db_path: str, roots: Sequence[str], reference: Sequence[str] = (),
         flush()
     if columns:
         loaded.ids, loaded.sizes, loaded.digests, loaded.preview = (np.concatenate(c) for c in zip(*columns))
-    loaded.table = builder.finish()
+    loaded.table = builder.finish(loaded.pixels)
     return loaded
 
 

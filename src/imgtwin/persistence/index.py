@@ -35,6 +35,11 @@ _FIELDS_NO_BLOBS = _FIELDS.replace("features, ", "NULL, ").replace("signals, ", 
 _ID_BATCH = 900
 
 
+class IndexChangedError(RuntimeError):
+    """A row read by its id (``HashIndex.files_by_id``) is gone or no longer what was read before: another
+    process pruned or rescanned the index meanwhile; what was built on the first read would mix two states."""
+
+
 @dataclass(frozen=True, slots=True)
 class RootInfo:
     path: str
