@@ -38,7 +38,7 @@ import numpy as np
 
 from imgtwin.hashing.features import _BASIS, DIHEDRAL_NAMES, THUMB, dihedral_hashes, hashes_of_blocks
 from imgtwin.matching.colour import ColourRules, colour_shift, pixel_agreement, tone_difference
-from imgtwin.matching.flat import flat_candidates
+from imgtwin.matching.flat import flat_descriptors, flat_pairs
 from imgtwin.matching.grouping import Matches, match_basis
 from imgtwin.matching.hashtable import HashTable, hypotheses
 from imgtwin.matching.search import radius_join, radius_pairs
@@ -264,13 +264,15 @@ def with_flat_candidates(table: FeatureTable | HashTable, cand: Candidates) -> C
     if table.low_detail is None or not table.low_detail.any():
         return cand
     members = np.flatnonzero(table.low_detail)
-    flat = table.take(members)  # their thumbnails and colours only
-    if flat.colour is None:
-        return cand
-    fi, fj = flat_candidates(flat.thumbs, flat.colour, np.ones(len(members), bool))
+    parts = []
+    for lo in range(0, len(members), HASH_BLOCK):  # their thumbnails and colours, a block at a time
+        flat = table.take(members[lo : lo + HASH_BLOCK])
+        if flat.colour is None:
+            return cand
+        parts.append(flat_descriptors(flat.thumbs, flat.colour))
+    fi, fj = flat_pairs(members, *(np.concatenate(p) for p in zip(*parts)))
     if len(fi) == 0:
         return cand
-    fi, fj = members[fi], members[fj]
     fd = (np.bitwise_count(table.hashes[fi] ^ table.hashes[fj])).astype(np.int16)
     kind = cand.kind if cand.kind is not None else np.full(len(cand.i), PLAIN, np.int8)
     return _best_per_pair(np.concatenate([cand.i, fi]), np.concatenate([cand.j, fj]),
