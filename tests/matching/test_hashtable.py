@@ -159,3 +159,14 @@ def test_a_row_gone_from_the_index_is_refused_in_one_line(index: tuple[str, str]
         conn.execute("DELETE FROM files WHERE rowid = ?", (int(loaded.ids[3]),))
     with pytest.raises(IndexChangedError, match="changed while find read it"):
         loaded.pixels(np.array([2, 3]))
+
+
+def test_only_the_hypotheses_asked_for_are_derived(index: tuple[str, str]) -> None:
+    """``find --similarity exact`` derives none (it searches no hash); one asked for later is derived then."""
+    from imgtwin.runs.find import searched_kinds
+
+    assert searched_kinds(NearParams(), True, False) == ()
+    assert set(searched_kinds(NearParams(rotations=False), False, True)) == {"crop", "hard", "straight"}
+    bare = load_rows(index[0], [index[1]], kinds=())
+    assert isinstance(bare.table, HashTable) and bare.table.derived == {}
+    assert np.array_equal(hypotheses(bare.table, "rotated"), hypotheses(_whole(bare).table, "rotated"))

@@ -11,7 +11,7 @@ read again by row id for the few files that end up in a match or an exact group 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,7 +21,7 @@ from imgtwin.hashing.dct import DCTHasher
 from imgtwin.hashing.features import FEATURES_SPEC
 from imgtwin.hashing.signals import SIGNALS_SPEC, KeeperSignals
 from imgtwin.matching.columns import table_from_blobs
-from imgtwin.matching.hashtable import HashTable, HashTableBuilder
+from imgtwin.matching.hashtable import KINDS, HashTable, HashTableBuilder
 from imgtwin.matching.keeper import FileInfo
 from imgtwin.matching.table import FeatureTable
 from imgtwin.persistence.index import HashIndex, IndexChangedError
@@ -160,15 +160,16 @@ def _row(file: IndexedFile, box: Sequence[float], references: Sequence[str]) -> 
 
 
 def load_rows(db_path: str, roots: Sequence[str], reference: Sequence[str] = (), select: RowSelector | None = None,
-              previews: bool = False) -> Loaded:  # fmt: skip
+              previews: bool = False, kinds: Collection[str] = tuple(KINDS)) -> Loaded:  # fmt: skip
     """The live files under ``roots`` that take part; rows hashed from a preview only with ``previews`` (to find
-    the candidates whose main images must be decoded: ``runs.main_images``), since no group is decided on one."""
+    the candidates whose main images must be decoded: ``runs.main_images``), since no group is decided on one.
+    ``kinds``: the hypothesis hashes to derive (``hashtable.KINDS``; none for byte-identical files only)."""
     loaded = Loaded(db_path, tuple(os.path.abspath(r) for r in reference))
     spec_id = DCTHasher().spec.id
     block: list[tuple[int, IndexedFile]] = []
     columns: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
     with HashIndex(db_path, readonly=True) as index:  # at most this many rows: the columns are allocated once
-        builder = HashTableBuilder(index.count_under([os.path.abspath(r) for r in roots]))
+        builder = HashTableBuilder(index.count_under([os.path.abspath(r) for r in roots]), kinds)
 
     def flush() -> None:  # a block's features into table columns, its records' few fields into columns
         builder.add(table_from_blobs([file.features or b"" for _, file in block])[0])

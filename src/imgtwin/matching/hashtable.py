@@ -11,7 +11,7 @@ thumbnails and colours of the files of each block of candidate pairs are read ag
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,7 +33,9 @@ BLOCK = 4096
 def hypotheses(table: FeatureTable | HashTable, kind: str) -> np.ndarray:
     """(n, KINDS[kind]) uint64: stored in a ``HashTable``, derived from a ``FeatureTable``'s thumbnails."""
     if isinstance(table, HashTable):
-        return table.derived[kind]
+        if kind in table.derived:
+            return table.derived[kind]
+        table = table.take(np.arange(len(table)))  # not asked for when loading: correct, but every picture at once
     return _derive(table, kind)
 
 
@@ -89,11 +91,11 @@ _FLAGS = ("hashes", "trim_hashes", "trimmed", "low_detail", "featureless", "most
 
 class HashTableBuilder:
     """A ``HashTable`` from a ``FeatureTable`` read block by block, into columns allocated once for
-    ``capacity`` rows; the straightened hashes are derived in blocks of :data:`BLOCK` pictures that may have
+    ``capacity`` rows, with the hypothesis hashes of ``kinds`` (those the search will use); the straightened hashes are derived in blocks of :data:`BLOCK` pictures that may have
     them (not low-detail), as ``straighten.straightened_candidates`` derives them from a whole table."""
 
-    def __init__(self, capacity: int) -> None:
-        self.capacity, self.size = capacity, 0
+    def __init__(self, capacity: int, kinds: Collection[str] = tuple(KINDS)) -> None:
+        self.capacity, self.size, self.kinds = capacity, 0, [k for k in KINDS if k in kinds]
         self.columns: dict[str, np.ndarray] = {}
         self.pending: list[tuple[np.ndarray, np.ndarray]] = []  # (rows of this table, untrimmed thumbnails)
 
@@ -102,18 +104,20 @@ class HashTableBuilder:
         if at + n > self.capacity:
             raise ValueError(f"more rows than the {self.capacity} counted")
         values = {name: getattr(block, name) for name in _FLAGS}
-        values.update({kind: _derive(block, kind) for kind in KINDS if kind != "straight"})
+        values.update({kind: _derive(block, kind) for kind in self.kinds if kind != "straight"})
         for name, value in values.items():
             if value is None:
                 value = np.zeros(n, bool)
             if name not in self.columns:
                 self.columns[name] = np.zeros((self.capacity, *value.shape[1:]), dtype=value.dtype)
             self.columns[name][at : at + n] = value
+        self.size += n
+        if "straight" not in self.kinds:
+            return
         if "straight" not in self.columns:
             self.columns["straight"] = np.zeros((self.capacity, KINDS["straight"]), np.uint64)
         straight = np.flatnonzero(~block.low_detail) if block.low_detail is not None else np.arange(n)
         self.pending.append((straight + at, block.full(straight)))
-        self.size += n
         while sum(len(rows) for rows, _ in self.pending) >= BLOCK:
             self._straighten(BLOCK)
 
@@ -133,7 +137,7 @@ class HashTableBuilder:
             self._straighten(left)
         if "hashes" not in self.columns:
             self.columns = {name: np.zeros(0, np.uint64 if "hashes" in name else bool) for name in _FLAGS}
-            self.columns.update({kind: np.zeros((0, k), np.uint64) for kind, k in KINDS.items()})
+            self.columns.update({kind: np.zeros((0, KINDS[kind]), np.uint64) for kind in self.kinds})
         cut = {name: value[: self.size] for name, value in self.columns.items()}
         return HashTable(cut["hashes"], cut["trim_hashes"], cut["trimmed"], cut["low_detail"], cut["featureless"],
-                         cut["mostly_flat"], {kind: cut[kind] for kind in KINDS}, source)
+                         cut["mostly_flat"], {kind: cut[kind] for kind in self.kinds}, source)

@@ -130,14 +130,15 @@ def find_duplicates(
     # Rows the candidates' decode keeps for the keeper's checks (``loading.strips``): this find's, on this machine.
     with tempfile.TemporaryDirectory(prefix="imgtwin-rows-") as folder:
         strips = StripStore(folder) if options.scheduler is None else None
-        loaded, candidates = load_rows(db, roots, reference, select, previews=True), None
+        # Without --deep, the pairs the thumbnails cannot decide are decided on local features of their files.
+        escalate = None if deep or exact_only else FeaturesOnDemand(settings, run)
+        kinds = searched_kinds(params, exact_only, escalate is not None)
+        loaded, candidates = load_rows(db, roots, reference, select, previews=True, kinds=kinds), None
         if loaded.preview.any():  # no group is decided on a preview: decode the candidates' pixels
             candidates = decode_candidates(settings, loaded, params, run, exact_only, strips)
             del loaded  # not two tables at once
-            loaded = load_rows(db, roots, reference, select)
+            loaded = load_rows(db, roots, reference, select, kinds=kinds)
         local = local_features_for(db, loaded.content_hashes()) if deep else None
-        # Without --deep, the pairs the thumbnails cannot decide are decided on local features of their files.
-        escalate = None if deep or exact_only else FeaturesOnDemand(settings, run)
         with UpscalePool(options.processing_config(), strips) as upscale_jobs:
             grouping = group_rows(loaded, params, KeeperPolicy(keep), match.preferences,
                                   UpscaleChecker(db, upscale_jobs), local, exact_only, remembered_apart(db),
@@ -150,6 +151,15 @@ def find_duplicates(
                       loaded.stale, len(loaded) + loaded.previews, match, candidates,
                       public_groups(grouping.decided, grouping.rows, grouping.ranking, display, decided=True),
                       len(left_out))
+
+
+def searched_kinds(params: NearParams, exact_only: bool, escalating: bool) -> tuple[str, ...]:
+    """The hypothesis hashes (``matching.hashtable.KINDS``) this find searches: none for byte copies only."""
+    if exact_only:
+        return ()
+    wanted = {"rotated": params.rotations, "crop": params.crop_threshold > 0, "hard": escalating,
+              "straight": params.straight_threshold > 0 and params.crop_threshold > 0}
+    return tuple(kind for kind, on in wanted.items() if on)
 
 
 def remembered_apart(db_path: str) -> frozenset[Pair]:
