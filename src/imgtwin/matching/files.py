@@ -24,7 +24,8 @@ from imgtwin.matching.columns import table_from_blobs
 from imgtwin.matching.hashtable import KINDS, HashTable, HashTableBuilder
 from imgtwin.matching.keeper import FileInfo
 from imgtwin.matching.table import FeatureTable
-from imgtwin.persistence.index import HashIndex, IndexChangedError
+from imgtwin.persistence.index import HashIndex, IndexChangedError, MatchRow
+from imgtwin.persistence.keys import key_path
 from imgtwin.records import ErrorReason, FileError, IndexedFile, from_preview
 
 #: Records read before their features are cut into the feature table's columns (``matching.columns``):
@@ -166,32 +167,32 @@ def load_rows(db_path: str, roots: Sequence[str], reference: Sequence[str] = (),
     ``kinds``: the hypothesis hashes to derive (``hashtable.KINDS``; none for byte-identical files only)."""
     loaded = Loaded(db_path, tuple(os.path.abspath(r) for r in reference))
     spec_id = DCTHasher().spec.id
-    block: list[tuple[int, IndexedFile]] = []
+    block: list[MatchRow] = []
     columns: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
     with HashIndex(db_path, readonly=True) as index:  # at most this many rows: the columns are allocated once
         builder = HashTableBuilder(index.count_under([os.path.abspath(r) for r in roots]), kinds)
 
-    def flush() -> None:  # a block's features into table columns, its records' few fields into columns
-        builder.add(table_from_blobs([file.features or b"" for _, file in block])[0])
-        columns.append((np.fromiter((k for k, _ in block), np.int64, len(block)),
-                        np.fromiter((f.size for _, f in block), np.int64, len(block)),
-                        np.array([(f.content_hash or "").encode("ascii") for _, f in block], dtype=bytes),
-                        np.fromiter((from_preview(f.decode) for _, f in block), bool, len(block))))
+    def flush() -> None:  # a block's features into table columns, its rows' few fields into columns
+        builder.add(table_from_blobs([row[8] or b"" for row in block])[0])
+        columns.append((np.fromiter((row[0] for row in block), np.int64, len(block)),
+                        np.fromiter((row[2] for row in block), np.int64, len(block)),
+                        np.array([(row[4] or "").encode("ascii") for row in block], dtype=bytes),
+                        np.fromiter((from_preview(row[5]) for row in block), bool, len(block))))
         block.clear()
 
     with HashIndex(db_path, readonly=True) as index:
-        for rowid, file in index.numbered_files_under([os.path.abspath(r) for r in roots]):
-            path = file.path
-            if select is not None and not select(path, file.size, file.dev):
+        for row in index.match_rows([os.path.abspath(r) for r in roots]):
+            _, key, size, dev, _, decode, hash_spec, features_spec, features, error_reason, error_message = row
+            if select is not None and not select(key_path(key), size, dev):
                 continue
-            if file.error_reason is not None:
-                loaded.errors.append((path, FileError(_reason(file.error_reason), file.error_message or "")))
-            elif file.hash_spec != spec_id or file.features_spec != FEATURES_SPEC or file.features is None:
+            if error_reason is not None:
+                loaded.errors.append((key_path(key), FileError(_reason(error_reason), error_message or "")))
+            elif hash_spec != spec_id or features_spec != FEATURES_SPEC or features is None:
                 loaded.stale += 1
-            elif not previews and from_preview(file.decode):
+            elif not previews and from_preview(decode):
                 loaded.previews += 1
             else:
-                block.append((rowid, file))
+                block.append(row)
                 if len(block) >= LOAD_BLOCK:
                     flush()
     if block:

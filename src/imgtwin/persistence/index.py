@@ -31,6 +31,12 @@ _FIELDS = ("path, size, mtime_ns, dev, inode, ctime_ns, content_hash, width, hei
            "vanished_at")
 #: The same without the blobs (KBs a row): for readers that do not match pictures.
 _FIELDS_NO_BLOBS = _FIELDS.replace("features, ", "NULL, ").replace("signals, ", "NULL, ")
+#: What ``HashIndex.match_rows`` reads of a row, in the order of ``MatchRow``.
+_MATCH_FIELDS = ("rowid, path, size, dev, content_hash, decode, hash_spec, features_spec, features, error_reason, "
+                 "error_message")
+# (row id, path key, size, dev, content hash, decode, hash spec, features spec, features, error reason, message)
+MatchRow = tuple[int, bytes, int, "int | None", "str | None", "str | None", "str | None", "str | None",
+                 "bytes | None", "str | None", "str | None"]
 #: Row ids per query of ``files_by_id`` (SQLite's limit on parameters is 32,766; old builds: 999).
 _ID_BATCH = 900
 
@@ -169,11 +175,15 @@ class HashIndex:
         for row in self.rows_under(roots, columns=_FIELDS if blobs else _FIELDS_NO_BLOBS):
             yield indexed_file(row)
 
-    def numbered_files_under(self, roots: Sequence[str]) -> Iterator[tuple[int, IndexedFile]]:
-        """``files_under(roots)`` with each row's id, by which ``files_by_id`` reads it again: ``find`` keeps
-        only the ids and columns of a million files and reads the records of the few it groups."""
-        for row in self.rows_under(roots, columns=f"rowid, {_FIELDS}"):
-            yield int(row[0]), indexed_file(tuple(row)[1:])
+    def match_rows(self, roots: Sequence[str]) -> Iterator[MatchRow]:
+        """The live rows under ``roots`` (all: none given) in path order, as the few fields ``find`` loads of
+        each (plain tuples: a record per file costs more than the rest of reading it), with each row's id,
+        by which ``files_by_id`` reads the whole record again for the few files it groups."""
+        where, params = under_root_clause(roots) if roots else ("1", [])
+        cursor = self.conn.cursor()
+        cursor.row_factory = None
+        yield from cursor.execute(f"SELECT {_MATCH_FIELDS} FROM files WHERE {where} AND vanished_at IS NULL "
+                                  "ORDER BY path", params)
 
     def files_by_id(self, ids: Sequence[int]) -> list[IndexedFile | None]:
         """The records of these row ids, in their order; None where a row is gone (an index changed meanwhile)."""
