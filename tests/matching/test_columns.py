@@ -9,7 +9,7 @@ from PIL import Image, ImageOps
 from imgtwin.hashing.features import MatchFeatures
 from imgtwin.matching.columns import table_from_blobs
 from imgtwin.matching.indexed import load_rows
-from imgtwin.matching.table import FeatureTable, TableBuilder
+from imgtwin.matching.table import FeatureTable
 from imgtwin.options import ScanOptions
 from imgtwin.persistence.index import HashIndex
 from imgtwin.runs.scan import ScanSettings, run_scan
@@ -53,19 +53,6 @@ def test_columns_equal_the_parsed_features_table(index: tuple[str, str]) -> None
     rows = np.array([3, 0, 3, len(blobs) - 1, *np.flatnonzero(table.trimmed)[::-1]])  # any order, repeats
     assert np.array_equal(table.full(rows), expected.full_thumbs[rows])
     assert boxes.tolist() == [list(f.trim) for f in parsed]
-
-
-def test_blocks_joined_keep_each_rows_untrimmed_thumbnail(index: tuple[str, str]) -> None:
-    blobs = _blobs(index[0])
-    expected = FeatureTable.from_features([MatchFeatures.from_bytes(b) for b in blobs])
-    builder = TableBuilder(len(blobs) + 3)  # counted rows may be more than those that take part
-    for k in range(0, len(blobs), 4):
-        builder.add(table_from_blobs(blobs[k : k + 4])[0])
-    joined = FeatureTable.concat([table_from_blobs(blobs[k : k + 4])[0] for k in range(0, len(blobs), 4)])
-    for table in (joined, builder.finish()):
-        assert table.full_thumbs is None and np.array_equal(table.full(np.arange(len(blobs))), expected.full_thumbs)
-        for name in ("hashes", "thumbs", "trimmed", "colour", "low_detail", "trim"):
-            assert np.array_equal(getattr(table, name), getattr(expected, name)), name
 
 
 def test_rows_keep_the_picture_size_without_borders(index: tuple[str, str]) -> None:
