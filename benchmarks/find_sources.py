@@ -1,9 +1,11 @@
 """Where ``find``'s candidate pairs come from, and how many of each become matches (issue 26).
 
 On an existing index, in one process, the stages of ``matching.near.near_matches`` one by one:
-the rows loaded (``matching.indexed.load_rows``), the hash candidates (``candidate_pairs``: plain,
+the rows loaded (``matching.indexed.load_rows``; since issue 26 part 2 with the hypothesis hashes derived
+while loading), the hash candidates (``candidate_pairs``: plain,
 rotated/mirrored and crop hypotheses, each within ``threshold`` or in the extension band beyond
-it), the low-detail layout neighbours (``with_flat_candidates``), then verification (``judge``),
+it), the low-detail layout neighbours (``with_flat_candidates``), the straightened candidates and the
+escalation's hard-crop pairs, then verification (``judge``),
 with each stage's seconds and the process's peak memory. Per source: candidates, candidates per
 file, accepted pairs. ``--sample K`` verifies K candidates drawn at random (seeded) instead of all
 of them, and scales the accepted counts up (marked ``~``): a large index's full verification at
@@ -26,6 +28,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from imgtwin.matching.escalate import hard_crop_pairs
 from imgtwin.matching.indexed import load_rows
 from imgtwin.matching.near import (
     CROP,
@@ -38,6 +41,7 @@ from imgtwin.matching.near import (
     judge,
     with_flat_candidates,
 )
+from imgtwin.matching.straighten import straightened_candidates
 
 SOURCES = (("plain", PLAIN), ("rotated/mirrored", ROTATED), ("crop hypotheses", CROP), ("low-detail layout", FLAT))
 
@@ -73,12 +77,16 @@ def measure(db: str, roots: list[str], threshold: int, sample: int | None) -> di
     clock = Clock(seconds, cpu)
     with clock("load"):
         loaded = load_rows(db, roots)
-    table, files = loaded.table, len(loaded.rows)
+    table, files = loaded.table, len(loaded.table)
     with clock("hash candidates"):
         cand = candidate_pairs(table, params.threshold + params.extension, params.rotations,
                                crop_radius=params.crop_threshold)
     with clock("low-detail candidates"):
         cand = with_flat_candidates(table, cand)
+    with clock("straightened candidates"):  # the escalation's hard crops and the straightened copies' hypotheses
+        turned = straightened_candidates(table, min(params.straight_threshold, params.crop_threshold))
+    with clock("hard-crop pairs"):
+        hard = hard_crop_pairs(table, cand)
     total = len(cand.i)
     judged = np.arange(total)
     if sample is not None and sample < total:
@@ -102,7 +110,7 @@ def measure(db: str, roots: list[str], threshold: int, sample: int | None) -> di
                             "accepted": float(ok[rows[judged]].sum() * scale)})
     return {
         "db": db, "files": files, "threshold": threshold, "candidates": total, "per_file": total / max(files, 1),
-        "judged": len(judged), "estimated": len(judged) < total, "accepted": float(ok.sum() * scale),
+        "straightened": len(turned.i), "hard_crops": len(hard[0]), "judged": len(judged), "estimated": len(judged) < total, "accepted": float(ok.sum() * scale),
         "pairs_per_s": len(judged) / max(seconds["verification"], 1e-9),
         "pairs_per_cpu_s": len(judged) / max(cpu["verification"], 1e-9), "seconds": seconds, "cpu_seconds": cpu,
         "peak_rss_mb": peak_mb(), "sources": sources, "load_average": os.getloadavg()[0],
@@ -112,7 +120,8 @@ def measure(db: str, roots: list[str], threshold: int, sample: int | None) -> di
 def print_report(result: dict) -> None:
     mark = "~" if result["estimated"] else ""
     print(f"{result['db']}: {result['files']:,} files, threshold {result['threshold']}, "
-          f"{result['candidates']:,} candidates ({result['per_file']:.2f} per file), "
+          f"{result['candidates']:,} candidates ({result['per_file']:.2f} per file; straightened "
+          f"{result['straightened']:,}, hard crops {result['hard_crops']:,}), "
           f"{mark}{result['accepted']:,.0f} accepted; verified {result['judged']:,} at "
           f"{result['pairs_per_s']:,.0f} pairs/s ({result['pairs_per_cpu_s']:,.0f} per CPU second); peak RSS {result['peak_rss_mb']:.0f} MB; "
           f"load {result['load_average']:.1f}")

@@ -9,7 +9,7 @@ from PIL import Image, ImageOps
 from imgtwin.hashing.features import MatchFeatures
 from imgtwin.matching.columns import table_from_blobs
 from imgtwin.matching.indexed import load_rows
-from imgtwin.matching.table import FeatureTable, TableBuilder
+from imgtwin.matching.table import FeatureTable
 from imgtwin.options import ScanOptions
 from imgtwin.persistence.index import HashIndex
 from imgtwin.runs.scan import ScanSettings, run_scan
@@ -55,31 +55,19 @@ def test_columns_equal_the_parsed_features_table(index: tuple[str, str]) -> None
     assert boxes.tolist() == [list(f.trim) for f in parsed]
 
 
-def test_blocks_joined_keep_each_rows_untrimmed_thumbnail(index: tuple[str, str]) -> None:
-    blobs = _blobs(index[0])
-    expected = FeatureTable.from_features([MatchFeatures.from_bytes(b) for b in blobs])
-    builder = TableBuilder(len(blobs) + 3)  # counted rows may be more than those that take part
-    for k in range(0, len(blobs), 4):
-        builder.add(table_from_blobs(blobs[k : k + 4])[0])
-    joined = FeatureTable.concat([table_from_blobs(blobs[k : k + 4])[0] for k in range(0, len(blobs), 4)])
-    for table in (joined, builder.finish()):
-        assert table.full_thumbs is None and np.array_equal(table.full(np.arange(len(blobs))), expected.full_thumbs)
-        for name in ("hashes", "thumbs", "trimmed", "colour", "low_detail", "trim"):
-            assert np.array_equal(getattr(table, name), getattr(expected, name)), name
-
-
 def test_rows_keep_the_picture_size_without_borders(index: tuple[str, str]) -> None:
     """Each row's size for the keeper is the stored size times its trim box (``MatchFeatures.trim``)."""
     loaded = load_rows(index[0], [index[1]])
-    assert len(loaded.table) == len(loaded.rows) == 15
+    rows = loaded.rows(range(len(loaded)))
+    assert len(loaded.table) == len(rows) == len(loaded) == 15
     with HashIndex(index[0], readonly=True) as db:
         features = {f.path: MatchFeatures.from_bytes(f.features or b"") for f in db.files_under([])}
-    for row in loaded.rows:
+    for row in rows:
         left, top, right, bottom = features[row.path].trim
         assert row.width is not None and row.height is not None
         assert (row.info.width, row.info.height) == (round(row.width * (right - left)), round(row.height * (bottom - top)))
         assert row.info.content_share == (right - left) * (bottom - top)
-    assert sum(r.info.content_share < 1 for r in loaded.rows if r.path.endswith("-padded.png")) >= 3
+    assert sum(r.info.content_share < 1 for r in rows if r.path.endswith("-padded.png")) >= 3
 
 
 @pytest.mark.parametrize("damage", ["magic", "length", "version"])

@@ -36,7 +36,8 @@ def test_blocks_change_nothing_but_memory(library, tmp_path, monkeypatch: pytest
     db = str(tmp_path / "i.db")
     whole = find_duplicates([str(library)], db_path=db)
     assert len(whole.groups) >= 10 and whole.files == 10 * 7 + 12
-    import imgtwin.matching.indexed as finding
+    import imgtwin.matching.files as finding
+    from imgtwin.matching import hashtable
 
     calls: list[int] = []
     judge_block = near._judge
@@ -48,6 +49,7 @@ def test_blocks_change_nothing_but_memory(library, tmp_path, monkeypatch: pytest
     monkeypatch.setattr(near, "JUDGE_BLOCK", 16)
     monkeypatch.setattr(near, "HASH_BLOCK", 5)
     monkeypatch.setattr(finding, "LOAD_BLOCK", 7)
+    monkeypatch.setattr(hashtable, "BLOCK", 5)  # straightened hashes derived 5 pictures at a time, across loads
     monkeypatch.setattr(near, "_judge", counting)
     blocked = find_duplicates([str(library)], db_path=db, scan=False)
     assert len(calls) > 3 and max(calls) <= 16  # it did run in blocks

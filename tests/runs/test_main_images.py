@@ -76,7 +76,7 @@ def test_the_next_find_decodes_nothing_again(camera_roll: Path, tmp_path: Path) 
     db = tmp_path / "index.db"
     first = find_duplicates([camera_roll], db)
     loaded = load_rows(str(db), [str(camera_roll)], previews=True)
-    assert preview_candidates([r.preview for r in loaded.rows], loaded.table, NearParams()) == []
+    assert preview_candidates(loaded.preview, loaded.table, NearParams()) == []
     second = find_duplicates([camera_roll], db)
     assert second.scan is not None and second.scan.reused == 10 and second.scan.previews == 0
     assert _groups(second) == _groups(first)

@@ -23,6 +23,7 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
+from imgtwin.persistence.index import IndexChangedError
 from imgtwin.persistence.lock import IndexBusyError
 from imgtwin.persistence.sqlite import IndexDamagedError, IndexVersionError, damaged
 from imgtwin.processing.distributed import DistributedSetupError
@@ -65,7 +66,7 @@ def fatal_errors(console: Console, db_path: str) -> Iterator[None]:
     try:
         yield
     except (FileNotFoundError, NotADirectoryError, IndexVersionError, IndexBusyError, IndexDamagedError,
-            PermissionError, WorkerStartupError, MetricsServerError, DistributedSetupError) as exc:
+            IndexChangedError, PermissionError, WorkerStartupError, MetricsServerError, DistributedSetupError) as exc:
         fail(console, str(exc))
     except sqlite3.OperationalError as exc:
         fail(console, f"cannot use the index {db_path}: {exc}")

@@ -16,6 +16,7 @@ import numpy as np
 from imgtwin.hashing.local import LocalFeatures, LocalSpec
 from imgtwin.matching.deep import DeepMatches, DeepParams, deep_matches
 from imgtwin.matching.grouping import Matches
+from imgtwin.matching.hashtable import HashTable
 from imgtwin.matching.table import FeatureTable
 from imgtwin.persistence.local_features import LocalFeatureStore
 
@@ -41,7 +42,7 @@ def local_features_for(db_path: str, content_hashes: Sequence[str | None], spec:
 
 def deep_extra_matches(
     matches: Matches,
-    table: FeatureTable,
+    table: FeatureTable | HashTable,
     local: Sequence[LocalFeatures | None],
     content_hashes: Sequence[str | None],
     params: DeepParams = DeepParams(),
@@ -66,7 +67,8 @@ def deep_extra_matches(
     position = {k: p for p, k in enumerate(unique)}
     skip = {(min(position[a], position[b]), max(position[a], position[b])) for a, b in known
             if a in position and b in position}  # fmt: skip
-    found = deep_matches([local[k] for k in unique], table.full(index) if len(index) else None,
-                         table.hashes[index] if len(index) else None, params, skip)
+    pixels = table.take(index) if len(index) else None
+    found = deep_matches([local[k] for k in unique], pixels.full(np.arange(len(index))) if pixels is not None
+                         else None, pixels.hashes if pixels is not None else None, params, skip)
     found = found.of_rows(index)
     return matches.concat(found.matches()), found.derived, found

@@ -38,7 +38,8 @@ import numpy as np
 from imgtwin.hashing.local import LocalFeatures
 from imgtwin.matching.deep import DeepMatches, DeepParams, LocalTable, verified_matches
 from imgtwin.matching.grouping import Matches
-from imgtwin.matching.near import HASH_BLOCK, Candidates, crop_hashes
+from imgtwin.matching.hashtable import HashTable, hypotheses
+from imgtwin.matching.near import Candidates
 from imgtwin.matching.search import radius_join
 from imgtwin.matching.table import FeatureTable
 from imgtwin.matching.verify import Alignment
@@ -52,6 +53,16 @@ class EscalationRule:
     min_correlation: float = 0.75
 
 
+class Files(Protocol):
+    """The files of a table's rows (``matching.files.Loaded``): read for the few rows of undecided pairs."""
+
+    def units(self) -> np.ndarray: ...
+
+    def paths(self, rows: Sequence[int]) -> list[str]: ...
+
+    def content_hashes(self, rows: Sequence[int] | None = None) -> list[str | None]: ...
+
+
 class LocalSource(Protocol):
     """The local features of files (one path per content hash), computed where the index lacks them
     (``runs.find``: in the worker pool); None where a file could not be read."""
@@ -59,7 +70,7 @@ class LocalSource(Protocol):
     def __call__(self, paths: Sequence[str], content_hashes: Sequence[str]) -> list[LocalFeatures | None]: ...
 
 
-def undecided_pairs(table: FeatureTable, judged: tuple[Candidates, np.ndarray, Alignment],
+def undecided_pairs(table: FeatureTable | HashTable, judged: tuple[Candidates, np.ndarray, Alignment],
                     rule: EscalationRule = EscalationRule()) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Pairs ``(i, j)`` of candidates the thumbnails rejected but did not find clearly different."""
     cand, ok, alignment = judged
@@ -83,16 +94,14 @@ HARD_CROPS = (
 HARD_CROP_RADIUS = 6
 
 
-def hard_crop_pairs(table: FeatureTable, cand: Candidates) -> tuple[np.ndarray, np.ndarray]:
+def hard_crop_pairs(table: FeatureTable | HashTable, cand: Candidates) -> tuple[np.ndarray, np.ndarray]:
     """Pairs ``(i, j)`` where a hard crop of ``i`` (:data:`HARD_CROPS`) is close to ``j``'s hash, that are no
     candidate of the thumbnail rules already (those decided them) and where neither picture is low-detail."""
     n = len(table)
     if n < 2:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     both = np.concatenate([table.hashes, table.trim_hashes])
-    crops = np.concatenate([crop_hashes(table.full(np.arange(lo, min(lo + HASH_BLOCK, n))), HARD_CROPS)
-                            for lo in range(0, n, HASH_BLOCK)])
-    q, b, _ = radius_join(crops.reshape(-1), both, HARD_CROP_RADIUS)
+    q, b, _ = radius_join(hypotheses(table, "hard").reshape(-1), both, HARD_CROP_RADIUS)
     i, j = (q // len(HARD_CROPS)).astype(np.int64), (b % n).astype(np.int64)
     i, j = np.minimum(i, j), np.maximum(i, j)
     keep = (i != j) & ~np.isin(i * n + j, cand.i.astype(np.int64) * n + cand.j)
@@ -103,10 +112,9 @@ def hard_crop_pairs(table: FeatureTable, cand: Candidates) -> tuple[np.ndarray, 
 
 def escalated_matches(
     matches: Matches,
-    table: FeatureTable,
+    table: FeatureTable | HashTable,
     judged: tuple[Candidates, np.ndarray, Alignment],
-    paths: Sequence[str],
-    content_hashes: Sequence[str | None],
+    files: Files,
     source: LocalSource,
     rule: EscalationRule = EscalationRule(),
     params: DeepParams = DeepParams(),
@@ -117,23 +125,19 @@ def escalated_matches(
     A group holds only matches of its keeper (``grouping.form_groups``), and the keeper may be any member: so
     where a verified pair joins two files, the other pairs of their group, up to :data:`GROUP_PAIRS`, are
     verified too (a straightened copy and a stickered one of one photo match each other as well as the photo).
-    Each content's first row stands for its byte copies (they share one feature record and the grouping makes
+    ``files``: the rows' paths and content hashes. Each content's first row stands for its byte copies (they share one feature record and the grouping makes
     them follow it); pairs of one content are no question.
     """
-    first: dict[str, int] = {}
-    for k, digest in enumerate(content_hashes):
-        if digest:
-            first.setdefault(digest, k)
-    unit = np.array([first[d] if d else -1 for d in content_hashes], dtype=np.int64)
+    unit = files.units()
     i, j = (np.concatenate(p) for p in zip(undecided_pairs(table, judged, rule), hard_crop_pairs(table, judged[0])))
-    found = _verified(_pairs(unit[i], unit[j]), table, paths, content_hashes, source, params)
+    found = _verified(_pairs(unit[i], unit[j]), table, files, source, params)
     if not len(found):
         return found
     known = _pairs(np.concatenate([unit[matches.i], found.i]), np.concatenate([unit[matches.j], found.j]))
     more = _group_pairs(known, {int(k) for k in (*found.i, *found.j)})
     if not more:
         return found
-    return _concat(found, _verified(more, table, paths, content_hashes, source, params))
+    return _concat(found, _verified(more, table, files, source, params))
 
 
 #: The most pairs a group's closure may add: a group of 12 files has 66 pairs.
@@ -170,20 +174,21 @@ def _group_pairs(known: list[tuple[int, int]], touched: set[int]) -> list[tuple[
     return out
 
 
-def _verified(pairs: list[tuple[int, int]], table: FeatureTable, paths: Sequence[str],
-              content_hashes: Sequence[str | None], source: LocalSource, params: DeepParams) -> DeepMatches:  # fmt: skip
+def _verified(pairs: list[tuple[int, int]], table: FeatureTable | HashTable, files: Files, source: LocalSource,
+              params: DeepParams) -> DeepMatches:  # fmt: skip
     """The ``pairs`` of rows whose local features fit (``deep.verified_matches``), features from ``source``."""
     rows = sorted({k for pair in pairs for k in pair})
     if not rows:
         return _none()
-    features = source([paths[k] for k in rows], [content_hashes[k] or "" for k in rows])
+    features = source(files.paths(rows), [h or "" for h in files.content_hashes(rows)])
     position = {k: p for p, k in enumerate(rows)}
     index = np.array(rows, dtype=np.int64)
     pi = np.array([position[a] for a, _ in pairs], dtype=np.int64)
     pj = np.array([position[b] for _, b in pairs], dtype=np.int64)
     present = np.array([features[a] is not None and features[b] is not None for a, b in zip(pi, pj)], dtype=bool)
-    found = verified_matches(LocalTable.build(features), pi[present], pj[present], table.full(index), table.hashes[index],
-                             params)
+    pixels = table.take(index)
+    found = verified_matches(LocalTable.build(features), pi[present], pj[present], pixels.full(np.arange(len(index))),
+                             pixels.hashes, params)
     return found.of_rows(index)
 
 

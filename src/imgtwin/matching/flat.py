@@ -36,13 +36,23 @@ _FORWARD = [d for d in itertools.product((-1, 0, 1), repeat=3) if d > (0, 0, 0)]
 def flat_candidates(thumbs: np.ndarray, colour: np.ndarray, low_detail: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pairs ``i < j`` of low-detail pictures close in tone and colour (indices into the table)."""
     members = np.flatnonzero(low_detail)
+    return flat_pairs(members, *flat_descriptors(thumbs[members], colour[members]))
+
+
+def flat_descriptors(thumbs: np.ndarray, colour: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per picture, its tone and colour in cell units (3) and its layout (:func:`_layout`): each picture's own
+    numbers, so that they may be computed a block of pictures at a time (``near.with_flat_candidates``)."""
+    n = len(thumbs)
+    grey = thumbs.reshape(n, -1).mean(axis=1)
+    ab = colour.reshape(n, 2, -1).mean(axis=2)
+    return np.column_stack([grey / GREY_CELL, ab / COLOUR_CELL]).reshape(n, 3), _layout(thumbs, colour)
+
+
+def flat_pairs(members: np.ndarray, descriptor: np.ndarray, layout: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs ``i < j`` of ``members`` (rows of the table) close in tone and colour, from their descriptors."""
     if len(members) < 2:
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    grey = thumbs[members].reshape(len(members), -1).mean(axis=1)
-    ab = colour[members].reshape(len(members), 2, -1).mean(axis=2)
-    descriptor = np.column_stack([grey / GREY_CELL, ab / COLOUR_CELL])
     cells = np.floor(descriptor).astype(np.int64)
-    layout = _layout(thumbs, colour, members)
     by_cell: dict[tuple[int, int, int], list[int]] = {}
     for position, key in enumerate(map(tuple, cells.tolist())):
         by_cell.setdefault(key, []).append(position)
@@ -66,13 +76,13 @@ def flat_candidates(thumbs: np.ndarray, colour: np.ndarray, low_detail: np.ndarr
     return pairs[:, 0], pairs[:, 1]
 
 
-def _layout(thumbs: np.ndarray, colour: np.ndarray, members: np.ndarray) -> np.ndarray:
+def _layout(thumbs: np.ndarray, colour: np.ndarray) -> np.ndarray:
     """Grey level and a*/b* of a ``LAYOUT_CELLS`` square grid, in cell units: where a picture's tone lies."""
-    n, grid = len(members), LAYOUT_CELLS
+    n, grid = len(thumbs), LAYOUT_CELLS
     side, colour_side = thumbs.shape[-1] // grid, colour.shape[-1] // grid
-    grey = thumbs[members].astype(np.float32).reshape(n, grid, side, grid, side).mean(axis=(2, 4))
-    ab = colour[members].astype(np.float32).reshape(n, 2, grid, colour_side, grid, colour_side).mean(axis=(3, 5))
-    return np.column_stack([grey.reshape(n, -1) / GREY_CELL, ab.reshape(n, -1) / COLOUR_CELL])
+    grey = thumbs.astype(np.float32).reshape(n, grid, side, grid, side).mean(axis=(2, 4))
+    ab = colour.astype(np.float32).reshape(n, 2, grid, colour_side, grid, colour_side).mean(axis=(3, 5))
+    return np.column_stack([grey.reshape(n, -1) / GREY_CELL, ab.reshape(n, -1) / COLOUR_CELL]).reshape(n, -1)
 
 
 def _nearest_pairs(descriptor: np.ndarray, here: np.ndarray, there: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -3,6 +3,7 @@
 The matching half of ``imgtwin find`` (``runs.find`` scans first, then calls this):
 
 1. ``load_rows``: load, from the index, every live file under the folders;
+   (``matching.files``: columns, and the records of the files in a group only);
 3. exact groups: same size, then the same xxh3-128 content hash (stored by the scan);
 4. near matches: multi-index radius search on the 64-bit pHashes (plain, with
    borders trimmed, and rotated/mirrored when ``rotations``), each candidate
@@ -22,28 +23,26 @@ from typing import Protocol
 import numpy as np
 
 from imgtwin.folders import within as _within
-from imgtwin.hashing.dct import DCTHasher
-from imgtwin.hashing.features import FEATURES_SPEC
 from imgtwin.hashing.local import LocalFeatures
-from imgtwin.hashing.signals import SIGNALS_SPEC, KeeperSignals
-from imgtwin.matching.columns import table_from_blobs
 from imgtwin.matching.deep_extra import deep_extra_matches
 from imgtwin.matching.escalate import LocalSource, escalated_matches, with_escalated
 from imgtwin.matching.evidence import gather_evidence, upscale_questions
-from imgtwin.matching.exact import exact_groups, exact_labels
+from imgtwin.matching.files import FileRow, Loaded, RowSelector, load_rows
 from imgtwin.matching.grouping import EXACT, MATCHED_BY, Group, Matches, form_groups
-from imgtwin.matching.keeper import Evidence, FileInfo, KeeperPolicy, Ranking, rank_files
+from imgtwin.matching.keeper import Evidence, KeeperPolicy, Ranking, rank_files
 from imgtwin.matching.keeper_words import metadata_gaps, reason_words
 from imgtwin.matching.near import Candidates, NearParams, near_matches
 from imgtwin.matching.preferences import Preferences
 from imgtwin.matching.resolution import UPSCALE_SPEC, UpscaleCheck, UpscaleVerdict
 from imgtwin.matching.straighten import straightened_sources
-from imgtwin.matching.table import FeatureTable, TableBuilder
 from imgtwin.matching.verify import Alignment
 from imgtwin.persistence.decisions import Pair, pair
 from imgtwin.persistence.index import HashIndex, IndexReadError
 from imgtwin.persistence.sqlite import IndexVersionError
-from imgtwin.records import DuplicateGroup, ErrorReason, FileError, GroupMember, IndexedFile, from_preview
+from imgtwin.records import DuplicateGroup, GroupMember
+
+__all__ = ["FileRow", "Grouping", "Loaded", "PathDisplay", "RowSelector", "UpscaleChecker", "group_rows", "load_rows",
+           "public_groups"]
 
 # Internal dihedral names -> the names users see (None: same orientation).
 _TRANSFORM_NAMES = {
@@ -51,44 +50,6 @@ _TRANSFORM_NAMES = {
     "rotate90": "rotate90", "rotate180": "rotate180", "rotate270": "rotate270",
     "transpose": "transpose", "transverse": "transverse",
 }  # fmt: skip
-
-
-@dataclass(frozen=True, slots=True)
-class _Row:
-    """What matching keeps of an ``IndexedFile``: not the record itself, whose feature and signal
-    blobs (KBs a file) are parsed into ``Loaded.table`` and ``info`` instead of being held."""
-
-    path: str
-    info: FileInfo  # for ranking keepers: width and height of the picture without borders
-    width: int | None  # as stored: the whole image
-    height: int | None
-    content_hash: str | None  # its match features are row k of ``Loaded.table``
-    dev: int | None = None  # device and inode as scanned: hard links to one file share them
-    inode: int | None = None
-    preview: bool = False  # hashed from its embedded preview: never grouped until its main image is decoded
-
-    @property
-    def file_id(self) -> tuple[int, int] | None:
-        return (self.dev, self.inode) if self.dev is not None and self.inode is not None else None
-
-    @property
-    def aspect(self) -> float:
-        """Width over height of the picture without borders, as shown (1 when unknown)."""
-        return (self.info.width or 1) / (self.info.height or 1)
-
-
-@dataclass
-class Loaded:
-    rows: list[_Row] = field(default_factory=list)
-    errors: list[tuple[str, FileError]] = field(default_factory=list)
-    stale: int = 0
-    previews: int = 0  # rows hashed from a preview, left out (``previews=False``)
-    table: FeatureTable = field(default_factory=lambda: FeatureTable.from_features([]))  # the rows', in order
-
-
-#: Records read before their features are cut into the feature table's columns (``matching.columns``):
-#: their blobs (~2 KB a file) exist for one block at a time, never for the whole index.
-LOAD_BLOCK = 4096
 
 
 class PathDisplay:
@@ -106,63 +67,6 @@ class PathDisplay:
         return path
 
 
-# (path, size, device) of an indexed file -> whether it takes part (``processing.discovery.FileFilter``)
-RowSelector = Callable[[str, int, "int | None"], bool]
-
-
-def load_rows(db_path: str, roots: Sequence[str], reference: Sequence[str] = (), select: RowSelector | None = None,
-              previews: bool = False) -> Loaded:  # fmt: skip
-    """The live files under ``roots`` that take part; rows hashed from a preview only with ``previews`` (to find
-    the candidates whose main images must be decoded: ``runs.main_images``), since no group is decided on one."""
-    loaded = Loaded()
-    spec_id = DCTHasher().spec.id
-    references = [os.path.abspath(r) for r in reference]
-    block: list[IndexedFile] = []
-    with HashIndex(db_path, readonly=True) as index:  # at most this many rows: the columns are allocated once
-        builder = TableBuilder(index.count_under([os.path.abspath(r) for r in roots]))
-
-    def flush() -> None:  # a block's features into table columns, its records into rows
-        table, boxes = table_from_blobs([file.features or b"" for file in block])
-        builder.add(table)
-        for file, (left, top, right, bottom) in zip(block, boxes.tolist()):
-            path, width, height = file.path, file.width, file.height
-            if width is not None and height is not None:  # without uniform borders: padding adds no resolution
-                width, height = round(width * (right - left)), round(height * (bottom - top))
-            fresh = file.signals is not None and file.signals_spec == SIGNALS_SPEC
-            signals = KeeperSignals.from_bytes(file.signals) if fresh and file.signals is not None else None
-            info = FileInfo(path, file.size, file.mtime_ns, width, height, file.format, signals,
-                            any(_within(path, r) for r in references), (right - left) * (bottom - top))
-            loaded.rows.append(_Row(path, info, file.width, file.height, file.content_hash, file.dev,
-                                    file.inode, from_preview(file.decode)))
-        block.clear()
-
-    with HashIndex(db_path, readonly=True) as index:
-        for file in index.files_under([os.path.abspath(r) for r in roots]):
-            path = file.path
-            if select is not None and not select(path, file.size, file.dev):
-                continue
-            if file.error_reason is not None:
-                loaded.errors.append((path, FileError(_reason(file.error_reason), file.error_message or "")))
-            elif file.hash_spec != spec_id or file.features_spec != FEATURES_SPEC or file.features is None:
-                loaded.stale += 1
-            elif not previews and from_preview(file.decode):
-                loaded.previews += 1
-            else:
-                block.append(file)
-                if len(block) >= LOAD_BLOCK:
-                    flush()
-    flush()
-    loaded.table = builder.finish()
-    return loaded
-
-
-def _reason(value: str) -> ErrorReason:
-    try:
-        return ErrorReason(value)
-    except ValueError:
-        return ErrorReason.DECODE_ERROR
-
-
 @dataclass(frozen=True)
 class Grouping:
     """Groups over the rows, the ranking their keepers came from, and ``decided``: the groups the rows would
@@ -171,6 +75,7 @@ class Grouping:
     groups: list[Group]
     ranking: Ranking
     decided: list[Group] = field(default_factory=list)
+    rows: list[FileRow] = field(default_factory=list)  # the files the groups' indices (and the ranking's) number
 
 
 def _apart_test(keys: Sequence[str | None], apart: frozenset[Pair]) -> Callable[[int, int], bool] | None:
@@ -189,7 +94,7 @@ def _apart_test(keys: Sequence[str | None], apart: frozenset[Pair]) -> Callable[
 
 
 def group_rows(
-    rows: Sequence[_Row], table: FeatureTable, params: NearParams, policy: KeeperPolicy,
+    loaded: Loaded, params: NearParams, policy: KeeperPolicy,
     prefer: Preferences | str | None,
     checks: UpscaleChecker | None = None,
     local: Sequence[LocalFeatures | None] | None = None,
@@ -197,8 +102,7 @@ def group_rows(
     apart: frozenset[Pair] = frozenset(),
     escalate: LocalSource | None = None,
 ) -> Grouping:
-    """Exact and near groups over ``rows`` (indices into it; ``table``: their features), and the ranking their
-    keepers came from.
+    """Exact and near groups over the ``loaded`` files, and the ranking their keepers came from.
 
     ``checks`` settles, where it decides a keeper, whether the largest file is an upscale; ``local``
     (with ``--deep``, per row) adds the matches of local features (crops, screenshots, straightened);
@@ -206,12 +110,11 @@ def group_rows(
     (``matching.escalate``), and those pairs are decided on them.
     ``apart``: content hash pairs decided not duplicates (``persistence.decisions``): never matched, never
     in one group; this is the one place decisions are applied, so every output of ``find`` honours them.
+    Only the files in a match or an exact set can be in a group: their records are read (``Grouping.rows``)
+    and ranked, numbered in row order (so every order between them is the same as among all files).
     """
-    paths = [r.path for r in rows]
-    digests = {r.path: r.content_hash for r in rows}
-    exact = exact_groups(((r.path, r.info.size) for r in rows if r.content_hash), digest=lambda p: digests[p] or "")
-    labels = exact_labels(paths, exact)
-    assert len(table) == len(rows)
+    table = loaded.table
+    all_labels = loaded.exact_labels()
     judged: list[tuple[Candidates, np.ndarray, Alignment]] = []  # every candidate, its verdict and alignment
     if exact_only:  # --similarity exact: byte-identical files only
         none = np.empty(0, dtype=np.int64)
@@ -220,11 +123,17 @@ def group_rows(
         matches, _ = near_matches(table, params, judged)
     derived = straightened_sources(matches.i, matches.j, matches.bases())
     if local is not None and not exact_only:
-        matches, fitted, _ = deep_extra_matches(matches, table, local, [r.content_hash for r in rows])
+        matches, fitted, _ = deep_extra_matches(matches, table, local, loaded.content_hashes())
         derived += fitted
     elif escalate is not None and not exact_only:
-        found = escalated_matches(matches, table, judged[0], paths, [r.content_hash for r in rows], escalate)
+        found = escalated_matches(matches, table, judged[0], loaded, escalate)
         matches, derived = with_escalated(matches, found), derived + list(found.derived)
+    members = np.unique(np.concatenate([matches.i, matches.j, np.flatnonzero(all_labels >= 0)]).astype(np.int64))
+    rows = loaded.rows(members)
+    matches = replace(matches, i=np.searchsorted(members, matches.i), j=np.searchsorted(members, matches.j))
+    position = {k: p for p, k in enumerate(members.tolist())}
+    derived = [(position[a], position[b]) for a, b in derived]  # (source, copy) pairs of matches: members
+    labels: list[int] = all_labels[members].tolist()
     split = _apart_test([r.content_hash for r in rows], apart)
     whole, whole_labels = matches, labels
     if split is not None:  # copies of a content set apart from itself are no exact unit; decided pairs no match
@@ -232,7 +141,8 @@ def group_rows(
         matches = matches.where(np.array([not split(int(i), int(j)) for i, j in zip(matches.i, matches.j)],
                                          dtype=bool))
     infos = [r.info for r in rows]
-    evidence = gather_evidence(table, matches, labels, infos, np.array([r.aspect for r in rows], dtype=np.float64))
+    evidence = gather_evidence(table.take(members), matches, labels, infos,
+                               np.array([r.aspect for r in rows], dtype=np.float64))
     evidence = replace(evidence, derived=frozenset(d for _, d in derived))
     ranking = rank_files(infos, policy, prefer, evidence)
     if checks is not None:
@@ -244,10 +154,10 @@ def group_rows(
                                                                 upscaled=frozenset(upscaled)))
     groups = form_groups(len(rows), matches, ranking.order, labels, split)
     if split is None:
-        return Grouping(groups, ranking)
+        return Grouping(groups, ranking, rows=rows)
     undecided = form_groups(len(rows), whole, ranking.order, whole_labels)
     decided = [g for g in undecided if any(split(a, b) for a, b in itertools.combinations(g.indices, 2))]
-    return Grouping(groups, ranking, decided)
+    return Grouping(groups, ranking, decided, rows)
 
 
 def _leaders(ranking: Ranking, evidence: Evidence) -> set[int]:
@@ -281,7 +191,7 @@ class UpscaleChecker:
         self.db_path = db_path
         self.run_checks = run_checks
 
-    def effective_pixels(self, rows: Sequence[_Row], evidence: Evidence, leaders: set[int]
+    def effective_pixels(self, rows: Sequence[FileRow], evidence: Evidence, leaders: set[int]
                          ) -> tuple[np.ndarray, set[int]]:  # fmt: skip
         """Per file, its pixels, or those of a smaller file it was found to be an upscale of; and those files.
 
@@ -309,7 +219,7 @@ class UpscaleChecker:
         return pixels, upscaled
 
     def _answer(self, missing: list[tuple[str, str]], questions: list[tuple[int, int]], keys: list[tuple[str, str]],
-                rows: Sequence[_Row], known: dict[tuple[str, str], float | None]) -> None:
+                rows: Sequence[FileRow], known: dict[tuple[str, str], float | None]) -> None:
         if not missing:
             return
         with HashIndex(self.db_path, readonly=True) as index:
@@ -334,7 +244,7 @@ class UpscaleChecker:
             pass  # an index this user may only read: the checks are made again next time
 
 
-def _check(large: _Row, smaller: list[tuple[str, _Row]]) -> UpscaleCheck:
+def _check(large: FileRow, smaller: list[tuple[str, FileRow]]) -> UpscaleCheck:
     """The job comparing ``large`` with each smaller file (content hash, row), with their widths from the index."""
     widths = [r.width for r in (large, *(row for _, row in smaller))]
     return UpscaleCheck(large.path, large.content_hash or "", tuple((row.path, digest) for digest, row in smaller),
@@ -347,7 +257,7 @@ def _is_upscale(ratio: float | None) -> bool:
     return ratio is not None and ratio <= MAX_RATIO
 
 
-def public_groups(groups: Sequence[Group], rows: Sequence[_Row], ranking: Ranking, display: PathDisplay,
+def public_groups(groups: Sequence[Group], rows: Sequence[FileRow], ranking: Ranking, display: PathDisplay,
                   decided: bool = False) -> tuple[DuplicateGroup, ...]:
     """The groups as reported, largest reclaimable first; ``decided``: groups set apart by decisions (shown only)."""
     public = []

@@ -38,10 +38,11 @@ import numpy as np
 
 from imgtwin.hashing.features import _BASIS, DIHEDRAL_NAMES, THUMB, dihedral_hashes, hashes_of_blocks
 from imgtwin.matching.colour import ColourRules, colour_shift, pixel_agreement, tone_difference
-from imgtwin.matching.flat import flat_candidates
+from imgtwin.matching.flat import flat_descriptors, flat_pairs
 from imgtwin.matching.grouping import Matches, match_basis
+from imgtwin.matching.hashtable import HashTable, hypotheses
 from imgtwin.matching.search import radius_join, radius_pairs
-from imgtwin.matching.straighten import REFINE, settled, straightened_candidates, warped_table
+from imgtwin.matching.straighten import REFINE, Straightened, settled, straightened_candidates, warped_table
 from imgtwin.matching.table import FeatureTable
 from imgtwin.matching.verify import Alignment, aligned_scores, resampler
 
@@ -183,7 +184,7 @@ def rotated_hashes(thumbs: np.ndarray) -> np.ndarray:
     return out
 
 
-def candidate_pairs(table: FeatureTable, radius: int, rotations: bool = True, rotation_radius: int | None = None,
+def candidate_pairs(table: FeatureTable | HashTable, radius: int, rotations: bool = True, rotation_radius: int | None = None,
                     crop_radius: int = 0) -> Candidates:  # fmt: skip
     """Every file pair whose best hash pairing is within ``radius`` bits.
 
@@ -194,14 +195,12 @@ def candidate_pairs(table: FeatureTable, radius: int, rotations: bool = True, ro
     a, b, d = radius_pairs(both, radius)
     parts = [(a % n, b % n, d, np.zeros(len(a), np.int8), np.full(len(a), PLAIN, np.int8))]
     if rotations and n > 1:
-        queries = rotated_hashes(table.thumbs).reshape(-1)
+        queries = hypotheses(table, "rotated").reshape(-1)
         q, b, d = radius_join(queries, table.trim_hashes, radius if rotation_radius is None else rotation_radius)
         parts.append((q // 7, b, d, (q % 7 + 1).astype(np.int8), np.full(len(q), ROTATED, np.int8)))
     if crop_radius > 0 and n > 1:
         k = len(CROP_HYPOTHESES)
-        crops = np.concatenate([crop_hashes(table.full(np.arange(lo, min(lo + HASH_BLOCK, n))))
-                                for lo in range(0, n, HASH_BLOCK)])
-        q, b, d = radius_join(crops.reshape(-1), both, crop_radius)
+        q, b, d = radius_join(hypotheses(table, "crop").reshape(-1), both, crop_radius)
         parts.append((q // k, b % n, d, np.zeros(len(q), np.int8), np.full(len(q), CROP, np.int8)))
     i, j, d, g, kind = (np.concatenate(x) for x in zip(*parts))
     return _best_per_pair(i.astype(np.int64), j.astype(np.int64), d, g, kind)
@@ -260,11 +259,18 @@ def verify_pairs(table: FeatureTable, i: np.ndarray, j: np.ndarray, g: np.ndarra
     return Alignment(correlation, detail, window_x, window_y)
 
 
-def with_flat_candidates(table: FeatureTable, cand: Candidates) -> Candidates:
+def with_flat_candidates(table: FeatureTable | HashTable, cand: Candidates) -> Candidates:
     """``cand`` plus the pairs of low-detail pictures alike in tone and colour (kind ``FLAT``)."""
-    if table.low_detail is None or table.colour is None or not table.low_detail.any():
+    if table.low_detail is None or not table.low_detail.any():
         return cand
-    fi, fj = flat_candidates(table.thumbs, table.colour, table.low_detail)
+    members = np.flatnonzero(table.low_detail)
+    parts = []
+    for lo in range(0, len(members), HASH_BLOCK):  # their thumbnails and colours, a block at a time
+        flat = table.take(members[lo : lo + HASH_BLOCK])
+        if flat.colour is None:
+            return cand
+        parts.append(flat_descriptors(flat.thumbs, flat.colour))
+    fi, fj = flat_pairs(members, *(np.concatenate(p) for p in zip(*parts)))
     if len(fi) == 0:
         return cand
     fd = (np.bitwise_count(table.hashes[fi] ^ table.hashes[fj])).astype(np.int16)
@@ -274,21 +280,25 @@ def with_flat_candidates(table: FeatureTable, cand: Candidates) -> Candidates:
                           np.concatenate([kind, np.full(len(fi), FLAT, np.int8)]))
 
 
-def judge(table: FeatureTable, params: NearParams, cand: Candidates) -> tuple[np.ndarray, Alignment]:
+def judge(table: FeatureTable | HashTable, params: NearParams, cand: Candidates) -> tuple[np.ndarray, Alignment]:
     """(accepted mask, alignments) of candidate pairs: structure and colour, or pixel agreement.
 
-    Pairs are judged ``JUDGE_BLOCK`` at a time (each pair on its own: the blocks change nothing but
-    the memory, which stays constant however many candidates there are).
+    Pairs are judged ``JUDGE_BLOCK`` at a time, on the thumbnails and colours of that block's files only
+    (``table.take``: a ``HashTable`` reads them from the index); each pair on its own: the blocks change
+    nothing but the memory, which stays constant however many candidates and files there are.
     """
     n = len(cand.i)
-    if n <= JUDGE_BLOCK:
-        return _judge(table, params, cand)
     parts = []
-    for lo in range(0, n, JUDGE_BLOCK):
+    for lo in range(0, max(n, 1), JUDGE_BLOCK):
         cut = slice(lo, lo + JUDGE_BLOCK)
-        parts.append(_judge(table, params, Candidates(
-            cand.i[cut], cand.j[cut], cand.distance[cut], cand.transform[cut],
+        i, j = cand.i[cut], cand.j[cut]
+        rows, at = np.unique(np.concatenate([i, j]).astype(np.int64), return_inverse=True)
+        at = at.reshape(-1)
+        parts.append(_judge(table.take(rows), params, Candidates(
+            at[: len(i)], at[len(i) :], cand.distance[cut], cand.transform[cut],
             None if cand.kind is None else cand.kind[cut])))
+    if len(parts) == 1:
+        return parts[0]
     return np.concatenate([p[0] for p in parts]), Alignment(*(np.concatenate([getattr(p[1], f) for p in parts])
                                                               for f in ("correlation", "detail", "window_x", "window_y")))
 
@@ -326,7 +336,7 @@ def _judge(table: FeatureTable, params: NearParams, cand: Candidates) -> tuple[n
     return ok, alignment
 
 
-def near_matches(table: FeatureTable, params: NearParams = NearParams(),
+def near_matches(table: FeatureTable | HashTable, params: NearParams = NearParams(),
                  judged: list[tuple[Candidates, np.ndarray, Alignment]] | None = None) -> tuple[Matches, np.ndarray]:
     """Verified near matches and their detail distances (0..255, lower = closer); ``judged`` gets every verdict."""
     cand = with_flat_candidates(table, candidate_pairs(table, params.threshold + params.extension, params.rotations,
@@ -344,14 +354,33 @@ def near_matches(table: FeatureTable, params: NearParams = NearParams(),
     return matches.concat(turned), np.concatenate([alignment.detail[ok], detail])
 
 
-def straightened_matches(table: FeatureTable, params: NearParams, found: Matches) -> tuple[Matches, np.ndarray]:
+def straightened_matches(table: FeatureTable | HashTable, params: NearParams, found: Matches
+                         ) -> tuple[Matches, np.ndarray]:  # fmt: skip
     """The straightened candidates no other candidate matched, accepted on the warped thumbnail by the crop
-    rule (within ``crop_threshold`` bits, detail <= ``crop_max_detail``) and stricter (``NearParams``)."""
+    rule (within ``crop_threshold`` bits, detail <= ``crop_max_detail``) and stricter (``NearParams``).
+
+    Warped and judged ``JUDGE_BLOCK`` candidates at a time (``len(REFINE)`` whole blocks of ``judge``: the
+    same blocks as all at once), on the pixels of that block's files only."""
     cand = straightened_candidates(table, min(params.straight_threshold, params.crop_threshold))
     n = np.int64(max(len(table), 1))
     seen = np.minimum(found.i, found.j).astype(np.int64) * n + np.maximum(found.i, found.j)
     cand = cand.where(~np.isin(np.minimum(cand.i, cand.j) * n + np.maximum(cand.i, cand.j), seen))
-    derived, turns = warped_table(table, cand)
+    parts = [_straightened_block(table, params, Straightened(*(x[lo : lo + JUDGE_BLOCK] for x in (
+        cand.i, cand.j, cand.distance, cand.angle)))) for lo in range(0, max(len(cand.i), 1), JUDGE_BLOCK)]
+    ok, detail, turns = (np.concatenate(p) for p in zip(*parts))
+    cand, ok, detail = settled(cand, detail, ok, turns)
+    cand = cand.where(ok)
+    to_j, to_i = cand.describe()
+    return Matches(cand.i, cand.j, cand.distance, to_j, inverse=to_i, basis=("straightened",) * len(to_j)), detail[ok]
+
+
+def _straightened_block(table: FeatureTable | HashTable, params: NearParams, cand: Straightened
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """Per row of ``warped_table`` of these candidates: accepted, detail distance, turn."""
+    rows, at = np.unique(np.concatenate([cand.i, cand.j]).astype(np.int64), return_inverse=True)
+    at = at.reshape(-1)
+    local = Straightened(at[: len(cand.i)], at[len(cand.i) :], cand.distance, cand.angle)
+    derived, turns = warped_table(table.take(rows), local)
     m = len(turns)
     rows, upright = np.arange(m), np.zeros(m, np.int8)
     ok, alignment = judge(derived, params, Candidates(
@@ -362,7 +391,4 @@ def straightened_matches(table: FeatureTable, params: NearParams, found: Matches
         (correlation >= params.min_correlation) & (detail <= params.crop_max_detail))
     ok &= tone_difference(derived.thumbs[rows], derived.thumbs[rows + m], upright, alignment.window_x,
                           alignment.window_y) <= params.straight_max_tone
-    cand, ok, detail = settled(cand, alignment.detail, ok, turns)
-    cand = cand.where(ok)
-    to_j, to_i = cand.describe()
-    return Matches(cand.i, cand.j, cand.distance, to_j, inverse=to_i, basis=("straightened",) * len(to_j)), detail[ok]
+    return ok, detail, turns

@@ -31,6 +31,7 @@ import numpy as np
 
 from imgtwin.hashing.dct import dct_matrix
 from imgtwin.hashing.features import COLOUR_THUMB, HASH_SIZE, THUMB, hashes_of_blocks
+from imgtwin.matching.hashtable import HashTable, hypotheses
 from imgtwin.matching.search import radius_join
 from imgtwin.matching.table import FeatureTable
 
@@ -138,7 +139,7 @@ class Straightened:
                 tuple(f"rotated {-t:.0f}°, inside a larger frame" for t in turns))
 
 
-def straightened_candidates(table: FeatureTable, radius: int) -> Straightened:
+def straightened_candidates(table: FeatureTable | HashTable, radius: int) -> Straightened:
     """Pairs (per two files, the closest hypothesis of each aspect) where a file straightened is within ``radius`` bits
     of another's whole or trimmed hash; low-detail pictures left out (see the module doc)."""
     n = len(table)
@@ -148,7 +149,7 @@ def straightened_candidates(table: FeatureTable, radius: int) -> Straightened:
     none = np.empty(0, np.int64)
     if m < 2:
         return Straightened(none, none, none, none)
-    queries = straightened_hashes(table.full(files)).reshape(-1)
+    queries = hypotheses(table, "straight")[files].reshape(-1)
     q, b, d = radius_join(queries, np.concatenate([table.hashes[files], table.trim_hashes[files]]), radius)
     i, j, angle = files[q // k], files[b % m], q % k
     apart = i != j

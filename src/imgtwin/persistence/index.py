@@ -31,6 +31,19 @@ _FIELDS = ("path, size, mtime_ns, dev, inode, ctime_ns, content_hash, width, hei
            "vanished_at")
 #: The same without the blobs (KBs a row): for readers that do not match pictures.
 _FIELDS_NO_BLOBS = _FIELDS.replace("features, ", "NULL, ").replace("signals, ", "NULL, ")
+#: What ``HashIndex.match_rows`` reads of a row, in the order of ``MatchRow``.
+_MATCH_FIELDS = ("rowid, path, size, dev, content_hash, decode, hash_spec, features_spec, features, error_reason, "
+                 "error_message")
+# (row id, path key, size, dev, content hash, decode, hash spec, features spec, features, error reason, message)
+MatchRow = tuple[int, bytes, int, "int | None", "str | None", "str | None", "str | None", "str | None",
+                 "bytes | None", "str | None", "str | None"]
+#: Row ids per query of ``files_by_id`` (SQLite's limit on parameters is 32,766; old builds: 999).
+_ID_BATCH = 900
+
+
+class IndexChangedError(RuntimeError):
+    """A row read by its id (``HashIndex.files_by_id``) is gone or no longer what was read before: another
+    process pruned or rescanned the index meanwhile; what was built on the first read would mix two states."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +86,7 @@ def row_path(row: sqlite3.Row) -> str:
     return key_path(row["path"])
 
 
-def indexed_file(row: sqlite3.Row) -> IndexedFile:
+def indexed_file(row: sqlite3.Row | tuple[Any, ...]) -> IndexedFile:
     """The record of a row selected with ``_FIELDS`` (or ``_FIELDS_NO_BLOBS``): the only place one is built."""
     (path, size, mtime_ns, dev, inode, ctime_ns, content_hash, width, height, fmt, decode, loader, hash_hex, hash_spec,
      features, features_spec, signals, signals_spec, answered_by, error_reason, error_message, vanished_at) = row
@@ -161,6 +174,27 @@ class HashIndex:
         """
         for row in self.rows_under(roots, columns=_FIELDS if blobs else _FIELDS_NO_BLOBS):
             yield indexed_file(row)
+
+    def match_rows(self, roots: Sequence[str]) -> Iterator[MatchRow]:
+        """The live rows under ``roots`` (all: none given) in path order, as the few fields ``find`` loads of
+        each (plain tuples: a record per file costs more than the rest of reading it), with each row's id,
+        by which ``files_by_id`` reads the whole record again for the few files it groups."""
+        where, params = under_root_clause(roots) if roots else ("1", [])
+        cursor = self.conn.cursor()
+        cursor.row_factory = None
+        yield from cursor.execute(f"SELECT {_MATCH_FIELDS} FROM files WHERE {where} AND vanished_at IS NULL "
+                                  "ORDER BY path", params)
+
+    def files_by_id(self, ids: Sequence[int]) -> list[IndexedFile | None]:
+        """The records of these row ids, in their order; None where a row is gone (an index changed meanwhile)."""
+        found: dict[int, IndexedFile] = {}
+        unique = sorted(set(ids))
+        for lo in range(0, len(unique), _ID_BATCH):
+            batch = unique[lo : lo + _ID_BATCH]
+            marks = ", ".join("?" * len(batch))
+            for row in self.conn.execute(f"SELECT rowid, {_FIELDS} FROM files WHERE rowid IN ({marks})", batch):
+                found[int(row[0])] = indexed_file(tuple(row)[1:])
+        return [found.get(k) for k in ids]
 
     def failures(self, reason: str | None = None) -> Iterator[FailedFile]:
         """Files that failed (and were not since found gone), in path order; reads only those rows."""

@@ -130,26 +130,36 @@ def find_duplicates(
     # Rows the candidates' decode keeps for the keeper's checks (``loading.strips``): this find's, on this machine.
     with tempfile.TemporaryDirectory(prefix="imgtwin-rows-") as folder:
         strips = StripStore(folder) if options.scheduler is None else None
-        loaded, candidates = load_rows(db, roots, reference, select, previews=True), None
-        if any(r.preview for r in loaded.rows):  # no group is decided on a preview: decode the candidates' pixels
-            candidates = decode_candidates(settings, loaded, params, run, exact_only, strips)
-            del loaded  # not two tables at once
-            loaded = load_rows(db, roots, reference, select)
-        local = local_features_for(db, [r.content_hash for r in loaded.rows]) if deep else None
         # Without --deep, the pairs the thumbnails cannot decide are decided on local features of their files.
         escalate = None if deep or exact_only else FeaturesOnDemand(settings, run)
+        kinds = searched_kinds(params, exact_only, escalate is not None)
+        loaded, candidates = load_rows(db, roots, reference, select, previews=True, kinds=kinds), None
+        if loaded.preview.any():  # no group is decided on a preview: decode the candidates' pixels
+            candidates = decode_candidates(settings, loaded, params, run, exact_only, strips)
+            del loaded  # not two tables at once
+            loaded = load_rows(db, roots, reference, select, kinds=kinds)
+        local = local_features_for(db, loaded.content_hashes()) if deep else None
         with UpscalePool(options.processing_config(), strips) as upscale_jobs:
-            grouping = group_rows(loaded.rows, loaded.table, params, KeeperPolicy(keep), match.preferences,
+            grouping = group_rows(loaded, params, KeeperPolicy(keep), match.preferences,
                                   UpscaleChecker(db, upscale_jobs), local, exact_only, remembered_apart(db),
                                   escalate)
     display = PathDisplay(roots)
     errors = tuple((display(p), e) for p, e in loaded.errors)
     grouped = {k for g in grouping.groups for k in g.indices}
     left_out = {k for g in grouping.decided for k in g.indices} - grouped
-    return FindResult(public_groups(grouping.groups, loaded.rows, grouping.ranking, display), errors, summary,
-                      loaded.stale, len(loaded.rows) + loaded.previews, match, candidates,
-                      public_groups(grouping.decided, loaded.rows, grouping.ranking, display, decided=True),
+    return FindResult(public_groups(grouping.groups, grouping.rows, grouping.ranking, display), errors, summary,
+                      loaded.stale, len(loaded) + loaded.previews, match, candidates,
+                      public_groups(grouping.decided, grouping.rows, grouping.ranking, display, decided=True),
                       len(left_out))
+
+
+def searched_kinds(params: NearParams, exact_only: bool, escalating: bool) -> tuple[str, ...]:
+    """The hypothesis hashes (``matching.hashtable.KINDS``) this find searches: none for byte copies only."""
+    if exact_only:
+        return ()
+    wanted = {"rotated": params.rotations, "crop": params.crop_threshold > 0, "hard": escalating,
+              "straight": params.straight_threshold > 0 and params.crop_threshold > 0}
+    return tuple(kind for kind, on in wanted.items() if on)
 
 
 def remembered_apart(db_path: str) -> frozenset[Pair]:
@@ -166,7 +176,7 @@ def decode_candidates(settings: ScanSettings, loaded: Loaded, params: NearParams
     (``runs.main_images``); byte copies have alike previews, so an exact-only search decodes them too."""
     if exact_only:
         params = replace(params, threshold=0, extension=0, crop_threshold=0, rotations=False)
-    wanted = [loaded.rows[k] for k in preview_candidates([r.preview for r in loaded.rows], loaded.table, params)]
+    wanted = loaded.rows(preview_candidates(loaded.preview, loaded.table, params))
     wanted.sort(key=lambda r: decode_cost_key(r.info.format, r.info.size))
     return decode_main_images(settings, [r.path for r in wanted], run, strips)
 

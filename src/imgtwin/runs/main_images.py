@@ -19,6 +19,7 @@ from dataclasses import replace
 import numpy as np
 
 from imgtwin.loading.strips import StripStore
+from imgtwin.matching.hashtable import HashTable
 from imgtwin.matching.near import NearParams, candidate_pairs, with_flat_candidates
 from imgtwin.matching.straighten import straightened_candidates
 from imgtwin.matching.table import FeatureTable
@@ -36,7 +37,8 @@ PREVIEW_MARGIN = 4
 PREVIEW_MARGIN_DERIVED = 2
 
 
-def preview_candidates(previews: Sequence[bool], table: FeatureTable, params: NearParams) -> list[int]:
+def preview_candidates(previews: Sequence[bool] | np.ndarray, table: FeatureTable | HashTable,
+                       params: NearParams) -> list[int]:
     """The rows hashed from a preview that are in a candidate pair with any row, at the widened radius."""
     flags = np.asarray(previews, dtype=bool)
     if not flags.any() or len(flags) < 2:
