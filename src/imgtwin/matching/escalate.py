@@ -110,6 +110,7 @@ def escalated_matches(
     source: LocalSource,
     rule: EscalationRule = EscalationRule(),
     params: DeepParams = DeepParams(),
+    extra: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> DeepMatches:
     """The undecided pairs (rows of ``table``; ``matches``: those the thumbnails accepted) that local features
     verify, with the deep verifier's words.
@@ -118,14 +119,16 @@ def escalated_matches(
     where a verified pair joins two files, the other pairs of their group, up to :data:`GROUP_PAIRS`, are
     verified too (a straightened copy and a stickered one of one photo match each other as well as the photo).
     Each content's first row stands for its byte copies (they share one feature record and the grouping makes
-    them follow it); pairs of one content are no question.
+    them follow it); pairs of one content are no question. ``extra``: more pairs to decide (rows), from
+    candidate sources of their own (``matching.framed``: a screenshot's picture).
     """
     first: dict[str, int] = {}
     for k, digest in enumerate(content_hashes):
         if digest:
             first.setdefault(digest, k)
     unit = np.array([first[d] if d else -1 for d in content_hashes], dtype=np.int64)
-    i, j = (np.concatenate(p) for p in zip(undecided_pairs(table, judged, rule), hard_crop_pairs(table, judged[0])))
+    sources = [undecided_pairs(table, judged, rule), hard_crop_pairs(table, judged[0]), *([extra] if extra else [])]
+    i, j = (np.concatenate(p) for p in zip(*sources))
     found = _verified(_pairs(unit[i], unit[j]), table, paths, content_hashes, source, params)
     if not len(found):
         return found

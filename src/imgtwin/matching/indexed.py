@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -24,6 +24,7 @@ import numpy as np
 from imgtwin.folders import within as _within
 from imgtwin.hashing.dct import DCTHasher
 from imgtwin.hashing.features import FEATURES_SPEC
+from imgtwin.hashing.framed import FramedPicture
 from imgtwin.hashing.local import LocalFeatures
 from imgtwin.hashing.signals import SIGNALS_SPEC, KeeperSignals
 from imgtwin.matching.columns import table_from_blobs
@@ -31,6 +32,7 @@ from imgtwin.matching.deep_extra import deep_extra_matches
 from imgtwin.matching.escalate import LocalSource, escalated_matches, with_escalated
 from imgtwin.matching.evidence import gather_evidence, upscale_questions
 from imgtwin.matching.exact import exact_groups, exact_labels
+from imgtwin.matching.framed import framed_pairs
 from imgtwin.matching.grouping import EXACT, MATCHED_BY, Group, Matches, form_groups
 from imgtwin.matching.keeper import Evidence, FileInfo, KeeperPolicy, Ranking, rank_files
 from imgtwin.matching.keeper_words import metadata_gaps, reason_words
@@ -196,6 +198,7 @@ def group_rows(
     exact_only: bool = False,
     apart: frozenset[Pair] = frozenset(),
     escalate: LocalSource | None = None,
+    framed: Mapping[int, FramedPicture] | None = None,
 ) -> Grouping:
     """Exact and near groups over ``rows`` (indices into it; ``table``: their features), and the ranking their
     keepers came from.
@@ -203,7 +206,8 @@ def group_rows(
     ``checks`` settles, where it decides a keeper, whether the largest file is an upscale; ``local``
     (with ``--deep``, per row) adds the matches of local features (crops, screenshots, straightened);
     without it, ``escalate`` gives the local features of the files of the pairs the thumbnails cannot decide
-    (``matching.escalate``), and those pairs are decided on them.
+    (``matching.escalate``), and those pairs are decided on them, with those of the pictures inside the
+    rows' frames (``framed``, by row: ``matching.framed``).
     ``apart``: content hash pairs decided not duplicates (``persistence.decisions``): never matched, never
     in one group; this is the one place decisions are applied, so every output of ``find`` honours them.
     """
@@ -223,7 +227,9 @@ def group_rows(
         matches, fitted, _ = deep_extra_matches(matches, table, local, [r.content_hash for r in rows])
         derived += fitted
     elif escalate is not None and not exact_only:
-        found = escalated_matches(matches, table, judged[0], paths, [r.content_hash for r in rows], escalate)
+        extra = framed_pairs(table, framed, matches) if framed else None
+        found = escalated_matches(matches, table, judged[0], paths, [r.content_hash for r in rows], escalate,
+                                  extra=extra)
         matches, derived = with_escalated(matches, found), derived + list(found.derived)
     split = _apart_test([r.content_hash for r in rows], apart)
     whole, whole_labels = matches, labels
