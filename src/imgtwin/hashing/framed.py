@@ -84,7 +84,8 @@ def framed_picture(pixels: np.ndarray, hasher: DCTHasher) -> FramedPicture | Non
     from PIL import Image
 
     value = hasher.hash(Image.fromarray(np.ascontiguousarray(pixels[top:bottom, left:right]))).value
-    return FramedPicture(value, (left / width, top / height, right / width, bottom / height))
+    fractions = [round(v * 65535) / 65535 for v in (left / width, top / height, right / width, bottom / height)]
+    return FramedPicture(value, (fractions[0], fractions[1], fractions[2], fractions[3]))  # as stored
 
 
 def maybe_framed(pixels: Sequence[np.ndarray]) -> np.ndarray:
