@@ -97,6 +97,6 @@ class MatchFeatureExtractor:
         hashes = ([ImageHash(features.hash, dct.spec) for features in many] if dct is not None
                   else [hasher.hash(one.image) for one in loaded])
         pictures = framed_pictures([np.asarray(one.image if one.image.mode == "L" else one.image.convert("L"))
-                                    for one in loaded], dct)
+                                    for one in loaded], dct, [one.colour for one in loaded])
         return [Extraction(image_hash, features.to_bytes(), signals_of(one, features.colour_array()).to_bytes(), picture)
                 for image_hash, features, one, picture in zip(hashes, many, loaded, pictures, strict=True)]

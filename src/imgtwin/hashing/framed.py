@@ -3,11 +3,11 @@
 A screenshot of a photo (a phone's viewer, a chat, a desktop window) holds
 the photo in a part of its frame: its 32 x 32 thumbnail is mostly the app's
 bars, so no thumbnail candidate reaches the original.  On the scan's decoded
-image (64-512 px) the photo is large enough to find and hash: the box of
+image (64-512 px) the photo is large enough to find: the box of
 ``hashing.picture`` (the rows and columns between an app's bands), cut out and
-hashed with the same 64-bit pHash the index stores for every file, so that
-``find`` searches it against every file's plain hashes (``matching.framed``)
-and the local features decide the pair.
+given the match features every file has (the same 64-bit pHash, thumbnail and
+colour layout), so that ``find`` searches its hash against every file's and
+judges the pair by the thumbnail rules, as two files (``matching.framed``).
 
 The record is kept apart from the match features (``persistence.pictures``,
 keyed by content hash and :data:`PICTURE_SPEC`): an index made without it stays
@@ -23,55 +23,75 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from PIL import Image
 
+from imgtwin.hashing.batched import compute_features_many
 from imgtwin.hashing.dct import DCTHasher
+from imgtwin.hashing.features import MatchFeatures
 from imgtwin.hashing.picture import FLAT_LEVELS, MARKS, picture_box
 
-#: Names what a record means (the box rule of ``hashing.picture``, the pHash of its content); bump on any change.
-PICTURE_SPEC = "framed-v1-picturebox-phash64v2"
+#: Names what a record means (the box rule of ``hashing.picture``, the match features of its content); bump on
+#: any change.
+PICTURE_SPEC = "framed-v2-picturebox-features3"
 #: The box must hold this many pixels a side to be hashed (the pHash resizes to 32 x 32).
 MIN_SIDE = 24
 #: A box this much of the image (both ways) is the picture itself, not a framed part of it.
 MOST = 0.92
 
-_RECORD = struct.Struct("<Q4H")
+_BOX = struct.Struct("<4H")
 
 
 @dataclass(frozen=True, slots=True)
 class FramedPicture:
-    """The picture inside a file's frame: its pHash and its box, as fractions of the image."""
+    """The picture inside a file's frame: its box (fractions of the image) and the match features of its
+    content, as a file's (``hashing.features``): so it is searched and judged as a file would be."""
 
-    hash: int
     box: tuple[float, float, float, float]  # left, top, right, bottom
+    features: MatchFeatures
+
+    @property
+    def hash(self) -> int:
+        return self.features.hash
 
     def to_bytes(self) -> bytes:
-        return _RECORD.pack(self.hash, *(min(65535, max(0, round(v * 65535))) for v in self.box))
+        return _BOX.pack(*(min(65535, max(0, round(v * 65535))) for v in self.box)) + self.features.to_bytes()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> FramedPicture | None:
-        """The record, or None for a file checked and found unframed (empty bytes)."""
+        """The record, or None for a file checked and found unframed (empty bytes); ValueError if damaged."""
         if not data:
             return None
-        if len(data) != _RECORD.size:
-            raise ValueError(f"framed picture: expected {_RECORD.size} bytes, got {len(data)}")
-        value, *box = _RECORD.unpack(data)
-        return cls(value, (box[0] / 65535, box[1] / 65535, box[2] / 65535, box[3] / 65535))
+        if len(data) <= _BOX.size:
+            raise ValueError(f"framed picture: {len(data)} bytes is too short")
+        box = _BOX.unpack_from(data)
+        return cls((box[0] / 65535, box[1] / 65535, box[2] / 65535, box[3] / 65535),
+                   MatchFeatures.from_bytes(data[_BOX.size :]))
 
 
-def framed_pictures(pixels: Sequence[np.ndarray], hasher: DCTHasher | None = None) -> list[bytes]:
-    """The record of each (h, w) uint8 grey image (empty bytes: no frame), in order."""
-    hasher = hasher or DCTHasher()
-    maybe = maybe_framed(pixels)
+def framed_pictures(pixels: Sequence[np.ndarray], hasher: DCTHasher | None = None,
+                    colours: Sequence[Image.Image | None] | None = None) -> list[bytes]:  # fmt: skip
+    """The record of each (h, w) uint8 grey image (empty bytes: no frame), in order; ``colours``: the
+    loader's small colour copies, cut at the same box for the picture's colour layout."""
+    boxes = {k: box for k in np.flatnonzero(maybe_framed(pixels)).tolist() if (box := inner_box(pixels[k]))}
     found = [b""] * len(pixels)
-    for k in np.flatnonzero(maybe).tolist():
-        picture = framed_picture(pixels[k], hasher)
-        if picture is not None:
-            found[k] = picture.to_bytes()
+    if not boxes:
+        return found
+    crops, colour_crops = [], []
+    for k, (left, top, right, bottom) in boxes.items():
+        crops.append(Image.fromarray(np.ascontiguousarray(pixels[k][top:bottom, left:right])))
+        colour = colours[k] if colours is not None else None
+        colour_crops.append(None if colour is None else colour.crop(_scaled(boxes[k], pixels[k].shape, colour.size)))
+    features = compute_features_many(crops, hasher, colour_crops)
+    for (k, box), feature in zip(boxes.items(), features, strict=True):
+        height, width = pixels[k].shape
+        fractions = [round(v * 65535) / 65535 for v in (box[0] / width, box[1] / height, box[2] / width,
+                                                          box[3] / height)]  # fmt: skip
+        found[k] = FramedPicture((fractions[0], fractions[1], fractions[2], fractions[3]), feature).to_bytes()
     return found
 
 
-def framed_picture(pixels: np.ndarray, hasher: DCTHasher) -> FramedPicture | None:
-    """The picture inside the frame of one grey image, or None (no frame, or a box too small or too large)."""
+def inner_box(pixels: np.ndarray) -> tuple[int, int, int, int] | None:
+    """The picture's box inside the frame of one grey image, or None (no frame, a box too small or too large)."""
     box = picture_box(pixels)
     if box is None:
         return None
@@ -81,11 +101,14 @@ def framed_picture(pixels: np.ndarray, hasher: DCTHasher) -> FramedPicture | Non
         return None
     if right - left >= MOST * width and bottom - top >= MOST * height:
         return None
-    from PIL import Image
+    return box
 
-    value = hasher.hash(Image.fromarray(np.ascontiguousarray(pixels[top:bottom, left:right]))).value
-    fractions = [round(v * 65535) / 65535 for v in (left / width, top / height, right / width, bottom / height)]
-    return FramedPicture(value, (fractions[0], fractions[1], fractions[2], fractions[3]))  # as stored
+
+def _scaled(box: tuple[int, int, int, int], shape: tuple[int, ...], size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """``box`` of an image of ``shape`` (h, w) on one of ``size`` (w, h), at least a pixel each way."""
+    sx, sy = size[0] / shape[1], size[1] / shape[0]
+    left, top = int(box[0] * sx), int(box[1] * sy)
+    return left, top, max(left + 1, round(box[2] * sx)), max(top + 1, round(box[3] * sy))
 
 
 def maybe_framed(pixels: Sequence[np.ndarray]) -> np.ndarray:

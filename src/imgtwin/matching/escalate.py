@@ -190,6 +190,14 @@ def _verified(pairs: list[tuple[int, int]], table: FeatureTable, paths: Sequence
     return found.of_rows(index)
 
 
+def concat_matches(*parts: DeepMatches) -> DeepMatches:
+    """The matches of ``parts`` in one (none: no matches)."""
+    out = _none()
+    for part in parts:
+        out = _concat(out, part)
+    return out
+
+
 def _concat(a: DeepMatches, b: DeepMatches) -> DeepMatches:
     return DeepMatches(np.concatenate([a.i, b.i]), np.concatenate([a.j, b.j]), np.concatenate([a.inliers, b.inliers]),
                        a.transform + b.transform, a.inverse + b.inverse, np.concatenate([a.source, b.source]),

@@ -4,8 +4,17 @@ A screenshot's 32 x 32 thumbnail is mostly its app's bars, so no thumbnail
 rule reaches its original.  The scan records the pHash of the picture inside
 the frame, found on its own decode (``hashing.framed``); here each such hash is
 searched within :data:`RADIUS` bits of every file's two hashes (``radius_join``,
-no all-pairs loop), and the nearest few make pairs that the local features
-decide (``matching.escalate``: the deep verifier with its framing rules).
+no all-pairs loop), and the nearest few make candidates.  Each is judged as two
+files are (``near.judge``: the picture's thumbnail and colour layout against the
+other file's, with the crop alignments), which needs no decode; those it rejects
+without finding them clearly different go to the local features
+(``matching.escalate``: the deep verifier with its framing rules).
+
+Which file is the source: the framed one holds the other's picture where its
+thumbnail around the box is mostly one flat colour (an app's bars, a border:
+``framing.frame_share``, as ``--deep`` decides it); where the box lies on a
+photo's own flat sky and ground, the other file may be a crop of it, and
+neither is called the source.
 
 Measured on the small phone-edits corpus (1,000 files): of the screenshots with a
 box, 20 of 24 lie within 8 bits of their original's hash, while the nearest
@@ -18,8 +27,13 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from imgtwin.hashing.features import THUMB, MatchFeatures
 from imgtwin.hashing.framed import PICTURE_SPEC, FramedPicture
+from imgtwin.matching.deep import DeepMatches
+from imgtwin.matching.escalate import EscalationRule, concat_matches
+from imgtwin.matching.framing import frame_share
 from imgtwin.matching.grouping import Matches
+from imgtwin.matching.near import PLAIN, Candidates, NearParams, judge
 from imgtwin.matching.search import radius_join
 from imgtwin.matching.table import FeatureTable
 from imgtwin.persistence.index import HashIndex
@@ -29,6 +43,7 @@ from imgtwin.persistence.pictures import framed_of
 RADIUS = 10
 #: At most this many candidates per framed picture, the nearest first.
 NEAREST = 3
+_PARAMS, _RULE = NearParams(), EscalationRule()
 
 
 def load_framed(db_path: str, content_hashes: Sequence[str | None]) -> dict[int, FramedPicture]:
@@ -45,8 +60,8 @@ def load_framed(db_path: str, content_hashes: Sequence[str | None]) -> dict[int,
 
 def framed_pairs(table: FeatureTable, framed: Mapping[int, FramedPicture],
                  matches: Matches) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """Pairs ``(i, j)`` of rows, ``i < j``: a framed picture of one close to the other's hash, the nearest
-    :data:`NEAREST` of each, leaving out pairs the thumbnails matched and low-detail pictures found."""
+    """Pairs ``(i, j)`` of rows: ``i``'s framed picture close to ``j``'s hash, the nearest :data:`NEAREST` of
+    each, leaving out pairs the thumbnails matched and low-detail pictures found."""
     n = len(table)
     none = np.zeros(0, np.int64)
     if n < 2 or not framed:
@@ -68,7 +83,65 @@ def framed_pairs(table: FeatureTable, framed: Mapping[int, FramedPicture],
     i, j = i[order], j[order]
     rank = np.arange(len(i)) - np.searchsorted(i, i)  # position among the same query's candidates
     i, j = i[rank < NEAREST], j[rank < NEAREST]
-    a, c = np.minimum(i, j), np.maximum(i, j)
     matched = np.minimum(matches.i, matches.j).astype(np.int64) * n + np.maximum(matches.i, matches.j)
-    keep = ~np.isin(a * n + c, matched)
-    return a[keep], c[keep]
+    keep = ~np.isin(np.minimum(i, j) * n + np.maximum(i, j), matched)
+    return i[keep], j[keep]
+
+
+def framed_matches(table: FeatureTable, framed: Mapping[int, FramedPicture], matches: Matches,
+                   params: NearParams = _PARAMS, rule: EscalationRule = _RULE,
+                   ) -> tuple[DeepMatches, tuple[np.ndarray, np.ndarray]]:  # fmt: skip
+    """The candidates of :func:`framed_pairs` the thumbnail rules accept (``i``: the other file, ``j``: the
+    framed one), and those left for the local features (rejected, not clearly different)."""
+    f, o = framed_pairs(table, framed, matches)
+    if not len(f):
+        return concat_matches(), (f, o)
+    derived = _pair_table(table, [framed[k].features for k in f.tolist()], o)
+    m = len(f)
+    distance = np.minimum(np.bitwise_count(derived.hashes[:m] ^ table.hashes[o]),
+                          np.bitwise_count(derived.hashes[:m] ^ table.trim_hashes[o])).astype(np.int16)
+    cand = Candidates(np.arange(m), np.arange(m) + m, distance, np.zeros(m, np.int8), np.full(m, PLAIN, np.int8))
+    ok, alignment = judge(derived, params, cand)
+    close = (alignment.detail <= rule.max_detail) | (alignment.correlation >= rule.min_correlation)
+    words, back, source = [], [], []
+    for k in np.flatnonzero(ok).tolist():
+        left, top, right, bottom = framed[int(f[k])].box
+        quad = np.array([[left, top], [right, top], [right, bottom], [left, bottom]]) * THUMB
+        share = frame_share(table.full(f[k : k + 1])[0], quad)
+        words.append("inside a larger frame")
+        back.append(f"crop {100 * (1 - (right - left) * (bottom - top)):.0f}%")
+        source.append(int(o[k]) if share is not None and share >= FRAME_SHARE else -1)
+    rows = np.flatnonzero(ok)
+    found = DeepMatches(o[rows], f[rows], np.zeros(len(rows), np.int64), tuple(words), tuple(back),
+                        np.array(source, np.int64), np.ones(len(rows)), distance[rows].astype(np.int64))
+    rest = ~ok & close
+    return found, (f[rest], o[rest])
+
+
+#: The share of a framed file's thumbnail around its picture that must be one flat colour for the picture to be
+#: the other file's (``--deep``'s rule, ``matching.deep``).
+FRAME_SHARE = 0.5
+
+
+def _pair_table(table: FeatureTable, pictures: Sequence[MatchFeatures], other: np.ndarray) -> FeatureTable:
+    """Rows ``k`` (``pictures[k]``, as a file) and ``m + k`` (``table``'s row ``other[k]``, as stored)."""
+    mine = FeatureTable.from_features(pictures)
+    m = len(pictures)
+
+    def both(column: np.ndarray | None, own: np.ndarray | None) -> np.ndarray | None:
+        return None if column is None or own is None else np.concatenate([own, column[other]])
+
+    full = mine.full(np.arange(m))
+    return FeatureTable(
+        np.concatenate([mine.hashes, table.hashes[other]]),
+        np.concatenate([mine.trim_hashes, table.trim_hashes[other]]),
+        np.concatenate([mine.thumbs, table.thumbs[other]]),
+        np.concatenate([full, table.full(other)]),
+        np.concatenate([mine.trimmed if mine.trimmed is not None else np.zeros(m, bool),
+                        table.trimmed[other] if table.trimmed is not None else np.zeros(len(other), bool)]),
+        colour=both(table.colour, mine.colour),
+        low_detail=both(table.low_detail, mine.low_detail),
+        featureless=both(table.featureless, mine.featureless),
+        mostly_flat=both(table.mostly_flat, mine.mostly_flat),
+        trim=both(table.trim, mine.trim),
+    )

@@ -32,7 +32,7 @@ from imgtwin.matching.deep_extra import deep_extra_matches
 from imgtwin.matching.escalate import LocalSource, escalated_matches, with_escalated
 from imgtwin.matching.evidence import gather_evidence, upscale_questions
 from imgtwin.matching.exact import exact_groups, exact_labels
-from imgtwin.matching.framed import framed_pairs
+from imgtwin.matching.framed import framed_matches
 from imgtwin.matching.grouping import EXACT, MATCHED_BY, Group, Matches, form_groups
 from imgtwin.matching.keeper import Evidence, FileInfo, KeeperPolicy, Ranking, rank_files
 from imgtwin.matching.keeper_words import metadata_gaps, reason_words
@@ -227,7 +227,10 @@ def group_rows(
         matches, fitted, _ = deep_extra_matches(matches, table, local, [r.content_hash for r in rows])
         derived += fitted
     elif escalate is not None and not exact_only:
-        extra = framed_pairs(table, framed, matches) if framed else None
+        extra = None
+        if framed:  # screenshots: the pictures inside their frames, judged as files, the rest escalated
+            accepted, extra = framed_matches(table, framed, matches, params)
+            matches, derived = with_escalated(matches, accepted), derived + list(accepted.derived)
         found = escalated_matches(matches, table, judged[0], paths, [r.content_hash for r in rows], escalate,
                                   extra=extra)
         matches, derived = with_escalated(matches, found), derived + list(found.derived)
