@@ -32,7 +32,7 @@ from imgtwin.hashing.picture import FLAT_LEVELS, MARKS, picture_box
 
 #: Names what a record means (the box rule of ``hashing.picture``, the match features of its content); bump on
 #: any change.
-PICTURE_SPEC = "framed-v2-picturebox-features3"
+PICTURE_SPEC = "framed-v3-picturebox-island-features3"
 #: The box must hold this many pixels a side to be hashed (the pHash resizes to 32 x 32).
 MIN_SIDE = 24
 #: A box this much of the image (both ways) is the picture itself, not a framed part of it.
@@ -92,7 +92,7 @@ def framed_pictures(pixels: Sequence[np.ndarray], hasher: DCTHasher | None = Non
 
 def inner_box(pixels: np.ndarray) -> tuple[int, int, int, int] | None:
     """The picture's box inside the frame of one grey image, or None (no frame, a box too small or too large)."""
-    box = picture_box(pixels)
+    box = picture_box(pixels) or island_box(pixels)
     if box is None:
         return None
     left, top, right, bottom = box
@@ -102,6 +102,43 @@ def inner_box(pixels: np.ndarray) -> tuple[int, int, int, int] | None:
     if right - left >= MOST * width and bottom - top >= MOST * height:
         return None
     return box
+
+
+#: Grey levels off the background that a picture's pixel lies (JPEG noise on a flat background is 1-2 levels).
+OFF_BACKGROUND = 6
+#: A row of the picture holds a run of off-background pixels this share of the longest such run.
+RUN_SHARE = 0.6
+
+
+def island_box(pixels: np.ndarray) -> tuple[int, int, int, int] | None:
+    """The picture as an island on the background, where ``picture_box``'s bands find none: a small photo in the
+    middle of a wide screen (a desktop window, a phone held sideways) makes its rows bands with marks, like
+    text.  The picture's rows are the longest block of rows that each hold a long unbroken run of pixels off
+    the background (a line of text breaks up between its words); its columns, those mostly off it there."""
+    width = pixels.shape[1]
+    edges = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
+    background = int(np.bincount(edges, minlength=256).argmax())
+    off = np.abs(pixels.astype(np.int16) - background) > OFF_BACKGROUND
+    position = np.broadcast_to(np.arange(1, width + 1), off.shape)
+    last_on = np.maximum.accumulate(np.where(off, 0, position), axis=1)  # the last background pixel so far
+    runs = (position - last_on).max(axis=1)
+    rows = _longest_block(runs >= max(MIN_SIDE, RUN_SHARE * runs.max()))
+    if rows is None or rows[1] - rows[0] < MIN_SIDE:
+        return None
+    columns = _longest_block(off[rows[0] : rows[1]].mean(axis=0) >= 0.5)
+    if columns is None:
+        return None
+    return columns[0], rows[0], columns[1], rows[1]
+
+
+def _longest_block(flags: np.ndarray) -> tuple[int, int] | None:
+    """``(start, end)`` of the longest run of True in ``flags``, or None."""
+    padded = np.concatenate([[False], flags, [False]]).astype(np.int8)
+    starts, ends = np.flatnonzero(np.diff(padded) == 1), np.flatnonzero(np.diff(padded) == -1)
+    if not len(starts):
+        return None
+    k = int(np.argmax(ends - starts))
+    return int(starts[k]), int(ends[k])
 
 
 def _scaled(box: tuple[int, int, int, int], shape: tuple[int, ...], size: tuple[int, int]) -> tuple[int, int, int, int]:
