@@ -61,12 +61,15 @@ def load_framed(db_path: str, content_hashes: Sequence[str | None]) -> dict[int,
 def framed_pairs(table: FeatureTable, framed: Mapping[int, FramedPicture],
                  matches: Matches) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Pairs ``(i, j)`` of rows: ``i``'s framed picture close to ``j``'s hash, the nearest :data:`NEAREST` of
-    each, leaving out pairs the thumbnails matched and low-detail pictures found."""
+    each, leaving out pairs the thumbnails matched, and low-detail pictures, framed or found."""
     n = len(table)
     none = np.zeros(0, np.int64)
     if n < 2 or not framed:
         return none, none
-    rows = np.array(sorted(framed), dtype=np.int64)
+    # a flat picture's content (a blank page inside a drawn frame) is matched on pixels only, never searched
+    rows = np.array(sorted(k for k, picture in framed.items() if not picture.features.low_detail), dtype=np.int64)
+    if not len(rows):
+        return none, none
     queries = np.array([framed[k].hash for k in rows.tolist()], dtype=np.uint64)
     q, b, distance = radius_join(queries, np.concatenate([table.hashes, table.trim_hashes]), RADIUS)
     i, j = rows[q], (b % n).astype(np.int64)
