@@ -143,6 +143,10 @@ class FileResult:
     duration_s: float | None = field(default=None, compare=False)
     # Bytes of the file read, where less than its size (a preview): for the summary and metrics.
     bytes_read: int | None = field(default=None, compare=False)
+    # The picture inside a framed file (see hashing.framed), stored apart from the row: empty bytes when
+    # checked and unframed, None when not checked (a reused row has its record already).
+    picture: bytes | None = None
+    picture_spec: str | None = None
 
     @property
     def path(self) -> str:

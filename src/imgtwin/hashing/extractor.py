@@ -11,9 +11,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+import numpy as np
+
 from imgtwin.hashing.batched import compute_features_many
 from imgtwin.hashing.dct import DCTHasher
 from imgtwin.hashing.features import FEATURES_SPEC
+from imgtwin.hashing.framed import PICTURE_SPEC, framed_pictures
 from imgtwin.hashing.signals import SIGNALS_SPEC, signals_of
 from imgtwin.interfaces import Hasher, LoadedImage
 from imgtwin.records import ImageHash
@@ -26,6 +29,7 @@ class Extraction:
     hash: ImageHash
     features: bytes
     signals: bytes | None = None
+    picture: bytes | None = None  # the framed picture's record (hashing.framed); None: not looked for
 
 
 class FeatureExtractor(Protocol):
@@ -37,6 +41,11 @@ class FeatureExtractor(Protocol):
     @property
     def signals_spec(self) -> str | None:
         """Names the keeper signals' definition (None: this extractor records none)."""
+        ...
+
+    @property
+    def picture_spec(self) -> str | None:
+        """Names the framed picture's definition (None: this extractor looks for none)."""
         ...
 
     def extract(self, loaded: LoadedImage, hasher: Hasher) -> Extraction:
@@ -75,6 +84,10 @@ class MatchFeatureExtractor:
     def signals_spec(self) -> str:
         return SIGNALS_SPEC
 
+    @property
+    def picture_spec(self) -> str:
+        return PICTURE_SPEC
+
     def extract(self, loaded: LoadedImage, hasher: Hasher) -> Extraction:
         return self.extract_many([loaded], hasher)[0]
 
@@ -83,5 +96,7 @@ class MatchFeatureExtractor:
         many = compute_features_many([one.image for one in loaded], dct, [one.colour for one in loaded])
         hashes = ([ImageHash(features.hash, dct.spec) for features in many] if dct is not None
                   else [hasher.hash(one.image) for one in loaded])
-        return [Extraction(image_hash, features.to_bytes(), signals_of(one, features.colour_array()).to_bytes())
-                for image_hash, features, one in zip(hashes, many, loaded, strict=True)]
+        pictures = framed_pictures([np.asarray(one.image if one.image.mode == "L" else one.image.convert("L"))
+                                    for one in loaded], dct, [one.colour for one in loaded])
+        return [Extraction(image_hash, features.to_bytes(), signals_of(one, features.colour_array()).to_bytes(), picture)
+                for image_hash, features, one, picture in zip(hashes, many, loaded, pictures, strict=True)]

@@ -256,6 +256,10 @@ class LocalFeatureExtractor:
     def signals_spec(self) -> None:
         return None  # the deep pass records local features only
 
+    @property
+    def picture_spec(self) -> None:
+        return None
+
     def extract(self, loaded: LoadedImage, hasher: Hasher) -> Extraction:
         features = extract_local(loaded.image, self.local_spec)
         return Extraction((hasher or DCTHasher()).hash(loaded.image), features.to_bytes())

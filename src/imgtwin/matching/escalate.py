@@ -118,6 +118,7 @@ def escalated_matches(
     source: LocalSource,
     rule: EscalationRule = EscalationRule(),
     params: DeepParams = DeepParams(),
+    extra: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> DeepMatches:
     """The undecided pairs (rows of ``table``; ``matches``: those the thumbnails accepted) that local features
     verify, with the deep verifier's words.
@@ -125,11 +126,14 @@ def escalated_matches(
     A group holds only matches of its keeper (``grouping.form_groups``), and the keeper may be any member: so
     where a verified pair joins two files, the other pairs of their group, up to :data:`GROUP_PAIRS`, are
     verified too (a straightened copy and a stickered one of one photo match each other as well as the photo).
-    ``files``: the rows' paths and content hashes. Each content's first row stands for its byte copies (they share one feature record and the grouping makes
-    them follow it); pairs of one content are no question.
+    ``files``: the rows' paths and content hashes. Each content's first row stands for its byte copies (they
+    share one feature record and the grouping makes them follow it); pairs of one content are no question.
+    ``extra``: more pairs to decide (rows), from candidate sources of their own (``matching.framed``: a
+    screenshot's picture).
     """
     unit = files.units()
-    i, j = (np.concatenate(p) for p in zip(undecided_pairs(table, judged, rule), hard_crop_pairs(table, judged[0])))
+    sources = [undecided_pairs(table, judged, rule), hard_crop_pairs(table, judged[0]), *([extra] if extra else [])]
+    i, j = (np.concatenate(p) for p in zip(*sources))
     found = _verified(_pairs(unit[i], unit[j]), table, files, source, params)
     if not len(found):
         return found
@@ -190,6 +194,14 @@ def _verified(pairs: list[tuple[int, int]], table: FeatureTable | HashTable, fil
     found = verified_matches(LocalTable.build(features), pi[present], pj[present], pixels.full(np.arange(len(index))),
                              pixels.hashes, params)
     return found.of_rows(index)
+
+
+def concat_matches(*parts: DeepMatches) -> DeepMatches:
+    """The matches of ``parts`` in one (none: no matches)."""
+    out = _none()
+    for part in parts:
+        out = _concat(out, part)
+    return out
 
 
 def _concat(a: DeepMatches, b: DeepMatches) -> DeepMatches:

@@ -16,18 +16,20 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import numpy as np
 
 from imgtwin.folders import within as _within
+from imgtwin.hashing.framed import FramedPicture
 from imgtwin.hashing.local import LocalFeatures
 from imgtwin.matching.deep_extra import deep_extra_matches
 from imgtwin.matching.escalate import LocalSource, escalated_matches, with_escalated
 from imgtwin.matching.evidence import gather_evidence, upscale_questions
 from imgtwin.matching.files import FileRow, Loaded, RowSelector, load_rows
+from imgtwin.matching.framed import framed_matches
 from imgtwin.matching.grouping import EXACT, MATCHED_BY, Group, Matches, form_groups
 from imgtwin.matching.keeper import Evidence, KeeperPolicy, Ranking, rank_files
 from imgtwin.matching.keeper_words import metadata_gaps, reason_words
@@ -101,13 +103,15 @@ def group_rows(
     exact_only: bool = False,
     apart: frozenset[Pair] = frozenset(),
     escalate: LocalSource | None = None,
+    framed: Mapping[int, FramedPicture] | None = None,
 ) -> Grouping:
     """Exact and near groups over the ``loaded`` files, and the ranking their keepers came from.
 
     ``checks`` settles, where it decides a keeper, whether the largest file is an upscale; ``local``
     (with ``--deep``, per row) adds the matches of local features (crops, screenshots, straightened);
     without it, ``escalate`` gives the local features of the files of the pairs the thumbnails cannot decide
-    (``matching.escalate``), and those pairs are decided on them.
+    (``matching.escalate``), and those pairs are decided on them, with those of the pictures inside the
+    rows' frames (``framed``, by row: ``matching.framed``).
     ``apart``: content hash pairs decided not duplicates (``persistence.decisions``): never matched, never
     in one group; this is the one place decisions are applied, so every output of ``find`` honours them.
     Only the files in a match or an exact set can be in a group: their records are read (``Grouping.rows``)
@@ -126,7 +130,11 @@ def group_rows(
         matches, fitted, _ = deep_extra_matches(matches, table, local, loaded.content_hashes())
         derived += fitted
     elif escalate is not None and not exact_only:
-        found = escalated_matches(matches, table, judged[0], loaded, escalate)
+        extra = None
+        if framed:  # screenshots: the pictures inside their frames, judged as files, the rest escalated
+            accepted, extra = framed_matches(table, framed, matches, params)
+            matches, derived = with_escalated(matches, accepted), derived + list(accepted.derived)
+        found = escalated_matches(matches, table, judged[0], loaded, escalate, extra=extra)
         matches, derived = with_escalated(matches, found), derived + list(found.derived)
     members = np.unique(np.concatenate([matches.i, matches.j, np.flatnonzero(all_labels >= 0)]).astype(np.int64))
     rows = loaded.rows(members)

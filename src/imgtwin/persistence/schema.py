@@ -94,6 +94,13 @@ AUXILIARY_TABLES = (
         data          BLOB NOT NULL,      -- keypoints and descriptors, see hashing/local.py
         PRIMARY KEY (content_hash, spec)
     ) WITHOUT ROWID""",
+    # The picture inside each scanned content's frame, or none (hashing/framed.py, persistence/pictures.py).
+    """CREATE TABLE IF NOT EXISTS framed_pictures (
+        content_hash  TEXT NOT NULL,      -- xxh3-128 of the bytes, hex (files.content_hash)
+        spec          TEXT NOT NULL,      -- the record's definition (hashing/framed.py PICTURE_SPEC)
+        data          BLOB NOT NULL,      -- empty: checked, no frame; else hashing.framed.FramedPicture bytes
+        PRIMARY KEY (content_hash, spec)
+    ) WITHOUT ROWID""",
     # The keeper's upscale checks (matching/resolution.py).
     """CREATE TABLE IF NOT EXISTS upscale_checks (
         large_hash  TEXT NOT NULL,   -- content hashes of the two files compared (matching/resolution.py)

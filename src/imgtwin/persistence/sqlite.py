@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from typing import Any, Self
 
 from imgtwin.persistence.keys import key_path, path_key
+from imgtwin.persistence.pictures import picture_rows, store_pictures
 from imgtwin.persistence.rows import text_path
 from imgtwin.persistence.schema import SCHEMA_VERSION, IndexVersionError, ensure_schema, inspect
 from imgtwin.records import FileResult
@@ -200,6 +201,7 @@ class SqliteHashPersistence:
             return
         with write_transaction(self._conn):
             self._conn.executemany(_UPSERT, rows)
+            store_pictures(self._conn, picture_rows(results))
 
     def finalize(self) -> None:
         self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")

@@ -24,6 +24,7 @@ from typing import Protocol
 
 from imgtwin.hashing.content import content_hash
 from imgtwin.persistence.index import HashIndex, is_gone
+from imgtwin.persistence.pictures import has_picture
 from imgtwin.processing.task import failure_of
 from imgtwin.records import (
     ErrorReason,
@@ -60,7 +61,7 @@ class IndexScanCache:
 
     def __init__(
         self, db_path: str, spec: HashSpec, loader_id: str | frozenset[str], features_spec: str | None = None,
-        signals_spec: str | None = None,
+        signals_spec: str | None = None, picture_spec: str | None = None,
     ) -> None:
         self.db_path = db_path
         self.spec = spec
@@ -68,6 +69,7 @@ class IndexScanCache:
         self.loader_ids = frozenset({loader_id}) if isinstance(loader_id, str) else loader_id
         self.features_spec = features_spec
         self.signals_spec = signals_spec
+        self.picture_spec = picture_spec  # a row is settled only with its content's framed picture of this spec
         self._index: HashIndex | None = None
         self._fresh = False  # the index held no file when this scan began
 
@@ -110,8 +112,15 @@ class IndexScanCache:
             return False
         if row.hash is not None:
             return (row.hash_spec, row.features_spec, row.signals_spec) == (
-                self.spec.id, self.features_spec, self.signals_spec)
+                self.spec.id, self.features_spec, self.signals_spec) and self._has_picture(row)
         return row.error_reason in SETTLED_ERRORS
+
+    def _has_picture(self, row: IndexedFile) -> bool:
+        """An index made before framed pictures were recorded (or by another definition) lacks them: decoded
+        again, never read as unframed (``persistence.pictures``)."""
+        if self.picture_spec is None or not row.content_hash:
+            return True
+        return has_picture(self._open().conn, row.content_hash, self.picture_spec)
 
     def _twin(self, index: HashIndex, path: str, info: os.stat_result) -> FileResult | None:
         """The result of an indexed file with the same bytes, for a path the index does not know."""

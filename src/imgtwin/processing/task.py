@@ -186,4 +186,5 @@ def _finish(reads: Sequence[_Read], hasher: Hasher, extractor: FeatureExtractor 
         read.metadata, FileStatus.HASHED, hash=extraction.hash, features=extraction.features,
         features_spec=extractor.spec, signals=extraction.signals,
         signals_spec=extractor.signals_spec if extraction.signals is not None else None, bytes_read=read.loaded.bytes_read,
+        picture=extraction.picture, picture_spec=extractor.picture_spec if extraction.picture is not None else None,
     ) for read, extraction in zip(reads, extractions, strict=True)]

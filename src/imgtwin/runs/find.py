@@ -22,6 +22,7 @@ from imgtwin.folders import within as _within
 from imgtwin.loading.formats import decode_cost_key
 from imgtwin.loading.strips import StripStore
 from imgtwin.matching.deep_extra import local_features_for
+from imgtwin.matching.framed import load_framed
 from imgtwin.matching.indexed import (
     Loaded,
     PathDisplay,
@@ -139,10 +140,11 @@ def find_duplicates(
             del loaded  # not two tables at once
             loaded = load_rows(db, roots, reference, select, kinds=kinds)
         local = local_features_for(db, loaded.content_hashes()) if deep else None
+        framed = load_framed(db, loaded.content_hashes()) if escalate is not None else None
         with UpscalePool(options.processing_config(), strips) as upscale_jobs:
             grouping = group_rows(loaded, params, KeeperPolicy(keep), match.preferences,
                                   UpscaleChecker(db, upscale_jobs), local, exact_only, remembered_apart(db),
-                                  escalate)
+                                  escalate, framed)
     display = PathDisplay(roots)
     errors = tuple((display(p), e) for p, e in loaded.errors)
     grouped = {k for g in grouping.groups for k in g.indices}

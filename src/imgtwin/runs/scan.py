@@ -154,8 +154,10 @@ def _scan_with(settings: ScanSettings, engine: ParallelProcessingEngine, run: Ru
             persistence = build_persistence(settings, engine)
             features_spec = engine.features.spec if engine.features is not None else None
             signals_spec = engine.features.signals_spec if engine.features is not None else None
+            picture_spec = engine.features.picture_spec if engine.features is not None else None
             loader_ids = getattr(engine.loader, "reuses", frozenset({engine.loader.decode_id}))
-            cache = IndexScanCache(settings.db_path, engine.hasher.spec, loader_ids, features_spec, signals_spec)
+            cache = IndexScanCache(settings.db_path, engine.hasher.spec, loader_ids, features_spec, signals_spec,
+                                   picture_spec)
             config = settings.options.processing_config(progress=run.shows_progress)
             summary = engine.process_directory(list(settings.roots), config, reporter, persistence, run.cancel,
                                                cache=cache)
