@@ -129,11 +129,11 @@ def agreeing_cells(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def _window_of(thumbs: np.ndarray, windows: np.ndarray) -> np.ndarray:
     """(n, 32, 32) float32: each thumbnail resampled to its window (``windows``: (n, 4) cuts)."""
-    out = np.empty(thumbs.shape, np.float32)
     unique, which = np.unique(windows, axis=0, return_inverse=True)
-    for k, (left, top, right, bottom) in enumerate(unique.tolist()):
-        rows = np.flatnonzero(which.ravel() == k)
-        out[rows] = resampler(THUMB, top, bottom) @ thumbs[rows].astype(np.float64) @ resampler(THUMB, left, right).T
+    rows = np.stack([resampler(THUMB, top, bottom) for _, top, _, bottom in unique.tolist()]).astype(np.float32)
+    cols = np.stack([resampler(THUMB, left, right).T for left, _, right, _ in unique.tolist()]).astype(np.float32)
+    which = which.ravel()
+    out: np.ndarray = rows[which] @ thumbs.astype(np.float32) @ cols[which]
     return out
 
 
@@ -191,12 +191,15 @@ def covered_pairs(table: FeatureTable, cand: Candidates) -> tuple[np.ndarray, np
     agreeing in part, no thumbnail candidate already."""
     n = len(table)
     files = np.flatnonzero(_detailed(table))
-    none = np.zeros(0, np.int64)
-    if len(files) < 2:
+    m, none = len(files), np.zeros(0, np.int64)
+    if m < 2:
         return none, none
-    quarters = window_hashes(table.full(files), QUARTERS)
-    found = [radius_pairs(quarters[:, k], COVER_RADIUS)[:2] for k in range(len(QUARTERS))]
-    pairs = np.unique(np.concatenate([files[a].astype(np.int64) * n + files[b] for a, b in found]))
+    # One search over every quarter of every file (the pairs of two different quarters left out): at scale the
+    # radius search's multi-index hashing is cheaper than one quadratic search per quarter.
+    quarters = window_hashes(table.full(files), QUARTERS).T.reshape(-1)
+    a, b, _ = radius_pairs(quarters, COVER_RADIUS)
+    same = a // m == b // m
+    pairs = np.unique(files[a[same] % m].astype(np.int64) * n + files[b[same] % m])
     i, j = pairs // n, pairs % n
     keep = _fresh(i, j, n, cand)
     i, j = i[keep], j[keep]
