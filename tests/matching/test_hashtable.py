@@ -138,7 +138,8 @@ def _peak_per_file(db: str) -> tuple[float, int]:
 
 def test_memory_per_file_is_the_hash_tables_not_the_pictures(index: tuple[str, str], tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    """Loading 2,000 then 6,000 files: the peak grows by the resident columns per file (~0.4 KB), where a
+    """Loading 2,000 then 6,000 files: the peak grows by the resident columns per file (~0.8 KB, 0.5 KB of it
+    the 61 window hashes of ``matching.partial``), where a
     table of thumbnails and colours (1.5 KB) and a record per file (0.8 KB) grew by ~2.4 KB. Blocks of 256
     files, so that the blocks' own memory (constant: ~130 MB at 4,096 files) is small beside the difference."""
     from imgtwin.matching import files, hashtable, near, straighten
@@ -149,7 +150,7 @@ def test_memory_per_file_is_the_hash_tables_not_the_pictures(index: tuple[str, s
     small, n_small = _peak_per_file(_grown(index[0], tmp_path / "small.db", 2000))
     large, n_large = _peak_per_file(_grown(index[0], tmp_path / "large.db", 6000))
     assert (n_small, n_large) == (2000, 6000)
-    assert (large - small) / (n_large - n_small) < 700
+    assert (large - small) / (n_large - n_small) < 1000
 
 
 def test_a_row_gone_from_the_index_is_refused_in_one_line(index: tuple[str, str], tmp_path: Path) -> None:

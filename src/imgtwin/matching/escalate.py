@@ -12,6 +12,9 @@ of just their files are computed (``runs.find``, through the index's
 pairs are verified by the deep verifier with its safety rules
 (``matching.deep.verified_matches``: the fit's frame inside the other's
 picture, the inliers in the pictures and not on an app's layout).
+The pairs no thumbnail candidate reaches, or that the thumbnails find
+different as a whole (hard crops, stickers, captions, logos), come from
+``matching.partial``, where the thumbnails agree in part.
 
 *Clearly different*: a rejected candidate whose aligned thumbnails disagree
 in detail (distance > :attr:`EscalationRule.max_detail` of 255 bits) and
@@ -38,9 +41,9 @@ import numpy as np
 from imgtwin.hashing.local import LocalFeatures
 from imgtwin.matching.deep import DeepMatches, DeepParams, LocalTable, verified_matches
 from imgtwin.matching.grouping import Matches
-from imgtwin.matching.hashtable import HashTable, hypotheses
+from imgtwin.matching.hashtable import HashTable
 from imgtwin.matching.near import Candidates
-from imgtwin.matching.search import radius_join
+from imgtwin.matching.partial import partial_pairs
 from imgtwin.matching.table import FeatureTable
 from imgtwin.matching.verify import Alignment
 
@@ -81,35 +84,6 @@ def undecided_pairs(table: FeatureTable | HashTable, judged: tuple[Candidates, n
     return cand.i[wanted], cand.j[wanted]
 
 
-#: Harder crops than the thumbnail rules try (``near.CROP_HYPOTHESES``: 4-8 %): 15 and 25 % off one side,
-#: 15 % off two sides at a corner, a 20 % zoom. A hypothesis within :data:`HARD_CROP_RADIUS` bits of another
-#: file's hash makes a pair to escalate: on the small phone-edits corpus, 19 pairs of 25 files in 1,000
-#: at 6 bits (10 of them true; 8 bits: 42 pairs of 54 files).
-HARD_CROPS = (
-    (0.15, 0.0, 0.0, 0.0), (0.0, 0.15, 0.0, 0.0), (0.0, 0.0, 0.15, 0.0), (0.0, 0.0, 0.0, 0.15),
-    (0.25, 0.0, 0.0, 0.0), (0.0, 0.25, 0.0, 0.0), (0.0, 0.0, 0.25, 0.0), (0.0, 0.0, 0.0, 0.25),
-    (0.15, 0.15, 0.0, 0.0), (0.0, 0.15, 0.15, 0.0), (0.0, 0.0, 0.15, 0.15), (0.15, 0.0, 0.0, 0.15),
-    (0.1, 0.1, 0.1, 0.1),
-)  # fmt: skip
-HARD_CROP_RADIUS = 6
-
-
-def hard_crop_pairs(table: FeatureTable | HashTable, cand: Candidates) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs ``(i, j)`` where a hard crop of ``i`` (:data:`HARD_CROPS`) is close to ``j``'s hash, that are no
-    candidate of the thumbnail rules already (those decided them) and where neither picture is low-detail."""
-    n = len(table)
-    if n < 2:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    both = np.concatenate([table.hashes, table.trim_hashes])
-    q, b, _ = radius_join(hypotheses(table, "hard").reshape(-1), both, HARD_CROP_RADIUS)
-    i, j = (q // len(HARD_CROPS)).astype(np.int64), (b % n).astype(np.int64)
-    i, j = np.minimum(i, j), np.maximum(i, j)
-    keep = (i != j) & ~np.isin(i * n + j, cand.i.astype(np.int64) * n + cand.j)
-    if table.low_detail is not None:
-        keep &= ~(table.low_detail[i] | table.low_detail[j])
-    return i[keep], j[keep]
-
-
 def escalated_matches(
     matches: Matches,
     table: FeatureTable | HashTable,
@@ -132,7 +106,7 @@ def escalated_matches(
     screenshot's picture).
     """
     unit = files.units()
-    sources = [undecided_pairs(table, judged, rule), hard_crop_pairs(table, judged[0]), *([extra] if extra else [])]
+    sources = [undecided_pairs(table, judged, rule), partial_pairs(table, judged), *([extra] if extra else [])]
     i, j = (np.concatenate(p) for p in zip(*sources))
     found = _verified(_pairs(unit[i], unit[j]), table, files, source, params)
     if not len(found):

@@ -23,7 +23,7 @@ KINDS = {
     "rotated": 7,  # the trimmed pHash under each non-identity dihedral transform (``near.rotated_hashes``)
     "crop": 6,  # the untrimmed thumbnail cropped by each ``near.CROP_HYPOTHESES``
     "straight": 16,  # straightened by each ``straighten.HYPOTHESES`` (0 for low-detail pictures: never searched)
-    "hard": 13,  # cropped by each ``escalate.HARD_CROPS``
+    "hard": 61,  # cut to each ``partial.CROPS`` and ``partial.QUARTERS`` (0 for low-detail pictures: never searched)
 }
 
 #: Files derived at once: ``near.HASH_BLOCK`` and ``straighten.BLOCK`` (the blocks that fix the float rounding).
@@ -42,8 +42,8 @@ def hypotheses(table: FeatureTable | HashTable, kind: str) -> np.ndarray:
 def _derive(table: FeatureTable, kind: str) -> np.ndarray:
     """Derive ``kind`` for every row of ``table``, in blocks of :data:`BLOCK` rows (``straight``: of
     :data:`BLOCK` pictures that are not low-detail; the others stay 0)."""
-    from imgtwin.matching.escalate import HARD_CROPS
     from imgtwin.matching.near import CROP_HYPOTHESES, crop_hashes, rotated_hashes
+    from imgtwin.matching.partial import WINDOWS, window_hashes
     from imgtwin.matching.straighten import straightened_hashes
 
     n = len(table)
@@ -56,8 +56,11 @@ def _derive(table: FeatureTable, kind: str) -> np.ndarray:
         rows = np.arange(lo, min(lo + BLOCK, n))
         if kind == "rotated":
             out[rows] = rotated_hashes(table.thumbs[rows])
+        elif kind == "hard":
+            detailed = rows[~table.low_detail[rows]] if table.low_detail is not None else rows
+            out[detailed] = window_hashes(table.full(detailed), WINDOWS)
         else:
-            out[rows] = crop_hashes(table.full(rows), HARD_CROPS if kind == "hard" else CROP_HYPOTHESES)
+            out[rows] = crop_hashes(table.full(rows), CROP_HYPOTHESES)
     return out
 
 
