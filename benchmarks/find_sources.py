@@ -5,7 +5,7 @@ the rows loaded (``matching.indexed.load_rows``; since issue 26 part 2 with the 
 while loading), the hash candidates (``candidate_pairs``: plain,
 rotated/mirrored and crop hypotheses, each within ``threshold`` or in the extension band beyond
 it), the low-detail layout neighbours (``with_flat_candidates``), the straightened candidates and the
-escalation's hard-crop pairs, then verification (``judge``),
+escalation's partial-agreement pairs (``matching.partial``: hard crops, covered quarters), then verification (``judge``),
 with each stage's seconds and the process's peak memory. Per source: candidates, candidates per
 file, accepted pairs. ``--sample K`` verifies K candidates drawn at random (seeded) instead of all
 of them, and scales the accepted counts up (marked ``~``): a large index's full verification at
@@ -28,7 +28,6 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from imgtwin.matching.escalate import hard_crop_pairs
 from imgtwin.matching.indexed import load_rows
 from imgtwin.matching.near import (
     CROP,
@@ -41,6 +40,7 @@ from imgtwin.matching.near import (
     judge,
     with_flat_candidates,
 )
+from imgtwin.matching.partial import covered_pairs, crop_pairs
 from imgtwin.matching.straighten import straightened_candidates
 
 SOURCES = (("plain", PLAIN), ("rotated/mirrored", ROTATED), ("crop hypotheses", CROP), ("low-detail layout", FLAT))
@@ -83,10 +83,10 @@ def measure(db: str, roots: list[str], threshold: int, sample: int | None) -> di
                                crop_radius=params.crop_threshold)
     with clock("low-detail candidates"):
         cand = with_flat_candidates(table, cand)
-    with clock("straightened candidates"):  # the escalation's hard crops and the straightened copies' hypotheses
+    with clock("straightened candidates"):  # the straightened copies' hypotheses
         turned = straightened_candidates(table, min(params.straight_threshold, params.crop_threshold))
-    with clock("hard-crop pairs"):
-        hard = hard_crop_pairs(table, cand)
+    with clock("partial pairs"):  # the escalation's: hard crops and covered quarters, where the thumbnails agree in part
+        hard = tuple(np.concatenate(side) for side in zip(crop_pairs(table, cand), covered_pairs(table, cand)))
     total = len(cand.i)
     judged = np.arange(total)
     if sample is not None and sample < total:
@@ -110,7 +110,7 @@ def measure(db: str, roots: list[str], threshold: int, sample: int | None) -> di
                             "accepted": float(ok[rows[judged]].sum() * scale)})
     return {
         "db": db, "files": files, "threshold": threshold, "candidates": total, "per_file": total / max(files, 1),
-        "straightened": len(turned.i), "hard_crops": len(hard[0]), "judged": len(judged), "estimated": len(judged) < total, "accepted": float(ok.sum() * scale),
+        "straightened": len(turned.i), "partial": len(hard[0]), "judged": len(judged), "estimated": len(judged) < total, "accepted": float(ok.sum() * scale),
         "pairs_per_s": len(judged) / max(seconds["verification"], 1e-9),
         "pairs_per_cpu_s": len(judged) / max(cpu["verification"], 1e-9), "seconds": seconds, "cpu_seconds": cpu,
         "peak_rss_mb": peak_mb(), "sources": sources, "load_average": os.getloadavg()[0],
@@ -121,7 +121,7 @@ def print_report(result: dict) -> None:
     mark = "~" if result["estimated"] else ""
     print(f"{result['db']}: {result['files']:,} files, threshold {result['threshold']}, "
           f"{result['candidates']:,} candidates ({result['per_file']:.2f} per file; straightened "
-          f"{result['straightened']:,}, hard crops {result['hard_crops']:,}), "
+          f"{result['straightened']:,}, partial {result['partial']:,}), "
           f"{mark}{result['accepted']:,.0f} accepted; verified {result['judged']:,} at "
           f"{result['pairs_per_s']:,.0f} pairs/s ({result['pairs_per_cpu_s']:,.0f} per CPU second); peak RSS {result['peak_rss_mb']:.0f} MB; "
           f"load {result['load_average']:.1f}")
