@@ -37,8 +37,10 @@ import numpy as np
 
 from imgtwin.hashing.local import LocalFeatures
 from imgtwin.matching.deep import DeepMatches, DeepParams, LocalTable, verified_matches
+from imgtwin.matching.derived import HASH_BLOCK, crop_hashes
 from imgtwin.matching.grouping import Matches
-from imgtwin.matching.near import HASH_BLOCK, Candidates, crop_hashes
+from imgtwin.matching.layout import LayoutRule, LayoutVectors, cropped, layout_vectors
+from imgtwin.matching.near import Candidates
 from imgtwin.matching.search import radius_join
 from imgtwin.matching.table import FeatureTable
 from imgtwin.matching.verify import Alignment
@@ -83,22 +85,43 @@ HARD_CROPS = (
 HARD_CROP_RADIUS = 6
 
 
-def hard_crop_pairs(table: FeatureTable, cand: Candidates) -> tuple[np.ndarray, np.ndarray]:
+def hard_crop_pairs(table: FeatureTable, cand: Candidates, layout: LayoutRule | None = LayoutRule()
+                    ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Pairs ``(i, j)`` where a hard crop of ``i`` (:data:`HARD_CROPS`) is close to ``j``'s hash, that are no
-    candidate of the thumbnail rules already (those decided them) and where neither picture is low-detail."""
+    candidate of the thumbnail rules already (those decided them), where neither picture is low-detail and
+    (``layout``) where that crop of ``i`` correlates with ``j`` without the 2 x 2 layout (``matching.layout``)."""
+    i, j, crop = hard_crop_candidates(table, cand)
+    if layout is not None and len(i):
+        kept = hard_crop_layout(table, i, j, crop, LayoutVectors(table)) >= layout.hypothesis
+        i, j = i[kept], j[kept]
+    return np.minimum(i, j), np.maximum(i, j)
+
+
+def hard_crop_candidates(table: FeatureTable, cand: Candidates) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(i, j, crop)``: ``HARD_CROPS[crop]`` of ``i`` is close to ``j``'s hash (see :func:`hard_crop_pairs`)."""
     n = len(table)
+    none = np.zeros(0, np.int64)
     if n < 2:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return none, none, none
     both = np.concatenate([table.hashes, table.trim_hashes])
     crops = np.concatenate([crop_hashes(table.full(np.arange(lo, min(lo + HASH_BLOCK, n))), HARD_CROPS)
                             for lo in range(0, n, HASH_BLOCK)])
     q, b, _ = radius_join(crops.reshape(-1), both, HARD_CROP_RADIUS)
-    i, j = (q // len(HARD_CROPS)).astype(np.int64), (b % n).astype(np.int64)
-    i, j = np.minimum(i, j), np.maximum(i, j)
-    keep = (i != j) & ~np.isin(i * n + j, cand.i.astype(np.int64) * n + cand.j)
+    i, j, crop = (q // len(HARD_CROPS)).astype(np.int64), (b % n).astype(np.int64), q % len(HARD_CROPS)
+    keep = (i != j) & ~np.isin(np.minimum(i, j) * n + np.maximum(i, j), cand.i.astype(np.int64) * n + cand.j)
     if table.low_detail is not None:
         keep &= ~(table.low_detail[i] | table.low_detail[j])
-    return i[keep], j[keep]
+    return i[keep], j[keep], crop[keep]
+
+
+def hard_crop_layout(table: FeatureTable, i: np.ndarray, j: np.ndarray, crop: np.ndarray, vectors: LayoutVectors
+                     ) -> np.ndarray:  # fmt: skip
+    """Per pair, the layout-free correlation of ``i`` cut by ``HARD_CROPS[crop]`` with ``j`` as stored."""
+    out = np.empty(len(i), np.float32)
+    for k in np.unique(crop).tolist():
+        rows = np.flatnonzero(crop == k)
+        out[rows] = vectors.best(layout_vectors(cropped(table.full(i[rows]), HARD_CROPS[k])), j[rows])
+    return out
 
 
 def escalated_matches(

@@ -31,6 +31,7 @@ import numpy as np
 
 from imgtwin.hashing.dct import dct_matrix
 from imgtwin.hashing.features import COLOUR_THUMB, HASH_SIZE, THUMB, hashes_of_blocks
+from imgtwin.matching.layout import LayoutVectors, layout_vectors
 from imgtwin.matching.search import radius_join
 from imgtwin.matching.table import FeatureTable
 
@@ -162,6 +163,17 @@ def straightened_candidates(table: FeatureTable, radius: int) -> Straightened:
     first = np.ones(len(i), bool)
     first[1:] = (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1]) | (aspect[1:] != aspect[:-1])
     return Straightened(i[first], j[first], d[first], angle[first].astype(np.int64))
+
+
+def straightened_layout(table: FeatureTable, cand: Straightened, vectors: LayoutVectors) -> np.ndarray:
+    """Per candidate, the layout-free correlation (``matching.layout``) of ``i`` straightened by its hypothesis
+    with ``j`` as stored."""
+    out = np.empty(len(cand.i), np.float32)
+    for k in np.unique(cand.angle).tolist():
+        rows = np.flatnonzero(cand.angle == k)
+        degrees, aspect = HYPOTHESES[k]
+        out[rows] = vectors.best(layout_vectors(warped(table.full(cand.i[rows]), degrees, aspect)), cand.j[rows])
+    return out
 
 
 def warped_table(table: FeatureTable, cand: Straightened) -> tuple[FeatureTable, np.ndarray]:
