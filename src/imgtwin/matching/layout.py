@@ -64,7 +64,7 @@ def _basis() -> np.ndarray:
     return basis
 
 
-def _raw(thumbs: np.ndarray) -> np.ndarray:
+def raw_layout(thumbs: np.ndarray) -> np.ndarray:
     """(n, 64) float32: the DCT block without the 2 x 2 layout (linear in the pixels; not centred, so that a
     dihedral turn of the pixels is exactly :func:`turned` of the vector)."""
     x = np.asarray(thumbs, dtype=np.float32).reshape(-1, THUMB, THUMB)
@@ -77,22 +77,22 @@ def _raw(thumbs: np.ndarray) -> np.ndarray:
     return v
 
 
-def _unit(v: np.ndarray) -> np.ndarray:
+def unit(v: np.ndarray) -> np.ndarray:
     result: np.ndarray = v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-9)
     return result
 
 
 def layout_vectors(thumbs: np.ndarray) -> np.ndarray:
     """(n, 64) float32 unit vectors: each (n, 32, 32) thumbnail's DCT block without its 2 x 2 layout."""
-    return _unit(_raw(thumbs))
+    return unit(raw_layout(thumbs))
 
 
 @lru_cache(maxsize=4)
 def _maps(crops: tuple[tuple[float, float, float, float], ...]) -> np.ndarray:
-    """(1024, len(crops) * 64) float32: a row-major thumbnail -> :func:`_raw` of it cut by each crop, one
+    """(1024, len(crops) * 64) float32: a row-major thumbnail -> :func:`raw_layout` of it cut by each crop, one
     matrix product for a block of files (crop, layout removal and DCT are all linear)."""
     pixels = np.eye(THUMB * THUMB, dtype=np.float32).reshape(-1, THUMB, THUMB)
-    maps = np.concatenate([_raw(cropped(pixels, crop)) for crop in crops], axis=1)
+    maps = np.concatenate([raw_layout(cropped(pixels, crop)) for crop in crops], axis=1)
     maps.setflags(write=False)
     return maps
 
@@ -138,7 +138,7 @@ class LayoutVectors:
             rows = np.arange(lo, min(lo + BLOCK, n))
             stored = table.thumbs[rows].reshape(len(rows), -1).astype(np.float32) @ maps[:, : HASH_SIZE**2]
             full = (table.full(rows).reshape(len(rows), -1).astype(np.float32) @ maps).reshape(len(rows), -1, HASH_SIZE**2)
-            self.vec[rows] = np.clip(np.rint(127 * _unit(np.concatenate([stored[:, None], full], axis=1))), -127, 127)
+            self.vec[rows] = np.clip(np.rint(127 * unit(np.concatenate([stored[:, None], full], axis=1))), -127, 127)
         self.norm = np.sqrt(np.einsum("nvk,nvk->nv", self.vec, self.vec, dtype=np.float32))
 
     def best(self, mine: np.ndarray, j: np.ndarray) -> np.ndarray:

@@ -31,7 +31,7 @@ import numpy as np
 
 from imgtwin.hashing.dct import dct_matrix
 from imgtwin.hashing.features import COLOUR_THUMB, HASH_SIZE, THUMB, hashes_of_blocks
-from imgtwin.matching.layout import LayoutVectors, layout_vectors
+from imgtwin.matching.layout import LayoutVectors, raw_layout, unit
 from imgtwin.matching.search import radius_join
 from imgtwin.matching.table import FeatureTable
 
@@ -171,9 +171,22 @@ def straightened_layout(table: FeatureTable, cand: Straightened, vectors: Layout
     out = np.empty(len(cand.i), np.float32)
     for k in np.unique(cand.angle).tolist():
         rows = np.flatnonzero(cand.angle == k)
-        degrees, aspect = HYPOTHESES[k]
-        out[rows] = vectors.best(layout_vectors(warped(table.full(cand.i[rows]), degrees, aspect)), cand.j[rows])
+        for lo in range(0, len(rows), BLOCK):
+            part = rows[lo : lo + BLOCK]
+            pixels = table.full(cand.i[part]).reshape(len(part), -1).astype(np.float32)
+            out[part] = vectors.best(unit(pixels @ _layout_map(k)), cand.j[part])
     return out
+
+
+@lru_cache(maxsize=len(HYPOTHESES))
+def _layout_map(hypothesis: int) -> np.ndarray:
+    """(THUMB * THUMB, 64) float32: a row-major thumbnail -> the layout-free vector (``matching.layout``, not yet
+    of unit length) of it straightened by ``HYPOTHESES[hypothesis]``; warp and vector are both linear."""
+    degrees, aspect = HYPOTHESES[hypothesis]
+    pixels = np.eye(THUMB * THUMB, dtype=np.float32).reshape(-1, THUMB, THUMB)
+    result = raw_layout(warped(pixels, degrees, aspect))
+    result.setflags(write=False)
+    return result
 
 
 def warped_table(table: FeatureTable, cand: Straightened) -> tuple[FeatureTable, np.ndarray]:
