@@ -304,11 +304,12 @@ def _judge(table: FeatureTable, params: NearParams, cand: Candidates) -> tuple[n
 def layout_scores(table: FeatureTable, params: NearParams, cand: Candidates, vectors: LayoutVectors | None = None
                   ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """``(score, bar)`` per candidate for ``params.layout`` (``matching.layout``; kept: score >= bar): the plain
-    candidates within the threshold, low-detail pairs (judged on pixels) and layout neighbours score inf."""
+    and rotated candidates within the threshold, low-detail pairs (judged on pixels) and layout neighbours
+    score inf (always kept)."""
     rule, kind = params.layout or LayoutRule(), cand.kind
     if kind is None:
         kind = np.full(len(cand.i), PLAIN, np.int8)
-    wide = ((kind == PLAIN) & (cand.distance > params.threshold)) | (kind == ROTATED) | (kind == CROP)
+    wide = ((kind != CROP) & (cand.distance > params.threshold)) | (kind == CROP)
     score = layout_score(table, cand.i, cand.j, cand.transform, wide, vectors)
     return score, np.where(kind == PLAIN, rule.extension, rule.hypothesis)
 
