@@ -98,7 +98,7 @@ def _source(name: str, band: str, rows: np.ndarray, files: int, score: np.ndarra
     out: dict[str, object] = {"source": name, "band": band, "candidates": int(rows.sum()),
                               "per_file": float(rows.sum()) / max(files, 1), "kept": int(kept.sum()),
                               "kept_per_file": float(kept.sum()) / max(files, 1),
-                              "bar": float(bar[rows].min()) if rows.any() else None}
+                              "bar": float(bar[rows].min()) if np.isfinite(score[rows]).any() else None}
     for key, mask in (("accepted", accepted), ("grouped", grouped)):
         if mask is None:
             continue
