@@ -49,13 +49,15 @@ class LayoutRule:
     """The least layout-free correlation a candidate needs (cosine of :func:`layout_vectors`).
 
     ``hypothesis``: rotated/mirrored candidates of the extension band, crop, straightened and hard-crop
-    candidates (their accepted pairs on the corpora: >= 0.87); ``extension``: plain candidates of the
-    extension band (edited copies: >= 0.68). Candidates within the threshold, plain or rotated, are never
+    candidates (the thumbnails' accepted pairs on the corpora: >= 0.87; but a rejected candidate may be
+    escalated to local features, and a messenger screenshot of a photo that escalation matches through
+    its crop candidate scores 0.77); ``extension``: plain candidates of the extension band (edited
+    copies: >= 0.66). Candidates within the threshold, plain or rotated, are never
     filtered (on the small corpus one wrong rotated pair within 6 bits that verification accepts scores 0.47:
     the filter would change that decision).
     """
 
-    hypothesis: float = 0.8
+    hypothesis: float = 0.7
     extension: float = 0.6
 
 
