@@ -17,11 +17,14 @@ the layout do not. The candidate's own hypothesis aligns them: its dihedral
 transform, and the crop hypotheses (``near.CROP_HYPOTHESES``) of either
 picture, the best pairing counting (a copy cut by a few percent moves the
 quadrant boundaries; verification aligns by up to 14 %). A straightened or
-hard-crop candidate compares the hypothesis that found it.
+hard-crop candidate compares the hypothesis that found it (``find`` does not
+filter the hard crops: see ``escalate.hard_crop_pairs``).
 
-The bars (:class:`LayoutRule`) were set from every accepted pair of the
-benchmark corpora with a margin (docs/benchmarks.md, issue 26 part 2): a
-candidate below them is one verification would reject.
+The bars (:class:`LayoutRule`) were set from every candidate of the
+benchmark corpora that verification or the escalation to local features
+accepted, with a margin (docs/benchmarks.md, issue 26 part 2). They cut the
+candidates of the mosaic tiles by a constant factor, not to a constant number
+per file: a fixed bar keeps a fixed share of the colliding pairs.
 """
 
 from __future__ import annotations
@@ -48,13 +51,13 @@ _SIGN = (-1.0) ** np.arange(HASH_SIZE)
 class LayoutRule:
     """The least layout-free correlation a candidate needs (cosine of :func:`layout_vectors`).
 
-    ``hypothesis``: rotated/mirrored candidates of the extension band, crop, straightened and hard-crop
-    candidates (the thumbnails' accepted pairs on the corpora: >= 0.87; but a rejected candidate may be
+    ``hypothesis``: rotated/mirrored candidates of the extension band, crop and straightened candidates
+    (and hard crops where asked; the thumbnails' accepted pairs on the corpora: >= 0.87; but a rejected one may be
     escalated to local features, and a messenger screenshot of a photo that escalation matches through
     its crop candidate scores 0.77); ``extension``: plain candidates of the extension band (edited
-    copies: >= 0.66). Candidates within the threshold, plain or rotated, are never
-    filtered (on the small corpus one wrong rotated pair within 6 bits that verification accepts scores 0.47:
-    the filter would change that decision).
+    copies: >= 0.66). Candidates within the threshold, plain or rotated, are never filtered (on the small
+    corpus verification accepts one wrong rotated pair within 6 bits that scores 0.47: the filter would
+    change that decision).
     """
 
     hypothesis: float = 0.7
