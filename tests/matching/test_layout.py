@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import random
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -173,9 +174,10 @@ def test_the_planted_copies_of_tiles_are_all_found(tiles: tuple[FeatureTable, li
 def test_a_turn_keeps_dot_products_and_the_vectors_follow_the_pixels() -> None:
     thumbs = np.stack([np.asarray(table_of([shared_photo(k, 300)]).thumbs[0]) for k in (1, 2)])
     v = layout_vectors(thumbs)
-    for g, pixels in enumerate((lambda x: x, lambda x: x[:, :, ::-1], lambda x: x[:, ::-1, :],
-                                lambda x: x[:, ::-1, ::-1], lambda x: np.swapaxes(x, 1, 2))):
+    moves: list[Callable[[np.ndarray], np.ndarray]] = [lambda x: x, lambda x: x[:, :, ::-1], lambda x: x[:, ::-1, :],
+                                                      lambda x: x[:, ::-1, ::-1], lambda x: np.swapaxes(x, 1, 2)]
+    for g, pixels in enumerate(moves):
         moved = layout_vectors(np.ascontiguousarray(pixels(thumbs)))
         assert np.allclose(turned(v, np.full(2, g)), moved, atol=1e-4)
-    g = np.array([5, 6])
-    assert np.allclose((turned(v[:1], g[:1]) * v[1:]).sum(), (v[:1] * turned(v[1:], g[1:])).sum(), atol=1e-5)
+    gs = np.array([5, 6])
+    assert np.allclose((turned(v[:1], gs[:1]) * v[1:]).sum(), (v[:1] * turned(v[1:], gs[1:])).sum(), atol=1e-5)
