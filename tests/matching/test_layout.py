@@ -30,6 +30,7 @@ from imgtwin.matching.near import (
 )
 from imgtwin.matching.straighten import straightened_candidates, straightened_layout
 from imgtwin.matching.table import FeatureTable
+from imgtwin.matching.verify import Alignment
 from tests.helpers import cropped, shared_photo, straightened
 
 RULE = LayoutRule()
@@ -181,3 +182,24 @@ def test_a_turn_keeps_dot_products_and_the_vectors_follow_the_pixels() -> None:
         assert np.allclose(turned(v, np.full(2, g)), moved, atol=1e-4)
     gs = np.array([5, 6])
     assert np.allclose((turned(v[:1], gs[:1]) * v[1:]).sum(), (v[:1] * turned(v[1:], gs[1:])).sum(), atol=1e-5)
+
+
+def test_escalation_sees_every_candidate_the_dropped_ones_rejected_as_clearly_different(
+        tiles: tuple[FeatureTable, list[tuple[int, int]]]) -> None:  # fmt: skip
+    """``matching.partial`` leaves out the pairs the thumbnail rules had as candidates and looks again at their
+    rejected upright ones: the filter's dropped candidates must be among them, or a pair it dropped would be
+    sent to local features as new (the h7 library's messenger screenshot was, without this)."""
+    from imgtwin.matching.escalate import undecided_pairs
+
+    table, _ = tiles
+    params = NearParams()
+    raw, kept = raw_candidates(table, params), near_candidates(table, params)
+    judged: list[tuple[Candidates, np.ndarray, Alignment]] = []
+    near_matches(table, params, judged)
+    cand, ok, alignment = judged[0]
+    assert np.array_equal(cand.i, raw.i) and np.array_equal(cand.j, raw.j) and len(kept.i) < len(raw.i)
+    n = len(table)
+    dropped = ~np.isin(raw.i * n + raw.j, kept.i * n + kept.j)
+    assert not ok[dropped].any() and (alignment.detail[dropped] == 255).all()
+    undecided = set(zip(*(side.tolist() for side in undecided_pairs(table, judged[0]))))
+    assert not undecided & set(zip(raw.i[dropped].tolist(), raw.j[dropped].tolist()))

@@ -38,7 +38,7 @@ import numpy as np
 
 from imgtwin.hashing.features import DIHEDRAL_NAMES
 from imgtwin.matching.colour import ColourRules, colour_shift, pixel_agreement, tone_difference
-from imgtwin.matching.derived import CROP_HYPOTHESES, HASH_BLOCK, crop_hashes, rotated_hashes
+from imgtwin.matching.derived import CROP_HYPOTHESES, HASH_BLOCK
 from imgtwin.matching.flat import flat_descriptors, flat_pairs
 from imgtwin.matching.grouping import Matches, match_basis
 from imgtwin.matching.hashtable import HashTable, hypotheses
@@ -54,8 +54,6 @@ from imgtwin.matching.straighten import (
 )
 from imgtwin.matching.table import FeatureTable
 from imgtwin.matching.verify import Alignment, aligned_scores
-
-__all__ = ["CROP_HYPOTHESES", "HASH_BLOCK", "crop_hashes", "rotated_hashes"]  # kept here for their old users
 
 PLAIN, ROTATED, CROP, FLAT = 0, 1, 2, 3  # candidate kinds, by precedence
 
@@ -142,6 +140,10 @@ class Candidates:
     distance: np.ndarray
     transform: np.ndarray
     kind: np.ndarray | None = None
+
+    def where(self, keep: np.ndarray) -> Candidates:
+        return Candidates(self.i[keep], self.j[keep], self.distance[keep], self.transform[keep],
+                          None if self.kind is None else self.kind[keep])
 
 
 def _best_per_pair(i: np.ndarray, j: np.ndarray, d: np.ndarray, g: np.ndarray, k: np.ndarray | None = None
@@ -313,37 +315,38 @@ def _judge(table: FeatureTable, params: NearParams, cand: Candidates) -> tuple[n
     return ok, alignment
 
 
-def layout_scores(table: FeatureTable | HashTable, params: NearParams, cand: Candidates
-                  ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """``(score, bar)`` per candidate for ``params.layout`` (``matching.layout``; kept: score >= bar): the plain
-    and rotated candidates within the threshold, low-detail pairs (judged on pixels) and layout neighbours
-    score inf (always kept)."""
+def layout_scores(table: FeatureTable | HashTable, params: NearParams, cand: Candidates) -> tuple[np.ndarray, np.ndarray]:
+    """``(score, bar)`` per candidate for ``params.layout`` (``matching.layout``; kept: score >= bar): inf (kept) for
+    plain and rotated candidates within the threshold, low-detail pairs (judged on pixels), layout neighbours."""
     rule = params.layout or LayoutRule()
     kind = cand.kind if cand.kind is not None else np.full(len(cand.i), PLAIN, np.int8)
     wide = (kind == CROP) | (cand.distance > params.threshold)
-    score = layout_score(table, cand.i, cand.j, cand.transform, wide)
-    return score, np.where(kind == PLAIN, rule.extension, rule.hypothesis)
+    return layout_score(table, cand.i, cand.j, cand.transform, wide), np.where(kind == PLAIN, rule.extension,
+                                                                                   rule.hypothesis)
 
 
 def near_candidates(table: FeatureTable | HashTable, params: NearParams) -> Candidates:
     """The candidates ``near_matches`` verifies: hash bands, layout neighbours, less those ``params.layout`` drops."""
+    return Candidates.where(*_candidates(table, params))
+
+
+def _candidates(table: FeatureTable | HashTable, params: NearParams) -> tuple[Candidates, np.ndarray]:
+    """Every candidate of the hash bands and layout neighbours, and which ``params.layout`` keeps."""
     cand = with_flat_candidates(table, candidate_pairs(table, params.threshold + params.extension, params.rotations,
                                                        crop_radius=params.crop_threshold))
     if params.layout is None:
-        return cand
-    keep = np.greater_equal(*layout_scores(table, params, cand))
-    if keep.all():
-        return cand
-    return Candidates(cand.i[keep], cand.j[keep], cand.distance[keep], cand.transform[keep],
-                      None if cand.kind is None else cand.kind[keep])
+        return cand, np.ones(len(cand.i), bool)
+    return cand, np.greater_equal(*layout_scores(table, params, cand))
 
 
 def near_matches(table: FeatureTable | HashTable, params: NearParams = NearParams(),
                  judged: list[tuple[Candidates, np.ndarray, Alignment]] | None = None) -> tuple[Matches, np.ndarray]:
     """Verified near matches and their detail distances (0..255, lower = closer); ``judged`` gets every verdict."""
-    cand = near_candidates(table, params)
+    every, kept = _candidates(table, params)
+    cand = every.where(kept)
     ok, alignment = judge(table, params, cand)
-    (judged if judged is not None else []).append((cand, ok, alignment))  # the undecided: ``matching.escalate``
+    verdict = np.isin(np.arange(len(kept)), np.flatnonzero(kept)[ok])  # the dropped: rejected (``Alignment.spread``)
+    (judged if judged is not None else []).append((every, verdict, alignment.spread(kept)))
     i, j, d, g = cand.i[ok], cand.j[ok], cand.distance[ok], cand.transform[ok]
     flat = table.low_detail[i] | table.low_detail[j] if table.low_detail is not None else np.zeros(len(i), bool)
     crop = cand.kind[ok] == CROP if cand.kind is not None else np.zeros(len(i), bool)
