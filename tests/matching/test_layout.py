@@ -187,8 +187,8 @@ def test_a_turn_keeps_dot_products_and_the_vectors_follow_the_pixels() -> None:
 def test_escalation_sees_every_candidate_the_dropped_ones_rejected_as_clearly_different(
         tiles: tuple[FeatureTable, list[tuple[int, int]]]) -> None:  # fmt: skip
     """``matching.partial`` leaves out the pairs the thumbnail rules had as candidates and looks again at their
-    rejected upright ones: the filter's dropped candidates must be among them, or a pair it dropped would be
-    sent to local features as new (the h7 library's messenger screenshot was, without this)."""
+    rejected upright ones: the filter's dropped candidates must be among them (rejected, never close), or a
+    pair it dropped would be sent to local features as new, or miss that second look."""
     from imgtwin.matching.escalate import undecided_pairs
 
     table, _ = tiles

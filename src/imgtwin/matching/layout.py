@@ -177,6 +177,16 @@ def _dihedral_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.abs(out).astype(np.int64) - 1, np.sign(out).astype(np.int32), _INVERSE
 
 
+def either_trimmed(table: FeatureTable | HashTable, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Per pair, whether either file had a border cut: its crop candidates are never filtered. A screenshot
+    sent in a messenger keeps part of its frame after its bars are cut, more than the crop hypotheses align away:
+    on the h7 library one that verification accepts through its crop candidate scores -0.02."""
+    if table.trimmed is None:
+        return np.zeros(len(i), bool)
+    result: np.ndarray = table.trimmed[i] | table.trimmed[j]
+    return result
+
+
 def layout_score(table: FeatureTable | HashTable, i: np.ndarray, j: np.ndarray, transforms: np.ndarray,
                  wide: np.ndarray) -> np.ndarray:  # fmt: skip
     """Per candidate, :meth:`LayoutVectors.correlation`; inf (always kept) where not ``wide`` or where either

@@ -42,7 +42,7 @@ from imgtwin.matching.derived import CROP_HYPOTHESES, HASH_BLOCK
 from imgtwin.matching.flat import flat_descriptors, flat_pairs
 from imgtwin.matching.grouping import Matches, match_basis
 from imgtwin.matching.hashtable import HashTable, hypotheses
-from imgtwin.matching.layout import LayoutRule, layout_score
+from imgtwin.matching.layout import LayoutRule, either_trimmed, layout_score
 from imgtwin.matching.search import radius_join, radius_pairs
 from imgtwin.matching.straighten import (
     REFINE,
@@ -317,10 +317,10 @@ def _judge(table: FeatureTable, params: NearParams, cand: Candidates) -> tuple[n
 
 def layout_scores(table: FeatureTable | HashTable, params: NearParams, cand: Candidates) -> tuple[np.ndarray, np.ndarray]:
     """``(score, bar)`` per candidate for ``params.layout`` (``matching.layout``; kept: score >= bar): inf (kept) for
-    plain and rotated candidates within the threshold, low-detail pairs (judged on pixels), layout neighbours."""
+    plain and rotated candidates within the threshold, low-detail pairs, layout neighbours, crops of a trimmed file."""
     rule = params.layout or LayoutRule()
     kind = cand.kind if cand.kind is not None else np.full(len(cand.i), PLAIN, np.int8)
-    wide = (kind == CROP) | (cand.distance > params.threshold)
+    wide = ((kind == CROP) & ~either_trimmed(table, cand.i, cand.j)) | ((kind != CROP) & (cand.distance > params.threshold))
     return layout_score(table, cand.i, cand.j, cand.transform, wide), np.where(kind == PLAIN, rule.extension,
                                                                                    rule.hypothesis)
 
