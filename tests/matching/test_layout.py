@@ -203,3 +203,17 @@ def test_escalation_sees_every_candidate_the_dropped_ones_rejected_as_clearly_di
     assert not ok[dropped].any() and (alignment.detail[dropped] == 255).all()
     undecided = set(zip(*(side.tolist() for side in undecided_pairs(table, judged[0]))))
     assert not undecided & set(zip(raw.i[dropped].tolist(), raw.j[dropped].tolist()))
+
+
+def test_crop_candidates_of_a_trimmed_file_are_never_filtered() -> None:
+    """A file with a border cut (a screenshot's bars) may keep more of its frame than the crop hypotheses align
+    away: its crop candidates always go to verification; another picture's are scored."""
+    from PIL import ImageOps
+
+    framed = ImageOps.pad(shared_photo(3, 300), (420, 420), color=(0, 0, 0))
+    table = table_of([shared_photo(1, 300), framed, shared_photo(2, 300)])
+    assert table.trimmed is not None and table.trimmed.tolist() == [False, True, False]
+    pairs = Candidates(np.array([0, 0]), np.array([1, 2]), np.array([9, 9], np.int16), np.zeros(2, np.int8),
+                       np.full(2, CROP, np.int8))
+    score, bar = layout_scores(table, NearParams(), pairs)
+    assert np.isinf(score[0]) and np.isfinite(score[1]) and score[1] < bar[1]
