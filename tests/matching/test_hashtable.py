@@ -153,6 +153,24 @@ def test_memory_per_file_is_the_hash_tables_not_the_pictures(index: tuple[str, s
     assert (large - small) / (n_large - n_small) < 1000
 
 
+def test_layout_scores_read_per_block_of_candidates_are_those_of_the_whole_table(
+        index: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The layout filter (``matching.layout``) derives its vectors from the pixels of a few candidates' files at a
+    time (blocks of 3 here, read from the index): the scores are those of the whole table's vectors."""
+    from imgtwin.matching import layout
+    from imgtwin.matching.near import candidate_pairs, layout_scores
+
+    loaded = load_rows(index[0], [index[1]])
+    params = NearParams(threshold=2)  # a wide band: most candidates are scored
+    cand = candidate_pairs(loaded.table, 12, crop_radius=params.crop_threshold)
+    whole, _ = layout_scores(_whole(loaded).table, params, cand)
+    monkeypatch.setattr(layout, "BLOCK", 3)
+    mine, _ = layout_scores(loaded.table, params, cand)
+    scored = np.isfinite(whole)
+    assert scored.sum() > 6 and np.array_equal(scored, np.isfinite(mine))
+    assert np.allclose(mine[scored], whole[scored], atol=1e-3)
+
+
 def test_a_row_gone_from_the_index_is_refused_in_one_line(index: tuple[str, str], tmp_path: Path) -> None:
     db = _grown(index[0], tmp_path / "changing.db", 60)
     loaded = load_rows(db, [])

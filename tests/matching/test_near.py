@@ -88,8 +88,9 @@ def test_unrelated_pictures_not_grouped(tmp_path, make_scene):
 
 
 def test_crop_hypotheses_find_edge_crops(make_scene):
+    from imgtwin.matching.derived import crop_hashes
     from imgtwin.matching.near import FeatureTable as Table
-    from imgtwin.matching.near import NearParams, candidate_pairs, crop_hashes
+    from imgtwin.matching.near import NearParams, candidate_pairs
 
     original = make_scene(11, (400, 300))
     cropped = original.crop((32, 0, 400, 300))  # 8 % off the left side

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from imgtwin.matching.near import crop_hashes
+from imgtwin.matching.derived import crop_hashes
 from imgtwin.matching.partial import CROPS, MIN_CELLS, QUARTERS, agreeing_cells, window_hashes
 from imgtwin.runs.find import FindResult, find_duplicates
 from tests.helpers import cropped, shared_photo

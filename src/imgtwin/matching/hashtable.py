@@ -20,13 +20,13 @@ from imgtwin.matching.table import FeatureTable
 
 #: The hypothesis hashes, per file: (columns, what they are).
 KINDS = {
-    "rotated": 7,  # the trimmed pHash under each non-identity dihedral transform (``near.rotated_hashes``)
-    "crop": 6,  # the untrimmed thumbnail cropped by each ``near.CROP_HYPOTHESES``
+    "rotated": 7,  # the trimmed pHash under each non-identity dihedral transform (``derived.rotated_hashes``)
+    "crop": 6,  # the untrimmed thumbnail cropped by each ``derived.CROP_HYPOTHESES``
     "straight": 16,  # straightened by each ``straighten.HYPOTHESES`` (0 for low-detail pictures: never searched)
     "hard": 61,  # cut to each ``partial.CROPS`` and ``partial.QUARTERS`` (0 for low-detail pictures: never searched)
 }
 
-#: Files derived at once: ``near.HASH_BLOCK`` and ``straighten.BLOCK`` (the blocks that fix the float rounding).
+#: Files derived at once: ``derived.HASH_BLOCK`` and ``straighten.BLOCK`` (the blocks that fix the float rounding).
 BLOCK = 4096
 
 
@@ -42,7 +42,7 @@ def hypotheses(table: FeatureTable | HashTable, kind: str) -> np.ndarray:
 def _derive(table: FeatureTable, kind: str) -> np.ndarray:
     """Derive ``kind`` for every row of ``table``, in blocks of :data:`BLOCK` rows (``straight``: of
     :data:`BLOCK` pictures that are not low-detail; the others stay 0)."""
-    from imgtwin.matching.near import CROP_HYPOTHESES, crop_hashes, rotated_hashes
+    from imgtwin.matching.derived import CROP_HYPOTHESES, crop_hashes, rotated_hashes
     from imgtwin.matching.partial import WINDOWS, window_hashes
     from imgtwin.matching.straighten import straightened_hashes
 

@@ -31,37 +31,32 @@ there.  The reported distance is the best 64-bit hash distance of the pair
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from imgtwin.hashing.features import _BASIS, DIHEDRAL_NAMES, THUMB, dihedral_hashes, hashes_of_blocks
+from imgtwin.hashing.features import DIHEDRAL_NAMES
 from imgtwin.matching.colour import ColourRules, colour_shift, pixel_agreement, tone_difference
+from imgtwin.matching.derived import CROP_HYPOTHESES, HASH_BLOCK
 from imgtwin.matching.flat import flat_descriptors, flat_pairs
 from imgtwin.matching.grouping import Matches, match_basis
 from imgtwin.matching.hashtable import HashTable, hypotheses
+from imgtwin.matching.layout import LayoutRule, either_trimmed, layout_score
 from imgtwin.matching.search import radius_join, radius_pairs
-from imgtwin.matching.straighten import REFINE, Straightened, settled, straightened_candidates, warped_table
-from imgtwin.matching.table import FeatureTable
-from imgtwin.matching.verify import Alignment, aligned_scores, resampler
-
-#: Crop hypotheses (left, top, right, bottom fractions cut) tried on every file:
-#: on the benchmark corpus they bring 96 % of edge-cropped copies within 8 bits
-#: of their original (plain hashes: 25 %) for ~1 extra candidate per file.
-CROP_HYPOTHESES = (
-    (0.04, 0.04, 0.04, 0.04),
-    (0.08, 0.08, 0.08, 0.08),
-    (0.08, 0.0, 0.0, 0.0),
-    (0.0, 0.08, 0.0, 0.0),
-    (0.0, 0.0, 0.08, 0.0),
-    (0.0, 0.0, 0.0, 0.08),
+from imgtwin.matching.straighten import (
+    REFINE,
+    Straightened,
+    settled,
+    straightened_candidates,
+    straightened_layout,
+    warped_table,
 )
+from imgtwin.matching.table import FeatureTable
+from imgtwin.matching.verify import Alignment, aligned_scores
+
 PLAIN, ROTATED, CROP, FLAT = 0, 1, 2, 3  # candidate kinds, by precedence
 
-#: Files whose derived (rotated, cropped) hashes are computed at once: their float64 thumbnails are
-#: 8 KB per file, so a whole index at once cost gigabytes; per block it is a constant ~35 MB.
-HASH_BLOCK = 4096
 #: Candidate pairs verified at once (a multiple of ``verify``'s batch): the pair arrays of one block
 #: (thumbnails, colour, their float copies) stay within ~100 MB however many candidates there are.
 JUDGE_BLOCK = 8192
@@ -100,6 +95,7 @@ class NearParams:
     and its tones must agree within ``straight_max_tone`` (a turn can lay one
     smooth edge on another, dark over light: 53 apart; a straightened copy
     moves them by 3-8, a brightness edit on top of it by up to ~30).
+    Candidates of the wide bands must also pass ``layout`` (``matching.layout``: None keeps them all).
     ``crop_threshold=0`` disables the crop stage,
     ``straight_threshold=0`` the straightened one; ``rotations=False`` the
     rotated/mirrored candidates. ``colour`` holds the colour and pixel
@@ -124,6 +120,7 @@ class NearParams:
     straight_threshold: int = 8
     straight_max_detail: int = 24
     straight_max_tone: float = 40.0
+    layout: LayoutRule | None = LayoutRule()
 
     def __post_init__(self) -> None:
         if not 0 <= self.threshold < 64 or not 0 <= self.crop_threshold < 64 or not 0 <= self.threshold + self.extension < 64:
@@ -144,6 +141,10 @@ class Candidates:
     transform: np.ndarray
     kind: np.ndarray | None = None
 
+    def where(self, keep: np.ndarray) -> Candidates:
+        return Candidates(self.i[keep], self.j[keep], self.distance[keep], self.transform[keep],
+                          None if self.kind is None else self.kind[keep])
+
 
 def _best_per_pair(i: np.ndarray, j: np.ndarray, d: np.ndarray, g: np.ndarray, k: np.ndarray | None = None
                    ) -> Candidates:  # fmt: skip
@@ -160,28 +161,6 @@ def _best_per_pair(i: np.ndarray, j: np.ndarray, d: np.ndarray, g: np.ndarray, k
     first = np.ones(len(i), dtype=bool)
     first[1:] = (i[1:] != i[:-1]) | (j[1:] != j[:-1])
     return Candidates(i[first], j[first], d[first], g[first], k[first])
-
-
-def crop_hashes(thumbs: np.ndarray, hypotheses: Sequence[tuple[float, float, float, float]] = CROP_HYPOTHESES
-                ) -> np.ndarray:  # fmt: skip
-    """(n, len(hypotheses)) uint64: the pHash of each thumbnail cropped by each hypothesis."""
-    thumbs = np.asarray(thumbs).reshape(-1, THUMB, THUMB)
-    out = np.empty((len(thumbs), len(hypotheses)), dtype=np.uint64)
-    bases = [(_BASIS @ resampler(THUMB, top, bottom), _BASIS @ resampler(THUMB, left, right))
-             for left, top, right, bottom in hypotheses]
-    for lo in range(0, len(thumbs), HASH_BLOCK):
-        x = thumbs[lo : lo + HASH_BLOCK].astype(np.float64)
-        for k, (rows, cols) in enumerate(bases):
-            out[lo : lo + HASH_BLOCK, k] = hashes_of_blocks(rows @ x @ cols.T)
-    return out
-
-
-def rotated_hashes(thumbs: np.ndarray) -> np.ndarray:
-    """(n, 7) uint64: the trimmed pHash under each non-identity dihedral transform, per block of files."""
-    out = np.empty((len(thumbs), 7), dtype=np.uint64)
-    for lo in range(0, len(thumbs), HASH_BLOCK):
-        out[lo : lo + HASH_BLOCK] = dihedral_hashes(thumbs[lo : lo + HASH_BLOCK])[:, 1:]
-    return out
 
 
 def candidate_pairs(table: FeatureTable | HashTable, radius: int, rotations: bool = True, rotation_radius: int | None = None,
@@ -336,13 +315,38 @@ def _judge(table: FeatureTable, params: NearParams, cand: Candidates) -> tuple[n
     return ok, alignment
 
 
+def layout_scores(table: FeatureTable | HashTable, params: NearParams, cand: Candidates) -> tuple[np.ndarray, np.ndarray]:
+    """``(score, bar)`` per candidate for ``params.layout`` (``matching.layout``; kept: score >= bar): inf (kept) for
+    plain and rotated candidates within the threshold, low-detail pairs, layout neighbours, crops of a trimmed file."""
+    rule = params.layout or LayoutRule()
+    kind = cand.kind if cand.kind is not None else np.full(len(cand.i), PLAIN, np.int8)
+    wide = ((kind == CROP) & ~either_trimmed(table, cand.i, cand.j)) | ((kind != CROP) & (cand.distance > params.threshold))
+    return layout_score(table, cand.i, cand.j, cand.transform, wide), np.where(kind == PLAIN, rule.extension,
+                                                                                   rule.hypothesis)
+
+
+def near_candidates(table: FeatureTable | HashTable, params: NearParams) -> Candidates:
+    """The candidates ``near_matches`` verifies: hash bands, layout neighbours, less those ``params.layout`` drops."""
+    return Candidates.where(*_candidates(table, params))
+
+
+def _candidates(table: FeatureTable | HashTable, params: NearParams) -> tuple[Candidates, np.ndarray]:
+    """Every candidate of the hash bands and layout neighbours, and which ``params.layout`` keeps."""
+    cand = with_flat_candidates(table, candidate_pairs(table, params.threshold + params.extension, params.rotations,
+                                                       crop_radius=params.crop_threshold))
+    if params.layout is None:
+        return cand, np.ones(len(cand.i), bool)
+    return cand, np.greater_equal(*layout_scores(table, params, cand))
+
+
 def near_matches(table: FeatureTable | HashTable, params: NearParams = NearParams(),
                  judged: list[tuple[Candidates, np.ndarray, Alignment]] | None = None) -> tuple[Matches, np.ndarray]:
     """Verified near matches and their detail distances (0..255, lower = closer); ``judged`` gets every verdict."""
-    cand = with_flat_candidates(table, candidate_pairs(table, params.threshold + params.extension, params.rotations,
-                                                       crop_radius=params.crop_threshold))
+    every, kept = _candidates(table, params)
+    cand = every.where(kept)
     ok, alignment = judge(table, params, cand)
-    (judged if judged is not None else []).append((cand, ok, alignment))  # the undecided: ``matching.escalate``
+    verdict = np.isin(np.arange(len(kept)), np.flatnonzero(kept)[ok])  # the dropped: rejected (``Alignment.spread``)
+    (judged if judged is not None else []).append((every, verdict, alignment.spread(kept)))
     i, j, d, g = cand.i[ok], cand.j[ok], cand.distance[ok], cand.transform[ok]
     flat = table.low_detail[i] | table.low_detail[j] if table.low_detail is not None else np.zeros(len(i), bool)
     crop = cand.kind[ok] == CROP if cand.kind is not None else np.zeros(len(i), bool)
@@ -365,6 +369,8 @@ def straightened_matches(table: FeatureTable | HashTable, params: NearParams, fo
     n = np.int64(max(len(table), 1))
     seen = np.minimum(found.i, found.j).astype(np.int64) * n + np.maximum(found.i, found.j)
     cand = cand.where(~np.isin(np.minimum(cand.i, cand.j) * n + np.maximum(cand.i, cand.j), seen))
+    if params.layout is not None and len(cand.i):
+        cand = cand.where(straightened_layout(table, cand) >= params.layout.hypothesis)
     parts = [_straightened_block(table, params, Straightened(*(x[lo : lo + JUDGE_BLOCK] for x in (
         cand.i, cand.j, cand.distance, cand.angle)))) for lo in range(0, max(len(cand.i), 1), JUDGE_BLOCK)]
     ok, detail, turns = (np.concatenate(p) for p in zip(*parts))

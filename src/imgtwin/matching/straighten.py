@@ -32,6 +32,7 @@ import numpy as np
 from imgtwin.hashing.dct import dct_matrix
 from imgtwin.hashing.features import COLOUR_THUMB, HASH_SIZE, THUMB, hashes_of_blocks
 from imgtwin.matching.hashtable import HashTable, hypotheses
+from imgtwin.matching.layout import LayoutVectors, raw_layout, unit
 from imgtwin.matching.search import radius_join
 from imgtwin.matching.table import FeatureTable
 
@@ -163,6 +164,33 @@ def straightened_candidates(table: FeatureTable | HashTable, radius: int) -> Str
     first = np.ones(len(i), bool)
     first[1:] = (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1]) | (aspect[1:] != aspect[:-1])
     return Straightened(i[first], j[first], d[first], angle[first].astype(np.int64))
+
+
+def straightened_layout(table: FeatureTable | HashTable, cand: Straightened) -> np.ndarray:
+    """Per candidate, the layout-free correlation (``matching.layout``) of ``i`` straightened by its hypothesis
+    with ``j`` as stored; :data:`BLOCK` candidates of one hypothesis at a time, on their files' pixels only."""
+    out = np.empty(len(cand.i), np.float32)
+    for k in np.unique(cand.angle).tolist():
+        rows = np.flatnonzero(cand.angle == k)
+        for lo in range(0, len(rows), BLOCK):
+            part = rows[lo : lo + BLOCK]
+            files, at = np.unique(np.concatenate([cand.i[part], cand.j[part]]).astype(np.int64), return_inverse=True)
+            at = at.reshape(-1)
+            local = table.take(files)
+            pixels = local.full(at[: len(part)]).reshape(len(part), -1).astype(np.float32)
+            out[part] = LayoutVectors(local).best(unit(pixels @ _layout_map(k)), at[len(part) :])
+    return out
+
+
+@lru_cache(maxsize=len(HYPOTHESES))
+def _layout_map(hypothesis: int) -> np.ndarray:
+    """(THUMB * THUMB, 64) float32: a row-major thumbnail -> the layout-free vector (``matching.layout``, not yet
+    of unit length) of it straightened by ``HYPOTHESES[hypothesis]``; warp and vector are both linear."""
+    degrees, aspect = HYPOTHESES[hypothesis]
+    pixels = np.eye(THUMB * THUMB, dtype=np.float32).reshape(-1, THUMB, THUMB)
+    result = raw_layout(warped(pixels, degrees, aspect))
+    result.setflags(write=False)
+    return result
 
 
 def warped_table(table: FeatureTable, cand: Straightened) -> tuple[FeatureTable, np.ndarray]:

@@ -1,0 +1,205 @@
+"""A second look at the wide candidate bands, blind to the coarse 2 x 2 layout (issue 26 part 2).
+
+The 64-bit pHash is the sign pattern of the lowest DCT frequencies, which the
+coarsest layout of a picture dominates: where four flat pieces meet in a cross
+(mosaic tiles), a horizon, a document's margins. Pictures that share such a
+layout collide on a few bits at a fixed rate, so the candidates of the wide
+bands (the extension band of plain and of rotated and mirrored hashes, crop,
+straightened hypotheses) grow with the square of the
+collection, while verification rejects them all.
+
+Here each candidate is also compared on its *layout-free* vector: the 8 x 8
+DCT block of the 32 x 32 thumbnail after each quadrant's mean is subtracted
+(the 2 x 2 layout gone), scaled to unit length, derived from the
+stored thumbnails at find time, for the files of a block of candidates at a time
+(``table.take``: read from the index, never every file's thumbnail at once). A copy keeps its structure inside the
+quadrants too, so its vectors correlate (cosine); two pictures that only share
+the layout do not. The candidate's own hypothesis aligns them: its dihedral
+transform, and the crop hypotheses (``derived.CROP_HYPOTHESES``) of either
+picture, the best pairing counting (a copy cut by a few percent moves the
+quadrant boundaries; verification aligns by up to 14 %). A straightened
+candidate compares the hypothesis that found it. The hard crops (``matching.partial``) are not
+filtered: a screenshot of a wood texture that local features match through its
+hard crop scores 0.08 (the crop does not align the app's frame away).
+
+The bars (:class:`LayoutRule`) were set from every candidate of the
+benchmark corpora that verification or the escalation to local features
+accepted, with a margin (docs/benchmarks.md, issue 26 part 2). They cut the
+candidates of the mosaic tiles by a constant factor, not to a constant number
+per file: a fixed bar keeps a fixed share of the colliding pairs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from imgtwin.hashing.dct import dct_matrix
+from imgtwin.hashing.features import HASH_SIZE, THUMB
+from imgtwin.matching.derived import CROP_HYPOTHESES
+from imgtwin.matching.hashtable import HashTable
+from imgtwin.matching.search import default_threads
+from imgtwin.matching.table import FeatureTable
+from imgtwin.matching.verify import resampler
+
+#: Files whose vectors are derived at once (float32 thumbnails of a block: 4 KB a file).
+BLOCK = 4096
+_HALF = THUMB // 2
+_SIGN = (-1.0) ** np.arange(HASH_SIZE)
+
+
+@dataclass(frozen=True, slots=True)
+class LayoutRule:
+    """The least layout-free correlation a candidate needs (cosine of :func:`layout_vectors`).
+
+    ``hypothesis``: rotated/mirrored candidates of the extension band, crop and straightened candidates
+    (the thumbnails' accepted pairs on the corpora: >= 0.87; but a rejected one may be
+    escalated to local features, and a messenger screenshot of a photo that escalation matches through
+    its crop candidate scores 0.77); ``extension``: plain candidates of the extension band (edited
+    copies: >= 0.66). Candidates within the threshold, plain or rotated, are never filtered (on the small
+    corpus verification accepts one wrong rotated pair within 6 bits that scores 0.47: the filter would
+    change that decision).
+    """
+
+    hypothesis: float = 0.7
+    extension: float = 0.6
+
+
+@lru_cache(maxsize=1)
+def _basis() -> np.ndarray:
+    basis: np.ndarray = dct_matrix(THUMB)[:HASH_SIZE].astype(np.float32)
+    basis.setflags(write=False)
+    return basis
+
+
+def raw_layout(thumbs: np.ndarray) -> np.ndarray:
+    """(n, 64) float32: the DCT block without the 2 x 2 layout (linear in the pixels; not centred, so that a
+    dihedral turn of the pixels is exactly :func:`turned` of the vector)."""
+    x = np.asarray(thumbs, dtype=np.float32).reshape(-1, THUMB, THUMB)
+    quarters = x.reshape(len(x), 2, _HALF, 2, _HALF)
+    flat = (quarters - quarters.mean(axis=(2, 4), keepdims=True)).reshape(len(x), THUMB, THUMB)
+    basis = _basis()
+    block = basis @ flat @ basis.T
+    block[:, 0, 0] = 0.0
+    v: np.ndarray = block.reshape(len(x), HASH_SIZE * HASH_SIZE)
+    return v
+
+
+def unit(v: np.ndarray) -> np.ndarray:
+    result: np.ndarray = v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-9)
+    return result
+
+
+def layout_vectors(thumbs: np.ndarray) -> np.ndarray:
+    """(n, 64) float32 unit vectors: each (n, 32, 32) thumbnail's DCT block without its 2 x 2 layout."""
+    return unit(raw_layout(thumbs))
+
+
+@lru_cache(maxsize=4)
+def _maps(crops: tuple[tuple[float, float, float, float], ...]) -> np.ndarray:
+    """(1024, len(crops) * 64) float32: a row-major thumbnail -> :func:`raw_layout` of it cut by each crop, one
+    matrix product for a block of files (crop, layout removal and DCT are all linear)."""
+    pixels = np.eye(THUMB * THUMB, dtype=np.float32).reshape(-1, THUMB, THUMB)
+    maps = np.concatenate([raw_layout(cropped(pixels, crop)) for crop in crops], axis=1)
+    maps.setflags(write=False)
+    return maps
+
+
+#: The inverse of each dihedral transform (``features.DIHEDRAL_NAMES``: rotate270 <-> rotate90).
+_INVERSE = np.array([0, 1, 2, 3, 4, 6, 5, 7])
+
+
+def turned(vectors: np.ndarray, transforms: np.ndarray) -> np.ndarray:
+    """The vectors of the thumbnails under dihedral ``transforms`` (``features.DIHEDRAL_NAMES`` order): a
+    flip negates the block's odd columns or rows, a transpose transposes it (the quadrants map to quadrants);
+    a rotation, so dot products are kept: ``turned(a, g) . b == a . turned(b, inverse of g)``."""
+    block = vectors.reshape(-1, HASH_SIZE, HASH_SIZE).copy()
+    g = np.asarray(transforms, dtype=np.int64)
+    swap = g >= 4
+    block[swap] = np.swapaxes(block[swap], 1, 2)
+    block[np.isin(g, (1, 3, 5, 7))] *= _SIGN[None, None, :].astype(np.float32)
+    block[np.isin(g, (2, 3, 6, 7))] *= _SIGN[None, :, None].astype(np.float32)
+    result: np.ndarray = block.reshape(len(block), -1)
+    return result
+
+
+def cropped(thumbs: np.ndarray, crop: tuple[float, float, float, float]) -> np.ndarray:
+    """(n, 32, 32) float32: each thumbnail cut by ``crop`` (left, top, right, bottom fractions), resampled."""
+    left, top, right, bottom = crop
+    rows = resampler(THUMB, top, bottom).astype(np.float32)
+    cols = resampler(THUMB, left, right).astype(np.float32)
+    result: np.ndarray = rows @ np.asarray(thumbs, dtype=np.float32) @ cols.T
+    return result
+
+
+class LayoutVectors:
+    """Each file's layout-free vectors (derived from a table of the few files they are asked for, 8 bits a number): as stored (trimmed),
+    untrimmed, and the untrimmed thumbnail cut by each of ``derived.CROP_HYPOTHESES``."""
+
+    def __init__(self, table: FeatureTable) -> None:
+        n = len(table)
+        self.table = table
+        self.trimmed = np.zeros(n, bool) if table.trimmed is None else np.asarray(table.trimmed, bool)
+        maps = _maps(((0.0, 0.0, 0.0, 0.0), *CROP_HYPOTHESES))
+        self.vec = np.empty((n, 2 + len(CROP_HYPOTHESES), HASH_SIZE * HASH_SIZE), np.int8)
+        for lo in range(0, n, BLOCK):
+            rows = np.arange(lo, min(lo + BLOCK, n))
+            stored = table.thumbs[rows].reshape(len(rows), -1).astype(np.float32) @ maps[:, : HASH_SIZE**2]
+            full = (table.full(rows).reshape(len(rows), -1).astype(np.float32) @ maps).reshape(len(rows), -1, HASH_SIZE**2)
+            self.vec[rows] = np.clip(np.rint(127 * unit(np.concatenate([stored[:, None], full], axis=1))), -127, 127)
+        self.norm = np.sqrt(np.einsum("nvk,nvk->nv", self.vec, self.vec, dtype=np.float32))
+
+    def best(self, mine: np.ndarray, j: np.ndarray) -> np.ndarray:
+        """Per row, the best cosine of unit vectors ``mine`` (already aligned) with ``j``'s, trimmed or untrimmed."""
+        out = np.full(len(j), -1.0, np.float32)
+        for variant in (0, 1):
+            theirs = self.vec[j, variant].astype(np.float32)
+            norm = np.maximum(self.norm[j, variant], 1e-9)
+            out = np.maximum(out, np.einsum("nk,nk->n", mine.astype(np.float32), theirs) / norm)
+        return out
+
+    def correlation(self, i: np.ndarray, j: np.ndarray, transforms: np.ndarray, crops: bool = True) -> np.ndarray:
+        """Per candidate (``transforms`` map ``i`` onto ``j``), the best cosine of the two pictures' vectors
+        (stored or untrimmed), with ``crops`` also either of them cut (the crop of ``i`` turned with it)."""
+        from imgtwin.matching.layout_kernel import scores  # numba: compiled on first use
+
+        return scores(self.vec, self.norm, self.trimmed, i, j, transforms, _dihedral_tables(), crops, default_threads())
+
+
+@lru_cache(maxsize=1)
+def _dihedral_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(perm, sign, inverse)``: ``turned(v, g)[k] == sign[g, k] * v[perm[g, k]]`` (each (8, 64)) and the
+    inverse of each transform."""
+    probe = np.arange(1, HASH_SIZE**2 + 1, dtype=np.float32)
+    out = np.stack([turned(probe[None], np.array([g]))[0] for g in range(8)])
+    return np.abs(out).astype(np.int64) - 1, np.sign(out).astype(np.int32), _INVERSE
+
+
+def either_trimmed(table: FeatureTable | HashTable, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Per pair, whether either file had a border cut: its crop candidates are never filtered. A screenshot
+    sent in a messenger keeps part of its frame after its bars are cut, more than the crop hypotheses align away:
+    on the h7 library one that verification accepts through its crop candidate scores -0.02."""
+    if table.trimmed is None:
+        return np.zeros(len(i), bool)
+    result: np.ndarray = table.trimmed[i] | table.trimmed[j]
+    return result
+
+
+def layout_score(table: FeatureTable | HashTable, i: np.ndarray, j: np.ndarray, transforms: np.ndarray,
+                 wide: np.ndarray) -> np.ndarray:  # fmt: skip
+    """Per candidate, :meth:`LayoutVectors.correlation`; inf (always kept) where not ``wide`` or where either
+    picture is low-detail (judged on pixels, its structure is noise). The vectors are derived for the files
+    of :data:`BLOCK` candidates at a time (``table.take``: no thumbnail of every file at once)."""
+    score = np.full(len(i), np.inf, np.float32)
+    if table.low_detail is not None:
+        wide = wide & ~(table.low_detail[i] | table.low_detail[j])
+    rows = np.flatnonzero(wide)
+    for lo in range(0, len(rows), BLOCK):
+        part = rows[lo : lo + BLOCK]
+        files, at = np.unique(np.concatenate([i[part], j[part]]).astype(np.int64), return_inverse=True)
+        at = at.reshape(-1)
+        score[part] = LayoutVectors(table.take(files)).correlation(at[: len(part)], at[len(part) :],
+                                                                   transforms[part].astype(np.int64))
+    return score
