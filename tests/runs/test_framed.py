@@ -7,8 +7,10 @@ import os
 import sqlite3
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from imgtwin.matching.framed import load_framed
 from imgtwin.runs.find import FindResult, find_duplicates
 from tests.helpers import light_screenshot_of, screenshot_of, shared_photo
 
@@ -69,3 +71,17 @@ def test_an_index_without_framed_pictures_gets_them_on_the_next_scan(library: Pa
         (rows,) = conn.execute("SELECT count(*) FROM framed_pictures").fetchone()
         (framed,) = conn.execute("SELECT count(*) FROM framed_pictures WHERE length(data) > 0").fetchone()
     assert rows == 6 and framed >= 4, (rows, framed)
+
+
+def test_framed_records_are_found_for_every_row_of_their_content(found: tuple[FindResult, str]) -> None:
+    """Rows are matched to the index's records by content hash, byte copies included; rows without one get none."""
+    db = found[1]
+    with sqlite3.connect(db) as conn:
+        framed = {r[0] for r in conn.execute("SELECT content_hash FROM framed_pictures WHERE length(data) > 0")}
+        contents = {r[0] for r in conn.execute("SELECT content_hash FROM files WHERE content_hash IS NOT NULL")}
+    plain = min(contents - framed)
+    one = min(framed).encode()
+    digests = np.array([plain.encode(), one, b"", one, b"f" * 32], dtype="S32")
+    pictures = load_framed(db, digests)
+    assert sorted(pictures) == [1, 3]
+    assert pictures[1].hash == pictures[3].hash

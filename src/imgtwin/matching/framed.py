@@ -38,7 +38,7 @@ from imgtwin.matching.near import PLAIN, Candidates, NearParams, judge
 from imgtwin.matching.search import radius_join
 from imgtwin.matching.table import FeatureTable
 from imgtwin.persistence.index import HashIndex
-from imgtwin.persistence.pictures import framed_of
+from imgtwin.persistence.pictures import framed_records
 
 #: Bits between a framed picture's hash and a file's hash (plain or trimmed) that make a candidate.
 RADIUS = 10
@@ -47,16 +47,24 @@ NEAREST = 3
 _PARAMS, _RULE = NearParams(), EscalationRule()
 
 
-def load_framed(db_path: str, content_hashes: Sequence[str | None]) -> dict[int, FramedPicture]:
-    """The framed pictures of the rows (by row, for the rows whose content has one)."""
+def load_framed(db_path: str, digests: np.ndarray) -> dict[int, FramedPicture]:
+    """The framed pictures of the rows (by row, for the rows whose content has one); ``digests``: the rows'
+    content hashes (``Loaded.digests``, ASCII hex, b"" for none).  The index's framed records are few, so they
+    are read whole and found among the rows by one sort, with no per-row Python."""
     with HashIndex(db_path, readonly=True) as index:
-        found = framed_of(index.conn, (d for d in content_hashes if d), PICTURE_SPEC)
+        found = framed_records(index.conn, PICTURE_SPEC)
+    if not found or not len(digests):
+        return {}
+    order = np.argsort(digests, kind="stable")
+    ordered = digests[order]
+    keys = np.array([k.encode("ascii") for k in found], dtype=digests.dtype)
+    starts, ends = np.searchsorted(ordered, keys, "left"), np.searchsorted(ordered, keys, "right")
     out: dict[int, FramedPicture] = {}
-    for k, digest in enumerate(content_hashes):
-        record = FramedPicture.from_bytes(found[digest]) if digest and digest in found else None
-        if record is not None:
-            out[k] = record
-    return out
+    for key, start, end in zip(found, starts.tolist(), ends.tolist(), strict=True):
+        record = FramedPicture.from_bytes(found[key]) if start < end else None
+        if record is not None:  # byte copies share the record
+            out.update((int(k), record) for k in order[start:end])
+    return dict(sorted(out.items()))
 
 
 def framed_pairs(table: FeatureTable | HashTable, framed: Mapping[int, FramedPicture],

@@ -140,7 +140,7 @@ def find_duplicates(
             del loaded  # not two tables at once
             loaded = load_rows(db, roots, reference, select, kinds=kinds)
         local = local_features_for(db, loaded.content_hashes()) if deep else None
-        framed = load_framed(db, loaded.content_hashes()) if escalate is not None else None
+        framed = load_framed(db, loaded.digests) if escalate is not None else None
         with UpscalePool(options.processing_config(), strips) as upscale_jobs:
             grouping = group_rows(loaded, params, KeeperPolicy(keep), match.preferences,
                                   UpscaleChecker(db, upscale_jobs), local, exact_only, remembered_apart(db),
