@@ -248,6 +248,15 @@ def shifted_views(image: Image.Image, shift: float = 0.5, width: float = 0.6) ->
     return image.crop((x0, 0, x0 + vw, h)), image.crop((x0 + dx, 0, x0 + dx + vw, h))
 
 
+def save_phone_edits(original: Image.Image, folder: Path) -> None:
+    """The four edits a phone gallery makes that thumbnails alone cannot decide, as JPEGs in ``folder``:
+    stickers, straightened by 4 degrees, a keystone fix and a 25 % crop."""
+    with_stickers(original).save(folder / "stickers.jpg", quality=85)
+    straightened(original, 4.0).save(folder / "straightened.jpg", quality=85)
+    keystone_fixed(original, 0.08).save(folder / "keystone.jpg", quality=88)
+    cropped(original, 0.25, 0, 0, 0).save(folder / "cropped.jpg", quality=90)
+
+
 # Files as cameras and phones write them (``loading.previews``): a JPEG with its EXIF IFD1 thumbnail,
 # a HEIC with a thumbnail item.
 

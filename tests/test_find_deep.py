@@ -18,13 +18,10 @@ from imgtwin.runs.deep import LOCAL_SPEC, compute_local_features, missing_local_
 from imgtwin.runs.find import find_duplicates
 from imgtwin.runs.scan import ScanSettings
 from tests.helpers import (
-    cropped,
-    keystone_fixed,
+    save_phone_edits,
     screenshot_of,
     shared_photo,
     shifted_views,
-    straightened,
-    with_stickers,
 )
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[1] / "docs/schemas/find.schema.json").read_text())
@@ -37,11 +34,8 @@ def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "edits").mkdir(parents=True)
     original = shared_photo(1, 1200)
     original.save(root / "original.jpg", quality=92)
-    straightened(original, 4.0).save(root / "edits" / "straightened.jpg", quality=85)
+    save_phone_edits(original, root / "edits")
     screenshot_of(original, (1170, 2532)).save(root / "edits" / "screenshot.png")  # more pixels, larger file
-    with_stickers(original).save(root / "edits" / "stickers.jpg", quality=85)
-    cropped(original, 0.25, 0, 0, 0).save(root / "edits" / "cropped.jpg", quality=90)
-    keystone_fixed(original, 0.08).save(root / "edits" / "keystone.jpg", quality=88)
     (root / "edits" / "original copy.jpg").write_bytes((root / "original.jpg").read_bytes())
     left, right = shifted_views(shared_photo(12, 1600), 0.5)
     left.save(root / "scene left.jpg", quality=90)

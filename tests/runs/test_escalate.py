@@ -12,7 +12,7 @@ import pytest
 from imgtwin.persistence.local_features import LocalFeatureStore
 from imgtwin.persistence.sqlite import read_rows
 from imgtwin.runs.find import FindResult, find_duplicates
-from tests.helpers import cropped, keystone_fixed, shared_photo, shifted_views, straightened, with_stickers
+from tests.helpers import save_phone_edits, shared_photo, shifted_views
 
 EDITS = ("stickers.jpg", "straightened.jpg", "keystone.jpg", "cropped.jpg")
 UNRELATED = ("other20.jpg", "other21.jpg", "other22.jpg", "scene left.jpg", "scene right.jpg")
@@ -24,10 +24,7 @@ def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "edits").mkdir(parents=True)
     original = shared_photo(1, 1200)
     original.save(root / "original.jpg", quality=92)
-    with_stickers(original).save(root / "edits" / "stickers.jpg", quality=85)
-    straightened(original, 4.0).save(root / "edits" / "straightened.jpg", quality=85)
-    keystone_fixed(original, 0.08).save(root / "edits" / "keystone.jpg", quality=88)
-    cropped(original, 0.25, 0, 0, 0).save(root / "edits" / "cropped.jpg", quality=90)
+    save_phone_edits(original, root / "edits")
     left, right = shifted_views(shared_photo(12, 1600), 0.5)
     left.save(root / "scene left.jpg", quality=90)
     right.save(root / "scene right.jpg", quality=90)
