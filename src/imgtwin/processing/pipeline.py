@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from imgtwin.config import ProcessingConfig
 from imgtwin.interfaces import HashPersistence, LiveReporter, ProgressReporter
-from imgtwin.processing.channels import END, POLL_SECONDS, Channel
+from imgtwin.processing.channels import END, POLL_SECONDS, Batch, Channel
 from imgtwin.processing.copies import QUEUE, WAIT, ScanCopies
 from imgtwin.processing.discovery import DiscoveryOptions
 from imgtwin.processing.incremental import ResultCache
@@ -76,7 +76,7 @@ class ProcessingPipeline:
         total = self.source.count(roots, options)
         reporter.report_started(total)
         work = Channel(self.config.channel_buffer_size)
-        results = Channel(self.config.channel_buffer_size)
+        results = Channel(self.config.channel_buffer_size, batches=True)  # a worker's chunk is one message
         failures: list[BaseException] = []
         stop = threading.Event()  # ours: set on cancel, on a stage's crash, and at the end
 
@@ -209,10 +209,11 @@ class ProcessingPipeline:
                 continue
             if item is END:
                 return
-            self._record(item, tally, total, reporter, persistence, on_result)
-            if self.copies is not None:
-                for copy in self.copies.settle(item):
-                    self._record(copy, tally, total, reporter, persistence, on_result)
+            for result in item if isinstance(item, Batch) else (item,):
+                self._record(result, tally, total, reporter, persistence, on_result)
+                if self.copies is not None:
+                    for copy in self.copies.settle(result):
+                        self._record(copy, tally, total, reporter, persistence, on_result)
 
     def _record(
         self, item: FileResult, tally: _Tally, total: int, reporter: ProgressReporter,
