@@ -98,15 +98,21 @@ def lab_thumbs(colours: Sequence[Image.Image | None]) -> list[bytes | None]:
     found: list[bytes | None] = [None] * len(colours)
     if not present:
         return found
-    small = np.stack([np.asarray(colours[k].convert("RGB").resize(  # type: ignore[union-attr]
+    small = np.stack([np.asarray(_rgb(colours[k]).resize(  # type: ignore[arg-type]
         (COLOUR_THUMB, COLOUR_THUMB), Image.Resampling.BOX), dtype=np.float32) for k in present])
-    # One picture at a time, as before: the colour matrix product of a stack may round differently.
-    lab = np.stack([srgb_to_lab(one / 255.0) for one in small])
+    # The whole stack in one call gives each picture's numbers bit for bit: the matrix product of an
+    # (n, 16, 16, 3) stack is the same (16, 3) x (3, 3) product per row of pictures (tests/hashing).
+    lab = srgb_to_lab(small / 255.0)
     ab = np.clip(np.rint(lab[..., 1:]), -127, 127).astype(np.int8)
     planes = np.ascontiguousarray(np.moveaxis(ab, -1, 1))
     for k, plane in zip(present, planes, strict=True):
         found[k] = plane.tobytes()
     return found
+
+
+def _rgb(colour: Image.Image) -> Image.Image:
+    """The colour copy in RGB (the loader's is already: no copy of it made)."""
+    return colour if colour.mode == "RGB" else colour.convert("RGB")
 
 
 def trim_boxes(pixels: Sequence[np.ndarray]) -> list[Box]:
