@@ -7,10 +7,11 @@ them), real worker processes, real SQLite indexes made by ``imgtwin scan`` in it
 from __future__ import annotations
 
 import os
+import pickle
 import sqlite3
 import subprocess
 import sys
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 import pytest
@@ -101,3 +102,16 @@ def test_the_index_of_a_chunked_scan_is_the_index_of_one_file_at_a_time(tmp_path
     chunked, alone = _rows(tmp_path / "chunked.db"), _rows(tmp_path / "alone.db")
     assert len(chunked["files"]) == 123 and len(chunked["framed_pictures"]) >= 120  # notes.txt is not stored
     assert chunked == alone
+
+
+def test_results_cross_the_pipe_whole(tmp_path: Path) -> None:
+    # Records pickle as their field values (records.pickled_by_fields): every field comes back, the ones left
+    # out of equality too, for a hashed file read from disk, an error and a skip.
+    paths = _tiles(tmp_path)
+    task = ScanTask(StandardImageLoader(), DCTHasher(), MatchFeatureExtractor())
+    results = [process_file(path, task.loader, task.hasher, task.extractor) for path in paths]
+    assert {r.status for r in results} == {FileStatus.HASHED, FileStatus.ERROR, FileStatus.SKIPPED}
+    back = pickle.loads(pickle.dumps(results))
+    fields_of = [[getattr(r, f.name) for f in fields(r)] for r in results]
+    assert [[getattr(r, f.name) for f in fields(r)] for r in back] == fields_of
+    assert all(type(r.metadata) is type(o.metadata) for r, o in zip(back, results, strict=True))
