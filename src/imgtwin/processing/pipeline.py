@@ -21,6 +21,7 @@ from imgtwin.processing.copies import QUEUE, WAIT, ScanCopies
 from imgtwin.processing.discovery import DiscoveryOptions
 from imgtwin.processing.incremental import ResultCache
 from imgtwin.processing.pool_contract import WorkerPool
+from imgtwin.processing.probe import FileProbe
 from imgtwin.processing.source import FileSource
 from imgtwin.processing.task import error_result
 from imgtwin.records import FileResult, FileStatus, ProcessingSummary, from_preview
@@ -127,14 +128,15 @@ class ProcessingPipeline:
             for item in self.source.discover(roots, options):
                 if stop.is_set():
                     return
+                probe = FileProbe(item.path)  # the cache's and the copy check's stat and content hash, once
                 if item.error is not None:
                     delivered = results.send(error_result(item.path, item.error), stop)
-                elif self.cache is not None and (known := self.cache.lookup(item.path)) is not None:
+                elif self.cache is not None and (known := self.cache.lookup(item.path, probe)) is not None:
                     delivered = results.send(known, stop)
                 elif self.copies is None:
                     delivered = work.send(item.path, stop)
                 else:
-                    delivered = self._queue(item.path, work, results, stop)
+                    delivered = self._queue(probe, work, results, stop)
                 if not delivered:
                     return
             if self.copies is not None and not self._retry_until_settled(work, stop):
@@ -144,14 +146,14 @@ class ProcessingPipeline:
             if self.cache is not None:
                 self.cache.close()
 
-    def _queue(self, path: str, work: Channel, results: Channel, stop: threading.Event) -> bool:
+    def _queue(self, probe: FileProbe, work: Channel, results: Channel, stop: threading.Event) -> bool:
         assert self.copies is not None
         while not self.copies.retry.empty():
             if not work.send(self.copies.retry.get(), stop):
                 return False
-        claim = self.copies.claim(path)
+        claim = self.copies.claim(probe.path, probe)
         if claim is QUEUE:
-            return work.send(path, stop)
+            return work.send(probe.path, stop)
         if claim is WAIT:
             return True
         return results.send(claim, stop)
