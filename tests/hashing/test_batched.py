@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from imgtwin.hashing.batched import compute_features_many, trim_boxes
+from imgtwin.hashing.batched import compute_features_many, lab_thumbs, trim_boxes
 from imgtwin.hashing.dct import DCTHasher
 from imgtwin.hashing.extractor import MatchFeatureExtractor
-from imgtwin.hashing.features import MatchFeatures, trim_box
+from imgtwin.hashing.features import COLOUR_THUMB, MatchFeatures, srgb_to_lab, trim_box
 from imgtwin.loading.pillow_loader import StandardImageLoader
 from imgtwin.processing.task import ScanTask, process_file, process_files
 from imgtwin.records import ErrorReason, FileResult, FileStatus
@@ -130,3 +130,24 @@ def test_a_picture_whose_features_fail_is_its_own_error(small_files: list[Path])
     assert failed[0].error is not None and failed[0].error.reason is ErrorReason.DECODE_ERROR
     assert "no wide pictures" in failed[0].error.message
     assert sum(r.status is FileStatus.HASHED for r in results) == len(paths) - 1
+
+
+def test_colour_thumbnails_of_a_stack_are_each_pictures_own(small_files: list[Path]) -> None:
+    # The CIELAB conversion runs once for the whole stack; each picture's a*, b* bytes must be those of
+    # the conversion of that picture alone (as the index stored them before), bit for bit.
+    loader = StandardImageLoader()
+    colours = [loader.load(str(path)).colour for path in small_files]
+    colours += [synthetic_photo(20 + k, (96, 72)).convert("HSV").convert("RGB") for k in range(24)]  # other hues
+    colours += [Image.new("RGB", (96, 72), (k * 10, 255 - k * 10, 128)) for k in range(26)]
+    alone: list[bytes | None] = []
+    for colour in colours:
+        if colour is None:
+            alone.append(None)
+            continue
+        small = np.asarray(colour.convert("RGB").resize((COLOUR_THUMB, COLOUR_THUMB), Image.Resampling.BOX),
+                           dtype=np.float32)
+        lab = srgb_to_lab(small / 255.0)
+        alone.append(np.ascontiguousarray(np.moveaxis(np.clip(np.rint(lab[..., 1:]), -127, 127).astype(np.int8),
+                                                      -1, 0)).tobytes())
+    assert lab_thumbs(colours) == alone
+    assert None in alone and len({one for one in alone if one is not None}) > 40

@@ -169,3 +169,25 @@ def test_reductions_that_do_not_divide_the_size_keep_the_pictures_geometry(tmp_p
     else:
         assert loaded.image.size == (384, 256)  # reduced by 4: 384.25 x 256.25
     assert max(distances) <= 2 and sum(distances) <= 6
+
+
+def test_exif_facts_are_read_and_a_file_without_exif_keeps_its_header_facts(tmp_path) -> None:
+    # A file with no EXIF (a web tile) skips the record's copy; one with EXIF still gets every fact of it.
+    from imgtwin.loading.facts import read_facts, with_exif
+
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0131] = "Camera Maker", "Editor 2.0"  # Make, Software
+    exif.get_ifd(0x8769)[0x9003] = "2024:05:01 10:00:00"  # DateTimeOriginal
+    exif.get_ifd(0x8825)[2] = (52.0, 30.0, 0.0)  # GPS latitude
+    synthetic_photo(4, (96, 72)).save(tmp_path / "camera.jpg", exif=exif, quality=85)
+    synthetic_photo(4, (96, 72)).save(tmp_path / "plain.jpg", quality=85)
+    loader = StandardImageLoader()
+    camera, plain = loader.load(str(tmp_path / "camera.jpg")).facts, loader.load(str(tmp_path / "plain.jpg")).facts
+    assert camera is not None and plain is not None
+    assert (camera.camera, camera.taken, camera.software, camera.gps) == (True, True, "Editor 2.0", True)
+    assert (plain.camera, plain.taken, plain.software, plain.gps) == (False, False, None, False)
+    assert (camera.jpeg_quality, camera.subsampling) == (plain.jpeg_quality, plain.subsampling) != (None, None)
+    with Image.open(tmp_path / "plain.jpg") as image:
+        facts = read_facts(image)
+        image.load()
+        assert with_exif(facts, image) is facts

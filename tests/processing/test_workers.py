@@ -17,8 +17,9 @@ from imgtwin.records import ErrorReason, FileStatus
 from tests.helpers import MisbehavingLoader, synthetic_photo
 
 
-def run_pool(pool, paths: list[str]) -> list:
-    work, results = Channel(100), Channel(100)
+def run_pool(pool, paths: list[str], results: Channel | None = None) -> list:
+    """The messages ``pool`` sends for ``paths`` (into ``results``, or a plain channel: one result each)."""
+    work, results = Channel(100), results if results is not None else Channel(100)
     for path in paths:
         work.put(path)
     work.put(END)

@@ -36,8 +36,12 @@ Box = tuple[int, int, int, int]
 
 
 def compute_features_many(images: Sequence[Image.Image], hasher: DCTHasher | None = None,
-                          colours: Sequence[Image.Image | None] | None = None) -> list[MatchFeatures]:  # fmt: skip
-    """``compute_features`` of each image (grayscale, <= 512 px) and its small colour copy (or None)."""
+                          colours: Sequence[Image.Image | None] | None = None,
+                          pixels: Sequence[np.ndarray] | None = None) -> list[MatchFeatures]:  # fmt: skip
+    """``compute_features`` of each image (grayscale, <= 512 px) and its small colour copy (or None).
+
+    ``pixels``: each image's ``grey_pixels``, where the caller has them already (a conversion each less).
+    """
     hasher = hasher or DCTHasher()
     colours = colours if colours is not None else [None] * len(images)
     if not images:
@@ -47,7 +51,7 @@ def compute_features_many(images: Sequence[Image.Image], hasher: DCTHasher | Non
     blocks = hasher.low_frequencies(prepared)
     full_hashes = _hash_values(blocks)
     full_thumbs = _thumbs(prepared)
-    pixels = [np.asarray(image if image.mode == "L" else image.convert("L")) for image in grey]
+    pixels = pixels if pixels is not None else [grey_pixels(image) for image in grey]
     boxes = trim_boxes(pixels)
     thumbs = full_thumbs.copy()
     trims: list[tuple[float, float, float, float]] = []
@@ -70,6 +74,11 @@ def compute_features_many(images: Sequence[Image.Image], hasher: DCTHasher | Non
     flat = flat_percents(full_thumbs)
     return [MatchFeatures(int(full_hashes[k]), int(trim_hashes[k]), thumbs[k].tobytes(), trims[k], fulls[k], labs[k],
                           int(unstable[k]), int(flat[k])) for k in range(len(grey))]
+
+
+def grey_pixels(image: Image.Image) -> np.ndarray:
+    """The (h, w) uint8 array of a grey (L) or high-depth (F) picture, as the border and frame scans read it."""
+    return np.asarray(image if image.mode == "L" else image.convert("L"))
 
 
 def _hash_values(blocks: np.ndarray) -> np.ndarray:
@@ -98,15 +107,21 @@ def lab_thumbs(colours: Sequence[Image.Image | None]) -> list[bytes | None]:
     found: list[bytes | None] = [None] * len(colours)
     if not present:
         return found
-    small = np.stack([np.asarray(colours[k].convert("RGB").resize(  # type: ignore[union-attr]
+    small = np.stack([np.asarray(_rgb(colours[k]).resize(  # type: ignore[arg-type]
         (COLOUR_THUMB, COLOUR_THUMB), Image.Resampling.BOX), dtype=np.float32) for k in present])
-    # One picture at a time, as before: the colour matrix product of a stack may round differently.
-    lab = np.stack([srgb_to_lab(one / 255.0) for one in small])
+    # The whole stack in one call gives each picture's numbers bit for bit: the matrix product of an
+    # (n, 16, 16, 3) stack is the same (16, 3) x (3, 3) product per row of pictures (tests/hashing).
+    lab = srgb_to_lab(small / 255.0)
     ab = np.clip(np.rint(lab[..., 1:]), -127, 127).astype(np.int8)
     planes = np.ascontiguousarray(np.moveaxis(ab, -1, 1))
     for k, plane in zip(present, planes, strict=True):
         found[k] = plane.tobytes()
     return found
+
+
+def _rgb(colour: Image.Image) -> Image.Image:
+    """The colour copy in RGB (the loader's is already: no copy of it made)."""
+    return colour if colour.mode == "RGB" else colour.convert("RGB")
 
 
 def trim_boxes(pixels: Sequence[np.ndarray]) -> list[Box]:

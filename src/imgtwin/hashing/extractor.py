@@ -11,9 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-import numpy as np
-
-from imgtwin.hashing.batched import compute_features_many
+from imgtwin.hashing.batched import compute_features_many, grey_pixels
 from imgtwin.hashing.dct import DCTHasher
 from imgtwin.hashing.features import FEATURES_SPEC
 from imgtwin.hashing.framed import PICTURE_SPEC, framed_pictures
@@ -93,10 +91,11 @@ class MatchFeatureExtractor:
 
     def extract_many(self, loaded: Sequence[LoadedImage], hasher: Hasher) -> list[Extraction]:
         dct = hasher if isinstance(hasher, DCTHasher) else None
-        many = compute_features_many([one.image for one in loaded], dct, [one.colour for one in loaded])
+        images, colours = [one.image for one in loaded], [one.colour for one in loaded]
+        pixels = [grey_pixels(image) for image in images]  # read by both the features and the frame scan
+        many = compute_features_many(images, dct, colours, pixels)
         hashes = ([ImageHash(features.hash, dct.spec) for features in many] if dct is not None
                   else [hasher.hash(one.image) for one in loaded])
-        pictures = framed_pictures([np.asarray(one.image if one.image.mode == "L" else one.image.convert("L"))
-                                    for one in loaded], dct, [one.colour for one in loaded])
+        pictures = framed_pictures(pixels, dct, colours)
         return [Extraction(image_hash, features.to_bytes(), signals_of(one, features.colour_array()).to_bytes(), picture)
                 for image_hash, features, one, picture in zip(hashes, many, loaded, pictures, strict=True)]

@@ -125,5 +125,8 @@ def read_facts(image: Image.Image) -> SourceFacts:
 
 def with_exif(facts: SourceFacts, image: Image.Image) -> SourceFacts:
     """``facts`` with what the EXIF block of the loaded ``image`` says."""
-    camera, taken, software, gps = _exif_facts(image)
+    found = _exif_facts(image)
+    if found == (facts.camera, facts.taken, facts.software, facts.gps):
+        return facts  # no EXIF (a web tile, a screenshot): a ``replace`` costs more than reading none
+    camera, taken, software, gps = found
     return replace(facts, camera=camera, taken=taken, software=software, gps=gps)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Sequence
 from typing import Any, final
 
 POLL_SECONDS = 0.1
@@ -32,11 +33,25 @@ class EndOfStream:
 END = EndOfStream()
 
 
-class Channel(queue.Queue[Any]):
-    """A bounded FIFO queue with cancel-aware put and get."""
+@final
+class Batch(tuple[Any, ...]):
+    """Several results in one message of a ``Channel(batches=True)``, in order (see ``Channel.send_all``)."""
 
-    def __init__(self, capacity: int) -> None:
+    __slots__ = ()
+
+
+class Channel(queue.Queue[Any]):
+    """A bounded FIFO queue with cancel-aware put and get.
+
+    ``batches``: its reader takes a ``Batch`` of items as those items in order, so that ``send_all``
+    may send them as one message (a lock, a wake-up and a get for a chunk of results instead of one
+    each: on tiny files the scan's main process spent more on its queues than on its index). Its
+    capacity then counts messages, each at most a chunk of results.
+    """
+
+    def __init__(self, capacity: int, *, batches: bool = False) -> None:
         super().__init__(maxsize=capacity)
+        self.batches = batches
 
     def send(self, item: Any, cancel: threading.Event | None = None) -> bool:
         """Put ``item``, waiting for room; False if cancelled before there was room."""
@@ -47,6 +62,12 @@ class Channel(queue.Queue[Any]):
             except queue.Full:
                 if cancel is not None and cancel.is_set():
                     return False
+
+    def send_all(self, items: Sequence[Any], cancel: threading.Event | None = None) -> bool:
+        """``send`` of each item, in order: one ``Batch`` where the reader takes them (False: cancelled)."""
+        if self.batches and len(items) > 1:
+            return self.send(Batch(items), cancel)
+        return all(self.send(item, cancel) for item in items)
 
     def receive(self, timeout: float = POLL_SECONDS) -> Any:
         """The next item, or ``None`` if nothing came within ``timeout``."""

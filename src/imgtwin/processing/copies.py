@@ -32,6 +32,7 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 
 from imgtwin.hashing.content import content_hash
+from imgtwin.processing.probe import FileProbe
 from imgtwin.processing.task import failure_of
 from imgtwin.records import ErrorReason, FileResult, FileStatus
 
@@ -86,9 +87,11 @@ class ScanCopies:
 
     # --- producer side ---------------------------------------------------------------------------------
 
-    def claim(self, path: str) -> Claim:
+    def claim(self, path: str, probe: FileProbe | None = None) -> Claim:
+        """``probe``: the file's stat and content hash, taken once for this and the index's lookup."""
+        probe = probe or FileProbe(path)
         try:
-            info = os.stat(path)
+            info = probe.stat()
         except OSError:
             return QUEUE  # the worker reports it with its reason
         size = info.st_size
@@ -102,7 +105,7 @@ class ScanCopies:
                 return QUEUE
             first = group.undigested
         try:
-            digest = content_hash(path)
+            digest = probe.digest()
         except OSError:
             return QUEUE
         first_digest = None

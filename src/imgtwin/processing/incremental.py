@@ -22,9 +22,9 @@ from __future__ import annotations
 import os
 from typing import Protocol
 
-from imgtwin.hashing.content import content_hash
 from imgtwin.persistence.index import HashIndex, is_gone
 from imgtwin.persistence.pictures import has_picture
+from imgtwin.processing.probe import FileProbe
 from imgtwin.processing.task import failure_of
 from imgtwin.records import (
     ErrorReason,
@@ -47,7 +47,9 @@ SETTLED_ERRORS = frozenset(
 class ResultCache(Protocol):
     """Answers for files whose result is already known; None means: read it."""
 
-    def lookup(self, path: str) -> FileResult | None: ...
+    def lookup(self, path: str, probe: FileProbe | None = None) -> FileResult | None:
+        """``probe``: the file's stat and content hash, taken once for this and the copy check."""
+        ...
 
     def close(self) -> None: ...
 
@@ -86,9 +88,10 @@ class IndexScanCache:
             self._index.close()
             self._index = None
 
-    def lookup(self, path: str) -> FileResult | None:
+    def lookup(self, path: str, probe: FileProbe | None = None) -> FileResult | None:
+        probe = probe or FileProbe(path)
         try:
-            info = os.stat(path)
+            info = probe.stat()
         except OSError:
             return None  # let the worker report it with its reason
         index = self._open()
@@ -99,7 +102,7 @@ class IndexScanCache:
                 # rewritten, which clears the mark.
                 return self._result(row, path, info, "unchanged" if not row.vanished else "moved")
             return None
-        return self._twin(index, path, info)
+        return self._twin(index, probe, info)
 
     @staticmethod
     def _unchanged(row: IndexedFile, info: os.stat_result) -> bool:
@@ -122,19 +125,19 @@ class IndexScanCache:
             return True
         return has_picture(self._open().conn, row.content_hash, self.picture_spec)
 
-    def _twin(self, index: HashIndex, path: str, info: os.stat_result) -> FileResult | None:
+    def _twin(self, index: HashIndex, probe: FileProbe, info: os.stat_result) -> FileResult | None:
         """The result of an indexed file with the same bytes, for a path the index does not know."""
         if info.st_size == 0 or not index.has_hashed_size(info.st_size):
             return None
         try:
-            digest = content_hash(path)
+            digest = probe.digest()
         except OSError:
             return None
         twin = index.twin(digest)
         # The newest row with these bytes; an older definition's row is read again, like any stale row.
         if twin is None or twin.size != info.st_size or not self._settled(twin):
             return None
-        return self._result(twin, path, info, "moved" if is_gone(twin.path) else "copy")
+        return self._result(twin, probe.path, info, "moved" if is_gone(twin.path) else "copy")
 
     def _result(self, row: IndexedFile, path: str, info: os.stat_result, how: str) -> FileResult:
         metadata = ProcessingMetadata(

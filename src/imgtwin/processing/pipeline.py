@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 
 from imgtwin.config import ProcessingConfig
 from imgtwin.interfaces import HashPersistence, LiveReporter, ProgressReporter
-from imgtwin.processing.channels import END, POLL_SECONDS, Channel
+from imgtwin.processing.channels import END, POLL_SECONDS, Batch, Channel
 from imgtwin.processing.copies import QUEUE, WAIT, ScanCopies
 from imgtwin.processing.discovery import DiscoveryOptions
 from imgtwin.processing.incremental import ResultCache
 from imgtwin.processing.pool_contract import WorkerPool
+from imgtwin.processing.probe import FileProbe
 from imgtwin.processing.source import FileSource
 from imgtwin.processing.task import error_result
 from imgtwin.records import FileResult, FileStatus, ProcessingSummary, from_preview
@@ -76,7 +77,7 @@ class ProcessingPipeline:
         total = self.source.count(roots, options)
         reporter.report_started(total)
         work = Channel(self.config.channel_buffer_size)
-        results = Channel(self.config.channel_buffer_size)
+        results = Channel(self.config.channel_buffer_size, batches=True)  # a worker's chunk is one message
         failures: list[BaseException] = []
         stop = threading.Event()  # ours: set on cancel, on a stage's crash, and at the end
 
@@ -127,14 +128,15 @@ class ProcessingPipeline:
             for item in self.source.discover(roots, options):
                 if stop.is_set():
                     return
+                probe = FileProbe(item.path)  # the cache's and the copy check's stat and content hash, once
                 if item.error is not None:
                     delivered = results.send(error_result(item.path, item.error), stop)
-                elif self.cache is not None and (known := self.cache.lookup(item.path)) is not None:
+                elif self.cache is not None and (known := self.cache.lookup(item.path, probe)) is not None:
                     delivered = results.send(known, stop)
                 elif self.copies is None:
                     delivered = work.send(item.path, stop)
                 else:
-                    delivered = self._queue(item.path, work, results, stop)
+                    delivered = self._queue(probe, work, results, stop)
                 if not delivered:
                     return
             if self.copies is not None and not self._retry_until_settled(work, stop):
@@ -144,14 +146,14 @@ class ProcessingPipeline:
             if self.cache is not None:
                 self.cache.close()
 
-    def _queue(self, path: str, work: Channel, results: Channel, stop: threading.Event) -> bool:
+    def _queue(self, probe: FileProbe, work: Channel, results: Channel, stop: threading.Event) -> bool:
         assert self.copies is not None
         while not self.copies.retry.empty():
             if not work.send(self.copies.retry.get(), stop):
                 return False
-        claim = self.copies.claim(path)
+        claim = self.copies.claim(probe.path, probe)
         if claim is QUEUE:
-            return work.send(path, stop)
+            return work.send(probe.path, stop)
         if claim is WAIT:
             return True
         return results.send(claim, stop)
@@ -209,10 +211,11 @@ class ProcessingPipeline:
                 continue
             if item is END:
                 return
-            self._record(item, tally, total, reporter, persistence, on_result)
-            if self.copies is not None:
-                for copy in self.copies.settle(item):
-                    self._record(copy, tally, total, reporter, persistence, on_result)
+            for result in item if isinstance(item, Batch) else (item,):
+                self._record(result, tally, total, reporter, persistence, on_result)
+                if self.copies is not None:
+                    for copy in self.copies.settle(result):
+                        self._record(copy, tally, total, reporter, persistence, on_result)
 
     def _record(
         self, item: FileResult, tally: _Tally, total: int, reporter: ProgressReporter,

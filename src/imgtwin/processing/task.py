@@ -100,19 +100,19 @@ def process_files(paths: Sequence[str], loader: ImageLoader, hasher: Hasher, ext
             begin()
         started = time.perf_counter()
         read = _read_file(path, loader)
-        reads.append(replace(read, duration_s=time.perf_counter() - started) if isinstance(read, FileResult)
-                     else replace(read, seconds=time.perf_counter() - started))
-    decoded = [read for read in reads if isinstance(read, _Read)]
-    started = time.perf_counter()
-    finished = iter(_finish(decoded, hasher, extractor))
-    share = (time.perf_counter() - started) / max(1, len(decoded))
-    return [read if isinstance(read, FileResult) else replace(next(finished), duration_s=read.seconds + share)
-            for read in reads]
+        if isinstance(read, _Read):
+            read.seconds = time.perf_counter() - started
+        else:
+            read = replace(read, duration_s=time.perf_counter() - started)
+        reads.append(read)
+    finished = iter(_finish([read for read in reads if isinstance(read, _Read)], hasher, extractor))
+    return [read if isinstance(read, FileResult) else next(finished) for read in reads]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Read:
-    """A file read and decoded, waiting for its hash and features (``_finish``)."""
+    """A file read and decoded, waiting for its hash and features (``_finish``); not a record: its
+    ``seconds`` are set once read (a ``dataclasses.replace`` costs more than a tiny file's hash)."""
 
     metadata: ProcessingMetadata
     loaded: LoadedImage
@@ -144,9 +144,9 @@ def _read_file(path: str, loader: ImageLoader) -> FileResult | _Read:
         return FileResult(base, FileStatus.ERROR, error=FileError(ErrorReason.VANISHED, "file disappeared while it was read"))
     if (after.st_size, after.st_mtime_ns, after.st_ino) != (base.size, base.mtime_ns, base.inode):
         return FileResult(base, FileStatus.ERROR, error=FileError(ErrorReason.CHANGED, "file changed while it was read"))
-    metadata = replace(
-        base, width=loaded.width, height=loaded.height, format=loaded.format, decode=loaded.decode,
-        content_hash=digest, loader=loaded.loader or base.loader,
+    metadata = ProcessingMetadata(
+        path, base.size, base.mtime_ns, loaded.width, loaded.height, loaded.format, loaded.decode,
+        loaded.loader or base.loader, base.dev, base.inode, base.ctime_ns, digest,
     )
     return _Read(metadata, loaded)
 
@@ -170,21 +170,27 @@ def _hashed(read: _Read, hasher: Hasher) -> FileResult:
 
 
 def _finish(reads: Sequence[_Read], hasher: Hasher, extractor: FeatureExtractor | None) -> list[FileResult]:
-    """The results of decoded files: hash, features and signals, for all at once where the extractor can.
+    """The results of decoded files: hash, features and signals, for all at once where the extractor can;
+    each file's ``duration_s`` is its read's seconds and its share of this.
 
     Where the chunk fails together, each file is done alone, so that one picture's failure is its own.
     """
+    started = time.perf_counter()
     if extractor is None:
-        return [_hashed(read, hasher) for read in reads]
+        hashed = [_hashed(read, hasher) for read in reads]
+        share = (time.perf_counter() - started) / max(1, len(reads))
+        return [replace(result, duration_s=read.seconds + share) for result, read in zip(hashed, reads, strict=True)]
     try:
         extractions = extract_all(extractor, [read.loaded for read in reads], hasher)
     except Exception as exc:  # noqa: BLE001 - a hasher bug must not end the run; whose it is, found file by file
         if len(reads) == 1:
-            return [_failure(reads[0].metadata, exc)]
+            return [replace(_failure(reads[0].metadata, exc), duration_s=reads[0].seconds + time.perf_counter() - started)]
         return [result for read in reads for result in _finish([read], hasher, extractor)]
+    share = (time.perf_counter() - started) / max(1, len(reads))
     return [FileResult(
         read.metadata, FileStatus.HASHED, hash=extraction.hash, features=extraction.features,
         features_spec=extractor.spec, signals=extraction.signals,
-        signals_spec=extractor.signals_spec if extraction.signals is not None else None, bytes_read=read.loaded.bytes_read,
-        picture=extraction.picture, picture_spec=extractor.picture_spec if extraction.picture is not None else None,
+        signals_spec=extractor.signals_spec if extraction.signals is not None else None,
+        duration_s=read.seconds + share, bytes_read=read.loaded.bytes_read, picture=extraction.picture,
+        picture_spec=extractor.picture_spec if extraction.picture is not None else None,
     ) for read, extraction in zip(reads, extractions, strict=True)]

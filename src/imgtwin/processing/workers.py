@@ -338,10 +338,9 @@ class ProcessWorkerPool:
             self._time_items(worker, len(done))
             if worker.pending:
                 worker.deadline = self.clock() + self.file_timeout
-        for result in done:
-            if self.controller is not None:
-                self.controller.record()
-            results.send(result, cancel)
+        if self.controller is not None:
+            self.controller.record(len(done))
+        results.send_all(done, cancel)
 
     def _expire(self, pool: list[_Worker], backlog: deque[Any], results: Channel, cancel: threading.Event) -> None:
         now = self.clock()

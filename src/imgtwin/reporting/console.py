@@ -85,6 +85,8 @@ class ConsoleProgressReporter:
         self._progress.start()
 
     def report_progress(self, completed: int, total: int) -> None:
+        if not self.show_progress:
+            return  # a hidden bar's update still costs a lock and a speed sample: per file on tiny files
         self._progress.update(self._task, completed=completed, total=total)
 
     def report_error(self, file_path: str, error: str) -> None:
