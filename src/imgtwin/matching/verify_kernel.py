@@ -1,26 +1,22 @@
-"""Compiled crop-aligned verification (numba): :func:`verify.aligned_scores`' numbers, one pair per loop pass.
+"""Compiled crop-aligned verification (numba): :func:`verify.aligned_scores`' decisions, one pair per loop pass.
 
-The numpy path spends its time on dense products with per-pair resampling
-matrices that have two non-zeros a row, on temporaries and on a partition per
-detail block.  Here each pair is one pass over a few kilobytes that stay in
-cache: two-tap resampling (with the numpy path's float32 weights), the 16 x 16
-DCT block as two small products for each distinct window of each picture, the
-median by selection, the gradient correlation as one dot product.
+Each pair is one pass over a few kilobytes that stay in cache, laid out so that
+the inner loops run along contiguous rows (SIMD): each picture is held
+transposed, resampled with two taps a row, the 16 x 16 DCT block is two small
+products that use the basis' symmetry (row ``k`` of the DCT is even or odd
+about the middle, so half the products), once per distinct window of each
+picture, the median by selection, the gradient correlation from raw sums (no
+centred copy), the detail distance by popcount.
 
-The arithmetic is float64 where the numpy path rounds to float32, so a number
-near an edge could come out on the other side.  The kernel therefore reports,
-per pair, whether the float32 rounding could have changed its outcome: a 1-D
-crop score within ``SCORE_TOL`` of the next one where the order matters (the
-set of tried hypotheses, or ties of the detail distance across them), a flat
-profile, or DCT coefficients within ``2 COEF_TOL`` of a block's median that
-could change which combination wins or its distance.  Those pairs (flat and
-smooth pictures, mostly) are recomputed by the numpy path.
-
-The numpy path is not exact either: its float32 profile product is a BLAS
-matrix product whose rounding depends on a row's place in the batch, so a pair
-on a near-tie can be judged differently when the candidates come in another
-order; recomputing it among other pairs can do the same.  Measured: no
-difference on the corpora of docs/benchmarks.md ("Verification at array speed").
+The arithmetic is float64 throughout, in a fixed order: this kernel is the
+reference ``find`` decides with from ``verify.COMPILED_PAIRS`` pairs a call on.
+The numpy path rounds to float32 in BLAS products whose rounding depends on a
+pair's row in the batch, so on a near-tie it can itself judge a pair
+differently when the candidates come in another order; the kernel cannot. On the
+corpora of docs/benchmarks.md ("Verification at array speed") both give the
+same detail distances and windows on every pair. Only a flat profile (every
+1-D crop score is rounding noise, which no arithmetic settles) is reported, for
+the numpy path to judge as before.
 """
 
 from __future__ import annotations
@@ -30,20 +26,19 @@ from numba import njit
 
 from imgtwin.matching.mih_kernel import _bits
 
-SCORE_TOL = 1e-4  # 1-D crop scores this close may swap places in float32 (measured error max 3.2e-5)
 _FAST = {"reassoc", "contract"}  # sums in any order: float64 error far below the float32 path's
-COEF_TOL = 0.025  # bound on how far float32 resampling can move a DCT coefficient (largest seen: 0.0019)
+FLAT_PROFILE = 1e-3  # smallest product of 1-D profile norms under which every crop score is noise
 
 
 @njit(nogil=True, cache=True)
-def _turn(src: np.ndarray, g: np.int64, out: np.ndarray) -> None:
-    """``out`` = ``src`` under dihedral transform ``g`` (order of ``features.dihedral_pixels``)."""
+def _turned_t(src: np.ndarray, g: np.int64, out: np.ndarray) -> None:
+    """``out`` = ``src`` under dihedral transform ``g`` (order of ``features.dihedral_pixels``), transposed."""
     n = src.shape[0]
     for i in range(n):
         for j in range(n):
             r = n - 1 - i if g & 2 else i
             c = n - 1 - j if g & 1 else j
-            out[i, j] = src[c, r] if g >= 4 else src[r, c]
+            out[j, i] = src[c, r] if g >= 4 else src[r, c]
 
 
 @njit(nogil=True, cache=True, fastmath=_FAST)
@@ -90,10 +85,9 @@ def _axis_scores(pa: np.ndarray, pb: np.ndarray, idx: np.ndarray, wts: np.ndarra
 
 
 @njit(nogil=True, cache=True)
-def _top(scores: np.ndarray, top: int, chosen: np.ndarray, gaps: np.ndarray) -> None:
-    """The ``top`` best hypotheses, best first (ties: lower index); ``gaps[t]``: score of the ``t``-th less the next's."""
-    last = np.inf
-    for t in range(min(top + 1, scores.shape[0])):
+def _top(scores: np.ndarray, top: int, chosen: np.ndarray) -> None:
+    """The ``top`` best hypotheses, best first (ties: lower index)."""
+    for t in range(min(top, scores.shape[0])):
         best = -1
         for k in range(scores.shape[0]):
             taken = False
@@ -102,59 +96,7 @@ def _top(scores: np.ndarray, top: int, chosen: np.ndarray, gaps: np.ndarray) -> 
                     taken = True
             if not taken and (best < 0 or scores[k] > scores[best]):
                 best = k
-        if t < top:
-            chosen[t] = best
-        if t > 0:
-            gaps[t - 1] = last - scores[best]
-        last = scores[best]
-    if top >= scores.shape[0]:
-        gaps[top - 1] = np.inf
-
-
-@njit(nogil=True, cache=True)
-def _can_reorder(gaps: np.ndarray, tol: float, reach: np.ndarray) -> bool:
-    """Whether hypotheses whose order float32 could swap (a run of gaps under ``tol``) both reach the minimum.
-
-    ``reach[t]``: the minimum can lie in the tried row (or column) ``t``; a last gap under ``tol`` means
-    the next hypothesis could take the last one's place.
-    """
-    top = reach.shape[0]
-    if gaps[top - 1] < tol:
-        return True
-    count = 1 if reach[0] else 0
-    for t in range(1, top):
-        count = count if gaps[t - 1] < tol else 0
-        count += 1 if reach[t] else 0
-        if count > 1:
-            return True
-    return False
-
-
-@njit(nogil=True, cache=True)
-def _resample_cols(x: np.ndarray, idx: np.ndarray, wts: np.ndarray, out: np.ndarray) -> None:
-    for i in range(x.shape[0]):
-        for j in range(out.shape[1]):
-            out[i, j] = wts[j, 0] * x[i, idx[j, 0]] + wts[j, 1] * x[i, idx[j, 1]]
-
-
-@njit(nogil=True, cache=True)
-def _resample_rows(x: np.ndarray, idx: np.ndarray, wts: np.ndarray, out: np.ndarray) -> None:
-    for i in range(out.shape[0]):
-        w0, w1 = wts[i, 0], wts[i, 1]
-        r0, r1 = idx[i, 0], idx[i, 1]
-        for j in range(x.shape[1]):
-            out[i, j] = w0 * x[r0, j] + w1 * x[r1, j]
-
-
-@njit(nogil=True, cache=True, fastmath=_FAST)
-def _dots(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
-    """``out = x @ y.T`` for small matrices (rows against rows: contiguous dot products)."""
-    for i in range(x.shape[0]):
-        for v in range(y.shape[0]):
-            s = 0.0
-            for k in range(x.shape[1]):
-                s += x[i, k] * y[v, k]
-            out[i, v] = s
+        chosen[t] = best
 
 
 @njit(nogil=True, cache=True)
@@ -198,59 +140,104 @@ def _select(values: np.ndarray, k: int) -> float:
     return float(values[k])
 
 
-@njit(nogil=True, cache=True)
-def _detail(block: np.ndarray, flat: np.ndarray, scratch: np.ndarray, bits: np.ndarray, tol: float) -> int:
-    """``bits`` (packed) = the DCT block (DC left out) above its median.
+@njit(nogil=True, cache=True, fastmath=_FAST)
+def _resample_t(xt: np.ndarray, idx: np.ndarray, wts: np.ndarray, out: np.ndarray) -> None:
+    """``out[c] = w0 xt[i0] + w1 xt[i1]`` per output row ``c``: a transposed picture resampled along its rows."""
+    for c in range(out.shape[0]):
+        i0, i1 = idx[c, 0], idx[c, 1]
+        w0, w1 = wts[c, 0], wts[c, 1]
+        for r in range(out.shape[1]):
+            out[c, r] = w0 * xt[i0, r] + w1 * xt[i1, r]
 
-    Returns how many bits could differ if every coefficient moved by up to ``tol``: none unless
-    another coefficient lies within ``2 tol`` of the median, else those (and the median's own).
+
+@njit(nogil=True, cache=True, fastmath=_FAST)
+def _half_dct(x: np.ndarray, even: np.ndarray, odd: np.ndarray, out: np.ndarray) -> None:
+    """``out[r] = DCT rows of x[:, r]`` (out (cols, 2 h): even frequencies, then odd), by the basis' symmetry.
+
+    ``even``/``odd`` (half, h): the even / odd DCT rows' first halves, transposed.
     """
+    n = x.shape[0]
+    half = even.shape[1]
+    out[:] = 0.0
+    for c in range(n // 2):
+        for r in range(x.shape[1]):
+            s = x[c, r] + x[n - 1 - c, r]
+            d = x[c, r] - x[n - 1 - c, r]
+            for m in range(half):
+                out[r, m] += s * even[c, m]
+                out[r, half + m] += d * odd[c, m]
+
+
+@njit(nogil=True, cache=True, fastmath=_FAST)
+def _gradient_sums(at: np.ndarray, out: np.ndarray) -> tuple[float, float]:
+    """Both gradients of a (transposed) picture into ``out`` (``verify._gradients``' values, another order).
+
+    Returns their mean and ``1 / norm`` of the centred values (as ``verify._zscore``).
+    """
+    n = at.shape[0] - 1
+    s = 0.0
+    sq = 0.0
+    for c in range(n):
+        base = c * n
+        for r in range(n):
+            gx = at[c + 1, r] - at[c, r]
+            gy = at[c, r + 1] - at[c, r]
+            out[base + r] = gx
+            out[n * n + base + r] = gy
+            s += gx + gy
+            sq += gx * gx + gy * gy
+    count = 2 * n * n
+    mean = s / count
+    return mean, 1.0 / max(np.sqrt(max(sq - s * mean, 0.0)), 1e-9)
+
+
+@njit(nogil=True, cache=True)
+def _detail(block: np.ndarray, position: np.ndarray, scratch: np.ndarray, bits: np.ndarray) -> None:
+    """``bits`` (packed, at ``position``) = the DCT block's coefficients (DC left out) above their median."""
     d = block.shape[0]
+    t = 0
     for u in range(d):
         for v in range(d):
-            if u or v:
-                flat[u * d + v - 1] = block[u, v]
-    n = flat.shape[0]
-    scratch[:] = flat
-    middle = n // 2
-    median = _select(scratch, middle)
-    near = 0
-    for t in range(n):
-        near += abs(flat[t] - median) < 2 * tol
+            if position[u, v] >= 0:
+                scratch[t] = block[u, v]
+                t += 1
+    median = _select(scratch, t // 2)
     bits[:] = 0
-    for t in range(n):
-        if flat[t] > median:
-            bits[t >> 6] |= np.uint64(1) << np.uint64(t & 63)
-    return near if near > 1 else 0
+    for u in range(d):
+        for v in range(d):
+            p = position[u, v]
+            if p >= 0 and block[u, v] > median:
+                bits[p >> 6] |= np.uint64(1) << np.uint64(p & 63)
 
 
 @njit(nogil=True, cache=True, fastmath=_FAST)
-def _zscored_gradients(x: np.ndarray, out: np.ndarray) -> None:
-    """``verify._zscore(verify._gradients(x))`` of one picture."""
-    n = x.shape[0] - 1
-    for i in range(n):
-        for j in range(n):
-            out[i * n + j] = x[i, j + 1] - x[i, j]
-            out[n * n + i * n + j] = x[i + 1, j] - x[i, j]
-    mean = 0.0
-    for t in range(out.shape[0]):
-        mean += out[t]
-    mean /= out.shape[0]
-    sq = 0.0
-    for t in range(out.shape[0]):
-        out[t] -= mean
-        sq += out[t] * out[t]
-    scale = 1.0 / max(np.sqrt(sq), 1e-9)
-    for t in range(out.shape[0]):
-        out[t] *= scale
+def _side(xt: np.ndarray, xs: np.ndarray, nx: int, ys: np.ndarray, ny: int, idx: np.ndarray, wts: np.ndarray,
+          even: np.ndarray, odd: np.ndarray, position: np.ndarray, grads: np.ndarray, stats: np.ndarray,
+          bits: np.ndarray, work: tuple) -> None:  # type: ignore[type-arg]
+    """Gradients (and their mean, 1 / norm) and detail bits of one picture under its distinct windows."""
+    axt, tt, aat, rt, block, scratch = work
+    for xi in range(nx):
+        _resample_t(xt, idx[xs[xi]], wts[xs[xi]], axt)  # resampled along x (held transposed: x is the row)
+        _half_dct(axt, even, odd, tt)  # (y, frequency in x)
+        for yi in range(ny):
+            iy, wy = idx[ys[yi]], wts[ys[yi]]
+            for c in range(aat.shape[0]):  # resampled along y too: the picture the gradients are taken of
+                for r in range(aat.shape[1]):
+                    aat[c, r] = wy[r, 0] * axt[c, iy[r, 0]] + wy[r, 1] * axt[c, iy[r, 1]]
+            stats[xi, yi, 0], stats[xi, yi, 1] = _gradient_sums(aat, grads[xi, yi])
+            _resample_t(tt, iy, wy, rt)  # (y, frequency in x), y resampled
+            _half_dct(rt, even, odd, block)  # (frequency in x, frequency in y)
+            _detail(block, position, scratch, bits[xi, yi])
 
 
 @njit(nogil=True, cache=True, fastmath=_FAST)
-def _dot(x: np.ndarray, y: np.ndarray) -> float:
+def _correlation(ga: np.ndarray, sa: np.ndarray, gb: np.ndarray, sb: np.ndarray) -> float:
+    """Pearson correlation of two gradient vectors from their raw values, means and 1 / norms."""
     s = 0.0
-    for t in range(x.shape[0]):
-        s += x[t] * y[t]
-    return s
+    for t in range(ga.shape[0]):
+        s += ga[t] * gb[t]
+    result: float = (s - ga.shape[0] * sa[0] * sb[0]) * sa[1] * sb[1]
+    return result
 
 
 @njit(nogil=True, cache=True)
@@ -262,40 +249,24 @@ def _position(values: np.ndarray, count: int, value: np.int64) -> int:
 
 
 @njit(nogil=True, cache=True)
-def _side(img: np.ndarray, xs: np.ndarray, nx: int, ys: np.ndarray, ny: int, idx: np.ndarray, wts: np.ndarray,
-          basis: np.ndarray, grads: np.ndarray, bits: np.ndarray, loose: np.ndarray, tol: float,
-          work: tuple) -> None:  # type: ignore[type-arg]
-    """Gradients, detail bits and their uncertain count (``loose``) of one picture under its distinct windows."""
-    ax, tt, aa, rt, block, flat, scratch = work
-    for xi in range(nx):
-        _resample_cols(img, idx[xs[xi]], wts[xs[xi]], ax)
-        _dots(basis, ax, tt)  # (DETAIL, size): the x-direction of the DCT, y not yet
-        for yi in range(ny):
-            _resample_rows(ax, idx[ys[yi]], wts[ys[yi]], aa)
-            _zscored_gradients(aa, grads[xi, yi])
-            _resample_cols(tt, idx[ys[yi]], wts[ys[yi]], rt)
-            _dots(basis, rt, block)
-            loose[xi, yi] = _detail(block, flat, scratch, bits[xi, yi], tol)
-
-
-@njit(nogil=True, cache=True)
 def verify_kernel(thumbs_a: np.ndarray, thumbs_b: np.ndarray, transforms: np.ndarray, top: int,
-                  idx: np.ndarray, wts: np.ndarray, windows: np.ndarray, basis: np.ndarray,
-                  score_tol: float, coef_tol: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
-    """(correlation, detail, window_x, window_y, unsure) per pair; see the module docstring.
+                  idx: np.ndarray, wts: np.ndarray, windows: np.ndarray, even: np.ndarray, odd: np.ndarray,
+                  position: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """(correlation, detail, window_x, window_y, flat) per pair; see the module docstring.
 
     ``idx``/``wts`` (side, window, row, tap): the two-tap resampling of each distinct window of
     each side (0: the first picture, 1: the second); ``windows`` (hypothesis, side): its window
-    per side; ``basis``: the DETAIL x SIZE DCT rows.
+    per side; ``even``/``odd``: the halves of the DCT rows (see :func:`_half_dct`); ``position``
+    (x frequency, y frequency, in their order): the detail bit of each coefficient, -1 for DC.
     """
     n = thumbs_a.shape[0]
     size = thumbs_a.shape[1]
-    d = basis.shape[0]
+    d = 2 * even.shape[1]
     corr = np.empty(n)
     detail = np.empty(n, np.int16)
     wx = np.empty(n, np.int16)
     wy = np.empty(n, np.int16)
-    unsure = np.zeros(n, np.bool_)
+    flat = np.zeros(n, np.bool_)
     imgs = np.empty((2, size, size))
     pa, pb = np.empty(size), np.empty(size)
     n_win = idx.shape[1]
@@ -306,31 +277,29 @@ def verify_kernel(thumbs_a: np.ndarray, thumbs_b: np.ndarray, transforms: np.nda
     xs, ys = np.empty((2, top), np.int64), np.empty((2, top), np.int64)
     nx, ny = np.zeros(2, np.int64), np.zeros(2, np.int64)
     grads = np.empty((2, top, top, 2 * (size - 1) ** 2))
+    stats = np.empty((2, top, top, 2))
     words = (d * d - 1 + 63) // 64
     bits = np.empty((2, top, top, words), np.uint64)
-    loose = np.zeros((2, top, top), np.int64)
-    gaps = np.empty((2, top))
-    found = np.empty((3, top, top))
-    work = (np.empty((size, size)), np.empty((d, size)), np.empty((size, size)), np.empty((d, size)),
-            np.empty((d, d)), np.empty(d * d - 1), np.empty(d * d - 1))
+    work = (np.empty((size, size)), np.empty((size, d)), np.empty((size, size)), np.empty((size, d)),
+            np.empty((d, d)), np.empty(d * d - 1))
     for p in range(n):
-        _turn(thumbs_a[p], np.int64(transforms[p]), imgs[0])
+        _turned_t(thumbs_a[p], np.int64(transforms[p]), imgs[0])
         for i in range(size):
             for j in range(size):
-                imgs[1, i, j] = thumbs_b[p, i, j]
+                imgs[1, j, i] = thumbs_b[p, i, j]
         doubt = False
-        for axis in range(2):
+        for axis in range(2):  # imgs are transposed: imgs[s, x, y]
             for t in range(size):
                 sa = 0.0
                 sb = 0.0
                 for u in range(size):
-                    sa += imgs[0, u, t] if axis == 0 else imgs[0, t, u]
-                    sb += imgs[1, u, t] if axis == 0 else imgs[1, t, u]
+                    sa += imgs[0, t, u] if axis == 0 else imgs[0, u, t]
+                    sb += imgs[1, t, u] if axis == 0 else imgs[1, u, t]
                 pa[t] = sa / size
                 pb[t] = sb / size
             smallest = _axis_scores(pa, pb, idx, wts, windows, diffs_a, diffs_b, norms_a, norms_b, scores)
-            _top(scores, top, kx if axis == 0 else ky, gaps[axis])
-            doubt |= smallest < 1e-3  # a flat profile: every score is rounding noise
+            _top(scores, top, kx if axis == 0 else ky)
+            doubt |= smallest < FLAT_PROFILE
         for s in range(2):
             nx[s] = ny[s] = 0
             for t in range(top):
@@ -340,49 +309,18 @@ def verify_kernel(thumbs_a: np.ndarray, thumbs_b: np.ndarray, transforms: np.nda
                 if _position(ys[s], ny[s], windows[ky[t], s]) < 0:
                     ys[s, ny[s]] = windows[ky[t], s]
                     ny[s] += 1
-            _side(imgs[s], xs[s], nx[s], ys[s], ny[s], idx[s], wts[s], basis, grads[s], bits[s], loose[s], coef_tol,
-                  work)
-        for tx in range(top):
+            _side(imgs[s], xs[s], nx[s], ys[s], ny[s], idx[s], wts[s], even, odd, position, grads[s], stats[s],
+                  bits[s], work)
+        best, best_d, bx, by = -1.0, 256, 0, 0
+        for tx in range(top):  # the lowest detail wins, the first tried on ties (x-major)
             xa, xb = _position(xs[0], nx[0], windows[kx[tx], 0]), _position(xs[1], nx[1], windows[kx[tx], 1])
             for ty in range(top):
                 ya, yb = _position(ys[0], ny[0], windows[ky[ty], 0]), _position(ys[1], ny[1], windows[ky[ty], 1])
-                found[0, tx, ty] = _dot(grads[0, xa, ya], grads[1, xb, yb])
+                best = max(best, _correlation(grads[0, xa, ya], stats[0, xa, ya], grads[1, xb, yb], stats[1, xb, yb]))
                 distance = 0
                 for w in range(words):
                     distance += int(_bits(bits[0, xa, ya, w] ^ bits[1, xb, yb, w]))
-                found[1, tx, ty] = distance
-                found[2, tx, ty] = loose[0, xa, ya] + loose[1, xb, yb]
-        corr[p], detail[p], bx, by, certain = _settle(found, gaps, score_tol)
-        wx[p], wy[p] = kx[bx], ky[by]
-        unsure[p] = doubt or not certain
-    return corr, detail, wx, wy, unsure
-
-
-@njit(nogil=True, cache=True)
-def _settle(found: np.ndarray, gaps: np.ndarray, score_tol: float) -> tuple[float, int, int, int, bool]:
-    """(correlation, detail, x position, y position, certain) from the tried combinations' numbers.
-
-    ``found`` (correlation / detail / slack, x, y): slack is how far the detail could move; ``gaps``
-    (axis, position): 1-D score gaps. The lowest detail wins, the first tried on ties (x-major);
-    certain unless the slacks or a swap of nearly equal hypotheses could make another combination win.
-    """
-    top = found.shape[1]
-    best, best_d, bx, by = -1.0, np.inf, 0, 0
-    for tx in range(top):
-        for ty in range(top):
-            best = max(best, found[0, tx, ty])
-            if found[1, tx, ty] < best_d:
-                best_d, bx, by = found[1, tx, ty], tx, ty
-    certain = found[2, bx, by] == 0
-    reach_x, reach_y = np.zeros(top, np.bool_), np.zeros(top, np.bool_)
-    for tx in range(top):
-        for ty in range(top):
-            low = found[1, tx, ty] - found[2, tx, ty]
-            if low <= best_d:
-                reach_x[tx] = reach_y[ty] = True
-            if (tx, ty) != (bx, by) and (low < best_d or (low == best_d and tx * top + ty < bx * top + by)):
-                certain = False
-    if _can_reorder(gaps[0], score_tol, reach_x) or _can_reorder(gaps[1], score_tol, reach_y):
-        certain = False
-    return best, int(best_d), bx, by, certain
-
+                if distance < best_d:
+                    best_d, bx, by = distance, tx, ty
+        corr[p], detail[p], wx[p], wy[p], flat[p] = best, best_d, kx[bx], ky[by], doubt
+    return corr, detail, wx, wy, flat
