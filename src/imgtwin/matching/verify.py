@@ -327,8 +327,8 @@ def _kernel_tables() -> tuple[np.ndarray, ...]:
     order = np.concatenate([np.arange(0, d, 2), np.arange(1, d, 2)])  # the kernel's order of frequencies
     even = np.ascontiguousarray(basis[0::2, :half].T)
     odd = np.ascontiguousarray(basis[1::2, :half].T)
-    # position[x frequency, y frequency] (kernel order): the bit detail_bits gives it, -1 for DC
-    position = order[None, :] * d + order[:, None] - 1
+    # position[y frequency, x frequency] (kernel order): the bit detail_bits gives it, -1 for DC
+    position = order[:, None] * d + order[None, :] - 1
     return idx, wts, np.stack([s[2] for s in sides], axis=1), even, odd, position.astype(np.int64)
 
 

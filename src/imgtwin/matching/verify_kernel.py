@@ -27,7 +27,7 @@ from numba import njit
 from imgtwin.matching.mih_kernel import _bits
 
 _FAST = {"reassoc", "contract"}  # sums in any order: float64 error far below the float32 path's
-FLAT_PROFILE = 1e-3  # smallest product of 1-D profile norms under which every crop score is noise
+FLAT_PROFILE = 1e-3  # product of 1-D profile norms under which every crop score is noise
 
 
 @njit(nogil=True, cache=True)
@@ -41,47 +41,62 @@ def _turned_t(src: np.ndarray, g: np.int64, out: np.ndarray) -> None:
             out[j, i] = src[c, r] if g >= 4 else src[r, c]
 
 
+@njit(nogil=True, cache=True)
+def _profiles(img: np.ndarray, out: np.ndarray) -> None:
+    """``out[0]``/``out[1]``: the column / row means of a picture held as (x, y) (summed in a fixed order)."""
+    n = img.shape[0]
+    out[1, :] = 0.0
+    for x in range(n):
+        row = img[x]
+        s = 0.0
+        for y in range(n):
+            s += row[y]
+            out[1, y] += row[y]
+        out[0, x] = s / n
+    for y in range(n):
+        out[1, y] /= n
+
+
 @njit(nogil=True, cache=True, fastmath=_FAST)
-def _window_diffs(p: np.ndarray, idx: np.ndarray, wts: np.ndarray, diffs: np.ndarray, norms: np.ndarray) -> None:
-    """Centred first differences of ``p`` resampled to each window, and their squared norms."""
-    flat_idx = idx.reshape(-1, 2)
-    flat_wts = wts.reshape(-1, 2)
+def _window_diffs(p: np.ndarray, idx: np.ndarray, wts: np.ndarray, sampled: np.ndarray, diffs: np.ndarray,
+                  scale: np.ndarray) -> float:  # fmt: skip
+    """Centred first differences of ``p`` resampled to each window, and ``1 / norm`` of each; returns the
+    smallest squared norm."""
     m = p.shape[0] - 1
-    sampled = np.empty(flat_idx.shape[0])
-    for t in range(flat_idx.shape[0]):  # one long loop of gathers for every window at once
-        sampled[t] = flat_wts[t, 0] * p[flat_idx[t, 0]] + flat_wts[t, 1] * p[flat_idx[t, 1]]
+    smallest = np.inf
     for w in range(idx.shape[0]):
+        iw, ww = idx[w], wts[w]
+        for r in range(m + 1):
+            sampled[r] = ww[r, 0] * p[iw[r, 0]] + ww[r, 1] * p[iw[r, 1]]
+        mean = (sampled[m] - sampled[0]) / m  # the differences telescope
         row = diffs[w]
-        base = w * (m + 1)
-        mean = (sampled[base + m] - sampled[base]) / m  # the differences telescope
         sq = 0.0
         for r in range(m):
-            row[r] = sampled[base + r + 1] - sampled[base + r] - mean
-            sq += row[r] * row[r]
-        norms[w] = sq
+            v = sampled[r + 1] - sampled[r] - mean
+            row[r] = v
+            sq += v * v
+        smallest = min(smallest, sq)
+        scale[w] = 1.0 / max(np.sqrt(sq), 1e-12)
+    return smallest
 
 
 @njit(nogil=True, cache=True, fastmath=_FAST)
 def _axis_scores(pa: np.ndarray, pb: np.ndarray, idx: np.ndarray, wts: np.ndarray, windows: np.ndarray,
-                 diffs_a: np.ndarray, diffs_b: np.ndarray, norms_a: np.ndarray, norms_b: np.ndarray,
-                 scores: np.ndarray) -> float:  # fmt: skip
+                 diffs: np.ndarray, scale: np.ndarray, sampled: np.ndarray, scores: np.ndarray) -> float:  # fmt: skip
     """Correlation of the centred first differences of both resampled profiles, per hypothesis.
 
-    Returns the smallest product of norms (a flat profile makes every score noise).
+    Returns the smallest product of squared norms (a flat profile makes every score noise).
     """
-    _window_diffs(pa, idx[0], wts[0], diffs_a, norms_a)
-    _window_diffs(pb, idx[1], wts[1], diffs_b, norms_b)
-    m = pa.shape[0] - 1
-    smallest = np.inf
+    small_a = _window_diffs(pa, idx[0], wts[0], sampled, diffs[0], scale[0])
+    small_b = _window_diffs(pb, idx[1], wts[1], sampled, diffs[1], scale[1])
     for k in range(windows.shape[0]):
-        ra, rb = diffs_a[windows[k, 0]], diffs_b[windows[k, 1]]
+        wa, wb = windows[k, 0], windows[k, 1]
+        ra, rb = diffs[0, wa], diffs[1, wb]
         dot = 0.0
-        for r in range(m):
+        for r in range(ra.shape[0]):
             dot += ra[r] * rb[r]
-        norm = np.sqrt(norms_a[windows[k, 0]] * norms_b[windows[k, 1]])
-        smallest = min(smallest, norm)
-        scores[k] = dot / max(norm, 1e-6)
-    return smallest
+        scores[k] = dot * scale[0, wa] * scale[1, wb]
+    return small_a * small_b
 
 
 @njit(nogil=True, cache=True)
@@ -141,92 +156,93 @@ def _select(values: np.ndarray, k: int) -> float:
 
 
 @njit(nogil=True, cache=True, fastmath=_FAST)
-def _resample_t(xt: np.ndarray, idx: np.ndarray, wts: np.ndarray, out: np.ndarray) -> None:
-    """``out[c] = w0 xt[i0] + w1 xt[i1]`` per output row ``c``: a transposed picture resampled along its rows."""
+def _resample_rows(x: np.ndarray, idx: np.ndarray, wts: np.ndarray, out: np.ndarray) -> None:
+    """``out[c] = w0 x[i0] + w1 x[i1]`` per output row ``c``: ``x`` resampled along its first axis."""
     for c in range(out.shape[0]):
-        i0, i1 = idx[c, 0], idx[c, 1]
+        x0, x1, row = x[idx[c, 0]], x[idx[c, 1]], out[c]
         w0, w1 = wts[c, 0], wts[c, 1]
-        for r in range(out.shape[1]):
-            out[c, r] = w0 * xt[i0, r] + w1 * xt[i1, r]
+        for r in range(row.shape[0]):
+            row[r] = w0 * x0[r] + w1 * x1[r]
 
 
 @njit(nogil=True, cache=True, fastmath=_FAST)
-def _half_dct(x: np.ndarray, even: np.ndarray, odd: np.ndarray, out: np.ndarray) -> None:
-    """``out[r] = DCT rows of x[:, r]`` (out (cols, 2 h): even frequencies, then odd), by the basis' symmetry.
+def _half_dct(x: np.ndarray, even: np.ndarray, odd: np.ndarray, out: np.ndarray, pair: np.ndarray) -> None:
+    """``out[k] = sum_c B[k, c] x[c]``: the DCT along ``x``'s first axis, even frequencies first, then odd.
 
-    ``even``/``odd`` (half, h): the even / odd DCT rows' first halves, transposed.
+    Row ``k`` of the DCT is even (k even) or odd about the middle, so half the products: ``even``/``odd``
+    (half, h) are the even / odd rows' first halves, transposed. ``pair``: a (2, columns) scratch.
     """
     n = x.shape[0]
     half = even.shape[1]
     out[:] = 0.0
+    plus, minus = pair[0], pair[1]
     for c in range(n // 2):
-        for r in range(x.shape[1]):
-            s = x[c, r] + x[n - 1 - c, r]
-            d = x[c, r] - x[n - 1 - c, r]
-            for m in range(half):
-                out[r, m] += s * even[c, m]
-                out[r, half + m] += d * odd[c, m]
+        lo, hi = x[c], x[n - 1 - c]
+        for r in range(lo.shape[0]):
+            plus[r] = lo[r] + hi[r]
+            minus[r] = lo[r] - hi[r]
+        for m in range(half):
+            e, o = even[c, m], odd[c, m]
+            row_e, row_o = out[m], out[half + m]
+            for r in range(lo.shape[0]):
+                row_e[r] += e * plus[r]
+                row_o[r] += o * minus[r]
 
 
 @njit(nogil=True, cache=True, fastmath=_FAST)
-def _gradient_sums(at: np.ndarray, out: np.ndarray) -> tuple[float, float]:
-    """Both gradients of a (transposed) picture into ``out`` (``verify._gradients``' values, another order).
-
-    Returns their mean and ``1 / norm`` of the centred values (as ``verify._zscore``).
-    """
-    n = at.shape[0] - 1
+def _gradient_sums(a: np.ndarray, out: np.ndarray) -> tuple[float, float]:
+    """``verify._gradients`` of one picture into ``out``; returns their mean and the ``1 / norm`` of their centred
+    values (as ``verify._zscore``)."""
+    n = a.shape[0] - 1
     s = 0.0
     sq = 0.0
-    for c in range(n):
-        base = c * n
-        for r in range(n):
-            gx = at[c + 1, r] - at[c, r]
-            gy = at[c, r + 1] - at[c, r]
-            out[base + r] = gx
-            out[n * n + base + r] = gy
+    for y in range(n):
+        r0, r1 = a[y], a[y + 1]
+        base = y * n
+        for x in range(n):
+            gx = r0[x + 1] - r0[x]
+            gy = r1[x] - r0[x]
+            out[base + x] = gx
+            out[n * n + base + x] = gy
             s += gx + gy
             sq += gx * gx + gy * gy
-    count = 2 * n * n
-    mean = s / count
+    mean = s / (2 * n * n)
     return mean, 1.0 / max(np.sqrt(max(sq - s * mean, 0.0)), 1e-9)
 
 
 @njit(nogil=True, cache=True)
 def _detail(block: np.ndarray, position: np.ndarray, scratch: np.ndarray, bits: np.ndarray) -> None:
-    """``bits`` (packed, at ``position``) = the DCT block's coefficients (DC left out) above their median."""
-    d = block.shape[0]
-    t = 0
-    for u in range(d):
-        for v in range(d):
-            if position[u, v] >= 0:
-                scratch[t] = block[u, v]
-                t += 1
-    median = _select(scratch, t // 2)
+    """``bits`` (packed, at ``position``) = the DCT block's coefficients above their median; the DC term (first in
+    the kernel's order) left out."""
+    flat = block.reshape(-1)
+    places = position.reshape(-1)
+    for t in range(1, flat.shape[0]):
+        scratch[t - 1] = flat[t]
+    median = _select(scratch, scratch.shape[0] // 2)
     bits[:] = 0
-    for u in range(d):
-        for v in range(d):
-            p = position[u, v]
-            if p >= 0 and block[u, v] > median:
-                bits[p >> 6] |= np.uint64(1) << np.uint64(p & 63)
+    for t in range(1, flat.shape[0]):
+        p = places[t]
+        bits[p >> 6] |= np.uint64(flat[t] > median) << np.uint64(p & 63)
 
 
 @njit(nogil=True, cache=True, fastmath=_FAST)
-def _side(xt: np.ndarray, xs: np.ndarray, nx: int, ys: np.ndarray, ny: int, idx: np.ndarray, wts: np.ndarray,
+def _side(img: np.ndarray, xs: np.ndarray, nx: int, ys: np.ndarray, ny: int, idx: np.ndarray, wts: np.ndarray,
           even: np.ndarray, odd: np.ndarray, position: np.ndarray, grads: np.ndarray, stats: np.ndarray,
           bits: np.ndarray, work: tuple) -> None:  # type: ignore[type-arg]
-    """Gradients (and their mean, 1 / norm) and detail bits of one picture under its distinct windows."""
-    axt, tt, aat, rt, block, scratch = work
+    """Gradients (and their mean, 1 / norm) and detail bits of one picture ``img`` (held as (x, y)) under its
+    distinct windows."""
+    axt, ax, tt, ttt, aa, rtt, block, scratch, pair = work
     for xi in range(nx):
-        _resample_t(xt, idx[xs[xi]], wts[xs[xi]], axt)  # resampled along x (held transposed: x is the row)
-        _half_dct(axt, even, odd, tt)  # (y, frequency in x)
+        _resample_rows(img, idx[xs[xi]], wts[xs[xi]], axt)  # (x, y): resampled along x
+        ax[:] = axt.T
+        _half_dct(axt, even, odd, tt, pair)  # (frequency in x, y)
+        ttt[:] = tt.T
         for yi in range(ny):
             iy, wy = idx[ys[yi]], wts[ys[yi]]
-            for c in range(aat.shape[0]):  # resampled along y too: the picture the gradients are taken of
-                for r in range(aat.shape[1]):
-                    aat[c, r] = wy[r, 0] * axt[c, iy[r, 0]] + wy[r, 1] * axt[c, iy[r, 1]]
-            stats[xi, yi, 0], stats[xi, yi, 1] = _gradient_sums(aat, grads[xi, yi])
-            _resample_t(tt, iy, wy, rt)  # (y, frequency in x), y resampled
-            _half_dct(rt, even, odd, block)  # (frequency in x, frequency in y)
+            _resample_rows(ax, iy, wy, aa)  # (y, x): the picture the gradients are taken of
+            stats[xi, yi, 0], stats[xi, yi, 1] = _gradient_sums(aa, grads[xi, yi])
+            _resample_rows(ttt, iy, wy, rtt)  # (y, frequency in x)
+            _half_dct(rtt, even, odd, block, pair)  # (frequency in y, frequency in x)
             _detail(block, position, scratch, bits[xi, yi])
 
 
@@ -252,12 +268,13 @@ def _position(values: np.ndarray, count: int, value: np.int64) -> int:
 def verify_kernel(thumbs_a: np.ndarray, thumbs_b: np.ndarray, transforms: np.ndarray, top: int,
                   idx: np.ndarray, wts: np.ndarray, windows: np.ndarray, even: np.ndarray, odd: np.ndarray,
                   position: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
-    """(correlation, detail, window_x, window_y, flat) per pair; see the module docstring.
+    """(correlation, detail, window_x, window_y, flat) per pair; see the module docstring. Pictures are held
+    transposed, (x, y), so that resampling along x is a pass over rows.
 
     ``idx``/``wts`` (side, window, row, tap): the two-tap resampling of each distinct window of
     each side (0: the first picture, 1: the second); ``windows`` (hypothesis, side): its window
     per side; ``even``/``odd``: the halves of the DCT rows (see :func:`_half_dct`); ``position``
-    (x frequency, y frequency, in their order): the detail bit of each coefficient, -1 for DC.
+    (y frequency, x frequency, in their order): the detail bit of each coefficient (DC first, not used).
     """
     n = thumbs_a.shape[0]
     size = thumbs_a.shape[1]
@@ -268,10 +285,9 @@ def verify_kernel(thumbs_a: np.ndarray, thumbs_b: np.ndarray, transforms: np.nda
     wy = np.empty(n, np.int16)
     flat = np.zeros(n, np.bool_)
     imgs = np.empty((2, size, size))
-    pa, pb = np.empty(size), np.empty(size)
+    profiles = np.empty((2, 2, size))
     n_win = idx.shape[1]
-    diffs_a, diffs_b = np.empty((n_win, size - 1)), np.empty((n_win, size - 1))
-    norms_a, norms_b = np.empty(n_win), np.empty(n_win)
+    diffs, scale, sampled = np.empty((2, n_win, size - 1)), np.empty((2, n_win)), np.empty(size)
     scores = np.empty(windows.shape[0])
     kx, ky = np.empty(top, np.int64), np.empty(top, np.int64)
     xs, ys = np.empty((2, top), np.int64), np.empty((2, top), np.int64)
@@ -280,26 +296,21 @@ def verify_kernel(thumbs_a: np.ndarray, thumbs_b: np.ndarray, transforms: np.nda
     stats = np.empty((2, top, top, 2))
     words = (d * d - 1 + 63) // 64
     bits = np.empty((2, top, top, words), np.uint64)
-    work = (np.empty((size, size)), np.empty((size, d)), np.empty((size, size)), np.empty((size, d)),
-            np.empty((d, d)), np.empty(d * d - 1))
+    work = (np.empty((size, size)), np.empty((size, size)), np.empty((d, size)), np.empty((size, d)),
+            np.empty((size, size)), np.empty((size, d)), np.empty((d, d)), np.empty(d * d - 1), np.empty((2, size)))
     for p in range(n):
         _turned_t(thumbs_a[p], np.int64(transforms[p]), imgs[0])
         for i in range(size):
             for j in range(size):
                 imgs[1, j, i] = thumbs_b[p, i, j]
         doubt = False
-        for axis in range(2):  # imgs are transposed: imgs[s, x, y]
-            for t in range(size):
-                sa = 0.0
-                sb = 0.0
-                for u in range(size):
-                    sa += imgs[0, t, u] if axis == 0 else imgs[0, u, t]
-                    sb += imgs[1, t, u] if axis == 0 else imgs[1, u, t]
-                pa[t] = sa / size
-                pb[t] = sb / size
-            smallest = _axis_scores(pa, pb, idx, wts, windows, diffs_a, diffs_b, norms_a, norms_b, scores)
+        _profiles(imgs[0], profiles[0])
+        _profiles(imgs[1], profiles[1])
+        for axis in range(2):
+            smallest = _axis_scores(profiles[0, axis], profiles[1, axis], idx, wts, windows, diffs, scale, sampled,
+                                    scores)
             _top(scores, top, kx if axis == 0 else ky)
-            doubt |= smallest < FLAT_PROFILE
+            doubt |= smallest < FLAT_PROFILE**2
         for s in range(2):
             nx[s] = ny[s] = 0
             for t in range(top):
