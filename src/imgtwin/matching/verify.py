@@ -221,9 +221,9 @@ def aligned_scores(
     unsure of are judged by :func:`numpy_scores` either way.
     """
     if align and _compiled(len(thumbs_a), thumbs_a, thumbs_b, compiled):
-        correlation, detail, window_x, window_y, flat = compiled_scores(thumbs_a, thumbs_b, transforms, top)
-        rows = np.flatnonzero(flat)
-        if len(rows):  # every crop score is rounding noise: the numpy path's noise, as before
+        correlation, detail, window_x, window_y, handed = compiled_scores(thumbs_a, thumbs_b, transforms, top)
+        rows = np.flatnonzero(handed)
+        if len(rows):  # float32 rounding alone decides these: the numpy path's rounding, as before
             again = numpy_scores(thumbs_a[rows], thumbs_b[rows], np.asarray(transforms)[rows], top=top)
             correlation[rows], detail[rows] = again.correlation, again.detail
             window_x[rows], window_y[rows] = again.window_x, again.window_y
@@ -306,7 +306,7 @@ def resampling_taps(matrices: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nd
 
 
 @lru_cache(maxsize=1)
-def _kernel_tables() -> tuple[np.ndarray, ...]:
+def _kernel_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Both sides' two-tap windows (padded to one count), each hypothesis' windows, the DCT's halves, bit places."""
     # The float32 weights the numpy path multiplies with.
     sides = [resampling_taps(m.astype(np.float64)) for m in windows32()]
@@ -334,13 +334,15 @@ def _kernel_tables() -> tuple[np.ndarray, ...]:
 
 def compiled_scores(thumbs_a: np.ndarray, thumbs_b: np.ndarray, transforms: np.ndarray, top: int = TOP
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
-    """The compiled kernel alone on (n, 32, 32) uint8 pairs: correlation, detail, windows, and which have a flat profile.
+    """The compiled kernel alone on (n, 32, 32) uint8 pairs: correlation, detail, windows, and which it hands back.
 
     Loads numba (:mod:`verify_kernel`) on first use.
     """
-    from imgtwin.matching.verify_kernel import verify_kernel
+    from imgtwin.matching import verify_kernel as kernel
 
-    result: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] = verify_kernel(
+    idx, wts, windows, even, odd, position = _kernel_tables()
+    result: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] = kernel.verify_kernel(
         np.ascontiguousarray(thumbs_a, dtype=np.uint8), np.ascontiguousarray(thumbs_b, dtype=np.uint8),
-        np.ascontiguousarray(transforms, dtype=np.int64), top, *_kernel_tables())
+        np.ascontiguousarray(transforms, dtype=np.int64), top, idx, wts, windows, even, odd, position, kernel.SCORE_TOL,
+        kernel.COEF_TOL)
     return result
