@@ -221,9 +221,9 @@ def aligned_scores(
     unsure of are judged by :func:`numpy_scores` either way.
     """
     if align and _compiled(len(thumbs_a), thumbs_a, thumbs_b, compiled):
-        correlation, detail, window_x, window_y, unsure = compiled_scores(thumbs_a, thumbs_b, transforms, top)
-        rows = np.flatnonzero(unsure)
-        if len(rows):  # too close to an edge for the float64 arithmetic to be sure of the float32 path's choice
+        correlation, detail, window_x, window_y, handed = compiled_scores(thumbs_a, thumbs_b, transforms, top)
+        rows = np.flatnonzero(handed)
+        if len(rows):  # float32 rounding alone decides these: the numpy path's rounding, as before
             again = numpy_scores(thumbs_a[rows], thumbs_b[rows], np.asarray(transforms)[rows], top=top)
             correlation[rows], detail[rows] = again.correlation, again.detail
             window_x[rows], window_y[rows] = again.window_x, again.window_y
@@ -306,9 +306,9 @@ def resampling_taps(matrices: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nd
 
 
 @lru_cache(maxsize=1)
-def _kernel_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Both sides' two-tap windows (padded to one count), each hypothesis' windows, the DCT rows."""
-    # The float32 weights the numpy path multiplies with, so that only its rounding of sums differs.
+def _kernel_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Both sides' two-tap windows (padded to one count), each hypothesis' windows, the DCT's halves, bit places."""
+    # The float32 weights the numpy path multiplies with.
     sides = [resampling_taps(m.astype(np.float64)) for m in windows32()]
     count = max(len(s[0]) for s in sides)
 
@@ -317,19 +317,32 @@ def _kernel_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 
     idx = np.stack([padded(s[0]) for s in sides])
     wts = np.stack([padded(s[1]) for s in sides])
-    return idx, wts, np.stack([s[2] for s in sides], axis=1), np.ascontiguousarray(_DETAIL_BASIS)
+    basis = _DETAIL_BASIS
+    d, size = basis.shape
+    half = size // 2
+    # Row k of the DCT is even (k even) or odd about the middle: half of it and the sign give the rest.
+    sign = np.where(np.arange(d) % 2 == 0, 1.0, -1.0)[:, None]
+    if not np.allclose(basis[:, half:], sign * basis[:, :half][:, ::-1]):
+        raise ValueError("the DCT basis lacks its symmetry")
+    order = np.concatenate([np.arange(0, d, 2), np.arange(1, d, 2)])  # the kernel's order of frequencies
+    even = np.ascontiguousarray(basis[0::2, :half].T)
+    odd = np.ascontiguousarray(basis[1::2, :half].T)
+    # position[y frequency, x frequency] (kernel order): the bit detail_bits gives it, -1 for DC
+    position = order[:, None] * d + order[None, :] - 1
+    return idx, wts, np.stack([s[2] for s in sides], axis=1), even, odd, position.astype(np.int64)
 
 
 def compiled_scores(thumbs_a: np.ndarray, thumbs_b: np.ndarray, transforms: np.ndarray, top: int = TOP
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
-    """The compiled kernel alone on (n, 32, 32) uint8 pairs: correlation, detail, windows, and which it is unsure of.
+    """The compiled kernel alone on (n, 32, 32) uint8 pairs: correlation, detail, windows, and which it hands back.
 
     Loads numba (:mod:`verify_kernel`) on first use.
     """
-    from imgtwin.matching.verify_kernel import COEF_TOL, SCORE_TOL, verify_kernel
+    from imgtwin.matching import verify_kernel as kernel
 
-    idx, wts, windows, basis = _kernel_tables()
-    result: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] = verify_kernel(
+    idx, wts, windows, even, odd, position = _kernel_tables()
+    result: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] = kernel.verify_kernel(
         np.ascontiguousarray(thumbs_a, dtype=np.uint8), np.ascontiguousarray(thumbs_b, dtype=np.uint8),
-        np.ascontiguousarray(transforms, dtype=np.int64), top, idx, wts, windows, basis, SCORE_TOL, COEF_TOL)
+        np.ascontiguousarray(transforms, dtype=np.int64), top, idx, wts, windows, even, odd, position, kernel.SCORE_TOL,
+        kernel.COEF_TOL)
     return result
