@@ -71,3 +71,34 @@ def test_bad_bytes_and_bad_specs_are_refused() -> None:
         LocalFeatures.from_bytes(data[:-1])
     with pytest.raises(ValueError):
         LocalSpec(detector="surf")
+
+
+def _greedy_spread(keypoints: list, shape: tuple[int, ...], count: int) -> list:
+    """The definition ``_spread`` vectorises: strongest first, each 4 x 4 cell up to its cap, then the rest."""
+    ordered = sorted(keypoints, key=lambda k: -k.response)
+    if len(ordered) <= count:
+        return ordered
+    cap, used, chosen, rest = max(1, 2 * count // 16), np.zeros((4, 4), int), [], []
+    for k in ordered:
+        cx, cy = min(3, int(k.pt[0] * 4 / shape[1])), min(3, int(k.pt[1] * 4 / shape[0]))
+        if used[cy, cx] < cap:
+            used[cy, cx] += 1
+            chosen.append(k)
+            if len(chosen) == count:
+                return chosen
+        else:
+            rest.append(k)
+    return chosen + rest[: count - len(chosen)]
+
+
+@pytest.mark.parametrize("count", [8, 96, 384, 5000])
+def test_the_spread_keeps_the_greedy_choice_of_keypoints(count: int) -> None:
+    import cv2
+
+    from imgtwin.hashing.local import _spread
+
+    pixels = detection_image(shared_photo(2, 800), 360)
+    keypoints = list(cv2.ORB_create(nfeatures=2304, fastThreshold=3).detect(pixels, None))
+    keypoints += keypoints[:50]  # equal responses: the stable order decides
+    got, expected = _spread(keypoints, pixels.shape, count), _greedy_spread(keypoints, pixels.shape, count)
+    assert [id(k) for k in got] == [id(k) for k in expected]

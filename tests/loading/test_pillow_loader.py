@@ -191,3 +191,21 @@ def test_exif_facts_are_read_and_a_file_without_exif_keeps_its_header_facts(tmp_
         facts = read_facts(image)
         image.load()
         assert with_exif(facts, image) is facts
+
+
+def test_the_local_features_decode_keeps_no_colour_copy_and_the_same_grey(tmp_path) -> None:
+    """The deep pass reads grey pixels only: its loader makes no colour copy (a fifth of its decode)."""
+    from imgtwin.hashing.local import LocalSpec
+    from imgtwin.matching.deep import deep_loader
+
+    path = tmp_path / "photo.jpg"
+    synthetic_photo(1, (1600, 1200)).save(path, quality=90)
+    png = tmp_path / "photo.png"
+    synthetic_photo(2, (500, 400)).save(png)
+    deep = deep_loader(LocalSpec())
+    coloured = StandardImageLoader(deep.max_dimension, decode_size=deep.decode_size)
+    for file in (path, png):
+        mine, theirs = deep.load(str(file)), coloured.load(str(file))
+        assert mine.colour is None and theirs.colour is not None
+        assert np.array_equal(np.asarray(mine.image), np.asarray(theirs.image))
+        assert mine.decode == theirs.decode

@@ -131,3 +131,16 @@ def test_the_hash_maps_are_the_warp_then_the_phash() -> None:
     index, weight = sampling(THUMB, 0.0)
     assert np.allclose(weight.sum(axis=1), 1.0)
     assert (index[:, 0] == np.arange(THUMB * THUMB)).all()  # no turn: every pixel reads itself
+
+
+def test_the_layout_maps_are_the_warp_then_the_layout_vector() -> None:
+    """Built tap by tap (no dense warp of 1,024 one-pixel images), each map still gives a thumbnail's
+    straightened layout vector."""
+    from imgtwin.matching.layout import raw_layout
+    from imgtwin.matching.straighten import _layout_map
+
+    thumbs = np.stack([np.asarray(shared_photo(k, 96).convert("L").resize((THUMB, THUMB))) for k in range(3)])
+    for k, (degrees, aspect) in enumerate(HYPOTHESES):
+        expected = raw_layout(warped(thumbs, degrees, aspect))
+        got = thumbs.reshape(len(thumbs), -1).astype(np.float32) @ _layout_map(k)
+        assert np.allclose(got, expected, rtol=1e-4, atol=1e-2 * np.abs(expected).max())

@@ -197,29 +197,34 @@ def _spread(keypoints: Any, shape: tuple[int, ...], count: int) -> list[Any]:
     spread over the picture keep enough of them in whatever part survives.
     Cells with too few keypoints leave their share to the others.
     """
-    keypoints = sorted(keypoints, key=lambda k: -k.response)
     if len(keypoints) <= count:
-        return list(keypoints)
+        return sorted(keypoints, key=lambda k: -k.response)
+    # Vectorised (a Python loop over ~2,000 keypoints was a tenth of a file's ORB time); the same choice:
+    # strongest first (a stable sort), each cell's first ``cap``, then the strongest of the rest.
+    response = np.array([k.response for k in keypoints], dtype=np.float64)
+    xy = np.array([k.pt for k in keypoints], dtype=np.float64).reshape(-1, 2)
+    order = np.argsort(-response, kind="stable")
     height, width = shape[:2]
-    cap = max(1, (2 * count) // (_GRID * _GRID))
-    used = np.zeros((_GRID, _GRID), dtype=np.int32)
-    chosen, rest = [], []
-    for k in keypoints:
-        cx = min(_GRID - 1, int(k.pt[0] * _GRID / width))
-        cy = min(_GRID - 1, int(k.pt[1] * _GRID / height))
-        if used[cy, cx] < cap:
-            used[cy, cx] += 1
-            chosen.append(k)
-            if len(chosen) == count:
-                return chosen
-        else:
-            rest.append(k)
-    return chosen + rest[: count - len(chosen)]
+    cx = np.minimum(_GRID - 1, (xy[order, 0] * _GRID / width).astype(np.int64))
+    cy = np.minimum(_GRID - 1, (xy[order, 1] * _GRID / height).astype(np.int64))
+    cell = cy * _GRID + cx
+    by_cell = np.argsort(cell, kind="stable")  # each cell's keypoints, strongest first
+    starts = np.searchsorted(cell[by_cell], cell[by_cell])
+    rank = np.empty(len(cell), np.int64)
+    rank[by_cell] = np.arange(len(cell)) - starts
+    within = rank < max(1, (2 * count) // (_GRID * _GRID))
+    chosen = order[within][:count]
+    picked = np.concatenate([chosen, order[~within][: count - len(chosen)]])
+    return [keypoints[int(k)] for k in picked]
 
 
 def extract_local(image: Image.Image, spec: LocalSpec = LocalSpec()) -> LocalFeatures:
     """Local features of a decoded image (any mode; reduced to ``spec.side`` first)."""
-    pixels = detection_image(image, spec.side)
+    return features_of(detection_image(image, spec.side), spec)
+
+
+def features_of(pixels: np.ndarray, spec: LocalSpec = LocalSpec()) -> LocalFeatures:
+    """Local features of a detection image (:func:`detection_image`)."""
     keypoints, descriptors = DETECTORS[spec.detector](pixels, spec.keypoints)
     height, width = pixels.shape
     if descriptors is None or not keypoints:
@@ -261,5 +266,10 @@ class LocalFeatureExtractor:
         return None
 
     def extract(self, loaded: LoadedImage, hasher: Hasher) -> Extraction:
-        features = extract_local(loaded.image, self.local_spec)
-        return Extraction((hasher or DCTHasher()).hash(loaded.image), features.to_bytes())
+        """The features, and a hash of the detection image box-reduced to 32 px: the deep pass stores the
+        features only (``persistence.local_features``), so the decode is not resampled again for a hash no one
+        reads (a Lanczos pass from the decode was 6 % of a file's time)."""
+        pixels = detection_image(loaded.image, self.local_spec.side)
+        features = features_of(pixels, self.local_spec)
+        small = _cv2().resize(pixels, (32, 32), interpolation=_cv2().INTER_AREA)
+        return Extraction((hasher or DCTHasher()).hash(Image.fromarray(small)), features.to_bytes())

@@ -162,6 +162,7 @@ class StandardImageLoader:
         max_pixels: int = DEFAULT_MAX_PIXELS,
         formats: frozenset[str] = SUPPORTED_FORMATS,
         strips: StripStore | None = None,
+        colour: bool = True,
     ) -> None:
         if max_dimension < 8:
             raise ValueError("max_dimension must be >= 8")
@@ -173,6 +174,9 @@ class StandardImageLoader:
         self.max_pixels = max_pixels
         self.formats = formats
         self.strips = strips  # where this find's upscale checks want decoded rows kept (``loading.strips``)
+        # The small colour copy beside the pixels; without it None (local features read grey pixels only, and
+        # the copy was a fifth of their decode).
+        self.colour = colour
 
     @classmethod
     def with_max_dimension(cls, max_dimension: int) -> StandardImageLoader:
@@ -279,13 +283,15 @@ class StandardImageLoader:
         """Decoded pixels in the target mode, reduced, and turned upright; a small colour copy beside. Public: a
         preview decoded elsewhere (``loading.preview_loader``) becomes what this loader gives too.
         ``converted``: ``image`` in the target mode already, where the caller had it made."""
-        colour: Image.Image | None
+        colour: Image.Image | None = None
         if image.mode == "YCbCr":  # a JPEG draft: luma for hashing, the three channels for colour
-            grey, colour = image.getchannel(0), _reduce(image, width, height, COLOUR_SIZE).convert("RGB")
+            grey = image.getchannel(0)
+            if self.colour:
+                colour = _reduce(image, width, height, COLOUR_SIZE).convert("RGB")
         else:
             grey = converted if converted is not None else _to_target_mode(image, self.mode)
-            colour = None if facts.colour_depth <= GREY else _reduce(_to_target_mode(image, "RGB"), width, height,
-                                                                     COLOUR_SIZE)
+            if self.colour and facts.colour_depth > GREY:
+                colour = _reduce(_to_target_mode(image, "RGB"), width, height, COLOUR_SIZE)
         pixels = _reduce(grey, width, height, self.max_dimension)
         if orientation != 1:
             pixels = pixels.transpose(UPRIGHT[orientation])

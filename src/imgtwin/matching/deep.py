@@ -53,9 +53,9 @@ def deep_loader(spec: LocalSpec) -> StandardImageLoader:
     """The deep pass's decode: JPEGs drafted to at least 3/4 of ``spec.side`` on the short side.
 
     That leaves at least the detector's pixel budget (``local.detection_image``)
-    for 4:3 pictures and close to it for squarer ones.
+    for 4:3 pictures and close to it for squarer ones. No colour copy: keypoints are found on grey pixels.
     """
-    return StandardImageLoader(max_dimension=2 * spec.side, decode_size=max(8, 3 * spec.side // 4))
+    return StandardImageLoader(max_dimension=2 * spec.side, decode_size=max(8, 3 * spec.side // 4), colour=False)
 
 
 @dataclass(frozen=True, slots=True)
