@@ -2,8 +2,8 @@
 
 ``find`` derives ~90 hypothesis hashes of every file (``matching.hashtable``): at a million files that
 is 90 million blocks. numpy's rounding, median (a partition or a sort per block of 64) and bit
-packing cost ~1 us a block, several times the matrix products that make the blocks; this loop does
-the same steps in place for ~0.1 us. It computes exactly what ``hashing.dct.threshold_bits`` does
+packing cost 1.4-3.8 us a block on the project machine; this loop, 64 blocks side by side through a
+selection network, 0.4-0.6 us in the same runs (docs/benchmarks.md, issue 26 part 2). It computes exactly what ``hashing.dct.threshold_bits`` does
 (step 4 of its definition, then step 5), in the blocks' own float type, so the bits are the same:
 each coefficient rounded as ``np.round(x, 6)`` rounds (times 10**6, to the nearest even integer,
 divided by 10**6), the median as ``np.median`` takes it (the mean of the 32nd and 33rd smallest),
@@ -12,7 +12,6 @@ bit 63 the first coefficient's.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -20,6 +19,7 @@ import numpy as np
 from numba import njit
 
 from imgtwin.hashing.dct import TIE_DECIMALS
+from imgtwin.matching.search import default_threads
 
 # (..., 8, 8) DCT blocks -> (...) uint64 pHashes: ``pack_hashes``, or ``features.hashes_of_blocks`` (the reference).
 Packer = Callable[[np.ndarray], np.ndarray]
@@ -108,6 +108,6 @@ def pack_hashes(blocks: np.ndarray) -> np.ndarray:
     if m <= _TASK:
         _pack(flat, scale, _COMPARATORS, out, 0, m)
     else:
-        with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+        with ThreadPoolExecutor(default_threads()) as pool:
             list(pool.map(lambda lo: _pack(flat, scale, _COMPARATORS, out, lo, min(lo + _TASK, m)), range(0, m, _TASK)))
     return out.reshape(shape)
