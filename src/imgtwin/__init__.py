@@ -6,6 +6,14 @@ results, and the actions (plan, preview, apply, undo). Extension points (the
 Protocols, the engine and its standard parts) are in ``imgtwin.engine``.
 """
 
+import os
+
+# numpy's OpenBLAS runs a thread per core on every matrix product. imgtwin's are small (32 x 32 thumbnails,
+# blocks of a few thousand files) and its parallel parts have their own threads and processes: on 2 cores
+# the BLAS threads only spin, ~2.5x the CPU of deriving find's hypothesis hashes single-threaded, and slower
+# (docs/benchmarks.md, issue 26 part 2). Set before numpy is first imported; a value the user set wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 from imgtwin._version import __version__
 from imgtwin.actions import (
     ActionKind,

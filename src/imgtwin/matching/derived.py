@@ -10,7 +10,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from imgtwin.hashing.features import _BASIS, THUMB, dihedral_hashes, hashes_of_blocks
+from imgtwin.hashing.features import _BASIS, THUMB, dihedral_blocks
+from imgtwin.matching.phash_kernel import Packer, pack_hashes
 from imgtwin.matching.verify import resampler
 
 #: Crop hypotheses (left, top, right, bottom fractions cut) tried on every file:
@@ -29,9 +30,10 @@ CROP_HYPOTHESES = (
 HASH_BLOCK = 4096
 
 
-def crop_hashes(thumbs: np.ndarray, hypotheses: Sequence[tuple[float, float, float, float]] = CROP_HYPOTHESES
-                ) -> np.ndarray:  # fmt: skip
-    """(n, len(hypotheses)) uint64: the pHash of each thumbnail cropped by each hypothesis."""
+def crop_hashes(thumbs: np.ndarray, hypotheses: Sequence[tuple[float, float, float, float]] = CROP_HYPOTHESES,
+                pack: Packer = pack_hashes) -> np.ndarray:  # fmt: skip
+    """(n, len(hypotheses)) uint64: the pHash of each thumbnail cropped by each hypothesis (``pack``: the
+    threshold step, ``features.hashes_of_blocks`` gives the same bits slower)."""
     thumbs = np.asarray(thumbs).reshape(-1, THUMB, THUMB)
     out = np.empty((len(thumbs), len(hypotheses)), dtype=np.uint64)
     bases = [(_BASIS @ resampler(THUMB, top, bottom), _BASIS @ resampler(THUMB, left, right))
@@ -39,13 +41,13 @@ def crop_hashes(thumbs: np.ndarray, hypotheses: Sequence[tuple[float, float, flo
     for lo in range(0, len(thumbs), HASH_BLOCK):
         x = thumbs[lo : lo + HASH_BLOCK].astype(np.float64)
         for k, (rows, cols) in enumerate(bases):
-            out[lo : lo + HASH_BLOCK, k] = hashes_of_blocks(rows @ x @ cols.T)
+            out[lo : lo + HASH_BLOCK, k] = pack(rows @ x @ cols.T)
     return out
 
 
-def rotated_hashes(thumbs: np.ndarray) -> np.ndarray:
+def rotated_hashes(thumbs: np.ndarray, pack: Packer = pack_hashes) -> np.ndarray:
     """(n, 7) uint64: the trimmed pHash under each non-identity dihedral transform, per block of files."""
     out = np.empty((len(thumbs), 7), dtype=np.uint64)
     for lo in range(0, len(thumbs), HASH_BLOCK):
-        out[lo : lo + HASH_BLOCK] = dihedral_hashes(thumbs[lo : lo + HASH_BLOCK])[:, 1:]
+        out[lo : lo + HASH_BLOCK] = pack(dihedral_blocks(thumbs[lo : lo + HASH_BLOCK])[:, 1:])
     return out

@@ -37,10 +37,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from imgtwin.hashing.dct import TIE_DECIMALS
 from imgtwin.hashing.features import _BASIS, HASH_SIZE, THUMB
 from imgtwin.matching.hashtable import HashTable, hypotheses
 from imgtwin.matching.near import Candidates
+from imgtwin.matching.phash_kernel import Packer, pack_hashes
 from imgtwin.matching.search import radius_join, radius_pairs
 from imgtwin.matching.table import FeatureTable
 from imgtwin.matching.verify import Alignment, resampler
@@ -81,12 +81,11 @@ WINDOW_BLOCK = 1024
 CELL_CORRELATION = 0.5
 
 
-def window_hashes(thumbs: np.ndarray, windows: Sequence[Window]) -> np.ndarray:
+def window_hashes(thumbs: np.ndarray, windows: Sequence[Window], pack: Packer = pack_hashes) -> np.ndarray:
     """(n, len(windows)) uint64: the pHash of each (n, 32, 32) thumbnail cut to each window (as
-    ``near.crop_hashes``; the median by a sort, which is 3x numpy's partition on 64 values).
+    ``near.crop_hashes``; thresholded by ``phash_kernel``, ~6x numpy's rounding, sort and packing).
 
-    Two matrix products per block of files, shared by every window with the same rows or columns: ~1 µs a
-    window and file, the median's sort most of it.
+    Two matrix products per block of files, shared by every window with the same rows or columns.
     """
     thumbs = np.asarray(thumbs).reshape(-1, THUMB, THUMB)
     columns = sorted({(w[0], w[2]) for w in windows})
@@ -95,7 +94,7 @@ def window_hashes(thumbs: np.ndarray, windows: Sequence[Window]) -> np.ndarray:
     groups = [[k for k, w in enumerate(windows) if (w[0], w[2]) == c] for c in columns]
     row_stacks = [np.concatenate([_BASIS @ resampler(THUMB, windows[k][1], windows[k][3]) for k in group])
                   .astype(np.float32) for group in groups]  # fmt: skip
-    size, middle = HASH_SIZE, HASH_SIZE * HASH_SIZE // 2
+    size = HASH_SIZE
     out = np.empty((len(thumbs), len(windows)), dtype=np.uint64)
     for lo in range(0, len(thumbs), WINDOW_BLOCK):
         x = thumbs[lo : lo + WINDOW_BLOCK].astype(np.float32)
@@ -105,10 +104,7 @@ def window_hashes(thumbs: np.ndarray, windows: Sequence[Window]) -> np.ndarray:
         blocks = np.empty((len(windows), size, b, size), np.float32)
         for c, (group, stack) in enumerate(zip(groups, row_stacks)):
             blocks[group] = (stack @ across[c].reshape(THUMB, b * size)).reshape(len(group), size, b, size)
-        flat = np.round(blocks.transpose(2, 0, 1, 3).reshape(-1, size * size), TIE_DECIMALS)
-        ordered = np.sort(flat, axis=-1)
-        bits = flat > (ordered[:, middle - 1 : middle] + ordered[:, middle : middle + 1]) / 2
-        out[lo : lo + WINDOW_BLOCK] = np.packbits(bits, axis=-1).view(">u8").reshape(b, len(windows))
+        out[lo : lo + WINDOW_BLOCK] = pack(blocks.transpose(2, 0, 1, 3))
     return out
 
 

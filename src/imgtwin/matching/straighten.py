@@ -30,9 +30,10 @@ from functools import lru_cache
 import numpy as np
 
 from imgtwin.hashing.dct import dct_matrix
-from imgtwin.hashing.features import COLOUR_THUMB, HASH_SIZE, THUMB, hashes_of_blocks
+from imgtwin.hashing.features import COLOUR_THUMB, HASH_SIZE, THUMB
 from imgtwin.matching.hashtable import HashTable, hypotheses
 from imgtwin.matching.layout import LayoutVectors, raw_layout, unit
+from imgtwin.matching.phash_kernel import Packer, pack_hashes
 from imgtwin.matching.search import radius_join
 from imgtwin.matching.table import FeatureTable
 
@@ -110,7 +111,7 @@ def _transposed_warp(size: int, degrees: float, aspect: float, rows: np.ndarray)
     return out
 
 
-def straightened_hashes(thumbs: np.ndarray) -> np.ndarray:
+def straightened_hashes(thumbs: np.ndarray, pack: Packer = pack_hashes) -> np.ndarray:
     """(n, len(HYPOTHESES)) uint64: the pHash of each (n, 32, 32) thumbnail straightened by each hypothesis."""
     maps = _hash_maps()
     k = len(HYPOTHESES)
@@ -118,7 +119,7 @@ def straightened_hashes(thumbs: np.ndarray) -> np.ndarray:
     for lo in range(0, len(thumbs), BLOCK):
         x = thumbs[lo : lo + BLOCK].reshape(-1, THUMB * THUMB).astype(np.float32)
         blocks = (x @ maps).astype(np.float64).reshape(len(x), k, HASH_SIZE, HASH_SIZE)
-        out[lo : lo + BLOCK] = hashes_of_blocks(blocks)
+        out[lo : lo + BLOCK] = pack(blocks)
     return out
 
 
