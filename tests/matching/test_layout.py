@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 from imgtwin.hashing.batched import compute_features_many
+from imgtwin.matching import layout
 from imgtwin.matching.layout import LayoutRule, layout_vectors, turned
 from imgtwin.matching.near import (
     CROP,
@@ -217,3 +218,19 @@ def test_crop_candidates_of_a_trimmed_file_are_never_filtered() -> None:
                        np.full(2, CROP, np.int8))
     score, bar = layout_scores(table, NearParams(), pairs)
     assert np.isinf(score[0]) and np.isfinite(score[1]) and score[1] < bar[1]
+
+
+def test_scores_are_the_same_whatever_chunks_the_files_are_held_in(
+        tiles: tuple[FeatureTable, list[tuple[int, int]]], monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """Each file's vectors are derived once per chunk pair: held in one chunk or cut into many, the scores of
+    the wide candidates are the same (to the float32 rounding of the products that derive them)."""
+    table, _ = tiles
+    params = NearParams()
+    raw = raw_candidates(table, params)
+    whole, _ = layout_scores(table, params, raw)
+    monkeypatch.setattr(layout, "CHUNK_FILES", 97)  # 1,500 tiles: 16 chunks, 136 chunk pairs
+    chunked, _ = layout_scores(table, params, raw)
+    scored = np.isfinite(whole)
+    assert scored.sum() >= 100
+    assert np.array_equal(scored, np.isfinite(chunked))
+    assert np.allclose(whole[scored], chunked[scored], atol=1e-4)

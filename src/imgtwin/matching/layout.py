@@ -46,6 +46,8 @@ from imgtwin.matching.verify import resampler
 
 #: Files whose vectors are derived at once (float32 thumbnails of a block: 4 KB a file).
 BLOCK = 4096
+#: Files whose vectors are held at once by ``layout_score`` (two chunks at most: 256 MB).
+CHUNK_FILES = 262_144
 _HALF = THUMB // 2
 _SIGN = (-1.0) ** np.arange(HASH_SIZE)
 
@@ -107,6 +109,20 @@ def _maps(crops: tuple[tuple[float, float, float, float], ...]) -> np.ndarray:
     return maps
 
 
+#: Vectors a file has: as stored, untrimmed, and untrimmed cut by each crop hypothesis.
+VARIANTS = 2 + len(CROP_HYPOTHESES)
+
+
+def _quantised(stored_thumbs: np.ndarray, full_thumbs: np.ndarray) -> np.ndarray:
+    """(n, VARIANTS, 64) int8: each file's unit vectors (:class:`LayoutVectors`) times 127."""
+    n = len(stored_thumbs)
+    maps = _maps(((0.0, 0.0, 0.0, 0.0), *CROP_HYPOTHESES))
+    stored = stored_thumbs.reshape(n, -1).astype(np.float32) @ maps[:, : HASH_SIZE**2]
+    full = (full_thumbs.reshape(n, -1).astype(np.float32) @ maps).reshape(n, -1, HASH_SIZE**2)
+    result: np.ndarray = np.clip(np.rint(127 * unit(np.concatenate([stored[:, None], full], axis=1))), -127, 127)
+    return result
+
+
 #: The inverse of each dihedral transform (``features.DIHEDRAL_NAMES``: rotate270 <-> rotate90).
 _INVERSE = np.array([0, 1, 2, 3, 4, 6, 5, 7])
 
@@ -140,16 +156,26 @@ class LayoutVectors:
 
     def __init__(self, table: FeatureTable) -> None:
         n = len(table)
-        self.table = table
         self.trimmed = np.zeros(n, bool) if table.trimmed is None else np.asarray(table.trimmed, bool)
-        maps = _maps(((0.0, 0.0, 0.0, 0.0), *CROP_HYPOTHESES))
-        self.vec = np.empty((n, 2 + len(CROP_HYPOTHESES), HASH_SIZE * HASH_SIZE), np.int8)
+        self.vec = np.empty((n, VARIANTS, HASH_SIZE * HASH_SIZE), np.int8)
         for lo in range(0, n, BLOCK):
             rows = np.arange(lo, min(lo + BLOCK, n))
-            stored = table.thumbs[rows].reshape(len(rows), -1).astype(np.float32) @ maps[:, : HASH_SIZE**2]
-            full = (table.full(rows).reshape(len(rows), -1).astype(np.float32) @ maps).reshape(len(rows), -1, HASH_SIZE**2)
-            self.vec[rows] = np.clip(np.rint(127 * unit(np.concatenate([stored[:, None], full], axis=1))), -127, 127)
+            self.vec[rows] = _quantised(table.thumbs[rows], table.full(rows))
         self.norm = np.sqrt(np.einsum("nvk,nvk->nv", self.vec, self.vec, dtype=np.float32))
+
+    @classmethod
+    def of_rows(cls, table: FeatureTable | HashTable, rows: np.ndarray) -> LayoutVectors:
+        """The vectors of ``table``'s ``rows``, their pixels read :data:`BLOCK` files at a time (``table.take``)."""
+        out = cls(FeatureTable.from_features([]))
+        parts = [cls(table.take(rows[lo : lo + BLOCK])) for lo in range(0, len(rows), BLOCK)]
+        return out.joined(parts) if parts else out
+
+    def joined(self, parts: list[LayoutVectors]) -> LayoutVectors:
+        """One set of the files of ``parts``, in their order (this one's arrays replaced)."""
+        self.trimmed = np.concatenate([p.trimmed for p in parts])
+        self.vec = np.concatenate([p.vec for p in parts])
+        self.norm = np.concatenate([p.norm for p in parts])
+        return self
 
     def best(self, mine: np.ndarray, j: np.ndarray) -> np.ndarray:
         """Per row, the best cosine of unit vectors ``mine`` (already aligned) with ``j``'s, trimmed or untrimmed."""
@@ -190,16 +216,35 @@ def either_trimmed(table: FeatureTable | HashTable, i: np.ndarray, j: np.ndarray
 def layout_score(table: FeatureTable | HashTable, i: np.ndarray, j: np.ndarray, transforms: np.ndarray,
                  wide: np.ndarray) -> np.ndarray:  # fmt: skip
     """Per candidate, :meth:`LayoutVectors.correlation`; inf (always kept) where not ``wide`` or where either
-    picture is low-detail (judged on pixels, its structure is noise). The vectors are derived for the files
-    of :data:`BLOCK` candidates at a time (``table.take``: no thumbnail of every file at once)."""
+    picture is low-detail (judged on pixels, its structure is noise).
+
+    Each file's vectors are derived once: the files of the wide candidates are cut into chunks of
+    :data:`CHUNK_FILES`, and the candidates are scored by pair of chunks, so that at most two chunks' vectors
+    are held (512 B a file) and a file's pixels are read once per chunk pair, not once per candidate: on the
+    200k mosaic tiles a file is in ~30 wide candidates, and deriving its vectors for each cost 45 us a candidate.
+    """
     score = np.full(len(i), np.inf, np.float32)
     if table.low_detail is not None:
         wide = wide & ~(table.low_detail[i] | table.low_detail[j])
     rows = np.flatnonzero(wide)
-    for lo in range(0, len(rows), BLOCK):
-        part = rows[lo : lo + BLOCK]
-        files, at = np.unique(np.concatenate([i[part], j[part]]).astype(np.int64), return_inverse=True)
-        at = at.reshape(-1)
-        score[part] = LayoutVectors(table.take(files)).correlation(at[: len(part)], at[len(part) :],
-                                                                   transforms[part].astype(np.int64))
+    if not len(rows):
+        return score
+    files = np.unique(np.concatenate([i[rows], j[rows]]).astype(np.int64))
+    pi, pj = np.searchsorted(files, i[rows]), np.searchsorted(files, j[rows])
+    ci, cj = pi // CHUNK_FILES, pj // CHUNK_FILES
+    low, high = np.minimum(ci, cj), np.maximum(ci, cj)
+    order = np.lexsort((high, low))
+    cuts = np.flatnonzero(np.diff(low[order]) | np.diff(high[order])) + 1
+    held: dict[int, LayoutVectors] = {}
+    for group in np.split(order, cuts):
+        a, b = int(low[group[0]]), int(high[group[0]])
+        for chunk in [c for c in held if c not in (a, b)]:
+            del held[chunk]
+        for chunk in (a, b):
+            if chunk not in held:
+                held[chunk] = LayoutVectors.of_rows(table, files[chunk * CHUNK_FILES : (chunk + 1) * CHUNK_FILES])
+        vectors = held[a] if a == b else LayoutVectors(FeatureTable.from_features([])).joined([held[a], held[b]])
+        at_i, at_j = (p[group] + np.where(c[group] == a, -a * CHUNK_FILES, len(held[a].vec) - b * CHUNK_FILES)
+                      for p, c in ((pi, ci), (pj, cj)))  # rows of ``vectors``: chunk a's files, then chunk b's
+        score[rows[group]] = vectors.correlation(at_i, at_j, transforms[rows[group]].astype(np.int64))
     return score
