@@ -166,16 +166,16 @@ class LayoutVectors:
     @classmethod
     def of_rows(cls, table: FeatureTable | HashTable, rows: np.ndarray) -> LayoutVectors:
         """The vectors of ``table``'s ``rows``, their pixels read :data:`BLOCK` files at a time (``table.take``)."""
-        out = cls(FeatureTable.from_features([]))
-        parts = [cls(table.take(rows[lo : lo + BLOCK])) for lo in range(0, len(rows), BLOCK)]
-        return out.joined(parts) if parts else out
+        return cls.concat([cls(table.take(rows[lo : lo + BLOCK])) for lo in range(0, max(len(rows), 1), BLOCK)])
 
-    def joined(self, parts: list[LayoutVectors]) -> LayoutVectors:
-        """One set of the files of ``parts``, in their order (this one's arrays replaced)."""
-        self.trimmed = np.concatenate([p.trimmed for p in parts])
-        self.vec = np.concatenate([p.vec for p in parts])
-        self.norm = np.concatenate([p.norm for p in parts])
-        return self
+    @classmethod
+    def concat(cls, parts: list[LayoutVectors]) -> LayoutVectors:
+        """One set of the files of ``parts`` (at least one), in their order."""
+        out = cls.__new__(cls)
+        out.trimmed = np.concatenate([p.trimmed for p in parts])
+        out.vec = np.concatenate([p.vec for p in parts])
+        out.norm = np.concatenate([p.norm for p in parts])
+        return out
 
     def best(self, mine: np.ndarray, j: np.ndarray) -> np.ndarray:
         """Per row, the best cosine of unit vectors ``mine`` (already aligned) with ``j``'s, trimmed or untrimmed."""
@@ -243,7 +243,7 @@ def layout_score(table: FeatureTable | HashTable, i: np.ndarray, j: np.ndarray, 
         for chunk in (a, b):
             if chunk not in held:
                 held[chunk] = LayoutVectors.of_rows(table, files[chunk * CHUNK_FILES : (chunk + 1) * CHUNK_FILES])
-        vectors = held[a] if a == b else LayoutVectors(FeatureTable.from_features([])).joined([held[a], held[b]])
+        vectors = held[a] if a == b else LayoutVectors.concat([held[a], held[b]])
         at_i, at_j = (p[group] + np.where(c[group] == a, -a * CHUNK_FILES, len(held[a].vec) - b * CHUNK_FILES)
                       for p, c in ((pi, ci), (pj, cj)))  # rows of ``vectors``: chunk a's files, then chunk b's
         score[rows[group]] = vectors.correlation(at_i, at_j, transforms[rows[group]].astype(np.int64))
