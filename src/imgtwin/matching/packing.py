@@ -16,10 +16,11 @@ from imgtwin.hashing.features import hashes_of_blocks
 #: (..., 8, 8) DCT blocks -> (...) uint64 pHashes: ``pack_hashes``, or ``features.hashes_of_blocks`` (the reference).
 Packer = Callable[[np.ndarray], np.ndarray]
 #: Tables of fewer files are packed by numpy (``features.hashes_of_blocks``: the same bits). numba's start-up
-#: in a process (~1 s of CPU: its import, then the first call's load of the cached kernel) is repaid at
-#: ~150 us a file only past ~6,000 files (docs/benchmarks.md, "numba's start-up"); a small ``find`` spent
-#: most of its time there.
-COMPILED_FILES = 8192
+#: in a process (~1 s of CPU: its import, then the first call's load of the cached kernel) is repaid by the
+#: packing alone at ~150 us a file past ~6,000 files (docs/benchmarks.md, "numba's start-up"), and a small
+#: ``find`` spent most of its time there; from one block of files on, a library's verification
+#: (``verify.COMPILED_PAIRS``) or search usually loads numba anyway, so the kernel packs from there.
+COMPILED_FILES = 4096
 
 
 def pack_hashes(blocks: np.ndarray) -> np.ndarray:
