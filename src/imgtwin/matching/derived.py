@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from imgtwin.hashing.features import _BASIS, THUMB, dihedral_blocks
-from imgtwin.matching.phash_kernel import Packer, pack_hashes
+from imgtwin.matching.packing import Packer, pack_hashes
 from imgtwin.matching.verify import resampler
 
 #: Crop hypotheses (left, top, right, bottom fractions cut) tried on every file:

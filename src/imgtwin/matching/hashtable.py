@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from imgtwin.matching.packing import Packer, packer_for
 from imgtwin.matching.table import FeatureTable
 
 #: The hypothesis hashes, per file: (columns, what they are).
@@ -36,10 +37,10 @@ def hypotheses(table: FeatureTable | HashTable, kind: str) -> np.ndarray:
         if kind in table.derived:
             return table.derived[kind]
         table = table.take(np.arange(len(table)))  # not asked for when loading: correct, but every picture at once
-    return _derive(table, kind)
+    return _derive(table, kind, packer_for(len(table)))
 
 
-def _derive(table: FeatureTable, kind: str) -> np.ndarray:
+def _derive(table: FeatureTable, kind: str, pack: Packer) -> np.ndarray:
     """Derive ``kind`` for every row of ``table``, in blocks of :data:`BLOCK` rows (``straight``: of
     :data:`BLOCK` pictures that are not low-detail; the others stay 0)."""
     from imgtwin.matching.derived import CROP_HYPOTHESES, crop_hashes, rotated_hashes
@@ -50,17 +51,17 @@ def _derive(table: FeatureTable, kind: str) -> np.ndarray:
     out = np.zeros((n, KINDS[kind]), np.uint64)
     if kind == "straight":
         rows = np.flatnonzero(~table.low_detail) if table.low_detail is not None else np.arange(n)
-        out[rows] = straightened_hashes(table.full(rows))
+        out[rows] = straightened_hashes(table.full(rows), pack)
         return out
     for lo in range(0, n, BLOCK):
         rows = np.arange(lo, min(lo + BLOCK, n))
         if kind == "rotated":
-            out[rows] = rotated_hashes(table.thumbs[rows])
+            out[rows] = rotated_hashes(table.thumbs[rows], pack)
         elif kind == "hard":
             detailed = rows[~table.low_detail[rows]] if table.low_detail is not None else rows
-            out[detailed] = window_hashes(table.full(detailed), WINDOWS)
+            out[detailed] = window_hashes(table.full(detailed), WINDOWS, pack)
         else:
-            out[rows] = crop_hashes(table.full(rows), CROP_HYPOTHESES)
+            out[rows] = crop_hashes(table.full(rows), CROP_HYPOTHESES, pack)
     return out
 
 
@@ -99,6 +100,7 @@ class HashTableBuilder:
 
     def __init__(self, capacity: int, kinds: Collection[str] = tuple(KINDS)) -> None:
         self.capacity, self.size, self.kinds = capacity, 0, [k for k in KINDS if k in kinds]
+        self.pack = packer_for(capacity)
         self.columns: dict[str, np.ndarray] = {}
         self.pending: list[tuple[np.ndarray, np.ndarray]] = []  # (rows of this table, untrimmed thumbnails)
 
@@ -107,7 +109,7 @@ class HashTableBuilder:
         if at + n > self.capacity:
             raise ValueError(f"more rows than the {self.capacity} counted")
         values = {name: getattr(block, name) for name in _FLAGS}
-        values.update({kind: _derive(block, kind) for kind in self.kinds if kind != "straight"})
+        values.update({kind: _derive(block, kind, self.pack) for kind in self.kinds if kind != "straight"})
         for name, value in values.items():
             if value is None:
                 value = np.zeros(n, bool)
@@ -130,7 +132,7 @@ class HashTableBuilder:
 
         rows = np.concatenate([r for r, _ in self.pending])
         thumbs = np.concatenate([t for _, t in self.pending])
-        self.columns["straight"][rows[:count]] = straightened_hashes(thumbs[:count])
+        self.columns["straight"][rows[:count]] = straightened_hashes(thumbs[:count], self.pack)
         self.pending = [(rows[count:], thumbs[count:].copy())] if len(rows) > count else []  # not a view of all
 
     def finish(self, source: PixelSource) -> HashTable:

@@ -40,7 +40,7 @@ import numpy as np
 from imgtwin.hashing.features import _BASIS, HASH_SIZE, THUMB
 from imgtwin.matching.hashtable import HashTable, hypotheses
 from imgtwin.matching.near import Candidates
-from imgtwin.matching.phash_kernel import Packer, pack_hashes
+from imgtwin.matching.packing import Packer, pack_hashes
 from imgtwin.matching.search import radius_join, radius_pairs
 from imgtwin.matching.table import FeatureTable
 from imgtwin.matching.verify import Alignment, resampler

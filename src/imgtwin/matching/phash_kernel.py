@@ -12,7 +12,6 @@ bit 63 the first coefficient's.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -20,9 +19,6 @@ from numba import njit
 
 from imgtwin.hashing.dct import TIE_DECIMALS
 from imgtwin.matching.search import default_threads
-
-# (..., 8, 8) DCT blocks -> (...) uint64 pHashes: ``pack_hashes``, or ``features.hashes_of_blocks`` (the reference).
-Packer = Callable[[np.ndarray], np.ndarray]
 
 #: Blocks per thread task.
 _TASK = 1 << 16

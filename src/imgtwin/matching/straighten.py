@@ -33,7 +33,7 @@ from imgtwin.hashing.dct import dct_matrix
 from imgtwin.hashing.features import COLOUR_THUMB, HASH_SIZE, THUMB
 from imgtwin.matching.hashtable import HashTable, hypotheses
 from imgtwin.matching.layout import LayoutVectors, raw_layout, unit
-from imgtwin.matching.phash_kernel import Packer, pack_hashes
+from imgtwin.matching.packing import Packer, pack_hashes
 from imgtwin.matching.search import radius_join
 from imgtwin.matching.table import FeatureTable
 
