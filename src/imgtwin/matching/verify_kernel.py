@@ -30,7 +30,7 @@ import numpy as np
 from numba import njit
 
 from imgtwin.matching.mih_kernel import _bits
-from imgtwin.matching.selection import select
+from imgtwin.matching.selection import SAMPLE, bracketed
 
 _FAST = {"reassoc", "contract"}  # sums in any order: float64 error far below the float32 path's
 FLAT_PROFILE = 1e-3  # product of 1-D profile norms under which every crop score is noise
@@ -188,37 +188,43 @@ def _half_dct(x: np.ndarray, even: np.ndarray, odd: np.ndarray, out: np.ndarray,
 @njit(nogil=True, cache=True, fastmath=_FAST)
 def _gradient_sums(a: np.ndarray, out: np.ndarray) -> tuple[float, float]:
     """``verify._gradients`` of one picture into ``out``; returns their mean and the ``1 / norm`` of their centred
-    values (as ``verify._zscore``)."""
+    values (as ``verify._zscore``).
+
+    The differences first, row by row, then the sums over ``out`` in one pass: three plain loops
+    that vectorise, not one that stores and sums at once (2.9 -> 1.1 us a block).
+    """
     n = a.shape[0] - 1
-    s = 0.0
-    sq = 0.0
     for y in range(n):
         r0, r1 = a[y], a[y + 1]
-        base = y * n
+        gx, gy = out[y * n : (y + 1) * n], out[(n + y) * n : (n + y + 1) * n]
         for x in range(n):
-            gx = r0[x + 1] - r0[x]
-            gy = r1[x] - r0[x]
-            out[base + x] = gx
-            out[n * n + base + x] = gy
-            s += gx + gy
-            sq += gx * gx + gy * gy
+            gx[x] = r0[x + 1] - r0[x]
+        for x in range(n):
+            gy[x] = r1[x] - r0[x]
+    s = 0.0
+    sq = 0.0
+    for t in range(2 * n * n):
+        v = out[t]
+        s += v
+        sq += v * v
     mean = s / (2 * n * n)
     return mean, 1.0 / max(np.sqrt(max(sq - s * mean, 0.0)), 1e-9)
 
 
 @njit(nogil=True, cache=True)
-def _detail(block: np.ndarray, position: np.ndarray, scratch: np.ndarray, bits: np.ndarray, tol: float) -> int:
+def _detail(block: np.ndarray, position: np.ndarray, scratch: tuple, bits: np.ndarray, tol: float) -> int:  # type: ignore[type-arg]
     """``bits`` (packed, at ``position``) = the DCT block's coefficients above their median; the DC term (first in
-    the kernel's order) left out.
+    the kernel's order) left out. ``scratch``: the coefficients, and :func:`selection.bracketed`'s scratch.
 
     Returns how many bits could differ if every coefficient moved by up to ``tol``: none unless
     another coefficient lies within ``2 tol`` of the median, else those (and the median's own).
     """
     flat = block.reshape(-1)
     places = position.reshape(-1)
+    values, sample, inside = scratch
     for t in range(1, flat.shape[0]):
-        scratch[t - 1] = flat[t]
-    median = select(scratch, scratch.shape[0] // 2)
+        values[t - 1] = flat[t]
+    median = bracketed(values, values.shape[0] // 2, sample, inside)
     bits[:] = 0
     near = 0
     for t in range(1, flat.shape[0]):
@@ -234,7 +240,7 @@ def _side(img: np.ndarray, xs: np.ndarray, nx: int, ys: np.ndarray, ny: int, idx
           bits: np.ndarray, loose: np.ndarray, tol: float, work: tuple) -> None:  # type: ignore[type-arg]
     """Gradients (and their mean, 1 / norm) and detail bits of one picture ``img`` (held as (x, y)) under its
     distinct windows."""
-    axt, ax, tt, ttt, aa, rtt, block, scratch, pair = work
+    axt, ax, tt, ttt, aa, rtt, block, scratch, pair, sample, inside = work
     for xi in range(nx):
         _resample_rows(img, idx[xs[xi]], wts[xs[xi]], axt)  # (x, y): resampled along x
         ax[:] = axt.T
@@ -246,7 +252,7 @@ def _side(img: np.ndarray, xs: np.ndarray, nx: int, ys: np.ndarray, ny: int, idx
             stats[xi, yi, 0], stats[xi, yi, 1] = _gradient_sums(aa, grads[xi, yi])
             _resample_rows(ttt, iy, wy, rtt)  # (y, frequency in x)
             _half_dct(rtt, even, odd, block, pair)  # (frequency in y, frequency in x)
-            loose[xi, yi] = _detail(block, position, scratch, bits[xi, yi], tol)
+            loose[xi, yi] = _detail(block, position, (scratch, sample, inside), bits[xi, yi], tol)
 
 
 @njit(nogil=True, cache=True, fastmath=_FAST)
@@ -303,7 +309,8 @@ def verify_kernel(thumbs_a: np.ndarray, thumbs_b: np.ndarray, transforms: np.nda
     gaps = np.empty((2, top))
     found = np.empty((3, top, top))
     work = (np.empty((size, size)), np.empty((size, size)), np.empty((d, size)), np.empty((size, d)),
-            np.empty((size, size)), np.empty((size, d)), np.empty((d, d)), np.empty(d * d - 1), np.empty((2, size)))
+            np.empty((size, size)), np.empty((size, d)), np.empty((d, d)), np.empty(d * d - 1), np.empty((2, size)),
+            np.empty(SAMPLE), np.empty(d * d - 1))
     for p in range(n):
         _turned_t(thumbs_a[p], np.int64(transforms[p]), imgs[0])
         for i in range(size):
