@@ -312,8 +312,9 @@ def resampling_taps(matrices: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nd
 
 
 @lru_cache(maxsize=1)
-def _kernel_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Both sides' two-tap windows (padded to one count), each hypothesis' windows, the DCT's halves, bit places."""
+def _kernel_tables() -> tuple[np.ndarray, ...]:
+    """Both sides' two-tap windows (padded to one count; and as unsigned taps, a row per tap), each hypothesis'
+    windows, the DCT's halves, bit places."""
     # The float32 weights the numpy path multiplies with.
     sides = [resampling_taps(m.astype(np.float64)) for m in windows32()]
     count = max(len(s[0]) for s in sides)
@@ -335,7 +336,9 @@ def _kernel_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np
     odd = np.ascontiguousarray(basis[1::2, :half].T)
     # position[y frequency, x frequency] (kernel order): the bit detail_bits gives it, -1 for DC
     position = order[:, None] * d + order[None, :] - 1
-    return idx, wts, np.stack([s[2] for s in sides], axis=1), even, odd, position.astype(np.int64)
+    taps = np.ascontiguousarray(np.moveaxis(idx, -1, 1).astype(np.uint32))  # (side, tap, window, row)
+    tap_wts = np.ascontiguousarray(np.moveaxis(wts, -1, 1))
+    return idx, wts, taps, tap_wts, np.stack([s[2] for s in sides], axis=1), even, odd, position.astype(np.int64)
 
 
 def compiled_scores(thumbs_a: np.ndarray, thumbs_b: np.ndarray, transforms: np.ndarray, top: int = TOP
@@ -346,9 +349,9 @@ def compiled_scores(thumbs_a: np.ndarray, thumbs_b: np.ndarray, transforms: np.n
     """
     from imgtwin.matching import verify_kernel as kernel
 
-    idx, wts, windows, even, odd, position = _kernel_tables()
+    idx, wts, taps, tap_wts, windows, even, odd, position = _kernel_tables()
     result: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] = kernel.verify_kernel(
         np.ascontiguousarray(thumbs_a, dtype=np.uint8), np.ascontiguousarray(thumbs_b, dtype=np.uint8),
-        np.ascontiguousarray(transforms, dtype=np.int64), top, idx, wts, windows, even, odd, position, kernel.SCORE_TOL,
+        np.ascontiguousarray(transforms, dtype=np.int64), top, idx, wts, taps, tap_wts, windows, even, odd, position, kernel.SCORE_TOL,
         kernel.COEF_TOL)
     return result

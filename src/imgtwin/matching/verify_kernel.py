@@ -69,22 +69,27 @@ def _profiles(img: np.ndarray, out: np.ndarray) -> None:
 
 
 @njit(nogil=True, cache=True, fastmath=_FAST)
-def _window_diffs(p: np.ndarray, idx: np.ndarray, wts: np.ndarray, sampled: np.ndarray, diffs: np.ndarray,
+def _window_diffs(p: np.ndarray, taps: np.ndarray, wts: np.ndarray, sampled: np.ndarray, diffs: np.ndarray,
                   scale: np.ndarray) -> float:  # fmt: skip
     """Centred first differences of ``p`` resampled to each window, and ``1 / norm`` of each; returns the
-    smallest squared norm."""
+    smallest squared norm.
+
+    ``taps``/``wts`` (tap, window, row): unsigned indices (no wraparound test) in one contiguous row per tap
+    and window, every window sampled first into ``sampled`` (window, row): 7.3 -> 5.8 us a profile.
+    """
     m = p.shape[0] - 1
-    smallest = np.inf
-    for w in range(idx.shape[0]):
-        iw, ww = idx[w], wts[w]
+    for w in range(taps.shape[1]):
+        i0, i1, w0, w1, row = taps[0, w], taps[1, w], wts[0, w], wts[1, w], sampled[w]
         for r in range(m + 1):
-            sampled[r] = ww[r, 0] * p[iw[r, 0]] + ww[r, 1] * p[iw[r, 1]]
-        mean = (sampled[m] - sampled[0]) / m  # the differences telescope
-        row = diffs[w]
+            row[r] = w0[r] * p[i0[r]] + w1[r] * p[i1[r]]
+    smallest = np.inf
+    for w in range(taps.shape[1]):
+        row, out = sampled[w], diffs[w]
+        mean = (row[m] - row[0]) / m  # the differences telescope
         sq = 0.0
         for r in range(m):
-            v = sampled[r + 1] - sampled[r] - mean
-            row[r] = v
+            v = row[r + 1] - row[r] - mean
+            out[r] = v
             sq += v * v
         smallest = min(smallest, sq)
         scale[w] = 1.0 / max(np.sqrt(sq), 1e-12)
@@ -92,14 +97,14 @@ def _window_diffs(p: np.ndarray, idx: np.ndarray, wts: np.ndarray, sampled: np.n
 
 
 @njit(nogil=True, cache=True, fastmath=_FAST)
-def _axis_scores(pa: np.ndarray, pb: np.ndarray, idx: np.ndarray, wts: np.ndarray, windows: np.ndarray,
+def _axis_scores(pa: np.ndarray, pb: np.ndarray, taps: np.ndarray, wts: np.ndarray, windows: np.ndarray,
                  diffs: np.ndarray, scale: np.ndarray, sampled: np.ndarray, scores: np.ndarray) -> float:  # fmt: skip
     """Correlation of the centred first differences of both resampled profiles, per hypothesis.
 
     Returns the smallest product of squared norms (a flat profile makes every score noise).
     """
-    small_a = _window_diffs(pa, idx[0], wts[0], sampled, diffs[0], scale[0])
-    small_b = _window_diffs(pb, idx[1], wts[1], sampled, diffs[1], scale[1])
+    small_a = _window_diffs(pa, taps[0], wts[0], sampled, diffs[0], scale[0])
+    small_b = _window_diffs(pb, taps[1], wts[1], sampled, diffs[1], scale[1])
     for k in range(windows.shape[0]):
         wa, wb = windows[k, 0], windows[k, 1]
         ra, rb = diffs[0, wa], diffs[1, wb]
@@ -275,13 +280,15 @@ def _position(values: np.ndarray, count: int, value: np.int64) -> int:
 
 @njit(nogil=True, cache=True)
 def verify_kernel(thumbs_a: np.ndarray, thumbs_b: np.ndarray, transforms: np.ndarray, top: int,
-                  idx: np.ndarray, wts: np.ndarray, windows: np.ndarray, even: np.ndarray, odd: np.ndarray,
+                  idx: np.ndarray, wts: np.ndarray, taps: np.ndarray, tap_wts: np.ndarray, windows: np.ndarray,
+                  even: np.ndarray, odd: np.ndarray,
                   position: np.ndarray, score_tol: float, coef_tol: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
     """(correlation, detail, window_x, window_y, flat) per pair; see the module docstring. Pictures are held
     transposed, (x, y), so that resampling along x is a pass over rows.
 
     ``idx``/``wts`` (side, window, row, tap): the two-tap resampling of each distinct window of
-    each side (0: the first picture, 1: the second); ``windows`` (hypothesis, side): its window
+    each side (0: the first picture, 1: the second); ``taps``/``tap_wts`` (side, tap, window, row): the same
+    for the 1-D profiles, one contiguous row per tap; ``windows`` (hypothesis, side): its window
     per side; ``even``/``odd``: the halves of the DCT rows (see :func:`_half_dct`); ``position``
     (y frequency, x frequency, in their order): the detail bit of each coefficient (DC first, not used).
     """
@@ -296,7 +303,7 @@ def verify_kernel(thumbs_a: np.ndarray, thumbs_b: np.ndarray, transforms: np.nda
     imgs = np.empty((2, size, size))
     profiles = np.empty((2, 2, size))
     n_win = idx.shape[1]
-    diffs, scale, sampled = np.empty((2, n_win, size - 1)), np.empty((2, n_win)), np.empty(size)
+    diffs, scale, sampled = np.empty((2, n_win, size - 1)), np.empty((2, n_win)), np.empty((n_win, size))
     scores = np.empty(windows.shape[0])
     kx, ky = np.empty(top, np.int64), np.empty(top, np.int64)
     xs, ys = np.empty((2, top), np.int64), np.empty((2, top), np.int64)
@@ -320,7 +327,7 @@ def verify_kernel(thumbs_a: np.ndarray, thumbs_b: np.ndarray, transforms: np.nda
         _profiles(imgs[0], profiles[0])
         _profiles(imgs[1], profiles[1])
         for axis in range(2):
-            smallest = _axis_scores(profiles[0, axis], profiles[1, axis], idx, wts, windows, diffs, scale, sampled,
+            smallest = _axis_scores(profiles[0, axis], profiles[1, axis], taps, tap_wts, windows, diffs, scale, sampled,
                                     scores)
             _top(scores, top, kx if axis == 0 else ky, gaps[axis])
             doubt |= smallest < FLAT_PROFILE**2
