@@ -5,7 +5,7 @@ the inner loops run along contiguous rows (SIMD): each picture is held
 transposed, resampled with two taps a row, the 16 x 16 DCT block is two small
 products that use the basis' symmetry (row ``k`` of the DCT is even or odd
 about the middle, so half the products), once per distinct window of each
-picture, the median by selection, the gradient correlation from raw sums (no
+picture, the median by a sampled bracket (``selection.bracketed``: exact), the gradient correlation from raw sums (no
 centred copy), the detail distance by popcount.
 
 The arithmetic is float64 throughout, in a fixed order. The numpy path rounds
