@@ -8,6 +8,9 @@ within 1e-5.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from PIL import Image, ImageEnhance
@@ -110,3 +113,20 @@ def test_resampling_taps_are_the_matrices() -> None:
             for tap in range(2):
                 np.add.at(rebuilt[w], (rows, idx[w, :, tap]), wts[w, :, tap])
         np.testing.assert_array_equal(rebuilt[window], matrices.astype(np.float64))
+
+
+def test_small_calls_use_the_kernel_once_it_is_loaded_and_never_load_it() -> None:
+    """A find of a few files never loads the kernel (numba's compile or cache load); once a big call loaded it,
+    the small calls (the trimmed files' thumbnails, a last block) use it too, not the slower numpy path."""
+    script = (
+        "import sys, numpy as np\n"
+        "from imgtwin.matching import verify\n"
+        "a = np.random.default_rng(0).integers(0, 255, (5, 32, 32), np.uint8)\n"
+        "few = verify._compiled(5, a, a, None)\n"
+        "verify.aligned_scores(a, a[::-1], np.zeros(5, np.int8))\n"
+        "print(few, 'imgtwin.matching.verify_kernel' in sys.modules)\n"
+        "verify.compiled_scores(a, a[::-1], np.zeros(5, np.int8))\n"
+        "print(verify._compiled(5, a, a, None), verify._compiled(5, a, a, False))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "False", "True", "False"]

@@ -18,6 +18,7 @@ The score is in [-1, 1]; copies score ~0.8-1.0, unrelated pictures rarely 0.6.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -32,8 +33,11 @@ _BATCH = 256
 _DETAIL_BASIS = dct_matrix(THUMB)[:16]
 TOP = 3  # hypotheses per axis tried in 2-D
 # From this many pairs in a call on, the compiled kernel (verify_kernel) judges them: below, loading numba
-# costs more than it saves.
+# costs more than it saves. Once it is loaded, every call uses it (verify_pairs' calls on the thumbnails of
+# trimmed files, a find's last block): on the medium corpus those cost the numpy path as much as the kernel's
+# whole run.
 COMPILED_PAIRS = 4096
+_KERNEL = "imgtwin.matching.verify_kernel"
 
 
 @lru_cache(maxsize=4)
@@ -217,7 +221,7 @@ def aligned_scores(
     index applied to ``a`` so that it looks like ``b``.  The ``top`` best crop
     hypotheses of each axis (by 1-D profiles) are tried in 2-D and the best
     score is kept.  ``align=False`` skips the crop search.  ``compiled``: whether the
-    kernel judges them (default: from ``COMPILED_PAIRS`` pairs on); the pairs it is
+    kernel judges them (default: from ``COMPILED_PAIRS`` pairs on, or once loaded); the pairs it is
     unsure of are judged by :func:`numpy_scores` either way.
     """
     if align and _compiled(len(thumbs_a), thumbs_a, thumbs_b, compiled):
@@ -236,7 +240,9 @@ def _compiled(n: int, thumbs_a: np.ndarray, thumbs_b: np.ndarray, asked: bool | 
     shape = (THUMB, THUMB)
     if n == 0 or thumbs_a.shape[1:] != shape or thumbs_b.shape[1:] != shape:
         return False
-    return n >= COMPILED_PAIRS if asked is None else asked
+    if asked is not None:
+        return asked
+    return n >= COMPILED_PAIRS or _KERNEL in sys.modules
 
 
 def numpy_scores(
@@ -306,8 +312,9 @@ def resampling_taps(matrices: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nd
 
 
 @lru_cache(maxsize=1)
-def _kernel_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Both sides' two-tap windows (padded to one count), each hypothesis' windows, the DCT's halves, bit places."""
+def _kernel_tables() -> tuple[np.ndarray, ...]:
+    """Both sides' two-tap windows (padded to one count; and as unsigned taps, a row per tap), each hypothesis'
+    windows, the DCT's halves, bit places."""
     # The float32 weights the numpy path multiplies with.
     sides = [resampling_taps(m.astype(np.float64)) for m in windows32()]
     count = max(len(s[0]) for s in sides)
@@ -329,7 +336,9 @@ def _kernel_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np
     odd = np.ascontiguousarray(basis[1::2, :half].T)
     # position[y frequency, x frequency] (kernel order): the bit detail_bits gives it, -1 for DC
     position = order[:, None] * d + order[None, :] - 1
-    return idx, wts, np.stack([s[2] for s in sides], axis=1), even, odd, position.astype(np.int64)
+    taps = np.ascontiguousarray(np.moveaxis(idx, -1, 1).astype(np.uint32))  # (side, tap, window, row)
+    tap_wts = np.ascontiguousarray(np.moveaxis(wts, -1, 1))
+    return idx, wts, taps, tap_wts, np.stack([s[2] for s in sides], axis=1), even, odd, position.astype(np.int64)
 
 
 def compiled_scores(thumbs_a: np.ndarray, thumbs_b: np.ndarray, transforms: np.ndarray, top: int = TOP
@@ -340,9 +349,9 @@ def compiled_scores(thumbs_a: np.ndarray, thumbs_b: np.ndarray, transforms: np.n
     """
     from imgtwin.matching import verify_kernel as kernel
 
-    idx, wts, windows, even, odd, position = _kernel_tables()
+    idx, wts, taps, tap_wts, windows, even, odd, position = _kernel_tables()
     result: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] = kernel.verify_kernel(
         np.ascontiguousarray(thumbs_a, dtype=np.uint8), np.ascontiguousarray(thumbs_b, dtype=np.uint8),
-        np.ascontiguousarray(transforms, dtype=np.int64), top, idx, wts, windows, even, odd, position, kernel.SCORE_TOL,
+        np.ascontiguousarray(transforms, dtype=np.int64), top, idx, wts, taps, tap_wts, windows, even, odd, position, kernel.SCORE_TOL,
         kernel.COEF_TOL)
     return result

@@ -5,7 +5,7 @@ the inner loops run along contiguous rows (SIMD): each picture is held
 transposed, resampled with two taps a row, the 16 x 16 DCT block is two small
 products that use the basis' symmetry (row ``k`` of the DCT is even or odd
 about the middle, so half the products), once per distinct window of each
-picture, the median by selection, the gradient correlation from raw sums (no
+picture, the median by a sampled bracket (``selection.bracketed``: exact), the gradient correlation from raw sums (no
 centred copy), the detail distance by popcount.
 
 The arithmetic is float64 throughout, in a fixed order. The numpy path rounds
@@ -30,7 +30,7 @@ import numpy as np
 from numba import njit
 
 from imgtwin.matching.mih_kernel import _bits
-from imgtwin.matching.selection import select
+from imgtwin.matching.selection import SAMPLE, bracketed
 
 _FAST = {"reassoc", "contract"}  # sums in any order: float64 error far below the float32 path's
 FLAT_PROFILE = 1e-3  # product of 1-D profile norms under which every crop score is noise
@@ -69,22 +69,27 @@ def _profiles(img: np.ndarray, out: np.ndarray) -> None:
 
 
 @njit(nogil=True, cache=True, fastmath=_FAST)
-def _window_diffs(p: np.ndarray, idx: np.ndarray, wts: np.ndarray, sampled: np.ndarray, diffs: np.ndarray,
+def _window_diffs(p: np.ndarray, taps: np.ndarray, wts: np.ndarray, sampled: np.ndarray, diffs: np.ndarray,
                   scale: np.ndarray) -> float:  # fmt: skip
     """Centred first differences of ``p`` resampled to each window, and ``1 / norm`` of each; returns the
-    smallest squared norm."""
+    smallest squared norm.
+
+    ``taps``/``wts`` (tap, window, row): unsigned indices (no wraparound test) in one contiguous row per tap
+    and window, every window sampled first into ``sampled`` (window, row): 7.3 -> 5.8 us a profile.
+    """
     m = p.shape[0] - 1
-    smallest = np.inf
-    for w in range(idx.shape[0]):
-        iw, ww = idx[w], wts[w]
+    for w in range(taps.shape[1]):
+        i0, i1, w0, w1, row = taps[0, w], taps[1, w], wts[0, w], wts[1, w], sampled[w]
         for r in range(m + 1):
-            sampled[r] = ww[r, 0] * p[iw[r, 0]] + ww[r, 1] * p[iw[r, 1]]
-        mean = (sampled[m] - sampled[0]) / m  # the differences telescope
-        row = diffs[w]
+            row[r] = w0[r] * p[i0[r]] + w1[r] * p[i1[r]]
+    smallest = np.inf
+    for w in range(taps.shape[1]):
+        row, out = sampled[w], diffs[w]
+        mean = (row[m] - row[0]) / m  # the differences telescope
         sq = 0.0
         for r in range(m):
-            v = sampled[r + 1] - sampled[r] - mean
-            row[r] = v
+            v = row[r + 1] - row[r] - mean
+            out[r] = v
             sq += v * v
         smallest = min(smallest, sq)
         scale[w] = 1.0 / max(np.sqrt(sq), 1e-12)
@@ -92,14 +97,14 @@ def _window_diffs(p: np.ndarray, idx: np.ndarray, wts: np.ndarray, sampled: np.n
 
 
 @njit(nogil=True, cache=True, fastmath=_FAST)
-def _axis_scores(pa: np.ndarray, pb: np.ndarray, idx: np.ndarray, wts: np.ndarray, windows: np.ndarray,
+def _axis_scores(pa: np.ndarray, pb: np.ndarray, taps: np.ndarray, wts: np.ndarray, windows: np.ndarray,
                  diffs: np.ndarray, scale: np.ndarray, sampled: np.ndarray, scores: np.ndarray) -> float:  # fmt: skip
     """Correlation of the centred first differences of both resampled profiles, per hypothesis.
 
     Returns the smallest product of squared norms (a flat profile makes every score noise).
     """
-    small_a = _window_diffs(pa, idx[0], wts[0], sampled, diffs[0], scale[0])
-    small_b = _window_diffs(pb, idx[1], wts[1], sampled, diffs[1], scale[1])
+    small_a = _window_diffs(pa, taps[0], wts[0], sampled, diffs[0], scale[0])
+    small_b = _window_diffs(pb, taps[1], wts[1], sampled, diffs[1], scale[1])
     for k in range(windows.shape[0]):
         wa, wb = windows[k, 0], windows[k, 1]
         ra, rb = diffs[0, wa], diffs[1, wb]
@@ -188,37 +193,43 @@ def _half_dct(x: np.ndarray, even: np.ndarray, odd: np.ndarray, out: np.ndarray,
 @njit(nogil=True, cache=True, fastmath=_FAST)
 def _gradient_sums(a: np.ndarray, out: np.ndarray) -> tuple[float, float]:
     """``verify._gradients`` of one picture into ``out``; returns their mean and the ``1 / norm`` of their centred
-    values (as ``verify._zscore``)."""
+    values (as ``verify._zscore``).
+
+    The differences first, row by row, then the sums over ``out`` in one pass: three plain loops
+    that vectorise, not one that stores and sums at once (2.9 -> 1.1 us a block).
+    """
     n = a.shape[0] - 1
-    s = 0.0
-    sq = 0.0
     for y in range(n):
         r0, r1 = a[y], a[y + 1]
-        base = y * n
+        gx, gy = out[y * n : (y + 1) * n], out[(n + y) * n : (n + y + 1) * n]
         for x in range(n):
-            gx = r0[x + 1] - r0[x]
-            gy = r1[x] - r0[x]
-            out[base + x] = gx
-            out[n * n + base + x] = gy
-            s += gx + gy
-            sq += gx * gx + gy * gy
+            gx[x] = r0[x + 1] - r0[x]
+        for x in range(n):
+            gy[x] = r1[x] - r0[x]
+    s = 0.0
+    sq = 0.0
+    for t in range(2 * n * n):
+        v = out[t]
+        s += v
+        sq += v * v
     mean = s / (2 * n * n)
     return mean, 1.0 / max(np.sqrt(max(sq - s * mean, 0.0)), 1e-9)
 
 
 @njit(nogil=True, cache=True)
-def _detail(block: np.ndarray, position: np.ndarray, scratch: np.ndarray, bits: np.ndarray, tol: float) -> int:
+def _detail(block: np.ndarray, position: np.ndarray, scratch: tuple, bits: np.ndarray, tol: float) -> int:  # type: ignore[type-arg]
     """``bits`` (packed, at ``position``) = the DCT block's coefficients above their median; the DC term (first in
-    the kernel's order) left out.
+    the kernel's order) left out. ``scratch``: the coefficients, and :func:`selection.bracketed`'s scratch.
 
     Returns how many bits could differ if every coefficient moved by up to ``tol``: none unless
     another coefficient lies within ``2 tol`` of the median, else those (and the median's own).
     """
     flat = block.reshape(-1)
     places = position.reshape(-1)
+    values, sample, inside = scratch
     for t in range(1, flat.shape[0]):
-        scratch[t - 1] = flat[t]
-    median = select(scratch, scratch.shape[0] // 2)
+        values[t - 1] = flat[t]
+    median = bracketed(values, values.shape[0] // 2, sample, inside)
     bits[:] = 0
     near = 0
     for t in range(1, flat.shape[0]):
@@ -234,7 +245,7 @@ def _side(img: np.ndarray, xs: np.ndarray, nx: int, ys: np.ndarray, ny: int, idx
           bits: np.ndarray, loose: np.ndarray, tol: float, work: tuple) -> None:  # type: ignore[type-arg]
     """Gradients (and their mean, 1 / norm) and detail bits of one picture ``img`` (held as (x, y)) under its
     distinct windows."""
-    axt, ax, tt, ttt, aa, rtt, block, scratch, pair = work
+    axt, ax, tt, ttt, aa, rtt, block, scratch, pair, sample, inside = work
     for xi in range(nx):
         _resample_rows(img, idx[xs[xi]], wts[xs[xi]], axt)  # (x, y): resampled along x
         ax[:] = axt.T
@@ -246,7 +257,7 @@ def _side(img: np.ndarray, xs: np.ndarray, nx: int, ys: np.ndarray, ny: int, idx
             stats[xi, yi, 0], stats[xi, yi, 1] = _gradient_sums(aa, grads[xi, yi])
             _resample_rows(ttt, iy, wy, rtt)  # (y, frequency in x)
             _half_dct(rtt, even, odd, block, pair)  # (frequency in y, frequency in x)
-            loose[xi, yi] = _detail(block, position, scratch, bits[xi, yi], tol)
+            loose[xi, yi] = _detail(block, position, (scratch, sample, inside), bits[xi, yi], tol)
 
 
 @njit(nogil=True, cache=True, fastmath=_FAST)
@@ -269,13 +280,15 @@ def _position(values: np.ndarray, count: int, value: np.int64) -> int:
 
 @njit(nogil=True, cache=True)
 def verify_kernel(thumbs_a: np.ndarray, thumbs_b: np.ndarray, transforms: np.ndarray, top: int,
-                  idx: np.ndarray, wts: np.ndarray, windows: np.ndarray, even: np.ndarray, odd: np.ndarray,
+                  idx: np.ndarray, wts: np.ndarray, taps: np.ndarray, tap_wts: np.ndarray, windows: np.ndarray,
+                  even: np.ndarray, odd: np.ndarray,
                   position: np.ndarray, score_tol: float, coef_tol: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
     """(correlation, detail, window_x, window_y, flat) per pair; see the module docstring. Pictures are held
     transposed, (x, y), so that resampling along x is a pass over rows.
 
     ``idx``/``wts`` (side, window, row, tap): the two-tap resampling of each distinct window of
-    each side (0: the first picture, 1: the second); ``windows`` (hypothesis, side): its window
+    each side (0: the first picture, 1: the second); ``taps``/``tap_wts`` (side, tap, window, row): the same
+    for the 1-D profiles, one contiguous row per tap; ``windows`` (hypothesis, side): its window
     per side; ``even``/``odd``: the halves of the DCT rows (see :func:`_half_dct`); ``position``
     (y frequency, x frequency, in their order): the detail bit of each coefficient (DC first, not used).
     """
@@ -290,7 +303,7 @@ def verify_kernel(thumbs_a: np.ndarray, thumbs_b: np.ndarray, transforms: np.nda
     imgs = np.empty((2, size, size))
     profiles = np.empty((2, 2, size))
     n_win = idx.shape[1]
-    diffs, scale, sampled = np.empty((2, n_win, size - 1)), np.empty((2, n_win)), np.empty(size)
+    diffs, scale, sampled = np.empty((2, n_win, size - 1)), np.empty((2, n_win)), np.empty((n_win, size))
     scores = np.empty(windows.shape[0])
     kx, ky = np.empty(top, np.int64), np.empty(top, np.int64)
     xs, ys = np.empty((2, top), np.int64), np.empty((2, top), np.int64)
@@ -303,7 +316,8 @@ def verify_kernel(thumbs_a: np.ndarray, thumbs_b: np.ndarray, transforms: np.nda
     gaps = np.empty((2, top))
     found = np.empty((3, top, top))
     work = (np.empty((size, size)), np.empty((size, size)), np.empty((d, size)), np.empty((size, d)),
-            np.empty((size, size)), np.empty((size, d)), np.empty((d, d)), np.empty(d * d - 1), np.empty((2, size)))
+            np.empty((size, size)), np.empty((size, d)), np.empty((d, d)), np.empty(d * d - 1), np.empty((2, size)),
+            np.empty(SAMPLE), np.empty(d * d - 1))
     for p in range(n):
         _turned_t(thumbs_a[p], np.int64(transforms[p]), imgs[0])
         for i in range(size):
@@ -313,7 +327,7 @@ def verify_kernel(thumbs_a: np.ndarray, thumbs_b: np.ndarray, transforms: np.nda
         _profiles(imgs[0], profiles[0])
         _profiles(imgs[1], profiles[1])
         for axis in range(2):
-            smallest = _axis_scores(profiles[0, axis], profiles[1, axis], idx, wts, windows, diffs, scale, sampled,
+            smallest = _axis_scores(profiles[0, axis], profiles[1, axis], taps, tap_wts, windows, diffs, scale, sampled,
                                     scores)
             _top(scores, top, kx if axis == 0 else ky, gaps[axis])
             doubt |= smallest < FLAT_PROFILE**2
