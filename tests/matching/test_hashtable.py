@@ -142,10 +142,11 @@ def test_memory_per_file_is_the_hash_tables_not_the_pictures(index: tuple[str, s
     the 61 window hashes of ``matching.partial``), where a
     table of thumbnails and colours (1.5 KB) and a record per file (0.8 KB) grew by ~2.4 KB. Blocks of 256
     files, so that the blocks' own memory (constant: ~130 MB at 4,096 files) is small beside the difference."""
-    from imgtwin.matching import files, hashtable, near, straighten
+    from imgtwin.matching import files, hashtable, near, packing, straighten
 
     for module, name in ((files, "LOAD_BLOCK"), (hashtable, "BLOCK"), (near, "HASH_BLOCK"), (straighten, "BLOCK")):
         monkeypatch.setattr(module, name, 256)
+    monkeypatch.setattr(packing, "COMPILED_FILES", 0)  # one packer for both sizes, numba started before the peaks
     load_rows(index[0], [])  # once before: the straightening's hash maps are made once per process (~40 MB)
     small, n_small = _peak_per_file(_grown(index[0], tmp_path / "small.db", 2000))
     large, n_large = _peak_per_file(_grown(index[0], tmp_path / "large.db", 6000))
