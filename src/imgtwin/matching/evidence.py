@@ -93,7 +93,8 @@ def gather_evidence(table: FeatureTable, matches: Matches, exact_labels: Sequenc
         # keeper's group holds only its own matches (``grouping.form_groups``), and a file unmatched is left out.
         own = rep[members]
         keys = own[:, None] * n + own[None, :]
-        distance[~np.isin(keys, linked) & (own[:, None] != own[None, :])] = UNMATCHED
+        found = linked[np.searchsorted(linked, keys)] == keys  # a search, no sort per component
+        distance[~found & (own[:, None] != own[None, :])] = UNMATCHED
         distances[int(component)] = (members, distance)
     return Evidence(pairs, components, distances, effective_pixels)
 
@@ -105,7 +106,8 @@ UNMATCHED = 64
 
 def _linked(n: int, matches: Matches, exact_labels: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
     """Per file, the first file of its byte-identical set (itself if none); and the sorted keys ``a * n + b``
-    (both orders) of those firsts that a match joins (the grouping matches a set's first for all of them)."""
+    (both orders) of those firsts that a match joins (the grouping matches a set's first for all of them), and a
+    last key no pair has, so that a search always lands on a key."""
     labels = np.asarray(exact_labels, dtype=np.int64)
     rep = np.arange(n, dtype=np.int64)
     twins = np.flatnonzero(labels >= 0)
@@ -113,7 +115,7 @@ def _linked(n: int, matches: Matches, exact_labels: Sequence[int]) -> tuple[np.n
         _, first, inverse = np.unique(labels[twins], return_index=True, return_inverse=True)
         rep[twins] = twins[first][inverse.reshape(-1)]
     a, b = rep[matches.i.astype(np.int64)], rep[matches.j.astype(np.int64)]
-    return rep, np.unique(np.concatenate([a * n + b, b * n + a]))
+    return rep, np.append(np.unique(np.concatenate([a * n + b, b * n + a])), np.iinfo(np.int64).max)
 
 
 def upscale_questions(evidence: Evidence, infos: Sequence[FileInfo], pixels: np.ndarray,
