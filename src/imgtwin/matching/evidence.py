@@ -82,40 +82,12 @@ def gather_evidence(table: FeatureTable, matches: Matches, exact_labels: Sequenc
                      aspects[i], aspects[j], i, j)
         pairs = (rel.a, rel.b, rel.crop, rel.overlay, rel.aspect, g == 0)
     distances: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    rep, linked = _linked(n, matches, exact_labels)
     for members in component_members(components, 3, MAX_CENTRALITY):
         component = components[members[0]]
         plain = np.bitwise_count(table.hashes[members][:, None] ^ table.hashes[members][None, :])
         trimmed = np.bitwise_count(table.trim_hashes[members][:, None] ^ table.trim_hashes[members][None, :])
-        distance = np.minimum(plain, trimmed).astype(np.int64)
-        # Every copy was made from the source, so the source matches each of them; one copy may not match
-        # another (a noisy and a blurred one). A member the file did not match counts as far as can be: the
-        # keeper's group holds only its own matches (``grouping.form_groups``), and a file unmatched is left out.
-        own = rep[members]
-        keys = own[:, None] * n + own[None, :]
-        found = linked[np.searchsorted(linked, keys)] == keys  # a search, no sort per component
-        distance[~found & (own[:, None] != own[None, :])] = UNMATCHED
-        distances[int(component)] = (members, distance)
+        distances[int(component)] = (members, np.minimum(plain, trimmed).astype(np.int64))
     return Evidence(pairs, components, distances, effective_pixels)
-
-
-#: The centrality distance of two files of a component with no match between them: the most a 64-bit hash
-#: distance can be.
-UNMATCHED = 64
-
-
-def _linked(n: int, matches: Matches, exact_labels: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-    """Per file, the first file of its byte-identical set (itself if none); and the sorted keys ``a * n + b``
-    (both orders) of those firsts that a match joins (the grouping matches a set's first for all of them), and a
-    last key no pair has, so that a search always lands on a key."""
-    labels = np.asarray(exact_labels, dtype=np.int64)
-    rep = np.arange(n, dtype=np.int64)
-    twins = np.flatnonzero(labels >= 0)
-    if len(twins):
-        _, first, inverse = np.unique(labels[twins], return_index=True, return_inverse=True)
-        rep[twins] = twins[first][inverse.reshape(-1)]
-    a, b = rep[matches.i.astype(np.int64)], rep[matches.j.astype(np.int64)]
-    return rep, np.append(np.unique(np.concatenate([a * n + b, b * n + a])), np.iinfo(np.int64).max)
 
 
 def upscale_questions(evidence: Evidence, infos: Sequence[FileInfo], pixels: np.ndarray,
