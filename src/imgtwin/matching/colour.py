@@ -21,7 +21,8 @@ frames with a small light in different places. Two checks settle those:
   on, and a crop search would slide a small light onto another), must agree
   almost everywhere and nowhere differ strongly (a stamp, a dot, a thin line or
   a light elsewhere is a strong local difference), and so must the colours,
-  pixel by pixel (a gradient turned to another direction).
+  pixel by pixel (a gradient turned to another direction). Where a soft photo's structure agrees,
+  they are compared once in each other's tones too (a brightness or contrast edit moves every grey).
 """
 
 from __future__ import annotations
@@ -218,6 +219,45 @@ def pixel_agreement(thumbs_a: np.ndarray, thumbs_b: np.ndarray, colour_a: np.nda
         & (plain <= rules.max_colour_difference)
         & (weighted <= rules.max_feature_colour_difference)
     )
+    return result
+
+
+def low_detail_agreement(thumbs_a: np.ndarray, thumbs_b: np.ndarray, colour_a: np.ndarray, colour_b: np.ndarray,
+                         transforms: np.ndarray, structure: np.ndarray, gradients: np.ndarray, featureless: np.ndarray,
+                         rules: ColourRules = ColourRules()) -> np.ndarray:  # fmt: skip
+    """Boolean mask: the pairs of which either picture is low-detail that are copies (see the module doc).
+
+    Their pixels must agree (:func:`pixel_agreement`), the way they stand (a flat picture turned or mirrored
+    cannot be told from another one: a light on the left, one on the right); and where neither picture is
+    ``featureless``, their ``structure`` too (the thumbnail rules), or their aligned ``gradients``. A
+    brightness or contrast edit of a soft photo moves all its greys: where its structure agrees, the pixels
+    must agree once in the other's tones (:func:`tone_matched`). Featureless pictures in other shades, and
+    pictures whose structure does not agree, stay apart.
+    """
+    upright = transforms == 0
+    ok: np.ndarray = pixel_agreement(thumbs_a, thumbs_b, colour_a, colour_b, transforms, rules) & upright
+    ok &= featureless | structure | gradients
+    toned = np.flatnonzero(~ok & ~featureless & structure & upright)
+    if len(toned):
+        ok[toned] = pixel_agreement(tone_matched(thumbs_a[toned], thumbs_b[toned]), thumbs_b[toned],
+                                    colour_a[toned], colour_b[toned], transforms[toned], rules)
+    return ok
+
+
+def tone_matched(thumbs_a: np.ndarray, thumbs_b: np.ndarray) -> np.ndarray:
+    """(n, 32, 32) ``thumbs_a`` in ``thumbs_b``'s tones: the gain and offset (least squares, the gain within
+    ``1 / MAX_GAIN`` .. ``MAX_GAIN``) that best map each onto the other, as a brightness or contrast edit does.
+
+    For pictures whose structure already agrees (:func:`pixel_agreement` then asks whether all of it does):
+    a brightness edit moves every grey of a soft photo by 20-40 levels, far beyond what the agreement allows.
+    """
+    a = thumbs_a.reshape(len(thumbs_a), -1).astype(np.float32)
+    b = thumbs_b.reshape(len(thumbs_b), -1).astype(np.float32)
+    da, db = a - a.mean(axis=1, keepdims=True), b - b.mean(axis=1, keepdims=True)
+    gain = (da * db).sum(axis=1) / np.maximum((da * da).sum(axis=1), 1e-6)
+    gain = np.clip(gain, 1 / MAX_GAIN, MAX_GAIN)[:, None]
+    mapped = np.clip(gain * da + b.mean(axis=1, keepdims=True), 0, 255)
+    result: np.ndarray = mapped.reshape(thumbs_a.shape)
     return result
 
 

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from imgtwin.hashing.features import DIHEDRAL_NAMES
-from imgtwin.matching.colour import ColourRules, colour_shift, pixel_agreement, tone_difference
+from imgtwin.matching.colour import ColourRules, colour_shift, low_detail_agreement, tone_difference
 from imgtwin.matching.derived import CROP_HYPOTHESES, HASH_BLOCK
 from imgtwin.matching.flat import flat_descriptors, flat_pairs
 from imgtwin.matching.grouping import Matches, match_basis
@@ -294,18 +294,18 @@ def _judge(table: FeatureTable, params: NearParams, cand: Candidates) -> tuple[n
     plain = flat if table.mostly_flat is None else flat | table.mostly_flat[i] | table.mostly_flat[j]
     shift = colour_shift(colour[i], colour[j], g, alignment.window_x, alignment.window_y,
                          trim[i] if trim is not None else None, trim[j] if trim is not None else None, relative=~plain)
-    agreeing = np.zeros(len(i), dtype=bool)
+    verified = structural & (shift <= params.colour.max_cell_shift)
+    ok = verified.copy()
     if flat.any():
         rows = np.flatnonzero(flat)
-        agreeing[rows] = pixel_agreement(table.full(i[rows]), table.full(j[rows]), colour[i[rows]], colour[j[rows]], g[rows],
-                                         params.colour)
-        # A flat picture turned or mirrored cannot be told from another one (a light on the left, one on
-        # the right): low-detail pictures are matched only the way they stand.
-        agreeing &= g == 0
-    verified = structural & (shift <= params.colour.max_cell_shift)
-    # A soft photo still has structure: it must agree on that too. Featureless pictures have none to check.
-    bare = (table.featureless[i] | table.featureless[j]) if table.featureless is not None else flat
-    ok = np.where(flat, agreeing & (bare | verified), verified)
+        # A soft photo's detail bits are noise too (a 281-pixel copy of a blurred photo is 42 from it): its gradients
+        # may decide (0.997 there), for a pair the hash bands found (a scene shifted by half a frame agrees in pixels
+        # and in gradients as well: the hash still says where the picture is).
+        soft = ((alignment.correlation >= params.min_correlation) & (shift <= params.colour.max_cell_shift)
+                & (d <= params.threshold + params.extension) & (k != FLAT if k is not None else True))
+        bare = (table.featureless[i] | table.featureless[j]) if table.featureless is not None else flat
+        ok[rows] = low_detail_agreement(table.full(i[rows]), table.full(j[rows]), colour[i[rows]], colour[j[rows]],
+                                        g[rows], verified[rows], soft[rows], bare[rows], params.colour)
     if table.mostly_flat is not None:
         # A different flat picture in other shades cannot be told from a brightness edit: tones must agree.
         toned = np.flatnonzero(ok & ~flat & (table.mostly_flat[i] | table.mostly_flat[j]))
