@@ -56,6 +56,7 @@ class _Tally:
     previews: int = 0
     cancelled: bool = False
     batch: list[FileResult] = field(default_factory=list)
+    commit_at: float = 0.0  # from then on a full batch is committed: ``commit_seconds`` after the start or last commit
 
 
 class ProcessingPipeline:
@@ -108,7 +109,7 @@ class ProcessingPipeline:
         )
         producer.start()
         consumers.start()
-        tally = _Tally()
+        tally = _Tally(commit_at=started + self.config.commit_seconds)
         try:
             self._collect(results, tally, total, reporter, persistence, cancel, stop, work)
         finally:
@@ -195,6 +196,7 @@ class ProcessingPipeline:
     def _store(self, persistence: HashPersistence, tally: _Tally) -> None:
         persistence.store_batch(tally.batch)
         tally.batch = []
+        tally.commit_at = self.clock() + self.config.commit_seconds
         if self.copies is not None:
             self.copies.stored()
 
@@ -249,7 +251,7 @@ class ProcessingPipeline:
             reporter.report_error(item.path, str(item.error))
         if item.status is not FileStatus.SKIPPED:
             tally.batch.append(item)
-            if len(tally.batch) >= self.config.batch_size:
+            if len(tally.batch) >= self.config.batch_size and self.clock() >= tally.commit_at:
                 self._store(persistence, tally)
         reporter.report_progress(tally.completed, max(total, tally.completed))
 
