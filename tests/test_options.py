@@ -85,6 +85,7 @@ ENGINE_TYPES = (ProcessingConfig, DiscoveryOptions, FileFilter)
 # A value other than the default for every ScanOptions field (workers="auto" needs the process executor).
 NOT_DEFAULT: dict[str, object] = {
     "workers": 3, "executor": "thread", "file_timeout": 5.0, "worker_memory_mb": 100, "batch_size": 7,
+    "commit_seconds": 0.0,
     "buffer": 9, "include_hidden": True, "follow_symlinks": True, "exclude": ("*/x/*",), "extensions": ("png",),
     "min_size": 10, "max_size": 20, "recursive": False, "one_file_system": True, "scheduler": "local:2",
     "previews": False,

@@ -65,6 +65,7 @@ class ScanOptions:
     file_timeout: float = _ENGINE.file_timeout
     worker_memory_mb: int = _ENGINE.worker_memory_mb
     batch_size: int = _ENGINE.batch_size
+    commit_seconds: float = _ENGINE.commit_seconds
     buffer: int = _ENGINE.channel_buffer_size
     include_hidden: bool = _WALK.include_hidden
     follow_symlinks: bool = _WALK.follow_symlinks
@@ -106,6 +107,7 @@ class ScanOptions:
             max_concurrent_tasks=0 if self.workers == "auto" else self.workers,
             channel_buffer_size=self.buffer,
             batch_size=self.batch_size,
+            commit_seconds=self.commit_seconds,
             enable_progress_reporting=progress,
             executor=self.executor,
             file_timeout=self.file_timeout,

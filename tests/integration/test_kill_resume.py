@@ -25,7 +25,8 @@ COMPARED = ("path", "size", "mtime_ns", "dev", "inode", "ctime_ns", "content_has
 
 def scan(root: Path, db: Path, **popen: object) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "imgtwin", "scan", str(root), "--db", str(db), "--no-progress", "--batch-size", "7"],
+        [sys.executable, "-m", "imgtwin", "scan", str(root), "--db", str(db), "--no-progress", "--batch-size", "7",
+         "--commit-seconds", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True, **popen,
     )
 

@@ -42,7 +42,7 @@ def engine() -> ParallelProcessingEngine:
 def test_reporter_contract_and_results(photo_dir: Path, executor: str) -> None:
     reporter = mock.create_autospec(ProgressReporter, instance=True)
     persistence = MemoryPersistence()
-    config = ProcessingConfig(max_concurrent_tasks=2, batch_size=3, executor=executor)
+    config = ProcessingConfig(max_concurrent_tasks=2, batch_size=3, commit_seconds=0, executor=executor)
     summary = engine().process_directory(str(photo_dir), config, reporter, persistence)
 
     reporter.report_started.assert_called_once_with(8)  # 7 images + notes.txt
@@ -60,6 +60,19 @@ def test_reporter_contract_and_results(photo_dir: Path, executor: str) -> None:
     assert hashes["img0.jpg"] == hashes["copy of img0.jpg"]
     assert len(set(hashes.values())) == 6
     assert all(r.status is FileStatus.HASHED and r.metadata.width == 640 for r in persistence.results)
+
+
+@pytest.mark.parametrize("seconds,batches", [(0, [3, 3, 1]), (60, [7])])
+def test_a_batch_is_committed_when_full_and_its_seconds_have_passed(
+    photo_dir: Path, seconds: float, batches: list[int],
+) -> None:
+    persistence = MemoryPersistence()
+    config = ProcessingConfig(max_concurrent_tasks=2, batch_size=3, commit_seconds=seconds, executor="thread")
+    engine().process_directory(str(photo_dir), config, mock.Mock(), persistence)
+    # Tiny files come a thousand a second: a transaction (and an fsync) per ``batch_size`` rows cost more
+    # than the rows; a kill loses at most ``commit_seconds`` of files, redone by the next scan.
+    assert [len(b) for b in persistence.batches] == batches
+    assert persistence.finalized == 1
 
 
 def test_errors_are_isolated_and_reported(photo_dir: Path) -> None:
@@ -120,6 +133,8 @@ def test_summary_arithmetic() -> None:
 def test_config_validates() -> None:
     with pytest.raises(ValueError):
         ProcessingConfig(batch_size=0)
+    with pytest.raises(ValueError, match="commit_seconds"):
+        ProcessingConfig(commit_seconds=-1)
     with pytest.raises(ValueError):
         ProcessingConfig(executor="gpu")  # type: ignore[arg-type]
     assert ProcessingConfig(max_concurrent_tasks=3).workers == 3

@@ -74,7 +74,9 @@ def _summary_line(summary: ProcessingSummary, db_path: str) -> str:
                    "stderr).")
 @workers_option
 @click.option("--batch-size", type=click.IntRange(min=1), default=DEFAULTS.batch_size, show_default=True,
-              help="Results written per transaction.")
+              help="Results written per transaction, at least (a transaction also spans --commit-seconds).")
+@click.option("--commit-seconds", type=click.FloatRange(min=0), default=DEFAULTS.commit_seconds, show_default=True,
+              help="Seconds a transaction spans, at least: what a kill may lose, and a rescan redoes.")
 @click.option("--buffer", type=click.IntRange(min=1), default=DEFAULTS.buffer, show_default=True,
               help="Capacity of the work and result queues (back-pressure).")
 @click.option("--executor", type=click.Choice(["process", "thread"]), default=DEFAULTS.executor, show_default=True,
@@ -107,6 +109,7 @@ def scan(
     output_path: str | None,
     workers: int | str,
     batch_size: int,
+    commit_seconds: float,
     buffer: int,
     executor: str,
     file_timeout: float,
@@ -129,7 +132,7 @@ def scan(
     if scheduler is not None and workers == "auto":
         raise click.UsageError("--workers auto does not apply with --scheduler (the cluster sets its workers)")
     options = with_fields(
-        options, batch_size=batch_size, buffer=buffer, executor=executor, file_timeout=file_timeout,
+        options, batch_size=batch_size, commit_seconds=commit_seconds, buffer=buffer, executor=executor, file_timeout=file_timeout,
         include_hidden=include_hidden, follow_symlinks=follow_symlinks, worker_memory_mb=worker_memory_mb,
         scheduler=scheduler, **workers_settings(workers, executor),
     )

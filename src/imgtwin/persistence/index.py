@@ -136,22 +136,38 @@ class HashIndex:
         """Whether the index holds no file at all (found gone or not)."""
         return self.conn.execute("SELECT 1 FROM files LIMIT 1").fetchone() is None
 
-    def has_hashed_size(self, size: int) -> bool:
-        """Whether some hashed file has ``size`` bytes (so a new file of that size may be a twin)."""
-        row = self.conn.execute(
-            "SELECT 1 FROM files INDEXED BY files_hashed_size WHERE size = ? AND hash IS NOT NULL "
-            "AND content_hash IS NOT NULL LIMIT 1", (size,)
-        ).fetchone()
-        return row is not None
+    def lookup_many(self, paths: Sequence[str]) -> dict[str, IndexedFile]:
+        """``lookup`` of each path (at most ``_ID_BATCH``) in one query: the records found, by path."""
+        marks = ", ".join("?" * len(paths))
+        rows = self.conn.execute(f"SELECT {_FIELDS} FROM files WHERE path IN ({marks})", [path_key(p) for p in paths])
+        keys = {path_key(p): p for p in paths}
+        return {keys[row[0]]: indexed_file(row) for row in rows}
 
-    def twin(self, content_hash: str) -> IndexedFile | None:
-        """The most recently hashed file with these bytes, or None (one index probe, however many copies)."""
-        row = self.conn.execute(
-            f"SELECT {_FIELDS} FROM files INDEXED BY files_hashed_content WHERE content_hash = ? "
-            "AND hash IS NOT NULL ORDER BY scanned_at DESC LIMIT 1",
-            (content_hash,),
-        ).fetchone()
-        return indexed_file(row) if row is not None else None
+    def hashed_sizes(self, sizes: Iterable[int]) -> set[int]:
+        """Which of ``sizes`` some hashed file has (a new file of such a size may be a twin): one query, one
+        index probe per size however many files share it."""
+        asked = sorted(set(sizes))
+        if not asked:
+            return set()
+        values = ", ".join(["(?)"] * len(asked))
+        rows = self.conn.execute(
+            f"WITH asked(size) AS (VALUES {values}) SELECT size FROM asked WHERE EXISTS (SELECT 1 FROM files "
+            "INDEXED BY files_hashed_size WHERE files.size = asked.size AND hash IS NOT NULL "
+            "AND content_hash IS NOT NULL)", asked)
+        return {int(row[0]) for row in rows}
+
+    def twins(self, content_hashes: Iterable[str]) -> dict[str, IndexedFile]:
+        """For each content hash, the most recently hashed file with these bytes, if any: one query, one index
+        probe per hash however many copies it has."""
+        asked = sorted(set(content_hashes))
+        if not asked:
+            return {}
+        values = ", ".join(["(?)"] * len(asked))
+        rows = self.conn.execute(
+            f"WITH asked(digest) AS (VALUES {values}) SELECT {_FIELDS} FROM files WHERE rowid IN "
+            "(SELECT (SELECT rowid FROM files INDEXED BY files_hashed_content WHERE content_hash = asked.digest "
+            "AND hash IS NOT NULL ORDER BY scanned_at DESC LIMIT 1) FROM asked)", asked)
+        return {found.content_hash: found for found in map(indexed_file, rows) if found.content_hash}
 
     def rows_under(self, roots: Sequence[str], *, include_vanished: bool = False,
                    columns: str = "*") -> Iterator[sqlite3.Row]:  # fmt: skip

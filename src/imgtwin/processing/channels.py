@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections import deque
 from collections.abc import Sequence
 from typing import Any, final
 
@@ -47,11 +48,17 @@ class Channel(queue.Queue[Any]):
     may send them as one message (a lock, a wake-up and a get for a chunk of results instead of one
     each: on tiny files the scan's main process spent more on its queues than on its index). Its
     capacity then counts messages, each at most a chunk of results.
+
+    ``split``: ``send_all`` sends one ``Batch`` too, but ``receive`` hands out its items one at a time, so
+    readers that know nothing of batches (the pools reading paths) pay one message per chunk all the same.
     """
 
-    def __init__(self, capacity: int, *, batches: bool = False) -> None:
+    def __init__(self, capacity: int, *, batches: bool = False, split: bool = False) -> None:
         super().__init__(maxsize=capacity)
-        self.batches = batches
+        self.batches = batches or split
+        self.split = split
+        self._taken: deque[Any] = deque()  # split: the rest of the last Batch received
+        self._taking = threading.Lock()
 
     def send(self, item: Any, cancel: threading.Event | None = None) -> bool:
         """Put ``item``, waiting for room; False if cancelled before there was room."""
@@ -71,6 +78,22 @@ class Channel(queue.Queue[Any]):
 
     def receive(self, timeout: float = POLL_SECONDS) -> Any:
         """The next item, or ``None`` if nothing came within ``timeout``."""
+        if not self.split:
+            return self._wait_for(timeout)
+        # Readers in several threads take a Batch's items in order, each once; none waits past its timeout.
+        if not self._taking.acquire(timeout=timeout):
+            return None
+        try:
+            if not self._taken:
+                item = self._wait_for(timeout)
+                if not isinstance(item, Batch):
+                    return item
+                self._taken.extend(item)
+            return self._taken.popleft()
+        finally:
+            self._taking.release()
+
+    def _wait_for(self, timeout: float) -> Any:
         try:
             return self.get(timeout=timeout)
         except queue.Empty:

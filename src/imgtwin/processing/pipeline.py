@@ -11,14 +11,14 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from imgtwin.config import ProcessingConfig
 from imgtwin.interfaces import HashPersistence, LiveReporter, ProgressReporter
 from imgtwin.processing.channels import END, POLL_SECONDS, Batch, Channel
 from imgtwin.processing.copies import QUEUE, WAIT, ScanCopies
-from imgtwin.processing.discovery import DiscoveryOptions
+from imgtwin.processing.discovery import Discovered, DiscoveryOptions
 from imgtwin.processing.incremental import ResultCache
 from imgtwin.processing.pool_contract import WorkerPool
 from imgtwin.processing.probe import FileProbe
@@ -29,6 +29,19 @@ from imgtwin.records import FileResult, FileStatus, ProcessingSummary, from_prev
 # How often the collector tells a reporter with a ``report_queues`` hook the
 # channels' depths and the busy workers (monitoring back-pressure).
 QUEUE_REPORT_SECONDS = 0.5
+# Files the producer takes together: one index query of each kind, and one message of paths, per chunk.
+PRODUCER_CHUNK = 64
+
+
+def _chunks(items: Iterable[Discovered], size: int) -> Iterator[list[Discovered]]:
+    chunk: list[Discovered] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 @dataclass
@@ -43,6 +56,7 @@ class _Tally:
     previews: int = 0
     cancelled: bool = False
     batch: list[FileResult] = field(default_factory=list)
+    commit_at: float = 0.0  # from then on a full batch is committed: ``commit_seconds`` after the start or last commit
 
 
 class ProcessingPipeline:
@@ -76,7 +90,7 @@ class ProcessingPipeline:
         options = self.config.discovery
         total = self.source.count(roots, options)
         reporter.report_started(total)
-        work = Channel(self.config.channel_buffer_size)
+        work = Channel(self.config.channel_buffer_size, split=True)  # a chunk of paths is one message
         results = Channel(self.config.channel_buffer_size, batches=True)  # a worker's chunk is one message
         failures: list[BaseException] = []
         stop = threading.Event()  # ours: set on cancel, on a stage's crash, and at the end
@@ -95,7 +109,7 @@ class ProcessingPipeline:
         )
         producer.start()
         consumers.start()
-        tally = _Tally()
+        tally = _Tally(commit_at=started + self.config.commit_seconds)
         try:
             self._collect(results, tally, total, reporter, persistence, cancel, stop, work)
         finally:
@@ -125,19 +139,8 @@ class ProcessingPipeline:
         self, roots: Sequence[str], options: DiscoveryOptions, work: Channel, results: Channel, stop: threading.Event
     ) -> None:
         try:
-            for item in self.source.discover(roots, options):
-                if stop.is_set():
-                    return
-                probe = FileProbe(item.path)  # the cache's and the copy check's stat and content hash, once
-                if item.error is not None:
-                    delivered = results.send(error_result(item.path, item.error), stop)
-                elif self.cache is not None and (known := self.cache.lookup(item.path, probe)) is not None:
-                    delivered = results.send(known, stop)
-                elif self.copies is None:
-                    delivered = work.send(item.path, stop)
-                else:
-                    delivered = self._queue(probe, work, results, stop)
-                if not delivered:
+            for chunk in _chunks(self.source.discover(roots, options), PRODUCER_CHUNK):
+                if stop.is_set() or not self._produce_chunk(chunk, work, results, stop):
                     return
             if self.copies is not None and not self._retry_until_settled(work, stop):
                 return
@@ -146,17 +149,35 @@ class ProcessingPipeline:
             if self.cache is not None:
                 self.cache.close()
 
-    def _queue(self, probe: FileProbe, work: Channel, results: Channel, stop: threading.Event) -> bool:
-        assert self.copies is not None
-        while not self.copies.retry.empty():
-            if not work.send(self.copies.retry.get(), stop):
-                return False
-        claim = self.copies.claim(probe.path, probe)
-        if claim is QUEUE:
-            return work.send(probe.path, stop)
-        if claim is WAIT:
-            return True
-        return results.send(claim, stop)
+    def _produce_chunk(self, chunk: list[Discovered], work: Channel, results: Channel, stop: threading.Event) -> bool:
+        """Answer or queue a chunk of discovered files, in order (False: stopped).
+
+        The index is asked about the whole chunk at once, and the paths to decode go as one message; every
+        file is answered or claimed before anything is sent, so no stored batch is forgotten by the copy
+        check between the index's answer and the claim.
+        """
+        probes = [FileProbe(item.path) for item in chunk]  # the cache's and the copy check's stat and hash, once
+        wanted = [k for k, item in enumerate(chunk) if item.error is None]
+        known: list[FileResult | None] = [None] * len(chunk)
+        if self.cache is not None and wanted:
+            for k, answer in zip(wanted, self.cache.lookup_many([probes[k] for k in wanted]), strict=True):
+                known[k] = answer
+        paths: list[str] = []
+        answers: list[FileResult] = []
+        if self.copies is not None:
+            while not self.copies.retry.empty():
+                paths.append(self.copies.retry.get())
+        for item, probe, answer in zip(chunk, probes, known, strict=True):
+            if item.error is not None:
+                answers.append(error_result(item.path, item.error))
+            elif answer is not None:
+                answers.append(answer)
+            elif self.copies is None or (claim := self.copies.claim(probe.path, probe)) is QUEUE:
+                paths.append(item.path)
+            elif claim is not WAIT:
+                assert isinstance(claim, FileResult)
+                answers.append(claim)
+        return work.send_all(paths, stop) and results.send_all(answers, stop)
 
     def _retry_until_settled(self, work: Channel, stop: threading.Event) -> bool:
         """Queue the copies whose first file failed for its path, until no copy waits (False: stopped)."""
@@ -175,6 +196,7 @@ class ProcessingPipeline:
     def _store(self, persistence: HashPersistence, tally: _Tally) -> None:
         persistence.store_batch(tally.batch)
         tally.batch = []
+        tally.commit_at = self.clock() + self.config.commit_seconds
         if self.copies is not None:
             self.copies.stored()
 
@@ -229,7 +251,7 @@ class ProcessingPipeline:
             reporter.report_error(item.path, str(item.error))
         if item.status is not FileStatus.SKIPPED:
             tally.batch.append(item)
-            if len(tally.batch) >= self.config.batch_size:
+            if len(tally.batch) >= self.config.batch_size and self.clock() >= tally.commit_at:
                 self._store(persistence, tally)
         reporter.report_progress(tally.completed, max(total, tally.completed))
 
