@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Self
 
 from imgtwin.persistence.keys import key_path, path_key, under_root_clause
-from imgtwin.persistence.schema import has_table
+from imgtwin.persistence.schema import has_column, has_table
 from imgtwin.persistence.sqlite import SCHEMA_VERSION, check_pages, connect, write_transaction
 from imgtwin.records import IndexedFile
 
@@ -33,10 +33,11 @@ _FIELDS = ("path, size, mtime_ns, dev, inode, ctime_ns, content_hash, width, hei
 _FIELDS_NO_BLOBS = _FIELDS.replace("features, ", "NULL, ").replace("signals, ", "NULL, ")
 #: What ``HashIndex.match_rows`` reads of a row, in the order of ``MatchRow``.
 _MATCH_FIELDS = ("rowid, path, size, dev, content_hash, decode, hash_spec, features_spec, features, error_reason, "
-                 "error_message")
-# (row id, path key, size, dev, content hash, decode, hash spec, features spec, features, error reason, message)
+                 "error_message, hypotheses")
+# (row id, path key, size, dev, content hash, decode, hash spec, features spec, features, error reason, message,
+# stored hypothesis hashes)
 MatchRow = tuple[int, bytes, int, "int | None", "str | None", "str | None", "str | None", "str | None",
-                 "bytes | None", "str | None", "str | None"]
+                 "bytes | None", "str | None", "str | None", "bytes | None"]
 #: Row ids per query of ``files_by_id`` (SQLite's limit on parameters is 32,766; old builds: 999).
 _ID_BATCH = 900
 
@@ -182,8 +183,18 @@ class HashIndex:
         where, params = under_root_clause(roots) if roots else ("1", [])
         cursor = self.conn.cursor()
         cursor.row_factory = None
-        yield from cursor.execute(f"SELECT {_MATCH_FIELDS} FROM files WHERE {where} AND vanished_at IS NULL "
+        fields = _MATCH_FIELDS if has_column(self.conn, "hypotheses") else _MATCH_FIELDS.replace("hypotheses", "NULL")
+        yield from cursor.execute(f"SELECT {fields} FROM files WHERE {where} AND vanished_at IS NULL "
                                   "ORDER BY path", params)
+
+    def store_hypotheses(self, rows: Iterable[tuple[bytes, int]]) -> bool:
+        """Store (hypotheses blob, row id) pairs in one transaction; False when this index cannot be written now
+        (read-only, or locked by a scan past the busy timeout): they are derived again by the next find."""
+        try:
+            self._in_transaction("UPDATE files SET hypotheses = ? WHERE rowid = ?", rows)
+        except sqlite3.OperationalError:
+            return False
+        return True
 
     def files_by_id(self, ids: Sequence[int]) -> list[IndexedFile | None]:
         """The records of these row ids, in their order; None where a row is gone (an index changed meanwhile)."""

@@ -139,6 +139,25 @@ AUXILIARY_TABLES = (
 )
 
 
+#: Columns of ``files`` added after v3 without a new version (an older imgtwin reads and writes around them),
+#: made when missing. ``hypotheses``: the hashes ``find`` searches beside the pHash, derived once from the row's
+#: thumbnails and checked against its features (``matching.stored``); NULL until a find or a scan fills it.
+ADDED_COLUMNS = (("hypotheses", "BLOB"),)
+
+
+def add_columns(conn: sqlite3.Connection) -> None:
+    """Add the ``ADDED_COLUMNS`` a ``files`` table lacks (``ALTER TABLE ... ADD COLUMN``: no row is rewritten)."""
+    present = {row[1] for row in conn.execute("PRAGMA table_info(files)")}
+    for name, kind in ADDED_COLUMNS:
+        if name not in present:
+            conn.execute(f"ALTER TABLE files ADD COLUMN {name} {kind}")
+
+
+def has_column(conn: sqlite3.Connection, name: str) -> bool:
+    """Whether ``files`` has column ``name`` (an index only read may predate ``ADDED_COLUMNS``)."""
+    return any(row[1] == name for row in conn.execute("PRAGMA table_info(files)"))
+
+
 class IndexVersionError(RuntimeError):
     """The file is not an index this imgtwin can read."""
 
@@ -240,7 +259,8 @@ def ensure_schema(conn: sqlite3.Connection, db_path: str) -> None:
     if conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
         for statement in AUXILIARY_TABLES:
             conn.execute(statement)
-        return
+        if all(has_column(conn, name) for name, _ in ADDED_COLUMNS):
+            return  # else: added below, in a transaction of their own
     conn.execute("BEGIN IMMEDIATE")
     try:
         version = inspect(conn, db_path)  # again, now that we hold the lock
@@ -252,7 +272,9 @@ def ensure_schema(conn: sqlite3.Connection, db_path: str) -> None:
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         for statement in AUXILIARY_TABLES:
             conn.execute(statement)
+        add_columns(conn)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
