@@ -20,6 +20,7 @@ from imgtwin.matching import hashtable
 from imgtwin.matching.files import load_rows
 from imgtwin.matching.hashtable import KINDS, STORED_BYTES, hypotheses
 from imgtwin.options import ScanOptions
+from imgtwin.persistence.index import HashIndex
 from imgtwin.runs.scan import ScanSettings, run_scan
 from tests.helpers import cropped, shared_photo, straightened
 
@@ -52,7 +53,8 @@ def _copy(db: str, target: Path) -> str:
 
 def _stored(db: str) -> list[bytes | None]:
     with sqlite3.connect(db) as conn:
-        return [row[0] for row in conn.execute("SELECT hypotheses FROM files WHERE features IS NOT NULL")]
+        return [row[0] for row in conn.execute("SELECT data FROM files LEFT JOIN hypotheses ON id = files.rowid "
+                                                "WHERE features IS NOT NULL ORDER BY path")]
 
 
 def _refuse_to_derive(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -82,19 +84,20 @@ def test_stored_hashes_are_the_derived_ones_and_are_read_not_derived(scanned: tu
 
 
 def test_a_row_whose_features_changed_is_derived_again(scanned: tuple[str, str], tmp_path: Path) -> None:
-    """A row rewritten since its hashes were stored (by a rescan of an older imgtwin, which keeps the column as
-    it was) fails their check: derived from its features again, and stored again."""
+    """Hashes stored for a row whose features are not those they were derived from (the row rescanned since, by
+    an older imgtwin that knows no such table, or its row id reused) fail their check: derived from its features
+    again, and stored again."""
     db = _copy(scanned[0], tmp_path / "i.db")
     truth = load_rows(db, [scanned[1]])
     with sqlite3.connect(db) as conn:
         ids = [int(truth.ids[0]), int(truth.ids[1])]
-        blobs = dict(conn.execute("SELECT rowid, hypotheses FROM files WHERE rowid IN (?, ?)", ids).fetchall())
-        conn.execute("UPDATE files SET hypotheses = ? WHERE rowid = ?", (blobs[ids[1]], ids[0]))  # another's
+        blobs = dict(conn.execute("SELECT id, data FROM hypotheses WHERE id IN (?, ?)", ids).fetchall())
+        conn.execute("UPDATE hypotheses SET data = ? WHERE id = ?", (blobs[ids[1]], ids[0]))  # another's
     again = load_rows(db, [scanned[1]])
     for kind in KINDS:
         assert np.array_equal(hypotheses(again.table, kind), hypotheses(truth.table, kind)), kind
     with sqlite3.connect(db) as conn:
-        assert conn.execute("SELECT hypotheses FROM files WHERE rowid = ?", (ids[0],)).fetchone()[0] == blobs[ids[0]]
+        assert conn.execute("SELECT data FROM hypotheses WHERE id = ?", (ids[0],)).fetchone()[0] == blobs[ids[0]]
 
 
 def _find(db: str, out: Path) -> dict[str, object]:
@@ -110,10 +113,25 @@ def test_an_index_made_before_the_column_finds_the_same_and_gets_them_filled(sca
                                                                              tmp_path: Path) -> None:
     old = _copy(scanned[0], tmp_path / "old.db")
     with sqlite3.connect(old) as conn:  # as an imgtwin before the stored hashes made it
-        conn.execute("ALTER TABLE files DROP COLUMN hypotheses")
+        conn.execute("DROP TABLE hypotheses")
     new = _copy(scanned[0], tmp_path / "new.db")
     load_rows(new, [scanned[1]])  # filled before its find: read, not derived
     assert None not in _stored(new)
     found_old, found_new = _find(old, tmp_path / "old.json"), _find(new, tmp_path / "new.json")
     assert found_old == found_new and len(found_new["groups"]) >= 4  # type: ignore[arg-type]
     assert _stored(old) == _stored(new)  # the column made and filled by the first find: the same bits
+
+
+def test_prune_drops_the_hashes_of_the_rows_it_deletes(scanned: tuple[str, str], tmp_path: Path) -> None:
+    library = tmp_path / "library"
+    shutil.copytree(scanned[1], library)
+    db = str(tmp_path / "i.db")
+    run_scan(ScanSettings.of([str(library)], db, ScanOptions()))
+    load_rows(db, [str(library)])
+    (library / "p5.jpg").unlink()
+    with HashIndex(db) as index:
+        assert index.mark_vanished([str(library)]) == 1 and index.prune() == 1
+    with sqlite3.connect(db) as conn:
+        files = conn.execute("SELECT count(*) FROM files").fetchone()[0]
+        kept = conn.execute("SELECT count(*) FROM hypotheses JOIN files ON files.rowid = id").fetchone()[0]
+        assert conn.execute("SELECT count(*) FROM hypotheses").fetchone()[0] == kept == files

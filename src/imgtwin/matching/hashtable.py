@@ -9,7 +9,8 @@ thumbnails and colours of the files of each block of candidate pairs are read ag
 (``take``): the pixels of a million files are never in memory at once.
 
 Deriving them costs ~200 us a file (over 3 minutes of CPU at a million files), so they are derived once and
-stored in the index row beside the features they come from (``STORED_BYTES``: a 4-byte check, then the 90 hashes):
+stored in the index by row id (table ``hypotheses``; ``STORED_BYTES``: a check of the features they come from,
+then the 90 hashes):
 a find reads them as arrays and derives only the rows without valid ones (an older index, rows scanned since),
 which it writes back (``HashTableBuilder.filled``).
 """

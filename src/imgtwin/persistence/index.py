@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Self
 
 from imgtwin.persistence.keys import key_path, path_key, under_root_clause
-from imgtwin.persistence.schema import has_column, has_table
+from imgtwin.persistence.schema import has_table
 from imgtwin.persistence.sqlite import SCHEMA_VERSION, check_pages, connect, write_transaction
 from imgtwin.records import IndexedFile
 
@@ -32,8 +32,8 @@ _FIELDS = ("path, size, mtime_ns, dev, inode, ctime_ns, content_hash, width, hei
 #: The same without the blobs (KBs a row): for readers that do not match pictures.
 _FIELDS_NO_BLOBS = _FIELDS.replace("features, ", "NULL, ").replace("signals, ", "NULL, ")
 #: What ``HashIndex.match_rows`` reads of a row, in the order of ``MatchRow``.
-_MATCH_FIELDS = ("rowid, path, size, dev, content_hash, decode, hash_spec, features_spec, features, error_reason, "
-                 "error_message, hypotheses")
+_MATCH_FIELDS = ("files.rowid, path, size, dev, content_hash, decode, hash_spec, features_spec, features, "
+                 "error_reason, error_message, hypotheses.data")
 # (row id, path key, size, dev, content hash, decode, hash spec, features spec, features, error reason, message,
 # stored hypothesis hashes)
 MatchRow = tuple[int, bytes, int, "int | None", "str | None", "str | None", "str | None", "str | None",
@@ -183,15 +183,18 @@ class HashIndex:
         where, params = under_root_clause(roots) if roots else ("1", [])
         cursor = self.conn.cursor()
         cursor.row_factory = None
-        fields = _MATCH_FIELDS if has_column(self.conn, "hypotheses") else _MATCH_FIELDS.replace("hypotheses", "NULL")
-        yield from cursor.execute(f"SELECT {fields} FROM files WHERE {where} AND vanished_at IS NULL "
+        if has_table(self.conn, "hypotheses"):  # not in an index an older imgtwin made, opened read-only
+            source, fields = "files LEFT JOIN hypotheses ON hypotheses.id = files.rowid", _MATCH_FIELDS
+        else:
+            source, fields = "files", _MATCH_FIELDS.replace("hypotheses.data", "NULL")
+        yield from cursor.execute(f"SELECT {fields} FROM {source} WHERE {where} AND vanished_at IS NULL "
                                   "ORDER BY path", params)
 
     def store_hypotheses(self, rows: Iterable[tuple[bytes, int]]) -> bool:
         """Store (hypotheses blob, row id) pairs in one transaction; False when this index cannot be written now
         (read-only, or locked by a scan past the busy timeout): they are derived again by the next find."""
         try:
-            self._in_transaction("UPDATE files SET hypotheses = ? WHERE rowid = ?", rows)
+            self._in_transaction("INSERT OR REPLACE INTO hypotheses (data, id) VALUES (?, ?)", rows)
         except sqlite3.OperationalError:
             return False
         return True
@@ -244,7 +247,10 @@ class HashIndex:
     def prune(self) -> int:
         """Delete the rows of vanished files; returns how many."""
         with write_transaction(self.conn):
-            return self.conn.execute("DELETE FROM files WHERE vanished_at IS NOT NULL").rowcount
+            pruned = self.conn.execute("DELETE FROM files WHERE vanished_at IS NOT NULL").rowcount
+            if has_table(self.conn, "hypotheses"):
+                self.conn.execute("DELETE FROM hypotheses WHERE id NOT IN (SELECT rowid FROM files)")
+            return int(pruned)
 
     def record_roots(self, roots: Sequence[str], complete: bool, now: float | None = None) -> None:
         stamp = now or time.time()

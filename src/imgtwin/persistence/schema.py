@@ -101,6 +101,14 @@ AUXILIARY_TABLES = (
         data          BLOB NOT NULL,      -- empty: checked, no frame; else hashing.framed.FramedPicture bytes
         PRIMARY KEY (content_hash, spec)
     ) WITHOUT ROWID""",
+    # The hashes ``find`` searches beside the pHash (turned, cropped, straightened, cut: matching/hashtable.py),
+    # derived once from a row's thumbnails by the first find that reads it. ``id``: the files row's rowid; a
+    # row rewritten or replaced since fails the check the data starts with (its features' CRC), so it is
+    # derived again, whichever imgtwin rewrote it.
+    """CREATE TABLE IF NOT EXISTS hypotheses (
+        id    INTEGER PRIMARY KEY,  -- files.rowid
+        data  BLOB NOT NULL         -- a 4-byte check, then 90 uint64 hashes (matching/hashtable.py)
+    )""",
     # The keeper's upscale checks (matching/resolution.py).
     """CREATE TABLE IF NOT EXISTS upscale_checks (
         large_hash  TEXT NOT NULL,   -- content hashes of the two files compared (matching/resolution.py)
@@ -137,25 +145,6 @@ AUXILIARY_TABLES = (
         PRIMARY KEY (content_hash, path, algorithm)
     ) WITHOUT ROWID""",
 )
-
-
-#: Columns of ``files`` added after v3 without a new version (an older imgtwin reads and writes around them),
-#: made when missing. ``hypotheses``: the hashes ``find`` searches beside the pHash, derived once from the row's
-#: thumbnails and checked against its features (``matching.stored``); NULL until a find or a scan fills it.
-ADDED_COLUMNS = (("hypotheses", "BLOB"),)
-
-
-def add_columns(conn: sqlite3.Connection) -> None:
-    """Add the ``ADDED_COLUMNS`` a ``files`` table lacks (``ALTER TABLE ... ADD COLUMN``: no row is rewritten)."""
-    present = {row[1] for row in conn.execute("PRAGMA table_info(files)")}
-    for name, kind in ADDED_COLUMNS:
-        if name not in present:
-            conn.execute(f"ALTER TABLE files ADD COLUMN {name} {kind}")
-
-
-def has_column(conn: sqlite3.Connection, name: str) -> bool:
-    """Whether ``files`` has column ``name`` (an index only read may predate ``ADDED_COLUMNS``)."""
-    return any(row[1] == name for row in conn.execute("PRAGMA table_info(files)"))
 
 
 class IndexVersionError(RuntimeError):
@@ -259,8 +248,7 @@ def ensure_schema(conn: sqlite3.Connection, db_path: str) -> None:
     if conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
         for statement in AUXILIARY_TABLES:
             conn.execute(statement)
-        if all(has_column(conn, name) for name, _ in ADDED_COLUMNS):
-            return  # else: added below, in a transaction of their own
+        return
     conn.execute("BEGIN IMMEDIATE")
     try:
         version = inspect(conn, db_path)  # again, now that we hold the lock
@@ -272,9 +260,7 @@ def ensure_schema(conn: sqlite3.Connection, db_path: str) -> None:
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         for statement in AUXILIARY_TABLES:
             conn.execute(statement)
-        add_columns(conn)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
-

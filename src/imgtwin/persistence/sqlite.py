@@ -30,7 +30,7 @@ __all__ = [
 _COLUMNS = (
     "path", "size", "mtime_ns", "dev", "inode", "ctime_ns", "content_hash", "width", "height", "format", "decode",
     "loader", "hash", "hash_spec", "features", "features_spec", "signals", "signals_spec", "answered_by",
-    "error_reason", "error_message", "scanned_at", "vanished_at", "hypotheses",
+    "error_reason", "error_message", "scanned_at", "vanished_at",
 )
 _UPSERT = (
     f"INSERT INTO files ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))}) "
@@ -181,7 +181,6 @@ def _params(result: FileResult, now: float) -> tuple[Any, ...]:
         text_path(result.error.message) if result.error else None,
         now,
         None,
-        None,  # derived from these features by the next find (``matching.stored``): a rewritten row's are dropped
     )
 
 
