@@ -165,7 +165,9 @@ def load_rows(db_path: str, roots: Sequence[str], reference: Sequence[str] = (),
               previews: bool = False, kinds: Collection[str] = tuple(KINDS)) -> Loaded:  # fmt: skip
     """The live files under ``roots`` that take part; rows hashed from a preview only with ``previews`` (to find
     the candidates whose main images must be decoded: ``runs.main_images``), since no group is decided on one.
-    ``kinds``: the hypothesis hashes to derive (``hashtable.KINDS``; none for byte-identical files only)."""
+    ``kinds``: the hypothesis hashes searched (``hashtable.KINDS``; none for byte-identical files only): with any,
+    all of them are read where stored, else derived and stored (``_store_derived``), so that every later find
+    reads them whatever it searches."""
     loaded = Loaded(db_path, tuple(os.path.abspath(r) for r in reference))
     spec_id = DCTHasher().spec.id
     block: list[MatchRow] = []
