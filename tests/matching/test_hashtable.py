@@ -126,30 +126,31 @@ def _grown(db: str, target: Path, copies: int) -> str:
     return out
 
 
-def _peak_per_file(db: str) -> tuple[float, int]:
+def _resident_per_file(db: str) -> tuple[float, int]:
     tracemalloc.start()
     try:
         loaded = load_rows(db, [])
-        _, peak = tracemalloc.get_traced_memory()
+        resident, _ = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    return peak, len(loaded)
+    return resident, len(loaded)
 
 
 def test_memory_per_file_is_the_hash_tables_not_the_pictures(index: tuple[str, str], tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    """Loading 2,000 then 6,000 files: the peak grows by the resident columns per file (~0.8 KB, 0.5 KB of it
-    the 61 window hashes of ``matching.partial``), where a
+    """Loading 2,000 then 6,000 files: what stays after loading grows by the resident columns per file (~0.8 KB:
+    the 90 hypothesis hashes, 0.5 KB of them the 61 window hashes of ``matching.partial``), where a
     table of thumbnails and colours (1.5 KB) and a record per file (0.8 KB) grew by ~2.4 KB. Blocks of 256
-    files, so that the blocks' own memory (constant: ~130 MB at 4,096 files) is small beside the difference."""
+    files, so that the blocks' own memory (constant: ~130 MB at 4,096 files) is small beside the difference.
+    (The peak is the resident columns plus one block's transients, which depend on the block's pictures.)"""
     from imgtwin.matching import files, hashtable, near, packing, straighten
 
     for module, name in ((files, "LOAD_BLOCK"), (hashtable, "BLOCK"), (near, "HASH_BLOCK"), (straighten, "BLOCK")):
         monkeypatch.setattr(module, name, 256)
-    monkeypatch.setattr(packing, "COMPILED_FILES", 0)  # one packer for both sizes, numba started before the peaks
+    monkeypatch.setattr(packing, "COMPILED_FILES", 0)  # one packer for both sizes, numba started before measuring
     load_rows(index[0], [])  # once before: the straightening's hash maps are made once per process (~40 MB)
-    small, n_small = _peak_per_file(_grown(index[0], tmp_path / "small.db", 2000))
-    large, n_large = _peak_per_file(_grown(index[0], tmp_path / "large.db", 6000))
+    small, n_small = _resident_per_file(_grown(index[0], tmp_path / "small.db", 2000))
+    large, n_large = _resident_per_file(_grown(index[0], tmp_path / "large.db", 6000))
     assert (n_small, n_large) == (2000, 6000)
     assert (large - small) / (n_large - n_small) < 1000
 

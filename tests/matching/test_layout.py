@@ -234,3 +234,40 @@ def test_scores_are_the_same_whatever_chunks_the_files_are_held_in(
     assert scored.sum() >= 100
     assert np.array_equal(scored, np.isfinite(chunked))
     assert np.allclose(whole[scored], chunked[scored], atol=1e-4)
+
+
+class _Counted:
+    """A table whose ``take`` counts the rows it reads (``HashTable.take`` reads them from the index)."""
+
+    def __init__(self, table: FeatureTable) -> None:
+        self.table, self.read = table, 0
+
+    def take(self, rows: np.ndarray) -> FeatureTable:
+        self.read += len(rows)
+        return self.table.take(rows)
+
+
+def test_straightened_scores_read_each_file_once_and_are_each_candidates_own(
+        tiles: tuple[FeatureTable, list[tuple[int, int]]], monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """The straightened filter reads each ``j`` once for its stored vectors and each ``i`` once per chunk for its
+    thumbnail (it read both files of every block of candidates), and scores each candidate as alone: ``i``'s
+    untrimmed thumbnail warped by its hypothesis against ``j`` as stored or untrimmed; cut into many chunks and
+    blocks, the same scores (to the float32 rounding of the products)."""
+    from imgtwin.matching import straighten
+    from imgtwin.matching.layout import LayoutVectors, unit
+
+    table, _ = tiles
+    cand = straightened_candidates(table, 10)
+    assert len(cand.i) >= 300, "the tiles should collide on their straightened hashes"
+    counted = _Counted(table)
+    whole = straightened_layout(counted, cand)  # type: ignore[arg-type]
+    assert counted.read == len(np.unique(cand.i)) + len(np.unique(cand.j))
+    for k in np.random.default_rng(3).choice(len(cand.i), 60, replace=False).tolist():
+        i, j, hypothesis = int(cand.i[k]), int(cand.j[k]), int(cand.angle[k])
+        mine = unit(table.full(np.array([i])).reshape(1, -1).astype(np.float32) @ straighten._layout_map(hypothesis))
+        alone = LayoutVectors(table.take(np.array([j]))).best(mine, np.array([0]))
+        assert abs(float(whole[k]) - float(alone[0])) < 1e-4
+    monkeypatch.setattr(straighten, "CHUNK_FILES", 97)
+    monkeypatch.setattr(straighten, "BLOCK", 41)
+    monkeypatch.setattr(layout, "BLOCK", 53)
+    assert np.allclose(straightened_layout(table, cand), whole, atol=1e-4)

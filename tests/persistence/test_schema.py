@@ -38,7 +38,7 @@ def test_v1_index_is_upgraded_keeping_its_rows(tmp_path: Path) -> None:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert tables == {"files", "roots", "upscale_checks", "local_features", "not_duplicates",
-                      "chosen_keepers", "excluded_files", "framed_pictures"}
+                      "chosen_keepers", "excluded_files", "framed_pictures", "hypotheses"}
     (row,) = read_rows(str(db))
     assert row["hash"] == "8f000000000000ff" and row["width"] == 640
     assert row["inode"] is None and row["content_hash"] is None and row["vanished_at"] is None
@@ -101,7 +101,7 @@ def test_v2_index_is_rekeyed_by_name_bytes_keeping_its_rows(tmp_path: Path) -> N
         assert conn.execute("SELECT typeof(path) FROM roots").fetchone()[0] == "blob"
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert tables == {"files", "roots", "upscale_checks", "local_features", "not_duplicates",
-                      "chosen_keepers", "excluded_files", "framed_pictures"}
+                      "chosen_keepers", "excluded_files", "framed_pictures", "hypotheses"}
 
 
 def test_a_file_literally_named_like_an_escape_stays_what_it_is(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ read again by row id for the few files that end up in a match or an exact group 
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
@@ -164,7 +165,9 @@ def load_rows(db_path: str, roots: Sequence[str], reference: Sequence[str] = (),
               previews: bool = False, kinds: Collection[str] = tuple(KINDS)) -> Loaded:  # fmt: skip
     """The live files under ``roots`` that take part; rows hashed from a preview only with ``previews`` (to find
     the candidates whose main images must be decoded: ``runs.main_images``), since no group is decided on one.
-    ``kinds``: the hypothesis hashes to derive (``hashtable.KINDS``; none for byte-identical files only)."""
+    ``kinds``: the hypothesis hashes searched (``hashtable.KINDS``; none for byte-identical files only): with any,
+    all of them are read where stored, else derived and stored (``_store_derived``), so that every later find
+    reads them whatever it searches."""
     loaded = Loaded(db_path, tuple(os.path.abspath(r) for r in reference))
     spec_id = DCTHasher().spec.id
     block: list[MatchRow] = []
@@ -173,7 +176,8 @@ def load_rows(db_path: str, roots: Sequence[str], reference: Sequence[str] = (),
         builder = HashTableBuilder(index.count_under([os.path.abspath(r) for r in roots]), kinds)
 
     def flush() -> None:  # a block's features into table columns, its rows' few fields into columns
-        builder.add(table_from_blobs([row[8] or b"" for row in block])[0])
+        features = [row[8] or b"" for row in block]
+        builder.add(table_from_blobs(features)[0], features, [row[11] for row in block])
         columns.append((np.fromiter((row[0] for row in block), np.int64, len(block)),
                         np.fromiter((row[2] for row in block), np.int64, len(block)),
                         np.array([(row[4] or "").encode("ascii") for row in block], dtype=bytes),
@@ -182,7 +186,7 @@ def load_rows(db_path: str, roots: Sequence[str], reference: Sequence[str] = (),
 
     with HashIndex(db_path, readonly=True) as index:
         for row in index.match_rows([os.path.abspath(r) for r in roots]):
-            _, key, size, dev, _, decode, hash_spec, features_spec, features, error_reason, error_message = row
+            _, key, size, dev, _, decode, hash_spec, features_spec, features, error_reason, error_message, _ = row
             if select is not None and not select(key_path(key), size, dev):
                 continue
             if error_reason is not None:
@@ -200,7 +204,21 @@ def load_rows(db_path: str, roots: Sequence[str], reference: Sequence[str] = (),
     if columns:
         loaded.ids, loaded.sizes, loaded.digests, loaded.preview = (np.concatenate(c) for c in zip(*columns))
     loaded.table = builder.finish(loaded.pixels)
+    _store_derived(db_path, loaded, builder)
     return loaded
+
+
+def _store_derived(db_path: str, loaded: Loaded, builder: HashTableBuilder) -> None:
+    """Write the hypothesis hashes derived by this load into their rows, so that the next find reads them;
+    an index that cannot be written now (read-only, a scan holding it) is left as it was."""
+    batches = builder.filled()
+    first = next(batches, None)
+    if first is None:
+        return
+    with HashIndex(db_path, readonly=True) as index:
+        for batch in itertools.chain((first,), batches):
+            if not index.store_hypotheses((blob, int(loaded.ids[k])) for blob, k in batch):
+                return
 
 
 def _reason(value: str) -> ErrorReason:

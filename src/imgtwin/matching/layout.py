@@ -164,17 +164,22 @@ class LayoutVectors:
         self.norm = np.sqrt(np.einsum("nvk,nvk->nv", self.vec, self.vec, dtype=np.float32))
 
     @classmethod
-    def of_rows(cls, table: FeatureTable | HashTable, rows: np.ndarray) -> LayoutVectors:
-        """The vectors of ``table``'s ``rows``, their pixels read :data:`BLOCK` files at a time (``table.take``)."""
-        return cls.concat([cls(table.take(rows[lo : lo + BLOCK])) for lo in range(0, max(len(rows), 1), BLOCK)])
+    def of_rows(cls, table: FeatureTable | HashTable, rows: np.ndarray, variants: int = VARIANTS) -> LayoutVectors:
+        """The vectors of ``table``'s ``rows``, their pixels read :data:`BLOCK` files at a time (``table.take``);
+        only the first ``variants`` of each file kept (2: as stored and untrimmed, what :meth:`best` reads)."""
+        def part(lo: int) -> LayoutVectors:  # fewer variants: cut per block, not after holding every variant
+            whole = cls(table.take(rows[lo : lo + BLOCK]))
+            return whole if variants == VARIANTS else cls.concat([whole], variants)
+
+        return cls.concat([part(lo) for lo in range(0, max(len(rows), 1), BLOCK)], variants)
 
     @classmethod
-    def concat(cls, parts: list[LayoutVectors]) -> LayoutVectors:
-        """One set of the files of ``parts`` (at least one), in their order."""
+    def concat(cls, parts: list[LayoutVectors], variants: int = VARIANTS) -> LayoutVectors:
+        """One set of the files of ``parts`` (at least one), in their order, with their first ``variants``."""
         out = cls.__new__(cls)
         out.trimmed = np.concatenate([p.trimmed for p in parts])
-        out.vec = np.concatenate([p.vec for p in parts])
-        out.norm = np.concatenate([p.norm for p in parts])
+        out.vec = np.concatenate([p.vec[:, :variants] for p in parts])
+        out.norm = np.concatenate([p.norm[:, :variants] for p in parts])
         return out
 
     def best(self, mine: np.ndarray, j: np.ndarray) -> np.ndarray:

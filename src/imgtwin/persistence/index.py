@@ -32,11 +32,12 @@ _FIELDS = ("path, size, mtime_ns, dev, inode, ctime_ns, content_hash, width, hei
 #: The same without the blobs (KBs a row): for readers that do not match pictures.
 _FIELDS_NO_BLOBS = _FIELDS.replace("features, ", "NULL, ").replace("signals, ", "NULL, ")
 #: What ``HashIndex.match_rows`` reads of a row, in the order of ``MatchRow``.
-_MATCH_FIELDS = ("rowid, path, size, dev, content_hash, decode, hash_spec, features_spec, features, error_reason, "
-                 "error_message")
-# (row id, path key, size, dev, content hash, decode, hash spec, features spec, features, error reason, message)
+_MATCH_FIELDS = ("files.rowid, path, size, dev, content_hash, decode, hash_spec, features_spec, features, "
+                 "error_reason, error_message, hypotheses.data")
+# (row id, path key, size, dev, content hash, decode, hash spec, features spec, features, error reason, message,
+# stored hypothesis hashes)
 MatchRow = tuple[int, bytes, int, "int | None", "str | None", "str | None", "str | None", "str | None",
-                 "bytes | None", "str | None", "str | None"]
+                 "bytes | None", "str | None", "str | None", "bytes | None"]
 #: Row ids per query of ``files_by_id`` (SQLite's limit on parameters is 32,766; old builds: 999).
 _ID_BATCH = 900
 
@@ -198,8 +199,21 @@ class HashIndex:
         where, params = under_root_clause(roots) if roots else ("1", [])
         cursor = self.conn.cursor()
         cursor.row_factory = None
-        yield from cursor.execute(f"SELECT {_MATCH_FIELDS} FROM files WHERE {where} AND vanished_at IS NULL "
+        if has_table(self.conn, "hypotheses"):  # not in an index an older imgtwin made, opened read-only
+            source, fields = "files LEFT JOIN hypotheses ON hypotheses.id = files.rowid", _MATCH_FIELDS
+        else:
+            source, fields = "files", _MATCH_FIELDS.replace("hypotheses.data", "NULL")
+        yield from cursor.execute(f"SELECT {fields} FROM {source} WHERE {where} AND vanished_at IS NULL "
                                   "ORDER BY path", params)
+
+    def store_hypotheses(self, rows: Iterable[tuple[bytes, int]]) -> bool:
+        """Store (hypotheses blob, row id) pairs in one transaction; False when this index cannot be written now
+        (read-only, or locked by a scan past the busy timeout): they are derived again by the next find."""
+        try:
+            self._in_transaction("INSERT OR REPLACE INTO hypotheses (data, id) VALUES (?, ?)", rows)
+        except sqlite3.OperationalError:
+            return False
+        return True
 
     def files_by_id(self, ids: Sequence[int]) -> list[IndexedFile | None]:
         """The records of these row ids, in their order; None where a row is gone (an index changed meanwhile)."""
@@ -249,7 +263,10 @@ class HashIndex:
     def prune(self) -> int:
         """Delete the rows of vanished files; returns how many."""
         with write_transaction(self.conn):
-            return self.conn.execute("DELETE FROM files WHERE vanished_at IS NOT NULL").rowcount
+            pruned = self.conn.execute("DELETE FROM files WHERE vanished_at IS NOT NULL").rowcount
+            if has_table(self.conn, "hypotheses"):
+                self.conn.execute("DELETE FROM hypotheses WHERE id NOT IN (SELECT rowid FROM files)")
+            return int(pruned)
 
     def record_roots(self, roots: Sequence[str], complete: bool, now: float | None = None) -> None:
         stamp = now or time.time()

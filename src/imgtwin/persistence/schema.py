@@ -101,6 +101,14 @@ AUXILIARY_TABLES = (
         data          BLOB NOT NULL,      -- empty: checked, no frame; else hashing.framed.FramedPicture bytes
         PRIMARY KEY (content_hash, spec)
     ) WITHOUT ROWID""",
+    # The hashes ``find`` searches beside the pHash (turned, cropped, straightened, cut: matching/hashtable.py),
+    # derived once from a row's thumbnails by the first find that reads it. ``id``: the files row's rowid; a
+    # row rewritten or replaced since fails the check the data starts with (its features' CRC), so it is
+    # derived again, whichever imgtwin rewrote it.
+    """CREATE TABLE IF NOT EXISTS hypotheses (
+        id    INTEGER PRIMARY KEY,  -- files.rowid
+        data  BLOB NOT NULL         -- a 4-byte check, then 90 uint64 hashes (matching/hashtable.py)
+    )""",
     # The keeper's upscale checks (matching/resolution.py).
     """CREATE TABLE IF NOT EXISTS upscale_checks (
         large_hash  TEXT NOT NULL,   -- content hashes of the two files compared (matching/resolution.py)
