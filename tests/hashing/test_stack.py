@@ -7,6 +7,7 @@ from PIL import Image
 
 from imgtwin.hashing.batched import grey_pixels, grey_pixels_many, lab_thumbs
 from imgtwin.hashing.dct import DCTHasher
+from imgtwin.hashing.features import COLOUR_THUMB, LINEAR_LEVELS, linear_to_lab, srgb_to_lab
 from imgtwin.hashing.stack import arrays
 from tests.helpers import synthetic_photo
 
@@ -53,3 +54,17 @@ def test_colour_thumbnails_of_a_chunk_are_those_of_each_picture_alone() -> None:
     together = lab_thumbs(colours)
     assert together[2] is None
     assert together == [lab_thumbs([colour])[0] for colour in colours]
+
+
+def test_the_table_of_linear_levels_gives_the_colour_conversion_s_numbers_bit_for_bit() -> None:
+    rng = np.random.default_rng(5)
+    levels = np.tile(np.arange(256, dtype=np.uint8), 3)
+    cases = [levels[offset:] for offset in range(17)]  # every level in every lane of a vectorised loop
+    cases += [rng.integers(0, 256, (n, COLOUR_THUMB, COLOUR_THUMB, 3), dtype=np.uint8) for n in (1, 3, 64)]
+    for values in cases:
+        formula = srgb_to_lab(values.astype(np.float32) / 255.0) if values.ndim == 4 else None
+        linear = values.astype(np.float32) / 255.0
+        expected = np.where(linear <= 0.04045, linear / 12.92, ((linear + 0.055) / 1.055) ** 2.4)
+        assert np.array_equal(LINEAR_LEVELS[values].view(np.uint32), expected.view(np.uint32))
+        if formula is not None:
+            assert np.array_equal(linear_to_lab(LINEAR_LEVELS[values]).view(np.uint32), formula.view(np.uint32))

@@ -23,12 +23,13 @@ from imgtwin.hashing.features import (
     _TRIM_MAX,
     _TRIM_MIN_LINES,
     COLOUR_THUMB,
+    LINEAR_LEVELS,
     UNSTABLE_MARGIN,
     MatchFeatures,
     _median,
     _uniform_rows,
     flat_percents,
-    srgb_to_lab,
+    linear_to_lab,
     trim_box,
 )
 from imgtwin.hashing.stack import arrays, stacked
@@ -114,10 +115,10 @@ def lab_thumbs(colours: Sequence[Image.Image | None]) -> list[bytes | None]:
     if not present:
         return found
     small = stacked([_rgb(colours[k]).resize(  # type: ignore[arg-type]
-        (COLOUR_THUMB, COLOUR_THUMB), Image.Resampling.BOX) for k in present]).astype(np.float32)
+        (COLOUR_THUMB, COLOUR_THUMB), Image.Resampling.BOX) for k in present])
     # The whole stack in one call gives each picture's numbers bit for bit: the matrix product of an
     # (n, 16, 16, 3) stack is the same (16, 3) x (3, 3) product per row of pictures (tests/hashing).
-    lab = srgb_to_lab(small / 255.0)
+    lab = linear_to_lab(LINEAR_LEVELS[small])  # srgb_to_lab(small / 255.0), the same numbers
     ab = np.clip(np.rint(lab[..., 1:]), -127, 127).astype(np.int8)
     planes = np.ascontiguousarray(np.moveaxis(ab, -1, 1))
     for k, plane in zip(present, planes, strict=True):
