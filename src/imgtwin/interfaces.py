@@ -38,6 +38,7 @@ class LoadedImage:
     facts: SourceFacts | None = None
     loader: str | None = None  # the decode path, where it is not the loader's ``decode_id`` (a preview)
     bytes_read: int | None = None  # of the file, where less than all of it (a preview)
+    content_hash: str | None = None  # of the file's bytes, where the loader read them all (``hashing.content``)
 
 
 @runtime_checkable

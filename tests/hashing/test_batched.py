@@ -6,6 +6,7 @@ GIF, an EXIF-rotated JPEG, a picture with a border (the trimmed path) and a flat
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -118,10 +119,10 @@ def test_a_picture_whose_features_fail_is_its_own_error(small_files: list[Path])
     """A hasher that fails on one picture: the chunk is done again one by one, that picture alone fails."""
 
     class Picky(DCTHasher):
-        def prepare(self, image: Image.Image) -> np.ndarray:
-            if image.size == (120, 64):
+        def prepare_many(self, images: Sequence[Image.Image]) -> np.ndarray:  # the features' thumbnails
+            if any(image.size == (120, 64) for image in images):
                 raise ValueError("no wide pictures")
-            return super().prepare(image)
+            return super().prepare_many(images)
 
     paths = [str(p) for p in small_files]
     results = ScanTask(StandardImageLoader(), Picky(), MatchFeatureExtractor()).run_many(paths, lambda: None)

@@ -23,14 +23,16 @@ from imgtwin.hashing.features import (
     _TRIM_MAX,
     _TRIM_MIN_LINES,
     COLOUR_THUMB,
+    LINEAR_LEVELS,
     UNSTABLE_MARGIN,
     MatchFeatures,
     _median,
     _uniform_rows,
     flat_percents,
-    srgb_to_lab,
+    linear_to_lab,
     trim_box,
 )
+from imgtwin.hashing.stack import arrays, stacked
 
 Box = tuple[int, int, int, int]
 
@@ -47,11 +49,11 @@ def compute_features_many(images: Sequence[Image.Image], hasher: DCTHasher | Non
     if not images:
         return []
     grey = [image if image.mode in ("L", "F") else image.convert("L") for image in images]
-    prepared = np.stack([hasher.prepare(image) for image in grey])
+    prepared = hasher.prepare_many(grey)
     blocks = hasher.low_frequencies(prepared)
     full_hashes = _hash_values(blocks)
     full_thumbs = _thumbs(prepared)
-    pixels = pixels if pixels is not None else [grey_pixels(image) for image in grey]
+    pixels = pixels if pixels is not None else grey_pixels_many(grey)
     boxes = trim_boxes(pixels)
     thumbs = full_thumbs.copy()
     trims: list[tuple[float, float, float, float]] = []
@@ -81,6 +83,11 @@ def grey_pixels(image: Image.Image) -> np.ndarray:
     return np.asarray(image if image.mode == "L" else image.convert("L"))
 
 
+def grey_pixels_many(images: Sequence[Image.Image]) -> list[np.ndarray]:
+    """``grey_pixels`` of each picture, those of one size copied out of Pillow together (``hashing.stack``)."""
+    return arrays([image if image.mode == "L" else image.convert("L") for image in images])
+
+
 def _hash_values(blocks: np.ndarray) -> np.ndarray:
     """pHash bits of (n, N, N) blocks as uint64, as ``DCTHasher.hash_block`` (first bit most significant)."""
     bits = blocks.shape[-1] * blocks.shape[-2]
@@ -107,11 +114,11 @@ def lab_thumbs(colours: Sequence[Image.Image | None]) -> list[bytes | None]:
     found: list[bytes | None] = [None] * len(colours)
     if not present:
         return found
-    small = np.stack([np.asarray(_rgb(colours[k]).resize(  # type: ignore[arg-type]
-        (COLOUR_THUMB, COLOUR_THUMB), Image.Resampling.BOX), dtype=np.float32) for k in present])
+    small = stacked([_rgb(colours[k]).resize(  # type: ignore[arg-type]
+        (COLOUR_THUMB, COLOUR_THUMB), Image.Resampling.BOX) for k in present])
     # The whole stack in one call gives each picture's numbers bit for bit: the matrix product of an
     # (n, 16, 16, 3) stack is the same (16, 3) x (3, 3) product per row of pictures (tests/hashing).
-    lab = srgb_to_lab(small / 255.0)
+    lab = linear_to_lab(LINEAR_LEVELS[small])  # srgb_to_lab(small / 255.0), the same numbers
     ab = np.clip(np.rint(lab[..., 1:]), -127, 127).astype(np.int8)
     planes = np.ascontiguousarray(np.moveaxis(ab, -1, 1))
     for k, plane in zip(present, planes, strict=True):

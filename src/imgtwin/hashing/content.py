@@ -21,3 +21,8 @@ def content_hash(path: str) -> str:
         while chunk := stream.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def content_hash_of(data: bytes) -> str:
+    """``content_hash`` of a file whose bytes are ``data`` (the same digest: xxh3 streams as it hashes whole)."""
+    return xxhash.xxh3_128_hexdigest(data)

@@ -34,11 +34,13 @@ never trusts a hash distance alone there.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cached_property
 
 import numpy as np
 from PIL import Image
 
+from imgtwin.hashing.stack import stacked
 from imgtwin.records import HashSpec, ImageHash
 
 #: Coefficients are rounded to this many decimals before thresholding (definition step 4).
@@ -82,10 +84,19 @@ class DCTHasher:
 
     def prepare(self, image: Image.Image) -> np.ndarray:
         """Steps 1-2: the M x M grayscale pixels as float64."""
+        return np.asarray(self._resized(image), dtype=np.float64)
+
+    def prepare_many(self, images: Sequence[Image.Image]) -> np.ndarray:
+        """``prepare`` of each image as one (n, M, M) stack, copied out of Pillow together (``hashing.stack``)."""
+        smalls = [self._resized(image) for image in images]
+        if all(small.mode == "L" for small in smalls):
+            return stacked(smalls).astype(np.float64)
+        return np.stack([np.asarray(small, dtype=np.float64) for small in smalls])
+
+    def _resized(self, image: Image.Image) -> Image.Image:
         if image.mode not in ("L", "F"):  # F: high bit depth, kept as floats
             image = image.convert("L")
-        small = image.resize((self.image_size, self.image_size), Image.Resampling.LANCZOS)
-        return np.asarray(small, dtype=np.float64)
+        return image.resize((self.image_size, self.image_size), Image.Resampling.LANCZOS)
 
     def low_frequencies(self, pixels: np.ndarray) -> np.ndarray:
         """Steps 3-4: the N x N low-frequency DCT block of M x M pixels."""

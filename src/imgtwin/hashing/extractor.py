@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from imgtwin.hashing.batched import compute_features_many, grey_pixels
+from imgtwin.hashing.batched import compute_features_many, grey_pixels_many
 from imgtwin.hashing.dct import DCTHasher
 from imgtwin.hashing.features import FEATURES_SPEC
 from imgtwin.hashing.framed import PICTURE_SPEC, framed_pictures
@@ -92,7 +92,7 @@ class MatchFeatureExtractor:
     def extract_many(self, loaded: Sequence[LoadedImage], hasher: Hasher) -> list[Extraction]:
         dct = hasher if isinstance(hasher, DCTHasher) else None
         images, colours = [one.image for one in loaded], [one.colour for one in loaded]
-        pixels = [grey_pixels(image) for image in images]  # read by both the features and the frame scan
+        pixels = grey_pixels_many(images)  # read by both the features and the frame scan
         many = compute_features_many(images, dct, colours, pixels)
         hashes = ([ImageHash(features.hash, dct.spec) for features in many] if dct is not None
                   else [hasher.hash(one.image) for one in loaded])

@@ -315,7 +315,22 @@ def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     Written out because it is six lines: Pillow's ImageCms would need an ICC
     profile round trip per image for the same numbers.
     """
-    linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    return linear_to_lab(_linear(rgb))
+
+
+def _linear(rgb: np.ndarray) -> np.ndarray:
+    """sRGB values in [0, 1] made linear (the transfer curve undone)."""
+    result: np.ndarray = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    return result
+
+
+#: ``_linear`` of each 8-bit level k (k / 255 in float32), computed by the same array arithmetic: the colour
+#: thumbnails hold such levels only, and a table look-up costs a tenth of the power (~17 us a scanned tile).
+LINEAR_LEVELS = _linear(np.arange(256, dtype=np.float32) / 255.0)
+
+
+def linear_to_lab(linear: np.ndarray) -> np.ndarray:
+    """CIELAB (D65) of linear sRGB values, shape (..., 3): ``srgb_to_lab`` after the transfer curve."""
     xyz = linear @ np.array([[0.4124564, 0.2126729, 0.0193339], [0.3575761, 0.7151522, 0.1191920],
                              [0.1804375, 0.0721750, 0.9503041]], dtype=np.float32)
     xyz /= np.array([0.95047, 1.0, 1.08883], dtype=np.float32)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import io
+import os
+from dataclasses import replace
 from typing import BinaryIO, Literal
 
 import numpy as np
 from PIL import Image, ImageFile
 
+from imgtwin.hashing.content import content_hash_of
 from imgtwin.interfaces import LoadedImage
 from imgtwin.loading.errors import LoadError, classify_decode_error, classify_os_error
 from imgtwin.loading.facts import GREY, SourceFacts, read_facts, with_exif
@@ -20,6 +23,12 @@ from imgtwin.records import ErrorReason
 
 # Pillow's own decompression-bomb error threshold (2 x MAX_IMAGE_PIXELS).
 DEFAULT_MAX_PIXELS = 178_956_970
+
+#: A file up to this size is read whole and once: its bytes are decoded and hashed (``LoadedImage.content_hash``)
+#: together. On 3-9 KB tiles the opens (preview, decode, hash) and Pillow's marker parse on a file cost 15 % of
+#: a file's read and decode (docs/benchmarks.md); a larger file is decoded from the file, where a preview (its
+#: first 64 KB) or a RAW's need not read all of it.
+WHOLE_READ_BYTES = 1 << 16
 
 #: Longest side of ``LoadedImage.colour``: colour checks and the keeper read a 16 x 16
 #: thumbnail of it, so 64 px is plenty and costs nothing next to the decode.
@@ -129,6 +138,13 @@ def _truncation_by_length(stream: BinaryIO, head: bytes, fmt: str) -> LoadError 
     return LoadError(ErrorReason.TRUNCATED, f"{fmt} data ends early ({size} of the {declared} bytes its header declares)")
 
 
+def _load_error(exc: OSError) -> LoadError:
+    """What ``load`` raises for an ``OSError`` of the file (its reason) or of a decoder that escaped ``load_stream``."""
+    if exc.filename is not None or isinstance(exc, (PermissionError, FileNotFoundError)):
+        return LoadError(classify_os_error(exc), exc.strerror or str(exc))
+    return classify_decode_error(exc, "image")
+
+
 class StandardImageLoader:
     """Pillow loader returning an image that fits ``max_dimension`` pixels.
 
@@ -189,13 +205,20 @@ class StandardImageLoader:
     def load(self, path: str) -> LoadedImage:
         try:
             with open(path, "rb") as stream:
-                return self.load_stream(stream, path)
-        except LoadError:
-            raise
+                if os.fstat(stream.fileno()).st_size > WHOLE_READ_BYTES:
+                    return self.load_stream(stream, path)
+                data = stream.read()
         except OSError as exc:
-            if exc.filename is not None or isinstance(exc, (PermissionError, FileNotFoundError)):
-                raise LoadError(classify_os_error(exc), exc.strerror or str(exc)) from None
-            raise classify_decode_error(exc, "image") from None
+            raise _load_error(exc) from None
+        return self.load_bytes(data, path)
+
+    def load_bytes(self, data: bytes, name: str) -> LoadedImage:
+        """``load`` of the file named ``name`` whose bytes are ``data``, with their ``content_hash``."""
+        try:
+            loaded = self.load_stream(io.BytesIO(data), name)
+        except OSError as exc:
+            raise _load_error(exc) from None
+        return replace(loaded, content_hash=content_hash_of(data))
 
     def load_stream(self, stream: BinaryIO, name: str = "") -> LoadedImage:
         """``load`` of a file already open (the review server decodes the very file it checked); ``name``

@@ -8,6 +8,8 @@ can cost a match, never make one.
 
 from __future__ import annotations
 
+import io
+import os
 from dataclasses import replace
 from typing import Any, BinaryIO
 
@@ -15,7 +17,7 @@ from PIL import Image
 
 from imgtwin.interfaces import LoadedImage
 from imgtwin.loading.facts import SourceFacts, colour_depth_of, read_facts, with_exif
-from imgtwin.loading.pillow_loader import StandardImageLoader, orientation_of
+from imgtwin.loading.pillow_loader import WHOLE_READ_BYTES, StandardImageLoader, orientation_of
 from imgtwin.loading.plugins import heif_available
 from imgtwin.loading.previews import Preview, exif_thumbnail, heif_thumbnail, may_have_exif_thumbnail
 from imgtwin.loading.signatures import HEADER_BYTES, identify
@@ -51,12 +53,26 @@ class PreviewFirstLoader:
         return frozenset({self.decode_id, self.preview_id})
 
     def load(self, path: str) -> LoadedImage:
+        data, loaded = None, None
         try:
             with open(path, "rb") as stream:
-                loaded = self.load_preview(stream, path)
+                if os.fstat(stream.fileno()).st_size <= WHOLE_READ_BYTES:
+                    data = stream.read()  # read once for the preview, the main decode and the content hash
+                else:
+                    loaded = self.load_preview(stream, path)
         except OSError:
-            loaded = None  # the main decode reports it with its reason
+            pass  # the main decode reports it with its reason
+        if data is not None:
+            return self.load_bytes(data, path)
         return loaded if loaded is not None else self.main.load(path)
+
+    def load_bytes(self, data: bytes, name: str) -> LoadedImage:
+        """``load`` of the file named ``name`` whose bytes are ``data`` (``StandardImageLoader.load_bytes``).
+
+        A preview's rows keep no content hash (as when its head alone is read: ``runs.main_images``)."""
+        loaded = self.load_preview(io.BytesIO(data), name)
+        # The whole file was read: a preview's ``bytes_read`` (its head) would undercount it.
+        return replace(loaded, bytes_read=None) if loaded is not None else self.main.load_bytes(data, name)
 
     def load_preview(self, stream: BinaryIO, name: str = "") -> LoadedImage | None:
         """The file's preview as a ``LoadedImage`` (the main image's size and facts), or None."""

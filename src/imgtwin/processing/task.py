@@ -134,8 +134,9 @@ def _read_file(path: str, loader: ImageLoader) -> FileResult | _Read:
     try:
         loaded = loader.load(path)
         # A file answered by its preview is read no further: its bytes are hashed (exact copies) only if it
-        # ends up in a candidate pair, when its main image is decoded (``runs.main_images``).
-        digest = None if from_preview(loaded.decode) else content_hash(path)
+        # ends up in a candidate pair, when its main image is decoded (``runs.main_images``). A small file's
+        # bytes were hashed as the loader read them (``StandardImageLoader.load``).
+        digest = None if from_preview(loaded.decode) else loaded.content_hash or content_hash(path)
     except Exception as exc:  # noqa: BLE001 - a loader bug must not end the run
         return _failure(base, exc)
     try:
