@@ -112,3 +112,25 @@ def test_the_content_hash_of_bytes_is_that_of_the_file_read_in_chunks(tmp_path: 
     assert content_hash_of(data) == content_hash(str(path))
     (tmp_path / "empty").write_bytes(b"")
     assert content_hash_of(b"") == content_hash(str(tmp_path / "empty"))
+
+
+def test_a_loader_that_refines_load_sees_every_small_file_the_preview_does_not_answer(tmp_path: Path) -> None:
+    """Reading a small file whole must not route its main decode around ``main.load`` (a test's gate,
+    a plugin's checks): the scan's default loader wraps the main one."""
+    seen: list[str] = []
+
+    class Watching(StandardImageLoader):
+        def load(self, path: str) -> LoadedImage:
+            seen.append(os.path.basename(path))
+            return super().load(path)
+
+    paths = _files(tmp_path / "files")
+    loader = PreviewFirstLoader(Watching())
+    small = [p for p in paths if os.path.getsize(p) <= WHOLE_READ_BYTES]
+    answered = 0
+    for path in small:
+        try:
+            answered += from_preview(loader.load(path).decode)
+        except LoadError:
+            pass
+    assert small and len(seen) == len(small) - answered, (seen, answered)

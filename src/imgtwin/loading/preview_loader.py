@@ -63,16 +63,21 @@ class PreviewFirstLoader:
         except OSError:
             pass  # the main decode reports it with its reason
         if data is not None:
-            return self.load_bytes(data, path)
+            loaded = self._preview_of_bytes(data, path)
+        # The main decode goes through ``main.load`` (a small file read once more, ~10 us), so that a loader
+        # that refines ``load`` (a plugin's checks, a test's gate or fault) still sees every file it decodes.
         return loaded if loaded is not None else self.main.load(path)
 
     def load_bytes(self, data: bytes, name: str) -> LoadedImage:
-        """``load`` of the file named ``name`` whose bytes are ``data`` (``StandardImageLoader.load_bytes``).
+        """``load`` of the file named ``name`` whose bytes are ``data`` (``StandardImageLoader.load_bytes``)."""
+        loaded = self._preview_of_bytes(data, name)
+        return loaded if loaded is not None else self.main.load_bytes(data, name)
 
-        A preview's rows keep no content hash (as when its head alone is read: ``runs.main_images``)."""
+    def _preview_of_bytes(self, data: bytes, name: str) -> LoadedImage | None:
+        """The preview of a file read whole. Its rows keep no content hash (as when its head alone is read:
+        ``runs.main_images``), and no ``bytes_read``: its head would undercount the whole file read."""
         loaded = self.load_preview(io.BytesIO(data), name)
-        # The whole file was read: a preview's ``bytes_read`` (its head) would undercount it.
-        return replace(loaded, bytes_read=None) if loaded is not None else self.main.load_bytes(data, name)
+        return replace(loaded, bytes_read=None) if loaded is not None else None
 
     def load_preview(self, stream: BinaryIO, name: str = "") -> LoadedImage | None:
         """The file's preview as a ``LoadedImage`` (the main image's size and facts), or None."""
