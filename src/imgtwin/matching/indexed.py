@@ -103,7 +103,7 @@ def group_rows(
     exact_only: bool = False,
     apart: frozenset[Pair] = frozenset(),
     escalate: LocalSource | None = None,
-    framed: Mapping[int, FramedPicture] | None = None,
+    framed: Mapping[int, Sequence[FramedPicture]] | None = None,
 ) -> Grouping:
     """Exact and near groups over the ``loaded`` files, and the ranking their keepers came from.
 
