@@ -191,6 +191,34 @@ def _judged(table: FeatureTable | HashTable, f: np.ndarray, o: np.ndarray, pictu
     return ok, found, (f[rest], o[rest])
 
 
+def different_pictures(matches: Matches, framed: Framed) -> np.ndarray:
+    """Which ``matches`` join two framed files whose pictures, in the same place of their frames, differ: two
+    screenshots of different small photos in one app share the bars, the caption and the buttons, and their
+    32 x 32 thumbnails (the frame, mostly) agree as a copy's do.  Apart where every pair of their pictures
+    whose boxes coincide (:data:`SAME_BOX`) lies :data:`APART` bits or more apart, and there is such a pair."""
+    out = np.zeros(len(matches.i), dtype=bool)
+    for k, (a, b) in enumerate(zip(matches.i.tolist(), matches.j.tolist())):
+        if a in framed and b in framed:
+            distances = [(x.hash ^ y.hash).bit_count() for x in framed[a] for y in framed[b]
+                         if _overlap(x.box, y.box) >= SAME_BOX]  # fmt: skip
+            out[k] = bool(distances) and min(distances) >= APART
+    return out
+
+
+#: Boxes whose intersection is this share of their union are one place of a frame.
+SAME_BOX = 0.8
+#: Two pictures this many bits apart are different photos (copies lie within 10; unrelated photos ~32).
+APART = 20
+
+
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    """Intersection over union of two boxes (fractions)."""
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h
+    return w * h / union if union > 0 else 0.0
+
+
 #: The share of a framed file's thumbnail around its picture that must be one flat colour for the picture to be
 #: the other file's (``--deep``'s rule, ``matching.deep``).
 FRAME_SHARE = 0.5
