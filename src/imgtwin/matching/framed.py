@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from imgtwin.hashing.features import THUMB, MatchFeatures
+from imgtwin.hashing.features import THUMB, MatchFeatures, dihedral_hashes
 from imgtwin.hashing.framed import PICTURE_SPEC, FramedPicture, read_pictures
 from imgtwin.matching.deep import DeepMatches
 from imgtwin.matching.escalate import EscalationRule, concat_matches
@@ -192,30 +192,45 @@ def _judged(table: FeatureTable | HashTable, f: np.ndarray, o: np.ndarray, pictu
 
 
 def different_pictures(matches: Matches, framed: Framed) -> np.ndarray:
-    """Which ``matches`` join two framed files whose pictures, in the same place of their frames, differ: two
-    screenshots of different small photos in one app share the bars, the caption and the buttons, and their
-    32 x 32 thumbnails (the frame, mostly) agree as a copy's do.  Apart where every pair of their pictures
-    whose boxes coincide (:data:`SAME_BOX`) lies :data:`APART` bits or more apart, and there is such a pair."""
+    """Which ``matches`` join two framed files whose pictures, small and in the same place of their frames,
+    differ: two screenshots of different small photos in one app share the bars, the caption and the buttons,
+    their 32 x 32 thumbnails (the frame, mostly) agree as a copy's do, and keypoints fit on the frame's text
+    and icons.  Apart where there is a pair of their pictures whose boxes coincide (:data:`SAME_BOX`), each
+    under :data:`SMALL` of its frame, and every such pair lies :data:`APART` bits or more apart in every
+    turn and mirror (a mirrored screenshot's picture is its mirror image)."""
     out = np.zeros(len(matches.i), dtype=bool)
     for k, (a, b) in enumerate(zip(matches.i.tolist(), matches.j.tolist())):
         if a in framed and b in framed:
-            distances = [(x.hash ^ y.hash).bit_count() for x in framed[a] for y in framed[b]
-                         if _overlap(x.box, y.box) >= SAME_BOX]  # fmt: skip
+            distances = [_turned_distance(x, y) for x in framed[a] for y in framed[b]
+                         if _area(x.box) < SMALL and _area(y.box) < SMALL and _overlap(x.box, y.box) >= SAME_BOX]
             out[k] = bool(distances) and min(distances) >= APART
     return out
 
 
 #: Boxes whose intersection is this share of their union are one place of a frame.
 SAME_BOX = 0.8
+#: Pictures under this share of their frame: the frame dominates the thumbnail.  (A plain photo's own flat
+#: columns at both sides make a box of 0.47 of it, and a crop of it moves that box's content 20+ bits.)
+SMALL = 0.3
 #: Two pictures this many bits apart are different photos (copies lie within 10; unrelated photos ~32).
 APART = 20
+
+
+def _turned_distance(x: FramedPicture, y: FramedPicture) -> int:
+    """The fewest bits between ``y``'s hash and ``x``'s under any turn or mirror."""
+    turned = dihedral_hashes(x.features.full_thumb_array()[None])[0]
+    return int(np.bitwise_count(turned ^ np.uint64(y.hash)).min())
+
+
+def _area(box: tuple[float, float, float, float]) -> float:
+    return (box[2] - box[0]) * (box[3] - box[1])
 
 
 def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
     """Intersection over union of two boxes (fractions)."""
     w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
     h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h
+    union = _area(a) + _area(b) - w * h
     return w * h / union if union > 0 else 0.0
 
 
