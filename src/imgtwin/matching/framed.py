@@ -196,13 +196,12 @@ def different_pictures(matches: Matches, framed: Framed) -> np.ndarray:
     differ: two screenshots of different small photos in one app share the bars, the caption and the buttons,
     their 32 x 32 thumbnails (the frame, mostly) agree as a copy's do, and keypoints fit on the frame's text
     and icons.  Apart where there is a pair of their pictures whose boxes coincide (:data:`SAME_BOX`), each
-    under :data:`SMALL` of its frame, and every such pair lies :data:`APART` bits or more apart in every
-    turn and mirror (a mirrored screenshot's picture is its mirror image)."""
+    under :data:`SMALL` of its frame and detailed (:func:`_compared`), and every such pair lies :data:`APART`
+    bits or more apart in every turn and mirror (a mirrored screenshot's picture is its mirror image)."""
     out = np.zeros(len(matches.i), dtype=bool)
     for k, (a, b) in enumerate(zip(matches.i.tolist(), matches.j.tolist())):
         if a in framed and b in framed:
-            distances = [_turned_distance(x, y) for x in framed[a] for y in framed[b]
-                         if _area(x.box) < SMALL and _area(y.box) < SMALL and _overlap(x.box, y.box) >= SAME_BOX]
+            distances = [_turned_distance(x, y) for x in framed[a] for y in framed[b] if _compared(x, y)]
             out[k] = bool(distances) and min(distances) >= APART
     return out
 
@@ -214,6 +213,14 @@ SAME_BOX = 0.8
 SMALL = 0.3
 #: Two pictures this many bits apart are different photos (copies lie within 10; unrelated photos ~32).
 APART = 20
+
+
+def _compared(x: FramedPicture, y: FramedPicture) -> bool:
+    """Whether two pictures tell their frames apart: small, in one place, detailed (a low-detail picture's hash
+    is noise: a blank page in a drawn frame and its re-encoded copy lie 20+ bits apart)."""
+    small = _area(x.box) < SMALL and _area(y.box) < SMALL
+    detailed = not (x.features.low_detail or y.features.low_detail)
+    return small and detailed and _overlap(x.box, y.box) >= SAME_BOX
 
 
 def _turned_distance(x: FramedPicture, y: FramedPicture) -> int:
