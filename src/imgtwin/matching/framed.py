@@ -10,6 +10,14 @@ other file's, with the crop alignments), which needs no decode; those it rejects
 without finding them clearly different go to the local features
 (``matching.escalate``: the deep verifier with its framing rules).
 
+A file may have several pictures (the boxes of ``hashing.framed``); each is
+searched, and a pair keeps the nearest.  A picture's nearest files are often
+copies of its photo while the group's keeper lies a bit further, so a picture
+accepted with a file is judged against the files the thumbnails matched with
+it too (:func:`_their_copies`).  And two framed files whose small pictures in
+one place differ are never matched (:func:`different_pictures`): their frames
+agree in thumbnails and in keypoints.
+
 Which file is the source: the framed one holds the other's picture where its
 thumbnail around the box is mostly one flat colour (an app's bars, a border:
 ``framing.frame_share``, as ``--deep`` decides it); where the box lies on a
