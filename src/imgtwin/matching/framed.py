@@ -207,10 +207,11 @@ def different_pictures(matches: Matches, framed: Framed) -> np.ndarray:
     under :data:`SMALL` of its frame and detailed (:func:`_compared`), and every such pair lies :data:`APART`
     bits or more apart in every turn and mirror (a mirrored screenshot's picture is its mirror image)."""
     out = np.zeros(len(matches.i), dtype=bool)
-    for k, (a, b) in enumerate(zip(matches.i.tolist(), matches.j.tolist())):
-        if a in framed and b in framed:
-            distances = [_turned_distance(x, y) for x in framed[a] for y in framed[b] if _compared(x, y)]
-            out[k] = bool(distances) and min(distances) >= APART
+    rows = np.fromiter(framed, dtype=np.int64, count=len(framed))
+    both = np.flatnonzero(np.isin(matches.i, rows) & np.isin(matches.j, rows))  # no Python per match
+    for k, a, b in zip(both.tolist(), matches.i[both].tolist(), matches.j[both].tolist()):
+        distances = [_turned_distance(x, y) for x in framed[a] for y in framed[b] if _compared(x, y)]
+        out[k] = bool(distances) and min(distances) >= APART
     return out
 
 
