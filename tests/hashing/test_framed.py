@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from imgtwin.hashing.dct import DCTHasher
-from imgtwin.hashing.framed import FramedPicture, framed_pictures, maybe_framed
+from imgtwin.hashing.framed import FramedPicture, framed_pictures, maybe_framed, pictures_to_bytes, read_pictures
 from imgtwin.hashing.picture import picture_box
 from imgtwin.loading.pillow_loader import StandardImageLoader
 from tests.helpers import light_screenshot_of, screenshot_of, shared_photo
@@ -32,8 +32,7 @@ def test_a_screenshot_holds_its_photo_and_the_record_hashes_it_as_the_index_hash
         photos: list[Image.Image]) -> None:  # fmt: skip
     for photo in photos:
         for screen in (screenshot_of(photo, (1170, 2532)), light_screenshot_of(photo)):
-            record = FramedPicture.from_bytes(framed_pictures([scan_pixels(screen)])[0])
-            assert record is not None
+            record = read_pictures(framed_pictures([scan_pixels(screen)])[0])[0]
             distance = (record.hash ^ DCTHasher().hash(photo.convert("L")).value).bit_count()
             assert distance <= 8, distance
             left, top, right, bottom = record.box
@@ -56,9 +55,10 @@ def test_the_cheap_edge_test_passes_every_image_the_picture_box_frames(photos: l
 
 def test_a_record_reads_back_and_a_damaged_one_is_refused(photos: list[Image.Image]) -> None:
     data = framed_pictures([scan_pixels(screenshot_of(photos[0]))])[0]
-    record = FramedPicture.from_bytes(data)
-    assert record is not None and record.to_bytes() == data
-    assert FramedPicture.from_bytes(b"") is None
-    for damaged in (data[:-1], data[:6]):
+    records = read_pictures(data)
+    assert records and pictures_to_bytes(records) == data
+    assert FramedPicture.from_bytes(records[0].to_bytes()) == records[0]
+    assert FramedPicture.from_bytes(b"") is None and read_pictures(b"") == ()
+    for damaged in (data[:-1], data[:6], data[:2]):
         with pytest.raises(ValueError):
-            FramedPicture.from_bytes(damaged)
+            read_pictures(damaged)

@@ -9,9 +9,17 @@ given the match features every file has (the same 64-bit pHash, thumbnail and
 colour layout), so that ``find`` searches its hash against every file's and
 judges the pair by the thumbnail rules, as two files (``matching.framed``).
 
-The record is kept apart from the match features (``persistence.pictures``,
-keyed by content hash and :data:`PICTURE_SPEC`): an index made without it stays
-readable, and its files get one on the next scan.  A plain photo costs a test
+A file may hold more than one candidate box: the bands' box and the island's
+(a photo beside a wide window's empty side, a caption's rows the bands took
+in), each kept where they differ (:func:`inner_boxes`), and each shrunk by
+:data:`INSET` pixels: the box's outer line blends the photo with the frame on
+the resampled decode, and that one line moved a small photo's hash 10-20 bits
+(medium phone-edits corpus, docs/benchmarks.md).
+
+The record (the pictures, :func:`read_pictures`) is kept apart from the match
+features (``persistence.pictures``, keyed by content hash and
+:data:`PICTURE_SPEC`): an index made without it stays readable, and its files
+get one on the next scan.  A plain photo costs a test
 of its four edge lines for a whole chunk at once (:func:`maybe_framed`); only
 a file with a flat band at an edge is searched for a box.
 """
@@ -32,13 +40,17 @@ from imgtwin.hashing.picture import FLAT_LEVELS, MARKS, picture_box
 
 #: Names what a record means (the box rule of ``hashing.picture``, the match features of its content); bump on
 #: any change.
-PICTURE_SPEC = "framed-v3-picturebox-island-features3"
-#: The box must hold this many pixels a side to be hashed (the pHash resizes to 32 x 32).
-MIN_SIDE = 24
+PICTURE_SPEC = "framed-v4-both-boxes-inset1-min16"
+#: The box must hold this many pixels a side to be hashed (the pHash resizes to 32 x 32): a photo of 4-8 % of a
+#: desktop screen is 17-33 px wide on the scan's decode, and still within 10 bits of its original.
+MIN_SIDE = 16
+#: Pixels taken off each side of a box: its outer line blends the photo with the frame.
+INSET = 1
 #: A box this much of the image (both ways) is the picture itself, not a framed part of it.
 MOST = 0.92
 
 _BOX = struct.Struct("<4H")
+_LENGTH = struct.Struct("<I")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,40 +80,75 @@ class FramedPicture:
                    MatchFeatures.from_bytes(data[_BOX.size :]))
 
 
+def pictures_to_bytes(pictures: Sequence[FramedPicture]) -> bytes:
+    """One content's record: its pictures, each after its length (empty: no frame)."""
+    return b"".join(_LENGTH.pack(len(data)) + data for data in (p.to_bytes() for p in pictures))
+
+
+def read_pictures(data: bytes) -> tuple[FramedPicture, ...]:
+    """The pictures of a record (:func:`pictures_to_bytes`; none for empty bytes); ValueError if damaged."""
+    out, at = [], 0
+    while at < len(data):
+        if at + _LENGTH.size > len(data):
+            raise ValueError("framed pictures: a truncated length")
+        (size,) = _LENGTH.unpack_from(data, at)
+        at += _LENGTH.size
+        if size == 0 or at + size > len(data):
+            raise ValueError(f"framed pictures: {size} bytes announced, {len(data) - at} left")
+        picture = FramedPicture.from_bytes(data[at : at + size])
+        assert picture is not None  # size > 0
+        out.append(picture)
+        at += size
+    return tuple(out)
+
+
 def framed_pictures(pixels: Sequence[np.ndarray], hasher: DCTHasher | None = None,
                     colours: Sequence[Image.Image | None] | None = None) -> list[bytes]:  # fmt: skip
     """The record of each (h, w) uint8 grey image (empty bytes: no frame), in order; ``colours``: the
     loader's small colour copies, cut at the same box for the picture's colour layout."""
-    boxes = {k: box for k in np.flatnonzero(maybe_framed(pixels)).tolist() if (box := inner_box(pixels[k]))}
+    boxes = [(k, box) for k in np.flatnonzero(maybe_framed(pixels)).tolist() for box in inner_boxes(pixels[k])]
     found = [b""] * len(pixels)
     if not boxes:
         return found
     crops, colour_crops = [], []
-    for k, (left, top, right, bottom) in boxes.items():
+    for k, (left, top, right, bottom) in boxes:
         crops.append(Image.fromarray(np.ascontiguousarray(pixels[k][top:bottom, left:right])))
         colour = colours[k] if colours is not None else None
-        colour_crops.append(None if colour is None else colour.crop(_scaled(boxes[k], pixels[k].shape, colour.size)))
+        colour_crops.append(None if colour is None else colour.crop(_scaled((left, top, right, bottom),
+                                                                            pixels[k].shape, colour.size)))
     features = compute_features_many(crops, hasher, colour_crops)
-    for (k, box), feature in zip(boxes.items(), features, strict=True):
+    pictures: dict[int, list[FramedPicture]] = {}
+    for (k, box), feature in zip(boxes, features, strict=True):
         height, width = pixels[k].shape
         fractions = [round(v * 65535) / 65535 for v in (box[0] / width, box[1] / height, box[2] / width,
                                                           box[3] / height)]  # fmt: skip
-        found[k] = FramedPicture((fractions[0], fractions[1], fractions[2], fractions[3]), feature).to_bytes()
+        picture = FramedPicture((fractions[0], fractions[1], fractions[2], fractions[3]), feature)
+        pictures.setdefault(k, []).append(picture)
+    for k, found_here in pictures.items():
+        found[k] = pictures_to_bytes(found_here)
     return found
 
 
-def inner_box(pixels: np.ndarray) -> tuple[int, int, int, int] | None:
-    """The picture's box inside the frame of one grey image, or None (no frame, a box too small or too large)."""
-    box = picture_box(pixels) or island_box(pixels)
-    if box is None:
-        return None
-    left, top, right, bottom = box
+def inner_boxes(pixels: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """The candidate boxes of the picture inside the frame of one grey image, each less :data:`INSET` pixels a
+    side: the bands' box and the island's where they differ (none: no frame, boxes too small or too large)."""
     height, width = pixels.shape
-    if right - left < MIN_SIDE or bottom - top < MIN_SIDE:
-        return None
-    if right - left >= MOST * width and bottom - top >= MOST * height:
-        return None
-    return box
+    out: list[tuple[int, int, int, int]] = []
+    for box in (picture_box(pixels), island_box(pixels)):
+        if box is None:
+            continue
+        left, top, right, bottom = box[0] + INSET, box[1] + INSET, box[2] - INSET, box[3] - INSET
+        if right - left < MIN_SIDE or bottom - top < MIN_SIDE:
+            continue
+        if right - left >= MOST * width and bottom - top >= MOST * height:
+            continue
+        if not any(max(abs(a - b) for a, b in zip(seen, (left, top, right, bottom))) <= SAME for seen in out):
+            out.append((left, top, right, bottom))
+    return out
+
+
+#: Two boxes this many pixels apart on every side are one.
+SAME = 2
 
 
 #: Grey levels off the background that a picture's pixel lies (JPEG noise on a flat background is 1-2 levels).

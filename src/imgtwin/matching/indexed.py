@@ -29,7 +29,7 @@ from imgtwin.matching.deep_extra import deep_extra_matches
 from imgtwin.matching.escalate import LocalSource, escalated_matches, with_escalated
 from imgtwin.matching.evidence import gather_evidence, upscale_questions
 from imgtwin.matching.files import FileRow, Loaded, RowSelector, load_rows
-from imgtwin.matching.framed import framed_matches
+from imgtwin.matching.framed import different_pictures, framed_matches
 from imgtwin.matching.grouping import EXACT, MATCHED_BY, Group, Matches, form_groups
 from imgtwin.matching.keeper import Evidence, KeeperPolicy, Ranking, rank_files
 from imgtwin.matching.keeper_words import metadata_gaps, reason_words
@@ -103,7 +103,7 @@ def group_rows(
     exact_only: bool = False,
     apart: frozenset[Pair] = frozenset(),
     escalate: LocalSource | None = None,
-    framed: Mapping[int, FramedPicture] | None = None,
+    framed: Mapping[int, Sequence[FramedPicture]] | None = None,
 ) -> Grouping:
     """Exact and near groups over the ``loaded`` files, and the ranking their keepers came from.
 
@@ -136,6 +136,8 @@ def group_rows(
             matches, derived = with_escalated(matches, accepted), derived + list(accepted.derived)
         found = escalated_matches(matches, table, judged[0], loaded, escalate, extra=extra)
         matches, derived = with_escalated(matches, found), derived + list(found.derived)
+        if framed:
+            matches, derived = _pictures_apart(matches, derived, framed)
     members = np.unique(np.concatenate([matches.i, matches.j, np.flatnonzero(all_labels >= 0)]).astype(np.int64))
     rows = loaded.rows(members)
     matches = replace(matches, i=np.searchsorted(members, matches.i), j=np.searchsorted(members, matches.j))
@@ -166,6 +168,17 @@ def group_rows(
     undecided = form_groups(len(rows), whole, ranking.order, whole_labels)
     decided = [g for g in undecided if any(split(a, b) for a, b in itertools.combinations(g.indices, 2))]
     return Grouping(groups, ranking, decided, rows)
+
+
+def _pictures_apart(matches: Matches, derived: list[tuple[int, int]], framed: Mapping[int, Sequence[FramedPicture]]
+                    ) -> tuple[Matches, list[tuple[int, int]]]:  # fmt: skip
+    """``matches`` and ``derived`` less the pairs of two screenshots of different photos in one app (their frames
+    agree in thumbnails and in keypoints: ``framed.different_pictures``)."""
+    apart = different_pictures(matches, framed)
+    if not apart.any():
+        return matches, derived
+    gone = {(min(a, b), max(a, b)) for a, b in zip(matches.i[apart].tolist(), matches.j[apart].tolist())}
+    return matches.where(~apart), [(a, b) for a, b in derived if (min(a, b), max(a, b)) not in gone]
 
 
 def _leaders(ranking: Ranking, evidence: Evidence) -> set[int]:
