@@ -19,7 +19,6 @@ from imgtwin.loading.plugins import missing_plugin_message
 from imgtwin.loading.raw import read_preview
 from imgtwin.loading.signatures import HEADER_BYTES, declared_length, identify
 from imgtwin.loading.strips import KEPT_FORMATS, StripStore
-from imgtwin.loading.webp import still_webp_pixels
 from imgtwin.records import ErrorReason
 
 # Pillow's own decompression-bomb error threshold (2 x MAX_IMAGE_PIXELS).
@@ -278,9 +277,7 @@ class StandardImageLoader:
             if scaled is not None:
                 scale = round(width / image.size[0]) if image.size[0] else 1
                 decode = f"jpeg-draft-1/{scale}"
-        webp = still_webp_pixels(image, stream)  # a still WebP: OpenCV's libwebp, the same pixels
-        pixels: Image.Image = image if webp is None else webp
-        pixels.load()
+        image.load()
         # Only after load(): some plugins (PNG) load inside getexif(), and a
         # decode error there must not be swallowed with the EXIF lookup.
         orientation = orientation_of(image)
@@ -289,18 +286,18 @@ class StandardImageLoader:
             orientation = fallback_orientation
         grey = None
         if self.strips is not None and name and (image.format or fmt) in KEPT_FORMATS:
-            grey = self._keep_rows(name, pixels, orientation, image.format or fmt)
+            grey = self._keep_rows(name, image, orientation)
         # The grey kept rows' full-size picture is the hash's too where both come from RGB (a 12-MP
         # conversion less, ~25 ms of a HEIC's ~500).
-        reuse = grey if pixels.mode == "RGB" and self.mode == "L" else None
-        return self.finish(pixels, width, height, image.format or fmt, decode, orientation, facts, reuse)
+        reuse = grey if image.mode == "RGB" and self.mode == "L" else None
+        return self.finish(image, width, height, image.format or fmt, decode, orientation, facts, reuse)
 
-    def _keep_rows(self, name: str, image: Image.Image, orientation: int, fmt: str) -> Image.Image:
+    def _keep_rows(self, name: str, image: Image.Image, orientation: int) -> Image.Image:
         """The picture's top rows, grey and upright, kept for this find's upscale checks (as ``top_rows`` makes
         them: grey first, then turned); returns the grey picture as decoded (not turned)."""
         assert self.strips is not None
         grey = image.convert("L")
-        self.strips.keep(name, fmt, grey.transpose(UPRIGHT[orientation]) if orientation in UPRIGHT
+        self.strips.keep(name, image.format or "", grey.transpose(UPRIGHT[orientation]) if orientation in UPRIGHT
                          else grey)  # fmt: skip
         return grey
 
