@@ -47,6 +47,24 @@ def test_draft_decoded_hash_matches_full_decode_closely(tmp_path) -> None:
     assert max(distances) <= 4
 
 
+@pytest.mark.parametrize("subsampling", [0, 2])  # 4:4:4 and 4:2:0
+def test_a_loader_without_colour_decodes_the_same_grey_pixels_from_the_luma_alone(tmp_path, subsampling: int) -> None:
+    """Without a colour copy a JPEG is drafted in grey (libjpeg skips the chroma): the pixels must be exactly
+    the luma the colour loader decodes, at a reduced scale and at full scale, turned upright the same way."""
+    path = tmp_path / "photo.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # turned 90 degrees: both must apply it after the decode
+    synthetic_photo(4, (1200, 900)).save(path, quality=88, subsampling=subsampling, exif=exif)
+    for decode_size in (200, 900):
+        grey = StandardImageLoader(720, decode_size=decode_size, colour=False).load(str(path))
+        both = StandardImageLoader(720, decode_size=decode_size).load(str(path))
+        assert grey.decode == both.decode == ("jpeg-draft-1/4" if decode_size == 200 else "jpeg-draft-1/1")
+        assert grey.colour is None and both.colour is not None
+        assert grey.image.mode == both.image.mode == "L" and grey.image.size == both.image.size
+        assert grey.image.height > grey.image.width  # turned upright
+        assert np.array_equal(np.asarray(grey.image), np.asarray(both.image))
+
+
 def test_small_png_is_decoded_fully_and_not_enlarged(tmp_path, loader) -> None:
     path = tmp_path / "small.png"
     synthetic_photo(1, (300, 200)).save(path)
