@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from imgtwin.hashing import resample
 from imgtwin.hashing.dct import DCTHasher
+from imgtwin.hashing.extractor import MatchFeatureExtractor
 from imgtwin.hashing.resample import MAX_SIDE, StackResizer, resize_stack
 from imgtwin.hashing.stack import stacked
+from imgtwin.loading.pillow_loader import StandardImageLoader
+from imgtwin.loading.preview_loader import PreviewFirstLoader
+from imgtwin.processing.task import ScanTask
 from tests.helpers import synthetic_photo
 
 LANCZOS, BOX = Image.Resampling.LANCZOS, Image.Resampling.BOX
@@ -67,8 +73,6 @@ def test_prepare_many_resizes_grey_pictures_together_as_prepare_does_each() -> N
     pictures = [synthetic_photo(k, size).convert("L") for k, size in enumerate([(96, 72)] * 5 + [(72, 96)] * 3)]
     pictures += [pictures[0].convert("F"), synthetic_photo(9, (300, 200)).convert("L")]
     pixels = [np.asarray(p.convert("L")) for p in pictures]
-    from imgtwin.hashing import resample
-
     warm_up, resample.RESIZER.warm_up = resample.RESIZER.warm_up, 0  # this process's own loop from the start
     try:
         together = hasher.prepare_many(pictures, pixels=pixels)
@@ -76,3 +80,27 @@ def test_prepare_many_resizes_grey_pictures_together_as_prepare_does_each() -> N
         resample.RESIZER.warm_up = warm_up
     assert together.dtype == np.float64
     assert np.array_equal(together, np.stack([hasher.prepare(p) for p in pictures]))
+
+
+def test_a_scan_s_features_are_the_same_bytes_through_either_resize(tmp_path: Path) -> None:
+    """Tiles of two orientations, a grey one and a PNG, through the scan's task: Pillow's resize (a process
+    warming up) and this module's give the same stored bytes."""
+    paths = []
+    for k, size in enumerate([(96, 72)] * 6 + [(72, 96)] * 3 + [(72, 54)] * 2):
+        path = tmp_path / f"t{k}.jpg"
+        synthetic_photo(k, size).save(path, quality=80)
+        paths.append(str(path))
+    synthetic_photo(20, (96, 72)).convert("L").save(tmp_path / "grey.jpg")
+    synthetic_photo(21, (90, 60)).save(tmp_path / "p.png")
+    paths += [str(tmp_path / "grey.jpg"), str(tmp_path / "p.png")]
+    task = ScanTask(PreviewFirstLoader(StandardImageLoader()), DCTHasher(8), MatchFeatureExtractor())
+
+    def stored(warm_up: int) -> list[tuple[object, ...]]:
+        kept, resample.RESIZER.warm_up = resample.RESIZER.warm_up, warm_up
+        try:
+            results = task.run_many(paths, lambda: None)
+        finally:
+            resample.RESIZER.warm_up = kept
+        return [(r.status, r.hash, r.features, r.signals, r.picture) for r in results]
+
+    assert stored(10**9) == stored(0)
