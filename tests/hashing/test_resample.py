@@ -54,7 +54,7 @@ def test_the_resizer_uses_pillow_until_warm_and_for_a_size_that_would_differ() -
         return np.stack([np.asarray(p.resize((32, 32), LANCZOS)) for p in pictures])
 
     pictures = [synthetic_photo(k, (96, 72)).convert("L") for k in range(4)]
-    resizer = StackResizer(warm_up=4)
+    resizer = StackResizer(warm_up=4, repeats=0)
     assert np.array_equal(resizer.resize(pictures, stacked(pictures), (32, 32), LANCZOS), pillow(pictures))
     assert resizer.warm_up == 0  # warmed up by Pillow; now its own loop, checked on the first picture
     assert np.array_equal(resizer.resize(pictures, stacked(pictures), (32, 32), LANCZOS), pillow(pictures))
@@ -68,16 +68,29 @@ def test_the_resizer_uses_pillow_until_warm_and_for_a_size_that_would_differ() -
     assert np.array_equal(resizer.resize(large, 255 - stacked(large), (32, 32), LANCZOS), pillow(large))
 
 
+def test_a_size_gets_its_own_loop_only_after_some_of_its_pictures() -> None:
+    # The last picture's pixels are not its own: where the compiled loop resizes the stack (its check reads
+    # the first picture only) that picture comes out otherwise than Pillow makes it, which shows the path.
+    pictures = [synthetic_photo(k, (60, 44)).convert("L") for k in range(2)]
+    pixels = stacked(pictures).copy()
+    pixels[-1] = 255 - pixels[-1]
+    pillow = np.stack([np.asarray(p.resize((32, 32), LANCZOS)) for p in pictures])
+    resizer = StackResizer(warm_up=0, repeats=3)
+    assert np.array_equal(resizer.resize(pictures, pixels, (32, 32), LANCZOS), pillow)  # 2 of its size so far
+    second = resizer.resize(pictures, pixels, (32, 32), LANCZOS)  # 4: its own loop
+    assert np.array_equal(second[0], pillow[0]) and not np.array_equal(second[1], pillow[1])
+
+
 def test_prepare_many_resizes_grey_pictures_together_as_prepare_does_each() -> None:
     hasher = DCTHasher()
     pictures = [synthetic_photo(k, size).convert("L") for k, size in enumerate([(96, 72)] * 5 + [(72, 96)] * 3)]
     pictures += [pictures[0].convert("F"), synthetic_photo(9, (300, 200)).convert("L")]
     pixels = [np.asarray(p.convert("L")) for p in pictures]
-    warm_up, resample.RESIZER.warm_up = resample.RESIZER.warm_up, 0  # this process's own loop from the start
+    kept, resample.RESIZER = resample.RESIZER, StackResizer(warm_up=0, repeats=0)  # its own loop from the start
     try:
         together = hasher.prepare_many(pictures, pixels=pixels)
     finally:
-        resample.RESIZER.warm_up = warm_up
+        resample.RESIZER = kept
     assert together.dtype == np.float64
     assert np.array_equal(together, np.stack([hasher.prepare(p) for p in pictures]))
 
@@ -96,11 +109,11 @@ def test_a_scan_s_features_are_the_same_bytes_through_either_resize(tmp_path: Pa
     task = ScanTask(PreviewFirstLoader(StandardImageLoader()), DCTHasher(8), MatchFeatureExtractor())
 
     def stored(warm_up: int) -> list[tuple[object, ...]]:
-        kept, resample.RESIZER.warm_up = resample.RESIZER.warm_up, warm_up
+        kept, resample.RESIZER = resample.RESIZER, StackResizer(warm_up=warm_up, repeats=0)
         try:
             results = task.run_many(paths, lambda: None)
         finally:
-            resample.RESIZER.warm_up = kept
+            resample.RESIZER = kept
         return [(r.status, r.hash, r.features, r.signals, r.picture) for r in results]
 
     assert stored(10**9) == stored(0)

@@ -40,7 +40,7 @@ from functools import cached_property
 import numpy as np
 from PIL import Image
 
-from imgtwin.hashing.resample import RESIZER
+from imgtwin.hashing import resample
 from imgtwin.hashing.stack import stacked
 from imgtwin.records import HashSpec, ImageHash
 
@@ -106,7 +106,7 @@ class DCTHasher:
                 prepared[k] = self.prepare(image)
         for members in groups.values():
             stack = np.stack([pixels[k] for k in members])
-            prepared[members] = RESIZER.resize([images[k] for k in members], stack, size, Image.Resampling.LANCZOS)
+            prepared[members] = resample.RESIZER.resize([images[k] for k in members], stack, size, Image.Resampling.LANCZOS)
         return prepared
 
     def _resized(self, image: Image.Image) -> Image.Image:

@@ -36,6 +36,8 @@ MAX_SIDE = 256
 #: themselves ~13,000 tiny pictures later (~63 us each saved): a scan of 200,000 tiles on two cores gains
 #: ~10 CPU s, one of 40,000 or fewer never starts it.
 WARM_UP = 20_000
+#: Pictures of one size a process resizes through Pillow before that size gets its coefficients.
+REPEATS = 32
 
 _ONE = float(1 << PRECISION_BITS)
 _SUPPORT = {Image.Resampling.BOX: 0.5, Image.Resampling.LANCZOS: 3.0}
@@ -124,12 +126,16 @@ def _pass(pixels: np.ndarray, axis: int, out: int, method: Image.Resampling) -> 
 class StackResizer:
     """``resize_stack`` where it gives Pillow's bytes and pays, Pillow elsewhere; one per process (``RESIZER``).
 
-    Pillow until the process has resized ``WARM_UP`` pictures; then a size is trusted once its first picture
-    came out the same as Pillow's. A picture with a side over ``MAX_SIDE`` always goes to Pillow.
+    Pillow until the process has resized ``warm_up`` pictures, and for a size until ``repeats`` of its pictures
+    came (its coefficients cost ~1 ms to make: a collection of pictures of ever new sizes keeps Pillow); then a
+    size is trusted once its first picture comes out the same as Pillow's. A picture with a side over
+    ``MAX_SIDE`` always goes to Pillow.
     """
 
-    def __init__(self, warm_up: int = WARM_UP) -> None:
+    def __init__(self, warm_up: int = WARM_UP, repeats: int = REPEATS) -> None:
         self.warm_up = warm_up
+        self.repeats = repeats
+        self._seen: dict[tuple[tuple[int, ...], tuple[int, int], Image.Resampling], int] = {}
         self._checked: dict[tuple[tuple[int, ...], tuple[int, int], Image.Resampling], bool] = {}
 
     def resize(self, images: Sequence[Image.Image], pixels: np.ndarray | None, size: tuple[int, int],
@@ -145,6 +151,11 @@ class StackResizer:
         key = (pixels.shape[1:], size, method)
         trusted = self._checked.get(key)
         if trusted is None:
+            seen = self._seen[key] = self._seen.get(key, 0) + len(pixels)
+            if seen <= self.repeats:
+                if len(self._seen) > 4096:
+                    self._seen.clear()
+                return False
             trusted = max(pixels.shape[1:3]) <= MAX_SIDE and bool(
                 np.array_equal(resize_stack(pixels[:1], size, method)[0], np.asarray(image.resize(size, method))))
             if len(self._checked) > 4096:

@@ -1,7 +1,7 @@
 """One pass of Pillow's 8-bit resampling over many pictures at once, compiled (numba): ``hashing.resample``'s loop.
 
 Apart from ``hashing.resample`` so that numba is imported only by a process that resizes many small pictures
-(a scan's worker past its first few hundred; ``RESIZER``), not by every process that imports the hashing.
+(a scan's worker past its first 20,000 pictures: ``RESIZER``), not by every process that imports the hashing.
 """
 
 from __future__ import annotations
