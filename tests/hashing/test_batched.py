@@ -119,10 +119,11 @@ def test_a_picture_whose_features_fail_is_its_own_error(small_files: list[Path])
     """A hasher that fails on one picture: the chunk is done again one by one, that picture alone fails."""
 
     class Picky(DCTHasher):
-        def prepare_many(self, images: Sequence[Image.Image]) -> np.ndarray:  # the features' thumbnails
+        def prepare_many(self, images: Sequence[Image.Image], pixels: Sequence[np.ndarray] | None = None
+                         ) -> np.ndarray:  # the features' thumbnails
             if any(image.size == (120, 64) for image in images):
                 raise ValueError("no wide pictures")
-            return super().prepare_many(images)
+            return super().prepare_many(images, pixels)
 
     paths = [str(p) for p in small_files]
     results = ScanTask(StandardImageLoader(), Picky(), MatchFeatureExtractor()).run_many(paths, lambda: None)

@@ -7,6 +7,7 @@ a broken, an empty and a text file named like a picture, and one over ``WHOLE_RE
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -134,3 +135,34 @@ def test_a_loader_that_refines_load_sees_every_small_file_the_preview_does_not_a
         except LoadError:
             pass
     assert small and len(seen) == len(small) - answered, (seen, answered)
+
+
+_OPENED: list[str] = []  # the watched paths, as each open of one is announced
+_WATCHED: set[str] = set()
+
+
+def _count_opens(event: str, args: tuple[object, ...]) -> None:
+    if event == "open" and args and isinstance(args[0], str) and args[0] in _WATCHED:
+        _OPENED.append(args[0])
+
+
+sys.addaudithook(_count_opens)  # Python's own audit events: every open of a file by path
+
+
+def test_the_scan_s_loader_opens_a_small_file_once(tmp_path: Path) -> None:
+    """The preview-first loader reads a small file whole for its preview look; where no preview answers, its
+    main decode takes those bytes (a plain ``StandardImageLoader`` as main), not a second open and read."""
+    paths = _files(tmp_path / "files")
+    small = [p for p in paths if os.path.getsize(p) <= WHOLE_READ_BYTES and p.endswith(("t0.jpg", "small.gif",
+                                                                                           "side.png", "broken.jpg"))]
+    _WATCHED.update(small)
+    try:
+        loader = PreviewFirstLoader(StandardImageLoader())
+        for path in small:
+            try:
+                loader.load(path)
+            except LoadError:
+                pass
+    finally:
+        _WATCHED.clear()
+    assert sorted(_OPENED) == sorted(small)

@@ -49,11 +49,11 @@ def compute_features_many(images: Sequence[Image.Image], hasher: DCTHasher | Non
     if not images:
         return []
     grey = [image if image.mode in ("L", "F") else image.convert("L") for image in images]
-    prepared = hasher.prepare_many(grey)
+    pixels = pixels if pixels is not None else grey_pixels_many(grey)
+    prepared = hasher.prepare_many(grey, pixels=pixels)
     blocks = hasher.low_frequencies(prepared)
     full_hashes = _hash_values(blocks)
     full_thumbs = _thumbs(prepared)
-    pixels = pixels if pixels is not None else grey_pixels_many(grey)
     boxes = trim_boxes(pixels)
     thumbs = full_thumbs.copy()
     trims: list[tuple[float, float, float, float]] = []

@@ -8,6 +8,8 @@ defence against files crafted to collide).
 
 from __future__ import annotations
 
+import os
+
 import xxhash
 
 CONTENT_HASH_ALGORITHM = "xxh3-128"
@@ -15,11 +17,18 @@ _CHUNK = 1 << 20
 
 
 def content_hash(path: str) -> str:
-    """Hex digest of a file's bytes. Raises OSError like ``open``."""
+    """Hex digest of a file's bytes (or of an open descriptor's, which it closes). Raises OSError like ``open``.
+
+    Read by plain system calls: a buffered file object cost ~8 us more a file, half of what the scan's copy
+    check paid to hash a 5 KB tile.
+    """
     digest = xxhash.xxh3_128()
-    with open(path, "rb") as stream:
-        while chunk := stream.read(_CHUNK):
+    fd = path if isinstance(path, int) else os.open(path, os.O_RDONLY)
+    try:
+        while chunk := os.read(fd, _CHUNK):
             digest.update(chunk)
+    finally:
+        os.close(fd)
     return digest.hexdigest()
 
 

@@ -40,6 +40,7 @@ from functools import cached_property
 import numpy as np
 from PIL import Image
 
+from imgtwin.hashing import resample
 from imgtwin.hashing.stack import stacked
 from imgtwin.records import HashSpec, ImageHash
 
@@ -86,12 +87,27 @@ class DCTHasher:
         """Steps 1-2: the M x M grayscale pixels as float64."""
         return np.asarray(self._resized(image), dtype=np.float64)
 
-    def prepare_many(self, images: Sequence[Image.Image]) -> np.ndarray:
-        """``prepare`` of each image as one (n, M, M) stack, copied out of Pillow together (``hashing.stack``)."""
-        smalls = [self._resized(image) for image in images]
-        if all(small.mode == "L" for small in smalls):
-            return stacked(smalls).astype(np.float64)
-        return np.stack([np.asarray(small, dtype=np.float64) for small in smalls])
+    def prepare_many(self, images: Sequence[Image.Image], pixels: Sequence[np.ndarray] | None = None) -> np.ndarray:
+        """``prepare`` of each image as one (n, M, M) stack. ``pixels``: each image's ``np.asarray``, where the
+        caller has them: the grey pictures of one size are then resized together (``hashing.resample``, the
+        same bytes as Pillow's); else each is resized alone and copied out together (``hashing.stack``)."""
+        if pixels is None:
+            smalls = [self._resized(image) for image in images]
+            if all(small.mode == "L" for small in smalls):
+                return stacked(smalls).astype(np.float64)
+            return np.stack([np.asarray(small, dtype=np.float64) for small in smalls])
+        size = (self.image_size, self.image_size)
+        prepared = np.empty((len(images), *size))
+        groups: dict[tuple[int, int], list[int]] = {}
+        for k, image in enumerate(images):
+            if image.mode == "L":
+                groups.setdefault(image.size, []).append(k)
+            else:
+                prepared[k] = self.prepare(image)
+        for members in groups.values():
+            stack = np.stack([pixels[k] for k in members])
+            prepared[members] = resample.RESIZER.resize([images[k] for k in members], stack, size, Image.Resampling.LANCZOS)
+        return prepared
 
     def _resized(self, image: Image.Image) -> Image.Image:
         if image.mode not in ("L", "F"):  # F: high bit depth, kept as floats
