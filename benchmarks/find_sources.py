@@ -28,7 +28,7 @@ import os
 import resource
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -61,6 +61,7 @@ class Clock:
 
     def __init__(self, seconds: dict[str, float], cpu: dict[str, float]) -> None:
         self.seconds, self.cpu = seconds, cpu
+        self.peak: dict[str, float] = {}  # the process's peak RSS at the end of each stage (MB): where it grew
 
     @contextmanager
     def __call__(self, name: str) -> Iterator[None]:
@@ -68,6 +69,7 @@ class Clock:
         yield
         self.seconds[name] = time.perf_counter() - wall
         self.cpu[name] = time.process_time() - used
+        self.peak[name] = peak_mb()
 
 
 def _subset(cand: Candidates, rows: np.ndarray) -> Candidates:
@@ -108,6 +110,19 @@ def _source(name: str, band: str, rows: np.ndarray, files: int, score: np.ndarra
     return out
 
 
+def _progress(files: int) -> Callable[[StreamCounts], None]:
+    """Prints the stream's counts, CPU seconds and peak RSS every 20 blocks: a long run read while it goes."""
+    start = time.process_time()
+
+    def show(counts: StreamCounts) -> None:
+        if counts.blocks % 20 == 0:
+            print(f"  block {counts.blocks}: {counts.queried:,} query files of {files:,} (per chunk of targets), "
+                  f"{counts.raw:,} raw, {counts.kept:,} kept, {time.process_time() - start:.1f} CPU s, "
+                  f"peak {peak_mb():.0f} MB, load {os.getloadavg()[0]:.1f}", flush=True)
+
+    return show
+
+
 def measure(db: str, roots: list[str], threshold: int, sample: int | None, count_only: bool = False,
             groups: str | None = None, streamed: bool = False, look: bool = False) -> dict[str, Any]:
     """Stage seconds, candidates, kept and accepted pairs per source (see the module doc)."""
@@ -123,7 +138,8 @@ def measure(db: str, roots: list[str], threshold: int, sample: int | None, count
         with clock("low-detail candidates"):
             flat = flat_candidates(table)
         with clock("streamed candidates (search, layout filter)"):
-            kept_stream = streamed_candidates(table, params, flat, look_again(table) if look else None)
+            kept_stream = streamed_candidates(table, params, flat, look_again(table) if look else None,
+                                              _progress(files))
         cand, counts = kept_stream.kept, kept_stream.counts
         score, bar = np.full(len(cand.i), np.inf, np.float32), np.zeros(len(cand.i), np.float32)
     else:
@@ -151,8 +167,7 @@ def measure(db: str, roots: list[str], threshold: int, sample: int | None, count
             ok, _ = judge(table, params, _subset(cand, judged))
         accepted = np.zeros(total, bool)
         accepted[judged] = ok
-    paths = loaded.paths(range(files))
-    together = _grouped(groups, paths)
+    together = _grouped(groups, loaded.paths(range(files)) if groups else [])  # every path: only when asked
     n = np.int64(max(files, 1))
 
     def grouped_mask(i: np.ndarray, j: np.ndarray) -> np.ndarray | None:
@@ -188,7 +203,7 @@ def measure(db: str, roots: list[str], threshold: int, sample: int | None, count
         "accepted": None if accepted is None else float(accepted.sum() * scale),
         "pairs_per_s": len(judged) / max(seconds.get("verification", 0.0), 1e-9),
         "pairs_per_cpu_s": len(judged) / max(cpu.get("verification", 0.0), 1e-9), "seconds": seconds,
-        "cpu_seconds": cpu, "peak_rss_mb": peak_mb(), "sources": sources, "load_average": os.getloadavg()[0],
+        "cpu_seconds": cpu, "peak_rss_mb": peak_mb(), "peak_after_mb": clock.peak, "sources": sources, "load_average": os.getloadavg()[0],
         "stream": None if counts is None else {"blocks": counts.blocks, "most_rows": counts.most_rows,
                                                "looked": len(kept_stream.looked[0]) if look else None},
     }
@@ -206,8 +221,9 @@ def print_report(result: dict[str, Any]) -> None:
         print(f"  streamed: {result['stream']['blocks']} blocks, at most {result['stream']['most_rows']:,} search rows "
               f"a block; dropped upright candidates kept by the second look: {result['stream']['looked']}; the "
               "sources below count the kept candidates")
-    print("  stages, wall s (CPU s): " + ", ".join(f"{k} {v:.1f} ({result['cpu_seconds'][k]:.1f})"
-                                                  for k, v in result["seconds"].items()))
+    print("  stages, wall s (CPU s) [peak RSS after, MB]: " + ", ".join(
+        f"{k} {v:.1f} ({result['cpu_seconds'][k]:.1f}) [{result['peak_after_mb'][k]:.0f}]"
+        for k, v in result["seconds"].items()))
     print("  | source | band | candidates (per file) | kept (per file) | accepted (dropped) | least accepted"
           " / bar | grouped (dropped) | least grouped |")
     print("  |---|---|---|---|---|---|---|---|")

@@ -141,3 +141,24 @@ def test_peak_memory_follows_the_kept_candidates_not_the_raw_ones(monkeypatch: p
     assert all(c.kept < 0.05 * c.raw for c in counts), counts
     assert peaks[1] < 2.5 * peaks[0], peaks
     assert whole > 10 * peaks[1], (whole, peaks)
+
+
+def test_the_low_detail_pairs_are_merged_as_by_one_sort() -> None:
+    """The kept candidates, sorted, take the few low-detail layout pairs without a second sort of all of them:
+    where a pair is in both, the better row (the candidate's on a tie), as ``candidates.merged`` picks it."""
+    from imgtwin.matching.candidates import FLAT, best_per_pair, merged
+
+    rng = np.random.default_rng(3)
+    m, n = 5000, 400
+    cand = best_per_pair(rng.integers(0, n, m), rng.integers(0, n, m), rng.integers(0, 11, m),
+                         rng.integers(0, 8, m), rng.integers(0, 3, m))
+    pick = rng.choice(len(cand.i), 300, replace=False)
+    fi, fj = np.concatenate([cand.j[pick], rng.integers(0, n, 300)]), np.concatenate([cand.i[pick], rng.integers(0, n, 300)])
+    apart = fi != fj
+    fi, fj = fi[apart], fj[apart]
+    flat = Candidates(fi, fj, rng.integers(0, 11, len(fi)).astype(np.int16), np.zeros(len(fi), np.int8),
+                      np.full(len(fi), FLAT, np.int8))
+    flat = best_per_pair(flat.i, flat.j, flat.distance, flat.transform, flat.kind)
+    expected = merged(cand, flat)
+    assert same(stream._with_flat(cand, flat, n), expected)
+    assert (expected.kind == FLAT).sum() > 300 and len(expected.i) > len(cand.i)

@@ -63,6 +63,7 @@ class StreamCounts:
     kept: int = 0
     blocks: int = 0
     most_rows: int = 0
+    queried: int = 0  # query files searched so far (each file once per chunk of targets)
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +195,49 @@ def _joined(parts: list[Candidates]) -> Candidates:
                                                                                 "kind")))  # fmt: skip
 
 
+def _compact(cand: Candidates) -> Candidates:
+    """A block's kept candidates in 12 bytes a pair (files as int32) while the other blocks run."""
+    small = np.int32 if len(cand.i) == 0 or max(int(cand.i.max()), int(cand.j.max())) < 2**31 else np.int64
+    return Candidates(cand.i.astype(small), cand.j.astype(small), cand.distance, cand.transform, cand.kind)
+
+
+def _sorted(parts: list[Candidates], n: int) -> Candidates:
+    """The blocks' candidates as one list sorted by pair (``best_per_pair``'s order), a column at a time: at a
+    million files the kept candidates of the mosaic tiles are ~20 million, and a lexsort holds several copies."""
+    key = np.concatenate([p.i.astype(np.int64) * n + p.j for p in parts]) if parts else np.empty(0, np.int64)
+    order = np.argsort(key)
+    key = key[order]
+    columns = {f: np.concatenate([getattr(p, f) for p in parts])[order] if parts else np.empty(0, np.int8)
+               for f in ("distance", "transform", "kind")}  # fmt: skip
+    parts.clear()
+    return Candidates(key // n, key % n, columns["distance"].astype(np.int16), columns["transform"].astype(np.int8),
+                      columns["kind"].astype(np.int8))
+
+
+def _with_flat(cand: Candidates, flat: Candidates, n: int) -> Candidates:
+    """``candidates.merged`` of the sorted ``cand`` and the few ``flat`` pairs, without sorting ``cand`` again:
+    the pairs in both get the best of their two rows (``cand``'s first), the others are inserted in order."""
+    if not len(flat.i):
+        return cand
+    keys = cand.i * n + cand.j
+
+    def where(i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Positions of pairs ``(i, j)`` in ``keys`` (or where they would go), and whether they are there."""
+        wanted = np.minimum(i, j) * n + np.maximum(i, j)
+        at = np.searchsorted(keys, wanted)
+        return at, keys[np.minimum(at, max(len(keys) - 1, 0))] == wanted if len(keys) else np.zeros(len(at), bool)
+
+    at, found = where(flat.i, flat.j)
+    both = merged(cand.where(at[found]), flat)
+    at, mine = where(both.i, both.j)
+    columns = []
+    for f in ("i", "j", "distance", "transform", "kind"):
+        column = getattr(cand, f).copy()
+        column[at[mine]] = getattr(both, f)[mine]
+        columns.append(np.insert(column, at[~mine], getattr(both, f)[~mine]))
+    return Candidates(*columns)
+
+
 def wide_and_bar(table: FeatureTable | HashTable, params: NearParams, cand: Candidates) -> tuple[np.ndarray, np.ndarray]:
     """Which candidates ``params.layout`` scores (plain and rotated beyond the threshold, crops of untrimmed
     files) and each one's bar (``layout.LayoutRule``)."""
@@ -215,11 +259,13 @@ class Streamed:
 
 
 def streamed_candidates(table: FeatureTable | HashTable, params: NearParams, flat: Candidates,
-                        look: Look | None = None) -> Streamed:  # fmt: skip
+                        look: Look | None = None, progress: Callable[[StreamCounts], None] | None = None
+                        ) -> Streamed:  # fmt: skip
     """``near``'s candidates less those ``params.layout`` drops, a block of query files at a time (module doc).
 
     ``flat``: the low-detail layout pairs (``near.flat_candidates``); ``look``: called with each block's
-    dropped candidates. The first block has :data:`FIRST_BLOCK` files, the next follow the rows a file made."""
+    dropped candidates; ``progress``: with the counts after each block (benchmarks). The first block has
+    :data:`FIRST_BLOCK` files, the next follow the rows a file made."""
     n = len(table)
     raw = RawCandidates.of(table, params, flat)
     held, chunk = HeldChunks(table), layout.CHUNK_FILES
@@ -241,14 +287,17 @@ def streamed_candidates(table: FeatureTable | HashTable, params: NearParams, fla
                     if params.layout is not None and len(cand.i):
                         wide, bar = wide_and_bar(table, params, cand)
                         keep = held.score(cand.i, cand.j, cand.transform, wide) >= bar
-                    kept.append(cand.where(keep))
+                    kept.append(_compact(cand.where(keep)))
                     if look is not None and not keep.all():
                         looked.append(look(cand.where(~keep)))
                     counts = StreamCounts(counts.raw + len(keep), counts.kept + int(keep.sum()), counts.blocks + 1,
-                                          max(counts.most_rows, rows))
+                                          max(counts.most_rows, rows), counts.queried + len(queries))
+                    if progress is not None:
+                        progress(counts)
                     start = queries.stop
                     size = int(np.clip(TARGET_ROWS * len(queries) / max(rows, 1), MIN_BLOCK, chunk))
-    whole = merged(_joined(kept), flat)  # sorted by pair, as the whole search's
+    del held  # its vectors, before the kept candidates are sorted
+    whole = _with_flat(_sorted(kept, n), flat, n)
     none = np.empty(0, np.int64)
     pairs = tuple(np.concatenate([p[side] for p in looked]) if looked else none for side in (0, 1))
     return Streamed(whole, raw, (pairs[0], pairs[1]), counts)
