@@ -17,7 +17,7 @@ the thumbnails, straightened or escalated to local features).
 
 Usage:
     python benchmarks/find_sources.py DB [ROOT ...] [--threshold 6] [--sample K | --count-only]
-                                      [--groups FIND_JSON] [--json OUT]
+                                      [--groups FIND_JSON] [--json OUT] [--streamed [--look]]
 """
 
 from __future__ import annotations
@@ -28,27 +28,26 @@ import os
 import resource
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
+from imgtwin.matching.candidates import CROP, FLAT, PLAIN, ROTATED, Candidates
 from imgtwin.matching.indexed import load_rows
 from imgtwin.matching.layout import LayoutRule
 from imgtwin.matching.near import (
-    CROP,
-    FLAT,
-    PLAIN,
-    ROTATED,
-    Candidates,
     NearParams,
     candidate_pairs,
+    flat_candidates,
     judge,
     layout_scores,
     with_flat_candidates,
 )
+from imgtwin.matching.partial import look_again
 from imgtwin.matching.straighten import straightened_candidates, straightened_layout
+from imgtwin.matching.stream import StreamCounts, streamed_candidates
 
 SOURCES = (("plain", PLAIN), ("rotated/mirrored", ROTATED), ("crop hypotheses", CROP), ("low-detail layout", FLAT))
 
@@ -62,6 +61,7 @@ class Clock:
 
     def __init__(self, seconds: dict[str, float], cpu: dict[str, float]) -> None:
         self.seconds, self.cpu = seconds, cpu
+        self.peak: dict[str, float] = {}  # the process's peak RSS at the end of each stage (MB): where it grew
 
     @contextmanager
     def __call__(self, name: str) -> Iterator[None]:
@@ -69,6 +69,7 @@ class Clock:
         yield
         self.seconds[name] = time.perf_counter() - wall
         self.cpu[name] = time.process_time() - used
+        self.peak[name] = peak_mb()
 
 
 def _subset(cand: Candidates, rows: np.ndarray) -> Candidates:
@@ -109,8 +110,21 @@ def _source(name: str, band: str, rows: np.ndarray, files: int, score: np.ndarra
     return out
 
 
+def _progress(files: int) -> Callable[[StreamCounts], None]:
+    """Prints the stream's counts, CPU seconds and peak RSS every 20 blocks: a long run read while it goes."""
+    start = time.process_time()
+
+    def show(counts: StreamCounts) -> None:
+        if counts.blocks % 20 == 0:
+            print(f"  block {counts.blocks}: {counts.queried:,} query files of {files:,} (per chunk of targets), "
+                  f"{counts.raw:,} raw, {counts.kept:,} kept, {time.process_time() - start:.1f} CPU s, "
+                  f"peak {peak_mb():.0f} MB, load {os.getloadavg()[0]:.1f}", flush=True)
+
+    return show
+
+
 def measure(db: str, roots: list[str], threshold: int, sample: int | None, count_only: bool = False,
-            groups: str | None = None) -> dict[str, Any]:
+            groups: str | None = None, streamed: bool = False, look: bool = False) -> dict[str, Any]:
     """Stage seconds, candidates, kept and accepted pairs per source (see the module doc)."""
     params = NearParams(threshold=threshold)
     seconds: dict[str, float] = {}
@@ -119,13 +133,23 @@ def measure(db: str, roots: list[str], threshold: int, sample: int | None, count
     with clock("load"):
         loaded = load_rows(db, roots)
     table, files = loaded.table, len(loaded.table)
-    with clock("hash candidates"):
-        cand = candidate_pairs(table, params.threshold + params.extension, params.rotations,
-                               crop_radius=params.crop_threshold)
-    with clock("low-detail candidates"):
-        cand = with_flat_candidates(table, cand)
-    with clock("layout filter"):  # the vectors derived per block of candidates
-        score, bar = layout_scores(table, params, cand)
+    counts: StreamCounts | None = None
+    if streamed:
+        with clock("low-detail candidates"):
+            flat = flat_candidates(table)
+        with clock("streamed candidates (search, layout filter)"):
+            kept_stream = streamed_candidates(table, params, flat, look_again(table) if look else None,
+                                              _progress(files))
+        cand, counts = kept_stream.kept, kept_stream.counts
+        score, bar = np.full(len(cand.i), np.inf, np.float32), np.zeros(len(cand.i), np.float32)
+    else:
+        with clock("hash candidates"):
+            cand = candidate_pairs(table, params.threshold + params.extension, params.rotations,
+                                   crop_radius=params.crop_threshold)
+        with clock("low-detail candidates"):
+            cand = with_flat_candidates(table, cand)
+        with clock("layout filter"):  # the vectors derived per block of candidates
+            score, bar = layout_scores(table, params, cand)
     with clock("straightened candidates"):
         turned = straightened_candidates(table, min(params.straight_threshold, params.crop_threshold))
     with clock("straightened filter"):
@@ -143,8 +167,7 @@ def measure(db: str, roots: list[str], threshold: int, sample: int | None, count
             ok, _ = judge(table, params, _subset(cand, judged))
         accepted = np.zeros(total, bool)
         accepted[judged] = ok
-    paths = loaded.paths(range(files))
-    together = _grouped(groups, paths)
+    together = _grouped(groups, loaded.paths(range(files)) if groups else [])  # every path: only when asked
     n = np.int64(max(files, 1))
 
     def grouped_mask(i: np.ndarray, j: np.ndarray) -> np.ndarray | None:
@@ -171,6 +194,8 @@ def measure(db: str, roots: list[str], threshold: int, sample: int | None, count
                            files, turned_score, np.full(len(turned.i), rule.hypothesis, np.float32), None, 1.0,
                            grouped_mask(turned.i, turned.j)))
     kept = score >= bar
+    if counts is not None:  # the raw candidates were counted, never held
+        total = counts.raw
     return {
         "db": db, "files": files, "threshold": threshold, "candidates": total, "per_file": total / max(files, 1),
         "kept": int(kept.sum()), "kept_per_file": float(kept.sum()) / max(files, 1),
@@ -178,7 +203,9 @@ def measure(db: str, roots: list[str], threshold: int, sample: int | None, count
         "accepted": None if accepted is None else float(accepted.sum() * scale),
         "pairs_per_s": len(judged) / max(seconds.get("verification", 0.0), 1e-9),
         "pairs_per_cpu_s": len(judged) / max(cpu.get("verification", 0.0), 1e-9), "seconds": seconds,
-        "cpu_seconds": cpu, "peak_rss_mb": peak_mb(), "sources": sources, "load_average": os.getloadavg()[0],
+        "cpu_seconds": cpu, "peak_rss_mb": peak_mb(), "peak_after_mb": clock.peak, "sources": sources, "load_average": os.getloadavg()[0],
+        "stream": None if counts is None else {"blocks": counts.blocks, "most_rows": counts.most_rows,
+                                               "looked": len(kept_stream.looked[0]) if look else None},
     }
 
 
@@ -190,8 +217,13 @@ def print_report(result: dict[str, Any]) -> None:
           f"{result['kept']:,} ({result['kept_per_file']:.2f} per file); {accepted}verified {result['judged']:,} at "
           f"{result['pairs_per_s']:,.0f} pairs/s ({result['pairs_per_cpu_s']:,.0f} per CPU second); "
           f"peak RSS {result['peak_rss_mb']:.0f} MB; load {result['load_average']:.1f}")
-    print("  stages, wall s (CPU s): " + ", ".join(f"{k} {v:.1f} ({result['cpu_seconds'][k]:.1f})"
-                                                  for k, v in result["seconds"].items()))
+    if result.get("stream"):
+        print(f"  streamed: {result['stream']['blocks']} blocks, at most {result['stream']['most_rows']:,} search rows "
+              f"a block; dropped upright candidates kept by the second look: {result['stream']['looked']}; the "
+              "sources below count the kept candidates")
+    print("  stages, wall s (CPU s) [peak RSS after, MB]: " + ", ".join(
+        f"{k} {v:.1f} ({result['cpu_seconds'][k]:.1f}) [{result['peak_after_mb'][k]:.0f}]"
+        for k, v in result["seconds"].items()))
     print("  | source | band | candidates (per file) | kept (per file) | accepted (dropped) | least accepted"
           " / bar | grouped (dropped) | least grouped |")
     print("  |---|---|---|---|---|---|---|---|")
@@ -216,11 +248,13 @@ def main() -> None:
     parser.add_argument("--count-only", action="store_true", help="count the candidates, verify none")
     parser.add_argument("--groups", default=None, help="a find --json output of this index (see the module doc)")
     parser.add_argument("--json", dest="json_path", default=None, help="also write the numbers as JSON")
+    parser.add_argument("--streamed", action="store_true", help="the candidates as find makes them, a block at a time")
+    parser.add_argument("--look", action="store_true", help="with --streamed: partial's look at the dropped ones")
     args = parser.parse_args()
     if not os.path.isfile(args.db):
         raise SystemExit(f"find_sources: no index at {args.db}")
     result = measure(args.db, [os.path.abspath(r) for r in args.roots], args.threshold, args.sample, args.count_only,
-                     args.groups)
+                     args.groups, args.streamed, args.look)
     print_report(result)
     if args.json_path:
         with open(args.json_path, "w", encoding="utf-8") as out:

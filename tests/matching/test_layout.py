@@ -17,21 +17,21 @@ from PIL import Image
 
 from imgtwin.hashing.batched import compute_features_many
 from imgtwin.matching import layout
+from imgtwin.matching.candidates import CROP, Candidates
 from imgtwin.matching.layout import LayoutRule, layout_vectors, turned
 from imgtwin.matching.near import (
-    CROP,
-    Candidates,
     NearParams,
     candidate_pairs,
     judge,
     layout_scores,
     near_candidates,
     near_matches,
+    whole_candidates,
     with_flat_candidates,
 )
 from imgtwin.matching.straighten import straightened_candidates, straightened_layout
+from imgtwin.matching.stream import Judged
 from imgtwin.matching.table import FeatureTable
-from imgtwin.matching.verify import Alignment
 from tests.helpers import cropped, shared_photo, straightened
 
 RULE = LayoutRule()
@@ -185,25 +185,36 @@ def test_a_turn_keeps_dot_products_and_the_vectors_follow_the_pixels() -> None:
     assert np.allclose((turned(v[:1], gs[:1]) * v[1:]).sum(), (v[:1] * turned(v[1:], gs[1:])).sum(), atol=1e-5)
 
 
-def test_escalation_sees_every_candidate_the_dropped_ones_rejected_as_clearly_different(
-        tiles: tuple[FeatureTable, list[tuple[int, int]]]) -> None:  # fmt: skip
-    """``matching.partial`` leaves out the pairs the thumbnail rules had as candidates and looks again at their
-    rejected upright ones: the filter's dropped candidates must be among them (rejected, never close), or a
-    pair it dropped would be sent to local features as new, or miss that second look."""
-    from imgtwin.matching.escalate import undecided_pairs
+def test_escalation_sees_the_dropped_candidates_as_from_the_whole_list(
+        tiles: tuple[FeatureTable, list[tuple[int, int]]], monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """``matching.partial`` leaves out the pairs the thumbnail rules had as candidates, the filter's dropped ones
+    too, and looks again at every rejected upright one: streamed, a block of 97 files at a time, the dropped
+    ones are answered from the hashes (``RawCandidates``) and looked at block by block, the same pairs as the
+    whole list gives; the verdicts are the kept candidates' only (a dropped one is never undecided)."""
+    from imgtwin.matching import stream
+    from imgtwin.matching.partial import _agreeing, covered_candidates, look_again
 
     table, _ = tiles
     params = NearParams()
-    raw, kept = raw_candidates(table, params), near_candidates(table, params)
-    judged: list[tuple[Candidates, np.ndarray, Alignment]] = []
-    near_matches(table, params, judged)
-    cand, ok, alignment = judged[0]
-    assert np.array_equal(cand.i, raw.i) and np.array_equal(cand.j, raw.j) and len(kept.i) < len(raw.i)
+    every, keep = whole_candidates(table, params)
+    for name, value in (("FIRST_BLOCK", 97), ("MIN_BLOCK", 97), ("TARGET_ROWS", 0)):
+        monkeypatch.setattr(stream, name, value)
+    judged: list[Judged] = []
+    near_matches(table, params, judged, look_again(table))
+    verdicts = judged[0]
+    assert np.array_equal(verdicts.cand.i, every.i[keep]) and np.array_equal(verdicts.cand.j, every.j[keep])
+    assert verdicts.raw.contains(every.i, every.j).all() and (~keep).sum() >= 100
+    rng = np.random.default_rng(1)
+    i, j = rng.integers(0, len(table), (2, 20_000))
     n = len(table)
-    dropped = ~np.isin(raw.i * n + raw.j, kept.i * n + kept.j)
-    assert not ok[dropped].any() and (alignment.detail[dropped] == 255).all()
-    undecided = set(zip(*(side.tolist() for side in undecided_pairs(table, judged[0]))))
-    assert not undecided & set(zip(raw.i[dropped].tolist(), raw.j[dropped].tolist()))
+    strangers = ~np.isin(np.minimum(i, j) * n + np.maximum(i, j), every.i * n + every.j) & (i != j)
+    assert strangers.sum() > 10_000 and not verdicts.raw.contains(i[strangers], j[strangers]).any()
+    assert verdicts.raw.contains(every.j, every.i).all()  # either order
+    ok = np.zeros(len(every.i), bool)
+    ok[keep] = verdicts.ok
+    whole = set(zip(*(side.tolist() for side in _agreeing(table, every, ok))))
+    upright_dropped = (~keep & (every.transform == 0)).sum()
+    assert upright_dropped >= 50 and whole == set(zip(*(side.tolist() for side in covered_candidates(table, verdicts))))
 
 
 def test_crop_candidates_of_a_trimmed_file_are_never_filtered() -> None:

@@ -14,7 +14,8 @@ import pytest
 from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 
 from imgtwin.hashing.features import compute_features
-from imgtwin.matching.near import CROP, PLAIN, NearParams, accept
+from imgtwin.matching.candidates import CROP, PLAIN
+from imgtwin.matching.near import NearParams, accept
 from imgtwin.matching.verify import Alignment, aligned_scores, compiled_scores, numpy_scores
 from tests.helpers import cropped, shared_photo
 

@@ -130,3 +130,18 @@ def test_small_calls_use_the_kernel_once_it_is_loaded_and_never_load_it() -> Non
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "False", "True", "False"]
+
+
+def test_pairs_cut_across_the_cores_are_judged_as_in_one_piece(real_pairs: tuple[np.ndarray, np.ndarray, np.ndarray],
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """From ``SPLIT_PAIRS`` pairs on the kernel runs on one thread per core: each pair judged alone, the same
+    numbers as one call (the real pairs repeated, odd pieces)."""
+    from imgtwin.matching import search, verify
+
+    a, b, g = (np.concatenate([x] * 9) for x in real_pairs)
+    whole = compiled_scores(a, b, g)
+    monkeypatch.setattr(verify, "SPLIT_PAIRS", 7)
+    monkeypatch.setattr(search, "default_threads", lambda: 5)
+    pieces = compiled_scores(a, b, g)
+    for mine, theirs in zip(pieces, whole):
+        np.testing.assert_array_equal(mine, theirs)

@@ -42,10 +42,9 @@ from imgtwin.hashing.local import LocalFeatures
 from imgtwin.matching.deep import DeepMatches, DeepParams, LocalTable, verified_matches
 from imgtwin.matching.grouping import Matches
 from imgtwin.matching.hashtable import HashTable
-from imgtwin.matching.near import Candidates
 from imgtwin.matching.partial import partial_pairs
+from imgtwin.matching.stream import Judged
 from imgtwin.matching.table import FeatureTable
-from imgtwin.matching.verify import Alignment
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,10 +72,11 @@ class LocalSource(Protocol):
     def __call__(self, paths: Sequence[str], content_hashes: Sequence[str]) -> list[LocalFeatures | None]: ...
 
 
-def undecided_pairs(table: FeatureTable | HashTable, judged: tuple[Candidates, np.ndarray, Alignment],
-                    rule: EscalationRule = EscalationRule()) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """Pairs ``(i, j)`` of candidates the thumbnails rejected but did not find clearly different."""
-    cand, ok, alignment = judged
+def undecided_pairs(table: FeatureTable | HashTable, judged: Judged, rule: EscalationRule = EscalationRule()
+                    ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Pairs ``(i, j)`` of candidates the thumbnails rejected but did not find clearly different (those the
+    layout filter dropped never are: ``matching.stream``)."""
+    cand, ok, alignment = judged.cand, judged.ok, judged.alignment
     close = (alignment.detail <= rule.max_detail) | (alignment.correlation >= rule.min_correlation)
     wanted = ~ok & close
     if table.low_detail is not None:
@@ -87,7 +87,7 @@ def undecided_pairs(table: FeatureTable | HashTable, judged: tuple[Candidates, n
 def escalated_matches(
     matches: Matches,
     table: FeatureTable | HashTable,
-    judged: tuple[Candidates, np.ndarray, Alignment],
+    judged: Judged,
     files: Files,
     source: LocalSource,
     rule: EscalationRule = EscalationRule(),

@@ -37,12 +37,13 @@ import numpy as np
 
 from imgtwin.hashing.features import THUMB, MatchFeatures, dihedral_hashes
 from imgtwin.hashing.framed import PICTURE_SPEC, FramedPicture, read_pictures
+from imgtwin.matching.candidates import PLAIN, Candidates
 from imgtwin.matching.deep import DeepMatches
 from imgtwin.matching.escalate import EscalationRule, concat_matches
 from imgtwin.matching.framing import frame_share
 from imgtwin.matching.grouping import Matches
 from imgtwin.matching.hashtable import HashTable
-from imgtwin.matching.near import PLAIN, Candidates, NearParams, judge
+from imgtwin.matching.near import NearParams, judge
 from imgtwin.matching.search import radius_join
 from imgtwin.matching.table import FeatureTable
 from imgtwin.persistence.index import HashIndex

@@ -33,11 +33,12 @@ from imgtwin.matching.framed import different_pictures, framed_matches
 from imgtwin.matching.grouping import EXACT, MATCHED_BY, Group, Matches, form_groups
 from imgtwin.matching.keeper import Evidence, KeeperPolicy, Ranking, rank_files
 from imgtwin.matching.keeper_words import metadata_gaps, reason_words
-from imgtwin.matching.near import Candidates, NearParams, near_matches
+from imgtwin.matching.near import NearParams, near_matches
+from imgtwin.matching.partial import look_again
 from imgtwin.matching.preferences import Preferences
 from imgtwin.matching.resolution import UPSCALE_SPEC, UpscaleCheck, UpscaleVerdict
 from imgtwin.matching.straighten import straightened_sources
-from imgtwin.matching.verify import Alignment
+from imgtwin.matching.stream import Judged
 from imgtwin.persistence.decisions import Pair, pair
 from imgtwin.persistence.index import HashIndex, IndexReadError
 from imgtwin.persistence.sqlite import IndexVersionError
@@ -119,12 +120,13 @@ def group_rows(
     """
     table = loaded.table
     all_labels = loaded.exact_labels()
-    judged: list[tuple[Candidates, np.ndarray, Alignment]] = []  # every candidate, its verdict and alignment
+    judged: list[Judged] = []  # every kept candidate, its verdict and alignment; the raw ones' summary
     if exact_only:  # --similarity exact: byte-identical files only
         none = np.empty(0, dtype=np.int64)
         matches = Matches(none, none, none, ())
     else:
-        matches, _ = near_matches(table, params, judged)
+        look = look_again(table) if escalate is not None and local is None else None
+        matches, _ = near_matches(table, params, judged, look)
     derived = straightened_sources(matches.i, matches.j, matches.bases())
     if local is not None and not exact_only:
         matches, fitted, _ = deep_extra_matches(matches, table, local, loaded.content_hashes())

@@ -253,3 +253,68 @@ def layout_score(table: FeatureTable | HashTable, i: np.ndarray, j: np.ndarray, 
                       for p, c in ((pi, ci), (pj, cj)))  # rows of ``vectors``: chunk a's files, then chunk b's
         score[rows[group]] = vectors.correlation(at_i, at_j, transforms[rows[group]].astype(np.int64))
     return score
+
+
+class HeldChunks:
+    """The vectors of the files of two chunks of :data:`CHUNK_FILES` rows (``hold``), each file's derived the
+    first time a candidate asks for it and kept until its chunk is let go: ``matching.stream`` scores its blocks
+    of candidates chunk pair by chunk pair, so a file's pixels are read once per chunk pair however many blocks
+    it is a candidate of (512 B a file held, at most two chunks)."""
+
+    def __init__(self, table: FeatureTable | HashTable) -> None:
+        self.table, self.n, self.chunk = table, len(table), CHUNK_FILES
+        self.held: tuple[int, int] = (-1, -1)
+        self.vectors = LayoutVectors.__new__(LayoutVectors)
+        self.done = np.zeros(0, bool)
+
+    def _size(self, chunk: int) -> int:
+        return max(0, min(self.chunk, self.n - chunk * self.chunk))
+
+    def hold(self, a: int, b: int) -> None:
+        """Keep chunks ``a`` and ``b`` (``a`` <= ``b``): ``a``'s vectors kept if it was held first already."""
+        if self.held == (a, b):
+            return
+        size_a, size_b = self._size(a), 0 if a == b else self._size(b)
+        if self.held[0] != a:
+            v = self.vectors
+            v.vec = np.empty((size_a + size_b, VARIANTS, HASH_SIZE * HASH_SIZE), np.int8)
+            v.norm, v.trimmed = np.empty((size_a + size_b, VARIANTS), np.float32), np.zeros(size_a + size_b, bool)
+            self.done = np.zeros(size_a + size_b, bool)
+        elif len(self.done) != size_a + size_b:  # the second chunk let go: the first's part kept
+            v, keep = self.vectors, size_a
+            grown = (np.empty((size_a + size_b, *v.vec.shape[1:]), np.int8), np.empty((size_a + size_b, VARIANTS),
+                                                                                      np.float32))  # fmt: skip
+            grown[0][:keep], grown[1][:keep] = v.vec[:keep], v.norm[:keep]
+            v.vec, v.norm = grown
+            v.trimmed = np.concatenate([v.trimmed[:keep], np.zeros(size_b, bool)])
+            self.done = np.concatenate([self.done[:keep], np.zeros(size_b, bool)])
+        else:
+            self.done[size_a:] = False
+        self.held = (a, b)
+
+    def at(self, files: np.ndarray) -> np.ndarray:
+        """Rows of the held vectors of ``files`` (each in a held chunk)."""
+        a, b = self.held
+        chunk = files // self.chunk
+        result: np.ndarray = np.where(chunk == a, files - a * self.chunk, self._size(a) + files - b * self.chunk)
+        return result
+
+    def score(self, i: np.ndarray, j: np.ndarray, transforms: np.ndarray, wide: np.ndarray) -> np.ndarray:
+        """:func:`layout_score` of these candidates, every file in a held chunk."""
+        score = np.full(len(i), np.inf, np.float32)
+        if self.table.low_detail is not None:
+            wide = wide & ~(self.table.low_detail[i] | self.table.low_detail[j])
+        rows = np.flatnonzero(wide)
+        if not len(rows):
+            return score
+        files = np.unique(np.concatenate([i[rows], j[rows]]).astype(np.int64))
+        at = self.at(files)
+        missing = ~self.done[at]
+        if missing.any():
+            fresh = LayoutVectors.of_rows(self.table, files[missing])
+            v, put = self.vectors, at[missing]
+            v.vec[put], v.norm[put], v.trimmed[put] = fresh.vec, fresh.norm, fresh.trimmed
+            self.done[put] = True
+        score[rows] = self.vectors.correlation(self.at(i[rows].astype(np.int64)), self.at(j[rows].astype(np.int64)),
+                                               transforms[rows].astype(np.int64))
+        return score

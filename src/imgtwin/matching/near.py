@@ -37,12 +37,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from imgtwin.hashing.features import DIHEDRAL_NAMES
+from imgtwin.matching.candidates import CROP, FLAT, PLAIN, ROTATED, Candidates, best_per_pair, merged
 from imgtwin.matching.colour import ColourRules, colour_shift, low_detail_agreement, tone_difference
 from imgtwin.matching.derived import CROP_HYPOTHESES, HASH_BLOCK
 from imgtwin.matching.flat import flat_descriptors, flat_pairs
 from imgtwin.matching.grouping import Matches, match_basis
 from imgtwin.matching.hashtable import HashTable, hypotheses
-from imgtwin.matching.layout import LayoutRule, either_trimmed, layout_score
+from imgtwin.matching.layout import LayoutRule, layout_score
 from imgtwin.matching.search import radius_join, radius_pairs
 from imgtwin.matching.straighten import (
     REFINE,
@@ -52,19 +53,13 @@ from imgtwin.matching.straighten import (
     straightened_layout,
     warped_table,
 )
+from imgtwin.matching.stream import Judged, Look, streamed_candidates, wide_and_bar
 from imgtwin.matching.table import FeatureTable
 from imgtwin.matching.verify import Alignment, aligned_scores
-
-PLAIN, ROTATED, CROP, FLAT = 0, 1, 2, 3  # candidate kinds, by precedence
 
 #: Candidate pairs verified at once (a multiple of ``verify``'s batch): the pair arrays of one block
 #: (thumbnails, colour, their float copies) stay within ~100 MB however many candidates there are.
 JUDGE_BLOCK = 8192
-
-# g^-1 for each dihedral index (rotate90 <-> rotate270, the rest are involutions).
-_INVERSE = np.array([DIHEDRAL_NAMES.index(n) for n in ("identity", "mirror_h", "mirror_v", "rotate180", "transpose",
-                                                        "rotate90", "rotate270", "transverse")])  # fmt: skip
-
 
 @dataclass(frozen=True, slots=True)
 class NearParams:
@@ -127,42 +122,6 @@ class NearParams:
             raise ValueError("thresholds must be in 0..63 bits")
 
 
-@dataclass(frozen=True, slots=True)
-class Candidates:
-    """Pairs ``i < j`` with ``transform`` (dihedral index) mapping ``i`` onto ``j``.
-
-    ``kind``: how the pair was found (``PLAIN``, ``ROTATED``, ``CROP``); a pair
-    found several ways keeps the first of these, then the smallest distance.
-    """
-
-    i: np.ndarray
-    j: np.ndarray
-    distance: np.ndarray
-    transform: np.ndarray
-    kind: np.ndarray | None = None
-
-    def where(self, keep: np.ndarray) -> Candidates:
-        return Candidates(self.i[keep], self.j[keep], self.distance[keep], self.transform[keep],
-                          None if self.kind is None else self.kind[keep])
-
-
-def _best_per_pair(i: np.ndarray, j: np.ndarray, d: np.ndarray, g: np.ndarray, k: np.ndarray | None = None
-                   ) -> Candidates:  # fmt: skip
-    """Orient pairs as i < j and keep each pair's best row: kind, then distance, identity on ties."""
-    if k is None:
-        k = np.where(g != 0, ROTATED, PLAIN)
-    keep = i != j
-    i, j, d, g, k = i[keep], j[keep], d[keep].astype(np.int16), g[keep].astype(np.int8), k[keep].astype(np.int8)
-    swap = i > j
-    i, j = np.where(swap, j, i), np.where(swap, i, j)
-    g = np.where(swap, _INVERSE[g], g).astype(np.int8)
-    order = np.lexsort((g != 0, d, k == CROP, j, i))
-    i, j, d, g, k = i[order], j[order], d[order], g[order], k[order]
-    first = np.ones(len(i), dtype=bool)
-    first[1:] = (i[1:] != i[:-1]) | (j[1:] != j[:-1])
-    return Candidates(i[first], j[first], d[first], g[first], k[first])
-
-
 def candidate_pairs(table: FeatureTable | HashTable, radius: int, rotations: bool = True, rotation_radius: int | None = None,
                     crop_radius: int = 0) -> Candidates:  # fmt: skip
     """Every file pair whose best hash pairing is within ``radius`` bits.
@@ -182,7 +141,7 @@ def candidate_pairs(table: FeatureTable | HashTable, radius: int, rotations: boo
         q, b, d = radius_join(hypotheses(table, "crop").reshape(-1), both, crop_radius)
         parts.append((q // k, b % n, d, np.zeros(len(q), np.int8), np.full(len(q), CROP, np.int8)))
     i, j, d, g, kind = (np.concatenate(x) for x in zip(*parts))
-    return _best_per_pair(i.astype(np.int64), j.astype(np.int64), d, g, kind)
+    return best_per_pair(i.astype(np.int64), j.astype(np.int64), d, g, kind)
 
 
 def accept(params: NearParams, distance: np.ndarray, transform: np.ndarray, correlation: np.ndarray,
@@ -238,25 +197,30 @@ def verify_pairs(table: FeatureTable, i: np.ndarray, j: np.ndarray, g: np.ndarra
     return Alignment(correlation, detail, window_x, window_y)
 
 
-def with_flat_candidates(table: FeatureTable | HashTable, cand: Candidates) -> Candidates:
-    """``cand`` plus the pairs of low-detail pictures alike in tone and colour (kind ``FLAT``)."""
+def flat_candidates(table: FeatureTable | HashTable) -> Candidates:
+    """The pairs of low-detail pictures alike in tone and colour (kind ``FLAT``), whatever their hashes."""
+    none = np.empty(0, np.int64)
+    empty = Candidates(none, none, none.astype(np.int16), none.astype(np.int8), none.astype(np.int8))
     if table.low_detail is None or not table.low_detail.any():
-        return cand
+        return empty
     members = np.flatnonzero(table.low_detail)
     parts = []
     for lo in range(0, len(members), HASH_BLOCK):  # their thumbnails and colours, a block at a time
         flat = table.take(members[lo : lo + HASH_BLOCK])
         if flat.colour is None:
-            return cand
+            return empty
         parts.append(flat_descriptors(flat.thumbs, flat.colour))
     fi, fj = flat_pairs(members, *(np.concatenate(p) for p in zip(*parts)))
-    if len(fi) == 0:
-        return cand
     fd = (np.bitwise_count(table.hashes[fi] ^ table.hashes[fj])).astype(np.int16)
-    kind = cand.kind if cand.kind is not None else np.full(len(cand.i), PLAIN, np.int8)
-    return _best_per_pair(np.concatenate([cand.i, fi]), np.concatenate([cand.j, fj]),
-                          np.concatenate([cand.distance, fd]), np.concatenate([cand.transform, np.zeros(len(fi), np.int8)]),
-                          np.concatenate([kind, np.full(len(fi), FLAT, np.int8)]))
+    return Candidates(fi, fj, fd, np.zeros(len(fi), np.int8), np.full(len(fi), FLAT, np.int8))
+
+
+def with_flat_candidates(table: FeatureTable | HashTable, cand: Candidates) -> Candidates:
+    """``cand`` plus the pairs of low-detail pictures alike in tone and colour (kind ``FLAT``)."""
+    flat = flat_candidates(table)
+    if len(flat.i) == 0:
+        return cand
+    return merged(cand, flat)
 
 
 def judge(table: FeatureTable | HashTable, params: NearParams, cand: Candidates) -> tuple[np.ndarray, Alignment]:
@@ -318,20 +282,19 @@ def _judge(table: FeatureTable, params: NearParams, cand: Candidates) -> tuple[n
 def layout_scores(table: FeatureTable | HashTable, params: NearParams, cand: Candidates) -> tuple[np.ndarray, np.ndarray]:
     """``(score, bar)`` per candidate for ``params.layout`` (``matching.layout``; kept: score >= bar): inf (kept) for
     plain and rotated candidates within the threshold, low-detail pairs, layout neighbours, crops of a trimmed file."""
-    rule = params.layout or LayoutRule()
-    kind = cand.kind if cand.kind is not None else np.full(len(cand.i), PLAIN, np.int8)
-    wide = ((kind == CROP) & ~either_trimmed(table, cand.i, cand.j)) | ((kind != CROP) & (cand.distance > params.threshold))
-    return layout_score(table, cand.i, cand.j, cand.transform, wide), np.where(kind == PLAIN, rule.extension,
-                                                                                   rule.hypothesis)
+    wide, bar = wide_and_bar(table, params, cand)
+    return layout_score(table, cand.i, cand.j, cand.transform, wide), bar
 
 
 def near_candidates(table: FeatureTable | HashTable, params: NearParams) -> Candidates:
-    """The candidates ``near_matches`` verifies: hash bands, layout neighbours, less those ``params.layout`` drops."""
-    return Candidates.where(*_candidates(table, params))
+    """The candidates ``near_matches`` verifies (hash bands, layout neighbours, less those ``params.layout``
+    drops), searched and filtered a block of files at a time (``matching.stream``)."""
+    return streamed_candidates(table, params, flat_candidates(table)).kept
 
 
-def _candidates(table: FeatureTable | HashTable, params: NearParams) -> tuple[Candidates, np.ndarray]:
-    """Every candidate of the hash bands and layout neighbours, and which ``params.layout`` keeps."""
+def whole_candidates(table: FeatureTable | HashTable, params: NearParams) -> tuple[Candidates, np.ndarray]:
+    """Every candidate of the hash bands and layout neighbours, and which ``params.layout`` keeps: the whole
+    search at once, what :func:`near_candidates` streams (the reference of its tests and benchmarks)."""
     cand = with_flat_candidates(table, candidate_pairs(table, params.threshold + params.extension, params.rotations,
                                                        crop_radius=params.crop_threshold))
     if params.layout is None:
@@ -340,13 +303,13 @@ def _candidates(table: FeatureTable | HashTable, params: NearParams) -> tuple[Ca
 
 
 def near_matches(table: FeatureTable | HashTable, params: NearParams = NearParams(),
-                 judged: list[tuple[Candidates, np.ndarray, Alignment]] | None = None) -> tuple[Matches, np.ndarray]:
-    """Verified near matches and their detail distances (0..255, lower = closer); ``judged`` gets every verdict."""
-    every, kept = _candidates(table, params)
-    cand = every.where(kept)
+                 judged: list[Judged] | None = None, look: Look | None = None) -> tuple[Matches, np.ndarray]:
+    """Verified near matches and their detail distances (0..255, lower = closer); ``judged`` gets every verdict,
+    ``look`` every block's dropped candidates (``matching.stream``)."""
+    streamed = streamed_candidates(table, params, flat_candidates(table), look)
+    cand = streamed.kept
     ok, alignment = judge(table, params, cand)
-    verdict = np.isin(np.arange(len(kept)), np.flatnonzero(kept)[ok])  # the dropped: rejected (``Alignment.spread``)
-    (judged if judged is not None else []).append((every, verdict, alignment.spread(kept)))
+    (judged if judged is not None else []).append(Judged(cand, ok, alignment, streamed.raw, streamed.looked))
     i, j, d, g = cand.i[ok], cand.j[ok], cand.distance[ok], cand.transform[ok]
     flat = table.low_detail[i] | table.low_detail[j] if table.low_detail is not None else np.zeros(len(i), bool)
     crop = cand.kind[ok] == CROP if cand.kind is not None else np.zeros(len(i), bool)

@@ -39,12 +39,13 @@ from collections.abc import Sequence
 import numpy as np
 
 from imgtwin.hashing.features import _BASIS, HASH_SIZE, THUMB
+from imgtwin.matching.candidates import Candidates
 from imgtwin.matching.hashtable import HashTable, hypotheses
-from imgtwin.matching.near import Candidates
 from imgtwin.matching.packing import Packer, pack_hashes
 from imgtwin.matching.search import radius_join, radius_pairs
+from imgtwin.matching.stream import Judged, Look, RawCandidates
 from imgtwin.matching.table import FeatureTable
-from imgtwin.matching.verify import Alignment, resampler
+from imgtwin.matching.verify import resampler
 
 Window = tuple[float, float, float, float]  # left, top, right, bottom: the fractions cut off
 
@@ -179,18 +180,17 @@ def _agree(table: FeatureTable | HashTable, i: np.ndarray, j: np.ndarray, least:
     return out
 
 
-def _fresh(i: np.ndarray, j: np.ndarray, n: int, cand: Candidates) -> np.ndarray:
-    """Of pairs ``(i, j)``, those of two files that are no candidate of the thumbnail rules (they decided those)."""
-    lo, hi = np.minimum(i, j).astype(np.int64), np.maximum(i, j).astype(np.int64)
-    fresh: np.ndarray = (i != j) & ~np.isin(lo * n + hi, cand.i.astype(np.int64) * n + cand.j)
+def _fresh(i: np.ndarray, j: np.ndarray, raw: RawCandidates) -> np.ndarray:
+    """Of pairs ``(i, j)``, those of two files that are no candidate of the thumbnail rules (they decided those,
+    or the layout filter dropped them: ``matching.stream``)."""
+    fresh: np.ndarray = (i != j) & ~raw.contains(i, j)
     return fresh
 
 
-def crop_pairs(table: FeatureTable | HashTable, cand: Candidates) -> tuple[np.ndarray, np.ndarray]:
+def crop_pairs(table: FeatureTable | HashTable, raw: RawCandidates) -> tuple[np.ndarray, np.ndarray]:
     """Pairs ``(i, j)``: a hard crop of ``i`` (:data:`CROPS`) within :data:`CROP_RADIUS` bits of ``j``'s whole or
     trimmed hash, or the nearest to it within :data:`NEAREST_RADIUS`, agreeing with that thumbnail in part, no
     thumbnail candidate already."""
-    n = len(table)
     files = np.flatnonzero(_detailed(table))
     none = np.zeros(0, np.int64)
     if len(files) < 2:
@@ -199,7 +199,7 @@ def crop_pairs(table: FeatureTable | HashTable, cand: Candidates) -> tuple[np.nd
     queries = hypotheses(table, "hard")[files, :k].reshape(-1)
     q, b, d = radius_join(queries, np.concatenate([table.hashes[files], table.trim_hashes[files]]), NEAREST_RADIUS)
     i, j, which, trimmed = files[q // k], files[b % m], q % k, b >= m
-    keep = _fresh(i, j, n, cand)
+    keep = _fresh(i, j, raw)
     i, j, which, trimmed, d = i[keep], j[keep], which[keep], trimmed[keep], d[keep]
     # Per pair and direction, the closest hypothesis only.
     order = np.lexsort((d, j, i))
@@ -217,7 +217,7 @@ def crop_pairs(table: FeatureTable | HashTable, cand: Candidates) -> tuple[np.nd
     return i[agree], j[agree]
 
 
-def covered_pairs(table: FeatureTable | HashTable, cand: Candidates) -> tuple[np.ndarray, np.ndarray]:
+def covered_pairs(table: FeatureTable | HashTable, raw: RawCandidates) -> tuple[np.ndarray, np.ndarray]:
     """Pairs ``(i, j)`` with one quarter (:data:`QUARTERS`) within :data:`COVER_RADIUS` bits of the same quarter,
     agreeing in part, no thumbnail candidate already."""
     n = len(table)
@@ -232,25 +232,33 @@ def covered_pairs(table: FeatureTable | HashTable, cand: Candidates) -> tuple[np
     same = a // m == b // m
     pairs = np.unique(files[a[same] % m].astype(np.int64) * n + files[b[same] % m])
     i, j = pairs // n, pairs % n
-    keep = _fresh(i, j, n, cand)
+    keep = _fresh(i, j, raw)
     i, j = i[keep], j[keep]
     agree = _agree(table, i, j, MIN_CELLS)
     return i[agree], j[agree]
 
 
-def covered_candidates(table: FeatureTable | HashTable, judged: tuple[Candidates, np.ndarray, Alignment]
-                       ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """The upright candidates the thumbnail rules rejected whose thumbnails agree in part (a caption, a logo)."""
-    cand, ok, _ = judged
+def covered_candidates(table: FeatureTable | HashTable, judged: Judged) -> tuple[np.ndarray, np.ndarray]:
+    """The upright candidates the thumbnail rules rejected whose thumbnails agree in part (a caption, a logo):
+    the verified ones, and those the layout filter dropped (looked at block by block: ``judged.looked``)."""
+    i, j = _agreeing(table, judged.cand, judged.ok)
+    return np.concatenate([judged.looked[0], i]), np.concatenate([judged.looked[1], j])
+
+
+def look_again(table: FeatureTable | HashTable) -> Look:
+    """:func:`covered_candidates`' look at a block of candidates the layout filter dropped (all rejected)."""
+    return lambda cand: _agreeing(table, cand, np.zeros(len(cand.i), bool))
+
+
+def _agreeing(table: FeatureTable | HashTable, cand: Candidates, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     rows = np.flatnonzero(~ok & (cand.transform == 0) & _detailed(table)[cand.i] & _detailed(table)[cand.j])
     i, j = cand.i[rows].astype(np.int64), cand.j[rows].astype(np.int64)
     agree = _agree(table, i, j, MIN_CELLS)
     return i[agree], j[agree]
 
 
-def partial_pairs(table: FeatureTable | HashTable, judged: tuple[Candidates, np.ndarray, Alignment]
-                  ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def partial_pairs(table: FeatureTable | HashTable, judged: Judged) -> tuple[np.ndarray, np.ndarray]:
     """Every pair this module finds (see the module doc), for ``matching.escalate`` to decide on local features."""
-    parts = [crop_pairs(table, judged[0]), covered_pairs(table, judged[0]), covered_candidates(table, judged)]
+    parts = [crop_pairs(table, judged.raw), covered_pairs(table, judged.raw), covered_candidates(table, judged)]
     i, j = (np.concatenate(side).astype(np.int64) for side in zip(*parts))
     return i, j

@@ -18,6 +18,7 @@ The score is in [-1, 1]; copies score ~0.8-1.0, unrelated pictures rarely 0.6.
 
 from __future__ import annotations
 
+import itertools
 import sys
 from dataclasses import dataclass
 from functools import lru_cache
@@ -37,6 +38,8 @@ TOP = 3  # hypotheses per axis tried in 2-D
 # trimmed files, a find's last block): on the medium corpus those cost the numpy path as much as the kernel's
 # whole run.
 COMPILED_PAIRS = 4096
+#: Pairs from which the kernel runs on every core (:func:`compiled_scores`): below, a thread's start costs more.
+SPLIT_PAIRS = 1024
 _KERNEL = "imgtwin.matching.verify_kernel"
 
 
@@ -345,13 +348,29 @@ def compiled_scores(thumbs_a: np.ndarray, thumbs_b: np.ndarray, transforms: np.n
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
     """The compiled kernel alone on (n, 32, 32) uint8 pairs: correlation, detail, windows, and which it hands back.
 
-    Loads numba (:mod:`verify_kernel`) on first use.
+    Loads numba (:mod:`verify_kernel`) on first use. From :data:`SPLIT_PAIRS` pairs on, the pairs are cut into one
+    piece per core, judged on threads (the kernel releases the GIL; each pair is judged alone, so the same numbers).
     """
     from imgtwin.matching import verify_kernel as kernel
+    from imgtwin.matching.search import default_threads
 
     idx, wts, taps, tap_wts, windows, even, odd, position = _kernel_tables()
-    result: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] = kernel.verify_kernel(
-        np.ascontiguousarray(thumbs_a, dtype=np.uint8), np.ascontiguousarray(thumbs_b, dtype=np.uint8),
-        np.ascontiguousarray(transforms, dtype=np.int64), top, idx, wts, taps, tap_wts, windows, even, odd, position, kernel.SCORE_TOL,
-        kernel.COEF_TOL)
-    return result
+    a, b = np.ascontiguousarray(thumbs_a, dtype=np.uint8), np.ascontiguousarray(thumbs_b, dtype=np.uint8)
+    g = np.ascontiguousarray(transforms, dtype=np.int64)
+
+    def piece(cut: slice) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        result: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] = kernel.verify_kernel(
+            a[cut], b[cut], g[cut], top, idx, wts, taps, tap_wts, windows, even, odd, position, kernel.SCORE_TOL,
+            kernel.COEF_TOL)
+        return result
+
+    threads = min(default_threads(), len(a) // SPLIT_PAIRS)
+    if threads < 2:
+        return piece(slice(None))
+    from concurrent.futures import ThreadPoolExecutor
+
+    bounds = np.linspace(0, len(a), threads + 1).astype(np.int64)
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        parts = list(pool.map(piece, [slice(lo, hi) for lo, hi in itertools.pairwise(bounds.tolist())]))
+    out = tuple(np.concatenate(column) for column in zip(*parts))
+    return out[0], out[1], out[2], out[3], out[4]
