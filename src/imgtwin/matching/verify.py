@@ -172,16 +172,6 @@ class Alignment:
         """``correlation, detail = aligned_scores(...)`` keeps working."""
         return iter((self.correlation, self.detail))
 
-    def spread(self, kept: np.ndarray) -> Alignment:
-        """These alignments at the ``kept`` rows of a longer list, the other rows clearly different (detail 255,
-        correlation -1): the candidates a filter dropped unverified, as escalation must see them."""
-        def put(x: np.ndarray, fill: float) -> np.ndarray:
-            out = np.full((len(kept), *x.shape[1:]), fill, x.dtype)
-            out[kept] = x
-            return out
-
-        return Alignment(put(self.correlation, -1), put(self.detail, 255), put(self.window_x, 0), put(self.window_y, 0))
-
 
 def uncropped_window() -> int:
     """Index of the hypothesis that cuts nothing from either image."""
