@@ -29,6 +29,12 @@ class Candidates:
     transform: np.ndarray
     kind: np.ndarray | None = None
 
+    @classmethod
+    def empty(cls) -> Candidates:
+        """No pairs, in the columns' types."""
+        none = np.empty(0, np.int64)
+        return cls(none, none, none.astype(np.int16), none.astype(np.int8), none.astype(np.int8))
+
     def where(self, keep: np.ndarray) -> Candidates:
         return Candidates(self.i[keep], self.j[keep], self.distance[keep], self.transform[keep],
                           None if self.kind is None else self.kind[keep])

@@ -199,16 +199,14 @@ def verify_pairs(table: FeatureTable, i: np.ndarray, j: np.ndarray, g: np.ndarra
 
 def flat_candidates(table: FeatureTable | HashTable) -> Candidates:
     """The pairs of low-detail pictures alike in tone and colour (kind ``FLAT``), whatever their hashes."""
-    none = np.empty(0, np.int64)
-    empty = Candidates(none, none, none.astype(np.int16), none.astype(np.int8), none.astype(np.int8))
     if table.low_detail is None or not table.low_detail.any():
-        return empty
+        return Candidates.empty()
     members = np.flatnonzero(table.low_detail)
     parts = []
     for lo in range(0, len(members), HASH_BLOCK):  # their thumbnails and colours, a block at a time
         flat = table.take(members[lo : lo + HASH_BLOCK])
         if flat.colour is None:
-            return empty
+            return Candidates.empty()
         parts.append(flat_descriptors(flat.thumbs, flat.colour))
     fi, fj = flat_pairs(members, *(np.concatenate(p) for p in zip(*parts)))
     fd = (np.bitwise_count(table.hashes[fi] ^ table.hashes[fj])).astype(np.int16)

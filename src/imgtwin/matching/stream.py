@@ -189,8 +189,7 @@ def _owned(raw: RawCandidates, x: np.ndarray, y: np.ndarray) -> Candidates:
 
 def _joined(parts: list[Candidates]) -> Candidates:
     if not parts:
-        none = np.empty(0, np.int64)
-        return Candidates(none, none, none.astype(np.int16), none.astype(np.int8), none.astype(np.int8))
+        return Candidates.empty()
     return Candidates(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("i", "j", "distance", "transform",
                                                                                 "kind")))  # fmt: skip
 
