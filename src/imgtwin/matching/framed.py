@@ -91,14 +91,13 @@ def flat_pictures(framed: Framed) -> tuple[np.ndarray, list[FramedPicture]]:
     return np.array(rows, dtype=np.int64), pictures
 
 
-def framed_pairs(table: FeatureTable | HashTable, framed: Framed, matches: Matches
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
-    """Pairs ``(i, j)`` of rows and the picture ``p`` (of :func:`flat_pictures`): ``i``'s framed picture ``p``
-    close to ``j``'s hash, the nearest :data:`NEAREST` of each picture, the nearest picture of a row for each
-    ``j``, leaving out pairs the thumbnails matched, and low-detail files."""
+def framed_pairs(table: FeatureTable | HashTable, rows: np.ndarray, pictures: Sequence[FramedPicture],
+                 matches: Matches) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """Pairs ``(i, j)`` of rows and the picture ``p`` (``rows`` and ``pictures`` of :func:`flat_pictures`):
+    ``i``'s framed picture ``p`` close to ``j``'s hash, the nearest :data:`NEAREST` of each picture, the nearest
+    picture of a row for each ``j``, leaving out pairs the thumbnails matched, and low-detail files."""
     n = len(table)
     none = np.zeros(0, np.int64)
-    rows, pictures = flat_pictures(framed)
     if n < 2 or not len(rows):
         return none, none, none
     queries = np.array([picture.hash for picture in pictures], dtype=np.uint64)
@@ -160,8 +159,8 @@ def framed_matches(table: FeatureTable | HashTable, framed: Framed, matches: Mat
     """The candidates of :func:`framed_pairs` and of :func:`_their_copies` the thumbnail rules accept (``i``:
     the other file, ``j``: the framed one), and those left for the local features (rejected, not clearly
     different)."""
-    _, pictures = flat_pictures(framed)
-    f, o, p = framed_pairs(table, framed, matches)
+    rows, pictures = flat_pictures(framed)
+    f, o, p = framed_pairs(table, rows, pictures, matches)
     first = _judged(table, f, o, [pictures[k] for k in p.tolist()], params, rule)
     ok = first[0]
     more = _their_copies(f[ok], o[ok], p[ok], matches, len(table))
