@@ -18,7 +18,7 @@ def test_a_file_s_hash_is_that_of_its_bytes_and_a_descriptor_given_is_closed(tmp
     fd = os.open(path, os.O_RDONLY)
     try:
         duplicate = os.dup(fd)
-        assert content_hash(duplicate) == content_hash_of(data)  # type: ignore[arg-type]
+        assert content_hash(duplicate) == content_hash_of(data)
         with pytest.raises(OSError):
             os.fstat(duplicate)  # closed, as open() closes a descriptor it was given
     finally:

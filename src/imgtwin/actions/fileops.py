@@ -148,7 +148,7 @@ class RealFileOps:
             if not stat.S_ISREG(before.st_mode) or not digest:
                 return before, None
             # content_hash opens what it is given: a duplicate descriptor (which it closes) reads this inode.
-            value = content_hash(os.dup(fd))  # type: ignore[arg-type]
+            value = content_hash(os.dup(fd))
             if identity(os.fstat(fd)) != identity(before) or os.fstat(fd).st_ctime_ns != before.st_ctime_ns:
                 raise OSError(errno.EAGAIN, "it changed while it was read", path)
             return before, value

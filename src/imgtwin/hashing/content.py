@@ -16,7 +16,7 @@ CONTENT_HASH_ALGORITHM = "xxh3-128"
 _CHUNK = 1 << 20
 
 
-def content_hash(path: str) -> str:
+def content_hash(path: str | int) -> str:
     """Hex digest of a file's bytes (or of an open descriptor's, which it closes). Raises OSError like ``open``.
 
     Read by plain system calls: a buffered file object cost ~8 us more a file, half of what the scan's copy
