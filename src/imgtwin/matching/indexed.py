@@ -136,7 +136,7 @@ def group_rows(
         found = escalated_matches(matches, table, judged[0], loaded, escalate, extra=extra)
         matches, derived = with_escalated(matches, found), derived + list(found.derived)
     if local is not None and not exact_only:  # --deep: a stage more, the local features' own candidates
-        matches, fitted, _ = deep_extra_matches(matches, table, local, loaded.content_hashes())
+        matches, fitted, _ = deep_extra_matches(matches, table, local, loaded.content_hashes(), framed=framed)
         derived += fitted
     if framed and not exact_only:
         matches, derived = _pictures_apart(matches, derived, framed)
