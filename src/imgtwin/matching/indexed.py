@@ -108,11 +108,11 @@ def group_rows(
 ) -> Grouping:
     """Exact and near groups over the ``loaded`` files, and the ranking their keepers came from.
 
-    ``checks`` settles, where it decides a keeper, whether the largest file is an upscale; ``local``
-    (with ``--deep``, per row) adds the matches of local features (crops, screenshots, straightened);
-    without it, ``escalate`` gives the local features of the files of the pairs the thumbnails cannot decide
-    (``matching.escalate``), and those pairs are decided on them, with those of the pictures inside the
-    rows' frames (``framed``, by row: ``matching.framed``).
+    ``checks`` settles, where it decides a keeper, whether the largest file is an upscale; ``escalate`` gives
+    the local features of the files of the pairs the thumbnails cannot decide (``matching.escalate``), and
+    those pairs are decided on them, with those of the pictures inside the rows' frames (``framed``, by row:
+    ``matching.framed``); ``local`` (with ``--deep``, per row) then adds the matches of the local features'
+    own candidates (``matching.deep_extra``): ``--deep`` is the default's decisions and a stage more.
     ``apart``: content hash pairs decided not duplicates (``persistence.decisions``): never matched, never
     in one group; this is the one place decisions are applied, so every output of ``find`` honours them.
     Only the files in a match or an exact set can be in a group: their records are read (``Grouping.rows``)
@@ -125,21 +125,21 @@ def group_rows(
         none = np.empty(0, dtype=np.int64)
         matches = Matches(none, none, none, ())
     else:
-        look = look_again(table) if escalate is not None and local is None else None
+        look = look_again(table) if escalate is not None else None
         matches, _ = near_matches(table, params, judged, look)
     derived = straightened_sources(matches.i, matches.j, matches.bases())
-    if local is not None and not exact_only:
-        matches, fitted, _ = deep_extra_matches(matches, table, local, loaded.content_hashes())
-        derived += fitted
-    elif escalate is not None and not exact_only:
+    if escalate is not None and not exact_only:
         extra = None
         if framed:  # screenshots: the pictures inside their frames, judged as files, the rest escalated
             accepted, extra = framed_matches(table, framed, matches, params)
             matches, derived = with_escalated(matches, accepted), derived + list(accepted.derived)
         found = escalated_matches(matches, table, judged[0], loaded, escalate, extra=extra)
         matches, derived = with_escalated(matches, found), derived + list(found.derived)
-        if framed:
-            matches, derived = _pictures_apart(matches, derived, framed)
+    if local is not None and not exact_only:  # --deep: a stage more, the local features' own candidates
+        matches, fitted, _ = deep_extra_matches(matches, table, local, loaded.content_hashes(), framed=framed)
+        derived += fitted
+    if framed and not exact_only:
+        matches, derived = _pictures_apart(matches, derived, framed)
     members = np.unique(np.concatenate([matches.i, matches.j, np.flatnonzero(all_labels >= 0)]).astype(np.int64))
     rows = loaded.rows(members)
     matches = replace(matches, i=np.searchsorted(members, matches.i), j=np.searchsorted(members, matches.j))

@@ -8,8 +8,9 @@
   default scan's hashes and speed are exactly what they are without
   ``--deep``, and a later ``find --deep`` reuses what was computed.
 
-* :class:`FeaturesOnDemand`: without ``--deep``, the features of just the
-  files whose pairs the default ``find`` escalates (``matching.escalate``).
+* :class:`FeaturesOnDemand`: the features of just the files whose pairs
+  ``find`` escalates (``matching.escalate``); with ``--deep`` the deep pass
+  has stored them all, and nothing is decoded again.
 
 Matching on them is ``matching.deep_extra``'s and ``matching.escalate``'s.
 """
@@ -85,7 +86,7 @@ def local_features_of(settings: ScanSettings, paths: Sequence[str], run: RunCont
 
 
 class FeaturesOnDemand:
-    """The default ``find``'s ``matching.escalate.LocalSource``: the index's local features of the files asked
+    """``find``'s ``matching.escalate.LocalSource``: the index's local features of the files asked
     for, computed first (``local_features_of``, in the worker pool) for those that have none, and kept in the
     index, so a later run or ``--deep`` reuses them. Once the run is cancelled, nothing more is decoded."""
 

@@ -131,8 +131,9 @@ def find_duplicates(
     # Rows the candidates' decode keeps for the keeper's checks (``loading.strips``): this find's, on this machine.
     with tempfile.TemporaryDirectory(prefix="imgtwin-rows-") as folder:
         strips = StripStore(folder) if options.scheduler is None else None
-        # Without --deep, the pairs the thumbnails cannot decide are decided on local features of their files.
-        escalate = None if deep or exact_only else FeaturesOnDemand(settings, run)
+        # The pairs the thumbnails cannot decide are decided on local features of their files (with --deep all
+        # are in the index already: nothing is decoded again); --deep then adds the local features' own candidates.
+        escalate = None if exact_only else FeaturesOnDemand(settings, run)
         kinds = searched_kinds(params, exact_only, escalate is not None)
         loaded, candidates = load_rows(db, roots, reference, select, previews=True, kinds=kinds), None
         if loaded.preview.any():  # no group is decided on a preview: decode the candidates' pixels
