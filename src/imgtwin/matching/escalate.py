@@ -71,6 +71,9 @@ class LocalSource(Protocol):
 
     def __call__(self, paths: Sequence[str], content_hashes: Sequence[str]) -> list[LocalFeatures | None]: ...
 
+    def prefetch(self, paths: Sequence[str], content_hashes: Sequence[str]) -> None:
+        """Start computing the features of these files, for a later call; returns at once."""
+
 
 def undecided_pairs(table: FeatureTable | HashTable, judged: Judged, rule: EscalationRule = EscalationRule()
                     ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
@@ -106,7 +109,9 @@ def escalated_matches(
     screenshot's picture).
     """
     unit = files.units()
-    sources = [undecided_pairs(table, judged, rule), partial_pairs(table, judged), *([extra] if extra else [])]
+    undecided = undecided_pairs(table, judged, rule)
+    _prefetch(_pairs(unit[undecided[0]], unit[undecided[1]]), files, source)  # decoded while the rest is found
+    sources = [undecided, partial_pairs(table, judged), *([extra] if extra else [])]
     i, j = (np.concatenate(p) for p in zip(*sources))
     found = _verified(_pairs(unit[i], unit[j]), table, files, source, params)
     if not len(found):
@@ -195,13 +200,28 @@ def _group_pairs(known: dict[tuple[int, int], bool], touched: set[int]) -> list[
     return out
 
 
+def _files_of(pairs: list[tuple[int, int]], files: Files) -> tuple[list[int], list[str], list[str]]:
+    """The rows of ``pairs``, in order, with their paths and content hashes."""
+    rows = sorted({k for pair in pairs for k in pair})
+    if not rows:
+        return [], [], []
+    return rows, files.paths(rows), [h or "" for h in files.content_hashes(rows)]
+
+
+def _prefetch(pairs: list[tuple[int, int]], files: Files, source: LocalSource) -> None:
+    """Have ``source`` start on the features of the rows of ``pairs``."""
+    rows, paths, content_hashes = _files_of(pairs, files)
+    if rows:
+        source.prefetch(paths, content_hashes)
+
+
 def _verified(pairs: list[tuple[int, int]], table: FeatureTable | HashTable, files: Files, source: LocalSource,
               params: DeepParams) -> DeepMatches:  # fmt: skip
     """The ``pairs`` of rows whose local features fit (``deep.verified_matches``), features from ``source``."""
-    rows = sorted({k for pair in pairs for k in pair})
+    rows, paths, content_hashes = _files_of(pairs, files)
     if not rows:
         return _none()
-    features = source(files.paths(rows), [h or "" for h in files.content_hashes(rows)])
+    features = source(paths, content_hashes)
     position = {k: p for p, k in enumerate(rows)}
     index = np.array(rows, dtype=np.int64)
     pi = np.array([position[a] for a, _ in pairs], dtype=np.int64)
