@@ -7,7 +7,14 @@ import pytest
 from PIL import Image
 
 from imgtwin.hashing.dct import DCTHasher
-from imgtwin.hashing.local import LocalFeatureExtractor, LocalFeatures, LocalSpec, detection_image, extract_local
+from imgtwin.hashing.local import (
+    NOT_HASHED,
+    LocalFeatureExtractor,
+    LocalFeatures,
+    LocalSpec,
+    detection_image,
+    extract_local,
+)
 from imgtwin.interfaces import LoadedImage
 from tests.helpers import screenshot_of, shared_photo
 
@@ -53,14 +60,16 @@ def test_a_flat_picture_has_no_keypoints_and_still_round_trips() -> None:
     assert len(back) == 0 and back.descriptors.shape == (0, LocalSpec().descriptor_bytes)
 
 
-def test_extractor_names_its_spec_and_returns_the_hashers_hash() -> None:
+def test_extractor_names_its_spec_and_computes_no_hash() -> None:
     image = shared_photo(2, 640)
     extractor = LocalFeatureExtractor()
     assert extractor.spec == LocalSpec().id == "local-v3-orb384x16-360px"
     grey = image.convert("L")
     extraction = extractor.extract(LoadedImage(grey, *image.size, "JPEG", "full"), DCTHasher())
-    assert extraction.hash == DCTHasher().hash(grey) and extractor.signals_spec is None
-    assert len(LocalFeatures.from_bytes(extraction.features)) > 100
+    # The deep pass stores features only: its hash is a placeholder whose spec no scan's hash shares.
+    assert extraction.hash == NOT_HASHED and extraction.hash.spec != DCTHasher().spec
+    assert extractor.signals_spec is None
+    assert extraction.features == extract_local(grey).to_bytes() and len(LocalFeatures.from_bytes(extraction.features)) > 100
 
 
 def test_bad_bytes_and_bad_specs_are_refused() -> None:

@@ -9,9 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from imgtwin.options import ScanOptions
 from imgtwin.persistence.local_features import LocalFeatureStore
 from imgtwin.persistence.sqlite import read_rows
+from imgtwin.runs.context import RunContext
+from imgtwin.runs.deep import FeaturesOnDemand
 from imgtwin.runs.find import FindResult, find_duplicates
+from imgtwin.runs.scan import ScanSettings, run_scan
 from tests.helpers import save_phone_edits, shared_photo, shifted_views
 
 EDITS = ("stickers.jpg", "straightened.jpg", "keystone.jpg", "cropped.jpg")
@@ -83,3 +87,31 @@ def test_a_second_find_reuses_the_stored_local_features(found: tuple[FindResult,
     with LocalFeatureStore(db) as store:
         assert store.count() == before
     assert groups_by_name(again) == groups_by_name(result)
+
+
+def test_prefetched_features_are_computed_once_in_the_background_and_waited_for(
+        library: Path, tmp_path: Path) -> None:  # fmt: skip
+    """``FeaturesOnDemand.prefetch`` returns at once; the call that follows waits for it and decodes nothing more."""
+    db = str(tmp_path / "i.db")
+    run_scan(ScanSettings.of((str(library),), db, ScanOptions()), RunContext())
+    rows = {os.path.basename(row["path"]): row for row in read_rows(db)}
+    names = ("original.jpg", "cropped.jpg")
+    paths, digests = [rows[n]["path"] for n in names], [rows[n]["content_hash"] for n in names]
+    source = FeaturesOnDemand(ScanSettings.of((str(library),), db, ScanOptions()), RunContext())
+    source.prefetch(paths, digests)
+    features = source([*paths, rows["stickers.jpg"]["path"]], [*digests, rows["stickers.jpg"]["content_hash"]])
+    assert all(f is not None and len(f) > 100 for f in features)
+    assert source.computed is not None and source.computed.stored == 1  # the call's own file only
+    with LocalFeatureStore(db) as store:
+        assert store.count()[0] == 3
+
+
+def test_a_prefetch_on_an_index_that_cannot_be_written_leaves_the_pairs_undecided(
+        library: Path, tmp_path: Path) -> None:  # fmt: skip
+    db = tmp_path / "i.db"
+    run_scan(ScanSettings.of((str(library),), str(db), ScanOptions()), RunContext())
+    row = next(r for r in read_rows(str(db)) if r["path"].endswith("original.jpg"))
+    db.write_bytes(b"not an index")
+    source = FeaturesOnDemand(ScanSettings.of((str(library),), str(db), ScanOptions()), RunContext())
+    source.prefetch([row["path"]], [row["content_hash"]])
+    assert source([row["path"]], [row["content_hash"]]) == [None]

@@ -34,10 +34,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from imgtwin.hashing.dct import DCTHasher
 from imgtwin.hashing.extractor import Extraction
 from imgtwin.hashing.picture import Box, picture_box
 from imgtwin.interfaces import Hasher, LoadedImage
+from imgtwin.records import HashSpec, ImageHash
 
 _MAGIC = b"ILF"
 _FORMAT_VERSION = 3  # 2: a byte of orientation and pyramid level per keypoint; 3: the picture's box
@@ -247,7 +247,7 @@ class LocalFeatureExtractor:
     """The scan engine's hook for ``--deep``: local features instead of the matching features.
 
     Used by the deep pass (``runs.deep``) with a loader that decodes at
-    ``spec.side``; the hash it returns is the hasher's own, from these pixels.
+    ``spec.side``; it computes no hash (:meth:`extract`).
     """
 
     def __init__(self, spec: LocalSpec = LocalSpec()) -> None:
@@ -266,10 +266,12 @@ class LocalFeatureExtractor:
         return None
 
     def extract(self, loaded: LoadedImage, hasher: Hasher) -> Extraction:
-        """The features, and a hash of the detection image box-reduced to 32 px: the deep pass stores the
-        features only (``persistence.local_features``), so the decode is not resampled again for a hash no one
-        reads (a Lanczos pass from the decode was 6 % of a file's time)."""
-        pixels = detection_image(loaded.image, self.local_spec.side)
-        features = features_of(pixels, self.local_spec)
-        small = _cv2().resize(pixels, (32, 32), interpolation=_cv2().INTER_AREA)
-        return Extraction((hasher or DCTHasher()).hash(Image.fromarray(small)), features.to_bytes())
+        """The features, and no hash: the deep pass stores the features only (``persistence.local_features``),
+        and a hash of the detection image was 3 % of a file's time for a value no one read. The result's hash is
+        :data:`NOT_HASHED`, whose spec no hasher has, so matching would take it for a stale row, never compare it."""
+        features = features_of(detection_image(loaded.image, self.local_spec.side), self.local_spec)
+        return Extraction(NOT_HASHED, features.to_bytes())
+
+
+#: The hash a local-features result carries (``LocalFeatureExtractor.extract``): none computed.
+NOT_HASHED = ImageHash(0, HashSpec("none", 64, "local-features-only"))

@@ -71,6 +71,9 @@ class LocalSource(Protocol):
 
     def __call__(self, paths: Sequence[str], content_hashes: Sequence[str]) -> list[LocalFeatures | None]: ...
 
+    def prefetch(self, paths: Sequence[str], content_hashes: Sequence[str]) -> None:
+        """Start computing the features of these files, for a later call; returns at once."""
+
 
 def undecided_pairs(table: FeatureTable | HashTable, judged: Judged, rule: EscalationRule = EscalationRule()
                     ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
@@ -106,12 +109,16 @@ def escalated_matches(
     screenshot's picture).
     """
     unit = files.units()
-    sources = [undecided_pairs(table, judged, rule), partial_pairs(table, judged), *([extra] if extra else [])]
+    undecided = undecided_pairs(table, judged, rule)
+    _prefetch(_pairs(unit[undecided[0]], unit[undecided[1]]), files, source)  # decoded while the rest is found
+    sources = [undecided, partial_pairs(table, judged), *([extra] if extra else [])]
     i, j = (np.concatenate(p) for p in zip(*sources))
     found = _verified(_pairs(unit[i], unit[j]), table, files, source, params)
     if not len(found):
         return found
-    known = _pairs(np.concatenate([unit[matches.i], found.i]), np.concatenate([unit[matches.j], found.j]))
+    mirrored = np.array([t in MIRRORS for t in matches.transform] + [False] * len(found), dtype=bool)
+    known = _mirrored_pairs(np.concatenate([unit[matches.i], found.i]), np.concatenate([unit[matches.j], found.j]),
+                            mirrored)
     more = _group_pairs(known, {int(k) for k in (*found.i, *found.j)})
     if not more:
         return found
@@ -127,38 +134,94 @@ def _pairs(i: np.ndarray, j: np.ndarray) -> list[tuple[int, int]]:
     return sorted({(min(a, b), max(a, b)) for a, b in zip(i.tolist(), j.tolist()) if a >= 0 and b >= 0 and a != b})
 
 
-def _group_pairs(known: list[tuple[int, int]], touched: set[int]) -> list[tuple[int, int]]:
-    """The pairs not in ``known`` within each group (connected by ``known``) that holds a row of ``touched``."""
+#: The dihedral transforms (``hashing.features.DIHEDRAL_NAMES``) that mirror a picture. The thumbnail rules
+#: find mirrored copies; a fit of local features (``matching.geometry``) keeps the orientation, as every
+#: transform text of the escalation and of the framed pictures does.
+MIRRORS = frozenset({"mirror_h", "mirror_v", "transpose", "transverse"})
+
+
+def _mirrored_pairs(i: np.ndarray, j: np.ndarray, mirrored: np.ndarray) -> dict[tuple[int, int], bool]:
+    """Distinct pairs as :func:`_pairs`, each with whether its match mirrors (either, where listed twice)."""
+    out: dict[tuple[int, int], bool] = {}
+    for a, b, m in zip(i.tolist(), j.tolist(), mirrored.tolist()):
+        if a >= 0 and b >= 0 and a != b:
+            key = (min(a, b), max(a, b))
+            out[key] = out.get(key, False) or m
+    return out
+
+
+def _group_pairs(known: dict[tuple[int, int], bool], touched: set[int]) -> list[tuple[int, int]]:
+    """The pairs not in ``known`` within each group (connected by ``known``) that holds a row of ``touched``,
+    less those whose two pictures are mirror images of each other by the matches that join them.
+
+    Why: local features cannot verify a mirror image. The fit is a rotation, scale and shift, or a perspective
+    that keeps the orientation (``matching.geometry`` refuses a mirrored one), and ORB's descriptor of a
+    mirrored patch is another descriptor; so such a pair's decode and fit could only find it different.
+    ``known``: pair -> whether its match mirrors. Where a group's matches disagree (a symmetric picture matched
+    as itself and as its mirror image), its orientations are unknown and every pair is verified.
+    """
     parent: dict[int, int] = {}
+    flip: dict[int, bool] = {}  # whether a row is mirrored against its parent
 
-    def root(k: int) -> int:
+    def root(k: int) -> tuple[int, bool]:
+        path = []
         while parent.setdefault(k, k) != k:
-            parent[k] = parent[parent[k]]
+            path.append(k)
             k = parent[k]
-        return k
+        mirrored = False
+        for node in reversed(path):  # each node straight to the root, with its orientation against it
+            mirrored ^= flip[node]
+            parent[node], flip[node] = k, mirrored
+        return k, flip[path[0]] if path else False
 
-    for a, b in known:
-        parent[root(a)] = root(b)
+    unsure: set[int] = set()
+    for (a, b), mirrored in sorted(known.items()):
+        (rb, fb), (ra, fa) = root(b), root(a)  # b first: the groups listed in one order
+        if ra == rb:
+            if fa ^ fb != mirrored:
+                unsure.add(ra)
+            continue
+        parent[ra], flip[ra] = rb, fa ^ fb ^ mirrored
+        if ra in unsure:
+            unsure.add(rb)
     members: dict[int, list[int]] = {}
+    orientation: dict[int, bool] = {}
     for k in parent:
-        members.setdefault(root(k), []).append(k)
-    have = set(known)
+        top, orientation[k] = root(k)
+        members.setdefault(top, []).append(k)
     out: list[tuple[int, int]] = []
-    for group in members.values():
+    for top, group in members.items():
         if len(group) * (len(group) - 1) // 2 > GROUP_PAIRS or touched.isdisjoint(group):
             continue
         group.sort()
-        out += [(a, b) for x, a in enumerate(group) for b in group[x + 1 :] if (a, b) not in have]
+        either = top in unsure
+        out += [(a, b) for x, a in enumerate(group) for b in group[x + 1 :]
+                if (a, b) not in known and (either or orientation[a] == orientation[b])]
     return out
+
+
+def _files_of(pairs: list[tuple[int, int]], files: Files) -> tuple[list[int], list[str], list[str]]:
+    """The rows of ``pairs``, in order, with their paths and content hashes."""
+    rows = sorted({k for pair in pairs for k in pair})
+    if not rows:
+        return [], [], []
+    return rows, files.paths(rows), [h or "" for h in files.content_hashes(rows)]
+
+
+def _prefetch(pairs: list[tuple[int, int]], files: Files, source: LocalSource) -> None:
+    """Have ``source`` start on the features of the rows of ``pairs``."""
+    rows, paths, content_hashes = _files_of(pairs, files)
+    if rows:
+        source.prefetch(paths, content_hashes)
 
 
 def _verified(pairs: list[tuple[int, int]], table: FeatureTable | HashTable, files: Files, source: LocalSource,
               params: DeepParams) -> DeepMatches:  # fmt: skip
     """The ``pairs`` of rows whose local features fit (``deep.verified_matches``), features from ``source``."""
-    rows = sorted({k for pair in pairs for k in pair})
+    rows, paths, content_hashes = _files_of(pairs, files)
     if not rows:
         return _none()
-    features = source(files.paths(rows), [h or "" for h in files.content_hashes(rows)])
+    features = source(paths, content_hashes)
     position = {k: p for p, k in enumerate(rows)}
     index = np.array(rows, dtype=np.int64)
     pi = np.array([position[a] for a, _ in pairs], dtype=np.int64)

@@ -18,6 +18,7 @@ Matching on them is ``matching.deep_extra``'s and ``matching.escalate``'s.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -88,20 +89,51 @@ def local_features_of(settings: ScanSettings, paths: Sequence[str], run: RunCont
 class FeaturesOnDemand:
     """``find``'s ``matching.escalate.LocalSource``: the index's local features of the files asked
     for, computed first (``local_features_of``, in the worker pool) for those that have none, and kept in the
-    index, so a later run or ``--deep`` reuses them. Once the run is cancelled, nothing more is decoded."""
+    index, so a later run or ``--deep`` reuses them. Once the run is cancelled, nothing more is decoded.
+
+    :meth:`prefetch` starts that computation in a thread, so that the pool decodes while the main process still
+    finds other pairs (``matching.partial``: seconds on one core); the next call waits for it.
+    """
 
     def __init__(self, settings: ScanSettings, run: RunContext, spec: LocalSpec = LOCAL_SPEC) -> None:
         self.settings, self.run, self.spec = settings, run, spec
         self.computed: LocalPass | None = None
+        self._pending: threading.Thread | None = None
+        self._failure: BaseException | None = None
+
+    def prefetch(self, paths: Sequence[str], content_hashes: Sequence[str]) -> None:
+        """Start computing the missing features of ``paths`` (one per content hash) in the background."""
+        self._wait()
+        self._pending = threading.Thread(target=self._background, args=(list(paths), list(content_hashes)),
+                                         name="imgtwin-local-features", daemon=True)
+        self._pending.start()
 
     def __call__(self, paths: Sequence[str], content_hashes: Sequence[str]) -> list[LocalFeatures | None]:
-        db = self.settings.db_path
         try:
-            with LocalFeatureStore(db) as store:
-                known = store.known(content_hashes, self.spec.id)
-            missing = [p for p, digest in zip(paths, content_hashes) if digest and digest not in known]
-            if missing and not self.run.cancel.is_set():
-                self.computed = local_features_of(self.settings, missing, self.run, self.spec)
-            return local_features_for(db, content_hashes, self.spec)
+            self._wait()
+            self._compute(paths, content_hashes)
+            return local_features_for(self.settings.db_path, content_hashes, self.spec)
         except (IndexReadError, IndexVersionError):  # an index this user may only read: the pairs stay undecided
             return [None] * len(content_hashes)
+
+    def _compute(self, paths: Sequence[str], content_hashes: Sequence[str]) -> None:
+        with LocalFeatureStore(self.settings.db_path) as store:
+            known = store.known(content_hashes, self.spec.id)
+        missing = [p for p, digest in zip(paths, content_hashes) if digest and digest not in known]
+        if missing and not self.run.cancel.is_set():
+            self.computed = local_features_of(self.settings, missing, self.run, self.spec)
+
+    def _background(self, paths: list[str], content_hashes: list[str]) -> None:
+        try:
+            self._compute(paths, content_hashes)
+        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread (_wait)
+            self._failure = exc
+
+    def _wait(self) -> None:
+        """Wait for the prefetch in flight; its failure is raised here, in the caller's thread."""
+        if self._pending is not None:
+            self._pending.join()
+            self._pending = None
+        failure, self._failure = self._failure, None
+        if failure is not None:
+            raise failure
