@@ -108,7 +108,10 @@ def escalated_matches(
     unit = files.units()
     sources = [undecided_pairs(table, judged, rule), partial_pairs(table, judged), *([extra] if extra else [])]
     i, j = (np.concatenate(p) for p in zip(*sources))
-    found = _verified(_pairs(unit[i], unit[j]), table, files, source, params)
+    matched = set(_pairs(unit[matches.i], unit[matches.j]))
+    # A pair another rule matched (a straightened or framed candidate, judged after the thumbnails rejected it
+    # upright) is no question: its files are not decoded for it.
+    found = _verified([p for p in _pairs(unit[i], unit[j]) if p not in matched], table, files, source, params)
     if not len(found):
         return found
     known = _pairs(np.concatenate([unit[matches.i], found.i]), np.concatenate([unit[matches.j], found.j]))
