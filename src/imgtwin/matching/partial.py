@@ -12,7 +12,8 @@ thumbnails (no decode), with no loop over files or pairs:
   :data:`CROPS` (one side, two sides at a corner, a zoom; the grid's steps are
   within the ~3 % a pHash tolerates), hashed, and searched within
   :data:`CROP_RADIUS` bits of every file's two hashes, and each file's nearest
-  hypothesis within :data:`NEAREST_RADIUS` (a crop with stickers on it);
+  hypothesis within :data:`NEAREST_RADIUS` (a crop with stickers on it); a
+  candidate the thumbnail rules rejected as a whole is tried at its window too;
 * *covered* (:func:`covered_pairs`): each quarter of every file's thumbnail
   (:data:`QUARTERS`) hashed and searched within :data:`COVER_RADIUS` bits of
   the same quarter of every other file's: a sticker or a logo covers part of
@@ -187,10 +188,23 @@ def _fresh(i: np.ndarray, j: np.ndarray, raw: RawCandidates) -> np.ndarray:
     return fresh
 
 
-def crop_pairs(table: FeatureTable | HashTable, raw: RawCandidates) -> tuple[np.ndarray, np.ndarray]:
+def _rejected(i: np.ndarray, j: np.ndarray, judged: Judged) -> np.ndarray:
+    """Of pairs ``(i, j)``, those the thumbnail rules judged and rejected.  They compare the whole pictures,
+    aligned by small shifts and the crop grid of ``matching.near``: a hard crop between those steps (13 % off
+    two sides, 20 % off one) disagrees as a whole while one of :data:`CROPS` lies within a few bits of it, and
+    its window agrees cell by cell (on the medium phone-edits corpus: crops at 2-6 bits, 104-124 of 255 in
+    detail, all fitting on local features)."""
+    cand, n = judged.cand, np.int64(len(judged.raw.table))
+    lo, hi = np.minimum(cand.i, cand.j).astype(np.int64), np.maximum(cand.i, cand.j).astype(np.int64)
+    keys = np.sort(lo[~judged.ok] * n + hi[~judged.ok])
+    return np.isin(np.minimum(i, j).astype(np.int64) * n + np.maximum(i, j), keys)
+
+
+def crop_pairs(table: FeatureTable | HashTable, judged: Judged) -> tuple[np.ndarray, np.ndarray]:
     """Pairs ``(i, j)``: a hard crop of ``i`` (:data:`CROPS`) within :data:`CROP_RADIUS` bits of ``j``'s whole or
     trimmed hash, or the nearest to it within :data:`NEAREST_RADIUS`, agreeing with that thumbnail in part, no
-    thumbnail candidate already."""
+    thumbnail candidate already or one the thumbnail rules rejected (within :data:`CROP_RADIUS`:
+    :func:`_rejected`)."""
     files = np.flatnonzero(_detailed(table))
     none = np.zeros(0, np.int64)
     if len(files) < 2:
@@ -199,16 +213,17 @@ def crop_pairs(table: FeatureTable | HashTable, raw: RawCandidates) -> tuple[np.
     queries = hypotheses(table, "hard")[files, :k].reshape(-1)
     q, b, d = radius_join(queries, np.concatenate([table.hashes[files], table.trim_hashes[files]]), NEAREST_RADIUS)
     i, j, which, trimmed = files[q // k], files[b % m], q % k, b >= m
-    keep = _fresh(i, j, raw)
-    i, j, which, trimmed, d = i[keep], j[keep], which[keep], trimmed[keep], d[keep]
+    fresh = _fresh(i, j, judged.raw)
+    keep = fresh | ((d <= CROP_RADIUS) & _rejected(i, j, judged))
+    i, j, which, trimmed, d, fresh = i[keep], j[keep], which[keep], trimmed[keep], d[keep], fresh[keep]
     # Per pair and direction, the closest hypothesis only.
     order = np.lexsort((d, j, i))
-    i, j, which, trimmed, d = i[order], j[order], which[order], trimmed[order], d[order]
+    i, j, which, trimmed, d, fresh = i[order], j[order], which[order], trimmed[order], d[order], fresh[order]
     first = np.ones(len(i), bool)
     first[1:] = (i[1:] != i[:-1]) | (j[1:] != j[:-1])
-    i, j, which, trimmed, d = i[first], j[first], which[first], trimmed[first], d[first]
-    # Within CROP_RADIUS every pair; beyond it, each copy's nearest original only.
-    order = np.lexsort((i, d, j))
+    i, j, which, trimmed, d, fresh = i[first], j[first], which[first], trimmed[first], d[first], fresh[first]
+    # Within CROP_RADIUS every pair; beyond it, each copy's nearest original only (of the fresh pairs).
+    order = np.lexsort((i, d, ~fresh, j))
     rank = np.empty(len(j), np.int64)
     rank[order] = np.arange(len(j)) - np.searchsorted(j[order], j[order])
     keep = (d <= CROP_RADIUS) | (rank == 0)
@@ -259,6 +274,6 @@ def _agreeing(table: FeatureTable | HashTable, cand: Candidates, ok: np.ndarray)
 
 def partial_pairs(table: FeatureTable | HashTable, judged: Judged) -> tuple[np.ndarray, np.ndarray]:
     """Every pair this module finds (see the module doc), for ``matching.escalate`` to decide on local features."""
-    parts = [crop_pairs(table, judged.raw), covered_pairs(table, judged.raw), covered_candidates(table, judged)]
+    parts = [crop_pairs(table, judged), covered_pairs(table, judged.raw), covered_candidates(table, judged)]
     i, j = (np.concatenate(side).astype(np.int64) for side in zip(*parts))
     return i, j
