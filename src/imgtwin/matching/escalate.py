@@ -109,14 +109,17 @@ def escalated_matches(
     screenshot's picture).
     """
     unit = files.units()
-    undecided = undecided_pairs(table, judged, rule)
-    _prefetch(_pairs(unit[undecided[0]], unit[undecided[1]]), files, source)  # decoded while the rest is found
-    sources = [undecided, partial_pairs(table, judged), *([extra] if extra else [])]
-    i, j = (np.concatenate(p) for p in zip(*sources))
-    matched = set(_pairs(unit[matches.i], unit[matches.j]))
     # A pair another rule matched (a straightened or framed candidate, judged after the thumbnails rejected it
     # upright) is no question: its files are not decoded for it.
-    found = _verified([p for p in _pairs(unit[i], unit[j]) if p not in matched], table, files, source, params)
+    matched = set(_pairs(unit[matches.i], unit[matches.j]))
+
+    def questions(i: np.ndarray, j: np.ndarray) -> list[tuple[int, int]]:
+        return [p for p in _pairs(unit[i], unit[j]) if p not in matched]
+
+    undecided = undecided_pairs(table, judged, rule)
+    _prefetch(questions(*undecided), files, source)  # decoded while the rest is found
+    sources = [undecided, partial_pairs(table, judged), *([extra] if extra else [])]
+    found = _verified(questions(*(np.concatenate(p) for p in zip(*sources))), table, files, source, params)
     if not len(found):
         return found
     mirrored = np.array([t in MIRRORS for t in matches.transform] + [False] * len(found), dtype=bool)
