@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
+import numpy as np
+import pytest
 from PIL import Image
 
-from imgtwin.matching.resolution import MAX_RATIO, UpscaleCheck, UpscaleTask, _reduction
+from imgtwin.matching.resolution import MAX_RATIO, STRIP, UpscaleCheck, UpscaleTask, _reduction, top_rows
 from tests.helpers import shared_photo
 
 
@@ -70,3 +73,28 @@ def test_widths_missing_for_a_file_are_read_from_the_headers(tmp_path: Path) -> 
     check = UpscaleCheck(str(tmp_path / "large.jpg"), "L", ((str(tmp_path / "small.jpg"), "S"),),
                          widths=(image.width,))  # the small file's is not known
     assert _reduction(check) == 4  # width / 4 >= 1.5 * width * 0.15, not / 8
+
+
+def test_a_png_is_decoded_once_per_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A PNG has no partial decode: its strip comes from one whole decode (its EXIF, read before its pixels by a
+    probe, would have decoded it a first time), and an upscale of a PNG is still told from its original."""
+    image = shared_photo(5, 700)
+    image.save(tmp_path / "original.png")
+    resized(image, 1.6).save(tmp_path / "upscaled.png")
+    decodes: list[str] = []
+    real = Image._getdecoder
+
+    def counted(mode: str, decoder_name: str, args: Any, extra: tuple[Any, ...] = ()) -> Any:
+        decodes.append(decoder_name)
+        return real(mode, decoder_name, args, extra)
+
+    monkeypatch.setattr(Image, "_getdecoder", counted)
+    strip, height = top_rows(str(tmp_path / "original.png"), STRIP)
+    assert decodes == ["zip"]
+    assert height == image.height and strip.size == (image.width, round(image.height * STRIP))
+    assert np.array_equal(np.asarray(strip), np.asarray(image.convert("L"))[: strip.size[1]])
+    decodes.clear()
+    widths = (round(image.width * 1.6), image.width)  # the index's, as find gives them
+    verdicts = UpscaleTask().run(UpscaleCheck(str(tmp_path / "upscaled.png"), "U",
+                                              ((str(tmp_path / "original.png"), "O"),), widths))
+    assert decodes.count("zip") == 2 and verdicts[0].upscaled  # each file decoded once (the others: arrays)

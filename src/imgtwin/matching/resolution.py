@@ -257,13 +257,13 @@ def top_rows(path: str, share: float, reduce: int = 1, strips: StripStore | None
         return _strip(*kept, share, reduce)
     with open(path, "rb") as stream:
         data = stream.read()
-    with Image.open(io.BytesIO(data)) as probe:
-        orientation = orientation_of(probe)
-        height = probe.size[1]
-    if orientation == 1 and data[:2] == b"\xff\xd8":
-        rows = _jpeg_rows(data, max(16 * reduce, round(height * share)), reduce)
-        if rows is not None:
-            return rows, -(-height // reduce)
+    if data[:2] == b"\xff\xd8":  # only a JPEG is probed: a PNG's EXIF read before its pixels decodes them all
+        with Image.open(io.BytesIO(data)) as probe:
+            orientation, height = orientation_of(probe), probe.size[1]
+        if orientation == 1:
+            rows = _jpeg_rows(data, max(16 * reduce, round(height * share)), reduce)
+            if rows is not None:
+                return rows, -(-height // reduce)
     with Image.open(io.BytesIO(data)) as image:
         image.load()  # a PNG's EXIF may follow its pixels
         turn = UPRIGHT.get(orientation_of(image))
