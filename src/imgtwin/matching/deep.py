@@ -211,6 +211,13 @@ class DeepMatches:
                            np.where(self.source >= 0, index[np.maximum(self.source, 0)], -1), self.shared,
                            self.distance)
 
+    def where(self, keep: np.ndarray) -> DeepMatches:
+        """The matches where ``keep`` (a mask or positions)."""
+        picked = np.arange(len(self.i))[keep].tolist()
+        return DeepMatches(self.i[picked], self.j[picked], self.inliers[picked],
+                           tuple(self.transform[k] for k in picked), tuple(self.inverse[k] for k in picked),
+                           self.source[picked], self.shared[picked], self.distance[picked])
+
     def matches(self) -> Matches:
         """As ``grouping.Matches`` (transform text for both directions)."""
         return Matches(self.i, self.j, self.distance, tuple(t or "identity" for t in self.transform),

@@ -17,7 +17,7 @@ import numpy as np
 from imgtwin.hashing.framed import FramedPicture
 from imgtwin.hashing.local import LocalFeatures, LocalSpec
 from imgtwin.matching.deep import DeepMatches, DeepParams, LocalTable, deep_matches, verify_candidates
-from imgtwin.matching.framed import SMALL
+from imgtwin.matching.framed import is_small
 from imgtwin.matching.grouping import Matches
 from imgtwin.matching.hashtable import HashTable
 from imgtwin.matching.table import FeatureTable
@@ -78,7 +78,7 @@ def deep_extra_matches(
                          else None, pixels.hashes if pixels is not None else None, params, skip)
     found = found.of_rows(index)
     if framed:
-        found = _where(found, ~on_frames_only(found, local, framed, params))
+        found = found.where(~on_frames_only(found, local, framed, params))
     return matches.concat(found.matches()), found.derived, found
 
 
@@ -90,8 +90,7 @@ def on_frames_only(found: DeepMatches, local: Sequence[LocalFeatures | None],
     and icons; their keypoints fit there as a copy's do.  ``matching.content`` judges such a fit again on the
     inliers inside the pictures, where the local features found the picture's box (one flat colour on both
     sides); on a desktop's wallpaper they find none.  The scan's framed boxes (``hashing.framed``) do, and
-    where both files are framed, every box small (under ``framed.SMALL`` of the frame: the frame dominates
-    the file), a copy's fit has its inliers on the photo: at least ``min_inliers`` inside one file's boxes
+    where both files are framed, every box small (``framed.is_small``: the frame dominates the file), a copy's fit has its inliers on the photo: at least ``min_inliers`` inside one file's boxes
     (a box may be another island of the window, so one file's is enough).  On the medium phone-edits corpus
     two such screenshots had every one of 28 inliers on the frames and were grouped ("rotated 5°, inside a
     larger frame").  A plain photo whose flat sky made a box is not small and never asked about.
@@ -117,7 +116,7 @@ def on_frames_only(found: DeepMatches, local: Sequence[LocalFeatures | None],
 
 
 def _small_frame(pictures: Sequence[FramedPicture] | None) -> bool:
-    return bool(pictures) and all((p.box[2] - p.box[0]) * (p.box[3] - p.box[1]) < SMALL for p in pictures or ())
+    return bool(pictures) and all(is_small(p) for p in pictures or ())
 
 
 def _inside(features: LocalFeatures | None, pictures: Sequence[FramedPicture], keypoints: np.ndarray) -> int:
@@ -131,10 +130,3 @@ def _inside(features: LocalFeatures | None, pictures: Sequence[FramedPicture], k
         inside |= (x >= p.box[0]) & (x <= p.box[2]) & (y >= p.box[1]) & (y <= p.box[3])
     return int(inside.sum())
 
-
-def _where(found: DeepMatches, keep: np.ndarray) -> DeepMatches:
-    """The matches of ``found`` where ``keep``."""
-    picked = np.flatnonzero(keep).tolist()
-    return DeepMatches(found.i[picked], found.j[picked], found.inliers[picked],
-                       tuple(found.transform[k] for k in picked), tuple(found.inverse[k] for k in picked),
-                       found.source[picked], found.shared[picked], found.distance[picked])

@@ -227,9 +227,14 @@ APART = 20
 def _compared(x: FramedPicture, y: FramedPicture) -> bool:
     """Whether two pictures tell their frames apart: small, in one place, detailed (a low-detail picture's hash
     is noise: a blank page in a drawn frame and its re-encoded copy lie 20+ bits apart)."""
-    small = _area(x.box) < SMALL and _area(y.box) < SMALL
+    small = is_small(x) and is_small(y)
     detailed = not (x.features.low_detail or y.features.low_detail)
     return small and detailed and _overlap(x.box, y.box) >= SAME_BOX
+
+
+def is_small(picture: FramedPicture) -> bool:
+    """Whether ``picture`` fills under :data:`SMALL` of its frame: the frame dominates the file."""
+    return _area(picture.box) < SMALL
 
 
 def _turned_distance(x: FramedPicture, y: FramedPicture) -> int:
