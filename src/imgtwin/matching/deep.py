@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -56,6 +56,13 @@ def deep_loader(spec: LocalSpec) -> StandardImageLoader:
     for 4:3 pictures and close to it for squarer ones. No colour copy: keypoints are found on grey pixels.
     """
     return StandardImageLoader(max_dimension=2 * spec.side, decode_size=max(8, 3 * spec.side // 4), colour=False)
+
+
+def inner_loader(spec: LocalSpec) -> StandardImageLoader:
+    """The decode of a framed file for its inner picture's features (``local.inner_features``): four times the
+    detector's side on the long side, JPEGs drafted to at least twice it on the short side. A photo on a tenth of
+    a desktop screenshot then keeps about the detector's pixel budget (360 x 270), as its original does."""
+    return StandardImageLoader(max_dimension=4 * spec.side, decode_size=2 * spec.side, colour=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,16 +95,19 @@ class LocalTable:
         return np.searchsorted(self.owner, np.arange(len(self.features) + 1)).astype(np.int64)
 
     @classmethod
-    def build(cls, features: Sequence[LocalFeatures | None]) -> LocalTable:
+    def build(cls, features: Sequence[LocalFeatures | None], inner: bool = False) -> LocalTable:
+        """``inner``: each image's descriptors followed by its inner picture's (``LocalFeatures.inner``), for the
+        candidate search only (a fit is made on one set at a time: ``verify_candidates``)."""
         width = next((f.descriptors.shape[1] for f in features if f is not None and len(f)), 32)
-        parts = [(k, f.descriptors) for k, f in enumerate(features) if f is not None and len(f)
+        parts = [(k, f) for k, f in enumerate(features) if f is not None and len(f)
                  and f.descriptors.shape[1] == width and width % 8 == 0]  # fmt: skip
         if not parts:
             return cls(tuple(features), np.zeros((0, width), np.uint8), np.zeros(0, np.int64))
-        descriptors = np.concatenate([d for _, d in parts])
-        owner = np.concatenate([np.full(len(d), k, np.int64) for k, d in parts])
-        shape = np.concatenate([features[k].shape if features[k].shape is not None  # type: ignore[union-attr]
-                                else np.zeros(len(d), np.uint8) for k, d in parts])  # fmt: skip
+        sets = [(k, s) for k, f in parts for s in (f, f.inner) if s is not None and len(s)
+                and s.descriptors.shape[1] == width and (s is f or inner)]  # fmt: skip
+        descriptors = np.concatenate([s.descriptors for _, s in sets])
+        owner = np.concatenate([np.full(len(s), k, np.int64) for k, s in sets])
+        shape = np.concatenate([s.shape if s.shape is not None else np.zeros(len(s), np.uint8) for _, s in sets])
         return cls(tuple(features), descriptors, owner, shape)
 
     def __len__(self) -> int:
@@ -287,10 +297,35 @@ def verify_candidates(table: LocalTable, i: np.ndarray, j: np.ndarray, params: D
     Descriptors are matched for all candidates by the compiled kernel, in
     parallel chunks; only pairs with enough matches go on to RANSAC.  Each fit
     is made onto the smaller picture (the RANSAC threshold is relative to the
-    target) and turned around where that is ``i``.
+    target) and turned around where that is ``i``.  A pair that does not fit
+    where either file has an inner picture (``LocalFeatures.inner``: a
+    screenshot's photo described on its own) is fitted again on it
+    (:attr:`Fit.inner`): its keypoints are not mixed with the whole file's,
+    whose coarser copies of the same patches would fail the ratio test.
     """
+    out = _fits(table, i, j, params, threads)
+    again = [k for k, fit in enumerate(out) if fit is None and any(
+        (f := table.features[int(x)]) is not None and f.inner is not None for x in (i[k], j[k]))]  # fmt: skip
+    if not again:
+        return out
+    rows = sorted({int(x) for k in again for x in (i[k], j[k])})
+    position = {r: p for p, r in enumerate(rows)}
+    inner = [table.features[r] for r in rows]
+    has_inner = [f is not None and f.inner is not None for f in inner]
+    subset = LocalTable.build([f.inner if f is not None and f.inner is not None else f for f in inner])
+    pi = np.array([position[int(i[k])] for k in again], np.int64)
+    pj = np.array([position[int(j[k])] for k in again], np.int64)
+    for k, a, b, fit in zip(again, pi.tolist(), pj.tolist(), _fits(subset, pi, pj, params, threads)):
+        if fit is not None:
+            out[k] = replace(fit, inner=(has_inner[a], has_inner[b]))
+    return out
+
+
+def _fits(table: LocalTable, i: np.ndarray, j: np.ndarray, params: DeepParams, threads: int | None
+          ) -> list[Fit | None]:  # fmt: skip
+    """:func:`verify_candidates` on ``table``'s own features (the whole files')."""
     out: list[Fit | None] = [None] * len(i)
-    if len(i) == 0:
+    if len(i) == 0 or not len(table.descriptors):
         return out
     words = np.ascontiguousarray(table.descriptors).view(np.uint64)
     offsets = table.offsets
@@ -330,7 +365,7 @@ def _inverted(fit: Fit, a: LocalFeatures, b: LocalFeatures) -> Fit:
     """The fit b -> a of a fit a -> b."""
     pairs = None if fit.pairs is None else fit.pairs[:, ::-1]
     return Fit(np.linalg.inv(fit.matrix), fit.inliers, fit.matches, fit.b_shown, fit.a_shown, -fit.rotation,
-               1 / fit.scale, fit.perspective, pairs)
+               1 / fit.scale, fit.perspective, pairs, fit.inner[::-1])
 
 
 def deep_matches(
@@ -348,7 +383,8 @@ def deep_matches(
     ``i < j``, not to verify (already matched).
     """
     table = LocalTable.build(features)
-    i, j, _ = candidate_pairs(table, params)
+    framed = any(f is not None and f.inner is not None for f in features)
+    i, j, _ = candidate_pairs(LocalTable.build(features, inner=True) if framed else table, params)
     if skip:
         keep = np.fromiter(((a, b) not in skip for a, b in zip(i.tolist(), j.tolist())), bool, len(i))
         i, j = i[keep], j[keep]

@@ -1,0 +1,86 @@
+"""A photo on a small part of a screenshot is described on its own for ``--deep`` (``local.inner_features``).
+
+The whole file's keypoints spend the detector's budget on the whole frame: a photo on a tenth of a desktop
+screen keeps a tenth of them, at half its original's scale, and too few repeat for a fit.  The framed file's
+picture, cut out of a larger decode and given the whole budget, fits its original; the fit says the photo lies
+inside a larger frame, and a different photo in the same app still fits nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from imgtwin.hashing.local import LocalFeatures, LocalSpec, extract_local, inner_features
+from imgtwin.matching.deep import deep_loader, deep_matches, inner_loader
+from imgtwin.matching.geometry import fit_pair
+from tests.helpers import shared_photo
+from tests.runs.test_framed_desktop import desktop_of
+
+HEIGHT = 260  # px of a 1920 x 1080 screen: the photo fills 8-12 % of it
+PHOTOS = (18, 2)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("inner")
+    out = {}
+    for k in PHOTOS:
+        photo = shared_photo(k, 1200)
+        out[f"photo {k}"] = root / f"photo {k}.jpg"
+        photo.save(out[f"photo {k}"], quality=90)
+        out[f"screen {k}"] = root / f"screen {k}.png"
+        desktop_of(photo, HEIGHT).save(out[f"screen {k}"])
+    return out
+
+
+def whole(path: Path) -> LocalFeatures:
+    return extract_local(deep_loader(LocalSpec()).load(str(path)).image)
+
+
+def inner(path: Path) -> LocalFeatures:
+    return inner_features(inner_loader(LocalSpec()).load(str(path)).image)
+
+
+def with_inner(path: Path) -> LocalFeatures:
+    return whole(path).with_inner(inner(path))
+
+
+def test_the_inner_picture_has_the_whole_budget_and_lies_on_the_photo(files: dict[str, Path]) -> None:
+    screen, features = whole(files["screen 18"]), inner(files["screen 18"])
+    assert (features.width, features.height) == (screen.width, screen.height)  # the whole file's pixels
+    assert len(features) == LocalSpec().keypoints
+    photo = Image.open(files["photo 18"])
+    width = photo.width * HEIGHT / photo.height  # the photo's place on the 1920 x 1080 screen, centred
+    scale = screen.width / 1920
+    left, top, right, bottom = (1920 - width) / 2 * scale, 130 * scale, (1920 + width) / 2 * scale, (130 + HEIGHT) * scale
+    x, y = features.points[:, 0], features.points[:, 1]
+    assert ((x >= left - 2) & (x <= right + 2) & (y >= top - 2) & (y <= bottom + 2)).all()
+    assert bottom - top < 80  # on the whole file's detection image the photo is 70 px tall: its original's 270
+    back = LocalFeatures.from_bytes(features.to_bytes())
+    assert np.abs(back.points - features.points).max() <= 1 / 32
+
+
+def test_a_plain_photo_has_no_inner_picture(files: dict[str, Path]) -> None:
+    features = inner(files["photo 18"])
+    assert len(features) == 0
+    assert whole(files["photo 18"]).with_inner(features).inner is None
+
+
+def test_a_small_photo_on_a_desktop_fits_its_original_on_its_inner_picture_only(files: dict[str, Path]) -> None:
+    names = list(files)
+    features = [with_inner(files[n]) if n.startswith("screen") else whole(files[n]) for n in names]
+    for k in PHOTOS:  # the reason: the whole screenshot does not fit its photo
+        assert fit_pair(whole(files[f"screen {k}"]), whole(files[f"photo {k}"])) is None
+    found = deep_matches(features)
+    pairs = {frozenset((names[a], names[b])): (names[a], t, names[s] if s >= 0 else None)
+             for a, b, t, s in zip(found.i.tolist(), found.j.tolist(), found.transform, found.source.tolist())}
+    # two screenshots in one app match on the app (judged on the scan's boxes: ``deep_extra.on_frames_only``)
+    with_photo = {p for p in pairs if any(n.startswith("photo") for n in p)}
+    assert with_photo == {frozenset((f"photo {k}", f"screen {k}")) for k in PHOTOS}  # other photos: apart
+    for k in PHOTOS:
+        first, transform, _ = pairs[frozenset((f"photo {k}", f"screen {k}"))]
+        assert first == f"photo {k}" and transform is not None and "inside a larger frame" in transform
