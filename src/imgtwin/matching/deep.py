@@ -95,19 +95,16 @@ class LocalTable:
         return np.searchsorted(self.owner, np.arange(len(self.features) + 1)).astype(np.int64)
 
     @classmethod
-    def build(cls, features: Sequence[LocalFeatures | None], inner: bool = False) -> LocalTable:
-        """``inner``: each image's descriptors followed by its inner picture's (``LocalFeatures.inner``), for the
-        candidate search only (a fit is made on one set at a time: ``verify_candidates``)."""
+    def build(cls, features: Sequence[LocalFeatures | None]) -> LocalTable:
         width = next((f.descriptors.shape[1] for f in features if f is not None and len(f)), 32)
-        parts = [(k, f) for k, f in enumerate(features) if f is not None and len(f)
+        parts = [(k, f.descriptors) for k, f in enumerate(features) if f is not None and len(f)
                  and f.descriptors.shape[1] == width and width % 8 == 0]  # fmt: skip
         if not parts:
             return cls(tuple(features), np.zeros((0, width), np.uint8), np.zeros(0, np.int64))
-        sets = [(k, s) for k, f in parts for s in (f, f.inner) if s is not None and len(s)
-                and s.descriptors.shape[1] == width and (s is f or inner)]  # fmt: skip
-        descriptors = np.concatenate([s.descriptors for _, s in sets])
-        owner = np.concatenate([np.full(len(s), k, np.int64) for k, s in sets])
-        shape = np.concatenate([s.shape if s.shape is not None else np.zeros(len(s), np.uint8) for _, s in sets])
+        descriptors = np.concatenate([d for _, d in parts])
+        owner = np.concatenate([np.full(len(d), k, np.int64) for k, d in parts])
+        shape = np.concatenate([features[k].shape if features[k].shape is not None  # type: ignore[union-attr]
+                                else np.zeros(len(d), np.uint8) for k, d in parts])  # fmt: skip
         return cls(tuple(features), descriptors, owner, shape)
 
     def __len__(self) -> int:
@@ -308,17 +305,30 @@ def verify_candidates(table: LocalTable, i: np.ndarray, j: np.ndarray, params: D
         (f := table.features[int(x)]) is not None and f.inner is not None for x in (i[k], j[k]))]  # fmt: skip
     if not again:
         return out
+    # Each file twice: its whole features at 2p, its inner picture's (or the whole's again) at 2p + 1; a pair is
+    # tried as each side's inner picture against the other's whole file, then both inner pictures (a framed
+    # photo's flat sky may have given the plain original a box of its own).
     rows = sorted({int(x) for k in again for x in (i[k], j[k])})
     position = {r: p for p, r in enumerate(rows)}
-    inner = [table.features[r] for r in rows]
-    has_inner = [f is not None and f.inner is not None for f in inner]
-    subset = LocalTable.build([f.inner if f is not None and f.inner is not None else f for f in inner])
-    pi = np.array([position[int(i[k])] for k in again], np.int64)
-    pj = np.array([position[int(j[k])] for k in again], np.int64)
-    for k, a, b, fit in zip(again, pi.tolist(), pj.tolist(), _fits(subset, pi, pj, params, threads)):
-        if fit is not None:
-            out[k] = replace(fit, inner=(has_inner[a], has_inner[b]))
+    both = [s for r in rows for s in (table.features[r], _inner_or_whole(table.features[r]))]
+    tried, pi, pj = [], [], []
+    for k in again:
+        a, b = position[int(i[k])], position[int(j[k])]
+        inner_a, inner_b = both[2 * a] is not both[2 * a + 1], both[2 * b] is not both[2 * b + 1]
+        for sides in ((True, False), (False, True), (True, True)):
+            if (inner_a or not sides[0]) and (inner_b or not sides[1]):
+                tried.append((k, sides))
+                pi.append(2 * a + sides[0])
+                pj.append(2 * b + sides[1])
+    fits = _fits(LocalTable.build(both), np.array(pi, np.int64), np.array(pj, np.int64), params, threads)
+    for (k, sides), fit in zip(tried, fits):
+        if fit is not None and out[k] is None:
+            out[k] = replace(fit, inner=sides)
     return out
+
+
+def _inner_or_whole(features: LocalFeatures | None) -> LocalFeatures | None:
+    return features.inner if features is not None and features.inner is not None else features
 
 
 def _fits(table: LocalTable, i: np.ndarray, j: np.ndarray, params: DeepParams, threads: int | None
@@ -383,12 +393,29 @@ def deep_matches(
     ``i < j``, not to verify (already matched).
     """
     table = LocalTable.build(features)
-    framed = any(f is not None and f.inner is not None for f in features)
-    i, j, _ = candidate_pairs(LocalTable.build(features, inner=True) if framed else table, params)
+    i, j = _candidates(features, table, params)
     if skip:
         keep = np.fromiter(((a, b) not in skip for a, b in zip(i.tolist(), j.tolist())), bool, len(i))
         i, j = i[keep], j[keep]
     return verified_matches(table, i, j, thumbs, hashes, params)
+
+
+def _candidates(features: Sequence[LocalFeatures | None], table: LocalTable, params: DeepParams
+                ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """:func:`candidate_pairs` of ``features`` (``table``), each inner picture (``LocalFeatures.inner``) searched as
+    an image of its own: a screenshot's photo has its own best pairs and its votes are weighed against its own
+    total, not crowded out by the app's keypoints (as the default ``find`` searches a framed picture's hash as a
+    file's: ``matching.framed``). Pairs ``(i, j)``, ``i < j``, of ``features``."""
+    framed = [k for k, f in enumerate(features) if f is not None and f.inner is not None]
+    if not framed:
+        i, j, _ = candidate_pairs(table, params)
+        return i, j
+    owner = np.concatenate([np.arange(len(features)), np.array(framed, np.int64)])
+    extended = [*features, *(features[k].inner for k in framed)]  # type: ignore[union-attr]
+    i, j, _ = candidate_pairs(LocalTable.build(extended), params)
+    a, b = owner[i], owner[j]
+    keys = np.unique(np.minimum(a, b)[a != b] * len(features) + np.maximum(a, b)[a != b])
+    return keys // len(features), keys % len(features)
 
 
 def verified_matches(table: LocalTable, i: np.ndarray, j: np.ndarray, thumbs: np.ndarray | None = None,
