@@ -15,7 +15,15 @@ import pytest
 from PIL import Image
 
 from imgtwin.hashing.local import LocalFeatures, LocalSpec, extract_local, inner_features
-from imgtwin.matching.deep import deep_loader, deep_matches, inner_loader
+from imgtwin.matching.deep import (
+    DeepParams,
+    LocalTable,
+    _candidates,
+    candidate_pairs,
+    deep_loader,
+    deep_matches,
+    inner_loader,
+)
 from imgtwin.matching.geometry import fit_pair
 from tests.helpers import shared_photo
 from tests.runs.test_framed_desktop import desktop_of
@@ -84,3 +92,30 @@ def test_a_small_photo_on_a_desktop_fits_its_original_on_its_inner_picture_only(
     for k in PHOTOS:
         first, transform, _ = pairs[frozenset((f"photo {k}", f"screen {k}"))]
         assert first == f"photo {k}" and transform is not None and "inside a larger frame" in transform
+
+
+def test_a_screenshots_photo_fits_the_whole_original_where_the_original_has_an_inner_picture_too(
+        files: dict[str, Path]) -> None:  # fmt: skip
+    """A plain photo whose flat sky or ground makes bands gets a box and an inner picture of its own: the
+    screenshot's inner picture is then fitted against the original's whole features, not only against that box."""
+    photo, screen = whole(files["photo 18"]), with_inner(files["screen 18"])
+    unrelated = whole(files["photo 2"])  # the original's "box": features of something else altogether
+    boxed = photo.with_inner(LocalFeatures(unrelated.width, unrelated.height, unrelated.points, unrelated.descriptors,
+                                           unrelated.shape))
+    assert boxed.inner is not None
+    found = deep_matches([boxed, screen])
+    assert len(found) == 1 and found.transform[0] is not None and "inside a larger frame" in found.transform[0]
+
+
+def test_an_inner_picture_is_searched_as_an_image_of_its_own(files: dict[str, Path]) -> None:
+    """Its votes are weighed against its own total and it keeps its own best pairs (a photo on a tenth of a phone
+    screen in the medium phone-edits corpus was cut by the screenshot's per-image limit); its pairs are its file's,
+    and it is no pair of its own file (the same photo, finer: it would take the file's best slots)."""
+    features = [whole(files["photo 18"]), with_inner(files["screen 18"]), with_inner(files["screen 2"])]
+    extended = [*features, features[1].inner, features[2].inner]
+    files_of = np.array([0, 1, 2, 1, 2])
+    i, j, _ = candidate_pairs(LocalTable.build(extended), DeepParams(per_image=0), files_of)
+    assert (files_of[i] != files_of[j]).all()
+    assert (0, 3) in set(zip(i.tolist(), j.tolist()))  # the photo and the screenshot's inner picture
+    i, j = _candidates(features, LocalTable.build(features), DeepParams())
+    assert (0, 1) in set(zip(i.tolist(), j.tolist())) and (i < j).all() and j.max() < len(features)

@@ -111,12 +111,15 @@ class LocalTable:
         return len(self.features)
 
 
-def candidate_pairs(table: LocalTable, params: DeepParams = DeepParams()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def candidate_pairs(table: LocalTable, params: DeepParams = DeepParams(), files: np.ndarray | None = None
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
     """Image pairs ``(i, j, votes)``, ``i < j``, by descriptor collisions (see the module doc).
 
     A vote is a pair of descriptors (one in each image) that share a key in
     one table and are at most ``vote_distance`` apart: a close
     correspondence collides in several tables and counts as often.
+    ``files``: each image's file, where a file has more than one (an inner picture, :func:`_candidates`): two
+    images of one file are no pair, and their votes count for nothing.
     """
     empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
     m = len(table.descriptors)
@@ -156,6 +159,9 @@ def candidate_pairs(table: LocalTable, params: DeepParams = DeepParams()) -> tup
     starts = np.flatnonzero(np.r_[True, pair_of[1:] != pair_of[:-1]])
     pairs, votes = pair_of[starts], np.maximum.reduceat(counts, starts)
     i, j = pairs // n, pairs % n
+    if files is not None:
+        other = files[i] != files[j]
+        pairs, votes, i, j = pairs[other], votes[other], i[other], j[other]
     # Soft, grainy or repetitive pictures collide with everything; a pair is
     # ranked by its votes relative to both pictures' totals (a cosine), so it
     # is the pair's own agreement that counts, not how busy its pictures are.
@@ -412,7 +418,7 @@ def _candidates(features: Sequence[LocalFeatures | None], table: LocalTable, par
         return i, j
     owner = np.concatenate([np.arange(len(features)), np.array(framed, np.int64)])
     extended = [*features, *(features[k].inner for k in framed)]  # type: ignore[union-attr]
-    i, j, _ = candidate_pairs(LocalTable.build(extended), params)
+    i, j, _ = candidate_pairs(LocalTable.build(extended), params, owner)
     a, b = owner[i], owner[j]
     keys = np.unique(np.minimum(a, b)[a != b] * len(features) + np.maximum(a, b)[a != b])
     return keys // len(features), keys % len(features)
