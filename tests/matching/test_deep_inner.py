@@ -8,12 +8,14 @@ inside a larger frame, and a different photo in the same app still fits nothing.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from imgtwin.hashing.features import compute_features
 from imgtwin.hashing.local import LocalFeatures, LocalSpec, extract_local, inner_features
 from imgtwin.matching.deep import (
     DeepParams,
@@ -25,6 +27,7 @@ from imgtwin.matching.deep import (
     inner_loader,
 )
 from imgtwin.matching.geometry import fit_pair
+from imgtwin.matching.near import FeatureTable
 from tests.helpers import shared_photo
 from tests.runs.test_framed_desktop import desktop_of
 
@@ -119,3 +122,24 @@ def test_an_inner_picture_is_searched_as_an_image_of_its_own(files: dict[str, Pa
     assert (0, 3) in set(zip(i.tolist(), j.tolist()))  # the photo and the screenshot's inner picture
     i, j = _candidates(features, LocalTable.build(features), DeepParams())
     assert (0, 1) in set(zip(i.tolist(), j.tolist())) and (i < j).all() and j.max() < len(features)
+
+
+def test_a_crop_off_two_sides_is_never_the_source_however_flat_the_part_it_cut_off() -> None:
+    """A photo on a flat grey ground in its bottom-left (a studio shot, a wall): a crop off the left and the bottom
+    keeps the top-right corner; the flat part it cut off looks like an app's frame to ``framing.frame_share``,
+    but no frame leaves a picture in a corner (``deep._in_a_corner``): the uncropped photo is the source."""
+    canvas = Image.new("RGB", (1200, 900), (128, 128, 128))
+    canvas.paste(shared_photo(18, 1020).resize((1020, 720)), (180, 0))
+    crop = canvas.crop((150, 0, 1200, 750))
+    images = [encoded(canvas), encoded(crop)]
+    features = [extract_local(im) for im in images]
+    table = FeatureTable.from_features([compute_features(im.convert("L").reduce(2)) for im in images])
+    found = deep_matches(features, table.full_thumbs)
+    assert len(found) == 1
+    assert found.derived == [(0, 1)]  # (source, derived): the crop is derived from the whole picture
+
+
+def encoded(image: Image.Image) -> Image.Image:
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=90)
+    return Image.open(io.BytesIO(buffer.getvalue()))

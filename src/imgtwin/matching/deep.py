@@ -38,6 +38,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from imgtwin.hashing.features import THUMB
 from imgtwin.hashing.local import LocalFeatures, LocalSpec
 from imgtwin.loading.pillow_loader import StandardImageLoader
 from imgtwin.matching.content import fits_on_layout
@@ -269,13 +270,34 @@ def _source(fit: Fit, a: LocalFeatures, b: LocalFeatures, thumb_a: np.ndarray | 
         inner, outer, thumb, inner_is_a, inner_side = a, b, thumb_b, True, 0
     else:
         return -1, min(fit.a_shown, fit.b_shown)
-    share = frame_share(thumb, inner_quad(fit, inner, outer, inner_is_a)) if thumb is not None else None
+    quad = inner_quad(fit, inner, outer, inner_is_a)
+    if _in_a_corner(quad):  # a crop (see _in_a_corner), however flat the part it cut off
+        return 1 - inner_side, fit.a_shown if inner_side == 1 else fit.b_shown
+    share = frame_share(thumb, quad) if thumb is not None else None
     shown = fit.a_shown if inner_side == 0 else fit.b_shown
     if share is None or _PICTURE_SHARE < share < _FRAME_SHARE:
         return -1, shown
     if share >= _FRAME_SHARE:
         return inner_side, shown
     return 1 - inner_side, fit.a_shown if inner_side == 1 else fit.b_shown
+
+
+#: A side of the inner picture lies on the outer file's edge within this share of the outer's side (the fit's
+#: error is about 1 %: ``GeometryParams.reprojection``).
+_ON_EDGE = 0.02
+
+
+def _in_a_corner(quad: np.ndarray) -> bool:
+    """Whether the inner picture (``quad``, in the outer thumbnail's pixels) lies on exactly two adjacent edges of
+    the outer file: a crop off two sides (the straighten and crop tools of every gallery keep a corner where the
+    user drags one). No frame does that: an app, a viewer or a chat shows a picture centred or across the width
+    with its bars above and below, letterboxing and borders lie on opposite sides or all around. On the medium
+    phone-edits corpus a crop off the left and bottom of a photo with a flat grey background was called the
+    original's source by its flat cut-off part (``framing.frame_share`` 0.54-0.63), and kept over it."""
+    low, high = _ON_EDGE * THUMB, (1 - _ON_EDGE) * THUMB
+    left, top = bool(quad[:, 0].min() <= low), bool(quad[:, 1].min() <= low)
+    right, bottom = bool(quad[:, 0].max() >= high), bool(quad[:, 1].max() >= high)
+    return left + top + right + bottom == 2 and left != right
 
 
 def _on_frame(fit: Fit, a: LocalFeatures, b: LocalFeatures, thumb_a: np.ndarray, thumb_b: np.ndarray,
