@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -56,6 +56,11 @@ class LocalSpec:
     version: int = 3  # 3: the picture's box inside a frame (``hashing.picture``)
 
     @property
+    def inner_id(self) -> str:
+        """The spec of the inner pictures' records (:func:`inner_features`), beside those of ``id``."""
+        return f"{self.id}-inner-v{INNER_VERSION}"
+
+    @property
     def id(self) -> str:
         size = "" if self.detector != "orb" or self.descriptor_bytes == 32 else f"x{self.descriptor_bytes}"
         return f"local-v{self.version}-{self.detector}{self.keypoints}{size}-{self.side}px"
@@ -79,6 +84,9 @@ class LocalFeatures:
     descriptors: np.ndarray  # (n, d) uint8
     shape: np.ndarray | None = None  # (n,) uint8: orientation in 32 steps << 3 | pyramid level (0-7)
     picture: Box | None = None  # the picture inside a frame, in these pixels; None: all picture (hashing.picture)
+    #: The picture inside the file's frame described on its own (:func:`inner_features`), its keypoints in these
+    #: pixels; None: not framed, or not asked for. Not part of :meth:`to_bytes`: it is a record of its own.
+    inner: LocalFeatures | None = None
 
     def __len__(self) -> int:
         return len(self.points)
@@ -88,6 +96,17 @@ class LocalFeatures:
 
     def levels(self) -> np.ndarray:
         return (self.shape if self.shape is not None else np.zeros(len(self), np.uint8)) & 7
+
+    def with_inner(self, inner: LocalFeatures | None) -> LocalFeatures:
+        """These features with ``inner`` (a record of :func:`inner_features`, made on a decode of its own) as
+        their inner picture, its keypoints moved to these pixels (the two detection sizes may differ by a pixel's
+        rounding); an inner record without keypoints (a framed file whose box the deep pass did not find) is none."""
+        if inner is None or not len(inner) or not inner.width or not inner.height:
+            return self if self.inner is None else replace(self, inner=None)
+        factor = np.array([self.width / inner.width, self.height / inner.height], np.float32)
+        moved = LocalFeatures(self.width, self.height, inner.points * factor, inner.descriptors, inner.shape,
+                              self.picture)
+        return replace(self, inner=moved)
 
     def to_bytes(self) -> bytes:
         n, d = self.descriptors.shape if len(self.descriptors) else (0, self.descriptors.shape[-1] if
@@ -124,6 +143,16 @@ def _cv2() -> Any:
     return cv2
 
 
+def detection_size(width: int, height: int, side: int) -> tuple[int, int]:
+    """The size :func:`detection_image` reduces a ``width`` x ``height`` image to."""
+    budget = side * side * 0.75
+    scale = max(math.sqrt(budget / (width * height)), 0.75 * side / min(width, height))
+    scale = min(scale, math.sqrt(2 * budget / (width * height)))
+    if scale >= 1:
+        return width, height
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
 def detection_image(image: Image.Image, side: int) -> np.ndarray:
     """8-bit grayscale pixels reduced to ``side`` x ``3/4 side`` pixels' worth of area.
 
@@ -136,11 +165,8 @@ def detection_image(image: Image.Image, side: int) -> np.ndarray:
         image = image.convert("L")
     pixels = np.asarray(image)
     height, width = pixels.shape
-    budget = side * side * 0.75
-    scale = max(math.sqrt(budget / (width * height)), 0.75 * side / min(width, height))
-    scale = min(scale, math.sqrt(2 * budget / (width * height)))
-    if scale < 1:
-        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    size = detection_size(width, height, side)
+    if size != (width, height):
         pixels = _cv2().resize(pixels, size, interpolation=_cv2().INTER_AREA)
     return np.ascontiguousarray(pixels)
 
@@ -275,3 +301,67 @@ class LocalFeatureExtractor:
 
 #: The hash a local-features result carries (``LocalFeatureExtractor.extract``): none computed.
 NOT_HASHED = ImageHash(0, HashSpec("none", 64, "local-features-only"))
+
+
+#: Version of the inner pictures' records (:func:`inner_features`, ``LocalSpec.inner_id``); bump on any change.
+INNER_VERSION = 1
+#: The frame is searched for its picture on a copy of at most this many pixels a side: the scan's decode
+#: (``runs.scan``), on which ``hashing.framed`` found the boxes that send a file to the inner pass.
+FRAME_SEARCH = 512
+
+
+def inner_features(image: Image.Image, spec: LocalSpec = LocalSpec()) -> LocalFeatures:
+    """The local features of the picture inside a framed file (a screenshot's photo, a bordered print), described
+    as a file of its own, with their positions in the whole file's detection pixels (:func:`detection_size`).
+
+    Why: the whole file's features (:func:`extract_local`) spend the detector's pixel budget on the whole frame,
+    so a photo shown on a fifth of a phone screen or a tenth of a desktop keeps a fifth or a tenth of it: 60-120
+    keypoints at half its original's scale, too few of which repeat for a fit. Here the box
+    (``hashing.framed.inner_boxes``, the scan's rule, on a copy of the scan's size) is cut out of ``image`` (a
+    larger decode: ``matching.deep.inner_loader``) and given the whole budget, as its original has. No box: a
+    record without keypoints (the file was looked at).
+    """
+    from imgtwin.hashing.framed import inner_boxes, maybe_framed  # framed imports the match features: only here
+
+    if image.mode != "L":
+        image = image.convert("L")
+    pixels = np.asarray(image)
+    height, width = pixels.shape
+    frame_width, frame_height = detection_size(width, height, spec.side)
+    search = pixels
+    if max(width, height) > FRAME_SEARCH:
+        factor = FRAME_SEARCH / max(width, height)
+        search = _cv2().resize(pixels, (max(1, round(width * factor)), max(1, round(height * factor))),
+                               interpolation=_cv2().INTER_AREA)
+    search = np.ascontiguousarray(search)
+    boxes = inner_boxes(search) if maybe_framed([search])[0] else []  # the scan's rule (``framed.framed_pictures``)
+    empty = LocalFeatures(frame_width, frame_height, np.zeros((0, 2), np.float32),
+                          np.zeros((0, spec.descriptor_bytes), np.uint8))
+    if not boxes:
+        return empty
+    sx, sy = width / search.shape[1], height / search.shape[0]
+    left, top, right, bottom = boxes[0]  # the bands' box where there is one, else the island's
+    left, top = int(left * sx), int(top * sy)
+    right, bottom = max(left + 1, round(right * sx)), max(top + 1, round(bottom * sy))
+    crop = detection_image(Image.fromarray(np.ascontiguousarray(pixels[top:bottom, left:right])), spec.side)
+    found = features_of(crop, spec)
+    if not len(found):
+        return empty
+    # crop pixels -> decode pixels -> the whole file's detection pixels
+    scale = np.array([(right - left) / crop.shape[1] * frame_width / width,
+                      (bottom - top) / crop.shape[0] * frame_height / height], np.float64)
+    offset = np.array([left * frame_width / width, top * frame_height / height], np.float64)
+    points = (found.points.astype(np.float64) * scale + offset).astype(np.float32)
+    return LocalFeatures(frame_width, frame_height, points, found.descriptors, found.shape)
+
+
+class InnerFeatureExtractor(LocalFeatureExtractor):
+    """The deep pass's hook for the inner pictures of framed files (:func:`inner_features`), stored under
+    ``LocalSpec.inner_id`` beside the whole files' features."""
+
+    @property
+    def spec(self) -> str:
+        return self.local_spec.inner_id
+
+    def extract(self, loaded: LoadedImage, hasher: Hasher) -> Extraction:
+        return Extraction(NOT_HASHED, inner_features(loaded.image, self.local_spec).to_bytes())

@@ -67,6 +67,7 @@ def fits_on_layout(fit: Fit, a: LocalFeatures, b: LocalFeatures, params: Geometr
     """
     if fit.pairs is None or (a.picture is None and b.picture is None):
         return False
+    a, b = fit.sides(a, b)  # an inner picture's features carry their file's picture box
     inside = _in_picture(a, fit.pairs[:, 0]) & _in_picture(b, fit.pairs[:, 1])
     if int(inside.sum()) < params.min_inliers:
         return True

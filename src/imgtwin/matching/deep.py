@@ -34,10 +34,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from imgtwin.hashing.features import THUMB
 from imgtwin.hashing.local import LocalFeatures, LocalSpec
 from imgtwin.loading.pillow_loader import StandardImageLoader
 from imgtwin.matching.content import fits_on_layout
@@ -56,6 +57,13 @@ def deep_loader(spec: LocalSpec) -> StandardImageLoader:
     for 4:3 pictures and close to it for squarer ones. No colour copy: keypoints are found on grey pixels.
     """
     return StandardImageLoader(max_dimension=2 * spec.side, decode_size=max(8, 3 * spec.side // 4), colour=False)
+
+
+def inner_loader(spec: LocalSpec) -> StandardImageLoader:
+    """The decode of a framed file for its inner picture's features (``local.inner_features``): four times the
+    detector's side on the long side, JPEGs drafted to at least twice it on the short side. A photo on a tenth of
+    a desktop screenshot then keeps about the detector's pixel budget (360 x 270), as its original does."""
+    return StandardImageLoader(max_dimension=4 * spec.side, decode_size=2 * spec.side, colour=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,12 +112,15 @@ class LocalTable:
         return len(self.features)
 
 
-def candidate_pairs(table: LocalTable, params: DeepParams = DeepParams()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def candidate_pairs(table: LocalTable, params: DeepParams = DeepParams(), files: np.ndarray | None = None
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
     """Image pairs ``(i, j, votes)``, ``i < j``, by descriptor collisions (see the module doc).
 
     A vote is a pair of descriptors (one in each image) that share a key in
     one table and are at most ``vote_distance`` apart: a close
     correspondence collides in several tables and counts as often.
+    ``files``: each image's file, where a file has more than one (an inner picture, :func:`_candidates`): two
+    images of one file are no pair, and their votes count for nothing.
     """
     empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
     m = len(table.descriptors)
@@ -149,6 +160,9 @@ def candidate_pairs(table: LocalTable, params: DeepParams = DeepParams()) -> tup
     starts = np.flatnonzero(np.r_[True, pair_of[1:] != pair_of[:-1]])
     pairs, votes = pair_of[starts], np.maximum.reduceat(counts, starts)
     i, j = pairs // n, pairs % n
+    if files is not None:
+        other = files[i] != files[j]
+        pairs, votes, i, j = pairs[other], votes[other], i[other], j[other]
     # Soft, grainy or repetitive pictures collide with everything; a pair is
     # ranked by its votes relative to both pictures' totals (a cosine), so it
     # is the pair's own agreement that counts, not how busy its pictures are.
@@ -256,13 +270,34 @@ def _source(fit: Fit, a: LocalFeatures, b: LocalFeatures, thumb_a: np.ndarray | 
         inner, outer, thumb, inner_is_a, inner_side = a, b, thumb_b, True, 0
     else:
         return -1, min(fit.a_shown, fit.b_shown)
-    share = frame_share(thumb, inner_quad(fit, inner, outer, inner_is_a)) if thumb is not None else None
+    quad = inner_quad(fit, inner, outer, inner_is_a)
+    if _in_a_corner(quad):  # a crop (see _in_a_corner), however flat the part it cut off
+        return 1 - inner_side, fit.a_shown if inner_side == 1 else fit.b_shown
+    share = frame_share(thumb, quad) if thumb is not None else None
     shown = fit.a_shown if inner_side == 0 else fit.b_shown
     if share is None or _PICTURE_SHARE < share < _FRAME_SHARE:
         return -1, shown
     if share >= _FRAME_SHARE:
         return inner_side, shown
     return 1 - inner_side, fit.a_shown if inner_side == 1 else fit.b_shown
+
+
+#: A side of the inner picture lies on the outer file's edge within this share of the outer's side (the fit's
+#: error is about 1 %: ``GeometryParams.reprojection``).
+_ON_EDGE = 0.02
+
+
+def _in_a_corner(quad: np.ndarray) -> bool:
+    """Whether the inner picture (``quad``, in the outer thumbnail's pixels) lies on exactly two adjacent edges of
+    the outer file: a crop off two sides (the straighten and crop tools of every gallery keep a corner where the
+    user drags one). No frame does that: an app, a viewer or a chat shows a picture centred or across the width
+    with its bars above and below, letterboxing and borders lie on opposite sides or all around. On the medium
+    phone-edits corpus a crop off the left and bottom of a photo with a flat grey background was called the
+    original's source by its flat cut-off part (``framing.frame_share`` 0.54-0.63), and kept over it."""
+    low, high = _ON_EDGE * THUMB, (1 - _ON_EDGE) * THUMB
+    left, top = bool(quad[:, 0].min() <= low), bool(quad[:, 1].min() <= low)
+    right, bottom = bool(quad[:, 0].max() >= high), bool(quad[:, 1].max() >= high)
+    return left + top + right + bottom == 2 and left != right
 
 
 def _on_frame(fit: Fit, a: LocalFeatures, b: LocalFeatures, thumb_a: np.ndarray, thumb_b: np.ndarray,
@@ -287,10 +322,48 @@ def verify_candidates(table: LocalTable, i: np.ndarray, j: np.ndarray, params: D
     Descriptors are matched for all candidates by the compiled kernel, in
     parallel chunks; only pairs with enough matches go on to RANSAC.  Each fit
     is made onto the smaller picture (the RANSAC threshold is relative to the
-    target) and turned around where that is ``i``.
+    target) and turned around where that is ``i``.  A pair that does not fit
+    where either file has an inner picture (``LocalFeatures.inner``: a
+    screenshot's photo described on its own) is fitted again on it
+    (:attr:`Fit.inner`): its keypoints are not mixed with the whole file's,
+    whose coarser copies of the same patches would fail the ratio test.
     """
+    out = _fits(table, i, j, params, threads)
+    again = [k for k, fit in enumerate(out) if fit is None and any(
+        (f := table.features[int(x)]) is not None and f.inner is not None for x in (i[k], j[k]))]  # fmt: skip
+    if not again:
+        return out
+    # Each file twice: its whole features at 2p, its inner picture's (or the whole's again) at 2p + 1; a pair is
+    # tried as each side's inner picture against the other's whole file, then both inner pictures (a framed
+    # photo's flat sky may have given the plain original a box of its own).
+    rows = sorted({int(x) for k in again for x in (i[k], j[k])})
+    position = {r: p for p, r in enumerate(rows)}
+    both = [s for r in rows for s in (table.features[r], _inner_or_whole(table.features[r]))]
+    tried, pi, pj = [], [], []
+    for k in again:
+        a, b = position[int(i[k])], position[int(j[k])]
+        inner_a, inner_b = both[2 * a] is not both[2 * a + 1], both[2 * b] is not both[2 * b + 1]
+        for sides in ((True, False), (False, True), (True, True)):
+            if (inner_a or not sides[0]) and (inner_b or not sides[1]):
+                tried.append((k, sides))
+                pi.append(2 * a + sides[0])
+                pj.append(2 * b + sides[1])
+    fits = _fits(LocalTable.build(both), np.array(pi, np.int64), np.array(pj, np.int64), params, threads)
+    for (k, sides), fit in zip(tried, fits):
+        if fit is not None and out[k] is None:
+            out[k] = replace(fit, inner=sides)
+    return out
+
+
+def _inner_or_whole(features: LocalFeatures | None) -> LocalFeatures | None:
+    return features.inner if features is not None and features.inner is not None else features
+
+
+def _fits(table: LocalTable, i: np.ndarray, j: np.ndarray, params: DeepParams, threads: int | None
+          ) -> list[Fit | None]:  # fmt: skip
+    """:func:`verify_candidates` on ``table``'s own features (the whole files')."""
     out: list[Fit | None] = [None] * len(i)
-    if len(i) == 0:
+    if len(i) == 0 or not len(table.descriptors):
         return out
     words = np.ascontiguousarray(table.descriptors).view(np.uint64)
     offsets = table.offsets
@@ -330,7 +403,7 @@ def _inverted(fit: Fit, a: LocalFeatures, b: LocalFeatures) -> Fit:
     """The fit b -> a of a fit a -> b."""
     pairs = None if fit.pairs is None else fit.pairs[:, ::-1]
     return Fit(np.linalg.inv(fit.matrix), fit.inliers, fit.matches, fit.b_shown, fit.a_shown, -fit.rotation,
-               1 / fit.scale, fit.perspective, pairs)
+               1 / fit.scale, fit.perspective, pairs, fit.inner[::-1])
 
 
 def deep_matches(
@@ -348,11 +421,29 @@ def deep_matches(
     ``i < j``, not to verify (already matched).
     """
     table = LocalTable.build(features)
-    i, j, _ = candidate_pairs(table, params)
+    i, j = _candidates(features, table, params)
     if skip:
         keep = np.fromiter(((a, b) not in skip for a, b in zip(i.tolist(), j.tolist())), bool, len(i))
         i, j = i[keep], j[keep]
     return verified_matches(table, i, j, thumbs, hashes, params)
+
+
+def _candidates(features: Sequence[LocalFeatures | None], table: LocalTable, params: DeepParams
+                ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """:func:`candidate_pairs` of ``features`` (``table``), each inner picture (``LocalFeatures.inner``) searched as
+    an image of its own: a screenshot's photo has its own best pairs and its votes are weighed against its own
+    total, not crowded out by the app's keypoints (as the default ``find`` searches a framed picture's hash as a
+    file's: ``matching.framed``). Pairs ``(i, j)``, ``i < j``, of ``features``."""
+    framed = [k for k, f in enumerate(features) if f is not None and f.inner is not None]
+    if not framed:
+        i, j, _ = candidate_pairs(table, params)
+        return i, j
+    owner = np.concatenate([np.arange(len(features)), np.array(framed, np.int64)])
+    extended = [*features, *(features[k].inner for k in framed)]  # type: ignore[union-attr]
+    i, j, _ = candidate_pairs(LocalTable.build(extended), params, owner)
+    a, b = owner[i], owner[j]
+    keys = np.unique(np.minimum(a, b)[a != b] * len(features) + np.maximum(a, b)[a != b])
+    return keys // len(features), keys % len(features)
 
 
 def verified_matches(table: LocalTable, i: np.ndarray, j: np.ndarray, thumbs: np.ndarray | None = None,

@@ -26,11 +26,13 @@ from imgtwin.persistence.local_features import LocalFeatureStore
 LOCAL_SPEC = LocalSpec()
 
 
-def local_features_for(db_path: str, content_hashes: Sequence[str | None], spec: LocalSpec = LOCAL_SPEC
-                       ) -> list[LocalFeatures | None]:  # fmt: skip
-    """The stored features of each content hash (None: none stored, or no hash)."""
+def local_features_for(db_path: str, content_hashes: Sequence[str | None], spec: LocalSpec = LOCAL_SPEC,
+                       inner: bool = False) -> list[LocalFeatures | None]:  # fmt: skip
+    """The stored features of each content hash (None: none stored, or no hash); ``inner``: with their inner
+    pictures' features where stored (``LocalFeatures.inner``: ``--deep``'s framed files, ``runs.deep``)."""
     with LocalFeatureStore(db_path) as store:
         data = store.load((h for h in content_hashes if h), spec.id)
+        inners = store.load((h for h in content_hashes if h and h in data), spec.inner_id) if inner else {}
     decoded: dict[str, LocalFeatures] = {}
     out: list[LocalFeatures | None] = []
     for digest in content_hashes:
@@ -38,7 +40,10 @@ def local_features_for(db_path: str, content_hashes: Sequence[str | None], spec:
             out.append(None)
             continue
         if digest not in decoded:
-            decoded[digest] = LocalFeatures.from_bytes(data[digest])
+            features = LocalFeatures.from_bytes(data[digest])
+            if digest in inners:
+                features = features.with_inner(LocalFeatures.from_bytes(inners[digest]))
+            decoded[digest] = features
         out.append(decoded[digest])
     return out
 
@@ -109,8 +114,12 @@ def on_frames_only(found: DeepMatches, local: Sequence[LocalFeatures | None],
         if fit is None or fit.pairs is None:
             continue
         ra, rb = rows[a], rows[b]
-        inside_a = _inside(local[ra], framed[ra], fit.pairs[:, 0])
-        inside_b = _inside(local[rb], framed[rb], fit.pairs[:, 1])
+        fa, fb = local[ra], local[rb]
+        if fa is None or fb is None:
+            continue
+        fa, fb = fit.sides(fa, fb)
+        inside_a = _inside(fa, framed[ra], fit.pairs[:, 0])
+        inside_b = _inside(fb, framed[rb], fit.pairs[:, 1])
         out[k] = max(inside_a, inside_b) < params.geometry.min_inliers
     return out
 

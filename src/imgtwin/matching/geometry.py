@@ -62,6 +62,13 @@ class Fit:
     scale: float  # b pixels per a pixel
     perspective: bool
     pairs: np.ndarray | None = None  # (inliers, 2) int64: each inlier's keypoint in a, in b
+    #: Whether the fit was made on a's, b's inner picture (``LocalFeatures.inner``): ``pairs`` index its keypoints.
+    inner: tuple[bool, bool] = (False, False)
+
+    def sides(self, a: LocalFeatures, b: LocalFeatures) -> tuple[LocalFeatures, LocalFeatures]:
+        """The features of ``a`` and ``b`` this fit was made on: theirs, or their inner pictures'."""
+        return (a.inner if self.inner[0] and a.inner is not None else a,
+                b.inner if self.inner[1] and b.inner is not None else b)
 
     def describe(self, of_b: bool = True) -> str | None:
         """How ``b`` relates to ``a`` (``of_b``) or ``a`` to ``b``, in a few words; None: same frame."""

@@ -8,6 +8,13 @@
   default scan's hashes and speed are exactly what they are without
   ``--deep``, and a later ``find --deep`` reuses what was computed.
 
+* The inner pictures of framed files (a screenshot's photo): the files whose
+  scan found a picture inside a frame (``hashing.framed``) are decoded once
+  more, larger, and the picture is described on its own
+  (``local.inner_features``), stored under ``LocalSpec.inner_id``; with
+  ``--deep`` matching tries it where the whole file does not fit
+  (``matching.deep.verify_candidates``).
+
 * :class:`FeaturesOnDemand`: the features of just the files whose pairs
   ``find`` escalates (``matching.escalate``); with ``--deep`` the deep pass
   has stored them all, and nothing is decoded again.
@@ -20,21 +27,24 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from imgtwin.hashing.dct import DCTHasher
-from imgtwin.hashing.local import LocalFeatureExtractor, LocalFeatures, LocalSpec
-from imgtwin.matching.deep import deep_loader
+from imgtwin.hashing.framed import PICTURE_SPEC
+from imgtwin.hashing.local import InnerFeatureExtractor, LocalFeatureExtractor, LocalFeatures, LocalSpec
+from imgtwin.matching.deep import deep_loader, inner_loader
 from imgtwin.matching.deep_extra import LOCAL_SPEC, local_features_for
 from imgtwin.persistence.index import HashIndex, IndexReadError
 from imgtwin.persistence.local_features import LocalFeatureStore
+from imgtwin.persistence.pictures import framed_records
 from imgtwin.persistence.schema import IndexVersionError
 from imgtwin.processing.parallel import ParallelProcessingEngine
 from imgtwin.records import ProcessingSummary
 from imgtwin.runs.context import RunContext
 from imgtwin.runs.scan import ScanSettings
 
-__all__ = ["LOCAL_SPEC", "FeaturesOnDemand", "LocalPass", "compute_local_features", "local_features_of", "missing_local_features"]
+__all__ = ["LOCAL_SPEC", "FeaturesOnDemand", "LocalPass", "compute_local_features", "local_features_of",
+           "missing_inner_features", "missing_local_features"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +55,7 @@ class LocalPass:
     stored: int
     failed: int
     summary: ProcessingSummary | None = None
+    inner: LocalPass | None = None  # the framed files' inner pictures (``missing_inner_features``)
 
 
 def missing_local_features(db_path: str, roots: Sequence[str], spec: LocalSpec = LOCAL_SPEC) -> list[str]:
@@ -58,6 +69,22 @@ def missing_local_features(db_path: str, roots: Sequence[str], spec: LocalSpec =
     return sorted(p for digest, p in by_content.items() if digest not in known)
 
 
+def missing_inner_features(db_path: str, roots: Sequence[str], spec: LocalSpec = LOCAL_SPEC) -> list[str]:
+    """One path per distinct content under ``roots`` whose scan found a picture inside a frame
+    (``hashing.framed``: a few percent of a library) and that has no inner record of ``spec`` yet."""
+    by_content: dict[str, str] = {}
+    with HashIndex(db_path) as index:
+        framed = framed_records(index.conn, PICTURE_SPEC)
+        if not framed:
+            return []
+        for file in index.files_under([os.path.abspath(r) for r in roots], blobs=False):
+            digest = file.content_hash
+            if file.hash is not None and digest and digest in framed and digest not in by_content:
+                by_content[digest] = file.path
+        known = LocalFeatureStore(db_path, conn=index.conn).known(by_content, spec.inner_id)
+    return sorted(p for digest, p in by_content.items() if digest not in known)
+
+
 def compute_local_features(
     settings: ScanSettings,
     run: RunContext | None = None,
@@ -67,22 +94,32 @@ def compute_local_features(
 
     ``run``: its cancel token stops the pass after the files in flight; its console shows it unless quiet.
     """
-    return local_features_of(settings, missing_local_features(settings.db_path, settings.roots, spec), run, spec)
+    run = run or RunContext()
+    whole = local_features_of(settings, missing_local_features(settings.db_path, settings.roots, spec), run, spec)
+    if run.cancel.is_set():
+        return whole
+    inner = local_features_of(settings, missing_inner_features(settings.db_path, settings.roots, spec), run, spec,
+                              inner=True)
+    return replace(whole, inner=inner)
 
 
 def local_features_of(settings: ScanSettings, paths: Sequence[str], run: RunContext | None = None,
-                      spec: LocalSpec = LOCAL_SPEC) -> LocalPass:  # fmt: skip
+                      spec: LocalSpec = LOCAL_SPEC, inner: bool = False) -> LocalPass:  # fmt: skip
     """Decode and store the local features of ``paths`` (one per distinct content), whatever the roots:
-    the deep pass's files, or the few the default ``find`` escalates (``runs.escalate``)."""
+    the deep pass's files, or the few the default ``find`` escalates (``runs.escalate``); ``inner``: the records
+    of their inner pictures instead (``local.inner_features``, framed files only)."""
     run = run or RunContext()
     if not paths:
         return LocalPass(0, 0, 0)
-    engine = ParallelProcessingEngine(deep_loader(spec), DCTHasher(8), features=LocalFeatureExtractor(spec))
+    if inner:
+        engine = ParallelProcessingEngine(inner_loader(spec), DCTHasher(8), features=InnerFeatureExtractor(spec))
+    else:
+        engine = ParallelProcessingEngine(deep_loader(spec), DCTHasher(8), features=LocalFeatureExtractor(spec))
     config = settings.options.processing_config(progress=run.shows_progress)
     store = LocalFeatureStore(settings.db_path)
     # One path per distinct content already: no byte copies to look for.
-    summary = engine.process_files(paths, config, run.pass_reporter("Local features"), store, run.cancel,
-                                   copies=False)
+    summary = engine.process_files(paths, config, run.pass_reporter("Framed pictures" if inner else "Local features"),
+                                   store, run.cancel, copies=False)
     return LocalPass(len(paths), store.stored, len(store.failed), summary)
 
 
@@ -95,8 +132,10 @@ class FeaturesOnDemand:
     finds other pairs (``matching.partial``: seconds on one core); the next call waits for it.
     """
 
-    def __init__(self, settings: ScanSettings, run: RunContext, spec: LocalSpec = LOCAL_SPEC) -> None:
+    def __init__(self, settings: ScanSettings, run: RunContext, spec: LocalSpec = LOCAL_SPEC,
+                 inner: bool = False) -> None:
         self.settings, self.run, self.spec = settings, run, spec
+        self.inner = inner  # with the inner pictures' features the deep pass stored (``--deep``)
         self.computed: LocalPass | None = None
         self._pending: threading.Thread | None = None
         self._failure: BaseException | None = None
@@ -112,7 +151,7 @@ class FeaturesOnDemand:
         try:
             self._wait()
             self._compute(paths, content_hashes)
-            return local_features_for(self.settings.db_path, content_hashes, self.spec)
+            return local_features_for(self.settings.db_path, content_hashes, self.spec, self.inner)
         except (IndexReadError, IndexVersionError):  # an index this user may only read: the pairs stay undecided
             return [None] * len(content_hashes)
 

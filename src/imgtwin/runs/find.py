@@ -133,14 +133,14 @@ def find_duplicates(
         strips = StripStore(folder) if options.scheduler is None else None
         # The pairs the thumbnails cannot decide are decided on local features of their files (with --deep all
         # are in the index already: nothing is decoded again); --deep then adds the local features' own candidates.
-        escalate = None if exact_only else FeaturesOnDemand(settings, run)
+        escalate = None if exact_only else FeaturesOnDemand(settings, run, inner=deep)
         kinds = searched_kinds(params, exact_only, escalate is not None)
         loaded, candidates = load_rows(db, roots, reference, select, previews=True, kinds=kinds), None
         if loaded.preview.any():  # no group is decided on a preview: decode the candidates' pixels
             candidates = decode_candidates(settings, loaded, params, run, exact_only, strips)
             del loaded  # not two tables at once
             loaded = load_rows(db, roots, reference, select, kinds=kinds)
-        local = local_features_for(db, loaded.content_hashes()) if deep else None
+        local = local_features_for(db, loaded.content_hashes(), inner=True) if deep else None
         framed = load_framed(db, loaded.digests) if escalate is not None else None
         with UpscalePool(options.processing_config(), strips) as upscale_jobs:
             grouping = group_rows(loaded, params, KeeperPolicy(keep), match.preferences,
