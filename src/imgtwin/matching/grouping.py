@@ -120,6 +120,18 @@ class Group:
 
 _INVERSE = {"rotate90": "rotate270", "rotate270": "rotate90"}  # all others are involutions
 
+#: The dihedral transforms (``hashing.features.DIHEDRAL_NAMES``) that mirror a picture. The thumbnail rules
+#: find mirrored copies; a fit of local features (``matching.geometry``) keeps the orientation, as every
+#: transform text of the escalation and of the framed pictures does, but one made on a mirror image's
+#: features (``escalate.mirrored_matches``), whose words say so first (:data:`MIRRORED`).
+MIRRORS = frozenset({"mirror_h", "mirror_v", "transpose", "transverse"})
+MIRRORED = "mirrored"
+
+
+def mirrors(transform: str | None) -> bool:
+    """Whether a match's transform (a dihedral name, or a fit's words) mirrors the picture."""
+    return transform is not None and (transform in MIRRORS or transform.startswith(MIRRORED))
+
 
 def _inverse(transform: str) -> str:
     return _INVERSE.get(transform, transform)
