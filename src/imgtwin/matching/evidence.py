@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from imgtwin.hashing.features import DIHEDRAL_NAMES
-from imgtwin.matching.grouping import Matches
+from imgtwin.matching.grouping import Matches, mirrors
 from imgtwin.matching.keeper import RESOLUTION_STEPS_PER_OCTAVE, Evidence, FileInfo
 from imgtwin.matching.relations import relate
 from imgtwin.matching.table import FeatureTable
@@ -87,7 +87,48 @@ def gather_evidence(table: FeatureTable, matches: Matches, exact_labels: Sequenc
         plain = np.bitwise_count(table.hashes[members][:, None] ^ table.hashes[members][None, :])
         trimmed = np.bitwise_count(table.trim_hashes[members][:, None] ^ table.trim_hashes[members][None, :])
         distances[int(component)] = (members, np.minimum(plain, trimmed).astype(np.int64))
-    return Evidence(pairs, components, distances, effective_pixels)
+    return Evidence(pairs, components, distances, effective_pixels, mirrored=mirrored_minority(n, matches, exact_labels))
+
+
+def mirrored_minority(n: int, matches: Matches, exact_labels: Sequence[int]) -> frozenset[int]:
+    """The files that are the mirror image of most distinct pictures linked to them by ``matches``.
+
+    Why: a phone's or an editor's flip, a selfie saved mirrored, makes one more file in the other orientation,
+    while the photo's other copies (resized, re-encoded, cropped, shared) keep the orientation it was taken in: the
+    orientation most of them share is the photo's, and a mirror image is no more the original than a crop. It
+    also keeps the group whole: its keeper is the file each member must match, and the copies that local
+    features matched (crops, stickers, screenshots) match the photo as it is. Orientations come from the
+    matches' transforms (``escalate.mirrors``); byte copies count once; where the matches disagree (a symmetric
+    picture matched as itself and as its mirror image) or both orientations hold as many pictures, no file is.
+    """
+    parent = list(range(n))
+    flip = [False] * n  # mirrored against the parent
+
+    def root(k: int) -> tuple[int, bool]:
+        mirrored = False
+        while parent[k] != k:
+            mirrored ^= flip[k]
+            k = parent[k]
+        return k, mirrored
+
+    unsure: set[int] = set()
+    for a, b, t in zip(matches.i.tolist(), matches.j.tolist(), matches.transform):
+        (ra, fa), (rb, fb) = root(a), root(b)
+        m = mirrors(t)
+        if ra == rb:
+            if fa ^ fb != m:
+                unsure.add(ra)
+            continue
+        parent[rb], flip[rb] = ra, fa ^ fb ^ m
+        if rb in unsure:
+            unsure.add(ra)
+    seen: dict[int, tuple[set[int], set[int]]] = {}  # component -> the pictures (exact set or file) of each side
+    placed = [root(k) for k in range(n)]
+    for k, (top, mirrored) in enumerate(placed):
+        label = exact_labels[k]
+        seen.setdefault(top, (set(), set()))[mirrored].add(k if label < 0 else -1 - label)
+    return frozenset(k for k, (top, mirrored) in enumerate(placed)
+                     if top not in unsure and len(seen[top][mirrored]) < len(seen[top][not mirrored]))
 
 
 def upscale_questions(evidence: Evidence, infos: Sequence[FileInfo], pixels: np.ndarray,
