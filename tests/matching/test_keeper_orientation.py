@@ -30,6 +30,12 @@ def test_the_mirror_image_of_most_of_a_group_is_the_minority() -> None:
     # A symmetric picture matched as itself and as its mirror image: its orientations are unknown.
     assert mirrored_minority(4, _matches([(0, 1, "mirror_h"), (0, 2, "identity"), (1, 2, "identity")]),
                              [-1] * 4) == set()
+    # A left-right and an upside-down flip of one photo: three orientations of one picture each, none the most.
+    assert mirrored_minority(3, _matches([(0, 1, "mirror_h"), (0, 2, "mirror_v"), (1, 2, "rotate180")]),
+                             [-1] * 3) == set()
+    # A fit that turned a picture by a quarter: its words do not say which way; nothing is decided.
+    assert mirrored_minority(4, _matches([(0, 1, "mirror_h"), (0, 2, "identity"), (2, 3, "rotated 90°")]),
+                             [-1] * 4) == set()
     # Turned, not mirrored: a rotate90 and a transpose are mirror images of each other.
     assert mirrored_minority(4, _matches([(0, 1, "rotate90"), (0, 2, "identity"), (1, 3, "transpose")]),
                              [-1] * 4) == {3}
