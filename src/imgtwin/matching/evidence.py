@@ -15,8 +15,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from imgtwin.hashing.features import DIHEDRAL_NAMES, dihedral_pixels
-from imgtwin.matching.grouping import MIRRORS, Matches, mirrors
+from imgtwin.hashing.features import DIHEDRAL_NAMES
+from imgtwin.matching.grouping import COMPOSE as _COMPOSE
+from imgtwin.matching.grouping import INVERSE as _INVERSE
+from imgtwin.matching.grouping import MIRRORING as _MIRRORING
+from imgtwin.matching.grouping import Matches, mirrors
 from imgtwin.matching.keeper import RESOLUTION_STEPS_PER_OCTAVE, Evidence, FileInfo
 from imgtwin.matching.relations import relate
 from imgtwin.matching.table import FeatureTable
@@ -140,21 +143,6 @@ def mirrored_minority(n: int, matches: Matches, exact_labels: Sequence[int]) -> 
             major[top] = counts[-1][1]
     return frozenset(k for k, (top, g) in enumerate(placed)
                      if top in major and _MIRRORING[_COMPOSE[g][_INVERSE[major[top]]]])
-
-
-def _dihedral_tables() -> tuple[list[list[int]], list[int], list[bool]]:
-    """``compose[g][h]``: the orientation of a picture turned by ``h``, then by ``g``; each one's inverse; and
-    whether it mirrors (``DIHEDRAL_NAMES`` indices, from ``features.dihedral_pixels``)."""
-    probe = np.arange(6).reshape(2, 3)
-    images = [p.tobytes() + bytes(p.shape) for p in dihedral_pixels(probe)]
-    compose = [[images.index((q := dihedral_pixels(dihedral_pixels(probe)[h])[g]).tobytes() + bytes(q.shape))
-                for h in range(8)] for g in range(8)]  # fmt: skip
-    inverse = [compose[g].index(0) for g in range(8)]
-    mirroring = [DIHEDRAL_NAMES[g] in MIRRORS for g in range(8)]
-    return compose, inverse, mirroring
-
-
-_COMPOSE, _INVERSE, _MIRRORING = _dihedral_tables()
 
 
 def _orientation(transform: str) -> int | None:
