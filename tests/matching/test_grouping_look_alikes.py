@@ -32,14 +32,22 @@ def test_only_a_same_frame_thumbnail_match_makes_a_look_alike() -> None:
 
 
 def test_a_turned_look_alike_passes_on_its_turn_to_a_turned_copy_only() -> None:
-    # The keeper turned by rotate90 is 1; 2 is 1 mirrored: 2 is the keeper turned, then mirrored.
-    matches = _matches([(0, 1, 2, "rotate90", ""), (1, 2, 2, "mirror_h", "")])
+    # The keeper turned by rotate90 is 1; 2 is a crop of 1: 2 is the keeper turned a quarter (and cropped).
+    matches = _matches([(0, 1, 2, "rotate90", ""), (1, 2, 8, "identity", "crop")])
     (group,) = form_groups(3, matches, [0, 1, 2])
-    assert {m.index: m.transform for m in group.members}[2] == "transverse"  # turned a quarter, then mirrored
+    assert {m.index: m.transform for m in group.members}[2] == "rotate90"
     # A fit's words say nothing of the turn: such a copy of a turned look-alike stays out.
     matches = _matches([(0, 1, 2, "rotate90", ""), (1, 2, 20, "crop 20%", "local")])
     (group,) = form_groups(3, matches, [0, 1, 2])
     assert {m.index for m in group.members} == {0, 1}
+
+
+def test_a_copy_matched_on_its_hash_alone_never_chains_through_a_look_alike() -> None:
+    # Two small edits in a row (each within the threshold) may join different pictures: the keeper-star rule.
+    for basis in ("", "extended", "flat"):
+        matches = _matches([(0, 1, 6, "identity", ""), (1, 2, 6, "identity", basis)])
+        (group,) = form_groups(3, matches, [0, 1, 2])
+        assert {m.index for m in group.members} == {0, 1}
 
 
 def test_no_group_loses_a_file_and_decisions_hold() -> None:

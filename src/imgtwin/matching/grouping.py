@@ -228,6 +228,9 @@ def _category(members: Sequence[Member]) -> str:
     return EXACT if all(m.transform in ("keeper", EXACT) for m in members) else NEAR
 
 
+#: The matches decided on where the picture lies (a crop's alignment, a straightened thumbnail, a fit of local
+#: features), not on how far its hash is: a copy matched so may join through a look-alike of the keeper.
+_GEOMETRIC = frozenset({"crop", "straightened", "local"})
 #: What a member matched with a copy of the keeper that looks the same (``_with_copies_of_look_alikes``) shows.
 LOOK_ALIKE = "copy"
 MATCHED_BY[LOOK_ALIKE] = "matched with a copy of the keeper that looks the same"
@@ -244,8 +247,10 @@ def _with_copies_of_look_alikes(
     features or a crop's alignment match (a crop, a sticker, a screenshot) matches the photo, not that copy, and
     was in no group. A member that matched the keeper in the same frame on the thumbnail rules (a dihedral
     transform, accepted on the hash and the aligned detail, or on the pixels of a low-detail picture: no crop, no
-    local fit) shows the keeper's picture, as it stands or turned; a copy of it is a copy of the keeper (its
-    transform against the keeper is its own, after the member's turn; a fit's words only on an upright member). Only files in no group are
+    local fit) shows the keeper's picture, as it stands or turned; a copy of it that a crop's alignment, a
+    straightened thumbnail or local features matched is a copy of the keeper (its transform against the keeper is
+    its own, after the member's turn; a fit's words only on an upright member). Not one matched on its hash
+    distance alone: two such steps are the chain of small edits the keeper-star rule keeps apart (see above). Only files in no group are
     added (each to the group of its closest such member), so no group loses a file to another, and no chain
     runs longer than that one look-alike.
     """
@@ -258,7 +263,8 @@ def _with_copies_of_look_alikes(
             if turned is None or member.basis not in ("", "flat") or rep[member.index] != member.index:
                 continue
             for m, (d, t, why) in neighbours.get(member.index, {}).items():
-                if assigned[m] or rep[m] != m or (apart is not None and any(apart(m, x.index) for x in group.members)):
+                if why not in _GEOMETRIC or assigned[m] or rep[m] != m or (
+                        apart is not None and any(apart(m, x.index) for x in group.members)):
                     continue
                 if turned != "identity":  # the keeper's picture turned: a copy's turn on top of it, if one
                     if t not in DIHEDRAL_NAMES:
