@@ -1,10 +1,12 @@
-"""The escalation's group pairs leave out mirror images (``matching.escalate._group_pairs``): local features
-cannot verify them, so their files are not decoded again for it. Small real images made here."""
+"""The escalation's group pairs leave out mirror images (``matching.escalate._group_pairs``): the two files'
+local features cannot verify them, so their files are not decoded again for it (the mirror image's features
+are, for ``escalate.mirrored_matches``). Small real images made here."""
 
 from __future__ import annotations
 
 import os
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +14,7 @@ from PIL import Image
 
 from imgtwin.hashing.local import extract_local
 from imgtwin.matching.deep import LocalTable, verify_candidates
+from imgtwin.matching.deep_extra import LOCAL_SPEC
 from imgtwin.matching.escalate import _group_pairs
 from imgtwin.persistence.sqlite import read_rows
 from imgtwin.runs.find import find_duplicates
@@ -37,10 +40,11 @@ def test_group_pairs_leave_out_the_pairs_whose_matches_mirror() -> None:
     assert _group_pairs({(0, 1): False, (1, 2): False}, {5}) == []  # no verified pair in the group
 
 
-def test_the_default_find_groups_a_mirrored_and_a_hard_cropped_copy_without_decoding_the_mirror_again(
+def test_the_default_find_groups_a_mirrored_and_a_hard_cropped_copy_decoding_the_mirror_mirrored_only(
         tmp_path: Path) -> None:  # fmt: skip
     """The crop is verified on local features with the original; the mirror image matches the original's
-    thumbnails, so the group's closure would ask the mirror and the crop: not a question local features answer."""
+    thumbnails, so the group's closure would ask the mirror and the crop: not a question the mirror's own local
+    features answer. Its mirror image's are computed instead (``escalate.mirrored_matches``), for it alone."""
     root = tmp_path / "library"
     root.mkdir()
     original = shared_photo(1, 1200)
@@ -52,6 +56,7 @@ def test_the_default_find_groups_a_mirrored_and_a_hard_cropped_copy_without_deco
     (group,) = result.groups
     assert sorted(os.path.basename(m.path) for m in group.members) == ["cropped.jpg", "mirrored.jpg", "original.jpg"]
     with sqlite3.connect(db) as conn:
-        stored = {r[0] for r in conn.execute("SELECT content_hash FROM local_features")}
+        stored = {(r[0], r[1]) for r in conn.execute("SELECT content_hash, spec FROM local_features")}
     by_name = {os.path.basename(row["path"]): row["content_hash"] for row in read_rows(db)}
-    assert stored == {by_name["original.jpg"], by_name["cropped.jpg"]}
+    assert stored == {(by_name["original.jpg"], LOCAL_SPEC.id), (by_name["cropped.jpg"], LOCAL_SPEC.id),
+                      (by_name["mirrored.jpg"], replace(LOCAL_SPEC, mirrored=True).id)}

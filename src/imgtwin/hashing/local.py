@@ -54,6 +54,9 @@ class LocalSpec:
     detector: str = "orb"
     descriptor_bytes: int = 16  # ORB: the first bytes of rBRIEF (its tests are ordered by information)
     version: int = 3  # 3: the picture's box inside a frame (``hashing.picture``)
+    # The features of the picture's mirror image (left and right swapped), in its own pixels: ORB's descriptors
+    # and the fit keep the orientation, so a mirrored copy is matched on these (``matching.escalate``).
+    mirrored: bool = False
 
     @property
     def inner_id(self) -> str:
@@ -63,7 +66,8 @@ class LocalSpec:
     @property
     def id(self) -> str:
         size = "" if self.detector != "orb" or self.descriptor_bytes == 32 else f"x{self.descriptor_bytes}"
-        return f"local-v{self.version}-{self.detector}{self.keypoints}{size}-{self.side}px"
+        return f"local-v{self.version}-{self.detector}{self.keypoints}{size}-{self.side}px" + \
+            ("-mirrored" if self.mirrored else "")
 
     def __post_init__(self) -> None:
         if self.detector not in DETECTORS:
@@ -250,7 +254,9 @@ def extract_local(image: Image.Image, spec: LocalSpec = LocalSpec()) -> LocalFea
 
 
 def features_of(pixels: np.ndarray, spec: LocalSpec = LocalSpec()) -> LocalFeatures:
-    """Local features of a detection image (:func:`detection_image`)."""
+    """Local features of a detection image (:func:`detection_image`), or of its mirror image (``spec.mirrored``)."""
+    if spec.mirrored:
+        pixels = np.ascontiguousarray(pixels[:, ::-1])
     keypoints, descriptors = DETECTORS[spec.detector](pixels, spec.keypoints)
     height, width = pixels.shape
     if descriptors is None or not keypoints:

@@ -227,14 +227,19 @@ def low_detail_agreement(thumbs_a: np.ndarray, thumbs_b: np.ndarray, colour_a: n
                          rules: ColourRules = ColourRules()) -> np.ndarray:  # fmt: skip
     """Boolean mask: the pairs of which either picture is low-detail that are copies (see the module doc).
 
-    Their pixels must agree (:func:`pixel_agreement`), the way they stand (a flat picture turned or mirrored
-    cannot be told from another one: a light on the left, one on the right); and where neither picture is
+    Their pixels must agree (:func:`pixel_agreement`), the way they stand (a featureless picture turned or
+    mirrored cannot be told from another one: a light on the left, one on the right; a picture with structure
+    can, where that structure agrees turned); and where neither picture is
     ``featureless``, their ``structure`` too (the thumbnail rules), or their aligned ``gradients``. A
     brightness or contrast edit of a soft photo moves all its greys: where its structure agrees, the pixels
     must agree once in the other's tones (:func:`tone_matched`). Featureless pictures in other shades, and
     pictures whose structure does not agree, stay apart.
     """
-    upright = transforms == 0
+    # Turned or mirrored, only with structure: a featureless picture (a gradient, a light in a dark frame) turned is
+    # another picture as much as a copy, but where neither is featureless and the thumbnail rules' structure (the
+    # hash and the aligned detail) agrees as the pixels stand turned, it is a turned copy as surely as an upright
+    # one is (a phone's flip of a misty landscape; no two of its scenes' tiles agree in detail when turned).
+    upright = (transforms == 0) | (~featureless & structure)
     ok: np.ndarray = pixel_agreement(thumbs_a, thumbs_b, colour_a, colour_b, transforms, rules) & upright
     ok &= featureless | structure | gradients
     toned = np.flatnonzero(~ok & ~featureless & structure & upright)

@@ -33,14 +33,15 @@ alike, and the flat rules (``matching.flat``) decide them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
 
+from imgtwin.hashing.features import dihedral_hashes
 from imgtwin.hashing.local import LocalFeatures
 from imgtwin.matching.deep import DeepMatches, DeepParams, LocalTable, verified_matches
-from imgtwin.matching.grouping import Matches
+from imgtwin.matching.grouping import MIRRORED, Matches, mirrors
 from imgtwin.matching.hashtable import HashTable
 from imgtwin.matching.partial import partial_pairs
 from imgtwin.matching.stream import Judged
@@ -73,6 +74,9 @@ class LocalSource(Protocol):
 
     def prefetch(self, paths: Sequence[str], content_hashes: Sequence[str]) -> None:
         """Start computing the features of these files, for a later call; returns at once."""
+
+    def mirrored(self) -> LocalSource:
+        """The source of the features of the files' mirror images (``hashing.local.LocalSpec.mirrored``)."""
 
 
 def undecided_pairs(table: FeatureTable | HashTable, judged: Judged, rule: EscalationRule = EscalationRule()
@@ -122,13 +126,34 @@ def escalated_matches(
     found = _verified(questions(*(np.concatenate(p) for p in zip(*sources))), table, files, source, params)
     if not len(found):
         return found
-    mirrored = np.array([t in MIRRORS for t in matches.transform] + [False] * len(found), dtype=bool)
+    mirrored = np.array([mirrors(t) for t in matches.transform] + [mirrors(t) for t in found.transform], dtype=bool)
     known = _mirrored_pairs(np.concatenate([unit[matches.i], found.i]), np.concatenate([unit[matches.j], found.j]),
                             mirrored)
     more = _group_pairs(known, {int(k) for k in (*found.i, *found.j)})
     if not more:
         return found
     return _concat(found, _verified(more, table, files, source, params))
+
+
+def mirrored_matches(matches: Matches, files: Files, table: FeatureTable | HashTable, source: LocalSource,
+                     params: DeepParams = DeepParams()) -> DeepMatches:  # fmt: skip
+    """The pairs of mirror images in the groups that local features joined (``matches``: all that were found, rows
+    of ``table``) that local features verify with one file's picture mirrored (:func:`_mirror_pairs`).
+
+    After every stage that fits local features (the escalation, the screenshots' pictures, ``--deep``'s own
+    candidates): a copy they matched with the photo only, never with its mirrored copy, is in no group with
+    that copy. Only the files to mirror are decoded again (one per group, mostly), and only for such groups.
+    """
+    unit = files.units()
+    fitted = np.array([b == "local" for b in matches.bases()], dtype=bool)
+    if not fitted.any():
+        return _none()
+    mirrored = np.array([mirrors(t) for t in matches.transform], dtype=bool)
+    if not mirrored.any():
+        return _none()
+    known = _mirrored_pairs(unit[matches.i], unit[matches.j], mirrored)
+    touched = {int(k) for k in (*unit[matches.i[fitted]], *unit[matches.j[fitted]]) if k >= 0}
+    return _verified_mirrored(_mirror_pairs(known, touched), table, files, source, params)
 
 
 #: The most pairs a group's closure may add: a group of 12 files has 66 pairs.
@@ -138,12 +163,6 @@ GROUP_PAIRS = 66
 def _pairs(i: np.ndarray, j: np.ndarray) -> list[tuple[int, int]]:
     """Distinct pairs ``a < b`` of rows, leaving out rows with no content hash (-1) and pairs of one content."""
     return sorted({(min(a, b), max(a, b)) for a, b in zip(i.tolist(), j.tolist()) if a >= 0 and b >= 0 and a != b})
-
-
-#: The dihedral transforms (``hashing.features.DIHEDRAL_NAMES``) that mirror a picture. The thumbnail rules
-#: find mirrored copies; a fit of local features (``matching.geometry``) keeps the orientation, as every
-#: transform text of the escalation and of the framed pictures does.
-MIRRORS = frozenset({"mirror_h", "mirror_v", "transpose", "transverse"})
 
 
 def _mirrored_pairs(i: np.ndarray, j: np.ndarray, mirrored: np.ndarray) -> dict[tuple[int, int], bool]:
@@ -160,12 +179,45 @@ def _group_pairs(known: dict[tuple[int, int], bool], touched: set[int]) -> list[
     """The pairs not in ``known`` within each group (connected by ``known``) that holds a row of ``touched``,
     less those whose two pictures are mirror images of each other by the matches that join them.
 
-    Why: local features cannot verify a mirror image. The fit is a rotation, scale and shift, or a perspective
-    that keeps the orientation (``matching.geometry`` refuses a mirrored one), and ORB's descriptor of a
-    mirrored patch is another descriptor; so such a pair's decode and fit could only find it different.
+    Why: local features of the two files cannot verify a mirror image. The fit is a rotation, scale and shift,
+    or a perspective that keeps the orientation (``matching.geometry`` refuses a mirrored one), and ORB's
+    descriptor of a mirrored patch is another descriptor; so such a pair's fit could only find it different
+    (:func:`_mirror_pairs` has them, for the features of one file's mirror image).
     ``known``: pair -> whether its match mirrors. Where a group's matches disagree (a symmetric picture matched
     as itself and as its mirror image), its orientations are unknown and every pair is verified.
     """
+    out: list[tuple[int, int]] = []
+    for group, orientation, unsure in _oriented_groups(known, touched):
+        out += [(a, b) for x, a in enumerate(group) for b in group[x + 1 :]
+                if (a, b) not in known and (unsure or orientation[a] == orientation[b])]
+    return out
+
+
+def _mirror_pairs(known: dict[tuple[int, int], bool], touched: set[int]) -> list[tuple[int, int]]:
+    """The pairs ``(a, b)`` not in ``known`` within each group of :func:`_group_pairs` whose pictures are mirror
+    images of each other by the matches that join them, ``a`` the file whose mirror image is compared with ``b``.
+
+    Why: a group is built around its keeper (``grouping.form_groups``), and where the keeper is a mirrored copy
+    of the photo (or the photo's other copies are), a copy that local features matched with the photo only
+    (a crop, a sticker, a screenshot) is in no group with it; a phone's mirrored selfie and a cropped copy of the
+    unmirrored one are copies of one picture. ``a`` is in the smaller of the group's two orientations (fewer
+    files decoded again: usually the one mirrored copy); a group whose orientations are unknown has none.
+    """
+    out: list[tuple[int, int]] = []
+    for group, orientation, unsure in _oriented_groups(known, touched):
+        if unsure:
+            continue
+        side = sum(orientation[k] for k in group) * 2 < len(group)  # the mirrored ones are fewer: those
+        out += [(a, b) if orientation[a] == side else (b, a) for x, a in enumerate(group) for b in group[x + 1 :]
+                if (a, b) not in known and orientation[a] != orientation[b]]
+    return out
+
+
+def _oriented_groups(known: dict[tuple[int, int], bool], touched: set[int]
+                     ) -> list[tuple[list[int], dict[int, bool], bool]]:  # fmt: skip
+    """The groups (connected by ``known``: pair -> whether its match mirrors) that hold a row of ``touched``
+    and have at most :data:`GROUP_PAIRS` pairs: each one's rows in order, every row's orientation (mirrored
+    against the group's first), and whether its matches disagree on an orientation."""
     parent: dict[int, int] = {}
     flip: dict[int, bool] = {}  # whether a row is mirrored against its parent
 
@@ -195,14 +247,13 @@ def _group_pairs(known: dict[tuple[int, int], bool], touched: set[int]) -> list[
     for k in parent:
         top, orientation[k] = root(k)
         members.setdefault(top, []).append(k)
-    out: list[tuple[int, int]] = []
+    out = []
     for top, group in members.items():
         if len(group) * (len(group) - 1) // 2 > GROUP_PAIRS or touched.isdisjoint(group):
             continue
         group.sort()
-        either = top in unsure
-        out += [(a, b) for x, a in enumerate(group) for b in group[x + 1 :]
-                if (a, b) not in known and (either or orientation[a] == orientation[b])]
+        first = orientation[group[0]]
+        out.append((group, {k: orientation[k] != first for k in group}, top in unsure))
     return out
 
 
@@ -237,6 +288,30 @@ def _verified(pairs: list[tuple[int, int]], table: FeatureTable | HashTable, fil
     found = verified_matches(LocalTable.build(features), pi[present], pj[present], pixels.full(np.arange(len(index))),
                              pixels.hashes, params)
     return found.of_rows(index)
+
+
+def _verified_mirrored(pairs: list[tuple[int, int]], table: FeatureTable | HashTable, files: Files,
+                       source: LocalSource, params: DeepParams) -> DeepMatches:  # fmt: skip
+    """The ``pairs`` ``(a, b)`` of rows whose features fit with ``a``'s picture mirrored: those of ``a``'s mirror
+    image (``source.mirrored()``) on those of ``b``, judged as :func:`_verified` does, on ``a``'s thumbnail
+    mirrored too. The words say it: ``b`` is ``a`` "mirrored, crop 12%", ``a`` is ``b`` "crop ..., mirrored"."""
+    if not pairs:
+        return _none()
+    flip, flip_paths, flip_hashes = _files_of([(a, a) for a, _ in pairs], files)
+    plain, plain_paths, plain_hashes = _files_of([(b, b) for _, b in pairs], files)
+    features = [*source.mirrored()(flip_paths, flip_hashes), *source(plain_paths, plain_hashes)]
+    index = np.array(flip + plain, dtype=np.int64)
+    position = {k: p for p, k in enumerate(index.tolist())}  # no row is in both: one side of each group
+    pi = np.array([position[a] for a, _ in pairs], dtype=np.int64)
+    pj = np.array([position[b] for _, b in pairs], dtype=np.int64)
+    present = np.array([features[a] is not None and features[b] is not None for a, b in zip(pi, pj)], dtype=bool)
+    thumbs = table.take(index).full(np.arange(len(index)))
+    thumbs[: len(flip)] = thumbs[: len(flip), :, ::-1]
+    found = verified_matches(LocalTable.build(features), pi[present], pj[present], thumbs,
+                             dihedral_hashes(thumbs)[:, 0], params)
+    return replace(found.of_rows(index),
+                   transform=tuple(f"{MIRRORED}, {t}" if t else MIRRORED for t in found.transform),
+                   inverse=tuple(f"{t}, {MIRRORED}" if t else MIRRORED for t in found.inverse))
 
 
 def concat_matches(*parts: DeepMatches) -> DeepMatches:

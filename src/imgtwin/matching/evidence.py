@@ -10,12 +10,16 @@ by the matches found: no loop over all pairs of files.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
 
 from imgtwin.hashing.features import DIHEDRAL_NAMES
-from imgtwin.matching.grouping import Matches
+from imgtwin.matching.grouping import COMPOSE as _COMPOSE
+from imgtwin.matching.grouping import INVERSE as _INVERSE
+from imgtwin.matching.grouping import MIRRORING as _MIRRORING
+from imgtwin.matching.grouping import Matches, mirrors
 from imgtwin.matching.keeper import RESOLUTION_STEPS_PER_OCTAVE, Evidence, FileInfo
 from imgtwin.matching.relations import relate
 from imgtwin.matching.table import FeatureTable
@@ -87,7 +91,69 @@ def gather_evidence(table: FeatureTable, matches: Matches, exact_labels: Sequenc
         plain = np.bitwise_count(table.hashes[members][:, None] ^ table.hashes[members][None, :])
         trimmed = np.bitwise_count(table.trim_hashes[members][:, None] ^ table.trim_hashes[members][None, :])
         distances[int(component)] = (members, np.minimum(plain, trimmed).astype(np.int64))
-    return Evidence(pairs, components, distances, effective_pixels)
+    return Evidence(pairs, components, distances, effective_pixels, mirrored=mirrored_minority(n, matches, exact_labels))
+
+
+def mirrored_minority(n: int, matches: Matches, exact_labels: Sequence[int]) -> frozenset[int]:
+    """The files that are mirror images of the orientation most distinct pictures linked to them by ``matches``
+    share (the other orientations holding fewer).
+
+    Why: a phone's or an editor's flip, a selfie saved mirrored, makes one more file in another orientation,
+    while the photo's other copies (resized, re-encoded, cropped, shared) keep the orientation it was taken in: the
+    orientation most of them share is the photo's, and a mirror image of it is no more the original than a crop.
+    It also keeps the group whole: its keeper is the file each member must match, and the copies that local
+    features matched (crops, stickers, screenshots) match the photo as it stands. Orientations are the 8 of
+    ``DIHEDRAL_NAMES``, composed along the matches (a fit's words: upright, or mirrored where they say so, see
+    ``grouping.mirrors``); byte copies count once. None where no orientation holds more pictures than every
+    other, nor where the matches disagree (a symmetric picture matched as itself and as its mirror image) or a
+    fit turned a picture by more than 45 degrees (its words do not say which quarter turn).
+    """
+    parent = list(range(n))
+    turn = [0] * n  # the orientation of each file in its parent's (DIHEDRAL_NAMES index)
+
+    def root(k: int) -> tuple[int, int]:
+        g = 0
+        while parent[k] != k:
+            g = _COMPOSE[g][turn[k]]  # k = turn[k](parent): the start is its parent turned by turn[k], then g
+            k = parent[k]
+        return k, g
+
+    unsure: set[int] = set()
+    for a, b, t in zip(matches.i.tolist(), matches.j.tolist(), matches.transform):
+        g = _orientation(t)  # b shows a's picture turned by g
+        (ra, ga), (rb, gb) = root(a), root(b)
+        if g is None:
+            unsure.update((ra, rb))
+        elif ra == rb:
+            if gb != _COMPOSE[g][ga]:
+                unsure.add(ra)
+        else:  # rb under ra: b = g(ga(ra)) = gb(rb), so rb = gb^-1(g(ga(ra)))
+            parent[rb], turn[rb] = ra, _COMPOSE[_INVERSE[gb]][_COMPOSE[g][ga]]
+            if rb in unsure:
+                unsure.add(ra)
+    placed = [root(k) for k in range(n)]
+    seen: dict[int, list[set[int]]] = {}  # component -> the pictures (exact set or file) in each orientation
+    for k, (top, g) in enumerate(placed):
+        label = exact_labels[k]
+        seen.setdefault(top, [set() for _ in range(8)])[g].add(k if label < 0 else -1 - label)
+    major: dict[int, int] = {}
+    for top, sides in seen.items():
+        counts = sorted((len(side), g) for g, side in enumerate(sides))
+        if top not in unsure and counts[-1][0] > counts[-2][0]:
+            major[top] = counts[-1][1]
+    return frozenset(k for k, (top, g) in enumerate(placed)
+                     if top in major and _MIRRORING[_COMPOSE[g][_INVERSE[major[top]]]])
+
+
+def _orientation(transform: str) -> int | None:
+    """A match's transform as a ``DIHEDRAL_NAMES`` index: a fit's words are upright, or mirrored (``mirror_h``)
+    where they say so; None where a fit turned by more than 45 degrees."""
+    if transform in DIHEDRAL_NAMES:
+        return DIHEDRAL_NAMES.index(transform)
+    turned = re.search(r"rotated (-?[0-9.]+)°", transform)
+    if turned is not None and abs(float(turned.group(1))) > 45:
+        return None
+    return DIHEDRAL_NAMES.index("mirror_h") if mirrors(transform) else 0
 
 
 def upscale_questions(evidence: Evidence, infos: Sequence[FileInfo], pixels: np.ndarray,

@@ -120,6 +120,35 @@ class Group:
 
 _INVERSE = {"rotate90": "rotate270", "rotate270": "rotate90"}  # all others are involutions
 
+#: The dihedral transforms (``hashing.features.DIHEDRAL_NAMES``) that mirror a picture. The thumbnail rules
+#: find mirrored copies; a fit of local features (``matching.geometry``) keeps the orientation, as every
+#: transform text of the escalation and of the framed pictures does, but one made on a mirror image's
+#: features (``escalate.mirrored_matches``), whose words say so first (:data:`MIRRORED`).
+MIRRORS = frozenset({"mirror_h", "mirror_v", "transpose", "transverse"})
+MIRRORED = "mirrored"
+
+
+def _dihedral_tables() -> tuple[list[list[int]], list[int], list[bool]]:
+    """``compose[g][h]``: the orientation of a picture turned by ``h``, then by ``g``; each one's inverse; and
+    whether it mirrors (``DIHEDRAL_NAMES`` indices, from ``features.dihedral_pixels``)."""
+    from imgtwin.hashing.features import DIHEDRAL_NAMES, dihedral_pixels
+
+    probe = np.arange(6).reshape(2, 3)
+    images = [p.tobytes() + bytes(p.shape) for p in dihedral_pixels(probe)]
+    compose = [[images.index((q := dihedral_pixels(dihedral_pixels(probe)[h])[g]).tobytes() + bytes(q.shape))
+                for h in range(8)] for g in range(8)]  # fmt: skip
+    inverse = [compose[g].index(0) for g in range(8)]
+    mirroring = [DIHEDRAL_NAMES[g] in MIRRORS for g in range(8)]
+    return compose, inverse, mirroring
+
+
+COMPOSE, INVERSE, MIRRORING = _dihedral_tables()
+
+
+def mirrors(transform: str | None) -> bool:
+    """Whether a match's transform (a dihedral name, or a fit's words) mirrors the picture."""
+    return transform is not None and (transform in MIRRORS or transform.startswith(MIRRORED))
+
 
 def _inverse(transform: str) -> str:
     return _INVERSE.get(transform, transform)
@@ -191,6 +220,66 @@ def form_groups(
         if len(members) < 2:
             continue
         assigned[[m.index for m in members]] = True
-        category = EXACT if all(m.transform in ("keeper", EXACT) for m in members) else NEAR
-        groups.append(Group(keeper, tuple(members), category))
-    return groups
+        groups.append(Group(keeper, tuple(members), _category(members)))
+    return _with_copies_of_look_alikes(groups, neighbours, rep, twins, assigned, rank, apart)
+
+
+def _category(members: Sequence[Member]) -> str:
+    return EXACT if all(m.transform in ("keeper", EXACT) for m in members) else NEAR
+
+
+#: The matches decided on where the picture lies (a crop's alignment, a straightened thumbnail, a fit of local
+#: features), not on how far its hash is: a copy matched so may join through a look-alike of the keeper.
+_GEOMETRIC = frozenset({"crop", "straightened", "local"})
+#: What a member matched with a copy of the keeper that looks the same (``_with_copies_of_look_alikes``) shows.
+LOOK_ALIKE = "copy"
+MATCHED_BY[LOOK_ALIKE] = "matched with a copy of the keeper that looks the same"
+
+
+def _with_copies_of_look_alikes(
+    groups: list[Group], neighbours: dict[int, dict[int, tuple[int, str, str]]], rep: np.ndarray,
+    twins: dict[int, list[int]], assigned: np.ndarray, rank: np.ndarray, apart: Callable[[int, int], bool] | None,
+) -> list[Group]:
+    """``groups`` with the files left in no group that match a member which looks the same as its keeper.
+
+    Why: the keeper is chosen by the files' qualities (``keeper``), and may be a re-encoded, noisy, blurred or
+    tone-changed copy (or a turned one) where the photo itself lost on a later tier; a copy that only local
+    features or a crop's alignment match (a crop, a sticker, a screenshot) matches the photo, not that copy, and
+    was in no group. A member that matched the keeper in the same frame on the thumbnail rules (a dihedral
+    transform, accepted on the hash and the aligned detail, or on the pixels of a low-detail picture: no crop, no
+    local fit) shows the keeper's picture, as it stands or turned; a copy of it that a crop's alignment, a
+    straightened thumbnail or local features matched is a copy of the keeper (its transform against the keeper is
+    its own, after the member's turn; a fit's words only on an upright member). Not one matched on its hash
+    distance alone: two such steps are the chain of small edits the keeper-star rule keeps apart (see above). Only files in no group are
+    added (each to the group of its closest such member), so no group loses a file to another, and no chain
+    runs longer than that one look-alike.
+    """
+    from imgtwin.hashing.features import DIHEDRAL_NAMES
+
+    best: dict[int, tuple[int, int, int, str, str]] = {}  # file -> (distance, rank of the member, group, ...)
+    for k, group in enumerate(groups):
+        for member in group.members:
+            turned = member.transform if member.transform in DIHEDRAL_NAMES else None
+            if turned is None or member.basis not in ("", "flat") or rep[member.index] != member.index:
+                continue
+            for m, (d, t, why) in neighbours.get(member.index, {}).items():
+                if why not in _GEOMETRIC or assigned[m] or rep[m] != m or (
+                        apart is not None and any(apart(m, x.index) for x in group.members)):
+                    continue
+                if turned != "identity":  # the keeper's picture turned: a copy's turn on top of it, if one
+                    if t not in DIHEDRAL_NAMES:
+                        continue
+                    t = DIHEDRAL_NAMES[COMPOSE[DIHEDRAL_NAMES.index(t)][DIHEDRAL_NAMES.index(turned)]]
+                key = (d, int(rank[member.index]), k, t, why)
+                if m not in best or key < best[m]:
+                    best[m] = key
+    if not best:
+        return groups
+    extra: dict[int, list[Member]] = {}
+    for m, (d, _, k, t, _) in sorted(best.items(), key=lambda item: (item[1][2], item[1][0], int(rank[item[0]]))):
+        added = extra.setdefault(k, [])
+        if apart is not None and any(apart(m, x.index) for x in added):
+            continue
+        added += [Member(m, d, t, LOOK_ALIKE)] + [Member(tw, d, t, LOOK_ALIKE) for tw in twins.get(m, [])]
+    return [g if k not in extra else Group(g.keeper, (*g.members, *extra[k]), _category((*g.members, *extra[k])))
+            for k, g in enumerate(groups)]

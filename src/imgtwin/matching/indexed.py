@@ -26,7 +26,7 @@ from imgtwin.folders import within as _within
 from imgtwin.hashing.framed import FramedPicture
 from imgtwin.hashing.local import LocalFeatures
 from imgtwin.matching.deep_extra import deep_extra_matches
-from imgtwin.matching.escalate import LocalSource, escalated_matches, with_escalated
+from imgtwin.matching.escalate import LocalSource, escalated_matches, mirrored_matches, with_escalated
 from imgtwin.matching.evidence import gather_evidence, upscale_questions
 from imgtwin.matching.files import FileRow, Loaded, RowSelector, load_rows
 from imgtwin.matching.framed import different_pictures, framed_matches
@@ -138,6 +138,9 @@ def group_rows(
     if local is not None and not exact_only:  # --deep: a stage more, the local features' own candidates
         matches, fitted, _ = deep_extra_matches(matches, table, local, loaded.content_hashes(), framed=framed)
         derived += fitted
+    if escalate is not None and not exact_only:  # the mirror images in the groups local features joined
+        found = mirrored_matches(matches, loaded, table, escalate)
+        matches, derived = with_escalated(matches, found), derived + list(found.derived)
     if framed and not exact_only:
         matches, derived = _pictures_apart(matches, derived, framed)
     members = np.unique(np.concatenate([matches.i, matches.j, np.flatnonzero(all_labels >= 0)]).astype(np.int64))

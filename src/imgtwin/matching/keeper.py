@@ -11,9 +11,10 @@ two files decides (``TIERS``, strongest first):
    it shows);
 2. **content**: a copy that shows less of the picture (a crop) or adds to it
    (a border or padding, a screenshot's bars, a logo, a caption, a watermark),
-   whose aspect ratio was squashed, or that was enlarged from a smaller file of
-   the group, loses to one that does not (``matching.relations`` and
-   ``matching.resolution``, from matched pairs);
+   whose aspect ratio was squashed, that was enlarged from a smaller file of
+   the group, or that is the mirror image of most of the group's files, loses
+   to one that does not (``matching.relations``, ``matching.resolution`` and
+   ``matching.evidence``, from matched pairs);
 3. **colour**: full colour beats a palette (GIF, PNG-8), which beats grey,
    which beats 1-bit;
 4. **resolution**: more pixels of picture (borders not counted; sizes within
@@ -149,7 +150,9 @@ class Evidence:
     ``distances``: per component with 3 or more files, the files and their pairwise hash distances;
     ``effective_pixels``: per file, pixels that carry picture (an upscale counts as its source);
     ``upscaled``: files found to be enlarged from a smaller file of their group (made from it: a flaw);
-    ``derived``: files a geometric fit (``find --deep``) shows to be a crop or a screenshot of another.
+    ``derived``: files a geometric fit (``find --deep``) shows to be a crop or a screenshot of another;
+    ``mirrored``: files that are the mirror image of most of the others of their group (a flaw: the photo is
+    the orientation its copies share, ``evidence.mirrored_minority``).
     """
 
     pairs: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
@@ -158,6 +161,7 @@ class Evidence:
     effective_pixels: np.ndarray | None = None
     upscaled: frozenset[int] = frozenset()
     derived: frozenset[int] = frozenset()
+    mirrored: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -252,8 +256,11 @@ def _camera(info: FileInfo) -> int:
 
 
 def content_flaws(n: int, evidence: Evidence, infos: Sequence[FileInfo]) -> np.ndarray:
-    """Per file, how many kinds of content change speak against it (0-4: crop, addition, border, squash)."""
+    """Per file, how many kinds of content change speak against it (0-6: crop, addition, border, squash, upscale,
+    mirror image)."""
     flaws = np.zeros(n, dtype=np.int64)
+    for k in evidence.mirrored:
+        flaws[k] += 1
     if evidence.pairs is None:
         for k in evidence.upscaled:
             flaws[k] += 1

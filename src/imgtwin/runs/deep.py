@@ -139,6 +139,14 @@ class FeaturesOnDemand:
         self.computed: LocalPass | None = None
         self._pending: threading.Thread | None = None
         self._failure: BaseException | None = None
+        self._mirrored: FeaturesOnDemand | None = None
+
+    def mirrored(self) -> FeaturesOnDemand:
+        """The same source for the features of the files' mirror images (``LocalSpec.mirrored``): computed for
+        the few files of pairs whose pictures are mirror images of each other (``matching.escalate``)."""
+        if self._mirrored is None:
+            self._mirrored = FeaturesOnDemand(self.settings, self.run, replace(self.spec, mirrored=True))
+        return self._mirrored
 
     def prefetch(self, paths: Sequence[str], content_hashes: Sequence[str]) -> None:
         """Start computing the missing features of ``paths`` (one per content hash) in the background."""
