@@ -31,8 +31,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from imgtwin.hashing.local import LocalFeatures, LocalSpec, extract_local
-from imgtwin.matching.deep import deep_loader
 from imgtwin.matching.geometry import fit_pair
+from imgtwin.runs.deep import deep_loader
 
 _SPEC: LocalSpec | None = None
 

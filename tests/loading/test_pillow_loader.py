@@ -214,7 +214,7 @@ def test_exif_facts_are_read_and_a_file_without_exif_keeps_its_header_facts(tmp_
 def test_the_local_features_decode_keeps_no_colour_copy_and_the_same_grey(tmp_path) -> None:
     """The deep pass reads grey pixels only: its loader makes no colour copy (a fifth of its decode)."""
     from imgtwin.hashing.local import LocalSpec
-    from imgtwin.matching.deep import deep_loader
+    from imgtwin.runs.deep import deep_loader
 
     path = tmp_path / "photo.jpg"
     synthetic_photo(1, (1600, 1200)).save(path, quality=90)

@@ -22,12 +22,11 @@ from imgtwin.matching.deep import (
     LocalTable,
     _candidates,
     candidate_pairs,
-    deep_loader,
     deep_matches,
-    inner_loader,
 )
 from imgtwin.matching.geometry import fit_pair
 from imgtwin.matching.near import FeatureTable
+from imgtwin.runs.deep import deep_loader, inner_loader
 from tests.helpers import shared_photo
 from tests.runs.test_framed_desktop import desktop_of
 
@@ -127,7 +126,7 @@ def test_an_inner_picture_is_searched_as_an_image_of_its_own(files: dict[str, Pa
 def test_a_crop_off_two_sides_is_never_the_source_however_flat_the_part_it_cut_off() -> None:
     """A photo on a flat grey ground in its bottom-left (a studio shot, a wall): a crop off the left and the bottom
     keeps the top-right corner; the flat part it cut off looks like an app's frame to ``framing.frame_share``,
-    but no frame leaves a picture in a corner (``deep._in_a_corner``): the uncropped photo is the source."""
+    but no frame leaves a picture in a corner (``framing.in_a_corner``): the uncropped photo is the source."""
     canvas = Image.new("RGB", (1200, 900), (128, 128, 128))
     canvas.paste(shared_photo(18, 1020).resize((1020, 720)), (180, 0))
     crop = canvas.crop((150, 0, 1200, 750))

@@ -324,7 +324,7 @@ def inner_features(image: Image.Image, spec: LocalSpec = LocalSpec()) -> LocalFe
     so a photo shown on a fifth of a phone screen or a tenth of a desktop keeps a fifth or a tenth of it: 60-120
     keypoints at half its original's scale, too few of which repeat for a fit. Here the box
     (``hashing.framed.inner_boxes``, the scan's rule, on a copy of the scan's size) is cut out of ``image`` (a
-    larger decode: ``matching.deep.inner_loader``) and given the whole budget, as its original has. No box: a
+    larger decode: ``runs.deep.inner_loader``) and given the whole budget, as its original has. No box: a
     record without keypoints (the file was looked at).
     """
     from imgtwin.hashing.framed import inner_boxes, maybe_framed  # framed imports the match features: only here

@@ -38,32 +38,14 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from imgtwin.hashing.features import THUMB
-from imgtwin.hashing.local import LocalFeatures, LocalSpec
-from imgtwin.loading.pillow_loader import StandardImageLoader
+from imgtwin.hashing.local import LocalFeatures
 from imgtwin.matching.content import fits_on_layout
-from imgtwin.matching.framing import frame_share, inner_quad, picture_on_frame
+from imgtwin.matching.framing import on_frame, which_source
 from imgtwin.matching.geometry import Fit, GeometryParams, fit_matches
 from imgtwin.matching.grouping import Matches
 from imgtwin.matching.search import default_threads
 
 DESCRIPTOR_BITS = 256
-
-
-def deep_loader(spec: LocalSpec) -> StandardImageLoader:
-    """The deep pass's decode: JPEGs drafted to at least 3/4 of ``spec.side`` on the short side.
-
-    That leaves at least the detector's pixel budget (``local.detection_image``)
-    for 4:3 pictures and close to it for squarer ones. No colour copy: keypoints are found on grey pixels.
-    """
-    return StandardImageLoader(max_dimension=2 * spec.side, decode_size=max(8, 3 * spec.side // 4), colour=False)
-
-
-def inner_loader(spec: LocalSpec) -> StandardImageLoader:
-    """The decode of a framed file for its inner picture's features (``local.inner_features``): four times the
-    detector's side on the long side, JPEGs drafted to at least twice it on the short side. A photo on a tenth of
-    a desktop screenshot then keeps about the detector's pixel budget (360 x 270), as its original does."""
-    return StandardImageLoader(max_dimension=4 * spec.side, decode_size=2 * spec.side, colour=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,80 +223,6 @@ class DeepMatches:
         return len(self.i)
 
 
-# Measured on the phone-edits corpus (685 fits): the area a screenshot or a
-# frame adds around the photo is one colour (within 2 grey levels) for 80 %
-# of its pixels (median; 10th percentile 53 %), the part of a photo a crop
-# removed for 14 % (90th percentile 35 %).  In between, neither file is
-# called the source.
-_FRAME_SHARE = 0.5
-_PICTURE_SHARE = 0.35
-# The share of an inner picture that may lie on the outer file's frame colour where it has detail
-# (``framing.picture_on_frame``): at most 0.18 for copies (stickers, flat walls and skies), from 0.27 up for
-# views shifted by 40-60 % inside a screenshot of the other (benchmarks/texture_negatives.py, 1,450 fits).
-_PICTURE_ON_FRAME = 0.25
-
-
-def _source(fit: Fit, a: LocalFeatures, b: LocalFeatures, thumb_a: np.ndarray | None, thumb_b: np.ndarray | None
-            ) -> tuple[int, float]:  # fmt: skip
-    """(0: a is the source, 1: b is, -1: neither or unsure; the fraction of the source shown by the other).
-
-    When one frame lies inside the other, the inner one is either a crop of
-    the outer picture (the outer one is the source) or a picture the outer
-    one frames (a screenshot, a border: the inner one is the source); the
-    outer file's area around the inner picture tells which (``framing.frame_share``).
-    """
-    containment = 0.9
-    if fit.b_shown >= containment and fit.a_shown < 0.95:  # b's frame inside a's
-        inner, outer, thumb, inner_is_a, inner_side = b, a, thumb_a, False, 1
-    elif fit.a_shown >= containment and fit.b_shown < 0.95:  # a's frame inside b's
-        inner, outer, thumb, inner_is_a, inner_side = a, b, thumb_b, True, 0
-    else:
-        return -1, min(fit.a_shown, fit.b_shown)
-    quad = inner_quad(fit, inner, outer, inner_is_a)
-    if _in_a_corner(quad):  # a crop (see _in_a_corner), however flat the part it cut off
-        return 1 - inner_side, fit.a_shown if inner_side == 1 else fit.b_shown
-    share = frame_share(thumb, quad) if thumb is not None else None
-    shown = fit.a_shown if inner_side == 0 else fit.b_shown
-    if share is None or _PICTURE_SHARE < share < _FRAME_SHARE:
-        return -1, shown
-    if share >= _FRAME_SHARE:
-        return inner_side, shown
-    return 1 - inner_side, fit.a_shown if inner_side == 1 else fit.b_shown
-
-
-#: A side of the inner picture lies on the outer file's edge within this share of the outer's side (the fit's
-#: error is about 1 %: ``GeometryParams.reprojection``).
-_ON_EDGE = 0.02
-
-
-def _in_a_corner(quad: np.ndarray) -> bool:
-    """Whether the inner picture (``quad``, in the outer thumbnail's pixels) lies on exactly two adjacent edges of
-    the outer file: a crop off two sides (the straighten and crop tools of every gallery keep a corner where the
-    user drags one). No frame does that: an app, a viewer or a chat shows a picture centred or across the width
-    with its bars above and below, letterboxing and borders lie on opposite sides or all around. On the medium
-    phone-edits corpus a crop off the left and bottom of a photo with a flat grey background was called the
-    original's source by its flat cut-off part (``framing.frame_share`` 0.54-0.63), and kept over it."""
-    low, high = _ON_EDGE * THUMB, (1 - _ON_EDGE) * THUMB
-    left, top = bool(quad[:, 0].min() <= low), bool(quad[:, 1].min() <= low)
-    right, bottom = bool(quad[:, 0].max() >= high), bool(quad[:, 1].max() >= high)
-    return left + top + right + bottom == 2 and left != right
-
-
-def _on_frame(fit: Fit, a: LocalFeatures, b: LocalFeatures, thumb_a: np.ndarray, thumb_b: np.ndarray,
-              containment: float) -> bool:  # fmt: skip
-    """Whether a picture the fit puts inside the other's frame lies partly on that file's frame, not its picture.
-
-    Then the containment that makes it a copy does not hold: it is another
-    view of the scene that the outer file frames (see ``matching.framing``).
-    """
-    for inner, outer, inner_thumb, outer_thumb, inner_is_a, shown in (
-            (a, b, thumb_a, thumb_b, True, fit.a_shown), (b, a, thumb_b, thumb_a, False, fit.b_shown)):
-        quad = inner_quad(fit, inner, outer, inner_is_a)
-        if shown >= containment and picture_on_frame(outer_thumb, inner_thumb, quad) > _PICTURE_ON_FRAME:
-            return True
-    return False
-
-
 def verify_candidates(table: LocalTable, i: np.ndarray, j: np.ndarray, params: DeepParams = DeepParams(),
                       threads: int | None = None) -> list[Fit | None]:  # fmt: skip
     """The accepted fit ``i -> j`` of each candidate, or None.
@@ -455,7 +363,7 @@ def verified_matches(table: LocalTable, i: np.ndarray, j: np.ndarray, thumbs: np
         a, b = table.features[int(i[k])], table.features[int(j[k])]
         if fit is None or a is None or b is None:
             continue
-        if fits_on_layout(fit, a, b, params.geometry) or (thumbs is not None and _on_frame(
+        if fits_on_layout(fit, a, b, params.geometry) or (thumbs is not None and on_frame(
                 fit, a, b, thumbs[int(i[k])], thumbs[int(j[k])], params.geometry.containment)):
             fits[k] = None
     rows = [k for k, f in enumerate(fits) if f is not None]
@@ -468,7 +376,7 @@ def verified_matches(table: LocalTable, i: np.ndarray, j: np.ndarray, thumbs: np
         assert a is not None and b is not None
         ta = thumbs[int(i[k])] if thumbs is not None else None
         tb = thumbs[int(j[k])] if thumbs is not None else None
-        side, fraction = _source(fit, a, b, ta, tb)
+        side, fraction = which_source(fit, a, b, ta, tb)
         transform.append(fit.describe(of_b=True))
         inverse.append(fit.describe(of_b=False))
         source.append(int(i[k]) if side == 0 else int(j[k]) if side == 1 else -1)

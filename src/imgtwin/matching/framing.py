@@ -15,6 +15,10 @@ thumbnail around and under the inner picture's quadrilateral:
   screenshot's frame, but its other half lies over the app's bars.  The
   containment that a copy needs is inside the outer file's *picture*, not
   its frame.
+
+On them, ``matching.deep`` decides which of a fitted pair is the source
+(:func:`which_source`) and whether the fit is another view of a framed scene
+(:func:`on_frame`).
 """
 
 from __future__ import annotations
@@ -111,3 +115,77 @@ def _local_range(thumb: np.ndarray) -> np.ndarray:
     stack = np.stack([padded[dy : dy + THUMB, dx : dx + THUMB] for dy in range(3) for dx in range(3)])
     result: np.ndarray = stack.max(axis=0) - stack.min(axis=0)
     return result
+
+
+# Measured on the phone-edits corpus (685 fits): the area a screenshot or a
+# frame adds around the photo is one colour (within 2 grey levels) for 80 %
+# of its pixels (median; 10th percentile 53 %), the part of a photo a crop
+# removed for 14 % (90th percentile 35 %).  In between, neither file is
+# called the source.
+_FRAME_SHARE = 0.5
+_PICTURE_SHARE = 0.35
+# The share of an inner picture that may lie on the outer file's frame colour where it has detail
+# (``framing.picture_on_frame``): at most 0.18 for copies (stickers, flat walls and skies), from 0.27 up for
+# views shifted by 40-60 % inside a screenshot of the other (benchmarks/texture_negatives.py, 1,450 fits).
+_PICTURE_ON_FRAME = 0.25
+
+
+def which_source(fit: Fit, a: LocalFeatures, b: LocalFeatures, thumb_a: np.ndarray | None, thumb_b: np.ndarray | None
+            ) -> tuple[int, float]:  # fmt: skip
+    """(0: a is the source, 1: b is, -1: neither or unsure; the fraction of the source shown by the other).
+
+    When one frame lies inside the other, the inner one is either a crop of
+    the outer picture (the outer one is the source) or a picture the outer
+    one frames (a screenshot, a border: the inner one is the source); the
+    outer file's area around the inner picture tells which (``framing.frame_share``).
+    """
+    containment = 0.9
+    if fit.b_shown >= containment and fit.a_shown < 0.95:  # b's frame inside a's
+        inner, outer, thumb, inner_is_a, inner_side = b, a, thumb_a, False, 1
+    elif fit.a_shown >= containment and fit.b_shown < 0.95:  # a's frame inside b's
+        inner, outer, thumb, inner_is_a, inner_side = a, b, thumb_b, True, 0
+    else:
+        return -1, min(fit.a_shown, fit.b_shown)
+    quad = inner_quad(fit, inner, outer, inner_is_a)
+    if in_a_corner(quad):  # a crop (see in_a_corner), however flat the part it cut off
+        return 1 - inner_side, fit.a_shown if inner_side == 1 else fit.b_shown
+    share = frame_share(thumb, quad) if thumb is not None else None
+    shown = fit.a_shown if inner_side == 0 else fit.b_shown
+    if share is None or _PICTURE_SHARE < share < _FRAME_SHARE:
+        return -1, shown
+    if share >= _FRAME_SHARE:
+        return inner_side, shown
+    return 1 - inner_side, fit.a_shown if inner_side == 1 else fit.b_shown
+
+
+#: A side of the inner picture lies on the outer file's edge within this share of the outer's side (the fit's
+#: error is about 1 %: ``GeometryParams.reprojection``).
+_ON_EDGE = 0.02
+
+
+def in_a_corner(quad: np.ndarray) -> bool:
+    """Whether the inner picture (``quad``, in the outer thumbnail's pixels) lies on exactly two adjacent edges of
+    the outer file: a crop off two sides (the straighten and crop tools of every gallery keep a corner where the
+    user drags one). No frame does that: an app, a viewer or a chat shows a picture centred or across the width
+    with its bars above and below, letterboxing and borders lie on opposite sides or all around. On the medium
+    phone-edits corpus a crop off the left and bottom of a photo with a flat grey background was called the
+    original's source by its flat cut-off part (``framing.frame_share`` 0.54-0.63), and kept over it."""
+    low, high = _ON_EDGE * THUMB, (1 - _ON_EDGE) * THUMB
+    left, top = bool(quad[:, 0].min() <= low), bool(quad[:, 1].min() <= low)
+    right, bottom = bool(quad[:, 0].max() >= high), bool(quad[:, 1].max() >= high)
+    return left + top + right + bottom == 2 and left != right
+
+
+def on_frame(fit: Fit, a: LocalFeatures, b: LocalFeatures, thumb_a: np.ndarray, thumb_b: np.ndarray,
+              containment: float) -> bool:  # fmt: skip
+    """Whether a picture the fit puts inside the other's frame lies partly on that file's frame, not its picture.
+
+    Then the containment that makes it a copy does not hold: it is another
+    view of the scene that the outer file frames (see ``matching.framing``).
+    """
+    for inner, outer, inner_thumb, outer_thumb, inner_is_a, shown in (
+            (a, b, thumb_a, thumb_b, True, fit.a_shown), (b, a, thumb_b, thumb_a, False, fit.b_shown)):
+        quad = inner_quad(fit, inner, outer, inner_is_a)
+        if shown >= containment and picture_on_frame(outer_thumb, inner_thumb, quad) > _PICTURE_ON_FRAME:
+            return True
+    return False

@@ -259,11 +259,9 @@ def content_flaws(n: int, evidence: Evidence, infos: Sequence[FileInfo]) -> np.n
     """Per file, how many kinds of content change speak against it (0-6: crop, addition, border, squash, upscale,
     mirror image)."""
     flaws = np.zeros(n, dtype=np.int64)
-    for k in evidence.mirrored:
+    for k in (*evidence.upscaled, *evidence.mirrored):  # enlarged from a smaller copy present; a mirror image
         flaws[k] += 1
     if evidence.pairs is None:
-        for k in evidence.upscaled:
-            flaws[k] += 1
         return flaws
     a, b, crop, overlay, aspect, _ = evidence.pairs
     for verdict in (crop, overlay):
@@ -279,8 +277,6 @@ def content_flaws(n: int, evidence: Evidence, infos: Sequence[FileInfo]) -> np.n
     bordered[a[more < -0.03]] = True
     flaws += bordered
     flaws += _squashed(n, a, b, aspect, infos)
-    for k in evidence.upscaled:  # enlarged from a smaller copy present: made from it
-        flaws[k] += 1
     return flaws
 
 

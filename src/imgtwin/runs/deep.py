@@ -32,7 +32,7 @@ from dataclasses import dataclass, replace
 from imgtwin.hashing.dct import DCTHasher
 from imgtwin.hashing.framed import PICTURE_SPEC
 from imgtwin.hashing.local import InnerFeatureExtractor, LocalFeatureExtractor, LocalFeatures, LocalSpec
-from imgtwin.matching.deep import deep_loader, inner_loader
+from imgtwin.loading.pillow_loader import StandardImageLoader
 from imgtwin.matching.deep_extra import LOCAL_SPEC, local_features_for
 from imgtwin.persistence.index import HashIndex, IndexReadError
 from imgtwin.persistence.local_features import LocalFeatureStore
@@ -43,8 +43,24 @@ from imgtwin.records import ProcessingSummary
 from imgtwin.runs.context import RunContext
 from imgtwin.runs.scan import ScanSettings
 
-__all__ = ["LOCAL_SPEC", "FeaturesOnDemand", "LocalPass", "compute_local_features", "local_features_of",
-           "missing_inner_features", "missing_local_features"]
+__all__ = ["LOCAL_SPEC", "FeaturesOnDemand", "LocalPass", "compute_local_features", "deep_loader", "inner_loader",
+           "local_features_of", "missing_inner_features", "missing_local_features"]
+
+
+def deep_loader(spec: LocalSpec) -> StandardImageLoader:
+    """The deep pass's decode: JPEGs drafted to at least 3/4 of ``spec.side`` on the short side.
+
+    That leaves at least the detector's pixel budget (``local.detection_image``)
+    for 4:3 pictures and close to it for squarer ones. No colour copy: keypoints are found on grey pixels.
+    """
+    return StandardImageLoader(max_dimension=2 * spec.side, decode_size=max(8, 3 * spec.side // 4), colour=False)
+
+
+def inner_loader(spec: LocalSpec) -> StandardImageLoader:
+    """The decode of a framed file for its inner picture's features (``local.inner_features``): four times the
+    detector's side on the long side, JPEGs drafted to at least twice it on the short side. A photo on a tenth of
+    a desktop screenshot then keeps about the detector's pixel budget (360 x 270), as its original does."""
+    return StandardImageLoader(max_dimension=4 * spec.side, decode_size=2 * spec.side, colour=False)
 
 
 @dataclass(frozen=True)
