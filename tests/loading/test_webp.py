@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import imgtwin.loading.webp as webp
+from imgtwin.loading import webp
 from imgtwin.loading.pillow_loader import StandardImageLoader
 from imgtwin.loading.webp import loaded_pixels
 from imgtwin.matching.deep import deep_loader
