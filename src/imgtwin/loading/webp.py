@@ -6,9 +6,10 @@ decoder unpacks that into the image: two copies of every pixel on top of the
 decode. OpenCV's build of libwebp decodes a still picture directly into the
 array: the same pixels (libwebp's decode, its default fancy upsampling; the
 first frame of a file is a key frame, decoded into the canvas with no blending,
-so the animation decoder's values are the plain decode's), at ~32 against
-~49 ms a file for the medium corpus's 2.5-MP WebPs (docs/benchmarks.md, session
-9, kc). Every decode of a whole WebP (the scan's, the local features', the
+so the animation decoder's values are the plain decode's): the decode alone
+~32 against ~49 ms a file for the medium corpus's 2.5-MP WebPs, 57.6 against
+60.1 ms through the scan's loader, ~14 ms less through the local features'
+(docs/benchmarks.md, session 9, kc). Every decode of a whole WebP (the scan's, the local features', the
 upscale checks' rows) goes through :func:`loaded_pixels`, so all of them read
 the same pixels.
 
