@@ -131,7 +131,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, required=True)
     parser.add_argument("--workers", type=int, default=0)
-    parser.add_argument("--keep-dbs", type=Path, help="keep the indexes in this folder")
+    parser.add_argument("--keep-dbs", type=Path, help="keep the indexes and the documents in this folder")
     parser.add_argument("--no-phash", action="store_true")
     parser.add_argument("--repeat", type=int, default=1,
                         help="time default and --deep this many times each, alternating, from empty indexes")
@@ -179,8 +179,9 @@ def main() -> None:
                     score(truth_path, {"pairs": pairs}, tmp, f"phash{bits}"), elapsed, "-")
         if args.keep_dbs:
             args.keep_dbs.mkdir(parents=True, exist_ok=True)
-            for _, db, _, _ in runs:
+            for name, db, _, _ in runs:  # each index and its last round's document
                 shutil.copy(db, args.keep_dbs / db.name)
+                shutil.copy(tmp / f"{name}.json", args.keep_dbs / f"{name}.json")
     meta = json.loads((root / "meta.json").read_text())
     print(f"{root}: {files} files, seed {meta.get('seed')}, catalog {meta.get('catalog')}\n")
     print("| run | P | hard negatives | FP pairs | R | near R | mirror R | rotate R | wall s (empty index) "

@@ -111,3 +111,16 @@ def test_the_spread_keeps_the_greedy_choice_of_keypoints(count: int) -> None:
     keypoints += keypoints[:50]  # equal responses: the stable order decides
     got, expected = _spread(keypoints, pixels.shape, count), _greedy_spread(keypoints, pixels.shape, count)
     assert [id(k) for k in got] == [id(k) for k in expected]
+
+
+def test_the_positions_are_read_at_once_with_the_values_each_keypoint_gives() -> None:
+    import cv2
+
+    from imgtwin.hashing.local import _points
+
+    pixels = detection_image(shared_photo(3, 800), 360)
+    keypoints = cv2.ORB_create(nfeatures=2304, fastThreshold=3).detect(pixels, None)
+    points = _points(keypoints)
+    assert points.dtype == np.float32 and points.shape == (len(keypoints), 2)
+    assert np.array_equal(points, np.array([k.pt for k in keypoints], dtype=np.float32))
+    assert _points(list(keypoints)[:1]).shape == (1, 2)

@@ -19,6 +19,7 @@ from imgtwin.loading.plugins import missing_plugin_message
 from imgtwin.loading.raw import read_preview
 from imgtwin.loading.signatures import HEADER_BYTES, declared_length, identify
 from imgtwin.loading.strips import KEPT_FORMATS, StripStore
+from imgtwin.loading.webp import loaded_pixels
 from imgtwin.records import ErrorReason
 
 # Pillow's own decompression-bomb error threshold (2 x MAX_IMAGE_PIXELS).
@@ -136,6 +137,14 @@ def _truncation_by_length(stream: BinaryIO, head: bytes, fmt: str) -> LoadError 
     if size >= declared:
         return None
     return LoadError(ErrorReason.TRUNCATED, f"{fmt} data ends early ({size} of the {declared} bytes its header declares)")
+
+
+def _bytes_of(stream: BinaryIO) -> bytes | memoryview:
+    """The whole file of ``stream`` (a memory stream's own buffer, not a copy)."""
+    if isinstance(stream, io.BytesIO):
+        return stream.getbuffer()
+    stream.seek(0)
+    return stream.read()
 
 
 def _load_error(exc: OSError) -> LoadError:
@@ -277,28 +286,28 @@ class StandardImageLoader:
             if scaled is not None:
                 scale = round(width / image.size[0]) if image.size[0] else 1
                 decode = f"jpeg-draft-1/{scale}"
-        image.load()
+        pixels = loaded_pixels(image, _bytes_of(stream) if image.format == "WEBP" else None)
         # Only after load(): some plugins (PNG) load inside getexif(), and a
         # decode error there must not be swallowed with the EXIF lookup.
         orientation = orientation_of(image)
         facts = with_exif(facts, image)
         if orientation == 1:
             orientation = fallback_orientation
+        fmt = image.format or fmt
         grey = None
-        if self.strips is not None and name and (image.format or fmt) in KEPT_FORMATS:
-            grey = self._keep_rows(name, image, orientation)
+        if self.strips is not None and name and fmt in KEPT_FORMATS:
+            grey = self._keep_rows(name, pixels, fmt, orientation)
         # The grey kept rows' full-size picture is the hash's too where both come from RGB (a 12-MP
         # conversion less, ~25 ms of a HEIC's ~500).
-        reuse = grey if image.mode == "RGB" and self.mode == "L" else None
-        return self.finish(image, width, height, image.format or fmt, decode, orientation, facts, reuse)
+        reuse = grey if pixels.mode == "RGB" and self.mode == "L" else None
+        return self.finish(pixels, width, height, fmt, decode, orientation, facts, reuse)
 
-    def _keep_rows(self, name: str, image: Image.Image, orientation: int) -> Image.Image:
+    def _keep_rows(self, name: str, image: Image.Image, fmt: str, orientation: int) -> Image.Image:
         """The picture's top rows, grey and upright, kept for this find's upscale checks (as ``top_rows`` makes
         them: grey first, then turned); returns the grey picture as decoded (not turned)."""
         assert self.strips is not None
         grey = image.convert("L")
-        self.strips.keep(name, image.format or "", grey.transpose(UPRIGHT[orientation]) if orientation in UPRIGHT
-                         else grey)  # fmt: skip
+        self.strips.keep(name, fmt, grey.transpose(UPRIGHT[orientation]) if orientation in UPRIGHT else grey)
         return grey
 
     def finish(

@@ -35,6 +35,7 @@ from PIL import Image
 
 from imgtwin.loading.pillow_loader import UPRIGHT, orientation_of
 from imgtwin.loading.strips import KEPT_SHARE, StripStore
+from imgtwin.loading.webp import loaded_pixels
 from imgtwin.records import FileError
 
 #: Names this check's definition (verdicts of another are never reused).
@@ -265,9 +266,9 @@ def top_rows(path: str, share: float, reduce: int = 1, strips: StripStore | None
             if rows is not None:
                 return rows, -(-height // reduce)
     with Image.open(io.BytesIO(data)) as image:
-        image.load()  # a PNG's EXIF may follow its pixels
+        pixels = loaded_pixels(image, data)  # before the EXIF: a PNG's may follow its pixels
         turn = UPRIGHT.get(orientation_of(image))
-        grey = image.convert("L")  # grey first: a third of the pixels to turn, and no copy where none is needed
+        grey = pixels.convert("L")  # grey first: a third of the pixels to turn, and no copy where none is needed
     if turn is not None:
         grey = grey.transpose(turn)
     return _strip(grey, grey.size[1], share, reduce)
