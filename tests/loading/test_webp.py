@@ -12,9 +12,8 @@ from PIL import Image
 from imgtwin.loading import webp
 from imgtwin.loading.pillow_loader import StandardImageLoader
 from imgtwin.loading.webp import loaded_pixels
-from imgtwin.matching.deep import deep_loader
 from imgtwin.matching.resolution import STRIP, top_rows
-from imgtwin.runs.deep import LOCAL_SPEC
+from imgtwin.runs.deep import LOCAL_SPEC, deep_loader
 from tests.helpers import camera_exif, synthetic_photo
 
 
