@@ -76,28 +76,28 @@ class LocalPass:
 
 def missing_local_features(db_path: str, roots: Sequence[str], spec: LocalSpec = LOCAL_SPEC) -> list[str]:
     """One path per distinct content under ``roots`` (hashed, live) that has no features of ``spec``."""
-    by_content: dict[str, str] = {}
-    with HashIndex(db_path) as index:
-        for file in index.files_under([os.path.abspath(r) for r in roots], blobs=False):
-            if file.hash is not None and file.content_hash and file.content_hash not in by_content:
-                by_content[file.content_hash] = file.path
-        known = LocalFeatureStore(db_path, conn=index.conn).known(by_content, spec.id)
-    return sorted(p for digest, p in by_content.items() if digest not in known)
+    return _missing(db_path, roots, spec.id, framed_only=False)
 
 
 def missing_inner_features(db_path: str, roots: Sequence[str], spec: LocalSpec = LOCAL_SPEC) -> list[str]:
     """One path per distinct content under ``roots`` whose scan found a picture inside a frame
     (``hashing.framed``: a few percent of a library) and that has no inner record of ``spec`` yet."""
+    return _missing(db_path, roots, spec.inner_id, framed_only=True)
+
+
+def _missing(db_path: str, roots: Sequence[str], spec_id: str, framed_only: bool) -> list[str]:
+    """One path per distinct content under ``roots`` (hashed, live; framed only: one the scan found framed)
+    without a record of ``spec_id``."""
     by_content: dict[str, str] = {}
     with HashIndex(db_path) as index:
-        framed = framed_records(index.conn, PICTURE_SPEC)
-        if not framed:
+        framed = framed_records(index.conn, PICTURE_SPEC) if framed_only else None
+        if framed is not None and not framed:
             return []
         for file in index.files_under([os.path.abspath(r) for r in roots], blobs=False):
             digest = file.content_hash
-            if file.hash is not None and digest and digest in framed and digest not in by_content:
+            if file.hash is not None and digest and digest not in by_content and (framed is None or digest in framed):
                 by_content[digest] = file.path
-        known = LocalFeatureStore(db_path, conn=index.conn).known(by_content, spec.inner_id)
+        known = LocalFeatureStore(db_path, conn=index.conn).known(by_content, spec_id)
     return sorted(p for digest, p in by_content.items() if digest not in known)
 
 
